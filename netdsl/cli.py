@@ -1,0 +1,136 @@
+"""The `netdsl` command: a thin layer over the Python API.
+
+Exit codes mean one thing each: 0 success, 1 the input is invalid (or differences were found),
+2 usage or environment problems, 3 a bug in netdsl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__
+from .diagnostics import InternalError, NetdslError, SpecError
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+
+DESCRIPTION = """\
+Declarative TensorRT networks: a YAML spec in, checked before TensorRT is touched.
+
+commands:
+  validate SPEC...   check specs: schema, names, shapes; every problem with file:line:col
+  summary SPEC       table of layers: output shapes, parameters, multiply-accumulates
+  schema             JSON Schema of the spec language, for editors (yaml-language-server)
+
+exit codes: 0 ok, 1 the input is invalid, 2 usage or environment error, 3 bug in netdsl
+"""
+
+
+def cmd_validate(args) -> int:
+    from .render import print_diagnostics
+    from .spec import check
+
+    records, failed = [], 0
+    for path in args.specs:
+        checked, diagnostics = check(path)
+        failed += checked is None
+        if args.format == "json":
+            records.append({"file": path, "valid": checked is not None,
+                            "diagnostics": [d.to_json() for d in diagnostics]})
+        else:
+            print_diagnostics(diagnostics)
+            if checked is not None:
+                layers = len(checked.graph.nodes)
+                print(f"{path}: valid ({layers} layer{'s' if layers != 1 else ''})")
+    if args.format == "json":
+        json.dump(records if len(records) > 1 else records[0], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    return EXIT_INVALID if failed else EXIT_OK
+
+
+def cmd_summary(args) -> int:
+    from . import summary
+    from .spec import load
+
+    checked = load(args.spec)
+    if args.format == "json":
+        json.dump(summary.to_json(checked), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(summary.format_table(checked))
+    return EXIT_OK
+
+
+def cmd_schema(args) -> int:
+    from .schema import build_schema
+
+    text = json.dumps(build_schema(), indent=2) + "\n"
+    if args.output:
+        from .files import write_atomic
+
+        write_atomic(args.output, text.encode())
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="netdsl", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"netdsl {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name, handler, help_text, description=None):
+        sub = commands.add_parser(name, help=help_text, description=description or help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    formats = {"choices": ("text", "json"), "default": "text", "help": "output format (default: text)"}
+    validate = add("validate", cmd_validate, "check specs and report every problem",
+                   "Check specs (YAML syntax, keys, types, names, block expansion and shapes) and report every "
+                   "problem as path:line:col: error[code]: message. Exit 0 when all are valid, 1 otherwise.")
+    validate.add_argument("specs", nargs="+", metavar="SPEC", help="spec files (.yaml)")
+    validate.add_argument("--format", **formats)
+
+    summary = add("summary", cmd_summary, "table of layers, shapes, parameters and MACs",
+                  "Print each layer's kind, inputs, output shape, trainable parameters and multiply-accumulates "
+                  "per sample, with totals.")
+    summary.add_argument("spec", metavar="SPEC")
+    summary.add_argument("--format", **formats)
+
+    schema = add("schema", cmd_schema, "print the JSON Schema of the spec language",
+                 "Print a JSON Schema of the spec language. Point yaml-language-server at it with a first line "
+                 "`# yaml-language-server: $schema=<path to the schema>` in a spec.")
+    schema.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.handler(args)
+    except SpecError as error:
+        from .render import print_diagnostics
+
+        print_diagnostics(error.diagnostics, getattr(args, "format", "text"))
+        return EXIT_INVALID
+    except NetdslError as error:
+        print(f"netdsl: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("netdsl: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except (InternalError, Exception):
+        import traceback
+
+        traceback.print_exc()
+        print("netdsl: internal error: this is a bug in netdsl; please report it with the spec that caused it",
+              file=sys.stderr)
+        return EXIT_BUG

@@ -1,0 +1,58 @@
+"""The Graph IR: what a spec means once blocks are expanded and names resolved.
+
+Nodes are in spec order, which is a topological order (a layer can only take inputs from layers above
+it). Every node produces one tensor, named after the node; graph inputs are tensors too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .diagnostics import Note, Pos
+from .ops import Op
+
+
+@dataclass(slots=True)
+class Input:
+    name: str
+    dtype: str
+    shape: tuple  # the batch dimension is ops.BATCH when dynamic
+    batch: tuple[int, int, int] | None  # (min, opt, max) when dynamic
+    pos: Pos
+
+
+@dataclass(slots=True)
+class Node:
+    name: str
+    kind: str
+    op: Op
+    params: dict
+    inputs: list[str]
+    pos: Pos
+    param_pos: dict[str, Pos] = field(default_factory=dict)
+    trace: tuple[Note, ...] = ()  # the block instantiations this node came from, innermost first
+
+    def where(self, param: str | None = None) -> Pos:
+        return self.param_pos.get(param, self.pos) if param else self.pos
+
+
+@dataclass(slots=True)
+class Output:
+    name: str
+    source: str  # the tensor it exposes
+    pos: Pos
+
+
+@dataclass(slots=True)
+class Graph:
+    name: str
+    inputs: list[Input]
+    nodes: list[Node]
+    outputs: list[Output]
+    version: int = 1
+
+    def node(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)

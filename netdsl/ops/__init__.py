@@ -1,0 +1,154 @@
+"""Layer kinds. Each module in this package defines one kind (or a family of trivially related
+kinds) as a subclass of :class:`Op` decorated with :func:`register`: its parameters, how it needs
+its inputs, its shape rule, its weight slots and its cost. Modules are found automatically, so adding
+a kind means adding one module here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from ..params import Param
+
+REGISTRY: dict[str, "Op"] = {}
+
+
+class Batch:
+    """The dynamic batch dimension. It supports no arithmetic on purpose: an op that computes with
+    the batch size by accident fails loudly instead of producing a wrong static shape."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "N"
+
+    __str__ = __repr__
+
+
+BATCH = Batch()
+
+
+class TensorType(NamedTuple):
+    shape: tuple
+    dtype: str
+
+
+def show_shape(shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+@dataclass(frozen=True)
+class WeightSlot:
+    """A weight tensor a layer needs: ``name`` is the slot (``weight``, ``bias``, ``running_mean``…),
+    bound by default to ``<layer>.<name>``. ``trainable`` is False for buffers such as running
+    statistics, which PyTorch (and published parameter counts) do not count as parameters."""
+
+    name: str
+    shape: tuple
+    trainable: bool = True
+
+    @property
+    def count(self) -> int:
+        total = 1
+        for dim in self.shape:
+            total *= dim
+        return total
+
+
+class ShapeError(Exception):
+    """Raised by a shape rule; ``param`` names the parameter the error should point at."""
+
+    def __init__(self, message: str, param: str | None = None, hint: str | None = None,
+                 expected: str | None = None, found: str | None = None, code: str = "shape-mismatch"):
+        super().__init__(message)
+        self.param = param
+        self.hint = hint
+        self.expected = expected
+        self.found = found
+        self.code = code
+
+
+class Op:
+    """Base of all layer kinds; one instance per kind lives in :data:`REGISTRY`."""
+
+    kind: str = ""
+    doc: str = ""
+    params: dict[str, Param] = {}
+    min_inputs: int = 1
+    max_inputs: int | None = 1  # None: any number
+
+    def infer_shape(self, node, *inputs: TensorType) -> TensorType:
+        raise NotImplementedError
+
+    def weight_slots(self, node, *inputs: TensorType) -> list[WeightSlot]:
+        return []
+
+    def macs(self, node, output: TensorType, *inputs: TensorType) -> int:
+        """Multiply-accumulates for one sample (batch 1)."""
+        return 0
+
+
+def register(cls):
+    instance = cls()
+    if cls.kind in REGISTRY:
+        raise RuntimeError(f"layer kind {cls.kind!r} registered twice")
+    REGISTRY[cls.kind] = instance
+    return cls
+
+
+def spatial(shape, op_name: str, rank: int = 4):
+    """Check an NCHW input and return it; the error names what the op needs."""
+    if len(shape) != rank:
+        raise ShapeError(f"{op_name} needs a rank-{rank} input [N, C, H, W], found {show_shape(shape)}",
+                         expected=f"rank {rank}", found=show_shape(shape))
+    return shape
+
+
+def per_sample(shape) -> int:
+    """Elements of one sample: the product of every dimension after the batch one."""
+    total = 1
+    for dim in shape[1:]:
+        total *= dim
+    return total
+
+
+def window_output(size: int, kernel: int, stride: int, pad_begin: int, pad_end: int,
+                  dilation: int = 1, ceil: bool = False) -> int:
+    """Output length of a sliding window, as PyTorch computes it (including its ceil-mode rule that a
+    last window starting inside the end padding is dropped)."""
+    span = dilation * (kernel - 1) + 1
+    room = size + pad_begin + pad_end - span
+    if room < 0:
+        return 0
+    out = (-(-room // stride) if ceil else room // stride) + 1
+    if ceil and (out - 1) * stride >= size + pad_begin:
+        out -= 1
+    return out
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """SAME_UPPER padding (TensorRT's and TensorFlow's 'same'): output = ceil(size / stride), any odd
+    extra padding at the end."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + dilation * (kernel - 1) + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def explicit_padding(padding, size_hw, kernel, stride, dilation=(1, 1)) -> tuple[int, int, int, int]:
+    """(top, left, bottom, right) for a padding parameter, resolving ``same`` for this input size."""
+    if padding != "same":
+        return padding
+    top, bottom = same_padding(size_hw[0], kernel[0], stride[0], dilation[0])
+    left, right = same_padding(size_hw[1], kernel[1], stride[1], dilation[1])
+    return (top, left, bottom, right)
+
+
+def _load_all() -> None:
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+_load_all()

@@ -1,0 +1,26 @@
+"""Local response normalization across channels (torch.nn.LocalResponseNorm)."""
+
+from ..params import Float, Int, Param
+from . import Op, ShapeError, register, show_shape
+
+
+@register
+class LRN(Op):
+    kind = "lrn"
+    doc = ("Local response normalization across `size` neighbouring channels (torch.nn.LocalResponseNorm): "
+           "x / (k + alpha / size * sum(x^2)) ^ beta.")
+    # TensorRT accepts windows of 1 to 15 channels, odd sizes only, beta in [0.01, 1e5], k in [1e-5, 1e10].
+    params = {
+        "size": Param(Int(1, 15), doc="channels in the window: odd, 1 to 15"),
+        "alpha": Param(Float(-1e20, 1e20), 1e-4),
+        "beta": Param(Float(0.01, 1e5), 0.75),
+        "k": Param(Float(1e-5, 1e10), 1.0),
+    }
+
+    def infer_shape(self, node, x):
+        if node.params["size"] % 2 == 0:
+            raise ShapeError(f"size {node.params['size']} is even; TensorRT needs an odd window", "size",
+                             code="invalid-value")
+        if len(x.shape) < 3:
+            raise ShapeError(f"lrn needs an input [N, C, ...], found {show_shape(x.shape)}")
+        return x

@@ -1,0 +1,21 @@
+"""Layers that compute nothing at inference: identity, and dropout (kept so that a PyTorch model's
+layer list and indices, such as torchvision's `classifier.0`, can be written as they are)."""
+
+from ..params import Float, Param
+from . import Op, register
+
+
+@register
+class Identity(Op):
+    kind = "identity"
+    doc = "Passes its input through (torch.nn.Identity)."
+
+    def infer_shape(self, node, x):
+        return x
+
+
+@register
+class Dropout(Identity):
+    kind = "dropout"
+    doc = "A no-op at inference (torch.nn.Dropout); `p` is accepted and ignored."
+    params = {"p": Param(Float(0.0, 1.0), 0.5)}

@@ -1,0 +1,71 @@
+"""Max and average pooling (torch.nn.MaxPool2d, AvgPool2d) and their global forms
+(AdaptiveMaxPool2d(1), AdaptiveAvgPool2d(1))."""
+
+from ..params import Bool, Padding, Pair, Param
+from . import Op, ShapeError, TensorType, explicit_padding, register, spatial, window_output
+
+
+class Pooling(Op):
+    params = {
+        "kernel": Param(Pair(1), doc="window size: one integer or [height, width]"),
+        "stride": Param(Pair(1), None, doc="defaults to the kernel size, as in PyTorch"),
+        "padding": Param(Padding(), (0, 0, 0, 0)),
+        "ceil_mode": Param(Bool(), False, doc="round the output size up instead of down"),
+    }
+
+    def stride(self, node):
+        stride = node.params["stride"]
+        return node.params["kernel"] if stride is None else stride
+
+    def padding(self, node, x: TensorType):
+        p = node.params
+        return explicit_padding(p["padding"], x.shape[2:], p["kernel"], self.stride(node))
+
+    def infer_shape(self, node, x):
+        n, c, h, w = spatial(x.shape, self.kind)
+        (kh, kw), (sh, sw) = node.params["kernel"], self.stride(node)
+        top, left, bottom, right = self.padding(node, x)
+        if kh > h + top + bottom or kw > w + left + right:
+            raise ShapeError(f"pooling window {kh}x{kw} is larger than its padded input "
+                             f"{h + top + bottom}x{w + left + right}", "kernel",
+                             expected=f"at most {h + top + bottom}x{w + left + right}", found=f"{kh}x{kw}")
+        ceil = node.params["ceil_mode"]
+        oh = window_output(h, kh, sh, top, bottom, ceil=ceil)
+        ow = window_output(w, kw, sw, left, right, ceil=ceil)
+        return TensorType((n, c, oh, ow), x.dtype)
+
+
+
+@register
+class MaxPool(Pooling):
+    kind = "max_pool"
+    doc = "2-D max pooling (torch.nn.MaxPool2d)."
+
+
+@register
+class AvgPool(Pooling):
+    kind = "avg_pool"
+    doc = "2-D average pooling (torch.nn.AvgPool2d)."
+    params = {
+        **Pooling.params,
+        "count_include_pad": Param(Bool(), True, doc="whether padded zeros count in the average, as in PyTorch"),
+    }
+
+
+class GlobalPooling(Op):
+    def infer_shape(self, node, x):
+        n, c, h, w = spatial(x.shape, self.kind)
+        return TensorType((n, c, 1, 1), x.dtype)
+
+
+
+@register
+class GlobalAvgPool(GlobalPooling):
+    kind = "global_avg_pool"
+    doc = "Average over all of H and W, keeping them as 1x1 (torch.nn.AdaptiveAvgPool2d(1))."
+
+
+@register
+class GlobalMaxPool(GlobalPooling):
+    kind = "global_max_pool"
+    doc = "Maximum over all of H and W, keeping them as 1x1 (torch.nn.AdaptiveMaxPool2d(1))."

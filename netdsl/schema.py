@@ -1,0 +1,120 @@
+"""A JSON Schema (draft-07, what yaml-language-server reads best) of the spec language, generated from
+the layer registry so that it cannot drift from what `netdsl validate` accepts."""
+
+from __future__ import annotations
+
+from .ops import REGISTRY
+from .spec import DTYPES, VERSION
+from .spec.expand import BLOCK_KEYS, INSTANCE_KEYS, MAX_REPEAT
+
+SCHEMA_ID = "https://netdsl.invalid/schema/netdsl-1.schema.json"
+NAME = {"type": "string", "pattern": r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$"}
+IDENT = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
+PARAM_REF = {"type": "string", "pattern": r"^\$[A-Za-z_][A-Za-z0-9_]*$",
+             "description": "a block parameter (inside blocks only)"}
+
+
+def _param(schema: dict, doc: str) -> dict:
+    wrapped = {"anyOf": [schema, {"$ref": "#/definitions/param_ref"}]}
+    if doc:
+        wrapped["description"] = doc
+    return wrapped
+
+
+def _common() -> dict:
+    return {
+        "name": {"$ref": "#/definitions/name", "description": "unique layer name; names TensorRT layers and weights"},
+        "inputs": {"description": "inputs of this layer; default: the layer above",
+                   "anyOf": [{"$ref": "#/definitions/name"}, {"type": "array", "items": {"$ref": "#/definitions/name"},
+                                                              "minItems": 1}]},
+        "when": {"description": "false leaves the layer out (its name then passes its first input through)",
+                 "anyOf": [{"type": "boolean"}, {"$ref": "#/definitions/param_ref"}]},
+    }
+
+
+def _kind_rule(op) -> dict:
+    properties = {**_common(), "kind": {"const": op.kind}}
+    required = ["name", "kind"]
+    for key, param in op.params.items():
+        properties[key] = _param(param.type.schema(), param.doc)
+        if param.required:
+            required.append(key)
+    return {"if": {"properties": {"kind": {"const": op.kind}}, "required": ["kind"]},
+            "then": {"properties": properties, "required": required, "additionalProperties": False,
+                     "description": op.doc}}
+
+
+def _instance_rule() -> dict:
+    arguments = {"type": "object", "propertyNames": IDENT}
+    properties = {**_common(), "block": {"$ref": "#/definitions/ident", "description": "the block to instantiate"},
+                  "with": {**arguments, "description": "block parameters"},
+                  "repeat": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_REPEAT},
+                                       {"$ref": "#/definitions/param_ref"}],
+                             "description": "instantiate N times in a chain, named <name>.0 … <name>.N-1"},
+                  "first": {**arguments, "description": "parameters that differ in the first repetition"}}
+    assert set(properties) == set(INSTANCE_KEYS)
+    return {"if": {"required": ["block"]},
+            "then": {"properties": properties, "required": ["name", "block"], "additionalProperties": False}}
+
+
+def build_schema() -> dict:
+    layer = {
+        "type": "object",
+        "required": ["name"],
+        "properties": {"kind": {"enum": sorted(REGISTRY), "description": "the layer kind"}},
+        "oneOf": [{"required": ["kind"]}, {"required": ["block"]}],
+        "allOf": [_kind_rule(REGISTRY[k]) for k in sorted(REGISTRY)] + [_instance_rule()],
+    }
+    block = {
+        "type": "object",
+        "required": ["layers"],
+        "additionalProperties": False,
+        "properties": {
+            "params": {"type": "object", "propertyNames": IDENT,
+                       "description": "parameter name -> default value, or `required`"},
+            "inputs": {"type": "array", "items": {"$ref": "#/definitions/name"}, "minItems": 1,
+                       "description": "names of the block's inputs; default [input]"},
+            "layers": {"type": "array", "items": {"$ref": "#/definitions/layer"}, "minItems": 1},
+            "output": {"$ref": "#/definitions/name", "description": "the layer whose output is the block's; "
+                                                                     "default the last"},
+            "doc": {"type": "string"},
+        },
+    }
+    assert set(block["properties"]) == set(BLOCK_KEYS)
+    dim = {"type": "integer", "minimum": 1}
+    graph_input = {
+        "type": "object",
+        "required": ["name", "shape"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"$ref": "#/definitions/name"},
+            "dtype": {"enum": list(DTYPES), "default": "float32"},
+            "shape": {"type": "array", "minItems": 1, "maxItems": 8,
+                      "items": [{"anyOf": [dim, {"const": -1}]}], "additionalItems": dim,
+                      "description": "NCHW; the first dimension may be -1 for a dynamic batch"},
+            "batch": {"type": "object", "required": ["min", "opt", "max"], "additionalProperties": False,
+                      "properties": {k: dim for k in ("min", "opt", "max")},
+                      "description": "range of a dynamic batch"},
+        },
+    }
+    output = {"anyOf": [{"$ref": "#/definitions/name"},
+                        {"type": "object", "required": ["name", "from"], "additionalProperties": False,
+                         "properties": {"name": {"$ref": "#/definitions/name"}, "from": {"$ref": "#/definitions/name"}}}]}
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$id": SCHEMA_ID,
+        "title": f"netdsl spec, language version {VERSION}",
+        "type": "object",
+        "required": ["netdsl", "inputs", "layers"],
+        "additionalProperties": False,
+        "properties": {
+            "netdsl": {"const": VERSION, "description": "spec language version"},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "inputs": {"type": "array", "items": graph_input, "minItems": 1},
+            "blocks": {"type": "object", "propertyNames": IDENT, "additionalProperties": {"$ref": "#/definitions/block"}},
+            "layers": {"type": "array", "items": {"$ref": "#/definitions/layer"}, "minItems": 1},
+            "outputs": {"type": "array", "items": output, "minItems": 1},
+        },
+        "definitions": {"name": NAME, "ident": IDENT, "param_ref": PARAM_REF, "layer": layer, "block": block},
+    }

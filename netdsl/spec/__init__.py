@@ -1,0 +1,253 @@
+"""Reading a spec file into a checked Graph.
+
+    >>> from netdsl.spec import check
+    >>> checked, diagnostics = check("specs/lenet.yaml")
+    >>> [d.code for d in diagnostics]
+    []
+    >>> checked.types["fc3"].shape
+    (N, 10)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..diagnostics import Diagnostics, Note, Pos, Source, SpecError
+from ..graph import Graph, Input, Output
+from ..ops import BATCH, TensorType
+from ..params import MAX_DIM
+from ..yamlnodes import Map, Node as YamlNode, Scalar, compose, describe, read_source
+from .expand import Expander, Scope, read_blocks
+from .fields import check_keys, expect_list, expect_map, int_of, name_of, text_of
+
+VERSION = 1
+TOP_KEYS = ("netdsl", "name", "description", "inputs", "blocks", "layers", "outputs")
+DTYPES = ("float32", "float16")
+
+
+@dataclass
+class CheckedSpec:
+    """A spec that passed every check: its graph and the type (shape, dtype) of every tensor."""
+
+    path: str
+    source: Source
+    graph: Graph
+    types: dict[str, TensorType]
+
+
+def check(path: str) -> tuple[CheckedSpec | None, Diagnostics]:
+    """Read, expand and shape-check a spec; never raises for a user mistake."""
+    diagnostics = Diagnostics()
+    source = read_source(path, diagnostics)
+    root = compose(source, diagnostics) if source is not None else None
+    if root is None:
+        return None, diagnostics
+    return check_document(root, source, diagnostics)
+
+
+def check_text(text: str, path: str = "<string>") -> tuple[CheckedSpec | None, Diagnostics]:
+    diagnostics = Diagnostics()
+    source = Source(path, text)
+    root = compose(source, diagnostics)
+    if root is None:
+        return None, diagnostics
+    return check_document(root, source, diagnostics)
+
+
+def check_document(root: YamlNode, source: Source, diagnostics: Diagnostics):
+    from ..shapes import infer_shapes
+
+    graph = read_graph(root, source, diagnostics)
+    if graph is None:
+        return None, diagnostics
+    types = infer_shapes(graph, diagnostics)
+    if diagnostics.has_errors:
+        return None, diagnostics
+    return CheckedSpec(source.path, source, graph, types), diagnostics
+
+
+def load(path: str) -> CheckedSpec:
+    """Like :func:`check`, but raises :class:`SpecError` listing every problem."""
+    checked, diagnostics = check(path)
+    if checked is None:
+        raise SpecError(diagnostics)
+    return checked
+
+
+def read_graph(root: YamlNode, source: Source, diagnostics: Diagnostics) -> Graph | None:
+    top = expect_map(root, "a spec", diagnostics)
+    if top is None:
+        return None
+    if not read_version(top, source, diagnostics):
+        return None
+    check_keys(top, TOP_KEYS, "the spec", diagnostics, required=("inputs", "layers"))
+    name = text_of(top.entries["name"], "`name`", diagnostics) if "name" in top.entries else None
+    inputs = read_inputs(top.entries.get("inputs"), diagnostics)
+    blocks = read_blocks(top.entries.get("blocks"), diagnostics)
+    layers = top.entries.get("layers")
+    if inputs is None or layers is None:
+        return None
+    layer_list = expect_list(layers, "`layers`", diagnostics)
+    if layer_list is None:
+        return None
+    if not layer_list.items:
+        diagnostics.error("invalid-value", "`layers` is empty", layer_list.pos)
+        return None
+    expander = Expander(blocks, diagnostics)
+    scope = Scope(prefix="", names={}, defined_later={})
+    for graph_input in inputs:
+        if expander.claim(graph_input.name, graph_input.pos):
+            scope.names[graph_input.name] = graph_input.name
+            scope.positions[graph_input.name] = graph_input.pos
+    scope.previous = inputs[0].name if len(inputs) == 1 else None
+    expander.expand_list(layer_list.items, scope)
+    outputs = read_outputs(top, scope, expander, diagnostics)
+    # Broken layers are already left out, and shape inference skips whatever depends on them, so the
+    # partial graph still gets its shapes checked: one run reports every problem.
+    return Graph(name or source.path.rsplit("/", 1)[-1].rsplit(".", 1)[0], inputs, expander.nodes, outputs)
+
+
+def read_version(top: Map, source: Source, diagnostics: Diagnostics) -> bool:
+    node = top.entries.get("netdsl")
+    if node is None:
+        diagnostics.error("missing-version", "the spec must start with `netdsl: 1`", Pos(source, 1, 1),
+                          hint="the version line lets later netdsl releases read this spec unchanged")
+        return False
+    if not (isinstance(node, Scalar) and type(node.value) is int):
+        diagnostics.error("bad-version", f"`netdsl` is the spec language version, found {describe(node)}",
+                          node.pos, expected=str(VERSION))
+        return False
+    if node.value > VERSION:
+        diagnostics.error("bad-version", f"spec language version {node.value} is newer than this netdsl "
+                          f"reads (up to {VERSION})", node.pos, hint="upgrade netdsl")
+        return False
+    if node.value < 1:
+        diagnostics.error("bad-version", f"there is no spec language version {node.value}", node.pos,
+                          expected=str(VERSION))
+        return False
+    return True
+
+
+def read_inputs(node: YamlNode | None, diagnostics: Diagnostics) -> list[Input] | None:
+    if node is None:
+        return None
+    listed = expect_list(node, "`inputs`", diagnostics)
+    if listed is None:
+        return None
+    if not listed.items:
+        diagnostics.error("invalid-value", "`inputs` is empty: a network needs at least one input", listed.pos)
+        return None
+    inputs = []
+    for item in listed.items:
+        entry = expect_map(item, "an input", diagnostics)
+        if entry is None or not check_keys(entry, ("name", "dtype", "shape", "batch"), "an input", diagnostics,
+                                           required=("name", "shape")):
+            continue
+        name = name_of(entry.entries["name"], "input name", diagnostics)
+        dtype = "float32"
+        if "dtype" in entry.entries:
+            dtype_node = entry.entries["dtype"]
+            if not (isinstance(dtype_node, Scalar) and dtype_node.value in DTYPES):
+                diagnostics.error("invalid-value", f"input dtype must be one of {', '.join(DTYPES)}, found "
+                                  f"{describe(dtype_node)}", dtype_node.pos, expected=", ".join(DTYPES))
+                continue
+            dtype = dtype_node.value
+        shape = read_shape(entry.entries["shape"], diagnostics)
+        batch = read_batch(entry, shape, diagnostics)
+        if name is None or shape is None or batch is False:
+            continue
+        inputs.append(Input(name, dtype, shape, batch, entry.entries["name"].pos))
+    return inputs if len(inputs) == len(listed.items) else None
+
+
+def read_shape(node: YamlNode, diagnostics: Diagnostics) -> tuple | None:
+    listed = expect_list(node, "`shape`", diagnostics)
+    if listed is None:
+        return None
+    if not 1 <= len(listed.items) <= 8:
+        diagnostics.error("bad-dims", f"an input has 1 to 8 dimensions, found {len(listed.items)}", listed.pos)
+        return None
+    dims = []
+    for index, item in enumerate(listed.items):
+        ok = isinstance(item, Scalar) and type(item.value) is int
+        if ok and index == 0 and item.value == -1:
+            dims.append(BATCH)
+            continue
+        if not ok or not 1 <= item.value <= MAX_DIM:
+            rule = "a positive integer" + (", or -1 for a dynamic batch" if index == 0 else "")
+            diagnostics.error("bad-dims", f"dimension {index} must be {rule}, found {describe(item)}", item.pos,
+                              expected=rule, found=describe(item),
+                              hint="only the first (batch) dimension can be dynamic" if (
+                                  isinstance(item, Scalar) and item.value == -1) else None)
+            return None
+        dims.append(item.value)
+    return tuple(dims)
+
+
+def read_batch(entry: Map, shape: tuple | None, diagnostics: Diagnostics):
+    """(min, opt, max) for a dynamic batch, None for a static one, False after an error."""
+    node = entry.entries.get("batch")
+    dynamic = shape is not None and shape[0] is BATCH
+    if node is None:
+        if dynamic:
+            diagnostics.error("missing-key", "a dynamic batch (-1) needs its range", entry.pos,
+                              hint="add `batch: {min: 1, opt: 8, max: 32}` to the input")
+            return False
+        return None
+    batch = expect_map(node, "`batch`", diagnostics)
+    if batch is None or not check_keys(batch, ("min", "opt", "max"), "`batch`", diagnostics,
+                                       required=("min", "opt", "max")):
+        return False
+    if shape is not None and not dynamic:
+        diagnostics.error("invalid-value", "`batch` is given but the first dimension is not -1", node.pos,
+                          hint="write -1 as the first dimension of `shape` to make the batch dynamic")
+        return False
+    values = [int_of(batch.entries[k], f"batch `{k}`", diagnostics, 1, MAX_DIM) for k in ("min", "opt", "max")]
+    if None in values:
+        return False
+    if not values[0] <= values[1] <= values[2]:
+        diagnostics.error("invalid-value", f"batch range needs min <= opt <= max, found {values[0]}, {values[1]}, "
+                          f"{values[2]}", node.pos)
+        return False
+    return tuple(values)
+
+
+def read_outputs(top: Map, scope: Scope, expander: Expander, diagnostics: Diagnostics) -> list[Output]:
+    node = top.entries.get("outputs")
+    if node is None:
+        last = scope.previous
+        return [Output(last, last, top.pos)] if last else []
+    listed = expect_list(node, "`outputs`", diagnostics)
+    if listed is None:
+        return []
+    if not listed.items:
+        diagnostics.error("invalid-value", "`outputs` is empty", listed.pos)
+        return []
+    outputs, seen = [], {}
+    for item in listed.items:
+        if isinstance(item, Map):
+            if not check_keys(item, ("name", "from"), "an output", diagnostics, required=("name", "from")):
+                continue
+            name = name_of(item.entries["name"], "output name", diagnostics)
+            source_node = item.entries["from"]
+        else:
+            name = name_of(item, "output name", diagnostics)
+            source_node = item
+        if name is None:
+            continue
+        tensor = expander.resolve(source_node, scope, f"output {name}")
+        if tensor is None:
+            continue
+        if name in seen:
+            diagnostics.error("duplicate-name", f"output name `{name}` is used twice", item.pos,
+                              notes=[Note(seen[name], "first used here")])
+            continue
+        clash = expander.tensors.get(name)
+        if clash is not None and name != tensor:
+            diagnostics.error("duplicate-name", f"output name `{name}` is already the name of another tensor",
+                              item.pos, notes=[Note(clash, "defined here")],
+                              hint="output tensors need names of their own")
+            continue
+        seen[name] = item.pos
+        outputs.append(Output(name, tensor, item.pos))
+    return outputs

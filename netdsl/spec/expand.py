@@ -1,0 +1,432 @@
+"""Expanding the `layers` list, with its block instances, into Graph nodes.
+
+Names resolve in scopes: the top level sees the graph inputs and every layer above; a block instance
+sees its own inputs and the layers above it in the block, never the names around it. A layer whose
+`when` is false is left out and its name passes its first input through, so optional layers (a
+ResNet downsample path) need no special wiring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..diagnostics import Diagnostics, Note, Pos, did_you_mean
+from ..graph import Node
+from ..ops import REGISTRY
+from ..params import ParamError
+from ..yamlnodes import Map, Node as YamlNode, Scalar, Seq, describe
+from .fields import IDENT_RE, PARAM_REF_RE, bool_of, check_keys, expect_list, expect_map, int_of, name_of
+
+LAYER_KEYS = ("name", "kind", "inputs", "when")
+INSTANCE_KEYS = ("name", "block", "inputs", "when", "with", "repeat", "first")
+BLOCK_KEYS = ("params", "inputs", "layers", "output", "doc")
+MAX_LAYERS = 200_000
+MAX_REPEAT = 10_000
+REQUIRED_ARG = "required"
+
+
+@dataclass
+class Block:
+    name: str
+    params: dict[str, YamlNode | None]  # None: required
+    inputs: list[str]
+    layers: list[YamlNode]
+    output: YamlNode | None
+    pos: Pos
+
+
+@dataclass
+class Scope:
+    prefix: str  # "" at the top, "layer1.0." inside an instance
+    names: dict[str, str]  # local name -> tensor name
+    defined_later: dict[str, Pos]
+    args: dict[str, YamlNode] | None = None  # block arguments; None at the top level
+    block: Block | None = None
+    trace: tuple[Note, ...] = ()
+    previous: str | None = None  # tensor consumed by a layer that names no inputs
+    positions: dict[str, Pos] = field(default_factory=dict)
+
+
+def read_blocks(node: YamlNode | None, diagnostics: Diagnostics) -> dict[str, Block]:
+    blocks: dict[str, Block] = {}
+    if node is None:
+        return blocks
+    mapping = expect_map(node, "`blocks`", diagnostics)
+    if mapping is None:
+        return blocks
+    for name, body in mapping.entries.items():
+        where = mapping.key_pos[name]
+        if not IDENT_RE.match(name):
+            diagnostics.error("bad-name", f"`{name}` is not a valid block name", where,
+                              hint="block names are letters, digits and `_`, not starting with a digit")
+            continue
+        body = expect_map(body, f"block `{name}`", diagnostics)
+        if body is None or not check_keys(body, BLOCK_KEYS, f"block `{name}`", diagnostics, required=("layers",)):
+            continue
+        params: dict[str, YamlNode | None] = {}
+        if "params" in body.entries:
+            declared = expect_map(body.entries["params"], f"`params` of block `{name}`", diagnostics)
+            for pname, default in (declared.entries.items() if declared else ()):
+                if not IDENT_RE.match(pname):
+                    diagnostics.error("bad-name", f"`{pname}` is not a valid parameter name", declared.key_pos[pname])
+                    continue
+                is_required = isinstance(default, Scalar) and default.value == REQUIRED_ARG and not default.quoted
+                params[pname] = None if is_required else default
+        inputs = ["input"]
+        if "inputs" in body.entries:
+            listed = expect_list(body.entries["inputs"], f"`inputs` of block `{name}`", diagnostics)
+            if listed is not None:
+                inputs = [name_of(item, "block input name", diagnostics) for item in listed.items]
+                if None in inputs:
+                    continue
+                if not inputs:
+                    diagnostics.error("invalid-value", f"block `{name}` needs at least one input", listed.pos)
+                    continue
+        layers = expect_list(body.entries["layers"], f"`layers` of block `{name}`", diagnostics)
+        if layers is None:
+            continue
+        if not layers.items:
+            diagnostics.error("invalid-value", f"block `{name}` has no layers", layers.pos)
+            continue
+        blocks[name] = Block(name, params, inputs, layers.items, body.entries.get("output"), where)
+    return blocks
+
+
+class Expander:
+    def __init__(self, blocks: dict[str, Block], diagnostics: Diagnostics):
+        self.blocks = blocks
+        self.diagnostics = diagnostics
+        self.nodes: list[Node] = []
+        self.tensors: dict[str, Pos] = {}  # every tensor name defined so far -> where
+        self.block_stack: list[str] = []
+        self.too_many = False
+
+    # -- scopes -------------------------------------------------------------------------------------
+
+    def expand_list(self, items: list[YamlNode], scope: Scope) -> None:
+        scope.defined_later = {}
+        for item in items:
+            if isinstance(item, Map):
+                named = item.entries.get("name")
+                if isinstance(named, Scalar) and isinstance(named.value, (str, int)):
+                    scope.defined_later.setdefault(str(named.value), named.pos)
+        for item in items:
+            if self.too_many:
+                return
+            self.expand_item(item, scope)
+
+    def expand_item(self, item: YamlNode, scope: Scope) -> None:
+        layer = expect_map(item, "a layer", self.diagnostics)
+        if layer is None:
+            return
+        if scope.args is not None:
+            layer = self.substitute(layer, scope)
+            if layer is None:
+                return
+        entries = layer.entries
+        local = name_of(entries.get("name"), "layer name", self.diagnostics)
+        if "name" not in entries:
+            self.diagnostics.error("missing-key", "a layer needs a `name`", layer.pos)
+        if local is None:
+            return
+        scope.defined_later.pop(local, None)
+        full = scope.prefix + local
+        if local in scope.names:
+            first = scope.positions.get(local)
+            self.diagnostics.error("duplicate-name", f"name `{local}` is already used", entries["name"].pos,
+                                   layer=full, notes=[Note(first, "first used here")] if first else [],
+                                   hint="layer names must be unique: they name TensorRT layers and weights")
+            return
+        inputs = self.resolve_inputs(layer, scope, full)
+        when = entries.get("when")
+        if when is not None:
+            enabled = bool_of(when, "`when`", self.diagnostics, layer=full)
+            if enabled is False:
+                if inputs:
+                    self.define(scope, local, inputs[0], entries["name"].pos)
+                return
+        if "block" in entries:
+            self.expand_instance(layer, scope, local, full, inputs)
+        else:
+            self.add_layer(layer, scope, local, full, inputs)
+
+    def define(self, scope: Scope, local: str, tensor: str, pos: Pos) -> None:
+        scope.names[local] = tensor
+        scope.positions[local] = pos
+        scope.previous = tensor
+
+    def resolve_inputs(self, layer: Map, scope: Scope, full: str) -> list[str] | None:
+        """Tensor names the layer consumes; None when a reference is broken (already reported)."""
+        node = layer.entries.get("inputs")
+        if node is None:
+            if scope.previous is None:
+                self.diagnostics.error("missing-key", f"layer `{full}` must name its `inputs`: nothing comes "
+                                       "before it and the network has several inputs", layer.pos, layer=full)
+                return None
+            return [scope.previous]
+        references = node.items if isinstance(node, Seq) else [node]
+        if isinstance(node, Seq) and not references:
+            self.diagnostics.error("invalid-value", "`inputs` is empty", node.pos, layer=full)
+            return None
+        tensors = []
+        for reference in references:
+            tensor = self.resolve(reference, scope, full)
+            if tensor is None:
+                return None
+            tensors.append(tensor)
+        return tensors
+
+    def resolve(self, reference: YamlNode, scope: Scope, full: str) -> str | None:
+        if not (isinstance(reference, Scalar) and isinstance(reference.value, (str, int))
+                and not isinstance(reference.value, bool)):
+            self.diagnostics.error("wrong-type", f"an input must be a layer or input name, found "
+                                   f"{describe(reference)}", reference.pos, layer=full)
+            return None
+        name = str(reference.value)
+        tensor = scope.names.get(name)
+        if tensor is not None:
+            return tensor
+        if name == full[len(scope.prefix):]:
+            self.diagnostics.error("cycle", f"layer `{full}` takes its own output as input", reference.pos,
+                                   layer=full, hint="a layer's inputs must come from layers above it")
+        elif name in scope.defined_later:
+            self.diagnostics.error(
+                "cycle", f"layer `{full}` takes `{name}`, which is defined below it", reference.pos, layer=full,
+                notes=[Note(scope.defined_later[name], f"`{name}` is defined here")],
+                hint="layers run in the order written: move the layer up, which also rules out cycles")
+        else:
+            known = [n for n in scope.names if "." not in n or n.count(".") <= name.count(".")]
+            where = "in this block" if scope.block else "among the inputs and layers above"
+            self.diagnostics.error("unknown-input", f"layer `{full}` takes `{name}`, which is not defined {where}",
+                                   reference.pos, layer=full, hint=did_you_mean(name, known),
+                                   notes=list(scope.trace[:1]))
+        return None
+
+    # -- plain layers --------------------------------------------------------------------------------
+
+    def add_layer(self, layer: Map, scope: Scope, local: str, full: str, inputs: list[str] | None) -> None:
+        entries = layer.entries
+        kind_node = entries.get("kind")
+        if kind_node is None:
+            self.diagnostics.error("missing-key", f"layer `{full}` needs a `kind` (or a `block`)", layer.pos,
+                                   layer=full)
+            return
+        kind = kind_node.value if isinstance(kind_node, Scalar) else None
+        op = REGISTRY.get(kind) if isinstance(kind, str) else None
+        if op is None:
+            hint = did_you_mean(str(kind), REGISTRY)
+            if kind in self.blocks:
+                hint = f"`{kind}` is a block: write `block: {kind}`"
+            self.diagnostics.error("unknown-kind", f"unknown layer kind `{kind}` in layer `{full}`",
+                                   kind_node.pos, layer=full,
+                                   hint=hint or "known kinds: " + ", ".join(sorted(REGISTRY)))
+            self.define(scope, local, full, entries["name"].pos)  # defined but unusable: no cascade
+            return
+        params, param_pos, ok = {}, {}, True
+        for key, value in entries.items():
+            if key in LAYER_KEYS:
+                continue
+            spec = op.params.get(key)
+            if spec is None:
+                ok = False
+                if key in INSTANCE_KEYS:
+                    message = f"`{key}` belongs to block instances, not to layers of a kind"
+                else:
+                    message = f"unknown parameter `{key}` for {op.kind} layer `{full}`"
+                hint = did_you_mean(key, op.params) or (
+                    "parameters: " + ", ".join(op.params) if op.params else f"{op.kind} takes no parameters")
+                self.diagnostics.error("unknown-param", message, layer.key_pos[key], layer=full, hint=hint,
+                                       notes=list(scope.trace))
+                continue
+            try:
+                params[key] = spec.type.check(value)
+            except ParamError as error:
+                ok = False
+                hint = error.hint
+                if isinstance(value, Scalar) and isinstance(value.value, str) and value.value.startswith("$"):
+                    hint = "`$name` parameters can be used only inside a block"
+                self.diagnostics.error("invalid-param", f"`{key}` of {op.kind} layer `{full}`: {error}",
+                                       (error.node or value).pos, layer=full, expected=error.expected,
+                                       found=error.found, hint=hint, notes=list(scope.trace))
+                continue
+            param_pos[key] = value.pos
+        for key, spec in op.params.items():
+            if key not in params and key not in param_pos:
+                if spec.required:
+                    if key not in entries:
+                        ok = False
+                        self.diagnostics.error("missing-param", f"{op.kind} layer `{full}` needs `{key}`",
+                                               layer.pos, layer=full, hint=spec.doc or None, notes=list(scope.trace))
+                else:
+                    params[key] = spec.default
+        if inputs is not None:
+            count = len(inputs)
+            if count < op.min_inputs or (op.max_inputs is not None and count > op.max_inputs):
+                ok = False
+                wanted = (f"{op.min_inputs}" if op.max_inputs == op.min_inputs else
+                          f"at least {op.min_inputs}" if op.max_inputs is None else
+                          f"{op.min_inputs} to {op.max_inputs}")
+                self.diagnostics.error(
+                    "input-count", f"{op.kind} layer `{full}` takes {wanted} input(s), found {count}",
+                    entries.get("inputs", layer).pos, layer=full, expected=wanted, found=str(count),
+                    hint=None if "inputs" in entries else "name them with `inputs: [a, b]`")
+        self.define(scope, local, full, entries["name"].pos)
+        if self.claim(full, entries["name"].pos) and ok and inputs is not None:
+            self.nodes.append(Node(full, op.kind, op, params, inputs, layer.pos, param_pos, scope.trace))
+
+    def claim(self, full: str, pos: Pos) -> bool:
+        """Register a global tensor name; False (reported) when another layer already has it."""
+        first = self.tensors.get(full)
+        if first is not None:
+            self.diagnostics.error("duplicate-name", f"name `{full}` is already used", pos, layer=full,
+                                   notes=[Note(first, "first used here")])
+            return False
+        self.tensors[full] = pos
+        if len(self.tensors) > MAX_LAYERS:
+            self.too_many = True
+            self.diagnostics.error("too-many-layers", f"the network expands to more than {MAX_LAYERS:,} layers",
+                                   pos, hint="check `repeat` counts")
+            return False
+        return True
+
+    # -- block instances ------------------------------------------------------------------------------
+
+    def expand_instance(self, layer: Map, scope: Scope, local: str, full: str, inputs: list[str] | None) -> None:
+        entries = layer.entries
+        if not check_keys(layer, INSTANCE_KEYS, f"block instance `{full}`", self.diagnostics, layer=full):
+            return
+        block_node = entries["block"]
+        block = self.blocks.get(block_node.value) if isinstance(block_node, Scalar) and isinstance(
+            block_node.value, str) else None
+        if block is None:
+            kind_hint = f"`{block_node.value}` is a layer kind: write `kind: {block_node.value}`" if (
+                isinstance(block_node, Scalar) and block_node.value in REGISTRY) else None
+            self.diagnostics.error("unknown-block", f"no block named `{getattr(block_node, 'value', '?')}`",
+                                   block_node.pos, layer=full,
+                                   hint=kind_hint or did_you_mean(str(getattr(block_node, "value", "")), self.blocks)
+                                   or ("defined blocks: " + ", ".join(self.blocks) if self.blocks
+                                       else "define it under `blocks:`"))
+            self.define(scope, local, full, entries["name"].pos)
+            return
+        if block.name in self.block_stack:
+            chain = " -> ".join(self.block_stack + [block.name])
+            self.diagnostics.error("recursive-block", f"block `{block.name}` uses itself ({chain})",
+                                   block_node.pos, layer=full)
+            return
+        args = self.block_args(layer, block, full, "with")
+        first_args = self.block_args(layer, block, full, "first") if "first" in entries else {}
+        repeat = None
+        if "repeat" in entries:
+            repeat = int_of(entries["repeat"], "`repeat`", self.diagnostics, 1, MAX_REPEAT)
+            if repeat is None:
+                return
+        elif "first" in entries:
+            self.diagnostics.error("invalid-value", "`first` needs `repeat`", layer.key_pos["first"], layer=full)
+            return
+        if args is None or first_args is None or inputs is None:
+            self.define(scope, local, full, entries["name"].pos)
+            return
+        missing = [p for p, default in block.params.items() if default is None and p not in args
+                   and not (repeat and p in first_args and repeat == 1)]
+        if missing:
+            self.diagnostics.error("missing-block-param", f"block `{block.name}` needs "
+                                   + ", ".join(f"`{m}`" for m in missing) + f" (instance `{full}`)",
+                                   layer.pos, layer=full, hint="give them under `with:`")
+            self.define(scope, local, full, entries["name"].pos)
+            return
+        if len(inputs) != len(block.inputs):
+            self.diagnostics.error("input-count", f"block `{block.name}` takes {len(block.inputs)} input(s) "
+                                   f"({', '.join(block.inputs)}), found {len(inputs)}",
+                                   entries.get("inputs", layer).pos, layer=full)
+            self.define(scope, local, full, entries["name"].pos)
+            return
+        pos = entries["name"].pos
+        self.block_stack.append(block.name)
+        try:
+            if repeat is None:
+                output = self.instantiate(block, args, inputs, scope, local, full, pos)
+            else:
+                output = None
+                for index in range(repeat):
+                    merged = {**args, **first_args} if index == 0 else args
+                    output = self.instantiate(block, merged, inputs, scope, f"{local}.{index}",
+                                              f"{full}.{index}", pos)
+                    if output is None or self.too_many:
+                        break
+                    inputs = [output] + inputs[1:]
+        finally:
+            self.block_stack.pop()
+        self.define(scope, local, output or full, pos)
+
+    def block_args(self, layer: Map, block: Block, full: str, key: str) -> dict[str, YamlNode] | None:
+        node = layer.entries.get(key)
+        if node is None:
+            return {}
+        given = expect_map(node, f"`{key}`", self.diagnostics, layer=full)
+        if given is None:
+            return None
+        ok = True
+        for name in given.entries:
+            if name not in block.params:
+                ok = False
+                self.diagnostics.error("unknown-block-param", f"block `{block.name}` has no parameter `{name}`",
+                                       given.key_pos[name], layer=full,
+                                       hint=did_you_mean(name, block.params) or (
+                                           "its parameters: " + ", ".join(block.params) if block.params
+                                           else "it takes no parameters"))
+        return dict(given.entries) if ok else None
+
+    def instantiate(self, block: Block, args, inputs, outer: Scope, local: str, full: str, pos: Pos) -> str | None:
+        values = {name: default for name, default in block.params.items() if default is not None}
+        values.update(args)
+        names = dict(zip(block.inputs, inputs))
+        note = Note(pos, f"in block `{block.name}`, instantiated as `{full}`")
+        inner = Scope(prefix=full + ".", names=names, defined_later={}, args=values, block=block,
+                      trace=(note,) + outer.trace, previous=inputs[0])
+        self.expand_list(block.layers, inner)
+        output = inner.previous
+        if block.output is not None:
+            reference = self.substitute_node(block.output, inner)
+            output = self.resolve(reference, inner, full) if reference is not None else None
+        # Names inside the instance are visible from outside as `<instance>.<inner name>`.
+        for inner_name, tensor in inner.names.items():
+            if inner_name not in block.inputs:
+                outer.names[f"{local}.{inner_name}"] = tensor
+        return output
+
+    # -- $parameters ----------------------------------------------------------------------------------
+
+    def substitute(self, layer: Map, scope: Scope) -> Map | None:
+        result = self.substitute_node(layer, scope)
+        return result if isinstance(result, Map) else None
+
+    def substitute_node(self, node: YamlNode, scope: Scope) -> YamlNode | None:
+        if isinstance(node, Scalar):
+            if isinstance(node.value, str) and node.value.startswith("$") and not node.quoted:
+                match = PARAM_REF_RE.match(node.value)
+                value = scope.args.get(match.group(1)) if match else None
+                if value is None:
+                    self.diagnostics.error(
+                        "unknown-block-param", f"`{node.value}` is not a parameter of block `{scope.block.name}`",
+                        node.pos, hint=did_you_mean(node.value[1:], scope.args) or (
+                            "its parameters: " + ", ".join(scope.block.params) if scope.block.params
+                            else "declare it under the block's `params:`"))
+                    return None
+                return value
+            return node
+        if isinstance(node, Seq):
+            copy = Seq(node.pos)
+            for item in node.items:
+                substituted = self.substitute_node(item, scope)
+                if substituted is None:
+                    return None
+                copy.items.append(substituted)
+            return copy
+        copy = Map(node.pos)
+        for key, value in node.entries.items():
+            substituted = self.substitute_node(value, scope)
+            if substituted is None:
+                return None
+            copy.entries[key] = substituted
+            copy.key_pos[key] = node.key_pos[key]
+        return copy

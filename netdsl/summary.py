@@ -1,0 +1,83 @@
+"""Per-layer table of a checked spec: kind, inputs, output shape, parameters, multiply-accumulates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .ops import show_shape
+
+
+@dataclass
+class Row:
+    name: str
+    kind: str
+    inputs: list[str]
+    shape: tuple
+    dtype: str
+    params: int  # trainable parameters (PyTorch's count: buffers such as running statistics excluded)
+    buffers: int  # non-trainable weights
+    macs: int  # per sample
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "inputs": self.inputs,
+                "shape": [str(d) if not isinstance(d, int) else d for d in self.shape], "dtype": self.dtype,
+                "params": self.params, "buffers": self.buffers, "macs": self.macs}
+
+
+def rows(checked) -> list[Row]:
+    table = []
+    for node in checked.graph.nodes:
+        args = [checked.types[name] for name in node.inputs]
+        out = checked.types[node.name]
+        slots = node.op.weight_slots(node, *args)
+        table.append(Row(node.name, node.kind, list(node.inputs), out.shape, out.dtype,
+                         sum(s.count for s in slots if s.trainable), sum(s.count for s in slots if not s.trainable),
+                         node.op.macs(node, out, *args)))
+    return table
+
+
+def to_json(checked) -> dict:
+    table = rows(checked)
+    graph = checked.graph
+    return {
+        "name": graph.name,
+        "inputs": [{"name": i.name, "dtype": i.dtype, "shape": [str(d) if not isinstance(d, int) else d
+                                                                 for d in i.shape],
+                    **({"batch": dict(zip(("min", "opt", "max"), i.batch))} if i.batch else {})}
+                   for i in graph.inputs],
+        "outputs": [{"name": o.name, "from": o.source,
+                     "shape": [str(d) if not isinstance(d, int) else d for d in checked.types[o.source].shape]}
+                    for o in graph.outputs],
+        "layers": [row.to_json() for row in table],
+        "total_params": sum(r.params for r in table),
+        "total_buffers": sum(r.buffers for r in table),
+        "total_macs": sum(r.macs for r in table),
+    }
+
+
+def format_table(checked) -> str:
+    table = rows(checked)
+    header = ("layer", "kind", "inputs", "output", "params", "MACs")
+    body = [(r.name, r.kind, ", ".join(r.inputs), show_shape(r.shape) + ("" if r.dtype == "float32" else f" {r.dtype}"),
+             f"{r.params:,}", f"{r.macs:,}") for r in table]
+    total_params = sum(r.params for r in table)
+    total_macs = sum(r.macs for r in table)
+    footer = ("total", "", "", "", f"{total_params:,}", f"{total_macs:,}")
+    widths = [max(len(row[i]) for row in [header, *body, footer]) for i in range(len(header))]
+    right = {4, 5}
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    graph = checked.graph
+    ins = ", ".join(f"{i.name} {show_shape(i.shape)} {i.dtype}" + (
+        f" (batch {i.batch[0]}..{i.batch[2]}, opt {i.batch[1]})" if i.batch else "") for i in graph.inputs)
+    outs = ", ".join(f"{o.name} {show_shape(checked.types[o.source].shape)}" for o in graph.outputs)
+    buffers = sum(r.buffers for r in table)
+    lines = [f"{graph.name}: inputs {ins}; outputs {outs}", "", line(header), rule, *map(line, body), rule,
+             line(footer)]
+    if buffers:
+        lines.append(f"(plus {buffers:,} non-trainable buffer values such as batch norm running statistics)")
+    lines.append("MACs: multiply-accumulates of convolutions and fully connected layers, per sample (batch 1).")
+    return "\n".join(lines)

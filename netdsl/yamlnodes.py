@@ -1,0 +1,420 @@
+"""Safe YAML reading with positions kept.
+
+libyaml's parser (through PyYAML, no Python objects constructed from tags) produces events; this module
+composes them into :class:`Scalar`, :class:`Seq` and :class:`Map` nodes that remember where they stood.
+Composing here rather than with ``yaml.compose`` buys four things a spec language needs:
+
+- scalars follow the YAML 1.2 core schema (``no`` and ``on`` stay strings; ``1e3`` is a number);
+- duplicate keys are errors instead of silently keeping the last one;
+- nesting depth and alias expansion are bounded, so a "billion laughs" file or ``[[[[…`` ten
+  thousand deep is an error in bounded time (libyaml's own composer overflows the C stack on the latter);
+- merge keys (``<<: *base``) work, with their expansion counted in the same budget.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from .diagnostics import Diagnostics, Note, Pos, Source
+
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 1_000_000  # after alias expansion
+MAX_NUMBER_CHARS = 64
+
+
+class Node:
+    __slots__ = ("pos",)
+
+    def plain(self):
+        """The node as plain Python data (dicts, lists, scalars), positions dropped."""
+        raise NotImplementedError
+
+
+class Scalar(Node):
+    __slots__ = ("value", "quoted")
+
+    def __init__(self, value, pos: Pos, quoted: bool = False):
+        self.value = value
+        self.pos = pos
+        self.quoted = quoted
+
+    def plain(self):
+        return self.value
+
+    def __repr__(self):
+        return f"Scalar({self.value!r})"
+
+
+class Seq(Node):
+    __slots__ = ("items",)
+
+    def __init__(self, pos: Pos):
+        self.items: list[Node] = []
+        self.pos = pos
+
+    def plain(self):
+        return [item.plain() for item in self.items]
+
+
+class Map(Node):
+    __slots__ = ("entries", "key_pos")
+
+    def __init__(self, pos: Pos):
+        self.entries: dict[str, Node] = {}
+        self.key_pos: dict[str, Pos] = {}
+        self.pos = pos
+
+    def plain(self):
+        return {key: value.plain() for key, value in self.entries.items()}
+
+
+def describe(node: Node) -> str:
+    """How a node is named in messages: 'a mapping', 'the string "x"', 'the number 3'."""
+    if isinstance(node, Map):
+        return "a mapping"
+    if isinstance(node, Seq):
+        return f"a list of {len(node.items)}"
+    value = node.value
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    shown = value if len(value) <= 40 else value[:37] + "..."
+    return f'the string "{shown}"'
+
+
+_INT = re.compile(r"[-+]?[0-9]+\Z")
+_OCT = re.compile(r"0o[0-7]+\Z")
+_HEX = re.compile(r"0x[0-9a-fA-F]+\Z")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
+_SPECIAL = {
+    "null": None, "Null": None, "NULL": None, "~": None, "": None,
+    "true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False,
+    ".inf": math.inf, ".Inf": math.inf, ".INF": math.inf, "+.inf": math.inf, "+.Inf": math.inf,
+    "+.INF": math.inf, "-.inf": -math.inf, "-.Inf": -math.inf, "-.INF": -math.inf,
+    ".nan": math.nan, ".NaN": math.nan, ".NAN": math.nan,
+}
+_NUMERIC_START = set("0123456789+-.")
+
+
+def resolve_plain(text: str):
+    """YAML 1.2 core schema resolution of a plain scalar. Raises ValueError for over-long numbers."""
+    if text in _SPECIAL:
+        return _SPECIAL[text]
+    if text[0] not in _NUMERIC_START:
+        return text
+    if _INT.match(text):
+        if len(text) > MAX_NUMBER_CHARS:
+            raise ValueError(f"number has {len(text)} digits")
+        return int(text)
+    if _FLOAT.match(text):
+        if len(text) > MAX_NUMBER_CHARS:
+            raise ValueError(f"number has {len(text)} characters")
+        return float(text)
+    if _HEX.match(text) or _OCT.match(text):
+        if len(text) > MAX_NUMBER_CHARS:
+            raise ValueError(f"number has {len(text)} digits")
+        return int(text, 0)
+    return text
+
+
+_TAG_PREFIX = "tag:yaml.org,2002:"
+
+
+def _tagged(tag: str, text: str):
+    name = tag[len(_TAG_PREFIX):] if tag.startswith(_TAG_PREFIX) else None
+    if name == "str":
+        return text
+    if name in ("int", "float", "bool", "null"):
+        value = resolve_plain(text) if text else None
+        wanted = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[name]
+        if isinstance(value, wanted) and not (name != "bool" and isinstance(value, bool)):
+            return float(value) if name == "float" else value
+        raise ValueError(f"`{text}` is not a valid !!{name}")
+    raise KeyError(tag)
+
+
+def read_source(path: str, diagnostics: Diagnostics, max_bytes: int = MAX_FILE_BYTES) -> Source | None:
+    """Read a UTF-8 text file with a size bound; problems become diagnostics."""
+    where = Pos(Source(path, ""), 1, 1)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        diagnostics.error("file-not-found", f"no such file: {path}", where)
+        return None
+    except IsADirectoryError:
+        diagnostics.error("file-not-found", f"{path} is a directory, not a file", where)
+        return None
+    except OSError as error:
+        diagnostics.error("file-unreadable", f"cannot read {path}: {error.strerror}", where)
+        return None
+    return decode_source(path, data, diagnostics, max_bytes)
+
+
+def decode_source(path: str, data: bytes, diagnostics: Diagnostics,
+                  max_bytes: int = MAX_FILE_BYTES) -> Source | None:
+    where = Pos(Source(path, ""), 1, 1)
+    if len(data) > max_bytes:
+        diagnostics.error(
+            "file-too-large", f"file is larger than {max_bytes // (1024 * 1024)} MiB", where,
+            hint="specs are small text files; use blocks and `repeat` instead of generated copies")
+        return None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        diagnostics.error("bad-encoding", "file is UTF-16; netdsl reads UTF-8 only", where)
+        return None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        col = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        diagnostics.error("bad-encoding", f"file is not valid UTF-8 (byte 0x{data[error.start]:02x})",
+                          Pos(Source(path, ""), line, col), hint="save the file as UTF-8")
+        return None
+    return Source(path, text)
+
+
+class _Frame:
+    __slots__ = ("node", "anchor", "key", "key_node", "size", "merges")
+
+    def __init__(self, node, anchor):
+        self.node = node
+        self.anchor = anchor
+        self.key = None
+        self.key_node = None
+        self.size = 1
+        self.merges = None
+
+
+class _Composer:
+    def __init__(self, source: Source, diagnostics: Diagnostics):
+        self.source = source
+        self.diagnostics = diagnostics
+        self.anchors: dict[str, Node] = {}
+        self.open_anchors: set[str] = set()
+        self.sizes: dict[int, int] = {}  # id(anchored container) -> expanded node count
+        self.expanded = 0
+
+    def pos(self, mark, width: int = 1) -> Pos:
+        return Pos(self.source, mark.line + 1, mark.column + 1, width)
+
+    def compose(self, next_event) -> Node | None:
+        import yaml
+
+        ScalarEvent, AliasEvent = yaml.ScalarEvent, yaml.AliasEvent
+        MapStart, SeqStart = yaml.MappingStartEvent, yaml.SequenceStartEvent
+        MapEnd, SeqEnd = yaml.MappingEndEvent, yaml.SequenceEndEvent
+        DocStart, StreamEnd = yaml.DocumentStartEvent, yaml.StreamEndEvent
+        source = self.source
+        stack: list[_Frame] = []
+        root = None
+        documents = 0
+        while True:
+            event = next_event()
+            kind = type(event)
+            if kind is ScalarEvent:
+                node = self.scalar(event, source)
+                size = 1
+                self.expanded += 1
+            elif kind is MapStart or kind is SeqStart:
+                mark = event.start_mark
+                if len(stack) >= MAX_DEPTH:
+                    self.diagnostics.error("too-deep", f"nesting is deeper than {MAX_DEPTH} levels",
+                                           self.pos(mark))
+                    return None
+                container = (Map if kind is MapStart else Seq)(Pos(source, mark.line + 1, mark.column + 1))
+                if event.tag is not None:
+                    self.check_tag(event, "map" if kind is MapStart else "seq")
+                if event.anchor:
+                    self.open_anchors.add(event.anchor)
+                stack.append(_Frame(container, event.anchor))
+                self.expanded += 1
+                continue
+            elif kind is MapEnd or kind is SeqEnd:
+                frame = stack.pop()
+                node, size = frame.node, frame.size
+                if frame.merges:
+                    self.merge(node, frame.merges)
+                if frame.anchor:
+                    self.open_anchors.discard(frame.anchor)
+                    self.anchors[frame.anchor] = node
+                    self.sizes[id(node)] = size
+            elif kind is AliasEvent:
+                node = self.alias(event)
+                if node is None:
+                    return None
+                size = self.sizes.get(id(node), 1)
+                self.expanded += size
+            elif kind is DocStart:
+                documents += 1
+                if documents > 1:
+                    self.diagnostics.error("multiple-documents", "a spec file holds one YAML document",
+                                           self.pos(event.start_mark), hint="remove the `---` line")
+                    return None
+                continue
+            elif kind is StreamEnd:
+                return root
+            else:  # stream start, document end
+                continue
+            if self.expanded > MAX_NODES:
+                self.diagnostics.error(
+                    "too-many-nodes",
+                    f"the document expands to more than {MAX_NODES:,} YAML nodes"
+                    + (" through aliases" if self.sizes else ""),
+                    self.pos(event.start_mark),
+                    hint="anchors and aliases that nest each other grow exponentially")
+                return None
+            if not stack:
+                root = node
+                continue
+            frame = stack[-1]
+            frame.size += size
+            parent = frame.node
+            if type(parent) is Seq:
+                parent.items.append(node)
+            elif frame.key_node is None:
+                frame.key_node = node
+                frame.key = self.key(node)
+            else:
+                key, key_node = frame.key, frame.key_node
+                frame.key = frame.key_node = None
+                if key is None:
+                    continue
+                if key == "<<" and not key_node.quoted:
+                    frame.merges = (frame.merges or []) + [node]
+                elif key in parent.entries:
+                    self.diagnostics.error(
+                        "duplicate-key", f"key `{key}` appears twice in this mapping", key_node.pos,
+                        notes=[Note(parent.key_pos[key], "first defined here")],
+                        hint="YAML keeps only one of them; remove or rename the other")
+                else:
+                    parent.entries[key] = node
+                    parent.key_pos[key] = key_node.pos
+
+    def key(self, node: Node) -> str | None:
+        if type(node) is not Scalar:
+            self.diagnostics.error("bad-key", "mapping keys must be plain names, not " + describe(node),
+                                   node.pos)
+            return None
+        value = node.value
+        return value if type(value) is str else _key_text(value)
+
+    def scalar(self, event, source) -> Scalar:
+        text = event.value
+        start, end = event.start_mark, event.end_mark
+        pos = Pos(source, start.line + 1, start.column + 1,
+                  end.column - start.column if end.line == start.line and end.column > start.column else 1)
+        style = event.style
+        tag = event.tag
+        if tag is not None and tag != "!":
+            try:
+                value = _tagged(tag, text)
+            except KeyError:
+                self.diagnostics.error("unsupported-tag", f"YAML tag `{tag}` is not supported",
+                                       pos, hint="netdsl reads plain YAML data; remove the tag")
+                value = text
+            except ValueError as error:
+                self.diagnostics.error("bad-scalar", str(error), pos)
+                value = text
+        elif not style:
+            try:
+                value = resolve_plain(text) if text and (text[0] in _NUMERIC_START or text in _SPECIAL) \
+                    else (None if not text else text)
+            except ValueError as error:
+                self.diagnostics.error("number-too-long", f"{error}; numbers in a spec are short",
+                                       pos, found=text[:20] + "...")
+                value = text
+        else:
+            value = text
+        node = Scalar(value, pos, bool(style))
+        if event.anchor:
+            self.anchors[event.anchor] = node
+        return node
+
+
+
+    def alias(self, event) -> Node | None:
+        name = event.anchor
+        if name in self.open_anchors:
+            self.diagnostics.error("recursive-alias", f"alias `*{name}` refers to a node that contains it",
+                                   self.pos(event.start_mark))
+            return None
+        node = self.anchors.get(name)
+        if node is None:
+            self.diagnostics.error("unknown-anchor", f"alias `*{name}` names no anchor defined before it",
+                                   self.pos(event.start_mark))
+            return None
+        return node
+
+    def check_tag(self, event, kind: str) -> None:
+        if event.tag not in ("!", _TAG_PREFIX + kind):
+            self.diagnostics.error("unsupported-tag", f"YAML tag `{event.tag}` is not supported",
+                                   self.pos(event.start_mark), hint="netdsl reads plain YAML data; remove the tag")
+
+    def merge(self, node: Node, merges: list[Node]) -> None:
+        if not isinstance(node, Map):
+            return
+        sources: list[Node] = []
+        for merged in merges:
+            sources.extend(merged.items if isinstance(merged, Seq) else [merged])
+        for merged in sources:
+            if not isinstance(merged, Map):
+                self.diagnostics.error("bad-merge", "a merge key `<<` takes a mapping or a list of mappings, "
+                                       f"not {describe(merged)}", merged.pos)
+                continue
+            for key, value in merged.entries.items():
+                if key not in node.entries:
+                    node.entries[key] = value
+                    node.key_pos[key] = merged.key_pos[key]
+
+
+def _key_text(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def compose(source: Source, diagnostics: Diagnostics) -> Node | None:
+    """Compose the one YAML document in ``source``; None (with diagnostics) when it cannot be read."""
+    import yaml
+
+    loader_class = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
+    loader = loader_class(source.text)
+    composer = _Composer(source, diagnostics)
+
+    try:
+        root = composer.compose(loader.get_event)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        pos = Pos(source, mark.line + 1, mark.column + 1) if mark else Pos(source, 1, 1)
+        problem = error.problem or error.context or "invalid YAML"
+        notes = []
+        if error.context and error.context_mark and error.problem_mark:
+            cm = error.context_mark
+            notes.append(Note(Pos(source, cm.line + 1, cm.column + 1), error.context))
+        diagnostics.error("yaml-syntax", f"YAML syntax error: {problem}", pos, notes=notes,
+                          hint=_syntax_hint(problem, source, pos))
+        return None
+    except yaml.YAMLError as error:
+        diagnostics.error("yaml-syntax", f"YAML syntax error: {error}", Pos(source, 1, 1))
+        return None
+    finally:
+        loader.dispose()
+    if root is None and not diagnostics.has_errors:
+        diagnostics.error("empty-file", "the file holds no YAML document", Pos(source, 1, 1))
+    return root
+
+
+def _syntax_hint(problem: str, source: Source, pos: Pos) -> str | None:
+    line = source.line(pos.line)
+    if "\t" in line[: max(pos.col, 1)] or "tab" in problem:
+        return "YAML indentation uses spaces, not tabs"
+    if "mapping values are not allowed" in problem:
+        return "a `:` inside a value needs quotes, or the line is indented wrongly"
+    return None
