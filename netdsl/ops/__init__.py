@@ -117,14 +117,13 @@ def per_sample(shape) -> int:
 
 def window_output(size: int, kernel: int, stride: int, pad_begin: int, pad_end: int,
                   dilation: int = 1, ceil: bool = False) -> int:
-    """Output length of a sliding window, as PyTorch computes it (including its ceil-mode rule that a
-    last window starting inside the end padding is dropped)."""
+    """Output length of a sliding window, as PyTorch computes it: in ceil mode a partial last window
+    counts (even one wider than the input), unless it would start inside the end padding. Zero or
+    less means no window fits."""
     span = dilation * (kernel - 1) + 1
-    room = size + pad_begin + pad_end - span
-    if room < 0:
-        return 0
-    out = (-(-room // stride) if ceil else room // stride) + 1
-    if ceil and (out - 1) * stride >= size + pad_begin:
+    room = size + pad_begin + pad_end - span + (stride - 1 if ceil else 0)
+    out = room // stride + 1
+    if ceil and out > 0 and (out - 1) * stride >= size + pad_begin:
         out -= 1
     return out
 

@@ -25,13 +25,14 @@ class Pooling(Op):
         n, c, h, w = spatial(x.shape, self.kind)
         (kh, kw), (sh, sw) = node.params["kernel"], self.stride(node)
         top, left, bottom, right = self.padding(node, x)
-        if kh > h + top + bottom or kw > w + left + right:
-            raise ShapeError(f"pooling window {kh}x{kw} is larger than its padded input "
-                             f"{h + top + bottom}x{w + left + right}", "kernel",
-                             expected=f"at most {h + top + bottom}x{w + left + right}", found=f"{kh}x{kw}")
         ceil = node.params["ceil_mode"]
         oh = window_output(h, kh, sh, top, bottom, ceil=ceil)
         ow = window_output(w, kw, sw, left, right, ceil=ceil)
+        if oh < 1 or ow < 1:
+            raise ShapeError(f"pooling window {kh}x{kw} is larger than its padded input "
+                             f"{h + top + bottom}x{w + left + right}", "kernel",
+                             expected=f"at most {h + top + bottom}x{w + left + right}", found=f"{kh}x{kw}",
+                             hint=None if ceil else "ceil_mode: true keeps a partial window")
         return TensorType((n, c, oh, ow), x.dtype)
 
 

@@ -20,7 +20,7 @@ from .fields import IDENT_RE, PARAM_REF_RE, bool_of, check_keys, expect_list, ex
 LAYER_KEYS = ("name", "kind", "inputs", "when")
 INSTANCE_KEYS = ("name", "block", "inputs", "when", "with", "repeat", "first")
 BLOCK_KEYS = ("params", "inputs", "layers", "output", "doc")
-MAX_LAYERS = 200_000
+MAX_LAYERS = 50_000  # far above any CNN; bounds the time a `repeat` blow-up can take
 MAX_REPEAT = 10_000
 REQUIRED_ARG = "required"
 

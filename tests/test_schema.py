@@ -1,0 +1,56 @@
+"""The JSON Schema: committed copy up to date, shipped specs valid against it, bad ones not."""
+
+import json
+import pathlib
+
+import pytest
+import yaml
+
+from netdsl.schema import build_schema
+
+jsonschema = pytest.importorskip("jsonschema")
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SPECS = sorted((ROOT / "specs").rglob("*.yaml"))
+
+
+def validator():
+    schema = build_schema()
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema)
+
+
+def test_committed_schema_is_current():
+    committed = json.loads((ROOT / "schema" / "netdsl-1.schema.json").read_text())
+    assert committed == build_schema(), "run: netdsl schema -o schema/netdsl-1.schema.json"
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+def test_shipped_specs_match_the_schema_and_declare_it(path):
+    text = path.read_text()
+    assert text.startswith("# yaml-language-server: $schema="), "specs declare the schema for editors"
+    declared = text.splitlines()[0].split("$schema=", 1)[1]
+    assert (path.parent / declared).resolve() == ROOT / "schema" / "netdsl-1.schema.json"
+    errors = list(validator().iter_errors(yaml.safe_load(text)))
+    assert not errors, [e.message for e in errors]
+
+
+@pytest.mark.parametrize("layer", [
+    {"name": "c", "kind": "convolution", "out_channels": 4, "kernal": 3},   # unknown parameter
+    {"name": "c", "kind": "convolution", "kernel": 3},                       # missing out_channels
+    {"name": "c", "kind": "convolutoin", "out_channels": 4, "kernel": 3},    # unknown kind
+    {"name": "u", "kind": "upsample", "mode": "cubic", "scale": 2},          # bad choice
+    {"name": "p", "kind": "max_pool", "kernel": 0},                          # out of range
+    {"name": "b", "block": "x", "repeat": 0},                                # repeat out of range
+    {"name": "r", "kind": "relu", "block": "x"},                             # both kind and block
+])
+def test_schema_rejects_bad_layers(layer):
+    spec = {"netdsl": 1, "inputs": [{"name": "d", "shape": [1, 3, 8, 8]}], "layers": [layer]}
+    assert list(validator().iter_errors(spec))
+
+
+def test_schema_accepts_block_parameters_inside_blocks():
+    spec = {"netdsl": 1, "inputs": [{"name": "d", "shape": [-1, 3, 8, 8], "batch": {"min": 1, "opt": 1, "max": 2}}],
+            "blocks": {"u": {"params": {"c": "required"},
+                             "layers": [{"name": "conv", "kind": "convolution", "out_channels": "$c", "kernel": 3}]}},
+            "layers": [{"name": "x", "block": "u", "with": {"c": 4}}]}
+    assert not list(validator().iter_errors(spec))

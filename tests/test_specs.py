@@ -1,0 +1,38 @@
+"""Every shipped spec validates; whole-network parameter counts equal the published figures."""
+
+import pathlib
+
+import pytest
+
+from netdsl import summary
+from netdsl.spec import load
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SPECS = sorted((ROOT / "specs").rglob("*.yaml"))
+
+# Published figures: LeNet-5 as in tensorrtx (and the issue); ResNet-18 from torchvision's model docs.
+PUBLISHED_PARAMS = {"lenet.yaml": 61_706, "resnet18.yaml": 11_689_512}
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+def test_spec_is_valid(path):
+    load(str(path))
+
+
+@pytest.mark.parametrize("name, params", PUBLISHED_PARAMS.items())
+def test_parameter_count_matches_published_figure(name, params):
+    [path] = [p for p in SPECS if p.name == name]
+    assert summary.to_json(load(str(path)))["total_params"] == params
+
+
+def test_resnet18_macs_match_published_figure():
+    # torchvision lists ResNet-18 at 1.81 GFLOPS (multiply-accumulates) for 224x224.
+    macs = summary.to_json(load(str(ROOT / "specs/zoo/resnet18.yaml")))["total_macs"]
+    assert round(macs / 1e9, 2) == 1.81
+
+
+def test_lenet_output_and_names_follow_tensorrtx():
+    checked = load(str(ROOT / "specs/lenet.yaml"))
+    assert [i.name for i in checked.graph.inputs] == ["data"]
+    assert [o.name for o in checked.graph.outputs] == ["prob"]
+    assert checked.types["prob"].shape[1:] == (10,)
