@@ -1,0 +1,97 @@
+"""Weight files: `.safetensors` (memory-mapped), tensorrtx/NVIDIA `.wts` (every variant in the wild) and
+`.npz`. Every reader checks what it reads against the file's real size and reports a malformed file
+as a :class:`WeightFileError` with a location, never a traceback; none trusts a count or size the file
+states before checking it against the bytes that are there.
+
+    >>> import numpy as np, tempfile, os
+    >>> from netdsl.weights import read_weights, write_weights
+    >>> path = os.path.join(tempfile.mkdtemp(), "w.wts")
+    >>> write_weights(path, {"fc.weight": np.arange(6, dtype=np.float32).reshape(2, 3)})
+    >>> tensors = read_weights(path)
+    >>> tensors["fc.weight"].data.tolist()
+    [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ..diagnostics import Diagnostics, NetdslError, Pos, Source, SpecError
+
+FORMATS = {".wts": "wts", ".safetensors": "safetensors", ".npz": "npz"}
+FLOAT_DTYPES = ("float32", "float16", "bfloat16")
+
+
+@dataclass
+class Tensor:
+    """One stored tensor. ``data`` is a numpy array; bfloat16 is kept as its raw uint16 bits (numpy has
+    no bfloat16) and converted by :meth:`as_float32`. ``shape`` is the stored shape (a `.wts` stores
+    none: its tensors are flat)."""
+
+    name: str
+    dtype: str
+    shape: tuple | None
+    data: object
+    line: int | None = None  # where a .wts entry stands
+
+    @property
+    def count(self) -> int:
+        return int(self.data.size)
+
+    def as_float32(self):
+        import numpy as np
+
+        if self.dtype == "bfloat16":
+            return (self.data.astype(np.uint32) << 16).view(np.float32)
+        return self.data.astype(np.float32, copy=False)
+
+
+class WeightFileError(SpecError):
+    """A malformed weight file."""
+
+
+def fail(path: str, message: str, line: int = 1, col: int = 1, code: str = "bad-weights", hint=None):
+    diagnostics = Diagnostics()
+    diagnostics.error(code, message, Pos(Source(path, ""), line, col), hint=hint)
+    raise WeightFileError(diagnostics)
+
+
+def weight_format(path: str) -> str:
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in FORMATS:
+        raise NetdslError(f"{path}: unknown weight file type `{extension or '(none)'}`; "
+                          "netdsl reads .safetensors, .wts and .npz")
+    return FORMATS[extension]
+
+
+def read_weights(path: str) -> dict[str, Tensor]:
+    """All tensors of a weight file, by name."""
+    kind = weight_format(path)
+    if not os.path.isfile(path):
+        fail(path, f"no such weight file: {path}", code="file-not-found")
+    if kind == "wts":
+        from .wts import read_wts
+
+        return read_wts(path)
+    if kind == "safetensors":
+        from .safetensors import read_safetensors
+
+        return read_safetensors(path)
+    from .npz import read_npz
+
+    return read_npz(path)
+
+
+def write_weights(path: str, arrays: dict) -> None:
+    """Write name -> numpy array atomically, in the format the extension names."""
+    kind = weight_format(path)
+    if kind == "wts":
+        from .wts import encode_wts as encode
+    elif kind == "safetensors":
+        from .safetensors import encode_safetensors as encode
+    else:
+        from .npz import encode_npz as encode
+    from ..files import write_atomic
+
+    write_atomic(path, encode(arrays))
