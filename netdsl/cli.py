@@ -19,7 +19,7 @@ DESCRIPTION = """\
 Declarative TensorRT networks: a YAML spec in, checked before TensorRT is touched.
 
 commands:
-  validate SPEC...   check specs: schema, names, shapes; every problem with file:line:col
+  validate SPEC...   check specs: schema, names, shapes (and --weights W); every problem with file:line:col
   summary SPEC       table of layers: output shapes, parameters, multiply-accumulates
   schema             JSON Schema of the spec language, for editors (yaml-language-server)
 
@@ -31,9 +31,23 @@ def cmd_validate(args) -> int:
     from .render import print_diagnostics
     from .spec import check
 
+    if args.weights and len(args.specs) != 1:
+        from .diagnostics import UsageError
+
+        raise UsageError("--weights checks one spec at a time")
     records, failed = [], 0
     for path in args.specs:
         checked, diagnostics = check(path)
+        if checked is not None and args.weights:
+            from .weights import read_weights
+            from .weights.bind import bind
+
+            try:
+                bind(checked, read_weights(args.weights), args.weights, strict=args.strict, diagnostics=diagnostics)
+            except SpecError as error:  # the weight file itself is malformed
+                diagnostics.extend(error.diagnostics)
+            if diagnostics.has_errors:
+                checked = None
         failed += checked is None
         if args.format == "json":
             records.append({"file": path, "valid": checked is not None,
@@ -42,7 +56,8 @@ def cmd_validate(args) -> int:
             print_diagnostics(diagnostics)
             if checked is not None:
                 layers = len(checked.graph.nodes)
-                print(f"{path}: valid ({layers} layer{'s' if layers != 1 else ''})")
+                bound = f", weights {args.weights} bound" if args.weights else ""
+                print(f"{path}: valid ({layers} layer{'s' if layers != 1 else ''}{bound})")
     if args.format == "json":
         json.dump(records if len(records) > 1 else records[0], sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -92,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "problem as path:line:col: error[code]: message. Exit 0 when all are valid, 1 otherwise.")
     validate.add_argument("specs", nargs="+", metavar="SPEC", help="spec files (.yaml)")
     validate.add_argument("--format", **formats)
+    validate.add_argument("--weights", metavar="FILE", help="also check a weight file (.safetensors, .wts, .npz) "
+                          "against the spec: every missing, misshapen, non-finite or unused weight")
+    validate.add_argument("--strict", action="store_true", help="with --weights: unused weights are errors")
 
     summary = add("summary", cmd_summary, "table of layers, shapes, parameters and MACs",
                   "Print each layer's kind, inputs, output shape, trainable parameters and multiply-accumulates "

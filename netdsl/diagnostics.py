@@ -82,6 +82,7 @@ class Diagnostic:
     found: str | None = None
     notes: list[Note] = field(default_factory=list)
     severity: str = "error"
+    weight: str | None = None  # the weight a weight-file diagnostic is about
 
     def to_json(self) -> dict:
         record = {
@@ -92,7 +93,7 @@ class Diagnostic:
             "line": self.pos.line,
             "column": self.pos.col,
         }
-        for key in ("layer", "expected", "found", "hint"):
+        for key in ("layer", "weight", "expected", "found", "hint"):
             value = getattr(self, key)
             if value is not None:
                 record[key] = value
@@ -118,7 +119,7 @@ class Diagnostics(list):
         return diagnostic
 
     def add(self, diagnostic: Diagnostic) -> None:
-        key = (diagnostic.code, diagnostic.pos.path, diagnostic.pos.line, diagnostic.pos.col)
+        key = (diagnostic.code, diagnostic.pos.path, diagnostic.pos.line, diagnostic.pos.col, diagnostic.weight)
         if key not in self._seen:
             self._seen.add(key)
             self.append(diagnostic)

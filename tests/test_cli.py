@@ -93,3 +93,26 @@ def test_validate_path_imports_nothing_heavy():
             % LENET)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_validate_with_weights(tmp_path):
+    import numpy as np
+
+    from netdsl.weights import write_weights
+
+    shapes = {"conv1.weight": (6, 1, 5, 5), "conv1.bias": (6,), "conv2.weight": (16, 6, 5, 5), "conv2.bias": (16,),
+              "fc1.weight": (120, 400), "fc1.bias": (120,), "fc2.weight": (84, 120), "fc2.bias": (84,),
+              "fc3.weight": (10, 84), "fc3.bias": (10,)}
+    good = str(tmp_path / "good.wts")
+    write_weights(good, {name: np.zeros(shape, np.float32) for name, shape in shapes.items()})
+    result = netdsl("validate", LENET, "--weights", good)
+    assert result.returncode == 0 and "weights" in result.stdout
+    bad = str(tmp_path / "bad.wts")
+    write_weights(bad, {name: np.zeros(shape, np.float32) for name, shape in shapes.items() if name != "fc2.bias"})
+    result = netdsl("validate", LENET, "--weights", bad)
+    assert result.returncode == 1 and "error[missing-weight]" in result.stderr and "fc2.bias" in result.stderr
+    truncated = tmp_path / "truncated.wts"
+    truncated.write_bytes(pathlib.Path(good).read_bytes()[:500])
+    result = netdsl("validate", LENET, "--weights", str(truncated))
+    assert result.returncode == 1 and "error[bad-weights]" in result.stderr and "Traceback" not in result.stderr
+    assert netdsl("validate", LENET, LENET, "--weights", good).returncode == 2

@@ -1,0 +1,117 @@
+"""Binding weight files to specs: PyTorch state_dicts bind unchanged; every problem is reported."""
+
+import pathlib
+
+import numpy as np
+import pytest
+
+from netdsl.diagnostics import Diagnostics, SpecError
+from netdsl.spec import load
+from netdsl.weights import read_weights, write_weights
+from netdsl.weights.bind import bind
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+class LeNet(nn.Module):  # tensorrtx's pytorchx LeNet: conv1, conv2, fc1, fc2, fc3
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(1, 6, 5), nn.Conv2d(6, 16, 5)
+        self.fc1, self.fc2, self.fc3 = nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)
+
+
+class BasicBlock(nn.Module):  # torchvision's module names
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+
+class ResNet18(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        widths = [64, 128, 256, 512]
+        for index, width in enumerate(widths):
+            cin = widths[index - 1] if index else 64
+            stride = 1 if index == 0 else 2
+            setattr(self, f"layer{index + 1}", nn.Sequential(BasicBlock(cin, width, stride), BasicBlock(width, width, 1)))
+        self.fc = nn.Linear(512, 1000)
+
+
+def state_dict(model):
+    return {k: v.detach().numpy() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("extension", ["safetensors", "wts", "npz"])
+def test_lenet_state_dict_binds_unchanged(tmp_path, extension):
+    path = str(tmp_path / f"lenet.{extension}")
+    weights = state_dict(LeNet())
+    write_weights(path, weights)
+    diagnostics = Diagnostics()
+    bound = bind(load(str(ROOT / "specs/lenet.yaml")), read_weights(path), path, diagnostics=diagnostics)
+    assert list(diagnostics) == []
+    assert sorted(bound) == sorted(weights)
+    for name, weight in bound.items():
+        assert weight.array.shape == weights[name].shape and np.array_equal(weight.array, weights[name])
+
+
+def test_torchvision_style_resnet18_binds_with_no_diagnostic(tmp_path):
+    model = ResNet18()
+    path = str(tmp_path / "r18.safetensors")
+    weights = state_dict(model)
+    write_weights(path, weights)
+    diagnostics = Diagnostics()
+    bound = bind(load(str(ROOT / "specs/zoo/resnet18.yaml")), read_weights(path), path, strict=True,
+                 diagnostics=diagnostics)
+    assert list(diagnostics) == []  # num_batches_tracked are known buffers, not "unused"
+    assert len(bound) == len([k for k in weights if not k.endswith("num_batches_tracked")])
+    assert sum(p.numel() for p in model.parameters()) == 11_689_512
+
+
+def test_every_problem_is_reported_together(tmp_path):
+    weights = state_dict(LeNet())
+    del weights["conv2.bias"]
+    weights["fc1.weight"] = weights["fc1.weight"][:, :256]
+    weights["fc3.bias"] = weights["fc3.bias"].copy()
+    weights["fc3.bias"][0] = np.inf
+    weights["fc2.weight"] = weights["fc2.weight"].astype(np.int64)
+    weights["conv1.bais"] = np.zeros(6, np.float32)
+    path = str(tmp_path / "bad.safetensors")
+    write_weights(path, weights)
+    with pytest.raises(SpecError) as caught:
+        bind(load(str(ROOT / "specs/lenet.yaml")), read_weights(path), path, strict=True)
+    found = {(d.code, d.weight, d.pos.path.endswith("lenet.yaml")) for d in caught.value.diagnostics}
+    assert found == {("missing-weight", "conv2.bias", True), ("weight-shape", "fc1.weight", True),
+                     ("weight-not-finite", "fc3.bias", True), ("weight-dtype", "fc2.weight", True),
+                     ("unused-weight", "conv1.bais", False)}
+    missing = next(d for d in caught.value.diagnostics if d.code == "missing-weight")
+    assert missing.pos.line == 14 and missing.layer == "conv2"
+
+
+def test_unused_weights_warn_unless_strict(tmp_path):
+    weights = {**state_dict(LeNet()), "stray.weight": np.ones(2, np.float32)}
+    path = str(tmp_path / "stray.wts")
+    write_weights(path, weights)
+    diagnostics = Diagnostics()
+    bind(load(str(ROOT / "specs/lenet.yaml")), read_weights(path), path, diagnostics=diagnostics)
+    [warning] = diagnostics
+    assert (warning.code, warning.severity, warning.pos.line) == ("unused-weight", "warning", 12)
+
+
+def test_wts_count_mismatch_names_both_counts(tmp_path):
+    weights = state_dict(LeNet())
+    weights["conv1.weight"] = weights["conv1.weight"].reshape(-1)[:100]
+    path = str(tmp_path / "short.wts")
+    write_weights(path, weights)
+    with pytest.raises(SpecError, match="has 100 values, layer `conv1` needs 150"):
+        bind(load(str(ROOT / "specs/lenet.yaml")), read_weights(path), path)
