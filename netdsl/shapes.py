@@ -20,11 +20,12 @@ class ShapeInference(Interpreter):
         try:
             return node.op.infer_shape(node, *args)
         except ShapeError as error:
-            inputs = ", ".join(f"{name} {show_shape(t.shape)}" for name, t in zip(node.inputs, args))
-            self.diagnostics.error(error.code, f"{node.kind} layer `{node.name}`: {error}", node.where(error.param),
-                                   layer=node.name, hint=error.hint, expected=error.expected, found=error.found,
-                                   notes=list(node.trace))
-            self.diagnostics[-1].message += f" (inputs: {inputs})" if error.code == "shape-mismatch" else ""
+            message = f"{node.kind} layer `{node.name}`: {error}"
+            if error.code == "shape-mismatch":
+                message += " (inputs: " + ", ".join(
+                    f"{name} {show_shape(t.shape)}" for name, t in zip(node.inputs, args)) + ")"
+            self.diagnostics.error(error.code, message, node.where(error.param), layer=node.name, hint=error.hint,
+                                   expected=error.expected, found=error.found, notes=list(node.trace))
             return None
 
 

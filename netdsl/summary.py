@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from .ops import show_shape
 
 
+def json_dims(shape) -> list:
+    """Dimensions for JSON: integers, and "N" for the dynamic batch."""
+    return [d if isinstance(d, int) else str(d) for d in shape]
+
+
 @dataclass
 class Row:
     name: str
@@ -20,7 +25,7 @@ class Row:
 
     def to_json(self) -> dict:
         return {"name": self.name, "kind": self.kind, "inputs": self.inputs,
-                "shape": [str(d) if not isinstance(d, int) else d for d in self.shape], "dtype": self.dtype,
+                "shape": json_dims(self.shape), "dtype": self.dtype,
                 "params": self.params, "buffers": self.buffers, "macs": self.macs}
 
 
@@ -41,12 +46,11 @@ def to_json(checked) -> dict:
     graph = checked.graph
     return {
         "name": graph.name,
-        "inputs": [{"name": i.name, "dtype": i.dtype, "shape": [str(d) if not isinstance(d, int) else d
-                                                                 for d in i.shape],
+        "inputs": [{"name": i.name, "dtype": i.dtype, "shape": json_dims(i.shape),
                     **({"batch": dict(zip(("min", "opt", "max"), i.batch))} if i.batch else {})}
                    for i in graph.inputs],
         "outputs": [{"name": o.name, "from": o.source,
-                     "shape": [str(d) if not isinstance(d, int) else d for d in checked.types[o.source].shape]}
+                     "shape": json_dims(checked.types[o.source].shape)}
                     for o in graph.outputs],
         "layers": [row.to_json() for row in table],
         "total_params": sum(r.params for r in table),

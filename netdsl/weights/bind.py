@@ -24,8 +24,7 @@ class BoundWeight:
     name: str  # canonical: <layer>.<slot>
     layer: str
     slot: str
-    shape: tuple
-    array: object  # float32 numpy array of `shape`
+    array: object  # float32 numpy array, shaped as the slot
 
 
 def bind(checked, tensors: dict[str, Tensor], path: str, strict: bool = False,
@@ -71,9 +70,7 @@ def _bind_one(node, slot, name, tensor, unclaimed, path, diagnostics) -> BoundWe
         diagnostics.error("weight-dtype", f"weight `{name}` is {tensor.dtype}; layers need floating point",
                           node.pos, layer=node.name, weight=name, expected="float32, float16 or bfloat16", found=tensor.dtype)
         return None
-    expected = 1
-    for dim in slot.shape:
-        expected *= dim
+    expected = slot.count
     if tensor.shape is not None and tuple(tensor.shape) != tuple(slot.shape):
         diagnostics.error("weight-shape", f"weight `{name}` has shape {show_shape(tensor.shape)}, layer "
                           f"`{node.name}` needs {show_shape(slot.shape)}", node.pos, layer=node.name, weight=name,
@@ -90,4 +87,4 @@ def _bind_one(node, slot, name, tensor, unclaimed, path, diagnostics) -> BoundWe
         diagnostics.error("weight-not-finite", f"weight `{name}` holds {bad:,} NaN or infinite values",
                           node.pos, layer=node.name, weight=name, hint="the checkpoint is damaged or training diverged")
         return None
-    return BoundWeight(name, node.name, slot.name, tuple(slot.shape), array)
+    return BoundWeight(name, node.name, slot.name, array)

@@ -108,29 +108,13 @@ def _read_lines(path: str, data) -> dict[str, Tensor]:
     return tensors
 
 
-def _split_head(line: str, fields: int):
-    """The first `fields` space-separated words and the rest, without copying the rest more than once."""
-    words, position = [], 0
-    for _ in range(fields):
-        while position < len(line) and line[position] in " \t":
-            position += 1
-        end = position
-        while end < len(line) and line[end] not in " \t":
-            end += 1
-        if end == position:
-            return words, ""
-        words.append(line[position:end])
-        position = end
-    while position < len(line) and line[position] in " \t":
-        position += 1  # tensorrtx writes one or two spaces after the count
-    return words, line[position:]
-
-
 def _read_entry(path: str, line: str, number: int) -> Tensor:
-    words, rest = _split_head(line, 2)
-    if len(words) < 2:
+    # split(None, 2) also skips the one or two spaces tensorrtx writes after the count.
+    parts = line.split(None, 2)
+    if len(parts) < 2:
         fail(path, "an entry needs `name count values…`", number)
-    raw_name, raw_count = words
+    raw_name, raw_count = parts[:2]
+    rest = parts[2] if len(parts) > 2 else ""
     if len(raw_name) > MAX_NAME:
         fail(path, f"weight name is {len(raw_name):,} bytes long", number)
     try:
@@ -146,7 +130,8 @@ def _read_entry(path: str, line: str, number: int) -> Tensor:
         return Tensor(name, "float32", None, values, number)
     # NVIDIA's typed form: `name type count hex…` (type 0: float32, 1: float16).
     if count in (0, 1):
-        typed, region = _split_head(rest, 1)
+        typed = rest.split(None, 1)
+        region = typed[1] if len(typed) > 1 else ""
         typed_count = _int(typed[0]) if typed else None
         if typed_count is not None and len(region) >= typed_count:
             width = 8 if count == 0 else 4
