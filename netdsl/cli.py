@@ -21,6 +21,9 @@ Declarative TensorRT networks: a YAML spec in, checked before TensorRT is touche
 commands:
   validate SPEC...   check specs: schema, names, shapes (and --weights W); every problem with file:line:col
   summary SPEC       table of layers: output shapes, parameters, multiply-accumulates
+  weights ls FILE    names, dtypes, shapes and bytes in a weight file (.safetensors, .wts, .npz)
+  weights convert IN OUT
+                     convert between .safetensors, .wts and .npz (float32 exactly)
   schema             JSON Schema of the spec language, for editors (yaml-language-server)
 
 exit codes: 0 ok, 1 the input is invalid, 2 usage or environment error, 3 bug in netdsl
@@ -38,12 +41,15 @@ def cmd_validate(args) -> int:
     records, failed = [], 0
     for path in args.specs:
         checked, diagnostics = check(path)
-        if checked is not None and args.weights:
+        weights = args.weights
+        if checked is not None and weights:
             from .weights import read_weights
             from .weights.bind import bind
 
+            if weights is SPEC_DEFAULT:
+                weights = default_weights(checked)
             try:
-                bind(checked, read_weights(args.weights), args.weights, strict=args.strict, diagnostics=diagnostics)
+                bind(checked, read_weights(weights), weights, strict=args.strict, diagnostics=diagnostics)
             except SpecError as error:  # the weight file itself is malformed
                 diagnostics.extend(error.diagnostics)
             if diagnostics.has_errors:
@@ -56,12 +62,46 @@ def cmd_validate(args) -> int:
             print_diagnostics(diagnostics)
             if checked is not None:
                 layers = len(checked.graph.nodes)
-                bound = f", weights {args.weights} bound" if args.weights else ""
+                bound = f", weights {weights} bound" if weights else ""
                 print(f"{path}: valid ({layers} layer{'s' if layers != 1 else ''}{bound})")
     if args.format == "json":
         json.dump(records if len(records) > 1 else records[0], sys.stdout, indent=2)
         sys.stdout.write("\n")
     return EXIT_INVALID if failed else EXIT_OK
+
+
+SPEC_DEFAULT = "(the spec's weights file)"
+
+
+def default_weights(checked) -> str:
+    source = checked.graph.weights
+    if source is None or source.file is None:
+        from .diagnostics import UsageError
+
+        raise UsageError(f"{checked.path} names no default weights file; give one: --weights FILE")
+    return source.file
+
+
+def cmd_weights_ls(args) -> int:
+    from .weights import read_weights
+    from .weights.convert import format_listing, listing
+
+    rows = listing(read_weights(args.file))
+    if args.format == "json":
+        json.dump({"file": args.file, "tensors": rows}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(format_listing(rows))
+    return EXIT_OK
+
+
+def cmd_weights_convert(args) -> int:
+    from .weights.convert import convert
+
+    for note in convert(args.input, args.output):
+        print(f"note: {note}", file=sys.stderr)
+    print(f"wrote {args.output}")
+    return EXIT_OK
 
 
 def cmd_summary(args) -> int:
@@ -107,8 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "problem as path:line:col: error[code]: message. Exit 0 when all are valid, 1 otherwise.")
     validate.add_argument("specs", nargs="+", metavar="SPEC", help="spec files (.yaml)")
     validate.add_argument("--format", **formats)
-    validate.add_argument("--weights", metavar="FILE", help="also check a weight file (.safetensors, .wts, .npz) "
-                          "against the spec: every missing, misshapen, non-finite or unused weight")
+    validate.add_argument("--weights", metavar="FILE", nargs="?", const=SPEC_DEFAULT,
+                          help="also check a weight file (.safetensors, .wts, .npz) against the spec: every missing, "
+                          "misshapen, non-finite or unused weight. Without FILE: the spec's own `weights:` file")
     validate.add_argument("--strict", action="store_true", help="with --weights: unused weights are errors")
 
     summary = add("summary", cmd_summary, "table of layers, shapes, parameters and MACs",
@@ -116,6 +157,24 @@ def build_parser() -> argparse.ArgumentParser:
                   "per sample, with totals.")
     summary.add_argument("spec", metavar="SPEC")
     summary.add_argument("--format", **formats)
+
+    weights = add("weights", None, "list or convert weight files",
+                  "Weight files: .safetensors, tensorrtx/NVIDIA .wts and .npz.")
+    weight_commands = weights.add_subparsers(dest="weights_command", metavar="COMMAND", required=True)
+    listed = weight_commands.add_parser("ls", help="names, dtypes, shapes and bytes of every tensor",
+                                        description="List every tensor of a weight file: name, dtype, shape "
+                                        "(.wts files are flat) and bytes, with totals.")
+    listed.set_defaults(handler=cmd_weights_ls)
+    listed.add_argument("file", metavar="FILE")
+    listed.add_argument("--format", **formats)
+    converted = weight_commands.add_parser(
+        "convert", help="convert between .safetensors, .wts and .npz",
+        description="Convert a weight file; formats follow the extensions. float32 values are kept exactly; "
+        "float16/bfloat16 widen to float32 where the target lacks them; a conversion that would round a value "
+        "is refused. OUT is written atomically: on failure nothing is written.")
+    converted.set_defaults(handler=cmd_weights_convert)
+    converted.add_argument("input", metavar="IN")
+    converted.add_argument("output", metavar="OUT")
 
     schema = add("schema", cmd_schema, "print the JSON Schema of the spec language",
                  "Print a JSON Schema of the spec language. Point yaml-language-server at it with a first line "

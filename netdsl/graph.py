@@ -31,6 +31,8 @@ class Node:
     pos: Pos
     param_pos: dict[str, Pos] = field(default_factory=dict)
     trace: tuple[Note, ...] = ()  # the block instantiations this node came from, innermost first
+    weight_names: dict[str, str] = field(default_factory=dict)  # slot -> exact file key (layer's `weights`)
+    weight_pos: dict[str, Pos] = field(default_factory=dict)
 
     def where(self, param: str | None = None) -> Pos:
         return self.param_pos.get(param, self.pos) if param else self.pos
@@ -50,6 +52,7 @@ class Graph:
     nodes: list[Node]
     outputs: list[Output]
     version: int = 1
+    weights: object = None  # spec.weightnames.WeightsSource: default file and name rules
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

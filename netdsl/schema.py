@@ -6,6 +6,7 @@ from __future__ import annotations
 from .ops import REGISTRY
 from .spec import DTYPES, VERSION
 from .spec.expand import BLOCK_KEYS, INSTANCE_KEYS, MAX_REPEAT
+from .spec.weightnames import WEIGHTS_KEYS
 
 SCHEMA_ID = "https://netdsl.invalid/schema/netdsl-1.schema.json"
 NAME = {"type": "string", "pattern": r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$"}
@@ -32,8 +33,12 @@ def _common() -> dict:
     }
 
 
+LAYER_WEIGHTS = {"type": "object", "additionalProperties": {"type": "string", "minLength": 1},
+                 "description": "weight slot -> exact name in the weight file (default <layer>.<slot>)"}
+
+
 def _kind_rule(op) -> dict:
-    properties = {**_common(), "kind": {"const": op.kind}}
+    properties = {**_common(), "kind": {"const": op.kind}, "weights": LAYER_WEIGHTS}
     required = ["name", "kind"]
     for key, param in op.params.items():
         properties[key] = _param(param.type.schema(), param.doc)
@@ -97,6 +102,17 @@ def build_schema() -> dict:
                       "description": "range of a dynamic batch"},
         },
     }
+    weights = {"anyOf": [{"type": "string", "minLength": 1}, {
+        "type": "object", "additionalProperties": False,
+        "properties": {
+            "file": {"type": "string", "minLength": 1, "description": "default weight file, relative to the spec"},
+            "prefix": {"type": "string", "description": "prepended to every weight name (e.g. module.)"},
+            "rename": {"type": "array", "description": "first rule whose `from` starts a name replaces it by `to`",
+                       "items": {"type": "object", "required": ["from", "to"], "additionalProperties": False,
+                                 "properties": {"from": {"type": "string", "minLength": 1},
+                                                "to": {"type": "string"}}}}}}],
+               "description": "the default weight file (relative to this spec), or {file, prefix, rename}"}
+    assert set(weights["anyOf"][1]["properties"]) == set(WEIGHTS_KEYS)
     output = {"anyOf": [{"$ref": "#/definitions/name"},
                         {"type": "object", "required": ["name", "from"], "additionalProperties": False,
                          "properties": {"name": {"$ref": "#/definitions/name"}, "from": {"$ref": "#/definitions/name"}}}]}
@@ -111,6 +127,7 @@ def build_schema() -> dict:
             "netdsl": {"const": VERSION, "description": "spec language version"},
             "name": {"type": "string"},
             "description": {"type": "string"},
+            "weights": weights,
             "inputs": {"type": "array", "items": graph_input, "minItems": 1},
             "blocks": {"type": "object", "propertyNames": IDENT, "additionalProperties": {"$ref": "#/definitions/block"}},
             "layers": {"type": "array", "items": {"$ref": "#/definitions/layer"}, "minItems": 1},

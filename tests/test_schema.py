@@ -42,6 +42,7 @@ def test_shipped_specs_match_the_schema_and_declare_it(path):
     {"name": "p", "kind": "max_pool", "kernel": 0},                          # out of range
     {"name": "b", "block": "x", "repeat": 0},                                # repeat out of range
     {"name": "r", "kind": "relu", "block": "x"},                             # both kind and block
+    {"name": "f", "kind": "fully_connected", "out_features": 2, "weights": "w"},  # weights map not a mapping
 ])
 def test_schema_rejects_bad_layers(layer):
     spec = {"netdsl": 1, "inputs": [{"name": "d", "shape": [1, 3, 8, 8]}], "layers": [layer]}
@@ -54,3 +55,14 @@ def test_schema_accepts_block_parameters_inside_blocks():
                              "layers": [{"name": "conv", "kind": "convolution", "out_channels": "$c", "kernel": 3}]}},
             "layers": [{"name": "x", "block": "u", "with": {"c": 4}}]}
     assert not list(validator().iter_errors(spec))
+
+
+def test_schema_knows_the_weights_section():
+    base = {"netdsl": 1, "inputs": [{"name": "d", "shape": [1, 4]}],
+            "layers": [{"name": "f", "kind": "fully_connected", "out_features": 2, "weights": {"weight": "head.w"}}]}
+    good = [{"file": "w.safetensors", "prefix": "module.", "rename": [{"from": "fc", "to": "head"}]}, "w.wts"]
+    bad = [{"perfix": "module."}, {"rename": [{"from": "fc"}]}, ""]
+    for weights in good:
+        assert not list(validator().iter_errors({**base, "weights": weights})), weights
+    for weights in bad:
+        assert list(validator().iter_errors({**base, "weights": weights})), weights

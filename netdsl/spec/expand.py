@@ -15,9 +15,10 @@ from ..graph import Node
 from ..ops import REGISTRY
 from ..params import ParamError
 from ..yamlnodes import Map, Node as YamlNode, Scalar, Seq, describe
+from .weightnames import read_layer_weights
 from .fields import IDENT_RE, PARAM_REF_RE, bool_of, check_keys, expect_list, expect_map, int_of, name_of
 
-LAYER_KEYS = ("name", "kind", "inputs", "when")
+LAYER_KEYS = ("name", "kind", "inputs", "when", "weights")
 INSTANCE_KEYS = ("name", "block", "inputs", "when", "with", "repeat", "first")
 BLOCK_KEYS = ("params", "inputs", "layers", "output", "doc")
 MAX_LAYERS = 50_000  # far above any CNN; bounds the time a `repeat` blow-up can take
@@ -223,6 +224,9 @@ class Expander:
             self.define(scope, local, full, entries["name"].pos)  # defined but unusable: no cascade
             return
         params, param_pos, ok = {}, {}, True
+        weight_names = read_layer_weights(entries["weights"], full, self.diagnostics) if "weights" in entries else ({}, {})
+        if weight_names is None:
+            ok = False
         for key, value in entries.items():
             if key in LAYER_KEYS:
                 continue
@@ -272,7 +276,8 @@ class Expander:
                     hint=None if "inputs" in entries else "name them with `inputs: [a, b]`")
         self.define(scope, local, full, entries["name"].pos)
         if self.claim(full, entries["name"].pos) and ok and inputs is not None:
-            self.nodes.append(Node(full, op.kind, op, params, inputs, layer.pos, param_pos, scope.trace))
+            self.nodes.append(Node(full, op.kind, op, params, inputs, layer.pos, param_pos, scope.trace,
+                                   *weight_names))
 
     def claim(self, full: str, pos: Pos) -> bool:
         """Register a global tensor name; False (reported) when another layer already has it."""

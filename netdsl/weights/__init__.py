@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..diagnostics import Diagnostics, NetdslError, Pos, Source, SpecError
+from ..diagnostics import Diagnostics, Pos, Source, SpecError, UsageError
 
 FORMATS = {".wts": "wts", ".safetensors": "safetensors", ".npz": "npz"}
 FLOAT_DTYPES = ("float32", "float16", "bfloat16")
@@ -60,7 +60,7 @@ def fail(path: str, message: str, line: int = 1, col: int = 1, code: str = "bad-
 def weight_format(path: str) -> str:
     extension = os.path.splitext(path)[1].lower()
     if extension not in FORMATS:
-        raise NetdslError(f"{path}: unknown weight file type `{extension or '(none)'}`; "
+        raise UsageError(f"{path}: unknown weight file type `{extension or '(none)'}`; "
                           "netdsl reads .safetensors, .wts and .npz")
     return FORMATS[extension]
 

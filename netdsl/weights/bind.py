@@ -1,10 +1,11 @@
 """Binding weight files to a checked spec, before TensorRT is touched.
 
-Every weight slot of every layer (``netdsl/ops``) is looked up under its canonical name
-``<layer>.<slot>``, PyTorch's ``state_dict`` key. All problems are reported together: missing weights,
-shape and dtype mismatches (at the layer's place in the spec), values that are NaN or infinite, and
-weights nothing uses (a warning, or an error with ``strict``), except known buffers such as
-``num_batches_tracked``.
+Every weight slot of every layer (``netdsl/ops``) has a canonical name ``<layer>.<slot>``, PyTorch's
+``state_dict`` key, and is looked up in the file under that name as the spec maps it (a layer's own
+``weights`` map, else the spec's ``weights.prefix`` and ``weights.rename``; see ``spec/weightnames.py``).
+All problems are reported together: missing weights, shape and dtype mismatches (at the layer's place
+in the spec), values that are NaN or infinite, and weights nothing uses (a warning, or an error with
+``strict``), except known buffers such as ``num_batches_tracked``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 from ..diagnostics import Diagnostic, Diagnostics, Pos, Source, SpecError, did_you_mean
 from ..ops import show_shape
+from ..spec.weightnames import WeightsSource
 from . import FLOAT_DTYPES, Tensor
 
 IGNORED_SUFFIXES = (".num_batches_tracked",)
@@ -33,17 +35,30 @@ def bind(checked, tensors: dict[str, Tensor], path: str, strict: bool = False,
     listing every problem (unless ``diagnostics`` is given, which then collects them)."""
     own = diagnostics is None
     diagnostics = Diagnostics() if own else diagnostics
-    wanted = {}
+    rules = checked.graph.weights or WeightsSource(None)
+    wanted = {}  # file key -> (node, slot, canonical name)
     for node in checked.graph.nodes:
         inputs = [checked.types[name] for name in node.inputs]
         for slot in node.op.weight_slots(node, *inputs):
-            wanted[f"{node.name}.{slot.name}"] = (node, slot)
+            canonical = f"{node.name}.{slot.name}"
+            key = node.weight_names.get(slot.name) or rules.file_key(canonical)
+            if key in wanted:
+                diagnostics.error("duplicate-weight-key", f"`{canonical}` and `{wanted[key][2]}` both read `{key}` "
+                                  "from the weight file", node.weight_pos.get(slot.name, node.pos), layer=node.name,
+                                  hint="each weight needs a file entry of its own (TensorRT names them apart)")
+                continue
+            wanted[key] = (node, slot, canonical)
     unclaimed = [name for name in tensors if name not in wanted and not name.endswith(IGNORED_SUFFIXES)]
     bound: dict[str, BoundWeight] = {}
-    for name, (node, slot) in wanted.items():
-        weight = _bind_one(node, slot, name, tensors.get(name), unclaimed, path, diagnostics)
+    for key, (node, slot, canonical) in wanted.items():
+        weight = _bind_one(node, slot, canonical, key, tensors.get(key), unclaimed, path, diagnostics)
         if weight is not None:
-            bound[name] = weight
+            bound[canonical] = weight
+    for rule in rules.rename:
+        if not any(canonical.startswith(rule.old) for _, _, canonical in wanted.values()):
+            diagnostics.add(Diagnostic("unused-rename", f"rename rule `{rule.old}` matches no weight of the spec",
+                                       rule.pos, severity="warning", hint="`from` is a prefix of canonical "
+                                       "names, <layer>.<slot>, as `netdsl summary` lists the layers"))
     for name in unclaimed:
         line = tensors[name].line or 1
         diagnostics.add(Diagnostic(
@@ -57,14 +72,15 @@ def bind(checked, tensors: dict[str, Tensor], path: str, strict: bool = False,
     return bound
 
 
-def _bind_one(node, slot, name, tensor, unclaimed, path, diagnostics) -> BoundWeight | None:
+def _bind_one(node, slot, name, key, tensor, unclaimed, path, diagnostics) -> BoundWeight | None:
     import numpy as np
 
     if tensor is None:
-        diagnostics.error("missing-weight", f"layer `{node.name}` needs weight `{name}` {show_shape(slot.shape)}, "
-                          f"which {path} does not have", node.pos, layer=node.name,
-                          weight=name, hint=did_you_mean(name, unclaimed) or "the weight file names it differently, "
-                          "or the layer should have `bias: false`")
+        looked_up = "" if key == name else f" (looked up as `{key}`)"
+        diagnostics.error("missing-weight", f"layer `{node.name}` needs weight `{name}` {show_shape(slot.shape)}"
+                          f"{looked_up}, which {path} does not have", node.weight_pos.get(slot.name, node.pos),
+                          layer=node.name, weight=name, hint=did_you_mean(key, unclaimed) or (
+                              "map the file's names with `weights:` in the spec, or give the layer `bias: false`"))
         return None
     if tensor.dtype not in BINDABLE:
         diagnostics.error("weight-dtype", f"weight `{name}` is {tensor.dtype}; layers need floating point",

@@ -101,7 +101,8 @@ def _check_entries(path: str, header: dict, data_size: int) -> list:
     return entries
 
 
-def encode_safetensors(arrays: dict, metadata: dict | None = None) -> bytes:
+def encode_safetensors(arrays: dict, metadata: dict | None = None, dtypes: dict | None = None) -> bytes:
+    """``dtypes`` names tensors whose uint16 arrays hold bfloat16 bits (numpy has no bfloat16)."""
     import numpy as np
 
     header, chunks, offset = {}, [], 0
@@ -109,7 +110,7 @@ def encode_safetensors(arrays: dict, metadata: dict | None = None) -> bytes:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     for name, array in arrays.items():
         array = np.asarray(array, order="C")  # not ascontiguousarray: it turns 0-d into 1-d
-        dtype = array.dtype.name
+        dtype = (dtypes or {}).get(name, array.dtype.name)
         if dtype not in CODES:
             raise ValueError(f"{name}: dtype {dtype} cannot be stored in safetensors")
         data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()

@@ -115,3 +115,76 @@ def test_wts_count_mismatch_names_both_counts(tmp_path):
     write_weights(path, weights)
     with pytest.raises(SpecError, match="has 100 values, layer `conv1` needs 150"):
         bind(load(str(ROOT / "specs/lenet.yaml")), read_weights(path), path)
+
+
+MAPPED_LENET = """\
+netdsl: 1
+weights:
+  file: w/lenet.safetensors
+  prefix: module.
+  rename:
+    - {from: fc, to: classifier.fc}
+inputs:
+  - {name: data, shape: [1, 1, 32, 32]}
+layers:
+  - {name: conv1, kind: convolution, out_channels: 6, kernel: 5}
+  - {name: pool1, kind: max_pool, kernel: 2}
+  - {name: conv2, kind: convolution, out_channels: 16, kernel: 5, weights: {weight: c2.w, bias: c2.b}}
+  - {name: pool2, kind: max_pool, kernel: 2}
+  - {name: fc1, kind: fully_connected, out_features: 120}
+  - {name: fc2, kind: fully_connected, out_features: 84}
+  - {name: fc3, kind: fully_connected, out_features: 10}
+"""
+
+
+def mapped_keys(weights):
+    """The names a DataParallel checkpoint of a model with a `classifier` submodule would use."""
+    renamed = {}
+    for name, array in weights.items():
+        if name.startswith("conv2."):
+            renamed["c2." + name[6:7]] = array
+        elif name.startswith("fc"):
+            renamed["module.classifier." + name] = array
+        else:
+            renamed["module." + name] = array
+    return renamed
+
+
+def test_spec_maps_file_names_by_prefix_rename_and_per_layer(tmp_path):
+    weights = state_dict(LeNet())
+    (tmp_path / "w").mkdir()
+    write_weights(str(tmp_path / "w/lenet.safetensors"), mapped_keys(weights))
+    spec = tmp_path / "lenet.yaml"
+    spec.write_text(MAPPED_LENET)
+    checked = load(str(spec))
+    assert checked.graph.weights.file == str(tmp_path / "w/lenet.safetensors")  # relative to the spec
+    diagnostics = Diagnostics()
+    path = checked.graph.weights.file
+    bound = bind(checked, read_weights(path), path, strict=True, diagnostics=diagnostics)
+    assert list(diagnostics) == []
+    assert sorted(bound) == sorted(weights)  # canonical names whatever the file calls them
+    for name, weight in bound.items():
+        assert np.array_equal(weight.array, weights[name])
+
+
+def test_mapped_names_in_errors_and_unmatched_rules(tmp_path):
+    weights = mapped_keys(state_dict(LeNet()))
+    del weights["module.conv1.bias"], weights["c2.w"]
+    write_weights(str(tmp_path / "w.safetensors"), weights)
+    spec = tmp_path / "lenet.yaml"
+    spec.write_text(MAPPED_LENET.replace("{from: fc, to: classifier.fc}",
+                                         "{from: fc, to: classifier.fc}\n    - {from: head, to: x}"))
+    diagnostics = Diagnostics()
+    bind(load(str(spec)), read_weights(str(tmp_path / "w.safetensors")), "w.safetensors", diagnostics=diagnostics)
+    found = {(d.code, d.pos.line, d.pos.col): d.message for d in diagnostics}
+    assert set(found) == {("missing-weight", 11, 5), ("missing-weight", 13, 77), ("unused-rename", 7, 7)}
+    assert "(looked up as `module.conv1.bias`)" in found["missing-weight", 11, 5]
+    assert "(looked up as `c2.w`)" in found["missing-weight", 13, 77]
+
+
+def test_two_weights_from_one_file_entry_are_refused(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("netdsl: 1\ninputs: [{name: x, shape: [1, 4]}]\nlayers:\n"
+                    "  - {name: fc, kind: fully_connected, out_features: 4, weights: {weight: w, bias: w}}\n")
+    with pytest.raises(SpecError, match="`fc.bias` and `fc.weight` both read `w`"):
+        bind(load(str(spec)), {}, "w.safetensors")

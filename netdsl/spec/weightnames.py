@@ -1,0 +1,134 @@
+"""Where a spec's weights come from, and under which names.
+
+A weight's canonical name is ``<layer>.<slot>`` (PyTorch's ``state_dict`` key); TensorRT weights are
+named after it, whatever the file calls them. Checkpoints whose keys differ are mapped in the spec:
+
+.. code-block:: yaml
+
+    weights:
+      file: ../weights/model.safetensors   # default weights, relative to this spec
+      prefix: module.                      # prepended to every name (DataParallel checkpoints)
+      rename:                              # first matching `from` prefix is replaced by `to`
+        - {from: backbone., to: features.}
+    layers:
+      - {name: fc, kind: fully_connected, out_features: 10, weights: {weight: head.w, bias: head.b}}
+
+A layer's own ``weights`` map gives exact file keys and bypasses ``prefix`` and ``rename``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from ..diagnostics import Diagnostics, Pos
+from ..yamlnodes import Map, Node as YamlNode, Scalar, describe
+from .fields import check_keys, expect_list, expect_map, text_of
+
+WEIGHTS_KEYS = ("file", "prefix", "rename")
+MAX_KEY = 1024
+
+
+@dataclass
+class RenameRule:
+    old: str
+    new: str
+    pos: Pos
+
+
+@dataclass
+class WeightsSource:
+    """The spec's `weights:` section."""
+
+    file: str | None  # resolved against the spec's folder
+    file_pos: Pos | None = None
+    prefix: str = ""
+    rename: list[RenameRule] = field(default_factory=list)
+
+    def file_key(self, canonical: str) -> str:
+        """The name a weight has in the file, by the file-wide rules.
+
+        >>> WeightsSource(None, prefix="module.", rename=[RenameRule("fc.", "head.", None)]).file_key("fc.bias")
+        'module.head.bias'
+        """
+        for rule in self.rename:
+            if canonical.startswith(rule.old):
+                canonical = rule.new + canonical[len(rule.old):]
+                break
+        return self.prefix + canonical
+
+
+def key_of(node: YamlNode, what: str, diagnostics: Diagnostics, allow_empty: bool = False) -> str | None:
+    if isinstance(node, Scalar) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        node = Scalar(str(node.value), node.pos, node.quoted)  # `weights: {weight: 0}` style keys
+    text = text_of(node, what, diagnostics)
+    if text is None:
+        return None
+    if (not text and not allow_empty) or len(text) > MAX_KEY or any(ord(c) < 32 for c in text):
+        diagnostics.error("invalid-value", f"{what} must be a non-empty name of at most {MAX_KEY} characters "
+                          "without control characters", node.pos, found=describe(node))
+        return None
+    return text
+
+
+def read_weights_source(node: YamlNode | None, spec_path: str, diagnostics: Diagnostics) -> WeightsSource:
+    """`weights: FILE` or `weights: {file, prefix, rename}`."""
+    if node is None:
+        return WeightsSource(None)
+    if isinstance(node, Scalar):
+        wrapped = Map(node.pos)
+        wrapped.entries["file"], wrapped.key_pos["file"] = node, node.pos
+        node = wrapped
+    section = expect_map(node, "`weights`", diagnostics)
+    if section is None or not check_keys(section, WEIGHTS_KEYS, "`weights`", diagnostics):
+        return WeightsSource(None)
+    source = WeightsSource(None)
+    entries = section.entries
+    if "file" in entries:
+        path = key_of(entries["file"], "`weights.file`", diagnostics)
+        if path is not None:
+            folder = os.path.dirname(spec_path) if not spec_path.startswith("<") else ""
+            source.file = os.path.normpath(os.path.join(folder, os.path.expanduser(path)))
+            source.file_pos = entries["file"].pos
+    if "prefix" in entries:
+        source.prefix = key_of(entries["prefix"], "`weights.prefix`", diagnostics, allow_empty=True) or ""
+    if "rename" in entries:
+        rules = expect_list(entries["rename"], "`weights.rename`", diagnostics)
+        for item in rules.items if rules else ():
+            rule = expect_map(item, "a rename rule", diagnostics)
+            if rule is None or not check_keys(rule, ("from", "to"), "a rename rule", diagnostics,
+                                              required=("from", "to")):
+                continue
+            old = key_of(rule.entries["from"], "`from`", diagnostics)
+            new = key_of(rule.entries["to"], "`to`", diagnostics, allow_empty=True)
+            if old is not None and new is not None:
+                source.rename.append(RenameRule(old, new, rule.pos))
+    return source
+
+
+def read_layer_weights(node: YamlNode, layer: str, diagnostics: Diagnostics) -> tuple[dict, dict] | None:
+    """A layer's `weights: {slot: file key}`: (names, positions), or None after an error."""
+    mapping = expect_map(node, f"`weights` of layer `{layer}`", diagnostics, layer=layer)
+    if mapping is None:
+        return None
+    names, positions = {}, {}
+    for slot, value in mapping.entries.items():
+        key = key_of(value, f"file name of `{layer}.{slot}`", diagnostics)
+        if key is None:
+            return None
+        names[slot], positions[slot] = key, mapping.key_pos[slot]
+    return names, positions
+
+
+def check_layer_weights(graph, types, diagnostics: Diagnostics) -> None:
+    """Every slot a layer's `weights` map names must be one of the layer's weight slots."""
+    for node in graph.nodes:
+        if not node.weight_names or any(name not in types for name in node.inputs):
+            continue
+        slots = [slot.name for slot in node.op.weight_slots(node, *(types[name] for name in node.inputs))]
+        for slot in node.weight_names:
+            if slot not in slots:
+                has = ("has no weights" if not slots else "has weights " + ", ".join(f"`{s}`" for s in slots))
+                diagnostics.error("unknown-weight-slot", f"layer `{node.name}` maps weight `{slot}`, but a "
+                                  f"{node.kind} layer {has}" + (" (bias: false?)" if slot == "bias" else ""),
+                                  node.weight_pos[slot], layer=node.name, notes=list(node.trace))

@@ -1,0 +1,83 @@
+"""`netdsl weights ls` and `netdsl weights convert`: listing a weight file, and moving it between formats.
+
+Conversions never lose a value silently: float32 goes through every format unchanged; float16 and
+bfloat16 widen to float32 exactly where the target has no such type; anything that would round (float64
+or large integers into a `.wts`, which holds float32 only) is refused with the tensor's name.
+"""
+
+from __future__ import annotations
+
+from ..diagnostics import NetdslError
+from . import Tensor, read_weights, weight_format
+
+ITEMSIZE = {"float64": 8, "int64": 8, "float32": 4, "int32": 4, "float16": 2, "bfloat16": 2, "int16": 2,
+            "int8": 1, "uint8": 1, "bool": 1}
+KEEPS = {"safetensors": set(ITEMSIZE), "npz": {"float64", "float32", "float16", "int64", "int32", "bool"},
+         "wts": {"float32"}}  # what each format stores (and netdsl reads back) as it is
+
+
+def listing(tensors: dict[str, Tensor]) -> list[dict]:
+    return [{"name": t.name, "dtype": t.dtype, "shape": list(t.shape) if t.shape is not None else None,
+             "values": t.count, "bytes": t.count * ITEMSIZE[t.dtype]} for t in tensors.values()]
+
+
+def format_listing(rows: list[dict]) -> str:
+    """A table, then a total line."""
+    shown = [(r["name"], r["dtype"], str(r["shape"]) if r["shape"] is not None else f"[{r['values']}] (flat)",
+              f"{r['bytes']:,}") for r in rows]
+    header = ("name", "dtype", "shape", "bytes")
+    widths = [max([len(h)] + [len(row[i]) for row in shown]) for i, h in enumerate(header)]
+    lines = ["  ".join(cell.rjust(w) if i == 3 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+             .rstrip() for row in [header, *shown]]
+    total_values = sum(r["values"] for r in rows)
+    total_bytes = sum(r["bytes"] for r in rows)
+    lines.append(f"{len(rows)} tensor{'s' if len(rows) != 1 else ''}, {total_values:,} values, {total_bytes:,} bytes")
+    return "\n".join(lines)
+
+
+def convert(source: str, target: str) -> list[str]:
+    """Write the tensors of ``source`` to ``target`` (format from the extension), atomically; returns
+    notes on what changed form (widened dtypes, shapes a `.wts` cannot keep)."""
+    import os
+
+    import numpy as np
+
+    from ..files import write_atomic
+
+    kind = weight_format(target)
+    if os.path.abspath(source) == os.path.abspath(target):
+        raise NetdslError(f"{target}: converting a file onto itself would destroy it; write to a new path")
+    tensors = read_weights(source)
+    arrays, dtypes, widened, notes = {}, {}, [], []
+    for name, tensor in tensors.items():
+        if not name or (kind == "wts" and any(c.isspace() for c in name)):
+            raise NetdslError(f"{source}: tensor name {name!r} cannot be stored in a .{kind} file")
+        data = tensor.data
+        if tensor.dtype not in KEEPS[kind]:
+            data = tensor.as_float32() if tensor.dtype in ("float16", "bfloat16") else data
+            if data.dtype != np.float32:
+                narrowed = data.astype(np.float32)
+                if not np.array_equal(narrowed.astype(data.dtype), data, equal_nan=data.dtype.kind == "f"):
+                    raise NetdslError(f"{source}: tensor `{name}` is {tensor.dtype} with values float32 cannot hold "
+                                      f"exactly, and .{kind} files store float32 only; nothing was written")
+                data = narrowed
+            widened.append(f"{name} ({tensor.dtype})")
+        elif tensor.dtype == "bfloat16":
+            dtypes[name] = "bfloat16"  # kept as raw bits
+        arrays[name] = data
+    if widened:
+        notes.append(f"stored as float32, exactly: {len(widened)} tensor(s): " + ", ".join(widened[:5])
+                     + (", ..." if len(widened) > 5 else ""))
+    if kind == "wts" and any(t.shape is not None and len(t.shape) != 1 for t in tensors.values()):
+        notes.append(".wts files are flat: shapes are not kept (netdsl binds flat weights by value count)")
+    if kind == "wts":
+        from .wts import encode_wts as encode
+    elif kind == "safetensors":
+        from .safetensors import encode_safetensors
+
+        def encode(values):
+            return encode_safetensors(values, dtypes=dtypes)
+    else:
+        from .npz import encode_npz as encode
+    write_atomic(target, encode(arrays))
+    return notes
