@@ -7,10 +7,18 @@ import os
 import tempfile
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str, data: bytes) -> None:
+    """Replace ``path`` with ``data``; the file gets the permissions a plain open() would give it."""
     folder = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
+        os.fchmod(handle, 0o666 & ~_umask())  # mkstemp creates 0600
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()

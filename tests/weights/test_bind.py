@@ -95,7 +95,7 @@ def test_every_problem_is_reported_together(tmp_path):
                      ("weight-not-finite", "fc3.bias", True), ("weight-dtype", "fc2.weight", True),
                      ("unused-weight", "conv1.bais", False)}
     missing = next(d for d in caught.value.diagnostics if d.code == "missing-weight")
-    assert missing.pos.line == 14 and missing.layer == "conv2"
+    assert missing.pos.line == 15 and missing.layer == "conv2"
 
 
 def test_unused_weights_warn_unless_strict(tmp_path):
