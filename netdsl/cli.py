@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 
 from . import __version__
@@ -19,6 +21,8 @@ DESCRIPTION = """\
 Declarative TensorRT networks: a YAML spec in, checked before TensorRT is touched.
 
 commands:
+  build SPEC [-o OUT]
+                     compile the spec and its weights into a TensorRT engine plan, with a JSON manifest
   validate SPEC...   check specs: schema, names, shapes (and --weights W); every problem with file:line:col
   summary SPEC       table of layers: output shapes, parameters, multiply-accumulates
   weights ls FILE    names, dtypes, shapes and bytes in a weight file (.safetensors, .wts, .npz)
@@ -104,6 +108,39 @@ def cmd_weights_convert(args) -> int:
     return EXIT_OK
 
 
+def cmd_build(args) -> int:
+    import logging
+
+    from . import build
+    from .trt import backend
+
+    if args.verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger = logging.getLogger("netdsl")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG if args.verbose > 1 else logging.INFO)
+    checked = build.load_spec(args.spec)
+    options = build.options_for(checked, precision=args.precision, workspace=args.workspace, refit=args.refit,
+                                targets=args.target, timing_cache=args.timing_cache,
+                                optimization_level=args.optimization_level, batch=args.batch)
+    weights = args.weights or (checked.graph.weights.file if checked.graph.weights else None)
+    bound = build.bind_weights(checked, weights, args.strict)
+    progress = None
+    if sys.stderr.isatty() and not args.verbose:
+        from .trt.progress import make_progress
+
+        progress = make_progress(backend().trt)
+    plan = build.build_plan(checked, bound, options, progress, weights if bound else None)
+    output = args.output or os.path.splitext(os.path.basename(args.spec))[0] + ".plan"
+    record = build.save(plan, output)
+    for note in plan.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"wrote {output} ({len(plan.data):,} bytes; {record['tensorrt']['flavour']} {record['tensorrt']['version']}, "
+          f"{options.precision}) and {build.manifest_path(output)}")
+    return EXIT_OK
+
+
 def cmd_summary(args) -> int:
     from . import summary
     from .spec import load
@@ -142,6 +179,28 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     formats = {"choices": ("text", "json"), "default": "text", "help": "output format (default: text)"}
+    build = add("build", cmd_build, "build a TensorRT engine plan from a spec and its weights",
+                "Check the spec and its weights, lower it to TensorRT network-definition calls (TensorRT if "
+                "installed, else TensorRT-RTX), build, and write the plan and OUT.json, a manifest (versions, "
+                "SHA-256 of spec, weights and plan, options, I/O tensors, weight names). Options given here win "
+                "over the spec's `build:` section. Nothing is written when the build fails.")
+    build.add_argument("spec", metavar="SPEC")
+    build.add_argument("-o", "--output", metavar="OUT", help="plan file (default: <spec name>.plan here)")
+    build.add_argument("--weights", metavar="FILE", help="weight file (default: the spec's `weights:`)")
+    build.add_argument("--strict", action="store_true", help="unused weights are errors")
+    build.add_argument("--precision", help="float32 (default), float16 or bfloat16: compute dtype; weights are "
+                       "converted, inputs and outputs keep the spec's dtype")
+    build.add_argument("--batch", metavar="MIN,OPT,MAX", help="dynamic batch profile, for every input with -1")
+    build.add_argument("--workspace", metavar="SIZE", help="builder workspace limit, e.g. 1GiB")
+    build.add_argument("--refit", metavar="MODE", help="none (default), refit, refit-identical or weightless "
+                       "(a plan without weights); refittable builds need a GPU")
+    build.add_argument("--target", metavar="SM,...", help="TensorRT-RTX compute capabilities, e.g. sm86,sm89 "
+                       "(default: TensorRT-RTX's portable set; no GPU needed)")
+    build.add_argument("--timing-cache", metavar="FILE", help="timing cache to read and update (TensorRT; "
+                       "TensorRT-RTX has none)")
+    build.add_argument("--optimization-level", metavar="0-5", help="builder optimization level")
+    build.add_argument("-v", "--verbose", action="count", default=0, help="show TensorRT's log (-vv: verbose)")
+
     validate = add("validate", cmd_validate, "check specs and report every problem",
                    "Check specs (YAML syntax, keys, types, names, block expansion and shapes) and report every "
                    "problem as path:line:col: error[code]: message. Exit 0 when all are valid, 1 otherwise.")
@@ -184,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    logging.getLogger("netdsl").addHandler(logging.NullHandler())  # quiet unless -v adds a handler
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

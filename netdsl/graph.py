@@ -53,6 +53,7 @@ class Graph:
     outputs: list[Output]
     version: int = 1
     weights: object = None  # spec.weightnames.WeightsSource: default file and name rules
+    build: object = None  # spec.buildopts.BuildOptions: the spec's `build:` section
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

@@ -16,5 +16,10 @@ def test_readme_opens_with_two_commands():
     assert len(readme_commands()) == 2
 
 
-def test_ci_runs_the_readme_test_command():
-    assert readme_commands()[1] in (ROOT / ".ci" / "run").read_text()
+def test_ci_runs_both_readme_commands():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert readme_commands()[1] in ci and readme_commands()[0] in ci
+
+
+def test_main_command_builds_lenet():
+    assert readme_commands()[0].endswith("netdsl build specs/lenet.yaml")

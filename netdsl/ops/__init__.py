@@ -90,6 +90,11 @@ class Op:
         """Multiply-accumulates for one sample (batch 1)."""
         return 0
 
+    def lower(self, node, ctx, *inputs):
+        """TensorRT network-API calls for this layer (``ctx``: :class:`netdsl.trt.lowering.Lowering`);
+        returns the output ITensor."""
+        raise NotImplementedError(f"{self.kind} has no TensorRT lowering")
+
 
 def register(cls):
     instance = cls()
@@ -143,6 +148,22 @@ def explicit_padding(padding, size_hw, kernel, stride, dilation=(1, 1)) -> tuple
     top, bottom = same_padding(size_hw[0], kernel[0], stride[0], dilation[0])
     left, right = same_padding(size_hw[1], kernel[1], stride[1], dilation[1])
     return (top, left, bottom, right)
+
+
+def set_window(layer, kernel_padding, stride, dilation=None) -> None:
+    """Stride, explicit (top, left, bottom, right) padding and dilation of a TensorRT window layer."""
+    top, left, bottom, right = kernel_padding
+    layer.stride_nd = tuple(stride)
+    layer.pre_padding = (top, left)
+    layer.post_padding = (bottom, right)
+    if dilation is not None:
+        layer.dilation_nd = tuple(dilation)
+
+
+def reshape_dims(shape) -> tuple:
+    """TensorRT reshape dimensions for a netdsl shape: a dynamic batch in front is copied (0), one
+    elsewhere is inferred (-1)."""
+    return tuple((0 if i == 0 else -1) if d is BATCH else d for i, d in enumerate(shape))
 
 
 def _load_all() -> None:

@@ -5,27 +5,60 @@ from . import Op, ShapeError, register
 
 
 class Activation(Op):
+    trt_type = ""  # the TensorRT ActivationType member
+
     def infer_shape(self, node, x):
         return x
+
+    def alpha_beta(self, node) -> tuple[float, float] | None:
+        return None
+
+    def lower(self, node, ctx, x):
+        return ctx.label(activation(ctx, x, self.trt_type, self.alpha_beta(node))).get_output(0)
+
+
+def activation(ctx, x, trt_type: str, alpha_beta=None):
+    layer = ctx.network.add_activation(x, getattr(ctx.trt.ActivationType, trt_type))
+    if alpha_beta is not None:
+        layer.alpha, layer.beta = alpha_beta
+    return layer
+
+
+class Gated(Activation):
+    """x * gate(x), for activations TensorRT has no single type for."""
+
+    def lower(self, node, ctx, x):
+        gate = ctx.label(activation(ctx, x, self.trt_type, self.alpha_beta(node)), "gate")
+        return ctx.label(ctx.network.add_elementwise(x, gate.get_output(0), ctx.trt.ElementWiseOperation.PROD)
+                         ).get_output(0)
 
 
 @register
 class Relu(Activation):
     kind = "relu"
+    trt_type = "RELU"
     doc = "max(x, 0) (torch.nn.ReLU)."
 
 
 @register
 class Relu6(Activation):
     kind = "relu6"
+    trt_type = "CLIP"
     doc = "min(max(x, 0), 6) (torch.nn.ReLU6)."
+
+    def alpha_beta(self, node):
+        return 0.0, 6.0
 
 
 @register
 class Clip(Activation):
     kind = "clip"
+    trt_type = "CLIP"
     doc = "min(max(x, min), max) (torch.nn.Hardtanh, torch.clamp)."
     params = {"min": Param(Float()), "max": Param(Float())}
+
+    def alpha_beta(self, node):
+        return node.params["min"], node.params["max"]
 
     def infer_shape(self, node, x):
         if node.params["min"] > node.params["max"]:
@@ -37,31 +70,42 @@ class Clip(Activation):
 @register
 class LeakyRelu(Activation):
     kind = "leaky_relu"
+    trt_type = "LEAKY_RELU"
     doc = "x if x >= 0 else negative_slope * x (torch.nn.LeakyReLU)."
     params = {"negative_slope": Param(Float(), 0.01)}
+
+    def alpha_beta(self, node):
+        return node.params["negative_slope"], 0.0
 
 
 @register
 class Sigmoid(Activation):
     kind = "sigmoid"
+    trt_type = "SIGMOID"
     doc = "1 / (1 + exp(-x)) (torch.nn.Sigmoid)."
 
 
 @register
 class Tanh(Activation):
     kind = "tanh"
+    trt_type = "TANH"
     doc = "tanh(x) (torch.nn.Tanh)."
 
 
 @register
-class Silu(Activation):
+class Silu(Gated):
     kind = "silu"
+    trt_type = "SIGMOID"
     doc = "x * sigmoid(x), also called swish (torch.nn.SiLU)."
 
 
 @register
-class Hardswish(Activation):
+class Hardswish(Gated):
     kind = "hardswish"
+    trt_type = "HARD_SIGMOID"  # relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1)
+
+    def alpha_beta(self, node):
+        return 1.0 / 6.0, 0.5
     doc = "x * relu6(x + 3) / 6 (torch.nn.Hardswish)."
 
 
@@ -71,9 +115,17 @@ class Gelu(Activation):
     doc = "Gaussian error linear unit (torch.nn.GELU); approximate: none (erf) or tanh."
     params = {"approximate": Param(Choice(("none", "tanh")), "none")}
 
+    def lower(self, node, ctx, x):
+        kind = "GELU_TANH" if node.params["approximate"] == "tanh" else "GELU_ERF"
+        return ctx.label(activation(ctx, x, kind)).get_output(0)
+
 
 @register
 class Elu(Activation):
     kind = "elu"
+    trt_type = "ELU"
     doc = "x if x > 0 else alpha * (exp(x) - 1) (torch.nn.ELU)."
     params = {"alpha": Param(Float(), 1.0)}
+
+    def alpha_beta(self, node):
+        return node.params["alpha"], 0.0

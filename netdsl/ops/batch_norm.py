@@ -4,6 +4,16 @@ from ..params import Float, Param
 from . import BATCH, Op, ShapeError, WeightSlot, register, show_shape
 
 
+def fold(gamma, beta, mean, var, eps: float):
+    """Batch norm as one multiply-add per channel: (scale, shift) with y = x * scale + shift. Refit
+    derives the same weights again with this function."""
+    import numpy as np
+
+    scale = (gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps))
+    shift = beta.astype(np.float64) - mean.astype(np.float64) * scale
+    return scale.astype(np.float32), shift.astype(np.float32)
+
+
 @register
 class BatchNorm(Op):
     kind = "batch_norm"
@@ -21,3 +31,23 @@ class BatchNorm(Op):
         return [WeightSlot("weight", (c,)), WeightSlot("bias", (c,)),
                 WeightSlot("running_mean", (c,), trainable=False), WeightSlot("running_var", (c,), trainable=False)]
 
+    def lower(self, node, ctx, x):
+        # Folded into TensorRT's per-channel scale layer; its weights are derived, named <layer>.scale and
+        # <layer>.shift (the four bound weights are not in the engine).
+        scale, shift = fold(ctx.array("weight"), ctx.array("bias"), ctx.array("running_mean"),
+                            ctx.array("running_var"), node.params["eps"])
+        rank = len(ctx.types[node.inputs[0]].shape)
+        sources = ("weight", "bias", "running_mean", "running_var")
+        if rank >= 3:
+            layer = ctx.network.add_scale_nd(x, ctx.trt.ScaleMode.CHANNEL, ctx.derived("shift", shift, sources),
+                                             ctx.derived("scale", scale, sources), ctx.empty(), 1)
+            return ctx.label(layer).get_output(0)
+        shape = (1, scale.size)  # [N, C]: a multiply and an add with broadcast constants
+        derived = tuple(f"{node.name}.{s}" for s in sources)
+        product = ctx.network.add_elementwise(x, ctx.constant(shape, scale, f"{node.name}.scale", derived),
+                                              ctx.trt.ElementWiseOperation.PROD)
+        ctx.label(product, "scale")
+        total = ctx.network.add_elementwise(product.get_output(0),
+                                            ctx.constant(shape, shift, f"{node.name}.shift", derived),
+                                            ctx.trt.ElementWiseOperation.SUM)
+        return ctx.label(total).get_output(0)

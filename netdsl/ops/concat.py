@@ -31,3 +31,8 @@ class Concat(Op):
             total += x.shape[axis]
         assert first[axis] is not BATCH
         return TensorType(first[:axis] + (total,) + first[axis + 1:], inputs[0].dtype)
+
+    def lower(self, node, ctx, *inputs):
+        layer = ctx.network.add_concatenation(list(inputs))
+        layer.axis = normalize_axis(node.params["axis"], len(ctx.types[node.inputs[0]].shape))
+        return ctx.label(layer).get_output(0)

@@ -1,7 +1,7 @@
 """2-D convolution, as torch.nn.Conv2d."""
 
 from ..params import Bool, Int, Padding, Pair, Param
-from . import Op, ShapeError, TensorType, WeightSlot, explicit_padding, register, spatial, window_output
+from . import Op, ShapeError, TensorType, WeightSlot, explicit_padding, register, set_window, spatial, window_output
 
 
 @register
@@ -53,3 +53,11 @@ class Convolution(Op):
     def macs(self, node, out, x):
         kh, kw = node.params["kernel"]
         return out.shape[1] * out.shape[2] * out.shape[3] * (x.shape[1] // node.params["groups"]) * kh * kw
+
+    def lower(self, node, ctx, x):
+        p = node.params
+        bias = ctx.weights("bias") if p["bias"] else ctx.empty()
+        layer = ctx.network.add_convolution_nd(x, p["out_channels"], tuple(p["kernel"]), ctx.weights("weight"), bias)
+        set_window(layer, self.padding(node, ctx.types[node.inputs[0]]), p["stride"], p["dilation"])
+        layer.num_groups = p["groups"]
+        return ctx.label(layer).get_output(0)

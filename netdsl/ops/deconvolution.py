@@ -1,7 +1,7 @@
 """2-D transposed convolution, as torch.nn.ConvTranspose2d (without output_padding)."""
 
 from ..params import Bool, Int, Padding, Pair, Param
-from . import Op, ShapeError, TensorType, WeightSlot, register, spatial
+from . import Op, ShapeError, TensorType, WeightSlot, register, set_window, spatial
 
 
 @register
@@ -47,3 +47,17 @@ class Deconvolution(Op):
     def macs(self, node, out, x):
         kh, kw = node.params["kernel"]
         return x.shape[1] * x.shape[2] * x.shape[3] * (out.shape[1] // node.params["groups"]) * kh * kw
+
+    def lower(self, node, ctx, x):
+        def deconvolution(x):
+            p = node.params
+            bias = ctx.weights("bias") if p["bias"] else ctx.empty()
+            layer = ctx.network.add_deconvolution_nd(x, p["out_channels"], tuple(p["kernel"]), ctx.weights("weight"),
+                                                     bias)
+            set_window(layer, p["padding"], p["stride"], p["dilation"])
+            layer.num_groups = p["groups"]
+            return ctx.label(layer).get_output(0)
+
+        if ctx.is_rtx and ctx.precision == "bfloat16":
+            return ctx.in_float32(x, deconvolution, "TensorRT-RTX 1.7 cannot build a bfloat16 deconvolution")
+        return deconvolution(x)

@@ -23,6 +23,16 @@ def broadcast(shapes) -> tuple:
 class Elementwise(Op):
     min_inputs = 2
     max_inputs = None
+    trt_operation = ""  # the TensorRT ElementWiseOperation member
+
+    def lower(self, node, ctx, *inputs):
+        operation = getattr(ctx.trt.ElementWiseOperation, self.trt_operation)
+        result = inputs[0]
+        for index, other in enumerate(inputs[1:], start=1):
+            layer = ctx.network.add_elementwise(result, other, operation)
+            ctx.label(layer, None if index == len(inputs) - 1 else str(index))
+            result = layer.get_output(0)
+        return result
 
     def infer_shape(self, node, *inputs):
         dtypes = {x.dtype for x in inputs}
@@ -35,12 +45,14 @@ class Elementwise(Op):
 @register
 class Add(Elementwise):
     kind = "add"
+    trt_operation = "SUM"
     doc = "Sum of the inputs (residual connections)."
 
 
 @register
 class Sub(Elementwise):
     kind = "sub"
+    trt_operation = "SUB"
     doc = "First input minus the second."
     max_inputs = 2
 
@@ -48,12 +60,14 @@ class Sub(Elementwise):
 @register
 class Mul(Elementwise):
     kind = "mul"
+    trt_operation = "PROD"
     doc = "Product of the inputs."
 
 
 @register
 class Div(Elementwise):
     kind = "div"
+    trt_operation = "DIV"
     doc = "First input divided by the second."
     max_inputs = 2
 
@@ -61,11 +75,13 @@ class Div(Elementwise):
 @register
 class Max(Elementwise):
     kind = "max"
+    trt_operation = "MAX"
     doc = "Element-wise maximum of the inputs."
 
 
 @register
 class Min(Elementwise):
     kind = "min"
+    trt_operation = "MIN"
     doc = "Element-wise minimum of the inputs."
 

@@ -1,7 +1,7 @@
 """Flatten a range of dimensions into one (torch.flatten)."""
 
 from ..params import Int, Param
-from . import BATCH, Op, ShapeError, TensorType, register, show_shape
+from . import BATCH, Op, ShapeError, TensorType, reshape_dims, register, show_shape
 from .softmax import normalize_axis
 
 
@@ -25,3 +25,8 @@ class Flatten(Op):
         for dim in merged[1:]:
             size *= dim
         return TensorType(x.shape[:start] + (size,) + x.shape[end + 1:], x.dtype)
+
+    def lower(self, node, ctx, x):
+        layer = ctx.network.add_shuffle(x)
+        layer.reshape_dims = reshape_dims(ctx.types[node.name].shape)
+        return ctx.label(layer).get_output(0)

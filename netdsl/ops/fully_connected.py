@@ -2,7 +2,7 @@
 (torch.flatten(x, 1)), as TensorRT's old fully connected layer and tensorrtx networks do."""
 
 from ..params import Bool, Int, Param
-from . import BATCH, Op, ShapeError, TensorType, WeightSlot, per_sample, register, show_shape
+from . import BATCH, Op, ShapeError, TensorType, WeightSlot, per_sample, register, reshape_dims, show_shape
 
 
 @register
@@ -37,3 +37,21 @@ class FullyConnected(Op):
 
     def macs(self, node, out, x):
         return per_sample(x.shape) * node.params["out_features"]
+
+    def lower(self, node, ctx, x):
+        # TensorRT 10+ has no fully connected layer: flatten, x @ W^T (W a constant [out, in]), + bias [1, out].
+        trt, network = ctx.trt, ctx.network
+        x_type = ctx.types[node.inputs[0]]
+        features, out = per_sample(x_type.shape), node.params["out_features"]
+        if len(x_type.shape) != 2:
+            flatten = network.add_shuffle(x)
+            flatten.reshape_dims = reshape_dims((x_type.shape[0], features))
+            x = ctx.label(flatten, "flatten").get_output(0)
+        weight = ctx.constant((out, features), ctx.array("weight"), f"{node.name}.weight")
+        product = network.add_matrix_multiply(x, trt.MatrixOperation.NONE, weight, trt.MatrixOperation.TRANSPOSE)
+        if not node.params["bias"]:
+            return ctx.label(product).get_output(0)
+        ctx.label(product, "matmul")
+        bias = ctx.constant((1, out), ctx.array("bias"), f"{node.name}.bias")
+        total = network.add_elementwise(product.get_output(0), bias, trt.ElementWiseOperation.SUM)
+        return ctx.label(total).get_output(0)

@@ -24,3 +24,7 @@ class LRN(Op):
         if len(x.shape) < 3:
             raise ShapeError(f"lrn needs an input [N, C, ...], found {show_shape(x.shape)}")
         return x
+
+    def lower(self, node, ctx, x):
+        p = node.params
+        return ctx.label(ctx.network.add_lrn(x, p["size"], p["alpha"], p["beta"], p["k"])).get_output(0)

@@ -2,7 +2,7 @@
 (AdaptiveMaxPool2d(1), AdaptiveAvgPool2d(1))."""
 
 from ..params import Bool, Padding, Pair, Param
-from . import Op, ShapeError, TensorType, explicit_padding, register, spatial, window_output
+from . import Op, ShapeError, TensorType, explicit_padding, register, set_window, spatial, window_output
 
 
 class Pooling(Op):
@@ -35,6 +35,39 @@ class Pooling(Op):
                              hint=None if ceil else "ceil_mode: true keeps a partial window")
         return TensorType((n, c, oh, ow), x.dtype)
 
+    def lower(self, node, ctx, x):
+        trt = ctx.trt
+        kind = trt.PoolingType.MAX if self.kind == "max_pool" else trt.PoolingType.AVERAGE
+        layer = ctx.network.add_pooling_nd(x, kind, tuple(node.params["kernel"]))
+        x_type = ctx.types[node.inputs[0]]
+        padding = self.padding(node, x_type)
+        set_window(layer, padding, self.stride(node))
+        if node.params["ceil_mode"] and self.round_up(node, x_type, padding):
+            layer.padding_mode = trt.PaddingMode.EXPLICIT_ROUND_UP
+        if "count_include_pad" in node.params:
+            layer.average_count_excludes_padding = not node.params["count_include_pad"]
+        return ctx.label(layer).get_output(0)
+
+
+
+    def round_up(self, node, x, padding) -> bool:
+        """Whether TensorRT's EXPLICIT_ROUND_UP gives PyTorch's ceil-mode size. PyTorch drops a last
+        window that would start past the input; TensorRT does not, so there rounding down is what matches.
+        TensorRT rounds both axes one way: when they need different ways, refuse."""
+        from ..diagnostics import NetdslError
+
+        top, left, bottom, right = padding
+        wanted = []
+        for size, kernel, stride, begin, end in zip(x.shape[2:], node.params["kernel"], self.stride(node),
+                                                    (top, left), (bottom, right)):
+            room = size + begin + end - kernel
+            trt_ceil = -(-room // stride) + 1
+            wanted.append(window_output(size, kernel, stride, begin, end, ceil=True) == trt_ceil)
+        if wanted[0] != wanted[1]:
+            raise NetdslError(f"{self.kind} layer `{node.name}`: with ceil_mode, PyTorch rounds this input's height "
+                              "and width differently (a last window starting past the input is dropped on one axis "
+                              "only), which TensorRT cannot express; use explicit padding instead of ceil_mode")
+        return wanted[0]
 
 
 @register
@@ -57,6 +90,10 @@ class GlobalPooling(Op):
     def infer_shape(self, node, x):
         n, c, h, w = spatial(x.shape, self.kind)
         return TensorType((n, c, 1, 1), x.dtype)
+
+    def lower(self, node, ctx, x):
+        operation = ctx.trt.ReduceOperation.AVG if self.kind == "global_avg_pool" else ctx.trt.ReduceOperation.MAX
+        return ctx.label(ctx.network.add_reduce(x, operation, (1 << 2) | (1 << 3), True)).get_output(0)
 
 
 

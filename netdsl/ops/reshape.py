@@ -2,7 +2,7 @@
 inferred."""
 
 from ..params import Dims, Param
-from . import BATCH, Op, ShapeError, TensorType, per_sample, register, show_shape
+from . import BATCH, Op, ShapeError, TensorType, reshape_dims, per_sample, register, show_shape
 
 
 @register
@@ -47,3 +47,8 @@ class Reshape(Op):
                              expected=f"{total} elements per sample" if dynamic else f"{total} elements",
                              found=str(known) + (" and no batch dimension" if dynamic and not kept_batch else ""))
         return TensorType(tuple(target), x.dtype)
+
+    def lower(self, node, ctx, x):
+        layer = ctx.network.add_shuffle(x)
+        layer.reshape_dims = reshape_dims(ctx.types[node.name].shape)
+        return ctx.label(layer).get_output(0)

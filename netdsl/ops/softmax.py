@@ -22,3 +22,8 @@ class Softmax(Op):
             raise ShapeError(f"softmax over the batch axis of {show_shape(x.shape)} mixes samples", "axis",
                              hint="use axis 1 for the classes of an [N, classes] tensor")
         return x
+
+    def lower(self, node, ctx, x):
+        layer = ctx.network.add_softmax(x)
+        layer.axes = 1 << normalize_axis(node.params["axis"], len(ctx.types[node.inputs[0]].shape))
+        return ctx.label(layer).get_output(0)

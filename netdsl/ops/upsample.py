@@ -31,3 +31,32 @@ class Upsample(Op):
             if oh < 1 or ow < 1:
                 raise ShapeError(f"scale {p['scale']} turns {h}x{w} into {oh}x{ow}", "scale")
         return TensorType((n, c, oh, ow), x.dtype)
+
+    def lower(self, node, ctx, x):
+        trt = ctx.trt
+        (_, _, h, w), (_, _, oh, ow) = ctx.types[node.inputs[0]].shape[:4], ctx.types[node.name].shape
+        layer = ctx.network.add_resize(x)
+        p = node.params
+        if p["scale"] is not None:
+            layer.scales = [1.0, 1.0, float(p["scale"][0]), float(p["scale"][1])]
+        else:
+            layer.scales = [1.0, 1.0, exact_scale(h, oh), exact_scale(w, ow)]
+        if p["mode"] == "nearest":  # PyTorch: source index floor(dst * in / out)
+            layer.resize_mode = trt.InterpolationMode.NEAREST
+            layer.coordinate_transformation = trt.ResizeCoordinateTransformation.ASYMMETRIC
+            layer.nearest_rounding = trt.ResizeRoundMode.FLOOR
+        else:
+            layer.resize_mode = trt.InterpolationMode.LINEAR
+            layer.coordinate_transformation = (trt.ResizeCoordinateTransformation.ALIGN_CORNERS if p["align_corners"]
+                                               else trt.ResizeCoordinateTransformation.HALF_PIXEL)
+        return ctx.label(layer).get_output(0)
+
+
+def exact_scale(size: int, out: int) -> float:
+    """A float32 scale with floor(size * scale) == out, as TensorRT computes the output size."""
+    import numpy as np
+
+    scale = np.float32(out / size)
+    while int(np.float32(size) * scale) < out:
+        scale = np.nextafter(scale, np.float32(np.inf))
+    return float(scale)

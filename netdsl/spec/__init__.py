@@ -18,11 +18,12 @@ from ..ops import BATCH, TensorType
 from ..params import MAX_DIM
 from ..yamlnodes import Map, Node as YamlNode, Scalar, compose, describe, read_source
 from .expand import Expander, Scope, read_blocks
+from .buildopts import read_build
 from .weightnames import check_layer_weights, read_weights_source
 from .fields import check_keys, expect_list, expect_map, int_of, name_of, text_of
 
 VERSION = 1
-TOP_KEYS = ("netdsl", "name", "description", "weights", "inputs", "blocks", "layers", "outputs")
+TOP_KEYS = ("netdsl", "name", "description", "weights", "build", "inputs", "blocks", "layers", "outputs")
 DTYPES = ("float32", "float16")
 
 
@@ -85,6 +86,7 @@ def read_graph(root: YamlNode, source: Source, diagnostics: Diagnostics) -> Grap
     check_keys(top, TOP_KEYS, "the spec", diagnostics, required=("inputs", "layers"))
     name = text_of(top.entries["name"], "`name`", diagnostics) if "name" in top.entries else None
     weights = read_weights_source(top.entries.get("weights"), source.path, diagnostics)
+    build = read_build(top.entries.get("build"), source.path, diagnostics)
     inputs = read_inputs(top.entries.get("inputs"), diagnostics)
     blocks = read_blocks(top.entries.get("blocks"), diagnostics)
     layers = top.entries.get("layers")
@@ -108,7 +110,7 @@ def read_graph(root: YamlNode, source: Source, diagnostics: Diagnostics) -> Grap
     # Broken layers are already left out, and shape inference skips whatever depends on them, so the
     # partial graph still gets its shapes checked: one run reports every problem.
     return Graph(name or source.path.rsplit("/", 1)[-1].rsplit(".", 1)[0], inputs, expander.nodes, outputs,
-                 weights=weights)
+                 weights=weights, build=build)
 
 
 def read_version(top: Map, source: Source, diagnostics: Diagnostics) -> bool:

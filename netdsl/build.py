@@ -1,0 +1,260 @@
+"""Spec -> weights -> network -> engine plan, each step usable on its own:
+
+    from netdsl import build
+    checked = build.load_spec("specs/lenet.yaml")               # parse, expand, check shapes
+    bound = build.bind_weights(checked)                          # the spec's weights file, or a path
+    options = build.options_for(checked, precision="float16")   # spec `build:` + overrides, checked
+    plan = build.build_plan(checked, bound, options)             # bytes (TensorRT's serialized engine)
+    build.save(plan, "lenet.plan")                               # plan + lenet.plan.json manifest
+
+or all at once: ``build.build("specs/lenet.yaml", output="lenet.plan")``. ``network_for`` gives the
+INetworkDefinition without building, for inspection.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+
+from . import __version__
+from .diagnostics import NetdslError, UsageError
+from .ops import BATCH
+from .spec import CheckedSpec, load as load_spec
+from .spec.buildopts import BuildOptions, check_option
+from .trt import backend, make_logger
+
+REFIT_FLAGS = {"none": (), "refit": ("REFIT",), "refit-identical": ("REFIT_IDENTICAL",),
+               "weightless": ("STRIP_PLAN", "REFIT_IDENTICAL")}
+__all__ = ["load_spec", "bind_weights", "options_for", "network_for", "build_plan", "save", "build"]
+
+
+class BuildFailed(NetdslError):
+    """TensorRT could not build the engine; the message carries TensorRT's own error lines."""
+
+
+class NoGPU(NetdslError):
+    exit_code = 2
+
+
+@dataclass
+class Plan:
+    data: bytes
+    checked: CheckedSpec
+    options: BuildOptions
+    weights_path: str | None
+    inputs: list[dict]
+    outputs: list[dict]
+    weights: list[dict]  # TensorRT weight names, dtype, shape
+    flavour: str = ""
+    version: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def bind_weights(checked: CheckedSpec, path: str | None = None, strict: bool = False):
+    """Bound weights (canonical name -> BoundWeight) from ``path`` or the spec's default file; raises
+    SpecError listing every problem."""
+    from .weights import read_weights
+    from .weights.bind import bind
+
+    path = path or (checked.graph.weights.file if checked.graph.weights else None)
+    if path is None:
+        if not any(node.op.weight_slots(node, *(checked.types[i] for i in node.inputs)) for node in checked.graph.nodes):
+            return {}
+        raise UsageError(f"{checked.path} names no weights file (`weights:` in the spec); give one with --weights")
+    return bind(checked, read_weights(path), path, strict=strict)
+
+
+def options_for(checked: CheckedSpec, **overrides) -> BuildOptions:
+    """The spec's `build:` options with ``overrides`` (command-line values, strings allowed) on top,
+    every value checked before anything is lowered."""
+    options = checked.graph.build or BuildOptions()
+    checked_overrides = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        try:
+            checked_overrides[key] = check_option(key, value)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    options = options.merged(checked_overrides)
+    if options.batch is not None and not any(i.batch for i in checked.graph.inputs):
+        raise UsageError(f"--batch given, but no input of {checked.path} has a dynamic batch (-1)")
+    return options
+
+
+def cuda_devices() -> int:
+    """How many CUDA GPUs the driver reports (0 without a driver). Used only to say early that a
+    refittable build cannot be made here."""
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return 0
+    count = ctypes.c_int(0)
+    if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0:
+        return 0
+    return count.value
+
+
+def network_for(checked: CheckedSpec, bound: dict, options: BuildOptions | None = None, builder=None):
+    """(builder, network, lowering context) for the spec; the context keeps the weight arrays alive."""
+    from .trt.lowering import lower
+
+    trt = backend().trt
+    if builder is None:
+        builder = trt.Builder(make_logger(trt))
+    network, ctx = lower(checked, bound, builder, (options or BuildOptions()).precision)
+    return builder, network, ctx
+
+
+def _configure(trt, builder, config, checked: CheckedSpec, options: BuildOptions, notes: list[str]) -> None:
+    if options.workspace is not None:
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace)
+    if options.optimization_level is not None:
+        config.builder_optimization_level = options.optimization_level
+    for flag in REFIT_FLAGS[options.refit]:
+        if not hasattr(trt.BuilderFlag, flag):
+            raise UsageError(f"refit mode `{options.refit}` needs BuilderFlag.{flag}, which this TensorRT lacks")
+        config.set_flag(getattr(trt.BuilderFlag, flag))
+    dynamic = [i for i in checked.graph.inputs if i.batch]
+    if dynamic:
+        profile = builder.create_optimization_profile()
+        for graph_input in dynamic:
+            low, opt, high = options.batch or graph_input.batch
+            rest = tuple(graph_input.shape[1:])
+            profile.set_shape(graph_input.name, (low, *rest), (opt, *rest), (high, *rest))
+        config.add_optimization_profile(profile)
+    if options.targets:
+        if not hasattr(config, "set_compute_capability"):
+            raise UsageError("--target names TensorRT-RTX compute capabilities; full TensorRT builds for the GPU "
+                             "it runs on")
+        config.num_compute_capabilities = len(options.targets)
+        for index, target in enumerate(options.targets):
+            config.set_compute_capability(getattr(trt.ComputeCapability, target.upper()), index)
+
+
+def _timing_cache(trt, config, path: str | None, is_rtx: bool, notes: list[str]):
+    if path is None:
+        return None
+    if is_rtx or not hasattr(config, "create_timing_cache"):
+        notes.append("timing cache ignored: TensorRT-RTX has none")
+        return None
+    data = b""
+    if os.path.exists(path):
+        with open(path, "rb") as stream:
+            data = stream.read()
+    cache = config.create_timing_cache(data)
+    config.set_timing_cache(cache, False)
+    return cache
+
+
+def build_plan(checked: CheckedSpec, bound: dict, options: BuildOptions | None = None, progress=None,
+               weights_path: str | None = None) -> Plan:
+    """Build a serialized engine. ``progress``: an object with phase_start/step_complete/phase_finish
+    (see :mod:`netdsl.progress`), or None."""
+    options = options or BuildOptions()
+    info = backend()
+    trt = info.trt
+    if options.refit != "none" and cuda_devices() == 0:
+        raise NoGPU(f"refit mode `{options.refit}` needs a GPU that TensorRT supports: TensorRT compiles refittable "
+                    "engines on the device, and this machine has no CUDA GPU. Build with `--refit none` here, or "
+                    "build on the machine the engine is for.")
+    errors: list[str] = []
+    builder = trt.Builder(make_logger(trt, errors))
+    builder, network, ctx = network_for(checked, bound, options, builder)
+    config = builder.create_builder_config()
+    notes: list[str] = ctx.notes
+    _configure(trt, builder, config, checked, options, notes)
+    cache = _timing_cache(trt, config, options.timing_cache, info.is_rtx, notes)
+    if progress is not None and hasattr(config, "progress_monitor"):
+        config.progress_monitor = progress
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        detail = "\n".join(f"  TensorRT: {line}" for line in errors[-10:]) or "  (TensorRT gave no error message)"
+        raise BuildFailed(f"TensorRT could not build {checked.path}:\n{detail}")
+    if cache is not None:
+        from .files import write_atomic
+
+        write_atomic(options.timing_cache, bytes(memoryview(cache.serialize())))
+    names = [{"name": name, "dtype": dtype, "shape": list(shape), **({"derived_from": list(sources)} if sources else {})}
+             for name, (dtype, shape, sources) in ctx.names.items()]
+    del ctx  # the weight arrays may go now that the plan holds its own copy
+    return Plan(bytes(memoryview(serialized)), checked, options, weights_path, _io(checked, options, "inputs"),
+                _io(checked, options, "outputs"), names, info.flavour, info.version, notes)
+
+
+def _io(checked: CheckedSpec, options: BuildOptions, which: str) -> list[dict]:
+    graph, types = checked.graph, checked.types
+    entries = []
+    if which == "inputs":
+        for graph_input in graph.inputs:
+            entry = {"name": graph_input.name, "dtype": graph_input.dtype,
+                     "shape": [-1 if d is BATCH else d for d in graph_input.shape]}
+            if graph_input.batch:
+                entry["batch"] = dict(zip(("min", "opt", "max"), options.batch or graph_input.batch))
+            entries.append(entry)
+    else:
+        io_dtype = graph.inputs[0].dtype
+        for output in graph.outputs:
+            shape = types[output.source].shape
+            entries.append({"name": output.name, "dtype": io_dtype, "shape": [-1 if d is BATCH else d for d in shape]})
+    return entries
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def manifest(plan: Plan, plan_path: str) -> dict:
+    options = plan.options
+    return {
+        "netdsl": __version__,
+        "tensorrt": {"flavour": plan.flavour, "version": plan.version},
+        "spec": {"path": plan.checked.path, "name": plan.checked.graph.name, "sha256": sha256_file(plan.checked.path)},
+        "weights": ({"path": plan.weights_path, "sha256": sha256_file(plan.weights_path)} if plan.weights_path
+                    else None),
+        "plan": {"path": os.path.basename(plan_path), "bytes": len(plan.data),
+                 "sha256": hashlib.sha256(plan.data).hexdigest()},
+        "precision": options.precision,
+        "targets": list(options.targets) or "default",
+        "refit": options.refit,
+        "workspace": options.workspace,
+        "optimization_level": options.optimization_level,
+        "inputs": plan.inputs,
+        "outputs": plan.outputs,
+        "refittable_weights": plan.weights if options.refit != "none" else [],
+        "weights_in_engine": plan.weights,
+        "notes": plan.notes,
+    }
+
+
+def manifest_path(plan_path: str) -> str:
+    return plan_path + ".json"
+
+
+def save(plan: Plan, path: str) -> dict:
+    """Write the plan and its manifest (``<path>.json``), each atomically; returns the manifest."""
+    from .files import write_atomic
+
+    record = manifest(plan, path)
+    write_atomic(path, plan.data)
+    write_atomic(manifest_path(path), (json.dumps(record, indent=2) + "\n").encode())
+    return record
+
+
+def build(spec: str, output: str | None = None, weights: str | None = None, strict: bool = False, progress=None,
+          **overrides) -> dict:
+    """The whole of `netdsl build`: returns the manifest."""
+    checked = load_spec(spec)
+    options = options_for(checked, **overrides)
+    weights_path = weights or (checked.graph.weights.file if checked.graph.weights else None)
+    bound = bind_weights(checked, weights_path, strict)
+    plan = build_plan(checked, bound, options, progress, weights_path if bound else None)
+    output = output or os.path.splitext(os.path.basename(spec))[0] + ".plan"
+    return save(plan, output)

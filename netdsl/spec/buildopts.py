@@ -1,0 +1,132 @@
+"""Build options: the spec's `build:` section, and command-line flags that win over it. Both go
+through the same checks, so a bad option is refused before any lowering, with its position when it
+comes from the spec.
+
+.. code-block:: yaml
+
+    build:
+      precision: float16        # float32 (default) | float16 | bfloat16: compute dtype, weights converted
+      workspace: 1GiB           # builder workspace limit: bytes, or with KiB/MiB/GiB
+      refit: none               # none | refit | refit-identical | weightless
+      targets: [sm86, sm89]     # TensorRT-RTX compute capabilities; default: TensorRT-RTX's portable set
+      timing_cache: build.cache # relative to the spec; TensorRT only (TensorRT-RTX has none)
+      optimization_level: 3     # builder optimization level, 0..5
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, fields, replace
+
+from ..diagnostics import Diagnostics, Pos
+from ..yamlnodes import Node as YamlNode, Scalar, Seq, describe
+from .fields import check_keys, expect_map
+
+PRECISIONS = ("float32", "float16", "bfloat16")
+REFIT_MODES = ("none", "refit", "refit-identical", "weightless")
+TARGETS = ("sm75", "sm80", "sm86", "sm89", "sm120", "sm121")
+UNITS = {"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+SIZE_RE = re.compile(r"\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*\Z")
+MAX_WORKSPACE = 1 << 40
+
+
+@dataclass
+class BuildOptions:
+    precision: str = "float32"
+    workspace: int | None = None  # bytes; None: TensorRT's default
+    refit: str = "none"
+    targets: tuple[str, ...] = ()  # empty: TensorRT-RTX's default
+    timing_cache: str | None = None
+    optimization_level: int | None = None
+    batch: tuple[int, int, int] | None = None  # overrides every dynamic input's (min, opt, max)
+    positions: dict[str, Pos] = field(default_factory=dict, compare=False, repr=False)
+
+    def merged(self, overrides: dict) -> "BuildOptions":
+        """These options with command-line values (already checked) on top."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+OPTION_KEYS = tuple(f.name for f in fields(BuildOptions) if f.name not in ("positions", "batch"))
+
+
+def check_option(key: str, value):
+    """The checked value of one option; raises ValueError with the reason. ``value`` is what YAML or
+    the command line gave (strings from the command line)."""
+    if key == "precision":
+        if value not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+        return value
+    if key == "refit":
+        if value not in REFIT_MODES:
+            raise ValueError(f"refit must be one of {', '.join(REFIT_MODES)}")
+        return value
+    if key == "workspace":
+        if type(value) is int:
+            number, unit = value, ""
+        else:
+            match = SIZE_RE.match(str(value))
+            if not match:
+                raise ValueError("workspace is a size in bytes, like 1073741824 or 1GiB (units B, KiB, MiB, GiB)")
+            number, unit = int(match.group(1)), match.group(2) or ""
+        size = number * UNITS[unit]
+        if not 1 <= size <= MAX_WORKSPACE:
+            raise ValueError("workspace must be from 1 byte to 1 TiB")
+        return size
+    if key == "targets":
+        items = value.split(",") if isinstance(value, str) else value
+        targets = tuple(str(item).strip().lower() for item in items)
+        unknown = [t for t in targets if t not in TARGETS]
+        if not targets or unknown:
+            raise ValueError(f"unknown target {', '.join(unknown) or '(none)'}; targets are {', '.join(TARGETS)}")
+        return tuple(dict.fromkeys(targets))
+    if key == "optimization_level":
+        level = int(value) if isinstance(value, str) and value.strip().isdigit() else value
+        if type(level) is not int or not 0 <= level <= 5:
+            raise ValueError("optimization_level is an integer from 0 to 5")
+        return level
+    if key == "timing_cache":
+        if not isinstance(value, str) or not value or "\0" in value:
+            raise ValueError("timing_cache is a file path")
+        return value
+    if key == "batch":
+        parts = value.split(",") if isinstance(value, str) else value
+        try:
+            batch = tuple(int(p) for p in parts)
+        except (TypeError, ValueError):
+            batch = ()
+        if len(batch) != 3 or not 1 <= batch[0] <= batch[1] <= batch[2]:
+            raise ValueError("batch is MIN,OPT,MAX with 1 <= MIN <= OPT <= MAX")
+        return batch
+    raise ValueError(f"unknown build option `{key}`")
+
+
+def read_build(node: YamlNode | None, spec_path: str, diagnostics: Diagnostics) -> BuildOptions:
+    options = BuildOptions()
+    if node is None:
+        return options
+    section = expect_map(node, "`build`", diagnostics)
+    if section is None:
+        return options
+    check_keys(section, OPTION_KEYS, "`build`", diagnostics)
+    for key, value in section.entries.items():
+        if key not in OPTION_KEYS:
+            continue
+        if isinstance(value, Seq) and all(isinstance(item, Scalar) for item in value.items):
+            raw = [item.value for item in value.items]
+        elif isinstance(value, Scalar):
+            raw = value.value
+        else:
+            raw = None
+        try:
+            if raw is None:
+                raise ValueError(f"found {describe(value)}")
+            checked = check_option(key, raw)
+        except ValueError as error:
+            diagnostics.error("invalid-build-option", f"`build.{key}`: {error}", value.pos, found=describe(value))
+            continue
+        if key == "timing_cache" and not spec_path.startswith("<"):
+            checked = os.path.normpath(os.path.join(os.path.dirname(spec_path), checked))
+        setattr(options, key, checked)
+        options.positions[key] = value.pos
+    return options

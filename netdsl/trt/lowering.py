@@ -1,0 +1,219 @@
+"""Lowering: the interpreter that turns a checked spec and its bound weights into TensorRT
+network-definition calls. Each layer kind lowers itself (``Op.lower`` in ``netdsl/ops``) through a
+:class:`Lowering` context, which owns the dtype policy, weight naming and the keep-alive list
+(``trt.Weights`` does not copy).
+
+After every layer, TensorRT's own inferred output shape is compared with netdsl's static shape; a
+difference is a bug in netdsl (InternalError naming the layer), never silently built.
+"""
+
+from __future__ import annotations
+
+from ..diagnostics import InternalError, NetdslError
+from ..interpreter import Interpreter
+from ..ops import BATCH, show_shape
+from . import backend
+
+FP16_MAX = 65504.0
+
+
+def bfloat16_bits(array):
+    """float32 -> bfloat16 bit patterns (uint16), rounding to nearest even; NaN stays NaN."""
+    import numpy as np
+
+    bits = np.ascontiguousarray(array, np.float32).view(np.uint32).astype(np.uint64)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
+    nan = np.isnan(array)
+    if nan.any():
+        rounded[nan.reshape(rounded.shape)] = 0x7FC0
+    return rounded
+
+
+class Lowering:
+    """What an op's ``lower`` method works with."""
+
+    def __init__(self, trt, network, precision: str):
+        import numpy as np
+
+        self.trt = trt
+        self.network = network
+        self.precision = precision
+        self.dtype = {"float32": trt.float32, "float16": trt.float16, "bfloat16": trt.bfloat16}[precision]
+        self.np_dtype = {"float32": np.float32, "float16": np.float16, "bfloat16": np.uint16}[precision]
+        self.bound = {}  # canonical name -> BoundWeight
+        self.types = {}  # tensor name -> netdsl TensorType (static shapes)
+        self.keep: list = []  # arrays behind trt.Weights, alive until the build returns
+        self.pending: list[tuple[object, str]] = []  # weights to name once their layer exists
+        self.names: dict[str, tuple] = {}  # TensorRT weight name -> (dtype, shape, derived from), for the manifest
+        self.node = None
+        self.is_rtx = False
+        self.notes: list[str] = []  # what the build should tell the user (precision workarounds)
+
+    # -- weights -----------------------------------------------------------------------------------
+
+    def convert(self, array, name: str):
+        """A float32 array in the compute dtype, kept alive; refuses values float16 cannot hold."""
+        import numpy as np
+
+        array = np.ascontiguousarray(array, np.float32)
+        if self.precision == "float16":
+            big = np.abs(array) > FP16_MAX
+            if big.any():
+                raise NetdslError(f"weight `{name}` has {int(big.sum()):,} values beyond float16's range "
+                                  f"(|x| > {FP16_MAX:g}, largest {float(np.abs(array).max()):g}); "
+                                  "build with precision float32 or bfloat16")
+            array = array.astype(np.float16)
+        elif self.precision == "bfloat16":
+            array = bfloat16_bits(array)
+        self.keep.append(array)
+        return array
+
+    def trt_weights(self, array, name: str, derived_from: tuple[str, ...] = ()):
+        converted = self.convert(array, name)
+        if self.precision == "bfloat16":
+            weights = self.trt.Weights(self.trt.bfloat16, converted.ctypes.data, converted.size)
+        else:
+            weights = self.trt.Weights(converted)
+        self.pending.append((weights, name))
+        self.names[name] = (self.precision, tuple(array.shape), derived_from)
+        return weights
+
+    def weights(self, slot: str):
+        """The current layer's bound weight ``slot``, named ``<layer>.<slot>`` in TensorRT."""
+        name = f"{self.node.name}.{slot}"
+        return self.trt_weights(self.bound[name].array, name)
+
+    def has_weight(self, slot: str) -> bool:
+        return f"{self.node.name}.{slot}" in self.bound
+
+    def array(self, slot: str):
+        """The current layer's bound weight ``slot`` as float32 numpy (for derived weights)."""
+        return self.bound[f"{self.node.name}.{slot}"].array
+
+    def derived(self, suffix: str, array, sources: tuple[str, ...]):
+        """Weights computed from the layer's bound ``sources`` slots (batch norm folded to scale/shift),
+        named ``<layer>.<suffix>``; refit must derive them again with the same code."""
+        return self.trt_weights(array, f"{self.node.name}.{suffix}", tuple(f"{self.node.name}.{s}" for s in sources))
+
+    def in_float32(self, x, lower_layer, reason: str):
+        """``lower_layer(x)`` in float32 (weights too) inside a reduced-precision network, with casts
+        around it; for layers a TensorRT cannot build in that precision."""
+        if self.precision == "float32":
+            return lower_layer(x)
+        import numpy as np
+
+        saved = (self.precision, self.dtype, self.np_dtype)
+        x = self.label(self.network.add_cast(x, self.trt.float32), "to_float32").get_output(0)
+        self.precision, self.dtype, self.np_dtype = "float32", self.trt.float32, np.float32
+        try:
+            result = lower_layer(x)
+        finally:
+            self.precision, self.dtype, self.np_dtype = saved
+        self.notes.append(f"layer `{self.node.name}` runs in float32: {reason}")
+        return self.label(self.network.add_cast(result, self.dtype), f"to_{self.precision}").get_output(0)
+
+    def empty(self):
+        return self.trt.Weights(self.dtype)
+
+    def constant(self, shape, array, name: str, derived_from: tuple[str, ...] = ()):
+        """A constant tensor from weights named ``name``."""
+        layer = self.network.add_constant(tuple(shape), self.trt_weights(array.reshape(shape), name, derived_from))
+        self.label(layer, name.rsplit(".", 1)[-1])
+        return layer.get_output(0)
+
+    def name_pending(self) -> None:
+        for weights, name in self.pending:
+            if not self.network.set_weights_name(weights, name):
+                raise InternalError(f"TensorRT refused weight name `{name}` (a duplicate?)")
+        self.pending.clear()
+
+    # -- layers ------------------------------------------------------------------------------------
+
+    def label(self, layer, part: str | None = None):
+        """Name a TensorRT layer after the spec layer (`conv1`, or `fc1/matmul` for a helper)."""
+        layer.name = self.node.name if part is None else f"{self.node.name}/{part}"
+        return layer
+
+    def scalar_shape(self, rank: int) -> tuple:
+        return (1,) * rank
+
+
+class Lower(Interpreter):
+    method = "lower"
+
+    def __init__(self, graph, types, ctx: Lowering):
+        super().__init__(graph)
+        self.types = types
+        self.ctx = ctx
+
+    def call(self, node, args):
+        ctx = self.ctx
+        ctx.node = node
+        layer_count = ctx.network.num_layers
+        tensor = node.op.lower(node, ctx, *args)
+        ctx.name_pending()
+        if ctx.network.num_layers == layer_count:  # a pass-through: give the layer its own tensor
+            layer = ctx.network.add_identity(tensor)
+            ctx.label(layer)
+            tensor = layer.get_output(0)
+        rename(tensor, node.name)
+        check_shape(node.name, tuple(tensor.shape), self.types[node.name].shape)
+        return tensor
+
+
+def check_shape(layer: str, trt_shape: tuple, expected: tuple) -> None:
+    wanted = tuple(-1 if d is BATCH else d for d in expected)
+    if trt_shape != wanted:
+        raise InternalError(f"layer `{layer}`: TensorRT infers shape {list(trt_shape)}, netdsl inferred "
+                            f"{show_shape(expected)}; this is a bug in netdsl's lowering of this layer")
+
+
+def network_flags(trt) -> int:
+    flag = getattr(getattr(trt, "NetworkDefinitionCreationFlag", None), "STRONGLY_TYPED", None)
+    return 1 << int(flag) if flag is not None else 0
+
+
+def lower(checked, bound: dict, builder, precision: str = "float32"):
+    """A strongly typed INetworkDefinition for ``checked`` with ``bound`` weights (from
+    :func:`netdsl.weights.bind.bind`). Returns (network, context); keep the context alive until the
+    engine is built."""
+    trt = backend().trt
+    network = builder.create_network(network_flags(trt))
+    ctx = Lowering(trt, network, precision)
+    ctx.is_rtx = backend().is_rtx
+    ctx.bound, ctx.types = bound, checked.types
+    graph = checked.graph
+    io_dtype = {"float32": trt.float32, "float16": trt.float16}
+    env = {}
+    for graph_input in graph.inputs:
+        shape = tuple(-1 if d is BATCH else d for d in graph_input.shape)
+        tensor = network.add_input(graph_input.name, io_dtype[graph_input.dtype], shape)
+        if tensor.dtype != ctx.dtype:
+            cast = network.add_cast(tensor, ctx.dtype)
+            cast.name = f"{graph_input.name}/cast"
+            tensor = cast.get_output(0)
+        env[graph_input.name] = tensor
+    values = Lower(graph, checked.types, ctx).run(env)
+    output_dtype = io_dtype[graph.inputs[0].dtype]
+    used = set()
+    for output in graph.outputs:
+        tensor = values[output.source]
+        if tensor.dtype != output_dtype or output.source in used or output.source in env and tensor is env[
+                output.source]:
+            if tensor.name == output.name:
+                rename(tensor, f"{output.name}/{ctx.precision}")
+            layer = network.add_cast(tensor, output_dtype) if tensor.dtype != output_dtype else \
+                network.add_identity(tensor)
+            layer.name = f"{output.name}/output"
+            tensor = layer.get_output(0)
+        used.add(output.source)
+        rename(tensor, output.name)
+        network.mark_output(tensor)
+    return network, ctx
+
+
+def rename(tensor, name: str) -> None:
+    """Name a tensor; TensorRT only logs a refused name, so check that it took."""
+    tensor.name = name
+    if tensor.name != name:
+        raise InternalError(f"TensorRT refused the tensor name `{name}` (already in use)")
