@@ -17,6 +17,7 @@ import ctypes
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass, field
 
 from . import __version__
@@ -41,7 +42,7 @@ class NoGPU(NetdslError):
 
 @dataclass
 class Plan:
-    data: bytes
+    data: memoryview  # the serialized engine, in TensorRT's own buffer (not copied)
     checked: CheckedSpec
     options: BuildOptions
     weights_path: str | None
@@ -51,6 +52,8 @@ class Plan:
     flavour: str = ""
     version: str = ""
     notes: list[str] = field(default_factory=list)
+    build_seconds: float = 0.0  # inside TensorRT's build_serialized_network
+    hashes: dict = field(default_factory=dict)  # path -> SHA-256 of the spec and weights files
 
 
 def bind_weights(checked: CheckedSpec, path: str | None = None, strict: bool = False):
@@ -154,6 +157,8 @@ def build_plan(checked: CheckedSpec, bound: dict, options: BuildOptions | None =
                weights_path: str | None = None) -> Plan:
     """Build a serialized engine. ``progress``: an object with phase_start/step_complete/phase_finish
     (see :mod:`netdsl.progress`), or None."""
+    from concurrent.futures import ThreadPoolExecutor
+
     options = options or BuildOptions()
     info = backend()
     trt = info.trt
@@ -161,6 +166,17 @@ def build_plan(checked: CheckedSpec, bound: dict, options: BuildOptions | None =
         raise NoGPU(f"refit mode `{options.refit}` needs a GPU that TensorRT supports: TensorRT compiles refittable "
                     "engines on the device, and this machine has no CUDA GPU. Build with `--refit none` here, or "
                     "build on the machine the engine is for.")
+    # The manifest's file hashes are computed while TensorRT builds (hashlib releases the GIL).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        paths = [p for p in (checked.path, weights_path) if p and os.path.isfile(p)]
+        hashing = pool.submit(lambda: {path: sha256_file(path) for path in paths})
+        plan = _build(checked, bound, options, progress, weights_path, info)
+        plan.hashes = hashing.result()
+    return plan
+
+
+def _build(checked, bound, options, progress, weights_path, info) -> Plan:
+    trt = info.trt
     errors: list[str] = []
     builder = trt.Builder(make_logger(trt, errors))
     builder, network, ctx = network_for(checked, bound, options, builder)
@@ -170,7 +186,9 @@ def build_plan(checked: CheckedSpec, bound: dict, options: BuildOptions | None =
     cache = _timing_cache(trt, config, options.timing_cache, info.is_rtx, notes)
     if progress is not None and hasattr(config, "progress_monitor"):
         config.progress_monitor = progress
+    start = time.perf_counter()
     serialized = builder.build_serialized_network(network, config)
+    build_seconds = time.perf_counter() - start
     if serialized is None:
         detail = "\n".join(f"  TensorRT: {line}" for line in errors[-10:]) or "  (TensorRT gave no error message)"
         raise BuildFailed(f"TensorRT could not build {checked.path}:\n{detail}")
@@ -181,8 +199,8 @@ def build_plan(checked: CheckedSpec, bound: dict, options: BuildOptions | None =
     names = [{"name": name, "dtype": dtype, "shape": list(shape), **({"derived_from": list(sources)} if sources else {})}
              for name, (dtype, shape, sources) in ctx.names.items()]
     del ctx  # the weight arrays may go now that the plan holds its own copy
-    return Plan(bytes(memoryview(serialized)), checked, options, weights_path, _io(checked, options, "inputs"),
-                _io(checked, options, "outputs"), names, info.flavour, info.version, notes)
+    return Plan(memoryview(serialized), checked, options, weights_path, _io(checked, options, "inputs"),
+                _io(checked, options, "outputs"), names, info.flavour, info.version, notes, build_seconds)
 
 
 def _io(checked: CheckedSpec, options: BuildOptions, which: str) -> list[dict]:
@@ -211,16 +229,19 @@ def sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
-def manifest(plan: Plan, plan_path: str) -> dict:
+def manifest(plan: Plan, plan_path: str, plan_sha256: str | None = None) -> dict:
     options = plan.options
+
+    def digest(path):
+        return plan.hashes.get(path) or sha256_file(path)
+
     return {
         "netdsl": __version__,
         "tensorrt": {"flavour": plan.flavour, "version": plan.version},
-        "spec": {"path": plan.checked.path, "name": plan.checked.graph.name, "sha256": sha256_file(plan.checked.path)},
-        "weights": ({"path": plan.weights_path, "sha256": sha256_file(plan.weights_path)} if plan.weights_path
-                    else None),
-        "plan": {"path": os.path.basename(plan_path), "bytes": len(plan.data),
-                 "sha256": hashlib.sha256(plan.data).hexdigest()},
+        "spec": {"path": plan.checked.path, "name": plan.checked.graph.name, "sha256": digest(plan.checked.path)},
+        "weights": {"path": plan.weights_path, "sha256": digest(plan.weights_path)} if plan.weights_path else None,
+        "plan": {"path": os.path.basename(plan_path), "bytes": plan.data.nbytes,
+                 "sha256": plan_sha256 or hashlib.sha256(plan.data).hexdigest()},
         "precision": options.precision,
         "targets": list(options.targets) or "default",
         "refit": options.refit,
@@ -240,10 +261,14 @@ def manifest_path(plan_path: str) -> str:
 
 def save(plan: Plan, path: str) -> dict:
     """Write the plan and its manifest (``<path>.json``), each atomically; returns the manifest."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from .files import write_atomic
 
-    record = manifest(plan, path)
-    write_atomic(path, plan.data)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hash the plan while it is written
+        hashing = pool.submit(lambda: hashlib.sha256(plan.data).hexdigest())
+        write_atomic(path, plan.data)
+        record = manifest(plan, path, hashing.result())
     write_atomic(manifest_path(path), (json.dumps(record, indent=2) + "\n").encode())
     return record
 

@@ -136,7 +136,7 @@ def cmd_build(args) -> int:
     record = build.save(plan, output)
     for note in plan.notes:
         print(f"note: {note}", file=sys.stderr)
-    print(f"wrote {output} ({len(plan.data):,} bytes; {record['tensorrt']['flavour']} {record['tensorrt']['version']}, "
+    print(f"wrote {output} ({plan.data.nbytes:,} bytes; {record['tensorrt']['flavour']} {record['tensorrt']['version']}, "
           f"{options.precision}) and {build.manifest_path(output)}")
     return EXIT_OK
 

@@ -10,8 +10,9 @@ from netdsl.spec import load
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").rglob("*.yaml"))
 
-# Published figures: LeNet-5 as in tensorrtx (and the issue); ResNet-18 from torchvision's model docs.
-PUBLISHED_PARAMS = {"lenet.yaml": 61_706, "resnet18.yaml": 11_689_512}
+# Published figures: LeNet-5 as in tensorrtx (and the issue); ResNet-18 and ResNet-50 from torchvision's
+# model docs.
+PUBLISHED_PARAMS = {"lenet.yaml": 61_706, "resnet18.yaml": 11_689_512, "resnet50.yaml": 25_557_032}
 
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
@@ -25,10 +26,11 @@ def test_parameter_count_matches_published_figure(name, params):
     assert summary.to_json(load(str(path)))["total_params"] == params
 
 
-def test_resnet18_macs_match_published_figure():
-    # torchvision lists ResNet-18 at 1.81 GFLOPS (multiply-accumulates) for 224x224.
-    macs = summary.to_json(load(str(ROOT / "specs/zoo/resnet18.yaml")))["total_macs"]
-    assert round(macs / 1e9, 2) == 1.81
+@pytest.mark.parametrize("name, gmacs", [("resnet18", 1.81), ("resnet50", 4.09)])
+def test_resnet_macs_match_published_figure(name, gmacs):
+    # torchvision lists ResNet-18 at 1.81 and ResNet-50 at 4.09 GFLOPS (multiply-accumulates), 224x224.
+    macs = summary.to_json(load(str(ROOT / f"specs/zoo/{name}.yaml")))["total_macs"]
+    assert round(macs / 1e9, 2) == gmacs
 
 
 def test_lenet_output_and_names_follow_tensorrtx():
