@@ -112,7 +112,7 @@ def network_for(checked: CheckedSpec, bound: dict, options: BuildOptions | None 
     return builder, network, ctx
 
 
-def _configure(trt, builder, config, checked: CheckedSpec, options: BuildOptions, notes: list[str]) -> None:
+def _configure(trt, builder, config, checked: CheckedSpec, options: BuildOptions) -> None:
     if options.workspace is not None:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace)
     if options.optimization_level is not None:
@@ -182,7 +182,7 @@ def _build(checked, bound, options, progress, weights_path, info) -> Plan:
     builder, network, ctx = network_for(checked, bound, options, builder)
     config = builder.create_builder_config()
     notes: list[str] = ctx.notes
-    _configure(trt, builder, config, checked, options, notes)
+    _configure(trt, builder, config, checked, options)
     cache = _timing_cache(trt, config, options.timing_cache, info.is_rtx, notes)
     if progress is not None and hasattr(config, "progress_monitor"):
         config.progress_monitor = progress
@@ -269,17 +269,25 @@ def save(plan: Plan, path: str) -> dict:
         hashing = pool.submit(lambda: hashlib.sha256(plan.data).hexdigest())
         write_atomic(path, plan.data)
         record = manifest(plan, path, hashing.result())
-    write_atomic(manifest_path(path), (json.dumps(record, indent=2) + "\n").encode())
+    try:
+        write_atomic(manifest_path(path), (json.dumps(record, indent=2) + "\n").encode())
+    except BaseException:
+        os.unlink(path)  # no plan without its manifest
+        raise
     return record
 
 
+def default_output(spec: str) -> str:
+    return os.path.splitext(os.path.basename(spec))[0] + ".plan"
+
+
 def build(spec: str, output: str | None = None, weights: str | None = None, strict: bool = False, progress=None,
-          **overrides) -> dict:
-    """The whole of `netdsl build`: returns the manifest."""
+          **overrides) -> tuple[Plan, dict]:
+    """The whole of `netdsl build`: (plan, manifest), both written to ``output`` (default
+    ``<spec name>.plan`` here) and ``<output>.json``. ``overrides`` are build options."""
     checked = load_spec(spec)
     options = options_for(checked, **overrides)
     weights_path = weights or (checked.graph.weights.file if checked.graph.weights else None)
     bound = bind_weights(checked, weights_path, strict)
     plan = build_plan(checked, bound, options, progress, weights_path if bound else None)
-    output = output or os.path.splitext(os.path.basename(spec))[0] + ".plan"
-    return save(plan, output)
+    return plan, save(plan, output or default_output(spec))

@@ -109,8 +109,6 @@ def cmd_weights_convert(args) -> int:
 
 
 def cmd_build(args) -> int:
-    import logging
-
     from . import build
     from .trt import backend
 
@@ -120,24 +118,20 @@ def cmd_build(args) -> int:
         logger = logging.getLogger("netdsl")
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG if args.verbose > 1 else logging.INFO)
-    checked = build.load_spec(args.spec)
-    options = build.options_for(checked, precision=args.precision, workspace=args.workspace, refit=args.refit,
-                                targets=args.target, timing_cache=args.timing_cache,
-                                optimization_level=args.optimization_level, batch=args.batch)
-    weights = args.weights or (checked.graph.weights.file if checked.graph.weights else None)
-    bound = build.bind_weights(checked, weights, args.strict)
     progress = None
     if sys.stderr.isatty() and not args.verbose:
         from .trt.progress import make_progress
 
         progress = make_progress(backend().trt)
-    plan = build.build_plan(checked, bound, options, progress, weights if bound else None)
-    output = args.output or os.path.splitext(os.path.basename(args.spec))[0] + ".plan"
-    record = build.save(plan, output)
+    output = args.output or build.default_output(args.spec)
+    plan, record = build.build(args.spec, output, args.weights, args.strict, progress, precision=args.precision,
+                               workspace=args.workspace, refit=args.refit, targets=args.target,
+                               timing_cache=args.timing_cache, optimization_level=args.optimization_level,
+                               batch=args.batch)
     for note in plan.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"wrote {output} ({plan.data.nbytes:,} bytes; {record['tensorrt']['flavour']} {record['tensorrt']['version']}, "
-          f"{options.precision}) and {build.manifest_path(output)}")
+          f"{plan.options.precision}) and {build.manifest_path(output)}")
     return EXIT_OK
 
 

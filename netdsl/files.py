@@ -14,7 +14,18 @@ def _umask() -> int:
 
 
 def write_atomic(path: str, data: bytes) -> None:
-    """Replace ``path`` with ``data``; the file gets the permissions a plain open() would give it."""
+    """Replace ``path`` with ``data``; the file gets the permissions a plain open() would give it. An
+    OSError (no such folder, no permission, disk full) becomes a UsageError naming the path, and
+    leaves nothing behind."""
+    try:
+        _write_atomic(path, data)
+    except OSError as error:
+        from .diagnostics import UsageError
+
+        raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def _write_atomic(path: str, data: bytes) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:

@@ -83,9 +83,6 @@ class Lowering:
         name = f"{self.node.name}.{slot}"
         return self.trt_weights(self.bound[name].array, name)
 
-    def has_weight(self, slot: str) -> bool:
-        return f"{self.node.name}.{slot}" in self.bound
-
     def array(self, slot: str):
         """The current layer's bound weight ``slot`` as float32 numpy (for derived weights)."""
         return self.bound[f"{self.node.name}.{slot}"].array
@@ -134,16 +131,12 @@ class Lowering:
         layer.name = self.node.name if part is None else f"{self.node.name}/{part}"
         return layer
 
-    def scalar_shape(self, rank: int) -> tuple:
-        return (1,) * rank
-
 
 class Lower(Interpreter):
     method = "lower"
 
-    def __init__(self, graph, types, ctx: Lowering):
+    def __init__(self, graph, ctx: Lowering):
         super().__init__(graph)
-        self.types = types
         self.ctx = ctx
 
     def call(self, node, args):
@@ -157,7 +150,7 @@ class Lower(Interpreter):
             ctx.label(layer)
             tensor = layer.get_output(0)
         rename(tensor, node.name)
-        check_shape(node.name, tuple(tensor.shape), self.types[node.name].shape)
+        check_shape(node.name, tuple(tensor.shape), ctx.types[node.name].shape)
         return tensor
 
 
@@ -193,7 +186,7 @@ def lower(checked, bound: dict, builder, precision: str = "float32"):
             cast.name = f"{graph_input.name}/cast"
             tensor = cast.get_output(0)
         env[graph_input.name] = tensor
-    values = Lower(graph, checked.types, ctx).run(env)
+    values = Lower(graph, ctx).run(env)
     output_dtype = io_dtype[graph.inputs[0].dtype]
     used = set()
     for output in graph.outputs:

@@ -137,3 +137,15 @@ def test_timing_cache_is_a_note_on_tensorrt_rtx(tmp_path):
     result = netdsl("build", LENET, "-o", str(tmp_path / "x.plan"), "--timing-cache", str(tmp_path / "t.cache"))
     assert result.returncode == 0 and "timing cache ignored" in result.stderr
     assert not (tmp_path / "t.cache").exists()
+
+
+def test_unwritable_output_is_a_clean_error(tmp_path):
+    result = netdsl("build", LENET, "-o", str(tmp_path / "missing" / "x.plan"))
+    assert result.returncode == 2 and "cannot write" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_plan_is_removed_when_its_manifest_cannot_be_written(tmp_path):
+    (tmp_path / "x.plan.json").mkdir()  # a folder where the manifest should go
+    with pytest.raises(build.UsageError, match="cannot write"):
+        build.build(LENET, output=str(tmp_path / "x.plan"))
+    assert not (tmp_path / "x.plan").exists()
