@@ -1,7 +1,8 @@
 """The `netdsl` command: a thin layer over the Python API.
 
 Exit codes mean one thing each: 0 success, 1 the input is invalid (or differences were found),
-2 usage or environment problems, 3 a bug in netdsl.
+2 usage or environment problems, 3 a bug in netdsl, 4 this machine cannot run engines (no GPU, no
+cuda-python, or no TensorRT that runs on its GPU).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from . import __version__
 from .diagnostics import InternalError, NetdslError, SpecError
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_BUG, EXIT_CANNOT_RUN = 0, 1, 2, 3, 4
 
 DESCRIPTION = """\
 Declarative TensorRT networks: a YAML spec in, checked before TensorRT is touched.
@@ -23,6 +24,8 @@ Declarative TensorRT networks: a YAML spec in, checked before TensorRT is touche
 commands:
   build SPEC [-o OUT]
                      compile the spec and its weights into a TensorRT engine plan, with a JSON manifest
+  reference SPEC --input X [-o Y]
+                     run the spec on numpy (the reference executor) with its weights
   validate SPEC...   check specs: schema, names, shapes (and --weights W); every problem with file:line:col
   summary SPEC       table of layers: output shapes, parameters, multiply-accumulates
   weights ls FILE    names, dtypes, shapes and bytes in a weight file (.safetensors, .wts, .npz)
@@ -30,7 +33,13 @@ commands:
                      convert between .safetensors, .wts and .npz (float32 exactly)
   schema             JSON Schema of the spec language, for editors (yaml-language-server)
 
-exit codes: 0 ok, 1 the input is invalid, 2 usage or environment error, 3 bug in netdsl
+engines (need a GPU):
+  run ENGINE --input X [-o Y]   execute a plan on inputs
+  bench ENGINE [--batch N]      latency p50/p99 and throughput
+  verify SPEC [--engine E]      engine outputs against the reference executor, with tolerances
+
+exit codes: 0 ok, 1 the input is invalid (verify: outputs differ), 2 usage or environment error,
+  3 bug in netdsl, 4 this machine cannot run engines
 """
 
 
@@ -135,6 +144,82 @@ def cmd_build(args) -> int:
     return EXIT_OK
 
 
+def cmd_reference(args) -> int:
+    from . import arrays, reference
+    from .build import bind_weights, load_spec
+
+    checked = load_spec(args.spec)
+    bound = bind_weights(checked, args.weights, args.strict)
+    inputs = arrays.read_inputs(args.input, [i.name for i in checked.graph.inputs])
+    outputs = reference.run(checked, bound, inputs)
+    if args.output:
+        arrays.write_outputs(args.output, outputs)
+        print(f"wrote {args.output}")
+    else:
+        print(arrays.describe_outputs(outputs))
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    from . import arrays
+    from .runtime import Engine, declared_inputs
+
+    engine = Engine.open(args.engine)
+    inputs = arrays.read_inputs(args.input, [d.name for d in declared_inputs(engine.manifest)])
+    engine.check(inputs)  # before any GPU is needed
+    with engine:
+        outputs = engine.run(inputs)
+    if args.output:
+        arrays.write_outputs(args.output, outputs)
+        print(f"wrote {args.output}")
+    else:
+        print(arrays.describe_outputs(outputs))
+    return EXIT_OK
+
+
+def cmd_bench(args) -> int:
+    from .runtime import Engine, batch_of
+
+    engine = Engine.open(args.engine)
+    batch = batch_of(engine.manifest, args.batch)
+    with engine:
+        result = engine.bench(batch, args.iterations)
+    if args.format == "json":
+        json.dump(result, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(f"batch {result['batch']}, {result['iterations']} runs: p50 {result['p50_ms']:.3f} ms, p99 "
+              f"{result['p99_ms']:.3f} ms, {result['throughput']:,.0f} samples/s")
+    return EXIT_OK
+
+
+def cmd_verify(args) -> int:
+    from . import arrays, reference, runtime
+    from .build import bind_weights, build_plan, load_spec, manifest, options_for
+
+    checked = load_spec(args.spec)
+    weights = args.weights or (checked.graph.weights.file if checked.graph.weights else None)
+    bound = bind_weights(checked, weights)
+    if args.engine:
+        engine = runtime.Engine.open(args.engine)
+        runtime.check_engine_matches(engine.manifest, args.spec, weights)
+    declared = reference.declared(checked)
+    inputs = (arrays.read_inputs(args.input, [d.name for d in declared]) if args.input
+              else runtime.sample_inputs(declared))
+    expected = reference.run(checked, bound, inputs)
+    runtime.require_gpu(runtime.cuda_runtime())  # before a build that could not be run
+    if not args.engine:
+        plan = build_plan(checked, bound, options_for(checked, precision=args.precision), weights_path=weights)
+        engine = runtime.Engine(manifest(plan, "(in memory)"), plan.data)
+    with engine:
+        got = engine.run(inputs)
+    rows = runtime.compare(expected, got, engine.manifest["precision"])
+    for row in rows:
+        print(f"{row['output']}: max abs error {row['max_abs']:.3g}, max rel error {row['max_rel']:.3g} "
+              f"(tolerance {row['atol']:g} + {row['rtol']:g}*|ref|): {'pass' if row['pass'] else 'FAIL'}")
+    return EXIT_OK if all(row["pass"] for row in rows) else EXIT_INVALID
+
+
 def cmd_summary(args) -> int:
     from . import summary
     from .spec import load
@@ -194,6 +279,44 @@ def build_parser() -> argparse.ArgumentParser:
                        "TensorRT-RTX has none)")
     build.add_argument("--optimization-level", metavar="0-5", help="builder optimization level")
     build.add_argument("-v", "--verbose", action="count", default=0, help="show TensorRT's log (-vv: verbose)")
+
+    ref = add("reference", cmd_reference, "run a spec on numpy: what the engine should compute",
+              "Execute the spec on numpy (NCHW, float32) with the semantics of its TensorRT lowering, checked "
+              "against PyTorch in netdsl's tests. Inputs: --input x.npy for a one-input network, --input NAME=x.npy "
+              "per input, or an .npz with arrays named after the inputs.")
+    ref.add_argument("spec", metavar="SPEC")
+    ref.add_argument("--weights", metavar="FILE", help="weight file (default: the spec's `weights:`)")
+    ref.add_argument("--strict", action="store_true", help="unused weights are errors")
+    ref.add_argument("--input", action="append", required=True, metavar="[NAME=]FILE",
+                     help="input array (.npy, or .npz by input name); repeat for several inputs")
+    ref.add_argument("-o", "--output", metavar="FILE", help="write outputs: .npy (one output) or .npz; "
+                     "default: print their shapes and statistics")
+
+    run = add("run", cmd_run, "execute an engine plan on inputs (needs a GPU)",
+              "Load ENGINE and its manifest (ENGINE.json), check the inputs against its I/O tensors and batch range, "
+              "and execute on GPU 0 with cuda-python. Exit 4 when this machine cannot run engines.")
+    run.add_argument("engine", metavar="ENGINE")
+    run.add_argument("--input", action="append", required=True, metavar="[NAME=]FILE",
+                     help="input array (.npy, or .npz by input name); repeat for several inputs")
+    run.add_argument("-o", "--output", metavar="FILE", help="write outputs: .npy (one output) or .npz")
+    bench = add("bench", cmd_bench, "time an engine plan (needs a GPU)",
+                "Execute ENGINE repeatedly on zero inputs and print p50/p99 latency of execution (no copies) and "
+                "throughput. Exit 4 when this machine cannot run engines.")
+    bench.add_argument("engine", metavar="ENGINE")
+    bench.add_argument("--batch", type=int, help="batch size (default: the profile's opt)")
+    bench.add_argument("--iterations", type=int, default=200)
+    bench.add_argument("--format", **formats)
+    verify = add("verify", cmd_verify, "compare an engine with the reference executor (needs a GPU)",
+                 "Run the spec on the reference executor and on an engine (ENGINE, or one built now) with the same "
+                 "inputs (--input, or seeded random ones at the largest batch) and report each output's maximum "
+                 "absolute and relative error. Passes when |engine - reference| <= atol + rtol*|reference| "
+                 "everywhere: float32 1e-4 + 1e-3, float16 1e-2 + 1e-2, bfloat16 5e-2 + 5e-2. Exit 0 pass, 1 fail, "
+                 "4 when this machine cannot run engines.")
+    verify.add_argument("spec", metavar="SPEC")
+    verify.add_argument("--weights", metavar="FILE", help="weight file (default: the spec's `weights:`)")
+    verify.add_argument("--engine", metavar="ENGINE", help="a plan built from this spec (default: build one now)")
+    verify.add_argument("--precision", help="when building: float32, float16 or bfloat16")
+    verify.add_argument("--input", action="append", metavar="[NAME=]FILE", help="inputs (default: seeded random)")
 
     validate = add("validate", cmd_validate, "check specs and report every problem",
                    "Check specs (YAML syntax, keys, types, names, block expansion and shapes) and report every "

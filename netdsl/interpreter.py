@@ -23,7 +23,7 @@ class Interpreter:
         env.update(initial)
         for node in self.graph.nodes:
             args = [env.get(name) for name in node.inputs]
-            if None in args:
+            if any(arg is None for arg in args):
                 continue
             result = self.call(node, args)
             if result is not None:

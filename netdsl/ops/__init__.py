@@ -90,6 +90,11 @@ class Op:
         """Multiply-accumulates for one sample (batch 1)."""
         return 0
 
+    def reference(self, node, ctx, *inputs):
+        """This layer on numpy float32 arrays (``ctx``: :class:`netdsl.reference.Context`), with the
+        semantics its TensorRT lowering has."""
+        raise NotImplementedError(f"{self.kind} has no reference implementation")
+
     def lower(self, node, ctx, *inputs):
         """TensorRT network-API calls for this layer (``ctx``: :class:`netdsl.trt.lowering.Lowering`);
         returns the output ITensor."""

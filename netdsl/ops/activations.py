@@ -1,5 +1,7 @@
 """Element-wise activation functions. Each keeps its input's shape and dtype."""
 
+import math
+
 from ..params import Choice, Float, Param
 from . import Op, ShapeError, register
 
@@ -16,6 +18,38 @@ class Activation(Op):
     def lower(self, node, ctx, x):
         return ctx.label(activation(ctx, x, self.trt_type, self.alpha_beta(node))).get_output(0)
 
+    def reference(self, node, ctx, x):
+        return REFERENCE[self.trt_type](x, *(self.alpha_beta(node) or (0.0, 0.0)))
+
+
+def _reference_functions():
+    import numpy as np
+
+    from ..reference import erf, sigmoid
+
+    return {
+        "RELU": lambda x, a, b: np.maximum(x, 0),
+        "CLIP": lambda x, a, b: np.clip(x, a, b),
+        "LEAKY_RELU": lambda x, a, b: np.where(x >= 0, x, a * x),
+        "SIGMOID": lambda x, a, b: sigmoid(x),
+        "TANH": lambda x, a, b: np.tanh(x),
+        "ELU": lambda x, a, b: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0))),
+        "HARD_SIGMOID": lambda x, a, b: np.clip(a * x + b, 0, 1),
+        "GELU_ERF": lambda x, a, b: 0.5 * x * (1 + erf(x / np.float32(math.sqrt(2)))),
+        "GELU_TANH": lambda x, a, b: 0.5 * x * (1 + np.tanh(np.float32(math.sqrt(2 / math.pi)) * (x + 0.044715 * x ** 3))),
+    }
+
+
+class _Functions(dict):
+    """TensorRT activation type -> numpy function, built on first use (numpy is imported lazily)."""
+
+    def __missing__(self, key):
+        self.update(_reference_functions())
+        return dict.__getitem__(self, key)
+
+
+REFERENCE = _Functions()
+
 
 def activation(ctx, x, trt_type: str, alpha_beta=None):
     layer = ctx.network.add_activation(x, getattr(ctx.trt.ActivationType, trt_type))
@@ -31,6 +65,9 @@ class Gated(Activation):
         gate = ctx.label(activation(ctx, x, self.trt_type, self.alpha_beta(node)), "gate")
         return ctx.label(ctx.network.add_elementwise(x, gate.get_output(0), ctx.trt.ElementWiseOperation.PROD)
                          ).get_output(0)
+
+    def reference(self, node, ctx, x):
+        return x * REFERENCE[self.trt_type](x, *(self.alpha_beta(node) or (0.0, 0.0)))
 
 
 @register
@@ -115,9 +152,14 @@ class Gelu(Activation):
     doc = "Gaussian error linear unit (torch.nn.GELU); approximate: none (erf) or tanh."
     params = {"approximate": Param(Choice(("none", "tanh")), "none")}
 
+    def trt_kind(self, node) -> str:
+        return "GELU_TANH" if node.params["approximate"] == "tanh" else "GELU_ERF"
+
     def lower(self, node, ctx, x):
-        kind = "GELU_TANH" if node.params["approximate"] == "tanh" else "GELU_ERF"
-        return ctx.label(activation(ctx, x, kind)).get_output(0)
+        return ctx.label(activation(ctx, x, self.trt_kind(node))).get_output(0)
+
+    def reference(self, node, ctx, x):
+        return REFERENCE[self.trt_kind(node)](x, 0.0, 0.0)
 
 
 @register

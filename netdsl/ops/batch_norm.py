@@ -51,3 +51,9 @@ class BatchNorm(Op):
                                             ctx.constant(shape, shift, f"{node.name}.shift", derived),
                                             ctx.trt.ElementWiseOperation.SUM)
         return ctx.label(total).get_output(0)
+
+    def reference(self, node, ctx, x):
+        scale, shift = fold(ctx.array("weight"), ctx.array("bias"), ctx.array("running_mean"),
+                            ctx.array("running_var"), node.params["eps"])
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        return x * scale.reshape(shape) + shift.reshape(shape)

@@ -36,3 +36,8 @@ class Concat(Op):
         layer = ctx.network.add_concatenation(list(inputs))
         layer.axis = normalize_axis(node.params["axis"], len(ctx.types[node.inputs[0]].shape))
         return ctx.label(layer).get_output(0)
+
+    def reference(self, node, ctx, *inputs):
+        import numpy as np
+
+        return np.concatenate(inputs, axis=normalize_axis(node.params["axis"], inputs[0].ndim))

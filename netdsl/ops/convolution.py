@@ -61,3 +61,11 @@ class Convolution(Op):
         set_window(layer, self.padding(node, ctx.types[node.inputs[0]]), p["stride"], p["dilation"])
         layer.num_groups = p["groups"]
         return ctx.label(layer).get_output(0)
+
+    def reference(self, node, ctx, x):
+        from ..reference import convolution
+
+        p = node.params
+        return convolution(x, ctx.array("weight"), ctx.array("bias") if p["bias"] else None,
+                           self.padding(node, ctx.input_type()), p["stride"], p["dilation"], p["groups"],
+                           ctx.output_shape()[2:])

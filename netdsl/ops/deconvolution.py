@@ -61,3 +61,10 @@ class Deconvolution(Op):
         if ctx.is_rtx and ctx.precision == "bfloat16":
             return ctx.in_float32(x, deconvolution, "TensorRT-RTX 1.7 cannot build a bfloat16 deconvolution")
         return deconvolution(x)
+
+    def reference(self, node, ctx, x):
+        from ..reference import deconvolution
+
+        p = node.params
+        return deconvolution(x, ctx.array("weight"), ctx.array("bias") if p["bias"] else None, p["padding"],
+                             p["stride"], p["dilation"], p["groups"], ctx.output_shape()[2:])

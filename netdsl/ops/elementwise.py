@@ -34,6 +34,16 @@ class Elementwise(Op):
             result = layer.get_output(0)
         return result
 
+    def reference(self, node, ctx, *inputs):
+        import numpy as np
+
+        function = {"SUM": np.add, "SUB": np.subtract, "PROD": np.multiply, "DIV": np.divide, "MAX": np.maximum,
+                    "MIN": np.minimum}[self.trt_operation]
+        result = inputs[0]
+        for other in inputs[1:]:
+            result = function(result, other)
+        return result
+
     def infer_shape(self, node, *inputs):
         dtypes = {x.dtype for x in inputs}
         if len(dtypes) > 1:

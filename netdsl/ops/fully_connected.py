@@ -55,3 +55,7 @@ class FullyConnected(Op):
         bias = ctx.constant((1, out), ctx.array("bias"), f"{node.name}.bias")
         total = network.add_elementwise(product.get_output(0), bias, trt.ElementWiseOperation.SUM)
         return ctx.label(total).get_output(0)
+
+    def reference(self, node, ctx, x):
+        y = x.reshape(x.shape[0], -1) @ ctx.array("weight").T
+        return y + ctx.array("bias") if node.params["bias"] else y

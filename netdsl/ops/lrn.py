@@ -28,3 +28,12 @@ class LRN(Op):
     def lower(self, node, ctx, x):
         p = node.params
         return ctx.label(ctx.network.add_lrn(x, p["size"], p["alpha"], p["beta"], p["k"])).get_output(0)
+
+    def reference(self, node, ctx, x):
+        # Across channels, the window centred on each one (size // 2 before, (size - 1) // 2 after).
+        import numpy as np
+
+        p = node.params
+        squared = np.pad(x * x, ((0, 0), (p["size"] // 2, (p["size"] - 1) // 2)) + ((0, 0),) * (x.ndim - 2))
+        total = sum(squared[:, i:i + x.shape[1]] for i in range(p["size"]))
+        return x / (p["k"] + p["alpha"] / p["size"] * total) ** p["beta"]

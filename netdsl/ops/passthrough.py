@@ -13,6 +13,9 @@ class Identity(Op):
     def infer_shape(self, node, x):
         return x
 
+    def reference(self, node, ctx, x):
+        return x
+
     def lower(self, node, ctx, x):
         return x  # the lowering gives it an identity layer of its own name
 

@@ -50,6 +50,30 @@ class Pooling(Op):
 
 
 
+    def reference(self, node, ctx, x):
+        # PyTorch's semantics: padding never wins a max; an average divides by the window's cells inside
+        # the padded input (count_include_pad) or inside the input; a ceil-mode overhang counts for neither.
+        import numpy as np
+
+        from ..reference import pad_to_cover, windows
+
+        kernel, stride = node.params["kernel"], self.stride(node)
+        padding = self.padding(node, ctx.input_type())
+        out_hw = ctx.output_shape()[2:]
+        if self.kind == "max_pool":
+            padded = pad_to_cover(x, padding, kernel, stride, out_hw, value=-np.inf)
+            return windows(padded, kernel, stride, (1, 1), out_hw).max(axis=(4, 5))
+        padded = pad_to_cover(x, padding, kernel, stride, out_hw)
+        total = windows(padded, kernel, stride, (1, 1), out_hw).sum(axis=(4, 5), dtype=np.float32)
+        top, left, bottom, right = padding
+        counted = np.zeros((1, 1) + padded.shape[2:], np.float32)
+        if node.params["count_include_pad"]:
+            counted[:, :, :x.shape[2] + top + bottom, :x.shape[3] + left + right] = 1
+        else:
+            counted[:, :, top:top + x.shape[2], left:left + x.shape[3]] = 1
+        cells = windows(counted, kernel, stride, (1, 1), out_hw).sum(axis=(4, 5))
+        return total / np.maximum(cells, 1)
+
     def round_up(self, node, x, padding) -> bool:
         """Whether TensorRT's EXPLICIT_ROUND_UP gives PyTorch's ceil-mode size. PyTorch drops a last
         window that would start past the input; TensorRT does not, so there rounding down is what matches.
@@ -90,6 +114,10 @@ class GlobalPooling(Op):
     def infer_shape(self, node, x):
         n, c, h, w = spatial(x.shape, self.kind)
         return TensorType((n, c, 1, 1), x.dtype)
+
+    def reference(self, node, ctx, x):
+        reduce = x.mean if self.kind == "global_avg_pool" else x.max
+        return reduce(axis=(2, 3), keepdims=True)
 
     def lower(self, node, ctx, x):
         operation = ctx.trt.ReduceOperation.AVG if self.kind == "global_avg_pool" else ctx.trt.ReduceOperation.MAX

@@ -27,3 +27,10 @@ class Softmax(Op):
         layer = ctx.network.add_softmax(x)
         layer.axes = 1 << normalize_axis(node.params["axis"], len(ctx.types[node.inputs[0]].shape))
         return ctx.label(layer).get_output(0)
+
+    def reference(self, node, ctx, x):
+        import numpy as np
+
+        axis = normalize_axis(node.params["axis"], x.ndim)
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        return e / e.sum(axis=axis, keepdims=True)

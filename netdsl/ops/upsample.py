@@ -32,6 +32,37 @@ class Upsample(Op):
                 raise ShapeError(f"scale {p['scale']} turns {h}x{w} into {oh}x{ow}", "scale")
         return TensorType((n, c, oh, ow), x.dtype)
 
+    def reference(self, node, ctx, x):
+        # PyTorch's source coordinates (float32): nearest floor(dst * scale); bilinear from pixel centres,
+        # or corners with align_corners. scale is 1 / the given factor, or in / out for a size.
+        import numpy as np
+
+        (_, _, h, w), (oh, ow) = x.shape, ctx.output_shape()[2:]
+        p = node.params
+        factors = p["scale"] or (None, None)
+
+        def scale(size, out, factor):
+            return np.float32(1.0 / factor) if factor else np.float32(size) / np.float32(out)
+
+        if p["mode"] == "nearest":
+            rows = np.minimum(np.floor(np.arange(oh, dtype=np.float32) * scale(h, oh, factors[0])).astype(int), h - 1)
+            cols = np.minimum(np.floor(np.arange(ow, dtype=np.float32) * scale(w, ow, factors[1])).astype(int), w - 1)
+            return x[:, :, rows][:, :, :, cols]
+
+        def source(size, out, factor):
+            dst = np.arange(out, dtype=np.float32)
+            if p["align_corners"]:
+                src = dst * (np.float32(size - 1) / np.float32(out - 1)) if out > 1 else np.zeros(out, np.float32)
+            else:
+                src = np.maximum((dst + np.float32(0.5)) * scale(size, out, factor) - np.float32(0.5), 0)
+            low = np.minimum(np.floor(src).astype(int), size - 1)
+            return low, np.minimum(low + 1, size - 1), (src - low).astype(np.float32)
+
+        r0, r1, fr = source(h, oh, factors[0])
+        c0, c1, fc = source(w, ow, factors[1])
+        rows = x[:, :, r0] * (1 - fr)[:, None] + x[:, :, r1] * fr[:, None]
+        return rows[:, :, :, c0] * (1 - fc) + rows[:, :, :, c1] * fc
+
     def lower(self, node, ctx, x):
         trt = ctx.trt
         (_, _, h, w), (_, _, oh, ow) = ctx.types[node.inputs[0]].shape[:4], ctx.types[node.name].shape

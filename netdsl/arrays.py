@@ -1,0 +1,119 @@
+"""Input and output arrays of `netdsl reference`, `run` and `verify`: `.npy` files (one array) and
+`.npz` files (arrays by name), never pickles. `--input x.npy` feeds a one-input network;
+`--input name=x.npy` names the input; a `.npz` gives every input by its own name."""
+
+from __future__ import annotations
+
+import os
+from typing import NamedTuple
+
+from .diagnostics import UsageError
+
+
+class Declared(NamedTuple):
+    """An input as a spec or an engine's manifest declares it."""
+
+    name: str
+    shape: tuple  # None for the dynamic batch
+    batch: tuple | None  # (min, max) of a dynamic batch
+    dtype: str  # what the arrays are converted to: float32 or float16
+
+
+def show(shape) -> str:
+    return "[" + ", ".join("N" if d is None else str(d) for d in shape) + "]"
+
+
+def check_arrays(declared: list[Declared], inputs: dict) -> tuple[dict, int | None]:
+    """(name -> array converted to the declared dtype, the dynamic batch size or None). A UsageError
+    says what is wrong: an unknown or missing input, a shape, dtype or batch that does not fit, inputs
+    with different batch sizes, NaN or infinite values. Nothing is read from a memory-mapped input
+    before its shape is checked."""
+    import numpy as np
+
+    names = [d.name for d in declared]
+    unknown = sorted(set(inputs) - set(names))
+    if unknown:
+        raise UsageError(f"unknown input(s) {', '.join(unknown)}; the inputs are {', '.join(names)}")
+    arrays, batch = {}, None
+    for entry in declared:
+        if entry.name not in inputs:
+            raise UsageError(f"input `{entry.name}` {show(entry.shape)} is not given")
+        array = inputs[entry.name]
+        if not hasattr(array, "dtype") or array.dtype.kind != "f":
+            raise UsageError(f"input `{entry.name}` is {getattr(array, 'dtype', type(array).__name__)}; it must be "
+                             "floating point")
+        if array.ndim != len(entry.shape) or any(d is not None and d != s for d, s in zip(entry.shape, array.shape)):
+            raise UsageError(f"input `{entry.name}` has shape {list(array.shape)}, expected {show(entry.shape)}")
+        if entry.batch:
+            low, high = entry.batch
+            if not low <= array.shape[0] <= high:
+                raise UsageError(f"input `{entry.name}` has batch {array.shape[0]}, outside the range {low}..{high}")
+            if batch is not None and array.shape[0] != batch:
+                raise UsageError(f"dynamic inputs have different batch sizes ({batch} and {array.shape[0]})")
+            batch = array.shape[0]
+        converted = np.ascontiguousarray(array, dtype=entry.dtype)
+        if not np.isfinite(converted).all():
+            raise UsageError(f"input `{entry.name}` holds NaN or infinite values" + (
+                " (after conversion to float16)" if entry.dtype == "float16" else ""))
+        arrays[entry.name] = converted
+    return arrays, batch
+
+
+def load_array(path: str):
+    import numpy as np
+
+    if not os.path.isfile(path):
+        raise UsageError(f"no such file: {path}")
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)  # shapes are checked before data is read
+    except (ValueError, OSError, EOFError) as error:
+        raise UsageError(f"{path}: not a readable .npy/.npz array file ({str(error)[:100]})") from None
+
+
+def read_inputs(specs: list[str], input_names: list[str]) -> dict:
+    """Name -> array from --input arguments."""
+    arrays = {}
+    for spec in specs:
+        name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        loaded = load_array(path)
+        if hasattr(loaded, "files"):  # .npz: arrays by input name
+            with loaded:
+                for key in loaded.files:
+                    arrays[key] = loaded[key]
+            continue
+        if not name:
+            if len(input_names) != 1:
+                raise UsageError(f"the network has inputs {', '.join(input_names)}: name them, --input NAME=FILE.npy")
+            name = input_names[0]
+        if name in arrays:
+            raise UsageError(f"input `{name}` is given twice")
+        arrays[name] = loaded
+    return arrays
+
+
+def write_outputs(path: str, outputs: dict) -> None:
+    """One output to .npy, or any number to .npz (by output name); atomically."""
+    import io
+
+    import numpy as np
+
+    from .files import write_atomic
+
+    buffer = io.BytesIO()
+    if path.endswith(".npz"):
+        np.savez(buffer, **outputs)
+    elif path.endswith(".npy"):
+        if len(outputs) != 1:
+            raise UsageError(f"the network has {len(outputs)} outputs ({', '.join(outputs)}); write them to a .npz")
+        np.save(buffer, next(iter(outputs.values())), allow_pickle=False)
+    else:
+        raise UsageError(f"{path}: outputs are written to .npy (one output) or .npz")
+    write_atomic(path, buffer.getvalue())
+
+
+def describe_outputs(outputs: dict) -> str:
+    lines = []
+    for name, array in outputs.items():
+        lines.append(f"{name}: shape {list(array.shape)}, {array.dtype}, min {array.min():.6g}, max {array.max():.6g}, "
+                     f"mean {array.mean():.6g}")
+    return "\n".join(lines)
