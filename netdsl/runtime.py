@@ -148,13 +148,17 @@ def require_gpu(cudart) -> tuple[int, int]:
                         " netdsl can build here, but running needs a GPU")
     major = call(cudart.cudaDeviceGetAttribute(cudart.cudaDeviceAttr.cudaDevAttrComputeCapabilityMajor, 0), "query")
     minor = call(cudart.cudaDeviceGetAttribute(cudart.cudaDeviceAttr.cudaDevAttrComputeCapabilityMinor, 0), "query")
+    supported = ", ".join(f"{a}.{b}" for a, b in sorted(RTX_CAPABILITIES))
     try:
         is_rtx = backend().is_rtx
-    except TensorRTMissing as error:
-        raise CannotRun(str(error)) from None
+    except TensorRTMissing:
+        hint = ("`pip install tensorrt-rtx`, or NVIDIA TensorRT 10/11" if (major, minor) in RTX_CAPABILITIES else
+                f"NVIDIA TensorRT 10/11 (TensorRT-RTX supports compute capabilities {supported} only)")
+        raise CannotRun(f"running engines needs TensorRT, which is not installed; for this GPU (compute capability "
+                        f"{major}.{minor}) install {hint}") from None
     if is_rtx and (major, minor) not in RTX_CAPABILITIES:
-        raise CannotRun(f"TensorRT-RTX does not run on compute capability {major}.{minor} (it supports "
-                        f"{', '.join(f'{a}.{b}' for a, b in sorted(RTX_CAPABILITIES))}); install full TensorRT")
+        raise CannotRun(f"TensorRT-RTX does not run on compute capability {major}.{minor} (it supports {supported}); "
+                        "install NVIDIA TensorRT 10/11")
     return major, minor
 
 
