@@ -21,7 +21,7 @@ from .arrays import Declared, check_arrays
 from .diagnostics import NetdslError, UsageError
 
 ITEMSIZE = {"float32": 4, "float16": 2}
-RTX_CAPABILITIES = {(7, 5), (8, 0), (8, 6), (8, 9), (12, 0), (12, 1)}
+RTX_CAPABILITIES = {(8, 0), (8, 6), (8, 9), (12, 0), (12, 1)}  # what TensorRT-RTX 1.7 says it runs on
 
 
 class CannotRun(NetdslError):
