@@ -54,6 +54,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     build_seconds: float = 0.0  # inside TensorRT's build_serialized_network
     hashes: dict = field(default_factory=dict)  # path -> SHA-256 of the spec and weights files
+    weights_digest: str = ""  # of the arrays given to TensorRT (see weights_digest)
 
 
 def bind_weights(checked: CheckedSpec, path: str | None = None, strict: bool = False):
@@ -167,19 +168,20 @@ def build_plan(checked: CheckedSpec, bound: dict, options: BuildOptions | None =
                     "engines on the device, and this machine has no CUDA GPU. Build with `--refit none` here, or "
                     "build on the machine the engine is for.")
     # The manifest's file hashes are computed while TensorRT builds (hashlib releases the GIL).
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool:
         paths = [p for p in (checked.path, weights_path) if p and os.path.isfile(p)]
         hashing = pool.submit(lambda: {path: sha256_file(path) for path in paths})
-        plan = _build(checked, bound, options, progress, weights_path, info)
+        plan = _build(checked, bound, options, progress, weights_path, info, pool)
         plan.hashes = hashing.result()
     return plan
 
 
-def _build(checked, bound, options, progress, weights_path, info) -> Plan:
+def _build(checked, bound, options, progress, weights_path, info, pool) -> Plan:
     trt = info.trt
     errors: list[str] = []
     builder = trt.Builder(make_logger(trt, errors))
     builder, network, ctx = network_for(checked, bound, options, builder)
+    digest = pool.submit(weights_digest, ctx.arrays)
     config = builder.create_builder_config()
     notes: list[str] = ctx.notes
     _configure(trt, builder, config, checked, options)
@@ -198,9 +200,10 @@ def _build(checked, bound, options, progress, weights_path, info) -> Plan:
         write_atomic(options.timing_cache, bytes(memoryview(cache.serialize())))
     names = [{"name": name, "dtype": dtype, "shape": list(shape), **({"derived_from": list(sources)} if sources else {})}
              for name, (dtype, shape, sources) in ctx.names.items()]
-    del ctx  # the weight arrays may go now that the plan holds its own copy
-    return Plan(memoryview(serialized), checked, options, weights_path, _io(checked, options, "inputs"),
+    plan = Plan(memoryview(serialized), checked, options, weights_path, _io(checked, options, "inputs"),
                 _io(checked, options, "outputs"), names, info.flavour, info.version, notes, build_seconds)
+    plan.weights_digest = digest.result()
+    return plan  # the lowering context (and its weight arrays) may go now: the plan holds its own copy
 
 
 def _io(checked: CheckedSpec, options: BuildOptions, which: str) -> list[dict]:
@@ -221,6 +224,17 @@ def _io(checked: CheckedSpec, options: BuildOptions, which: str) -> list[dict]:
     return entries
 
 
+def weights_digest(arrays: dict) -> str:
+    """SHA-256 over every weight given to TensorRT (name, dtype, shape, bytes, in name order): equal
+    digests mean bit-identical engine weights, whatever file they came from."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = arrays[name]
+        digest.update(f"{name}\0{array.dtype.str}\0{array.shape}\0".encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
+
+
 def sha256_file(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
@@ -238,7 +252,8 @@ def manifest(plan: Plan, plan_path: str, plan_sha256: str | None = None) -> dict
     return {
         "netdsl": __version__,
         "tensorrt": {"flavour": plan.flavour, "version": plan.version},
-        "spec": {"path": plan.checked.path, "name": plan.checked.graph.name, "sha256": digest(plan.checked.path)},
+        "spec": {"path": plan.checked.path, "absolute_path": os.path.abspath(plan.checked.path),
+                 "name": plan.checked.graph.name, "sha256": digest(plan.checked.path)},
         "weights": {"path": plan.weights_path, "sha256": digest(plan.weights_path)} if plan.weights_path else None,
         "plan": {"path": os.path.basename(plan_path), "bytes": plan.data.nbytes,
                  "sha256": plan_sha256 or hashlib.sha256(plan.data).hexdigest()},
@@ -250,6 +265,7 @@ def manifest(plan: Plan, plan_path: str, plan_sha256: str | None = None) -> dict
         "inputs": plan.inputs,
         "outputs": plan.outputs,
         "refittable_weights": plan.weights if options.refit != "none" else [],
+        "engine_weights_sha256": plan.weights_digest,
         "weights_in_engine": plan.weights,
         "notes": plan.notes,
     }

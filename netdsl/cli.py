@@ -33,6 +33,9 @@ commands:
                      convert between .safetensors, .wts and .npz (float32 exactly)
   schema             JSON Schema of the spec language, for editors (yaml-language-server)
 
+  refit ENGINE --weights NEW [--check] [-o OUT]
+                     new weights into a refittable engine, no rebuild (--check: prove they fit, no GPU)
+
 engines (need a GPU):
   run ENGINE --input X [-o Y]   execute a plan on inputs
   bench ENGINE [--batch N]      latency p50/p99 and throughput
@@ -220,6 +223,26 @@ def cmd_verify(args) -> int:
     return EXIT_OK if all(row["pass"] for row in rows) else EXIT_INVALID
 
 
+def cmd_refit(args) -> int:
+    from . import refit
+
+    prepared = refit.prepare(args.engine, args.weights, args.spec, args.strict)
+    problems = refit.check(prepared)
+    if problems:
+        raise refit.RefitError(problems)
+    if prepared.spec_changed:
+        print("note: the spec changed since the build, but not in its weights (names, shapes, dtypes)", file=sys.stderr)
+    count = len(prepared.arrays)
+    if args.check:
+        print(f"{args.weights} fits {args.engine}: all {count} refittable weights present with the engine's "
+              "dtypes and shapes")
+        return EXIT_OK
+    record = refit.refit(args.engine, args.weights, args.output, args.spec, args.strict)
+    print(f"refitted {count} weights; wrote {args.output or args.engine} ({record['plan']['bytes']:,} bytes) and its "
+          "manifest")
+    return EXIT_OK
+
+
 def cmd_summary(args) -> int:
     from . import summary
     from .spec import load
@@ -291,6 +314,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="input array (.npy, or .npz by input name); repeat for several inputs")
     ref.add_argument("-o", "--output", metavar="FILE", help="write outputs: .npy (one output) or .npz; "
                      "default: print their shapes and statistics")
+
+    refit = add("refit", cmd_refit, "put new weights into a refittable engine, without a rebuild",
+                "Bind NEW to the engine's spec and derive the engine's weights exactly as the build did (folded batch "
+                "norm, precision), check every refittable weight's name, dtype and shape against the manifest "
+                "(all problems at once), then refit with TensorRT's Refitter (needs a GPU) and write the plan in "
+                "place or to OUT, with an updated manifest. On failure the original engine is untouched. --check "
+                "stops after the check and needs no GPU. Engines built with refit-identical or weightless take back "
+                "exactly the weights they were built with.")
+    refit.add_argument("engine", metavar="ENGINE")
+    refit.add_argument("--weights", required=True, metavar="NEW", help="the new weights (.safetensors, .wts, .npz)")
+    refit.add_argument("--check", action="store_true", help="only check that NEW fits (no GPU needed)")
+    refit.add_argument("-o", "--output", metavar="OUT", help="write the refitted plan here (default: in place)")
+    refit.add_argument("--spec", metavar="SPEC", help="the spec the engine was built from (default: as recorded)")
+    refit.add_argument("--strict", action="store_true", help="unused weights are errors")
 
     run = add("run", cmd_run, "execute an engine plan on inputs (needs a GPU)",
               "Load ENGINE and its manifest (ENGINE.json), check the inputs against its I/O tensors and batch range, "

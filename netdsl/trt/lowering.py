@@ -45,6 +45,7 @@ class Lowering:
         self.keep: list = []  # arrays behind trt.Weights, alive until the build returns
         self.pending: list[tuple[object, str]] = []  # weights to name once their layer exists
         self.names: dict[str, tuple] = {}  # TensorRT weight name -> (dtype, shape, derived from), for the manifest
+        self.arrays: dict = {}  # TensorRT weight name -> the array given to TensorRT (what refit must give again)
         self.node = None
         self.is_rtx = False
         self.notes: list[str] = []  # what the build should tell the user (precision workarounds)
@@ -76,6 +77,7 @@ class Lowering:
             weights = self.trt.Weights(converted)
         self.pending.append((weights, name))
         self.names[name] = (self.precision, tuple(array.shape), derived_from)
+        self.arrays[name] = converted
         return weights
 
     def weights(self, slot: str):

@@ -1,0 +1,201 @@
+"""Refit: new weights into a built engine, no rebuild.
+
+The weights handed to TensorRT's Refitter are prepared by the very lowering that built the engine: the
+spec is lowered again (a network definition is cheap and needs no GPU) with the new weights bound, and
+the arrays it gives TensorRT are taken by name. Folded batch norm, precision conversion and every other
+derivation are therefore the build's own, bit for bit. Before anything touches the engine,
+:func:`check` compares those arrays with the manifest's record of every refittable weight (name, dtype,
+shape) and reports every difference at once; `netdsl refit --check` runs only that, on any machine.
+
+The TensorRT calls themselves (:func:`refit_plan`) need a GPU that TensorRT supports.
+
+    from netdsl import refit
+    prepared = refit.prepare("lenet.plan", "weights/new.safetensors")    # or a {name: array} mapping
+    problems = refit.check(prepared)                                     # [] when the weights fit
+    refit.refit("lenet.plan", "weights/new.safetensors", output="lenet-v2.plan")
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from dataclasses import dataclass
+
+from .diagnostics import NetdslError, UsageError
+from .runtime import CannotRun, read_manifest
+
+
+class RefitError(NetdslError):
+    """The new weights do not fit the engine; every problem is listed."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("the new weights do not fit the engine:\n" + "\n".join(f"  - {p}" for p in problems))
+        self.problems = problems
+
+
+@dataclass
+class Prepared:
+    plan_path: str
+    manifest: dict
+    plan: bytes
+    arrays: dict  # TensorRT weight name -> the array to give the Refitter
+    recorded: dict  # TensorRT weight name -> (dtype, shape) as this lowering records it
+    weights_path: str | None
+    spec_changed: bool
+
+
+def spec_path_of(manifest: dict, plan_path: str, spec: str | None) -> str:
+    if spec:
+        return spec
+    record = manifest["spec"]
+    for candidate in (record.get("absolute_path"), record.get("path"),
+                      os.path.join(os.path.dirname(plan_path), os.path.basename(record.get("path", "")))):
+        if candidate and os.path.isfile(candidate):
+            return candidate
+    raise UsageError(f"cannot find the spec {plan_path} was built from ({record.get('path')}); give it with --spec")
+
+
+def tensors_from(weights) -> tuple[dict, str]:
+    """A weight file path, or a mapping of names to arrays (services that receive weights in memory)."""
+    if isinstance(weights, (str, os.PathLike)):
+        from .weights import read_weights
+
+        return read_weights(str(weights)), str(weights)
+    from .weights import Tensor
+
+    import numpy as np
+
+    tensors = {}
+    for name, value in weights.items():
+        array = np.asarray(value)
+        tensors[name] = Tensor(name, array.dtype.name, tuple(array.shape), array)
+    return tensors, "(in memory)"
+
+
+def prepare(plan_path: str, weights, spec: str | None = None, strict: bool = False) -> Prepared:
+    """Bind ``weights`` (a file or a mapping) to the engine's spec and lower it the way the build did;
+    raises SpecError for weights that do not bind, UsageError for a plan that cannot be refit."""
+    from .build import sha256_file
+    from .spec import load
+    from .spec.buildopts import check_option
+    from .trt import backend, make_logger
+    from .trt.lowering import lower
+    from .weights.bind import bind
+
+    manifest, plan = read_manifest(plan_path)
+    if manifest.get("refit", "none") == "none":
+        raise UsageError(f"{plan_path} was built without refit support (refit: none); build it again with "
+                         "--refit refit (or refit-identical, or weightless)")
+    spec_path = spec_path_of(manifest, plan_path, spec)
+    checked = load(spec_path)
+    tensors, source = tensors_from(weights)
+    bound = bind(checked, tensors, source, strict=strict)
+    trt = backend().trt
+    builder = trt.Builder(make_logger(trt))
+    try:
+        precision = check_option("precision", manifest.get("precision"))
+    except ValueError as error:
+        raise UsageError(f"{plan_path}: its manifest is damaged ({error})") from None
+    _, ctx = lower(checked, bound, builder, precision)
+    recorded = {name: (dtype, tuple(shape)) for name, (dtype, shape, _) in ctx.names.items()}
+    return Prepared(plan_path, manifest, plan, dict(ctx.arrays), recorded,
+                    source if isinstance(weights, (str, os.PathLike)) else None,
+                    manifest["spec"]["sha256"] != sha256_file(spec_path))
+
+
+def check(prepared: Prepared) -> list[str]:
+    """Every difference between the prepared weights and the engine's refittable weights."""
+    problems = []
+    wanted = {w["name"]: (w["dtype"], tuple(w["shape"])) for w in prepared.manifest.get("refittable_weights", [])}
+    for name, (dtype, shape) in wanted.items():
+        layer = name.rsplit(".", 1)[0]
+        if name not in prepared.recorded:
+            problems.append(f"the engine has weight `{name}`, which the spec no longer gives (layer `{layer}` was "
+                            "removed, renamed or changed kind since the build)")
+            continue
+        got_dtype, got_shape = prepared.recorded[name]
+        if got_shape != shape:
+            problems.append(f"weight `{name}` is {list(got_shape)} now, the engine has {list(shape)} (layer `{layer}` "
+                            "changed since the build)")
+        if got_dtype != dtype:
+            problems.append(f"weight `{name}` is {got_dtype} now, the engine has {dtype}")
+    for name in prepared.recorded:
+        if name not in wanted:
+            problems.append(f"the spec now gives weight `{name}`, which the engine does not have (layer "
+                            f"`{name.rsplit('.', 1)[0]}` was added or changed since the build)")
+    if not problems and prepared.manifest["refit"] in ("refit-identical", "weightless"):
+        from .build import weights_digest
+
+        if weights_digest(prepared.arrays) != prepared.manifest.get("engine_weights_sha256"):
+            problems.append(f"the engine was built `{prepared.manifest['refit']}`: TensorRT optimized it for the exact "
+                            "weights it was built with, and these differ; give those weights back, or build with "
+                            "--refit refit to change weights")
+    return problems
+
+
+def refit_plan(plan: bytes, arrays: dict, precision: str) -> bytes:
+    """The TensorRT part: deserialize, set every named weight, refit, serialize. Needs a GPU that
+    TensorRT runs on; raises NetdslError with TensorRT's words on failure."""
+    from .trt import backend, make_logger
+
+    trt = backend().trt
+    errors: list[str] = []
+    logger = make_logger(trt, errors)
+    runtime = trt.Runtime(logger)
+    engine = runtime.deserialize_cuda_engine(plan)
+    if engine is None:
+        raise CannotRun("TensorRT could not load the plan here: " + "; ".join(errors[-3:]))
+    refitter = trt.Refitter(engine, logger)
+    for name, array in arrays.items():
+        weights = (trt.Weights(trt.bfloat16, array.ctypes.data, array.size) if precision == "bfloat16"
+                   else trt.Weights(array))
+        if not refitter.set_named_weights(name, weights):
+            raise NetdslError(f"TensorRT refused weight `{name}`: " + "; ".join(errors[-3:]))
+    missing = refitter.get_missing_weights()
+    if missing:
+        raise NetdslError("TensorRT still misses weights: " + ", ".join(missing))
+    if not refitter.refit_cuda_engine():
+        raise NetdslError("TensorRT could not refit the engine: " + "; ".join(errors[-3:]))
+    return bytes(memoryview(engine.serialize()))
+
+
+def refit(plan_path: str, weights, output: str | None = None, spec: str | None = None, strict: bool = False) -> dict:
+    """Refit and write the plan (in place, or to ``output``) with its updated manifest; returns the
+    manifest. On any failure the original plan and manifest are untouched."""
+    import hashlib
+
+    from .build import manifest_path, sha256_file
+    from .files import write_atomic
+    from .runtime import cuda_runtime, require_gpu
+
+    prepared = prepare(plan_path, weights, spec, strict)
+    problems = check(prepared)
+    if problems:
+        raise RefitError(problems)
+    require_gpu(cuda_runtime())
+    data = refit_plan(prepared.plan, prepared.arrays, prepared.manifest["precision"])
+    output = output or plan_path
+    record = dict(prepared.manifest)
+    record["weights"] = ({"path": prepared.weights_path, "sha256": sha256_file(prepared.weights_path)}
+                         if prepared.weights_path else {"path": "(in memory)", "sha256": None})
+    record["plan"] = {"path": os.path.basename(output), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    record["refitted"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    record_path = manifest_path(output)
+    old_record = open(record_path, "rb").read() if os.path.isfile(record_path) else None
+    staged = output + ".refit.tmp"
+    write_atomic(staged, data)  # the new plan is whole on disk before anything is replaced
+    try:
+        write_atomic(record_path, (json.dumps(record, indent=2) + "\n").encode())
+        try:
+            os.replace(staged, output)
+        except BaseException:  # put the old manifest back: the old plan is still in place
+            if old_record is None:
+                os.unlink(record_path)
+            else:
+                write_atomic(record_path, old_record)
+            raise
+    finally:
+        if os.path.exists(staged):
+            os.unlink(staged)
+    return record

@@ -1,0 +1,183 @@
+"""Refit preparation on real specs and weights. The arrays prepared for TensorRT's Refitter must be
+bit-identical to those the build gave TensorRT: the build records a digest of exactly those arrays in
+the manifest, and the preparation must reproduce it from the same values in another file format.
+
+Refittable builds need a GPU, so these tests take a plan built here (refit: none) and write the
+manifest a refittable build records (the same fields, with `refit` set and the refittable weights
+listed); the plan and its hash are real."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from netdsl import build, refit
+from netdsl.diagnostics import SpecError, UsageError
+from netdsl.weights import read_weights, write_weights
+
+pytest.importorskip("tensorrt_rtx")
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+LENET = ROOT / "specs" / "lenet.yaml"
+SMALL = """\
+netdsl: 1
+inputs: [{name: x, shape: [-1, 3, 16, 16], batch: {min: 1, opt: 2, max: 4}}]
+layers:
+  - {name: conv, kind: convolution, out_channels: 8, kernel: 3, bias: false}
+  - {name: bn, kind: batch_norm}
+  - {name: act, kind: relu}
+  - {name: up, kind: deconvolution, out_channels: 4, kernel: 2, stride: 2}
+  - {name: fc, kind: fully_connected, out_features: 5}
+"""
+
+
+def refittable(plan_path, mode="refit"):
+    """Rewrite the manifest as a refittable build of the same plan writes it."""
+    record_path = pathlib.Path(str(plan_path) + ".json")
+    record = json.loads(record_path.read_text())
+    record["refit"] = mode
+    record["refittable_weights"] = record["weights_in_engine"]
+    record_path.write_text(json.dumps(record))
+    return record
+
+
+def random_state(spec_path, seed):
+    checked = build.load_spec(str(spec_path))
+    rng = np.random.default_rng(seed)
+    state = {}
+    for node in checked.graph.nodes:
+        for slot in node.op.weight_slots(node, *(checked.types[i] for i in node.inputs)):
+            array = rng.standard_normal(slot.shape).astype(np.float32)
+            state[f"{node.name}.{slot.name}"] = np.abs(array) + 0.5 if slot.name == "running_var" else array
+    return state
+
+
+@pytest.fixture
+def small(tmp_path):
+    spec = tmp_path / "small.yaml"
+    spec.write_text(SMALL)
+    write_weights(str(tmp_path / "w.safetensors"), random_state(spec, 0))
+    return spec, tmp_path
+
+
+@pytest.mark.parametrize("precision", ["float32", "float16", "bfloat16"])
+def test_prepared_arrays_are_bit_identical_to_the_build(small, precision):
+    spec, folder = small
+    plan = folder / "small.plan"
+    build.build(str(spec), output=str(plan), weights=str(folder / "w.safetensors"), precision=precision)
+    refittable(plan)
+    # The same values from another format: the derivations (folded batch norm, conversion) must match.
+    write_weights(str(folder / "w.wts"), {k: t.data for k, t in read_weights(str(folder / "w.safetensors")).items()})
+    prepared = refit.prepare(str(plan), str(folder / "w.wts"))
+    assert build.weights_digest(prepared.arrays) == prepared.manifest["engine_weights_sha256"]
+    assert refit.check(prepared) == []
+    assert {"bn.scale", "bn.shift", "conv.weight", "up.weight", "up.bias", "fc.weight", "fc.bias"} == set(prepared.arrays)
+    wanted = {"float32": np.float32, "float16": np.float16, "bfloat16": np.uint16}[precision]
+    deconv = np.float32 if precision == "bfloat16" else wanted  # TensorRT-RTX: bfloat16 deconvolution runs in float32
+    assert all(a.dtype == (deconv if name.startswith("up.") else wanted) for name, a in prepared.arrays.items())
+
+
+def test_folded_batch_norm_matches_pytorch(small):
+    torch = pytest.importorskip("torch")
+    spec, folder = small
+    plan = folder / "small.plan"
+    build.build(str(spec), output=str(plan), weights=str(folder / "w.safetensors"))
+    refittable(plan)
+    prepared = refit.prepare(str(plan), str(folder / "w.safetensors"))
+    w = {k: torch.from_numpy(np.array(t.data)) for k, t in read_weights(str(folder / "w.safetensors")).items()}
+    x = torch.randn(2, 8, 3, 3)
+    expected = torch.nn.functional.batch_norm(x, w["bn.running_mean"], w["bn.running_var"], w["bn.weight"], w["bn.bias"],
+                                              False, 0.0, 1e-5)
+    folded = x * torch.from_numpy(prepared.arrays["bn.scale"]).view(1, -1, 1, 1) + torch.from_numpy(
+        prepared.arrays["bn.shift"]).view(1, -1, 1, 1)
+    assert torch.allclose(folded, expected, atol=1e-5)
+
+
+def test_new_weights_fit_and_in_memory_mappings_work(small):
+    spec, folder = small
+    plan = folder / "small.plan"
+    build.build(str(spec), output=str(plan), weights=str(folder / "w.safetensors"))
+    refittable(plan)
+    new = random_state(spec, 1)
+    prepared = refit.prepare(str(plan), new)
+    assert refit.check(prepared) == [] and prepared.weights_path is None
+    assert np.array_equal(prepared.arrays["conv.weight"], new["conv.weight"])
+
+
+def test_missing_and_misshapen_new_weights_are_all_reported(small):
+    spec, folder = small
+    plan = folder / "small.plan"
+    build.build(str(spec), output=str(plan), weights=str(folder / "w.safetensors"))
+    refittable(plan)
+    new = random_state(spec, 1)
+    del new["bn.running_var"]
+    new["fc.weight"] = new["fc.weight"][:, :10]
+    with pytest.raises(SpecError) as caught:
+        refit.prepare(str(plan), new)
+    assert {d.code for d in caught.value.diagnostics} == {"missing-weight", "weight-shape"}
+
+
+def test_spec_changes_that_alter_weights_name_the_layer(small):
+    spec, folder = small
+    plan = folder / "small.plan"
+    build.build(str(spec), output=str(plan), weights=str(folder / "w.safetensors"))
+    refittable(plan)
+    spec.write_text(SMALL.replace("out_features: 5", "out_features: 6").replace("{name: act, kind: relu}",
+                                                                               "{name: act, kind: relu6}"))
+    prepared = refit.prepare(str(plan), random_state(spec, 2), strict=True)
+    problems = refit.check(prepared)
+    # fc's input: conv 16 -> 14, deconvolution x2 -> 28, 4 channels: 4 * 28 * 28 = 3136 features
+    assert problems == ["weight `fc.weight` is [6, 3136] now, the engine has [5, 3136] (layer `fc` changed since the build)",
+                        "weight `fc.bias` is [1, 6] now, the engine has [1, 5] (layer `fc` changed since the build)"]
+
+
+def test_spec_changes_that_keep_weights_only_warn(small):
+    spec, folder = small
+    plan = folder / "small.plan"
+    build.build(str(spec), output=str(plan), weights=str(folder / "w.safetensors"))
+    refittable(plan)
+    spec.write_text(SMALL.replace("{name: act, kind: relu}", "{name: act, kind: relu6}"))
+    prepared = refit.prepare(str(plan), str(folder / "w.safetensors"))
+    assert refit.check(prepared) == [] and prepared.spec_changed
+
+
+@pytest.mark.parametrize("mode", ["refit-identical", "weightless"])
+def test_identical_modes_take_back_only_the_build_weights(small, mode):
+    spec, folder = small
+    plan = folder / "small.plan"
+    build.build(str(spec), output=str(plan), weights=str(folder / "w.safetensors"))
+    refittable(plan, mode)
+    assert refit.check(refit.prepare(str(plan), str(folder / "w.safetensors"))) == []
+    [problem] = refit.check(refit.prepare(str(plan), random_state(spec, 3)))
+    assert f"built `{mode}`" in problem
+
+
+def test_an_engine_built_without_refit_is_refused(tmp_path):
+    plan = tmp_path / "lenet.plan"
+    build.build(str(LENET), output=str(plan))
+    with pytest.raises(UsageError, match="built without refit support"):
+        refit.prepare(str(plan), str(ROOT / "weights" / "lenet.wts"))
+
+
+def netdsl(*args):
+    return subprocess.run([sys.executable, "-m", "netdsl", *args], capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+
+def test_refit_command_checks_then_stops_without_a_gpu(tmp_path):
+    plan = tmp_path / "lenet.plan"
+    build.build(str(LENET), output=str(plan))
+    refittable(plan)
+    before = plan.read_bytes(), pathlib.Path(str(plan) + ".json").read_bytes()
+    checked = netdsl("refit", str(plan), "--weights", str(ROOT / "weights" / "lenet.wts"), "--check")
+    assert checked.returncode == 0 and "all 10 refittable weights present" in checked.stdout
+    if build.cuda_devices() == 0:
+        result = netdsl("refit", str(plan), "--weights", str(ROOT / "weights" / "lenet.wts"))
+        assert result.returncode == 4 and "GPU" in result.stderr
+    assert (plan.read_bytes(), pathlib.Path(str(plan) + ".json").read_bytes()) == before
+    bad = tmp_path / "bad.wts"
+    write_weights(str(bad), {k: t.data[:-1] if k == "fc3.bias" else t.data
+                             for k, t in read_weights(str(ROOT / "weights" / "lenet.wts")).items()})
+    result = netdsl("refit", str(plan), "--weights", str(bad), "--check")
+    assert result.returncode == 1 and "fc3.bias" in result.stderr
