@@ -28,6 +28,7 @@ commands:
                      run the spec on numpy (the reference executor) with its weights
   validate SPEC...   check specs: schema, names, shapes (and --weights W); every problem with file:line:col
   summary SPEC       table of layers: output shapes, parameters, multiply-accumulates
+  diff OLD NEW       what a change means: layers, parameters, shapes, costs, can engines be refit
   weights ls FILE    names, dtypes, shapes and bytes in a weight file (.safetensors, .wts, .npz)
   weights convert IN OUT
                      convert between .safetensors, .wts and .npz (float32 exactly)
@@ -243,10 +244,30 @@ def cmd_refit(args) -> int:
     return EXIT_OK
 
 
+def cmd_diff(args) -> int:
+    from . import diff
+    from .render import Painter, use_color
+
+    result = diff.compare(diff.load_side(args.old), diff.load_side(args.new), args.old, args.new)
+    if args.format == "json":
+        json.dump(result.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(diff.format_text(result, Painter(use_color(sys.stdout))))
+    return EXIT_OK if result.identical else EXIT_INVALID
+
+
 def cmd_summary(args) -> int:
     from . import summary
-    from .spec import load
+    from .spec import check, load
 
+    if args.textconv:  # for git: always some text, the file itself when it is not a valid spec
+        checked, diagnostics = check(args.spec)
+        if checked is None:
+            with open(args.spec, encoding="utf-8", errors="replace") as stream:
+                sys.stdout.write(stream.read())
+            print("\n# netdsl: not a valid spec:\n" + "\n".join(f"#   {d.code}: {d.message}" for d in diagnostics))
+            return EXIT_OK
     checked = load(args.spec)
     if args.format == "json":
         json.dump(summary.to_json(checked), sys.stdout, indent=2)
@@ -370,6 +391,20 @@ def build_parser() -> argparse.ArgumentParser:
                   "per sample, with totals.")
     summary.add_argument("spec", metavar="SPEC")
     summary.add_argument("--format", **formats)
+    summary.add_argument("--textconv", action="store_true", help="for git's textconv: print the file itself when "
+                         "it is not a valid spec, and exit 0")
+
+    differ = add("diff", cmd_diff, "what a spec change means (exit 1 when the specs differ)",
+                 "Compare two specs: layers added, removed, renamed and changed (parameter by parameter), rewired "
+                 "inputs, output shapes that change, parameter and MAC deltas, and whether an engine built from OLD "
+                 "can be refit to NEW. OLD and NEW are paths or REV:path (read with git show). Exit 0 when the "
+                 "specs define the same network and nothing else differs, 1 when they differ, like diff.\n\n"
+                 "git: `git config difftool.netdsl.cmd 'netdsl diff \"$LOCAL\" \"$REMOTE\"'` then "
+                 "`git difftool -t netdsl`; for `git diff`, `git config diff.netdsl.textconv 'netdsl summary "
+                 "--textconv'` and `*.yaml diff=netdsl` in .gitattributes.")
+    differ.add_argument("old", metavar="OLD")
+    differ.add_argument("new", metavar="NEW")
+    differ.add_argument("--format", **formats)
 
     weights = add("weights", None, "list or convert weight files",
                   "Weight files: .safetensors, tensorrtx/NVIDIA .wts and .npz.")

@@ -33,6 +33,7 @@ class Node:
     trace: tuple[Note, ...] = ()  # the block instantiations this node came from, innermost first
     weight_names: dict[str, str] = field(default_factory=dict)  # slot -> exact file key (layer's `weights`)
     weight_pos: dict[str, Pos] = field(default_factory=dict)
+    blocks: tuple[tuple[str, str], ...] = ()  # block instances it is in: (instance name, block name), outermost first
 
     def where(self, param: str | None = None) -> Pos:
         return self.param_pos.get(param, self.pos) if param else self.pos

@@ -79,6 +79,7 @@ class Op:
     params: dict[str, Param] = {}
     min_inputs: int = 1
     max_inputs: int | None = 1  # None: any number
+    weight_only_params: tuple[str, ...] = ()  # parameters that only change derived weights (refit can follow)
 
     def infer_shape(self, node, *inputs: TensorType) -> TensorType:
         raise NotImplementedError

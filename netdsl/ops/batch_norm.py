@@ -20,6 +20,7 @@ class BatchNorm(Op):
     doc = ("(x - running_mean) / sqrt(running_var + eps) * weight + bias, per channel (dim 1) "
            "(torch.nn.BatchNorm1d/2d in eval mode). Weights: weight, bias, running_mean, running_var [C].")
     params = {"eps": Param(Float(0.0, low_open=True), 1e-5)}
+    weight_only_params = ("eps",)  # folded into <layer>.scale, which a refit derives again
 
     def infer_shape(self, node, x):
         if len(x.shape) < 2 or x.shape[1] is BATCH:

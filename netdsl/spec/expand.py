@@ -46,6 +46,7 @@ class Scope:
     trace: tuple[Note, ...] = ()
     previous: str | None = None  # tensor consumed by a layer that names no inputs
     positions: dict[str, Pos] = field(default_factory=dict)
+    blocks: tuple[tuple[str, str], ...] = ()  # (instance name, block name), outermost first
 
 
 def read_blocks(node: YamlNode | None, diagnostics: Diagnostics) -> dict[str, Block]:
@@ -277,7 +278,7 @@ class Expander:
         self.define(scope, local, full, entries["name"].pos)
         if self.claim(full, entries["name"].pos) and ok and inputs is not None:
             self.nodes.append(Node(full, op.kind, op, params, inputs, layer.pos, param_pos, scope.trace,
-                                   *weight_names))
+                                   *weight_names, blocks=scope.blocks))
 
     def claim(self, full: str, pos: Pos) -> bool:
         """Register a global tensor name; False (reported) when another layer already has it."""
@@ -387,7 +388,7 @@ class Expander:
         names = dict(zip(block.inputs, inputs))
         note = Note(pos, f"in block `{block.name}`, instantiated as `{full}`")
         inner = Scope(prefix=full + ".", names=names, defined_later={}, args=values, block=block,
-                      trace=(note,) + outer.trace, previous=inputs[0])
+                      trace=(note,) + outer.trace, previous=inputs[0], blocks=outer.blocks + ((full, block.name),))
         self.expand_list(block.layers, inner)
         output = inner.previous
         if block.output is not None:
