@@ -29,6 +29,7 @@ commands:
   validate SPEC...   check specs: schema, names, shapes (and --weights W); every problem with file:line:col
   summary SPEC       table of layers: output shapes, parameters, multiply-accumulates
   diff OLD NEW       what a change means: layers, parameters, shapes, costs, can engines be refit
+  graph SPEC -o F    picture of the network (.dot, .svg, .png)
   weights ls FILE    names, dtypes, shapes and bytes in a weight file (.safetensors, .wts, .npz)
   weights convert IN OUT
                      convert between .safetensors, .wts and .npz (float32 exactly)
@@ -257,6 +258,15 @@ def cmd_diff(args) -> int:
     return EXIT_OK if result.identical else EXIT_INVALID
 
 
+def cmd_graph(args) -> int:
+    from .graph_picture import render
+    from .spec import load
+
+    render(load(args.spec), args.output)
+    print(f"wrote {args.output}")
+    return EXIT_OK
+
+
 def cmd_summary(args) -> int:
     from . import summary
     from .spec import check, load
@@ -402,6 +412,13 @@ def build_parser() -> argparse.ArgumentParser:
                  "git: `git config difftool.netdsl.cmd 'netdsl diff \"$LOCAL\" \"$REMOTE\"'` then "
                  "`git difftool -t netdsl`; for `git diff`, `git config diff.netdsl.textconv 'netdsl summary "
                  "--textconv'` and `*.yaml diff=netdsl` in .gitattributes.")
+    picture = add("graph", cmd_graph, "draw the network (Graphviz)",
+                  "Draw the network: layers with kind and parameter count, edges with tensor shapes, block instances "
+                  "as clusters. The format follows -o's extension: .dot (nothing needed), .svg or .png (needs "
+                  "Graphviz's `dot`: apt install graphviz).")
+    picture.add_argument("spec", metavar="SPEC")
+    picture.add_argument("-o", "--output", required=True, metavar="FILE", help="net.dot, net.svg or net.png")
+
     differ.add_argument("old", metavar="OLD")
     differ.add_argument("new", metavar="NEW")
     differ.add_argument("--format", **formats)
