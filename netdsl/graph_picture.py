@@ -16,7 +16,8 @@ FORMATS = ("dot", "svg", "png")
 
 
 def quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A DOT string; line breaks become DOT's centred line breaks."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def to_dot(checked) -> str:
@@ -28,12 +29,12 @@ def to_dot(checked) -> str:
              '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=10];',
              '  edge [fontname="Helvetica", fontsize=9, color="#555555"];']
     for graph_input in graph.inputs:
-        label = f"{graph_input.name}\\n{show_shape(graph_input.shape)} {graph_input.dtype}"
+        label = f"{graph_input.name}\n{show_shape(graph_input.shape)} {graph_input.dtype}"
         lines.append(f'  {quote("in:" + graph_input.name)} [label={quote(label)}, shape=ellipse, fillcolor="#dff0d8"];')
     tree: dict = {}  # nested clusters: instance -> (block, children dict, nodes list)
     top_nodes = []
     for node in graph.nodes:
-        label = f"{node.name}\\n{node.kind}" + (f"\\n{params[node.name]:,} params" if params[node.name] else "")
+        label = f"{node.name}\n{node.kind}" + (f"\n{params[node.name]:,} params" if params[node.name] else "")
         statement = f"{quote(node.name)} [label={quote(label)}];"
         level, children = None, tree
         for instance, block in node.blocks:
