@@ -30,6 +30,8 @@ commands:
   summary SPEC       table of layers: output shapes, parameters, multiply-accumulates
   diff OLD NEW       what a change means: layers, parameters, shapes, costs, can engines be refit
   graph SPEC -o F    picture of the network (.dot, .svg, .png)
+  fmt SPEC... [--check]
+                     canonical formatting (key order, one line per layer, comments kept)
   weights ls FILE    names, dtypes, shapes and bytes in a weight file (.safetensors, .wts, .npz)
   weights convert IN OUT
                      convert between .safetensors, .wts and .npz (float32 exactly)
@@ -258,6 +260,32 @@ def cmd_diff(args) -> int:
     return EXIT_OK if result.identical else EXIT_INVALID
 
 
+def cmd_fmt(args) -> int:
+    from .files import write_atomic
+    from .fmt import format_text
+    from .yamlnodes import read_source
+    from .diagnostics import Diagnostics
+
+    changed = 0
+    for path in args.specs:
+        diagnostics = Diagnostics()
+        source = read_source(path, diagnostics)
+        if source is None:
+            raise SpecError(diagnostics)
+        formatted = format_text(source.text, path)
+        if formatted == source.text:
+            continue
+        changed += 1
+        if args.check:
+            print(f"{path}: would be reformatted")
+        else:
+            write_atomic(path, formatted.encode("utf-8"))
+            print(f"{path}: reformatted")
+    if args.check:
+        return EXIT_INVALID if changed else EXIT_OK
+    return EXIT_OK
+
+
 def cmd_graph(args) -> int:
     from .graph_picture import render
     from .spec import load
@@ -418,6 +446,14 @@ def build_parser() -> argparse.ArgumentParser:
                   "Graphviz's `dot`: apt install graphviz).")
     picture.add_argument("spec", metavar="SPEC")
     picture.add_argument("-o", "--output", required=True, metavar="FILE", help="net.dot, net.svg or net.png")
+
+    formatter = add("fmt", cmd_fmt, "rewrite specs in the canonical layout",
+                    "Rewrite specs in place in one canonical layout (top-level key order, one line per input and "
+                    "layer with keys in a fixed order, blank lines between sections), keeping every comment and "
+                    "each scalar's spelling. The result is checked to mean exactly what the original means. With "
+                    "--check nothing is written, and the exit code is 1 when a file would change (for CI).")
+    formatter.add_argument("specs", nargs="+", metavar="SPEC")
+    formatter.add_argument("--check", action="store_true", help="only report files that would change; exit 1 if any")
 
     differ.add_argument("old", metavar="OLD")
     differ.add_argument("new", metavar="NEW")
