@@ -151,6 +151,17 @@ def cmd_build(args) -> int:
     return EXIT_OK
 
 
+def emit_outputs(path, outputs) -> int:
+    from . import arrays
+
+    if path:
+        arrays.write_outputs(path, outputs)
+        print(f"wrote {path}")
+    else:
+        print(arrays.describe_outputs(outputs))
+    return EXIT_OK
+
+
 def cmd_reference(args) -> int:
     from . import arrays, reference
     from .build import bind_weights, load_spec
@@ -159,12 +170,7 @@ def cmd_reference(args) -> int:
     bound = bind_weights(checked, args.weights, args.strict)
     inputs = arrays.read_inputs(args.input, [i.name for i in checked.graph.inputs])
     outputs = reference.run(checked, bound, inputs)
-    if args.output:
-        arrays.write_outputs(args.output, outputs)
-        print(f"wrote {args.output}")
-    else:
-        print(arrays.describe_outputs(outputs))
-    return EXIT_OK
+    return emit_outputs(args.output, outputs)
 
 
 def cmd_run(args) -> int:
@@ -176,12 +182,7 @@ def cmd_run(args) -> int:
     engine.check(inputs)  # before any GPU is needed
     with engine:
         outputs = engine.run(inputs)
-    if args.output:
-        arrays.write_outputs(args.output, outputs)
-        print(f"wrote {args.output}")
-    else:
-        print(arrays.describe_outputs(outputs))
-    return EXIT_OK
+    return emit_outputs(args.output, outputs)
 
 
 def cmd_bench(args) -> int:

@@ -62,6 +62,16 @@ def small(tmp_path):
     return spec, tmp_path
 
 
+@pytest.fixture
+def small_plan(small):
+    """A refittable-manifest plan of the small spec, built on its weights."""
+    spec, folder = small
+    plan = folder / "small.plan"
+    build.build(str(spec), output=str(plan), weights=str(folder / "w.safetensors"))
+    refittable(plan)
+    return spec, folder, plan
+
+
 @pytest.mark.parametrize("precision", ["float32", "float16", "bfloat16"])
 def test_prepared_arrays_are_bit_identical_to_the_build(small, precision):
     spec, folder = small
@@ -79,12 +89,9 @@ def test_prepared_arrays_are_bit_identical_to_the_build(small, precision):
     assert all(a.dtype == (deconv if name.startswith("up.") else wanted) for name, a in prepared.arrays.items())
 
 
-def test_folded_batch_norm_matches_pytorch(small):
+def test_folded_batch_norm_matches_pytorch(small_plan):
     torch = pytest.importorskip("torch")
-    spec, folder = small
-    plan = folder / "small.plan"
-    build.build(str(spec), output=str(plan), weights=str(folder / "w.safetensors"))
-    refittable(plan)
+    spec, folder, plan = small_plan
     prepared = refit.prepare(str(plan), str(folder / "w.safetensors"))
     w = {k: torch.from_numpy(np.array(t.data)) for k, t in read_weights(str(folder / "w.safetensors")).items()}
     x = torch.randn(2, 8, 3, 3)
@@ -95,22 +102,16 @@ def test_folded_batch_norm_matches_pytorch(small):
     assert torch.allclose(folded, expected, atol=1e-5)
 
 
-def test_new_weights_fit_and_in_memory_mappings_work(small):
-    spec, folder = small
-    plan = folder / "small.plan"
-    build.build(str(spec), output=str(plan), weights=str(folder / "w.safetensors"))
-    refittable(plan)
+def test_new_weights_fit_and_in_memory_mappings_work(small_plan):
+    spec, folder, plan = small_plan
     new = random_state(spec, 1)
     prepared = refit.prepare(str(plan), new)
     assert refit.check(prepared) == [] and prepared.weights_path is None
     assert np.array_equal(prepared.arrays["conv.weight"], new["conv.weight"])
 
 
-def test_missing_and_misshapen_new_weights_are_all_reported(small):
-    spec, folder = small
-    plan = folder / "small.plan"
-    build.build(str(spec), output=str(plan), weights=str(folder / "w.safetensors"))
-    refittable(plan)
+def test_missing_and_misshapen_new_weights_are_all_reported(small_plan):
+    spec, folder, plan = small_plan
     new = random_state(spec, 1)
     del new["bn.running_var"]
     new["fc.weight"] = new["fc.weight"][:, :10]
@@ -119,11 +120,8 @@ def test_missing_and_misshapen_new_weights_are_all_reported(small):
     assert {d.code for d in caught.value.diagnostics} == {"missing-weight", "weight-shape"}
 
 
-def test_spec_changes_that_alter_weights_name_the_layer(small):
-    spec, folder = small
-    plan = folder / "small.plan"
-    build.build(str(spec), output=str(plan), weights=str(folder / "w.safetensors"))
-    refittable(plan)
+def test_spec_changes_that_alter_weights_name_the_layer(small_plan):
+    spec, folder, plan = small_plan
     spec.write_text(SMALL.replace("out_features: 5", "out_features: 6").replace("{name: act, kind: relu}",
                                                                                "{name: act, kind: relu6}"))
     prepared = refit.prepare(str(plan), random_state(spec, 2), strict=True)
@@ -133,21 +131,16 @@ def test_spec_changes_that_alter_weights_name_the_layer(small):
                         "weight `fc.bias` is [1, 6] now, the engine has [1, 5] (layer `fc` changed since the build)"]
 
 
-def test_spec_changes_that_keep_weights_only_warn(small):
-    spec, folder = small
-    plan = folder / "small.plan"
-    build.build(str(spec), output=str(plan), weights=str(folder / "w.safetensors"))
-    refittable(plan)
+def test_spec_changes_that_keep_weights_only_warn(small_plan):
+    spec, folder, plan = small_plan
     spec.write_text(SMALL.replace("{name: act, kind: relu}", "{name: act, kind: relu6}"))
     prepared = refit.prepare(str(plan), str(folder / "w.safetensors"))
     assert refit.check(prepared) == [] and prepared.spec_changed
 
 
 @pytest.mark.parametrize("mode", ["refit-identical", "weightless"])
-def test_identical_modes_take_back_only_the_build_weights(small, mode):
-    spec, folder = small
-    plan = folder / "small.plan"
-    build.build(str(spec), output=str(plan), weights=str(folder / "w.safetensors"))
+def test_identical_modes_take_back_only_the_build_weights(small_plan, mode):
+    spec, folder, plan = small_plan
     refittable(plan, mode)
     assert refit.check(refit.prepare(str(plan), str(folder / "w.safetensors"))) == []
     [problem] = refit.check(refit.prepare(str(plan), random_state(spec, 3)))

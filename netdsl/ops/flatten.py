@@ -1,12 +1,13 @@
 """Flatten a range of dimensions into one (torch.flatten)."""
 
 from ..params import Int, Param
-from . import BATCH, Op, ShapeError, TensorType, reshape_dims, register, show_shape
+from . import BATCH, ShapeError, TensorType, register, show_shape
+from .reshape import Reshaping
 from .softmax import normalize_axis
 
 
 @register
-class Flatten(Op):
+class Flatten(Reshaping):
     kind = "flatten"
     doc = "Merges dimensions start_dim..end_dim into one (torch.flatten); by default all but the batch."
     params = {"start_dim": Param(Int(), 1), "end_dim": Param(Int(), -1)}
@@ -25,11 +26,3 @@ class Flatten(Op):
         for dim in merged[1:]:
             size *= dim
         return TensorType(x.shape[:start] + (size,) + x.shape[end + 1:], x.dtype)
-
-    def lower(self, node, ctx, x):
-        layer = ctx.network.add_shuffle(x)
-        layer.reshape_dims = reshape_dims(ctx.types[node.name].shape)
-        return ctx.label(layer).get_output(0)
-
-    def reference(self, node, ctx, x):
-        return x.reshape(ctx.output_shape())

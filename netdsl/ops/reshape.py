@@ -2,11 +2,23 @@
 inferred."""
 
 from ..params import Dims, Param
-from . import BATCH, Op, ShapeError, TensorType, reshape_dims, per_sample, register, show_shape
+from . import BATCH, Op, ShapeError, TensorType, per_sample, register, reshape_dims, show_shape
+
+
+class Reshaping(Op):
+    """Kinds that only give the tensor a new shape (the one shape inference computed)."""
+
+    def lower(self, node, ctx, x):
+        layer = ctx.network.add_shuffle(x)
+        layer.reshape_dims = reshape_dims(ctx.types[node.name].shape)
+        return ctx.label(layer).get_output(0)
+
+    def reference(self, node, ctx, x):
+        return x.reshape(ctx.output_shape())
 
 
 @register
-class Reshape(Op):
+class Reshape(Reshaping):
     kind = "reshape"
     doc = ("Gives the tensor a new shape of the same size (torch.reshape). In `shape`, 0 copies the input "
            "dimension at that position (use it for the dynamic batch) and one -1 is inferred.")
@@ -47,11 +59,3 @@ class Reshape(Op):
                              expected=f"{total} elements per sample" if dynamic else f"{total} elements",
                              found=str(known) + (" and no batch dimension" if dynamic and not kept_batch else ""))
         return TensorType(tuple(target), x.dtype)
-
-    def lower(self, node, ctx, x):
-        layer = ctx.network.add_shuffle(x)
-        layer.reshape_dims = reshape_dims(ctx.types[node.name].shape)
-        return ctx.label(layer).get_output(0)
-
-    def reference(self, node, ctx, x):
-        return x.reshape(ctx.output_shape())
