@@ -12,7 +12,8 @@ SPECS = sorted((ROOT / "specs").rglob("*.yaml"))
 
 # Published figures: LeNet-5 as in tensorrtx (and the issue); ResNet-18 and ResNet-50 from torchvision's
 # model docs.
-PUBLISHED_PARAMS = {"lenet.yaml": 61_706, "resnet18.yaml": 11_689_512, "resnet50.yaml": 25_557_032}
+PUBLISHED_PARAMS = {"lenet.yaml": 61_706, "resnet18.yaml": 11_689_512, "resnet50.yaml": 25_557_032,
+                    "alexnet.yaml": 61_100_840, "vgg16.yaml": 138_357_544, "mobilenet_v2.yaml": 3_504_872}
 
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
@@ -26,9 +27,10 @@ def test_parameter_count_matches_published_figure(name, params):
     assert summary.to_json(load(str(path)))["total_params"] == params
 
 
-@pytest.mark.parametrize("name, gmacs", [("resnet18", 1.81), ("resnet50", 4.09)])
-def test_resnet_macs_match_published_figure(name, gmacs):
-    # torchvision lists ResNet-18 at 1.81 and ResNet-50 at 4.09 GFLOPS (multiply-accumulates), 224x224.
+@pytest.mark.parametrize("name, gmacs", [("resnet18", 1.81), ("resnet50", 4.09), ("alexnet", 0.71),
+                                         ("vgg16", 15.47), ("mobilenet_v2", 0.30)])
+def test_macs_match_published_figure(name, gmacs):
+    # torchvision's model docs list these GFLOPS (multiply-accumulates) for 224x224 inputs.
     macs = summary.to_json(load(str(ROOT / f"specs/zoo/{name}.yaml")))["total_macs"]
     assert round(macs / 1e9, 2) == gmacs
 

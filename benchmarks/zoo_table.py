@@ -1,0 +1,53 @@
+"""The model zoo table for README: parameters and multiply-accumulates (netdsl summary) and the time of a
+TensorRT-RTX build of each spec in specs/zoo (random weights, float32, this machine, one build each after
+a warm-up build of LeNet).
+
+Run: python benchmarks/zoo_table.py   (prints a Markdown table)
+"""
+
+import glob
+import os
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from netdsl import build, summary  # noqa: E402
+from netdsl.weights.bind import BoundWeight  # noqa: E402
+
+
+def random_weights(checked):
+    rng = np.random.default_rng(0)
+    bound = {}
+    for node in checked.graph.nodes:
+        for slot in node.op.weight_slots(node, *(checked.types[i] for i in node.inputs)):
+            array = rng.standard_normal(slot.shape, dtype=np.float32) * 0.05
+            if slot.name == "running_var":
+                array = np.abs(array) + 0.5
+            bound[f"{node.name}.{slot.name}"] = BoundWeight(f"{node.name}.{slot.name}", node.name, slot.name, array)
+    return bound
+
+
+def main() -> int:
+    lenet = build.load_spec(os.path.join(ROOT, "specs", "lenet.yaml"))
+    build.build_plan(lenet, build.bind_weights(lenet))  # warm-up: TensorRT's one-time start
+    print("| network | input | parameters | MACs per sample | TensorRT-RTX build (s) | plan (MB) |")
+    print("|---|---|---:|---:|---:|---:|")
+    for path in sorted(glob.glob(os.path.join(ROOT, "specs", "zoo", "*.yaml"))):
+        checked = build.load_spec(path)
+        table = summary.to_json(checked)
+        bound = random_weights(checked)
+        start = time.perf_counter()
+        plan = build.build_plan(checked, bound)
+        seconds = time.perf_counter() - start
+        shape = "x".join(str(d) for d in checked.graph.inputs[0].shape[1:])
+        print(f"| {checked.graph.name} | {shape} | {table['total_params']:,} | {table['total_macs']:,} | "
+              f"{seconds:.1f} | {plan.data.nbytes / 1e6:.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""The model zoo against PyTorch: each spec binds the state_dict of a PyTorch model with torchvision's
+module names strictly (no rename, nothing unused), has its parameter count, and the reference executor
+matches the model's output on random weights and inputs. Builds: tests/trt/test_build.py builds every
+shipped spec."""
+
+import pathlib
+import struct
+
+import numpy as np
+import pytest
+
+from netdsl import reference
+from netdsl.build import load_spec
+from netdsl.weights import read_weights
+from netdsl.weights.bind import bind
+
+torch = pytest.importorskip("torch")
+sys_path = pathlib.Path(__file__).resolve().parent
+import sys  # noqa: E402
+
+sys.path.insert(0, str(sys_path))
+from torch_models import MODELS  # noqa: E402
+
+ROOT = sys_path.parents[1]
+
+
+def randomized(model, seed):
+    """Random weights with batch norm statistics that keep activations near unit scale."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                continue
+            if name.endswith("running_var"):
+                tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
+            elif name.endswith("running_mean") or name.endswith(".bias"):
+                tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.1)
+            elif tensor.dim() == 1:  # batch norm gamma
+                tensor.copy_(torch.rand(tensor.shape, generator=generator) * 0.5 + 0.5)
+            else:
+                fan_in = tensor[0].numel()
+                tensor.copy_(torch.randn(tensor.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
+    return model.eval()
+
+
+def state_tensors(model):
+    from netdsl.weights import Tensor
+
+    return {k: Tensor(k, str(v.dtype).replace("torch.", ""), tuple(v.shape), v.detach().numpy())
+            for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_zoo_spec_matches_pytorch(name):
+    checked = load_spec(str(ROOT / "specs" / "zoo" / f"{name}.yaml"))
+    model = randomized(MODELS[name](), 0)
+    bound = bind(checked, state_tensors(model), f"{name} state_dict", strict=True)
+    assert sum(p.numel() for p in model.parameters()) == sum(
+        w.array.size for w in bound.values() if not w.slot.startswith("running_"))
+    shape = (1,) + tuple(checked.graph.inputs[0].shape[1:])
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    [output] = reference.run(checked, bound, {checked.graph.inputs[0].name: x}).values()
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    scale = max(1.0, float(np.abs(expected).max()))
+    assert np.abs(output - expected).max() <= 1e-4 * scale, (np.abs(output - expected).max(), scale)
+
+
+def gen_wts(model, path):
+    """tensorrtx's gen_wts.py, as its scripts write it: count line, then `name count  v v v` per entry
+    (two spaces after the count), each value struct.pack('>f').hex(), buffers included."""
+    with open(path, "w") as f:
+        state = model.state_dict()
+        f.write(f"{len(state)}\n")
+        for key, value in state.items():
+            flat = value.reshape(-1).cpu().numpy()
+            f.write(f"{key} {len(flat)} ")
+            for v in flat:
+                f.write(" ")
+                f.write(struct.pack(">f", float(v)).hex())
+            f.write("\n")
+
+
+@pytest.mark.parametrize("name,spec", [("lenet", "specs/lenet.yaml"), ("resnet18", "specs/zoo/resnet18.yaml")])
+def test_tensorrtx_wts_round_trip(tmp_path, name, spec):
+    checked = load_spec(str(ROOT / spec))
+    if name == "lenet":
+        sys.path.insert(0, str(ROOT / "tools"))
+        from train_lenet import LeNet
+
+        model = randomized(LeNet(), 2)
+
+        def forward(x):
+            return torch.softmax(model(x), 1)
+    else:
+        model = randomized(MODELS[name](), 2)
+        forward = model
+    path = tmp_path / f"{name}.wts"
+    gen_wts(model, path)
+    assert "  " in path.read_text().splitlines()[1][:40]  # the two-space variant
+    bound = bind(checked, read_weights(str(path)), str(path), strict=True)
+    shape = (2,) + tuple(checked.graph.inputs[0].shape[1:])
+    x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    [output] = reference.run(checked, bound, {checked.graph.inputs[0].name: x}).values()
+    with torch.no_grad():
+        expected = forward(torch.from_numpy(x)).numpy()
+    assert np.abs(output - expected).max() <= 1e-4 * max(1.0, float(np.abs(expected).max()))
