@@ -276,20 +276,12 @@ def manifest_path(plan_path: str) -> str:
 
 
 def save(plan: Plan, path: str) -> dict:
-    """Write the plan and its manifest (``<path>.json``), each atomically; returns the manifest."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Write the plan and its manifest (``<path>.json``) together (see :func:`netdsl.files.write_together`);
+    returns the manifest."""
+    from .files import write_together
 
-    from .files import write_atomic
-
-    with ThreadPoolExecutor(max_workers=1) as pool:  # hash the plan while it is written
-        hashing = pool.submit(lambda: hashlib.sha256(plan.data).hexdigest())
-        write_atomic(path, plan.data)
-        record = manifest(plan, path, hashing.result())
-    try:
-        write_atomic(manifest_path(path), (json.dumps(record, indent=2) + "\n").encode())
-    except BaseException:
-        os.unlink(path)  # no plan without its manifest
-        raise
+    record = manifest(plan, path)
+    write_together({path: plan.data, manifest_path(path): (json.dumps(record, indent=2) + "\n").encode()})
     return record
 
 

@@ -166,7 +166,7 @@ def refit(plan_path: str, weights, output: str | None = None, spec: str | None =
     import hashlib
 
     from .build import manifest_path, sha256_file
-    from .files import write_atomic
+    from .files import write_together
     from .runtime import cuda_runtime, require_gpu
 
     prepared = prepare(plan_path, weights, spec, strict)
@@ -181,21 +181,5 @@ def refit(plan_path: str, weights, output: str | None = None, spec: str | None =
                          if prepared.weights_path else {"path": "(in memory)", "sha256": None})
     record["plan"] = {"path": os.path.basename(output), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     record["refitted"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    record_path = manifest_path(output)
-    old_record = open(record_path, "rb").read() if os.path.isfile(record_path) else None
-    staged = output + ".refit.tmp"
-    write_atomic(staged, data)  # the new plan is whole on disk before anything is replaced
-    try:
-        write_atomic(record_path, (json.dumps(record, indent=2) + "\n").encode())
-        try:
-            os.replace(staged, output)
-        except BaseException:  # put the old manifest back: the old plan is still in place
-            if old_record is None:
-                os.unlink(record_path)
-            else:
-                write_atomic(record_path, old_record)
-            raise
-    finally:
-        if os.path.exists(staged):
-            os.unlink(staged)
+    write_together({output: data, manifest_path(output): (json.dumps(record, indent=2) + "\n").encode()})
     return record
