@@ -13,7 +13,7 @@ EXPECT = re.compile(r'# expect: (?P<code>[a-z-]+) @(?:(?P<line>\d+):(?P<col>\d+)
 
 
 def expectation(path: pathlib.Path):
-    first = path.read_text(encoding="utf-8").splitlines()[0] if path.stat().st_size else ""
+    first = path.read_text(encoding="utf-8").lstrip("\ufeff").splitlines()[0] if path.stat().st_size else ""
     match = EXPECT.match(first)
     assert match, f"{path.name}: first line must be an expect comment"
     return match
