@@ -157,12 +157,11 @@ def _timing_cache(trt, config, path: str | None, is_rtx: bool, notes: list[str])
 def build_plan(checked: CheckedSpec, bound: dict, options: BuildOptions | None = None, progress=None,
                weights_path: str | None = None) -> Plan:
     """Build a serialized engine. ``progress``: an object with phase_start/step_complete/phase_finish
-    (see :mod:`netdsl.progress`), or None."""
+    (see :mod:`netdsl.trt.progress`), or None."""
     from concurrent.futures import ThreadPoolExecutor
 
     options = options or BuildOptions()
     info = backend()
-    trt = info.trt
     if options.refit != "none" and cuda_devices() == 0:
         raise NoGPU(f"refit mode `{options.refit}` needs a GPU that TensorRT supports: TensorRT compiles refittable "
                     "engines on the device, and this machine has no CUDA GPU. Build with `--refit none` here, or "

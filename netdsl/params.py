@@ -150,7 +150,7 @@ class Pair(ParamType):
         item = Int(self.low)
         if isinstance(node, Seq):
             if len(node.items) != 2:
-                _fail(f"one integer or a list [height, width] of two", node)
+                _fail("one integer or a list [height, width] of two", node)
             return tuple(item.check(child) for child in node.items)
         if isinstance(node, Scalar) and type(node.value) is int:
             value = item.check(node)

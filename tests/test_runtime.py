@@ -3,7 +3,6 @@ sizes from the manifest, input validation, tolerances, device-memory cleanup on 
 stand-in for cuda-python), and exit code 4 from `run`, `bench` and `verify`. The real CUDA path ran on
 the lent H100 (tools/device_check_runtime.py; see the issue notes)."""
 
-import json
 import pathlib
 import subprocess
 import sys
