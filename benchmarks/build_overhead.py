@@ -51,7 +51,7 @@ def random_weights(path: str) -> None:
     rng = np.random.default_rng(0)
     arrays = {}
     for node in checked.graph.nodes:
-        for slot in node.op.weight_slots(node, *(checked.types[i] for i in node.inputs)):
+        for slot in node.weight_slots(checked.types):
             array = rng.standard_normal(slot.shape, dtype=np.float32) * 0.05
             arrays[f"{node.name}.{slot.name}"] = np.abs(array) + 0.5 if slot.name == "running_var" else array
     write_weights(path, arrays)

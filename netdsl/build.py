@@ -63,9 +63,9 @@ def bind_weights(checked: CheckedSpec, path: str | None = None, strict: bool = F
     from .weights import read_weights
     from .weights.bind import bind
 
-    path = path or (checked.graph.weights.file if checked.graph.weights else None)
+    path = checked.weights_file(path)
     if path is None:
-        if not any(node.op.weight_slots(node, *(checked.types[i] for i in node.inputs)) for node in checked.graph.nodes):
+        if not any(node.weight_slots(checked.types) for node in checked.graph.nodes):
             return {}
         raise UsageError(f"{checked.path} names no weights file (`weights:` in the spec); give one with --weights")
     return bind(checked, read_weights(path), path, strict=strict)
@@ -294,7 +294,7 @@ def build(spec: str, output: str | None = None, weights: str | None = None, stri
     ``<spec name>.plan`` here) and ``<output>.json``. ``overrides`` are build options."""
     checked = load_spec(spec)
     options = options_for(checked, **overrides)
-    weights_path = weights or (checked.graph.weights.file if checked.graph.weights else None)
+    weights_path = checked.weights_file(weights)
     bound = bind_weights(checked, weights_path, strict)
     plan = build_plan(checked, bound, options, progress, weights_path if bound else None)
     return plan, save(plan, output or default_output(spec))

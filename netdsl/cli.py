@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 
 from . import __version__
@@ -93,12 +92,12 @@ SPEC_DEFAULT = "(the spec's weights file)"
 
 
 def default_weights(checked) -> str:
-    source = checked.graph.weights
-    if source is None or source.file is None:
+    path = checked.weights_file()
+    if path is None:
         from .diagnostics import UsageError
 
         raise UsageError(f"{checked.path} names no default weights file; give one: --weights FILE")
-    return source.file
+    return path
 
 
 def cmd_weights_ls(args) -> int:
@@ -128,6 +127,8 @@ def cmd_build(args) -> int:
     from .trt import backend
 
     if args.verbose:
+        import logging
+
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         logger = logging.getLogger("netdsl")
@@ -205,7 +206,7 @@ def cmd_verify(args) -> int:
     from .build import bind_weights, build_plan, load_spec, manifest, options_for
 
     checked = load_spec(args.spec)
-    weights = args.weights or (checked.graph.weights.file if checked.graph.weights else None)
+    weights = checked.weights_file(args.weights)
     bound = bind_weights(checked, weights)
     if args.engine:
         engine = runtime.Engine.open(args.engine)
@@ -328,6 +329,11 @@ def cmd_schema(args) -> int:
     return EXIT_OK
 
 
+def add_inputs(command) -> None:
+    command.add_argument("--input", action="append", required=True, metavar="[NAME=]FILE",
+                         help="input array (.npy, or .npz by input name); repeat for several inputs")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netdsl", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -369,8 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     ref.add_argument("spec", metavar="SPEC")
     ref.add_argument("--weights", metavar="FILE", help="weight file (default: the spec's `weights:`)")
     ref.add_argument("--strict", action="store_true", help="unused weights are errors")
-    ref.add_argument("--input", action="append", required=True, metavar="[NAME=]FILE",
-                     help="input array (.npy, or .npz by input name); repeat for several inputs")
+    add_inputs(ref)
     ref.add_argument("-o", "--output", metavar="FILE", help="write outputs: .npy (one output) or .npz; "
                      "default: print their shapes and statistics")
 
@@ -392,8 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
               "Load ENGINE and its manifest (ENGINE.json), check the inputs against its I/O tensors and batch range, "
               "and execute on GPU 0 with cuda-python. Exit 4 when this machine cannot run engines.")
     run.add_argument("engine", metavar="ENGINE")
-    run.add_argument("--input", action="append", required=True, metavar="[NAME=]FILE",
-                     help="input array (.npy, or .npz by input name); repeat for several inputs")
+    add_inputs(run)
     run.add_argument("-o", "--output", metavar="FILE", help="write outputs: .npy (one output) or .npz")
     bench = add("bench", cmd_bench, "time an engine plan (needs a GPU)",
                 "Execute ENGINE repeatedly on zero inputs and print p50/p99 latency of execution (no copies) and "
@@ -485,7 +489,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    logging.getLogger("netdsl").addHandler(logging.NullHandler())  # quiet unless -v adds a handler
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

@@ -151,7 +151,7 @@ def compare(old, new, old_name: str = "OLD", new_name: str = "NEW") -> Diff:
 
 
 def slots(checked, node) -> dict:
-    return {s.name: s.shape for s in node.op.weight_slots(node, *(checked.types[i] for i in node.inputs))}
+    return {s.name: s.shape for s in node.weight_slots(checked.types)}
 
 
 def compare_io(old, new, diff: Diff) -> None:

@@ -240,7 +240,7 @@ def format_text(text: str, path: str = "<string>") -> str:
     if not isinstance(root, Map):
         return text
     result = Formatter(source).render(root)
-    check_same(text, result, path)
+    check_same(source, root, result)
     return result
 
 
@@ -253,21 +253,21 @@ def comments(text: str) -> list[str]:
     return sorted(found)
 
 
-def check_same(before: str, after: str, path: str) -> None:
-    """The formatted text must mean what the original means, and keep every comment."""
-    from .spec import check_text
-    from .yamlnodes import Source, compose
-    from .diagnostics import Diagnostics
+def check_same(source, root: Map, after: str) -> None:
+    """The formatted text must mean what the original (``source``, composed to ``root``) means, and keep
+    every comment."""
+    from .diagnostics import Diagnostics, Source
+    from .spec import check_document
+    from .yamlnodes import compose
 
-    def plain(text):
-        return compose(Source(path, text), Diagnostics())
-
-    old, new = plain(before), plain(after)
-    if new is None or old.plain() != new.plain():
+    path = source.path
+    formatted = Source(path, after)
+    new = compose(formatted, Diagnostics())
+    if new is None or root.plain() != new.plain():
         raise InternalError(f"{path}: formatting would change the data; this is a bug in netdsl fmt")
-    if comments(before) != comments(after):
+    if comments(source.text) != comments(after):
         raise InternalError(f"{path}: formatting would lose a comment; this is a bug in netdsl fmt")
-    a, _ = check_text(before, path)
-    b, _ = check_text(after, path)
-    if (a is None) != (b is None):
+    valid_before = check_document(root, source, Diagnostics())[0] is not None
+    valid_after = check_document(new, formatted, Diagnostics())[0] is not None
+    if valid_before != valid_after:
         raise InternalError(f"{path}: formatting would change whether the spec is valid; this is a bug in netdsl fmt")

@@ -38,6 +38,10 @@ class Node:
     def where(self, param: str | None = None) -> Pos:
         return self.param_pos.get(param, self.pos) if param else self.pos
 
+    def weight_slots(self, types: dict) -> list:
+        """This layer's weight slots (``ops.WeightSlot``), given the types of its inputs."""
+        return self.op.weight_slots(self, *(types[name] for name in self.inputs))
+
 
 @dataclass(slots=True)
 class Output:

@@ -34,7 +34,7 @@ def rows(checked) -> list[Row]:
     for node in checked.graph.nodes:
         args = [checked.types[name] for name in node.inputs]
         out = checked.types[node.name]
-        slots = node.op.weight_slots(node, *args)
+        slots = node.weight_slots(checked.types)
         table.append(Row(node.name, node.kind, list(node.inputs), out.shape, out.dtype,
                          sum(s.count for s in slots if s.trainable), sum(s.count for s in slots if not s.trainable),
                          node.op.macs(node, out, *args)))

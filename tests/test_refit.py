@@ -48,7 +48,7 @@ def random_state(spec_path, seed):
     rng = np.random.default_rng(seed)
     state = {}
     for node in checked.graph.nodes:
-        for slot in node.op.weight_slots(node, *(checked.types[i] for i in node.inputs)):
+        for slot in node.weight_slots(checked.types):
             array = rng.standard_normal(slot.shape).astype(np.float32)
             state[f"{node.name}.{slot.name}"] = np.abs(array) + 0.5 if slot.name == "running_var" else array
     return state

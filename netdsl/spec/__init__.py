@@ -36,6 +36,10 @@ class CheckedSpec:
     graph: Graph
     types: dict[str, TensorType]
 
+    def weights_file(self, override: str | None = None) -> str | None:
+        """``override`` (a `--weights` given by the user), else the spec's `weights:` file, else None."""
+        return override or (self.graph.weights.file if self.graph.weights else None)
+
 
 def check(path: str) -> tuple[CheckedSpec | None, Diagnostics]:
     """Read, expand and shape-check a spec; never raises for a user mistake."""

@@ -125,7 +125,7 @@ def check_layer_weights(graph, types, diagnostics: Diagnostics) -> None:
     for node in graph.nodes:
         if not node.weight_names or any(name not in types for name in node.inputs):
             continue
-        slots = [slot.name for slot in node.op.weight_slots(node, *(types[name] for name in node.inputs))]
+        slots = [slot.name for slot in node.weight_slots(types)]
         for slot in node.weight_names:
             if slot not in slots:
                 has = ("has no weights" if not slots else "has weights " + ", ".join(f"`{s}`" for s in slots))

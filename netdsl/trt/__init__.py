@@ -14,6 +14,7 @@ from ..diagnostics import NetdslError
 INSTALL_HINT = ("TensorRT is not installed: `pip install tensorrt-rtx` (builds on this machine, even without "
                 "a GPU), or install NVIDIA TensorRT 10/11 (`import tensorrt`) for your GPU")
 log = logging.getLogger("netdsl.tensorrt")
+logging.getLogger("netdsl").addHandler(logging.NullHandler())  # quiet unless `netdsl build -v` adds a handler
 
 
 class TensorRTMissing(NetdslError):

@@ -38,8 +38,7 @@ def bind(checked, tensors: dict[str, Tensor], path: str, strict: bool = False,
     rules = checked.graph.weights or WeightsSource(None)
     wanted = {}  # file key -> (node, slot, canonical name)
     for node in checked.graph.nodes:
-        inputs = [checked.types[name] for name in node.inputs]
-        for slot in node.op.weight_slots(node, *inputs):
+        for slot in node.weight_slots(checked.types):
             canonical = f"{node.name}.{slot.name}"
             key = node.weight_names.get(slot.name) or rules.file_key(canonical)
             if key in wanted:

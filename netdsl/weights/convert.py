@@ -10,15 +10,15 @@ from __future__ import annotations
 from ..diagnostics import NetdslError
 from . import Tensor, read_weights, weight_format
 
-ITEMSIZE = {"float64": 8, "int64": 8, "float32": 4, "int32": 4, "float16": 2, "bfloat16": 2, "int16": 2,
-            "int8": 1, "uint8": 1, "bool": 1}
-KEEPS = {"safetensors": set(ITEMSIZE), "npz": {"float64", "float32", "float16", "int64", "int32", "bool"},
+from .safetensors import CODES
+
+KEEPS = {"safetensors": set(CODES), "npz": {"float64", "float32", "float16", "int64", "int32", "bool"},
          "wts": {"float32"}}  # what each format stores (and netdsl reads back) as it is
 
 
 def listing(tensors: dict[str, Tensor]) -> list[dict]:
     return [{"name": t.name, "dtype": t.dtype, "shape": list(t.shape) if t.shape is not None else None,
-             "values": t.count, "bytes": t.count * ITEMSIZE[t.dtype]} for t in tensors.values()]
+             "values": t.count, "bytes": int(t.data.nbytes)} for t in tensors.values()]
 
 
 def format_listing(rows: list[dict]) -> str:

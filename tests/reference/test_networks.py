@@ -40,7 +40,7 @@ def test_resnet18_matches_torch():
     rng = np.random.default_rng(0)
     bound = {}
     for node in checked.graph.nodes:
-        for slot in node.op.weight_slots(node, *(checked.types[i] for i in node.inputs)):
+        for slot in node.weight_slots(checked.types):
             fan_in = int(np.prod(slot.shape[1:])) or 1
             array = (rng.standard_normal(slot.shape) * (np.sqrt(2 / fan_in) if slot.name == "weight" and len(
                 slot.shape) > 1 else 0.1)).astype(np.float32)

@@ -29,7 +29,7 @@ def spec(layer: str, shape, inputs=1):
 def weights_for(checked, rng):
     bound = {}
     for node in checked.graph.nodes:
-        for slot in node.op.weight_slots(node, *(checked.types[i] for i in node.inputs)):
+        for slot in node.weight_slots(checked.types):
             array = rng.standard_normal(slot.shape).astype(np.float32)
             if slot.name == "running_var":
                 array = np.abs(array) + 0.1

@@ -22,7 +22,7 @@ def random_weights(checked, seed=0):
     rng = np.random.default_rng(seed)
     bound = {}
     for node in checked.graph.nodes:
-        for slot in node.op.weight_slots(node, *(checked.types[i] for i in node.inputs)):
+        for slot in node.weight_slots(checked.types):
             array = rng.standard_normal(slot.shape).astype(np.float32) * 0.1
             if slot.name == "running_var":
                 array = np.abs(array) + 0.5
