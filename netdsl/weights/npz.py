@@ -1,5 +1,7 @@
-"""`.npz` (numpy's zip of `.npy` arrays), as a convenience. Pickled objects are refused, and the
-uncompressed sizes the zip directory declares are bounded before anything is inflated."""
+"""`.npz` (numpy's zip of `.npy` arrays), as a convenience. Pickled objects are refused, the
+uncompressed sizes the zip directory declares are bounded before anything is inflated, and each
+array's header is checked against the bytes it has before anything is allocated. The file is read
+into memory whole (an .npz is small next to the arrays it holds)."""
 
 from __future__ import annotations
 
@@ -15,9 +17,13 @@ MAX_RATIO = 1000  # a zip bomb inflates far beyond this
 def read_npz(path: str) -> dict[str, Tensor]:
     import numpy as np
 
+    with open(path, "rb") as stream:
+        raw = stream.read()
     try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as error:
+        # From memory, not the file: zipfile reads sizes the archive states (a damaged central directory
+        # can state gigabytes), and a file's read(n) allocates n bytes before it finds the file shorter.
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
         fail(path, f"not a valid .npz (zip) file: {error}")
     with archive:
         members = archive.infolist()
@@ -29,7 +35,7 @@ def read_npz(path: str) -> dict[str, Tensor]:
         for member in members:
             name = member.filename[:-4] if member.filename.endswith(".npy") else member.filename
             try:
-                array = np.lib.format.read_array(io.BytesIO(archive.read(member)), allow_pickle=False)
+                array = _read_npy(archive.read(member))
             except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
                 fail(path, f"`{name}`: cannot read array ({str(error)[:80]})")
             dtype = array.dtype.name
@@ -37,6 +43,29 @@ def read_npz(path: str) -> dict[str, Tensor]:
                 fail(path, f"`{name}`: dtype {dtype} is not supported")
             tensors[name] = Tensor(name, dtype, tuple(array.shape), array)
     return tensors
+
+
+def _read_npy(data: bytes):
+    """An array from .npy bytes. numpy's read_array allocates the whole array its header declares before
+    reading, so the declared size is checked against the bytes present first; pickles are refused."""
+    import numpy as np
+
+    stream = io.BytesIO(data)
+    version = np.lib.format.read_magic(stream)
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in readers:
+        raise ValueError(f".npy format version {version[0]}.{version[1]} is not supported")
+    shape, fortran, dtype = readers[version](stream, max_header_size=10000)
+    if dtype.hasobject:
+        raise ValueError("Object arrays cannot be loaded when allow_pickle=False")
+    count = 1
+    for dim in shape:
+        count *= dim
+    present = len(data) - stream.tell()
+    if count * dtype.itemsize != present:
+        raise ValueError(f"its header declares {count:,} values of {dtype}, the member holds {present:,} bytes")
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=stream.tell())
+    return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
 
 
 def encode_npz(arrays: dict) -> bytes:

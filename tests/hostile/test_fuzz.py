@@ -126,3 +126,23 @@ def test_mutated_weight_files(tmp_path_factory, weight_files, data, extension):
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     assert peak <= 64 * len(raw) + (4 << 20), f"{peak:,} bytes allocated for a {len(raw):,}-byte file"
+
+
+def test_npz_member_claiming_a_gigabyte_costs_nothing(tmp_path, weight_files):
+    """Found by the fuzzer: zipfile reads as many bytes as a member's central-directory entry says it
+    occupies, and a file's read(n) allocates n bytes before finding the file shorter. Here the first
+    member claims about 1 GB of compressed data."""
+    raw = bytearray(weight_files["npz"])
+    entry = raw.find(b"PK\x01\x02")
+    raw[entry + 20:entry + 24] = (0x3FFFFFFF).to_bytes(4, "little")
+    path = tmp_path / "claims.npz"
+    path.write_bytes(bytes(raw))
+    tracemalloc.start()
+    try:
+        read_weights(str(path))
+    except SpecError:
+        pass
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert peak <= 64 * len(raw) + (4 << 20)
