@@ -15,8 +15,6 @@ MAX_RATIO = 1000  # a zip bomb inflates far beyond this
 
 
 def read_npz(path: str) -> dict[str, Tensor]:
-    import numpy as np
-
     with open(path, "rb") as stream:
         raw = stream.read()
     try:
