@@ -40,24 +40,12 @@ def export_weights(model_or_state, path: str, metadata: dict | None = None) -> N
     `.wts` follows tensorrtx's gen_wts.py: every entry (buffers such as ``num_batches_tracked``
     included) as float32 big-endian hex, which tensorrtx's ``>> std::hex`` loaders read.
     ``metadata`` (strings) goes into a safetensors header."""
-    from .files import write_atomic
-    from .weights import Tensor, weight_format
+    from .weights import Tensor, weight_format, write_weights
 
     kind = weight_format(path)
     arrays, dtypes = state_arrays(model_or_state)
-    if kind == "safetensors":
-        from .weights.safetensors import encode_safetensors
-
-        data = encode_safetensors(arrays, metadata, dtypes)
-    else:
+    if kind != "safetensors":
         for name in dtypes:  # bfloat16 widens to float32 exactly
             arrays[name] = Tensor(name, "bfloat16", None, arrays[name]).as_float32()
-        if kind == "wts":
-            from .weights.wts import encode_wts
-
-            data = encode_wts(arrays)
-        else:
-            from .weights.npz import encode_npz
-
-            data = encode_npz(arrays)
-    write_atomic(path, data)
+        dtypes = {}
+    write_weights(path, arrays, metadata, dtypes)

@@ -42,10 +42,10 @@ class Lowering:
         self.np_dtype = {"float32": np.float32, "float16": np.float16, "bfloat16": np.uint16}[precision]
         self.bound = {}  # canonical name -> BoundWeight
         self.types = {}  # tensor name -> netdsl TensorType (static shapes)
-        self.keep: list = []  # arrays behind trt.Weights, alive until the build returns
         self.pending: list[tuple[object, str]] = []  # weights to name once their layer exists
         self.names: dict[str, tuple] = {}  # TensorRT weight name -> (dtype, shape, derived from), for the manifest
-        self.arrays: dict = {}  # TensorRT weight name -> the array given to TensorRT (what refit must give again)
+        self.arrays: dict = {}  # TensorRT weight name -> the array given to TensorRT (what refit must give again);
+        # it also keeps them alive until the build returns: trt.Weights does not copy
         self.node = None
         self.is_rtx = False
         self.notes: list[str] = []  # what the build should tell the user (precision workarounds)
@@ -53,7 +53,7 @@ class Lowering:
     # -- weights -----------------------------------------------------------------------------------
 
     def convert(self, array, name: str):
-        """A float32 array in the compute dtype, kept alive; refuses values float16 cannot hold."""
+        """A float32 array in the compute dtype; refuses values float16 cannot hold."""
         import numpy as np
 
         array = np.ascontiguousarray(array, np.float32)
@@ -66,8 +66,12 @@ class Lowering:
             array = array.astype(np.float16)
         elif self.precision == "bfloat16":
             array = bfloat16_bits(array)
-        self.keep.append(array)
         return array
+
+    @property
+    def keep(self) -> list:
+        """The arrays behind every trt.Weights made so far (held in ``arrays``)."""
+        return list(self.arrays.values())
 
     def trt_weights(self, array, name: str, derived_from: tuple[str, ...] = ()):
         converted = self.convert(array, name)

@@ -83,15 +83,23 @@ def read_weights(path: str) -> dict[str, Tensor]:
     return read_npz(path)
 
 
-def write_weights(path: str, arrays: dict) -> None:
-    """Write name -> numpy array atomically, in the format the extension names."""
+def write_weights(path: str, arrays: dict, metadata: dict | None = None, dtypes: dict | None = None) -> None:
+    """Write name -> numpy array atomically, in the format the extension names. For `.safetensors`,
+    ``metadata`` (strings) goes into the header and ``dtypes`` names uint16 arrays that hold bfloat16
+    bits; other formats have neither."""
     kind = weight_format(path)
-    if kind == "wts":
-        from .wts import encode_wts as encode
-    elif kind == "safetensors":
-        from .safetensors import encode_safetensors as encode
+    if kind == "safetensors":
+        from .safetensors import encode_safetensors
+
+        data = encode_safetensors(arrays, metadata, dtypes)
     else:
-        from .npz import encode_npz as encode
+        if dtypes:
+            raise ValueError(f".{kind} files cannot hold bfloat16; widen those tensors to float32 first")
+        if kind == "wts":
+            from .wts import encode_wts as encode
+        else:
+            from .npz import encode_npz as encode
+        data = encode(arrays)
     from ..files import write_atomic
 
-    write_atomic(path, encode(arrays))
+    write_atomic(path, data)

@@ -8,7 +8,7 @@ or large integers into a `.wts`, which holds float32 only) is refused with the t
 from __future__ import annotations
 
 from ..diagnostics import NetdslError
-from . import Tensor, read_weights, weight_format
+from . import Tensor, read_weights, weight_format, write_weights
 
 from .safetensors import CODES
 
@@ -42,8 +42,6 @@ def convert(source: str, target: str) -> list[str]:
 
     import numpy as np
 
-    from ..files import write_atomic
-
     kind = weight_format(target)
     if os.path.abspath(source) == os.path.abspath(target):
         raise NetdslError(f"{target}: converting a file onto itself would destroy it; write to a new path")
@@ -70,14 +68,5 @@ def convert(source: str, target: str) -> list[str]:
                      + (", ..." if len(widened) > 5 else ""))
     if kind == "wts" and any(t.shape is not None and len(t.shape) != 1 for t in tensors.values()):
         notes.append(".wts files are flat: shapes are not kept (netdsl binds flat weights by value count)")
-    if kind == "wts":
-        from .wts import encode_wts as encode
-    elif kind == "safetensors":
-        from .safetensors import encode_safetensors
-
-        def encode(values):
-            return encode_safetensors(values, dtypes=dtypes)
-    else:
-        from .npz import encode_npz as encode
-    write_atomic(target, encode(arrays))
+    write_weights(target, arrays, dtypes=dtypes)
     return notes
