@@ -329,6 +329,12 @@ def cmd_schema(args) -> int:
     return EXIT_OK
 
 
+def add_weights(command, strict: bool = True) -> None:
+    command.add_argument("--weights", metavar="FILE", help="weight file (default: the spec's `weights:`)")
+    if strict:
+        command.add_argument("--strict", action="store_true", help="unused weights are errors")
+
+
 def add_inputs(command) -> None:
     command.add_argument("--input", action="append", required=True, metavar="[NAME=]FILE",
                          help="input array (.npy, or .npz by input name); repeat for several inputs")
@@ -353,8 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "over the spec's `build:` section. Nothing is written when the build fails.")
     build.add_argument("spec", metavar="SPEC")
     build.add_argument("-o", "--output", metavar="OUT", help="plan file (default: <spec name>.plan here)")
-    build.add_argument("--weights", metavar="FILE", help="weight file (default: the spec's `weights:`)")
-    build.add_argument("--strict", action="store_true", help="unused weights are errors")
+    add_weights(build)
     build.add_argument("--precision", help="float32 (default), float16 or bfloat16: compute dtype; weights are "
                        "converted, inputs and outputs keep the spec's dtype")
     build.add_argument("--batch", metavar="MIN,OPT,MAX", help="dynamic batch profile, for every input with -1")
@@ -373,8 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
               "against PyTorch in netdsl's tests. Inputs: --input x.npy for a one-input network, --input NAME=x.npy "
               "per input, or an .npz with arrays named after the inputs.")
     ref.add_argument("spec", metavar="SPEC")
-    ref.add_argument("--weights", metavar="FILE", help="weight file (default: the spec's `weights:`)")
-    ref.add_argument("--strict", action="store_true", help="unused weights are errors")
+    add_weights(ref)
     add_inputs(ref)
     ref.add_argument("-o", "--output", metavar="FILE", help="write outputs: .npy (one output) or .npz; "
                      "default: print their shapes and statistics")
@@ -413,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
                  "everywhere: float32 1e-4 + 1e-3, float16 1e-2 + 1e-2, bfloat16 5e-2 + 5e-2. Exit 0 pass, 1 fail, "
                  "4 when this machine cannot run engines.")
     verify.add_argument("spec", metavar="SPEC")
-    verify.add_argument("--weights", metavar="FILE", help="weight file (default: the spec's `weights:`)")
+    add_weights(verify, strict=False)
     verify.add_argument("--engine", metavar="ENGINE", help="a plan built from this spec (default: build one now)")
     verify.add_argument("--precision", help="when building: float32, float16 or bfloat16")
     verify.add_argument("--input", action="append", metavar="[NAME=]FILE", help="inputs (default: seeded random)")

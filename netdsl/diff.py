@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from .diagnostics import SpecError, UsageError
 from .ops import show_shape
+from .spec.buildopts import OPTION_KEYS
 from .summary import json_dims, rows
 
 
@@ -178,17 +179,13 @@ def compare_io(old, new, diff: Diff) -> None:
         elif a[0] != b[0] and (a[0], b[0]) not in diff.renamed:
             diff.io.append(f"output `{name}`: from `{a[0]}` -> from `{b[0]}`")
     old_build, new_build = old.graph.build, new.graph.build
-    for key in ("precision", "batch"):
-        if getattr(old_build, key, None) != getattr(new_build, key, None):
-            diff.io.append(f"build {key}: {show_value(getattr(old_build, key, None))} -> "
-                           f"{show_value(getattr(new_build, key, None))}")
-    for key in ("workspace", "refit", "targets", "timing_cache", "optimization_level"):
-        if getattr(old_build, key, None) != getattr(new_build, key, None):
-            diff.other.append(f"build {key}: {show_value(getattr(old_build, key, None))} -> "
-                              f"{show_value(getattr(new_build, key, None))}")
-    for key, label in (("name", "name"),):
-        if getattr(old.graph, key) != getattr(new.graph, key):
-            diff.other.append(f"{label}: {getattr(old.graph, key)} -> {getattr(new.graph, key)}")
+    for key in OPTION_KEYS + ("batch",):  # precision and batch are baked into engines; the rest is not
+        a, b = getattr(old_build, key, None), getattr(new_build, key, None)
+        if a != b:
+            (diff.io if key in ("precision", "batch") else diff.other).append(
+                f"build {key}: {show_value(a)} -> {show_value(b)}")
+    if old.graph.name != new.graph.name:
+        diff.other.append(f"name: {old.graph.name} -> {new.graph.name}")
     old_weights, new_weights = old.graph.weights, new.graph.weights
     if (old_weights and (old_weights.prefix, [(r.old, r.new) for r in old_weights.rename])) != (
             new_weights and (new_weights.prefix, [(r.old, r.new) for r in new_weights.rename])):
