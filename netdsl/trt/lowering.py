@@ -197,8 +197,8 @@ def lower(checked, bound: dict, builder, precision: str = "float32"):
     used = set()
     for output in graph.outputs:
         tensor = values[output.source]
-        if tensor.dtype != output_dtype or output.source in used or output.source in env and tensor is env[
-                output.source]:
+        # an output needs a layer of its own when it is cast, repeated, or a graph input itself
+        if tensor.dtype != output_dtype or output.source in used or output.source in env:
             if tensor.name == output.name:
                 rename(tensor, f"{output.name}/{ctx.precision}")
             layer = network.add_cast(tensor, output_dtype) if tensor.dtype != output_dtype else \
