@@ -16,7 +16,7 @@ class Declared(NamedTuple):
     name: str
     shape: tuple  # None for the dynamic batch
     batch: tuple | None  # (min, max) of a dynamic batch
-    dtype: str  # what the arrays are converted to: float32 or float16
+    dtype: str  # what the arrays are converted to (float32, float16, an integer dtype or bool)
 
 
 def show(shape) -> str:
@@ -39,9 +39,11 @@ def check_arrays(declared: list[Declared], inputs: dict) -> tuple[dict, int | No
         if entry.name not in inputs:
             raise UsageError(f"input `{entry.name}` {show(entry.shape)} is not given")
         array = inputs[entry.name]
-        if not hasattr(array, "dtype") or array.dtype.kind != "f":
+        wanted_kind = "f" if entry.dtype.startswith("float") else "b" if entry.dtype == "bool" else "iu"
+        if not hasattr(array, "dtype") or array.dtype.kind not in wanted_kind:
+            what = {"f": "floating point", "b": "bool"}.get(wanted_kind, "integer")
             raise UsageError(f"input `{entry.name}` is {getattr(array, 'dtype', type(array).__name__)}; it must be "
-                             "floating point")
+                             f"{what} ({entry.dtype})")
         if array.ndim != len(entry.shape) or any(d is not None and d != s for d, s in zip(entry.shape, array.shape)):
             raise UsageError(f"input `{entry.name}` has shape {list(array.shape)}, expected {show(entry.shape)}")
         if entry.batch:
@@ -51,8 +53,10 @@ def check_arrays(declared: list[Declared], inputs: dict) -> tuple[dict, int | No
             if batch is not None and array.shape[0] != batch:
                 raise UsageError(f"dynamic inputs have different batch sizes ({batch} and {array.shape[0]})")
             batch = array.shape[0]
-        converted = np.ascontiguousarray(array, dtype=entry.dtype)
-        if not np.isfinite(converted).all():
+        converted = np.asarray(array, dtype=entry.dtype, order="C")
+        if wanted_kind == "iu" and not np.array_equal(converted, array):
+            raise UsageError(f"input `{entry.name}` holds values that {entry.dtype} cannot represent")
+        if wanted_kind == "f" and not np.isfinite(converted).all():
             raise UsageError(f"input `{entry.name}` holds NaN or infinite values" + (
                 " (after conversion to float16)" if entry.dtype == "float16" else ""))
         arrays[entry.name] = converted

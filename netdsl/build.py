@@ -216,10 +216,12 @@ def _io(checked: CheckedSpec, options: BuildOptions, which: str) -> list[dict]:
                 entry["batch"] = dict(zip(("min", "opt", "max"), options.batch or graph_input.batch))
             entries.append(entry)
     else:
-        io_dtype = graph.inputs[0].dtype
+        from .tensors import output_dtype
+
         for output in graph.outputs:
             shape = types[output.source].shape
-            entries.append({"name": output.name, "dtype": io_dtype, "shape": [-1 if d is BATCH else d for d in shape]})
+            dtype = output_dtype([i.dtype for i in graph.inputs], types[output.source].dtype)
+            entries.append({"name": output.name, "dtype": dtype, "shape": [d if isinstance(d, int) else -1 for d in shape]})
     return entries
 
 

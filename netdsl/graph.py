@@ -1,7 +1,8 @@
 """The Graph IR: what a spec means once blocks are expanded and names resolved.
 
 Nodes are in spec order, which is a topological order (a layer can only take inputs from layers above
-it). Every node produces one tensor, named after the node; graph inputs are tensors too.
+it). A node produces one tensor named after it, or, for kinds with several outputs (split, topk), one
+tensor per output named ``<layer>.<output>``; graph inputs are tensors too.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ class Node:
     weight_names: dict[str, str] = field(default_factory=dict)  # slot -> exact file key (layer's `weights`)
     weight_pos: dict[str, Pos] = field(default_factory=dict)
     blocks: tuple[tuple[str, str], ...] = ()  # block instances it is in: (instance name, block name), outermost first
+    outputs: tuple[str, ...] = ()  # the tensors it produces; set from the op when the node is made
+
+    def __post_init__(self):
+        if not self.outputs:
+            names = self.op.output_names(self)
+            self.outputs = tuple(f"{self.name}.{n}" for n in names) if names else (self.name,)
 
     def where(self, param: str | None = None) -> Pos:
         return self.param_pos.get(param, self.pos) if param else self.pos

@@ -258,6 +258,51 @@ class Scale(ParamType):
 
 
 @dataclass(frozen=True)
+class Literal(ParamType):
+    """A number, or a (nested) list of numbers with the same length at each level: a small constant
+    written in the spec. The value is a nested tuple; larger tensors belong in the weight file."""
+
+    max_elements: int = 4096
+
+    def check(self, node):
+        count = [0]
+
+        def read(item, depth):
+            if isinstance(item, Scalar) and type(item.value) in (int, float, bool):
+                if type(item.value) is float and not math.isfinite(item.value):
+                    _fail("finite numbers", item)
+                count[0] += 1
+                if count[0] > self.max_elements:
+                    _fail(f"at most {self.max_elements} numbers (put larger constants in the weight file)", node)
+                return item.value
+            if isinstance(item, Seq) and depth < 8:
+                values = tuple(read(child, depth + 1) for child in item.items)
+                shapes = {literal_shape(v) for v in values}
+                if len(shapes) > 1:
+                    _fail("a list whose items all have the same shape", item)
+                return values
+            _fail("a number or a list of numbers", item)
+
+        return read(node, 0)
+
+    def schema(self):
+        number = {"type": ["number", "boolean"]}
+        return {"anyOf": [number, {"type": "array"}]}
+
+    def show(self, value):
+        text = str(value).replace("(", "[").replace(")", "]").replace(",]", "]")
+        return text if len(text) <= 40 else text[:37] + "..."
+
+
+def literal_shape(value) -> tuple:
+    shape = []
+    while isinstance(value, tuple):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return tuple(shape)
+
+
+@dataclass(frozen=True)
 class Param:
     type: ParamType
     default: object = REQUIRED

@@ -1,4 +1,4 @@
-"""The reference executor: any checked spec run on numpy (NCHW, float32), with the semantics the
+"""The reference executor: any checked spec run on numpy (float tensors in float32), with the semantics the
 TensorRT lowering gives each layer (batch norm folded by the same function, fully connected as a
 matrix product plus bias, hardswish as x * hard_sigmoid(x), ...). Each layer kind computes itself in
 ``Op.reference`` (``netdsl/ops``); this module holds the interpreter and the numeric helpers they share.
@@ -20,15 +20,18 @@ import numpy as np
 from .diagnostics import NetdslError
 from .interpreter import Interpreter
 from .ops import BATCH, show_shape
+from .tensors import is_float, numpy_dtype
 
 
 class Context:
-    """What an op's ``reference`` method works with: its weights (float32) and static types."""
+    """What an op's ``reference`` method works with: its weights (float32), the static types, and
+    the size of every dynamic dimension in this run."""
 
-    def __init__(self, bound: dict, types: dict, batch: int | None):
+    def __init__(self, bound: dict, types: dict, batch: int | None, sizes: dict | None = None):
         self.bound = bound
         self.types = types
         self.batch = batch  # of the dynamic inputs; None when every shape is static
+        self.sizes = sizes if sizes is not None else ({BATCH.name: batch} if batch is not None else {})
         self.node = None
 
     def array(self, slot: str) -> np.ndarray:
@@ -37,8 +40,18 @@ class Context:
     def input_type(self, index: int = 0):
         return self.types[self.node.inputs[index]]
 
+    def concrete(self, t):
+        """A type (or tuple of types) with every dynamic dimension replaced by its size in this run."""
+        if isinstance(t, tuple) and not hasattr(t, "dtype"):
+            return tuple(self.concrete(one) for one in t)
+        return t._replace(shape=tuple(d if isinstance(d, int) else self.sizes[d.name] for d in t.shape))
+
+    def concrete_outputs(self):
+        types = [self.concrete(self.types[name]) for name in self.node.outputs]
+        return types[0] if len(types) == 1 else tuple(types)
+
     def output_shape(self) -> tuple:
-        return tuple(self.batch if d is BATCH else d for d in self.types[self.node.name].shape)
+        return self.concrete(self.types[self.node.outputs[0]]).shape
 
 
 class Reference(Interpreter):
@@ -50,21 +63,28 @@ class Reference(Interpreter):
 
     def call(self, node, args):
         self.ctx.node = node
-        result = np.asarray(node.op.reference(node, self.ctx, *args), dtype=np.float32)
-        expected = self.ctx.output_shape()
-        if result.shape != expected:
+        result = node.op.reference(node, self.ctx, *args)
+        if len(node.outputs) == 1:
+            return self.checked(node, node.outputs[0], result)
+        return tuple(self.checked(node, name, one) for name, one in zip(node.outputs, result))
+
+    def checked(self, node, name, result):
+        expected = self.ctx.concrete(self.ctx.types[name])
+        result = np.asarray(result, dtype=numpy_dtype(expected.dtype))
+        if result.shape != expected.shape:
             from .diagnostics import InternalError
 
-            raise InternalError(f"layer `{node.name}`: the reference computed shape {list(result.shape)}, netdsl "
-                                f"inferred {show_shape(expected)}")
+            raise InternalError(f"layer `{node.name}`: the reference computed shape {list(result.shape)} for "
+                                f"`{name}`, netdsl inferred {show_shape(expected.shape)}")
         return result
 
 
 def declared(checked) -> list:
-    """The spec's inputs as :class:`netdsl.arrays.Declared` (run in float32)."""
+    """The spec's inputs as :class:`netdsl.arrays.Declared` (floats run in float32)."""
     from .arrays import Declared
 
-    return [Declared(i.name, tuple(None if d is BATCH else d for d in i.shape), i.batch and i.batch[::2], "float32")
+    return [Declared(i.name, tuple(None if d is BATCH else d for d in i.shape), i.batch and i.batch[::2],
+                     "float32" if is_float(i.dtype) else i.dtype)
             for i in checked.graph.inputs]
 
 
@@ -75,15 +95,19 @@ def check_inputs(checked, inputs: dict) -> tuple[dict, int | None]:
     return check_arrays(declared(checked), inputs)
 
 
-def run(checked, bound: dict, inputs: dict) -> dict:
-    """Output name -> float32 array, for inputs given by name."""
+def run(checked, bound: dict, inputs: dict, keep: set[str] | None = None) -> dict:
+    """Output name -> array (float32 for every float tensor), for inputs given by name. Intermediate
+    tensors are freed after their last use unless named in ``keep`` (they are then returned too)."""
     arrays, batch = check_inputs(checked, inputs)
+    wanted = {o.source for o in checked.graph.outputs} | set(keep or ())
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        values = Reference(checked.graph, Context(bound, checked.types, batch)).run(dict(arrays))
+        values = Reference(checked.graph, Context(bound, checked.types, batch)).run(dict(arrays), keep=wanted)
     missing = [o.source for o in checked.graph.outputs if o.source not in values]
     if missing:
         raise NetdslError(f"could not compute {', '.join(missing)}")
-    return {output.name: values[output.source] for output in checked.graph.outputs}
+    result = {output.name: values[output.source] for output in checked.graph.outputs}
+    result.update({name: values[name] for name in keep or () if name in values})
+    return result
 
 
 # -- numeric helpers shared by the ops ---------------------------------------------------------------

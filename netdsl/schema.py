@@ -4,7 +4,8 @@ the layer registry so that it cannot drift from what `netdsl validate` accepts."
 from __future__ import annotations
 
 from .ops import REGISTRY
-from .spec import DTYPES, VERSION
+from .spec import VERSION
+from .tensors import DTYPES
 from .spec.expand import BLOCK_KEYS, INSTANCE_KEYS, MAX_REPEAT
 from .spec.weightnames import WEIGHTS_KEYS
 
@@ -94,7 +95,7 @@ def build_schema() -> dict:
         "properties": {
             "name": {"$ref": "#/definitions/name"},
             "dtype": {"enum": list(DTYPES), "default": "float32"},
-            "shape": {"type": "array", "minItems": 1, "maxItems": 8,
+            "shape": {"type": "array", "minItems": 0, "maxItems": 8,
                       "items": [{"anyOf": [dim, {"const": -1}]}], "additionalItems": dim,
                       "description": "NCHW; the first dimension may be -1 for a dynamic batch"},
             "batch": {"type": "object", "required": ["min", "opt", "max"], "additionalProperties": False,

@@ -1,12 +1,13 @@
-"""Static shape inference: the first interpreter over the Graph IR. The dynamic batch stays symbolic
-(:data:`netdsl.ops.BATCH`) from the inputs to the outputs."""
+"""Static shape inference: the first interpreter over the Graph IR. Dynamic dimensions stay symbolic
+(:class:`netdsl.tensors.Dim`) from the inputs to the outputs."""
 
 from __future__ import annotations
 
 from .diagnostics import Diagnostics
 from .graph import Graph, Node
 from .interpreter import Interpreter
-from .ops import ShapeError, TensorType, show_shape
+from .ops import ShapeError, TensorType
+from .tensors import show_type
 
 
 class ShapeInference(Interpreter):
@@ -18,12 +19,16 @@ class ShapeInference(Interpreter):
 
     def call(self, node: Node, args):
         try:
-            return node.op.infer_shape(node, *args)
+            check_dtypes(node, args)
+            result = node.op.infer_shape(node, *args)
+            if len(node.outputs) > 1 and not (isinstance(result, tuple) and not isinstance(result, TensorType)):
+                raise TypeError(f"{node.kind} returned one type for {len(node.outputs)} outputs")
+            return result
         except ShapeError as error:
             message = f"{node.kind} layer `{node.name}`: {error}"
             if error.code == "shape-mismatch":
                 message += " (inputs: " + ", ".join(
-                    f"{name} {show_shape(t.shape)}" for name, t in zip(node.inputs, args)) + ")"
+                    f"{name} {show_type(t)}" for name, t in zip(node.inputs, args)) + ")"
             self.diagnostics.error(error.code, message, node.where(error.param), layer=node.name, hint=error.hint,
                                    expected=error.expected, found=error.found, notes=list(node.trace))
             return None
@@ -33,3 +38,14 @@ def infer_shapes(graph: Graph, diagnostics: Diagnostics) -> dict[str, TensorType
     """The type of every tensor; shape errors are added to ``diagnostics``."""
     initial = {i.name: TensorType(i.shape, i.dtype) for i in graph.inputs}
     return ShapeInference(graph, diagnostics).run(initial)
+
+
+def check_dtypes(node: Node, args) -> None:
+    allowed = node.op.dtypes
+    if allowed is None:
+        return
+    for name, t in zip(node.inputs, args):
+        if t.dtype not in allowed:
+            raise ShapeError(f"input `{name}` is {t.dtype}; {node.kind} takes {', '.join(allowed)}",
+                             hint=f"convert it first: {{kind: cast, dtype: {allowed[0]}}}", code="wrong-dtype",
+                             expected=", ".join(allowed), found=t.dtype)

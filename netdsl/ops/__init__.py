@@ -9,36 +9,11 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from ..params import Param
+from ..tensors import BATCH, FLOAT_DTYPES, Dim, TensorType, show_shape, show_type  # noqa: F401 (re-exported)
 
 REGISTRY: dict[str, "Op"] = {}
-
-
-class Batch:
-    """The dynamic batch dimension. It supports no arithmetic on purpose: an op that computes with
-    the batch size by accident fails loudly instead of producing a wrong static shape."""
-
-    __slots__ = ()
-
-    def __repr__(self):
-        return "N"
-
-    __str__ = __repr__
-
-
-BATCH = Batch()
-
-
-class TensorType(NamedTuple):
-    shape: tuple
-    dtype: str
-
-
-def show_shape(shape) -> str:
-    return "[" + ", ".join(str(d) for d in shape) + "]"
-
 
 @dataclass(frozen=True)
 class WeightSlot:
@@ -72,14 +47,26 @@ class ShapeError(Exception):
 
 
 class Op:
-    """Base of all layer kinds; one instance per kind lives in :data:`REGISTRY`."""
+    """Base of all layer kinds; one instance per kind lives in :data:`REGISTRY`.
+
+    A kind either writes its three passes itself (``infer_shape``, ``reference``, ``lower``; the classic
+    CNN kinds do), or is a :class:`netdsl.ops.primitive.Primitive` (a shape rule, numpy semantics and a
+    TensorRT lowering over plain parameters) or a :class:`netdsl.ops.primitive.Composite` (an expansion
+    into other kinds, from which all three passes follow)."""
 
     kind: str = ""
     doc: str = ""
+    torch: str = ""  # the PyTorch operation this kind matches, for the docs
     params: dict[str, Param] = {}
     min_inputs: int = 1
     max_inputs: int | None = 1  # None: any number
+    dtypes: tuple[str, ...] | None = FLOAT_DTYPES  # input dtypes accepted; None: any
     weight_only_params: tuple[str, ...] = ()  # parameters that only change derived weights (refit can follow)
+
+    def output_names(self, node) -> tuple[str, ...]:
+        """Names of the outputs of a kind with several (``values``, ``indices``); each becomes the
+        tensor ``<layer>.<name>``. Empty for the usual single output named after the layer."""
+        return ()
 
     def infer_shape(self, node, *inputs: TensorType) -> TensorType:
         raise NotImplementedError
@@ -92,14 +79,29 @@ class Op:
         return 0
 
     def reference(self, node, ctx, *inputs):
-        """This layer on numpy float32 arrays (``ctx``: :class:`netdsl.reference.Context`), with the
-        semantics its TensorRT lowering has."""
+        """This layer on numpy arrays (``ctx``: :class:`netdsl.reference.Context`), with the semantics
+        its TensorRT lowering has; float tensors are float32 arrays."""
         raise NotImplementedError(f"{self.kind} has no reference implementation")
 
     def lower(self, node, ctx, *inputs):
         """TensorRT network-API calls for this layer (``ctx``: :class:`netdsl.trt.lowering.Lowering`);
-        returns the output ITensor."""
+        returns the output ITensor (a tuple of them for several outputs)."""
         raise NotImplementedError(f"{self.kind} has no TensorRT lowering")
+
+    def with_defaults(self, given: dict) -> dict:
+        """Parameters given in code (a composite's expansion) completed with the defaults."""
+        unknown = set(given) - set(self.params)
+        if unknown:
+            raise TypeError(f"{self.kind} has no parameter(s) {', '.join(sorted(unknown))}")
+        values = {}
+        for key, param in self.params.items():
+            if key in given:
+                values[key] = given[key]
+            elif param.required:
+                raise TypeError(f"{self.kind} needs parameter {key}")
+            else:
+                values[key] = param.default
+        return values
 
 
 def register(cls):
@@ -174,6 +176,8 @@ def reshape_dims(shape) -> tuple:
 
 def _load_all() -> None:
     for module in pkgutil.iter_modules(__path__):
+        if module.name.startswith("_"):
+            continue
         importlib.import_module(f"{__name__}.{module.name}")
 
 

@@ -3,23 +3,24 @@
 import math
 
 from ..params import Choice, Float, Param
-from . import Op, ShapeError, register
+from . import ShapeError, register
+from .primitive import Composite, Primitive
 
 
-class Activation(Op):
+class Activation(Primitive):
     trt_type = ""  # the TensorRT ActivationType member
 
-    def infer_shape(self, node, x):
+    def infer(self, p, x):
         return x
 
-    def alpha_beta(self, node) -> tuple[float, float] | None:
+    def alpha_beta(self, p) -> tuple[float, float] | None:
         return None
 
-    def lower(self, node, ctx, x):
-        return ctx.label(activation(ctx, x, self.trt_type, self.alpha_beta(node))).get_output(0)
+    def emit(self, ctx, p, out, x):
+        return ctx.label(activation(ctx, x.data, self.trt_type, self.alpha_beta(p))).get_output(0)
 
-    def reference(self, node, ctx, x):
-        return REFERENCE[self.trt_type](x, *(self.alpha_beta(node) or (0.0, 0.0)))
+    def compute(self, p, out, x):
+        return REFERENCE[self.trt_type](x, *(self.alpha_beta(p) or (0.0, 0.0)))
 
 
 def _reference_functions():
@@ -58,18 +59,6 @@ def activation(ctx, x, trt_type: str, alpha_beta=None):
     return layer
 
 
-class Gated(Activation):
-    """x * gate(x), for activations TensorRT has no single type for."""
-
-    def lower(self, node, ctx, x):
-        gate = ctx.label(activation(ctx, x, self.trt_type, self.alpha_beta(node)), "gate")
-        return ctx.label(ctx.network.add_elementwise(x, gate.get_output(0), ctx.trt.ElementWiseOperation.PROD)
-                         ).get_output(0)
-
-    def reference(self, node, ctx, x):
-        return x * REFERENCE[self.trt_type](x, *(self.alpha_beta(node) or (0.0, 0.0)))
-
-
 @register
 class Relu(Activation):
     kind = "relu"
@@ -83,7 +72,7 @@ class Relu6(Activation):
     trt_type = "CLIP"
     doc = "min(max(x, 0), 6) (torch.nn.ReLU6)."
 
-    def alpha_beta(self, node):
+    def alpha_beta(self, p):
         return 0.0, 6.0
 
 
@@ -94,13 +83,12 @@ class Clip(Activation):
     doc = "min(max(x, min), max) (torch.nn.Hardtanh, torch.clamp)."
     params = {"min": Param(Float()), "max": Param(Float())}
 
-    def alpha_beta(self, node):
-        return node.params["min"], node.params["max"]
+    def alpha_beta(self, p):
+        return p["min"], p["max"]
 
-    def infer_shape(self, node, x):
-        if node.params["min"] > node.params["max"]:
-            raise ShapeError(f"min {node.params['min']:g} is above max {node.params['max']:g}", "min",
-                             code="invalid-value")
+    def infer(self, p, x):
+        if p["min"] > p["max"]:
+            raise ShapeError(f"min {p['min']:g} is above max {p['max']:g}", "min", code="invalid-value")
         return x
 
 
@@ -111,8 +99,8 @@ class LeakyRelu(Activation):
     doc = "x if x >= 0 else negative_slope * x (torch.nn.LeakyReLU)."
     params = {"negative_slope": Param(Float(), 0.01)}
 
-    def alpha_beta(self, node):
-        return node.params["negative_slope"], 0.0
+    def alpha_beta(self, p):
+        return p["negative_slope"], 0.0
 
 
 @register
@@ -130,20 +118,31 @@ class Tanh(Activation):
 
 
 @register
-class Silu(Gated):
-    kind = "silu"
-    trt_type = "SIGMOID"
-    doc = "x * sigmoid(x), also called swish (torch.nn.SiLU)."
+class Hardsigmoid(Activation):
+    kind = "hardsigmoid"
+    trt_type = "HARD_SIGMOID"  # relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1)
+    doc = "relu6(x + 3) / 6 (torch.nn.Hardsigmoid)."
+
+    def alpha_beta(self, p):
+        return 1.0 / 6.0, 0.5
 
 
 @register
-class Hardswish(Gated):
-    kind = "hardswish"
-    trt_type = "HARD_SIGMOID"  # relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1)
+class Silu(Composite):
+    kind = "silu"
+    doc = "x * sigmoid(x), also called swish (torch.nn.SiLU)."
 
-    def alpha_beta(self, node):
-        return 1.0 / 6.0, 0.5
+    def expand(self, node, g, x):
+        return g.mul(x, g.sigmoid(x))
+
+
+@register
+class Hardswish(Composite):
+    kind = "hardswish"
     doc = "x * relu6(x + 3) / 6 (torch.nn.Hardswish)."
+
+    def expand(self, node, g, x):
+        return g.mul(x, g.hardsigmoid(x))
 
 
 @register
@@ -152,14 +151,14 @@ class Gelu(Activation):
     doc = "Gaussian error linear unit (torch.nn.GELU); approximate: none (erf) or tanh."
     params = {"approximate": Param(Choice(("none", "tanh")), "none")}
 
-    def trt_kind(self, node) -> str:
-        return "GELU_TANH" if node.params["approximate"] == "tanh" else "GELU_ERF"
+    def trt_kind(self, p) -> str:
+        return "GELU_TANH" if p["approximate"] == "tanh" else "GELU_ERF"
 
-    def lower(self, node, ctx, x):
-        return ctx.label(activation(ctx, x, self.trt_kind(node))).get_output(0)
+    def emit(self, ctx, p, out, x):
+        return ctx.label(activation(ctx, x.data, self.trt_kind(p))).get_output(0)
 
-    def reference(self, node, ctx, x):
-        return REFERENCE[self.trt_kind(node)](x, 0.0, 0.0)
+    def compute(self, p, out, x):
+        return REFERENCE[self.trt_kind(p)](x, 0.0, 0.0)
 
 
 @register
@@ -169,5 +168,5 @@ class Elu(Activation):
     doc = "x if x > 0 else alpha * (exp(x) - 1) (torch.nn.ELU)."
     params = {"alpha": Param(Float(), 1.0)}
 
-    def alpha_beta(self, node):
-        return node.params["alpha"], 0.0
+    def alpha_beta(self, p):
+        return p["alpha"], 0.0

@@ -1,97 +1,79 @@
-"""Element-wise binary operations with broadcasting over dimensions of size 1 (inputs of equal rank,
-as TensorRT requires). add, mul, max and min take two or more inputs; sub and div exactly two."""
+"""Element-wise binary operations with numpy broadcasting between inputs of any rank (TensorRT needs
+equal ranks: the lowering prepends the 1s). add, mul, max and min take two or more inputs; the others
+exactly two. Comparisons give bool; and/or/xor take and give bool."""
 
-from . import Op, ShapeError, TensorType, register, show_shape
+from ..tensors import BroadcastError, TensorType, broadcast, show_type
+from . import ShapeError, register
+from .primitive import Primitive
 
-
-def broadcast(shapes) -> tuple:
-    rank = len(shapes[0])
-    if any(len(shape) != rank for shape in shapes):
-        raise ShapeError("inputs have different ranks: " + ", ".join(show_shape(s) for s in shapes),
-                         expected="equal ranks", found=", ".join(show_shape(s) for s in shapes))
-    result = []
-    for axis in range(rank):
-        dims = {shape[axis] for shape in shapes} - {1}
-        if len(dims) > 1:
-            raise ShapeError(f"inputs disagree on axis {axis}: " + ", ".join(show_shape(s) for s in shapes),
-                             hint="sizes must be equal or 1 on every axis",
-                             expected="equal sizes or 1", found=" vs ".join(str(s[axis]) for s in shapes))
-        result.append(dims.pop() if dims else 1)
-    return tuple(result)
+NUMERIC = ("float32", "float16", "bfloat16", "int8", "uint8", "int32", "int64")
 
 
-class Elementwise(Op):
+class Binary(Primitive):
     min_inputs = 2
-    max_inputs = None
+    max_inputs = 2
+    dtypes = NUMERIC
     trt_operation = ""  # the TensorRT ElementWiseOperation member
+    numpy = ""  # the numpy function
+    result_dtype: str | None = None  # bool for comparisons; None: the inputs' dtype
 
-    def lower(self, node, ctx, *inputs):
-        operation = getattr(ctx.trt.ElementWiseOperation, self.trt_operation)
-        result = inputs[0]
-        for index, other in enumerate(inputs[1:], start=1):
-            layer = ctx.network.add_elementwise(result, other, operation)
-            ctx.label(layer, None if index == len(inputs) - 1 else str(index))
-            result = layer.get_output(0)
-        return result
+    def infer(self, p, *inputs):
+        if len({x.dtype for x in inputs}) > 1:
+            raise ShapeError("inputs have different dtypes: " + ", ".join(show_type(x) for x in inputs),
+                             hint="networks are strongly typed; convert one input first (kind: cast)",
+                             code="wrong-dtype")
+        try:
+            shape = broadcast([x.shape for x in inputs])
+        except BroadcastError as error:
+            raise ShapeError(f"inputs do not broadcast: {error}", hint="sizes must be equal or 1 on every axis, "
+                             "counting from the last", expected="equal sizes or 1",
+                             found=" vs ".join(str(s) for s in error.sizes)) from None
+        return TensorType(shape, self.result_dtype or inputs[0].dtype)
 
-    def reference(self, node, ctx, *inputs):
+    def compute(self, p, out, *inputs):
         import numpy as np
 
-        function = {"SUM": np.add, "SUB": np.subtract, "PROD": np.multiply, "DIV": np.divide, "MAX": np.maximum,
-                    "MIN": np.minimum}[self.trt_operation]
+        function = getattr(np, self.numpy)
         result = inputs[0]
         for other in inputs[1:]:
             result = function(result, other)
         return result
 
-    def infer_shape(self, node, *inputs):
-        dtypes = {x.dtype for x in inputs}
-        if len(dtypes) > 1:
-            raise ShapeError("inputs have different dtypes: " + ", ".join(x.dtype for x in inputs),
-                             hint="networks are strongly typed; convert one input first")
-        return TensorType(broadcast([x.shape for x in inputs]), inputs[0].dtype)
+    def emit(self, ctx, p, out, *inputs):
+        operation = getattr(ctx.trt.ElementWiseOperation, self.trt_operation)
+        rank = len(out.shape)
+        tensors = [ctx.expand_rank(x.data, x.type, rank) for x in inputs]
+        result = tensors[0]
+        for index, other in enumerate(tensors[1:], start=1):
+            layer = ctx.network.add_elementwise(result, other, operation)
+            ctx.label(layer, None if index == len(tensors) - 1 else str(index))
+            result = layer.get_output(0)
+        return result
 
 
-@register
-class Add(Elementwise):
-    kind = "add"
-    trt_operation = "SUM"
-    doc = "Sum of the inputs (residual connections)."
+class Variadic(Binary):
+    max_inputs = None
 
 
-@register
-class Sub(Elementwise):
-    kind = "sub"
-    trt_operation = "SUB"
-    doc = "First input minus the second."
-    max_inputs = 2
+def binary(kind: str, base, trt_operation: str, numpy: str, doc: str, torch: str, **extra):
+    register(type(kind.title().replace("_", ""), (base,), {
+        "kind": kind, "trt_operation": trt_operation, "numpy": numpy, "doc": doc, "torch": torch, **extra}))
 
 
-@register
-class Mul(Elementwise):
-    kind = "mul"
-    trt_operation = "PROD"
-    doc = "Product of the inputs."
-
-
-@register
-class Div(Elementwise):
-    kind = "div"
-    trt_operation = "DIV"
-    doc = "First input divided by the second."
-    max_inputs = 2
-
-
-@register
-class Max(Elementwise):
-    kind = "max"
-    trt_operation = "MAX"
-    doc = "Element-wise maximum of the inputs."
-
-
-@register
-class Min(Elementwise):
-    kind = "min"
-    trt_operation = "MIN"
-    doc = "Element-wise minimum of the inputs."
-
+binary("add", Variadic, "SUM", "add", "Sum of the inputs (residual connections).", "torch.add")
+binary("mul", Variadic, "PROD", "multiply", "Product of the inputs.", "torch.mul")
+binary("max", Variadic, "MAX", "maximum", "Element-wise maximum of the inputs.", "torch.maximum")
+binary("min", Variadic, "MIN", "minimum", "Element-wise minimum of the inputs.", "torch.minimum")
+binary("sub", Binary, "SUB", "subtract", "First input minus the second.", "torch.sub")
+binary("div", Binary, "DIV", "divide", "First input divided by the second (floats: true division).", "torch.div",
+       dtypes=("float32", "float16", "bfloat16"))
+binary("pow", Binary, "POW", "power", "First input to the power of the second.", "torch.pow",
+       dtypes=("float32", "float16", "bfloat16"))
+binary("equal", Binary, "EQUAL", "equal", "a == b, as bool.", "torch.eq", result_dtype="bool")
+binary("less", Binary, "LESS", "less", "a < b, as bool.", "torch.lt", result_dtype="bool")
+binary("greater", Binary, "GREATER", "greater", "a > b, as bool.", "torch.gt", result_dtype="bool")
+binary("logical_and", Variadic, "AND", "logical_and", "a and b (bool inputs).", "torch.logical_and",
+       dtypes=("bool",))
+binary("logical_or", Variadic, "OR", "logical_or", "a or b (bool inputs).", "torch.logical_or", dtypes=("bool",))
+binary("logical_xor", Binary, "XOR", "logical_xor", "a xor b (bool inputs).", "torch.logical_xor",
+       dtypes=("bool",))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ..diagnostics import Diagnostics, Note, Pos, Source, SpecError
 from ..graph import Graph, Input, Output
 from ..ops import BATCH, TensorType
+from ..tensors import DTYPES, MAX_RANK
 from ..params import MAX_DIM
 from ..yamlnodes import Map, Node as YamlNode, Scalar, compose, describe, read_source
 from .expand import Expander, Scope, read_blocks
@@ -24,7 +25,6 @@ from .fields import check_keys, expect_list, expect_map, int_of, name_of, text_o
 
 VERSION = 1
 TOP_KEYS = ("netdsl", "name", "description", "weights", "build", "inputs", "blocks", "layers", "outputs")
-DTYPES = ("float32", "float16")
 
 
 @dataclass
@@ -174,8 +174,9 @@ def read_shape(node: YamlNode, diagnostics: Diagnostics) -> tuple | None:
     listed = expect_list(node, "`shape`", diagnostics)
     if listed is None:
         return None
-    if not 1 <= len(listed.items) <= 8:
-        diagnostics.error("bad-dims", f"an input has 1 to 8 dimensions, found {len(listed.items)}", listed.pos)
+    if not len(listed.items) <= MAX_RANK:
+        diagnostics.error("bad-dims", f"an input has 0 to {MAX_RANK} dimensions, found {len(listed.items)}",
+                          listed.pos)
         return None
     dims = []
     for index, item in enumerate(listed.items):
@@ -197,7 +198,7 @@ def read_shape(node: YamlNode, diagnostics: Diagnostics) -> tuple | None:
 def read_batch(entry: Map, shape: tuple | None, diagnostics: Diagnostics):
     """(min, opt, max) for a dynamic batch, None for a static one, False after an error."""
     node = entry.entries.get("batch")
-    dynamic = shape is not None and shape[0] is BATCH
+    dynamic = bool(shape) and shape[0] is BATCH
     if node is None:
         if dynamic:
             diagnostics.error("missing-key", "a dynamic batch (-1) needs its range", entry.pos,

@@ -102,6 +102,7 @@ class Expander:
         self.tensors: dict[str, Pos] = {}  # every tensor name defined so far -> where
         self.block_stack: list[str] = []
         self.too_many = False
+        self.multi: dict[str, tuple[str, ...]] = {}  # layer with several outputs -> its output tensors
 
     # -- scopes -------------------------------------------------------------------------------------
 
@@ -139,7 +140,10 @@ class Expander:
                                    layer=full, notes=[Note(first, "first used here")] if first else [],
                                    hint="layer names must be unique: they name TensorRT layers and weights")
             return
-        inputs = self.resolve_inputs(layer, scope, full)
+        kind = entries.get("kind")
+        takes_none = (isinstance(kind, Scalar) and isinstance(kind.value, str) and kind.value in REGISTRY
+                      and REGISTRY[kind.value].max_inputs == 0 and "inputs" not in entries)
+        inputs = [] if takes_none else self.resolve_inputs(layer, scope, full)
         when = entries.get("when")
         if when is not None:
             enabled = bool_of(when, "`when`", self.diagnostics, layer=full)
@@ -165,6 +169,9 @@ class Expander:
                 self.diagnostics.error("missing-key", f"layer `{full}` must name its `inputs`: nothing comes "
                                        "before it and the network has several inputs", layer.pos, layer=full)
                 return None
+            if scope.previous in self.multi:
+                self.several_outputs(scope.previous, layer.pos, full)
+                return None
             return [scope.previous]
         references = node.items if isinstance(node, Seq) else [node]
         if isinstance(node, Seq) and not references:
@@ -186,6 +193,9 @@ class Expander:
             return None
         name = str(reference.value)
         tensor = scope.names.get(name)
+        if tensor in self.multi:
+            self.several_outputs(tensor, reference.pos, full)
+            return None
         if tensor is not None:
             return tensor
         if name == full[len(scope.prefix):]:
@@ -203,6 +213,12 @@ class Expander:
                                    reference.pos, layer=full, hint=did_you_mean(name, known),
                                    notes=list(scope.trace[:1]))
         return None
+
+    def several_outputs(self, tensor: str, pos: Pos, full: str) -> None:
+        outputs = self.multi[tensor]
+        self.diagnostics.error("several-outputs", f"layer `{tensor}` has {len(outputs)} outputs; layer `{full}` "
+                               "must name the one it takes", pos, layer=full,
+                               hint="its outputs: " + ", ".join(f"`{o}`" for o in outputs))
 
     # -- plain layers --------------------------------------------------------------------------------
 
@@ -275,10 +291,20 @@ class Expander:
                     "input-count", f"{op.kind} layer `{full}` takes {wanted} input(s), found {count}",
                     entries.get("inputs", layer).pos, layer=full, expected=wanted, found=str(count),
                     hint=None if "inputs" in entries else "name them with `inputs: [a, b]`")
-        self.define(scope, local, full, entries["name"].pos)
-        if self.claim(full, entries["name"].pos) and ok and inputs is not None:
-            self.nodes.append(Node(full, op.kind, op, params, inputs, layer.pos, param_pos, scope.trace,
-                                   *weight_names, blocks=scope.blocks))
+        pos = entries["name"].pos
+        self.define(scope, local, full, pos)
+        if not self.claim(full, pos) or not ok or inputs is None:
+            return
+        node = Node(full, op.kind, op, params, inputs, layer.pos, param_pos, scope.trace, *weight_names,
+                    blocks=scope.blocks)
+        if node.outputs != (full,):
+            self.multi[full] = node.outputs
+            for tensor in node.outputs:
+                if not self.claim(tensor, pos):
+                    return
+                scope.names[local + tensor[len(full):]] = tensor
+                scope.positions[local + tensor[len(full):]] = pos
+        self.nodes.append(node)
 
     def claim(self, full: str, pos: Pos) -> bool:
         """Register a global tensor name; False (reported) when another layer already has it."""

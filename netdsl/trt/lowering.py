@@ -9,9 +9,12 @@ difference is a bug in netdsl (InternalError naming the layer), never silently b
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..diagnostics import InternalError, NetdslError
 from ..interpreter import Interpreter
-from ..ops import BATCH, show_shape
+from ..ops import show_shape
+from ..tensors import output_dtype as engine_output_dtype
 from . import backend
 
 FP16_MAX = 65504.0
@@ -21,7 +24,7 @@ def bfloat16_bits(array):
     """float32 -> bfloat16 bit patterns (uint16), rounding to nearest even; NaN stays NaN."""
     import numpy as np
 
-    bits = np.ascontiguousarray(array, np.float32).view(np.uint32).astype(np.uint64)
+    bits = np.asarray(array, np.float32, order="C").view(np.uint32).astype(np.uint64)
     rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
     nan = np.isnan(array)
     if nan.any():
@@ -47,6 +50,8 @@ class Lowering:
         self.arrays: dict = {}  # TensorRT weight name -> the array given to TensorRT (what refit must give again);
         # it also keeps them alive until the build returns: trt.Weights does not copy
         self.node = None
+        self.part: str | None = None  # the step of a composite's expansion being lowered (layer names)
+        self.literals: list = []  # arrays behind unnamed constants (kept alive like the weights)
         self.is_rtx = False
         self.notes: list[str] = []  # what the build should tell the user (precision workarounds)
 
@@ -56,7 +61,7 @@ class Lowering:
         """A float32 array in the compute dtype; refuses values float16 cannot hold."""
         import numpy as np
 
-        array = np.ascontiguousarray(array, np.float32)
+        array = np.asarray(array, np.float32, order="C")
         if self.precision == "float16":
             big = np.abs(array) > FP16_MAX
             if big.any():
@@ -115,6 +120,66 @@ class Lowering:
         self.notes.append(f"layer `{self.node.name}` runs in float32: {reason}")
         return self.label(self.network.add_cast(result, self.dtype), f"to_{self.precision}").get_output(0)
 
+    def trt_dtype(self, dtype: str):
+        """The TensorRT dtype of a tensor of this netdsl dtype: float32 tensors take the build's
+        precision; every other dtype is itself."""
+        if dtype == "float32":
+            return self.dtype
+        return {"float16": self.trt.float16, "bfloat16": self.trt.bfloat16, "int8": self.trt.int8,
+                "uint8": self.trt.uint8, "int32": self.trt.int32, "int64": self.trt.int64,
+                "bool": self.trt.bool}[dtype]
+
+    def literal(self, array, dtype: str, part: str | None):
+        """A constant written in the spec (not a weight: unnamed, not refittable)."""
+        import numpy as np
+
+        inner = (part or "constant")
+        if dtype == "bool":  # TensorRT weights have no bool type: int32, then a cast
+            tensor = self.literal(np.asarray(array, np.int32), "int32", inner + "_int32")
+            return self.label(self.network.add_cast(tensor, self.trt.bool), part).get_output(0)
+        if dtype in ("int8", "uint8"):
+            tensor = self.literal(np.asarray(array, np.int32), "int32", inner + "_int32")
+            return self.label(self.network.add_cast(tensor, self.trt_dtype(dtype)), part).get_output(0)
+        if dtype in ("float32", "float16", "bfloat16") and self.trt_dtype(dtype) != self.trt.float32:
+            converted = self.convert(array, f"{self.node.name}/{part}") if dtype == "float32" else (
+                np.array(array, np.float16, order="C") if dtype == "float16" else bfloat16_bits(array))
+        else:
+            converted = np.array(array, {"float32": np.float32, "int32": np.int32,
+                                          "int64": np.int64}[dtype], order="C")
+        self.literals.append(converted)
+        trt_dtype = self.trt_dtype(dtype)
+        if trt_dtype == self.trt.bfloat16:
+            weights = self.trt.Weights(self.trt.bfloat16, converted.ctypes.data, converted.size)
+        else:
+            weights = self.trt.Weights(converted)
+        layer = self.network.add_constant(tuple(converted.shape), weights)
+        return self.label(layer, part).get_output(0)
+
+    def expand_rank(self, tensor, t, rank: int):
+        """``tensor`` (of netdsl type ``t``) with 1s prepended up to ``rank`` (TensorRT broadcasts only
+        between equal ranks)."""
+        missing = rank - len(t.shape)
+        if missing <= 0:
+            return tensor
+        layer = self.network.add_shuffle(tensor)
+        dynamic = [d for d in t.shape if not isinstance(d, int)]
+        if len(dynamic) <= 1:
+            layer.reshape_dims = (1,) * missing + tuple(d if isinstance(d, int) else -1 for d in t.shape)
+        else:
+            ones = self.literal(np.ones(missing, np.int64), "int64", "ones")
+            shape = self.network.add_shape(tensor)
+            self.label(shape, "shape")
+            joined = self.network.add_concatenation([ones, shape.get_output(0)])
+            self.label(joined, "dims")
+            layer.set_input(1, joined.get_output(0))
+        self.label(layer, f"rank{rank}")
+        return layer.get_output(0)
+
+    def output_types(self):
+        """The netdsl type(s) of the current node's output(s)."""
+        types = [self.types[name] for name in self.node.outputs]
+        return types[0] if len(types) == 1 else tuple(types)
+
     def empty(self):
         return self.trt.Weights(self.dtype)
 
@@ -133,8 +198,9 @@ class Lowering:
     # -- layers ------------------------------------------------------------------------------------
 
     def label(self, layer, part: str | None = None):
-        """Name a TensorRT layer after the spec layer (`conv1`, or `fc1/matmul` for a helper)."""
-        layer.name = self.node.name if part is None else f"{self.node.name}/{part}"
+        """Name a TensorRT layer after the spec layer (`conv1`, or `fc1/matmul` for a helper; inside a
+        composite's expansion, `ln/mul3`)."""
+        layer.name = "/".join(p for p in (self.node.name, self.part, part) if p is not None)
         return layer
 
 
@@ -149,22 +215,33 @@ class Lower(Interpreter):
         ctx = self.ctx
         ctx.node = node
         layer_count = ctx.network.num_layers
-        tensor = node.op.lower(node, ctx, *args)
+        result = node.op.lower(node, ctx, *args)
         ctx.name_pending()
-        if ctx.network.num_layers == layer_count:  # a pass-through: give the layer its own tensor
-            layer = ctx.network.add_identity(tensor)
-            ctx.label(layer)
-            tensor = layer.get_output(0)
-        rename(tensor, node.name)
-        check_shape(node.name, tuple(tensor.shape), ctx.types[node.name].shape)
-        return tensor
+        tensors = (result,) if len(node.outputs) == 1 else tuple(result)
+        outputs = []
+        for name, tensor in zip(node.outputs, tensors):
+            if ctx.network.num_layers == layer_count or tensor in args or tensor in outputs:
+                # a pass-through: give the tensor a layer of its own
+                layer = ctx.network.add_identity(tensor)
+                ctx.label(layer, None if len(node.outputs) == 1 else name[len(node.name) + 1:])
+                tensor = layer.get_output(0)
+            rename(tensor, name)
+            check_type(node.name, name, tensor, ctx.types[name], ctx)
+            outputs.append(tensor)
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 
-def check_shape(layer: str, trt_shape: tuple, expected: tuple) -> None:
-    wanted = tuple(-1 if d is BATCH else d for d in expected)
+def check_type(layer: str, name: str, tensor, expected, ctx) -> None:
+    """TensorRT's own inferred shape and dtype against netdsl's; a difference is a netdsl bug."""
+    trt_shape = tuple(tensor.shape)
+    wanted = tuple(d if isinstance(d, int) else -1 for d in expected.shape)
     if trt_shape != wanted:
-        raise InternalError(f"layer `{layer}`: TensorRT infers shape {list(trt_shape)}, netdsl inferred "
-                            f"{show_shape(expected)}; this is a bug in netdsl's lowering of this layer")
+        raise InternalError(f"layer `{layer}`: TensorRT infers shape {list(trt_shape)} for `{name}`, netdsl "
+                            f"inferred {show_shape(expected.shape)}; this is a bug in netdsl's lowering of this layer")
+    if tensor.dtype != ctx.trt_dtype(expected.dtype):
+        raise InternalError(f"layer `{layer}`: TensorRT infers dtype {tensor.dtype} for `{name}`, netdsl "
+                            f"expected {ctx.trt_dtype(expected.dtype)} ({expected.dtype} in a {ctx.precision} "
+                            "build); this is a bug in netdsl's lowering of this layer")
 
 
 def network_flags(trt) -> int:
@@ -182,21 +259,22 @@ def lower(checked, bound: dict, builder, precision: str = "float32"):
     ctx.is_rtx = backend().is_rtx
     ctx.bound, ctx.types = bound, checked.types
     graph = checked.graph
-    io_dtype = {"float32": trt.float32, "float16": trt.float16}
     env = {}
     for graph_input in graph.inputs:
-        shape = tuple(-1 if d is BATCH else d for d in graph_input.shape)
-        tensor = network.add_input(graph_input.name, io_dtype[graph_input.dtype], shape)
-        if tensor.dtype != ctx.dtype:
-            cast = network.add_cast(tensor, ctx.dtype)
+        shape = tuple(d if isinstance(d, int) else -1 for d in graph_input.shape)
+        io = io_dtype(trt, graph_input.dtype)
+        tensor = network.add_input(graph_input.name, io, shape)
+        if tensor.dtype != ctx.trt_dtype(graph_input.dtype):
+            cast = network.add_cast(tensor, ctx.trt_dtype(graph_input.dtype))
             cast.name = f"{graph_input.name}/cast"
             tensor = cast.get_output(0)
         env[graph_input.name] = tensor
     values = Lower(graph, ctx).run(env)
-    output_dtype = io_dtype[graph.inputs[0].dtype]
     used = set()
     for output in graph.outputs:
         tensor = values[output.source]
+        output_dtype = io_dtype(trt, engine_output_dtype([i.dtype for i in graph.inputs],
+                                                         checked.types[output.source].dtype))
         # an output needs a layer of its own when it is cast, repeated, or a graph input itself
         if tensor.dtype != output_dtype or output.source in used or output.source in env:
             if tensor.name == output.name:
@@ -209,6 +287,10 @@ def lower(checked, bound: dict, builder, precision: str = "float32"):
         rename(tensor, output.name)
         network.mark_output(tensor)
     return network, ctx
+
+
+def io_dtype(trt, dtype: str):
+    return getattr(trt, {"float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}.get(dtype, dtype))
 
 
 def rename(tensor, name: str) -> None:

@@ -1,0 +1,120 @@
+"""The tensor model every pass shares: a shape (dimensions that are integers or symbolic
+:class:`Dim`\\ s), a dtype, and numpy broadcasting between shapes of any rank from 0 to 8.
+
+    >>> broadcast([(BATCH, 3, 1, 5), (4, 1)])
+    (N, 3, 4, 5)
+    >>> show_type(TensorType((BATCH, 10), "int32"))
+    '[N, 10] int32'
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+MAX_RANK = 8
+DTYPES = ("float32", "float16", "bfloat16", "int8", "uint8", "int32", "int64", "bool")
+FLOAT_DTYPES = ("float32", "float16", "bfloat16")
+INTEGER_DTYPES = ("int8", "uint8", "int32", "int64")
+
+
+class Dim:
+    """A dimension whose size is known only when the network runs (the dynamic batch ``N``). It
+    supports no arithmetic on purpose: an op that computes with it by accident fails loudly instead of
+    producing a wrong static shape. Two Dims of the same name are the same size."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+    __str__ = __repr__
+
+    def __eq__(self, other):
+        return isinstance(other, Dim) and other.name == self.name
+
+    def __hash__(self):
+        return hash(("Dim", self.name))
+
+
+BATCH = Dim("N")
+
+
+class TensorType(NamedTuple):
+    shape: tuple
+    dtype: str
+    quant: object = None  # quantization parameters, for the quantization layers (none yet)
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+
+def is_static(shape) -> bool:
+    return all(isinstance(d, int) for d in shape)
+
+
+def show_shape(shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def show_type(t: TensorType) -> str:
+    return f"{show_shape(t.shape)} {t.dtype}"
+
+
+def volume(shape) -> int | None:
+    """Number of elements, None when a dimension is dynamic."""
+    total = 1
+    for dim in shape:
+        if not isinstance(dim, int):
+            return None
+        total *= dim
+    return total
+
+
+def is_float(dtype: str) -> bool:
+    return dtype in FLOAT_DTYPES
+
+
+def numpy_dtype(dtype: str):
+    """The numpy dtype the reference executor computes a tensor of this dtype in: every float dtype in
+    float32 (the reference states the exact result; precision is the engine's business), the others
+    as themselves."""
+    import numpy as np
+
+    return np.float32 if dtype in FLOAT_DTYPES else np.dtype(dtype).type
+
+
+class BroadcastError(ValueError):
+    def __init__(self, message: str, axis: int, sizes: list):
+        super().__init__(message)
+        self.axis = axis
+        self.sizes = sizes
+
+
+def broadcast(shapes) -> tuple:
+    """Numpy's broadcasting of shapes of any rank: aligned at the end, a size of 1 stretches. A dynamic
+    dimension only meets itself or 1 (its size is unknown until run time, so it cannot be checked
+    against another size here)."""
+    rank = max((len(s) for s in shapes), default=0)
+    result = []
+    for axis in range(-rank, 0):
+        sizes = [s[axis] for s in shapes if len(s) >= -axis]
+        distinct = []
+        for size in sizes:
+            if size != 1 and size not in distinct:
+                distinct.append(size)
+        if len(distinct) > 1:
+            raise BroadcastError(f"sizes {' and '.join(str(d) for d in distinct)} on axis {rank + axis}",
+                                 rank + axis, distinct)
+        result.append(distinct[0] if distinct else 1)
+    return tuple(result)
+
+
+def output_dtype(input_dtypes, dtype: str) -> str:
+    """The dtype a network output of this netdsl dtype has in the engine: float32 outputs come out in
+    the dtype of the float inputs (float16 networks keep float16 I/O); others as they are."""
+    floats = [d for d in input_dtypes if d in ("float32", "float16")]
+    return floats[0] if dtype == "float32" and floats else dtype
