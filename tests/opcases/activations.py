@@ -1,0 +1,23 @@
+import torch
+import torch.nn.functional as F
+
+from opcases import Case
+
+X = (2, 3, 4, 5)
+CASES = [
+    Case("relu", inputs=[X], torch=F.relu),
+    Case("relu", inputs=[(7,)], torch=F.relu),
+    Case("relu6", inputs=[X], low=-8, high=8, torch=F.relu6),
+    Case("clip", {"min": -1, "max": 2}, inputs=[(3, 5)], low=-3, high=3, torch=lambda x: torch.clamp(x, -1, 2)),
+    Case("leaky_relu", {"negative_slope": 0.2}, inputs=[(4, 2, 3)], torch=lambda x: F.leaky_relu(x, 0.2)),
+    Case("sigmoid", inputs=[X], torch=torch.sigmoid),
+    Case("tanh", inputs=[()], torch=torch.tanh),
+    Case("silu", inputs=[(2, 9)], low=-6, high=6, torch=F.silu),
+    Case("hardsigmoid", inputs=[(2, 9)], low=-6, high=6, torch=F.hardsigmoid),
+    Case("hardswish", inputs=[(3, 2, 9)], low=-6, high=6, torch=F.hardswish),
+    Case("gelu", inputs=[X], torch=F.gelu),
+    Case("gelu", {"approximate": "tanh"}, inputs=[(5, 6)], torch=lambda x: F.gelu(x, approximate="tanh")),
+    Case("elu", {"alpha": 0.5}, inputs=[(3, 8)], torch=lambda x: F.elu(x, 0.5)),
+    Case("clip", {"min": 2, "max": 1}, inputs=[(3,)], error="invalid-value", message="above max"),
+    Case("relu", inputs=[((3,), "int32")], error="wrong-dtype"),
+]
