@@ -98,6 +98,11 @@ def layer_signature(node) -> tuple:
     return node.kind, tuple(sorted((k, repr(v)) for k, v in node.params.items()))
 
 
+def out_types(checked, node) -> tuple:
+    """The types of a layer's outputs (one for most kinds)."""
+    return tuple(checked.types[name] for name in node.outputs)
+
+
 def compare(old, new, old_name: str = "OLD", new_name: str = "NEW") -> Diff:
     diff = Diff(old_name, new_name)
     old_nodes = {n.name: n for n in old.graph.nodes}
@@ -108,7 +113,7 @@ def compare(old, new, old_name: str = "OLD", new_name: str = "NEW") -> Diff:
     for old_name_ in removed:  # a removed and an added layer that match in kind and parameters: a rename
         for new_name_ in added:
             if new_name_ not in rename.values() and layer_signature(old_nodes[old_name_]) == layer_signature(
-                    new_nodes[new_name_]) and old.types[old_name_] == new.types[new_name_]:
+                    new_nodes[new_name_]) and out_types(old, old_nodes[old_name_]) == out_types(new, new_nodes[new_name_]):
                 rename[old_name_] = new_name_
                 break
     diff.removed = [n for n in removed if n not in rename]
@@ -139,8 +144,8 @@ def compare(old, new, old_name: str = "OLD", new_name: str = "NEW") -> Diff:
             diff.changed.append((new_key, what))
             if a.kind == b.kind:
                 diff.weight_only[new_key] = b.op.weight_only_params
-        if old.types[old_key] != new.types[new_key]:
-            diff.shapes.append((new_key, old.types[old_key].shape, new.types[new_key].shape))
+        if out_types(old, a) != out_types(new, b):
+            diff.shapes.append((new_key, out_types(old, a)[0].shape, out_types(new, b)[0].shape))
         old_slots, new_slots = slots(old, a), slots(new, b)
         for slot in list(old_slots) + [k for k in new_slots if k not in old_slots]:
             if old_slots.get(slot) != new_slots.get(slot):

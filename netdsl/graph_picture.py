@@ -54,9 +54,13 @@ def to_dot(checked) -> str:
     lines.extend(f"  {s}" for s in top_nodes)
     emit(tree, 1)
     producer = {i.name: "in:" + i.name for i in graph.inputs}
+    several = {tensor: node.name for node in graph.nodes if len(node.outputs) > 1 for tensor in node.outputs}
+    producer.update(several)
     for node in graph.nodes:
         for source in node.inputs:
             shape = show_shape(types[source].shape)
+            if source in several:  # which output of the layer: `indices [2, 5]`
+                shape = f"{source[len(several[source]) + 1:]} {shape}"
             lines.append(f"  {quote(producer.get(source, source))} -> {quote(node.name)} [label={quote(shape)}];")
     for output in graph.outputs:
         lines.append(f'  {quote("out:" + output.name)} [label={quote(output.name)}, shape=ellipse, fillcolor="#fcf3cf"];')

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .ops import show_shape
 
@@ -22,22 +22,39 @@ class Row:
     params: int  # trainable parameters (PyTorch's count: buffers such as running statistics excluded)
     buffers: int  # non-trainable weights
     macs: int  # per sample
+    outputs: dict = field(default_factory=dict)  # output name -> type, for layers with several outputs
 
     def to_json(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "inputs": self.inputs,
-                "shape": json_dims(self.shape), "dtype": self.dtype,
-                "params": self.params, "buffers": self.buffers, "macs": self.macs}
+        record = {"name": self.name, "kind": self.kind, "inputs": self.inputs,
+                  "shape": json_dims(self.shape), "dtype": self.dtype,
+                  "params": self.params, "buffers": self.buffers, "macs": self.macs}
+        if self.outputs:
+            record["outputs"] = {name: {"shape": json_dims(t.shape), "dtype": t.dtype}
+                                 for name, t in self.outputs.items()}
+        return record
+
+    def output_text(self) -> str:
+        if self.outputs:
+            return "; ".join(f"{name} {show(t.shape, t.dtype)}" for name, t in self.outputs.items())
+        return show(self.shape, self.dtype)
+
+
+def show(shape, dtype: str) -> str:
+    """A type as the tables show it: the dtype only where it is not float32."""
+    return show_shape(shape) + ("" if dtype == "float32" else f" {dtype}")
 
 
 def rows(checked) -> list[Row]:
     table = []
     for node in checked.graph.nodes:
         args = [checked.types[name] for name in node.inputs]
-        out = checked.types[node.name]
+        outs = [checked.types[name] for name in node.outputs]
+        out = outs[0]
         slots = node.weight_slots(checked.types)
+        extra = {name[len(node.name) + 1:]: t for name, t in zip(node.outputs, outs)} if len(outs) > 1 else {}
         table.append(Row(node.name, node.kind, list(node.inputs), out.shape, out.dtype,
                          sum(s.count for s in slots if s.trainable), sum(s.count for s in slots if not s.trainable),
-                         node.op.macs(node, out, *args)))
+                         node.op.macs(node, out, *args), extra))
     return table
 
 
@@ -50,7 +67,7 @@ def to_json(checked) -> dict:
                     **({"batch": dict(zip(("min", "opt", "max"), i.batch))} if i.batch else {})}
                    for i in graph.inputs],
         "outputs": [{"name": o.name, "from": o.source,
-                     "shape": json_dims(checked.types[o.source].shape)}
+                     "shape": json_dims(checked.types[o.source].shape), "dtype": checked.types[o.source].dtype}
                     for o in graph.outputs],
         "layers": [row.to_json() for row in table],
         "total_params": sum(r.params for r in table),
@@ -62,7 +79,7 @@ def to_json(checked) -> dict:
 def format_table(checked) -> str:
     table = rows(checked)
     header = ("layer", "kind", "inputs", "output", "params", "MACs")
-    body = [(r.name, r.kind, ", ".join(r.inputs), show_shape(r.shape) + ("" if r.dtype == "float32" else f" {r.dtype}"),
+    body = [(r.name, r.kind, ", ".join(r.inputs), r.output_text(),
              f"{r.params:,}", f"{r.macs:,}") for r in table]
     total_params = sum(r.params for r in table)
     total_macs = sum(r.macs for r in table)
@@ -77,7 +94,8 @@ def format_table(checked) -> str:
     graph = checked.graph
     ins = ", ".join(f"{i.name} {show_shape(i.shape)} {i.dtype}" + (
         f" (batch {i.batch[0]}..{i.batch[2]}, opt {i.batch[1]})" if i.batch else "") for i in graph.inputs)
-    outs = ", ".join(f"{o.name} {show_shape(checked.types[o.source].shape)}" for o in graph.outputs)
+    outs = ", ".join(f"{o.name} {show(checked.types[o.source].shape, checked.types[o.source].dtype)}"
+                     for o in graph.outputs)
     buffers = sum(r.buffers for r in table)
     lines = [f"{graph.name}: inputs {ins}; outputs {outs}", "", line(header), rule, *map(line, body), rule,
              line(footer)]

@@ -1,0 +1,31 @@
+"""The registry of kinds: the generated index is current, and validating a spec imports only the op
+modules of the kinds it uses (start-up stays fast however many kinds exist)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from netdsl.ops import REGISTRY, index_source
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_committed_index_is_current():
+    committed = (ROOT / "netdsl" / "ops" / "_kinds.py").read_text()
+    assert committed == index_source(), "run: python -m netdsl.ops"
+
+
+def test_validate_imports_only_the_kinds_it_uses():
+    code = ("import sys; from netdsl.spec import check; c, d = check('specs/lenet.yaml'); assert c is not None; "
+            "print(sorted(m.rsplit('.', 1)[1] for m in sys.modules if m.startswith('netdsl.ops.')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    loaded = set(eval(out))  # a printed list of module names
+    uses = {"convolution", "pooling", "fully_connected", "activations", "softmax"}
+    assert uses <= loaded
+    assert len(loaded - uses - {"_kinds", "primitive"}) == 0, loaded
+
+
+def test_unknown_kind_loads_everything_and_stays_unknown():
+    assert REGISTRY.get("no_such_kind") is None
+    assert "no_such_kind" not in REGISTRY
+    assert "relu" in REGISTRY and len(REGISTRY) > 40
