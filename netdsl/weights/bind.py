@@ -194,7 +194,8 @@ def check_with_weights(spec_path: str, weights: str | None = None, strict: bool 
     bound = None
     if path is None:
         if checked.complete and any(node.weight_slots(checked.types) for node in checked.graph.nodes):
-            raise UsageError(f"{spec_path} names no weights file (`weights:` in the spec); give one with --weights")
+            raise UsageError(f"{spec_path} names no weights file (`weights:` in the spec); give one with --weights "
+                             "(netdsl build: or --random-weights, to check and time the build)")
         bound = {}
     else:
         tensors = read_for(checked, path, diagnostics)
