@@ -34,9 +34,13 @@ commands:
   weights convert IN OUT
                      convert between .safetensors, .wts and .npz (float32 exactly)
   schema             JSON Schema of the spec language, for editors (yaml-language-server)
+  docs [-o FILE]     reference page of every layer kind (docs/layers.md), from the registry
+  completion bash|zsh
+                     shell completion script: source <(netdsl completion bash)
 
   refit ENGINE --weights NEW [--check] [-o OUT]
-                     new weights into a refittable engine, no rebuild (--check: prove they fit, no GPU)
+                     new weights into a refittable engine, no rebuild (--check: prove they fit, no GPU;
+                     also against any build's manifest, or a SPEC)
 
 engines (need a GPU):
   run ENGINE --input X [-o Y]   execute a plan on inputs
