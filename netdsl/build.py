@@ -55,20 +55,26 @@ class Plan:
     build_seconds: float = 0.0  # inside TensorRT's build_serialized_network
     hashes: dict = field(default_factory=dict)  # path -> SHA-256 of the spec and weights files
     weights_digest: str = ""  # of the arrays given to TensorRT (see weights_digest)
+    random_weights: dict | None = None  # {"seed", "values"} when built on netdsl.weights.synthetic's weights
 
 
 def bind_weights(checked: CheckedSpec, path: str | None = None, strict: bool = False):
     """Bound weights (canonical name -> BoundWeight) from ``path`` or the spec's default file; raises
     SpecError listing every problem."""
-    from .weights import read_weights
-    from .weights.bind import bind
+    from .diagnostics import Diagnostics, SpecError
+    from .weights.bind import bind, read_for
 
     path = checked.weights_file(path)
     if path is None:
         if not any(node.weight_slots(checked.types) for node in checked.graph.nodes):
             return {}
-        raise UsageError(f"{checked.path} names no weights file (`weights:` in the spec); give one with --weights")
-    return bind(checked, read_weights(path), path, strict=strict)
+        raise UsageError(f"{checked.path} names no weights file (`weights:` in the spec); give one with --weights, "
+                         "or build with --random-weights to check and time the build")
+    diagnostics = Diagnostics()
+    tensors = read_for(checked, path, diagnostics)
+    if tensors is None:
+        raise SpecError(diagnostics)
+    return bind(checked, tensors, path, strict=strict)
 
 
 def options_for(checked: CheckedSpec, **overrides) -> BuildOptions:
@@ -269,6 +275,7 @@ def manifest(plan: Plan, plan_path: str, plan_sha256: str | None = None) -> dict
         "engine_weights_sha256": plan.weights_digest,
         "weights_in_engine": plan.weights,
         "notes": plan.notes,
+        **({"random_weights": plan.random_weights} if plan.random_weights else {}),
     }
 
 

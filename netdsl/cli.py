@@ -34,9 +34,13 @@ commands:
   weights convert IN OUT
                      convert between .safetensors, .wts and .npz (float32 exactly)
   schema             JSON Schema of the spec language, for editors (yaml-language-server)
+  docs [-o FILE]     reference page of every layer kind (docs/layers.md), from the registry
+  completion bash|zsh
+                     shell completion script: source <(netdsl completion bash)
 
   refit ENGINE --weights NEW [--check] [-o OUT]
-                     new weights into a refittable engine, no rebuild (--check: prove they fit, no GPU)
+                     new weights into a refittable engine, no rebuild (--check: prove they fit, no GPU;
+                     also against any build's manifest, or a SPEC)
 
 engines (need a GPU):
   run ENGINE --input X [-o Y]   execute a plan on inputs
@@ -58,20 +62,14 @@ def cmd_validate(args) -> int:
         raise UsageError("--weights checks one spec at a time")
     records, failed = [], 0
     for path in args.specs:
-        checked, diagnostics = check(path)
         weights = args.weights
-        if checked is not None and weights:
-            from .weights import read_weights
-            from .weights.bind import bind
+        if weights:
+            from .weights.bind import check_with_weights
 
-            if weights is SPEC_DEFAULT:
-                weights = default_weights(checked)
-            try:
-                bind(checked, read_weights(weights), weights, strict=args.strict, diagnostics=diagnostics)
-            except SpecError as error:  # the weight file itself is malformed
-                diagnostics.extend(error.diagnostics)
-            if diagnostics.has_errors:
-                checked = None
+            result = check_with_weights(path, None if weights is SPEC_DEFAULT else weights, args.strict)
+            checked, diagnostics, weights = result.spec, result.diagnostics, result.weights_path
+        else:
+            checked, diagnostics = check(path)
         failed += checked is None
         if args.format == "json":
             records.append({"file": path, "valid": checked is not None,
@@ -89,15 +87,6 @@ def cmd_validate(args) -> int:
 
 
 SPEC_DEFAULT = "(the spec's weights file)"
-
-
-def default_weights(checked) -> str:
-    path = checked.weights_file()
-    if path is None:
-        from .diagnostics import UsageError
-
-        raise UsageError(f"{checked.path} names no default weights file; give one: --weights FILE")
-    return path
 
 
 def cmd_weights_ls(args) -> int:
@@ -134,21 +123,76 @@ def cmd_build(args) -> int:
         logger = logging.getLogger("netdsl")
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG if args.verbose > 1 else logging.INFO)
+    checked, bound, weights_path, warnings = checked_for_build(args)
+    notes: list[str] = []
+    options = build.options_for(checked, **build_overrides(args, checked, notes))
     progress = None
-    if sys.stderr.isatty() and not args.verbose:
+    if sys.stderr.isatty() and not args.verbose and args.format == "text":
         from .trt.progress import make_progress
 
         progress = make_progress(backend().trt)
+    plan = build.build_plan(checked, bound, options, progress, weights_path)
+    if args.random_weights:
+        from .weights.synthetic import KIND
+
+        plan.random_weights = {"seed": args.seed, "values": KIND,
+                               "warning": "random weights: this engine checks the build and times it; it computes "
+                               "nothing meaningful"}
     output = args.output or build.default_output(args.spec)
-    plan, record = build.build(args.spec, output, args.weights, args.strict, progress, precision=args.precision,
-                               workspace=args.workspace, refit=args.refit, targets=args.target,
-                               timing_cache=args.timing_cache, optimization_level=args.optimization_level,
-                               batch=args.batch)
-    for note in plan.notes:
+    record = build.save(plan, output)
+    notes += plan.notes
+    if args.format == "json":
+        json.dump({"plan": output, "manifest": build.manifest_path(output), "bytes": plan.data.nbytes,
+                   "build_seconds": round(plan.build_seconds, 3), "tensorrt": record["tensorrt"],
+                   "precision": record["precision"], "workspace": record["workspace"], "refit": record["refit"],
+                   "inputs": record["inputs"],
+                   "outputs": record["outputs"], "weights": record["weights"],
+                   "random_weights": record.get("random_weights"), "notes": notes,
+                   "diagnostics": [d.to_json() for d in warnings]}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    for note in notes:
         print(f"note: {note}", file=sys.stderr)
+    marked = f", RANDOM WEIGHTS (seed {args.seed}): not a real model" if plan.random_weights else ""
     print(f"wrote {output} ({plan.data.nbytes:,} bytes; {record['tensorrt']['flavour']} {record['tensorrt']['version']}, "
-          f"{plan.options.precision}) and {build.manifest_path(output)}")
+          f"{plan.options.precision}{marked}) and {build.manifest_path(output)}")
     return EXIT_OK
+
+
+def checked_for_build(args):
+    """(checked spec, bound weights, weights path, warnings) for `build`: the spec's and the weights'
+    problems in one report, or seeded random weights with --random-weights. Text warnings are printed
+    here; JSON output carries them."""
+    from .render import print_diagnostics
+
+    if args.random_weights:
+        from .spec import load
+        from .weights.synthetic import random_weights
+
+        if args.weights:
+            from .diagnostics import UsageError
+
+            raise UsageError("--random-weights builds without a weight file; drop --weights or --random-weights")
+        checked = load(args.spec)
+        return checked, random_weights(checked, args.seed), None, []
+    from .weights.bind import check_with_weights
+
+    result = check_with_weights(args.spec, args.weights, args.strict)
+    if result.spec is None:
+        raise SpecError(result.diagnostics)
+    if result.diagnostics and args.format == "text":
+        print_diagnostics(result.diagnostics)
+    return result.spec, result.weights, result.weights_path if result.weights else None, list(result.diagnostics)
+
+
+def build_overrides(args, checked, notes: list[str]) -> dict:
+    """Build options from the command line, trtexec and Polygraphy spellings included."""
+    from . import trtexec
+
+    return {"precision": trtexec.precision_of(args), "workspace": trtexec.workspace_of(args), "refit": args.refit,
+            "targets": args.target, "timing_cache": args.timing_cache,
+            "optimization_level": args.optimization_level,
+            "batch": trtexec.batch_from_shapes(checked, args, notes) or args.batch}
 
 
 def emit_outputs(path, outputs) -> int:
@@ -217,7 +261,9 @@ def cmd_verify(args) -> int:
     expected = reference.run(checked, bound, inputs)
     runtime.require_gpu(runtime.cuda_runtime())  # before a build that could not be run
     if not args.engine:
-        plan = build_plan(checked, bound, options_for(checked, precision=args.precision), weights_path=weights)
+        from .trtexec import precision_of
+
+        plan = build_plan(checked, bound, options_for(checked, precision=precision_of(args)), weights_path=weights)
         engine = runtime.Engine(manifest(plan, "(in memory)"), plan.data)
     with engine:
         got = engine.run(inputs)
@@ -231,7 +277,23 @@ def cmd_verify(args) -> int:
 def cmd_refit(args) -> int:
     from . import refit
 
-    prepared = refit.prepare(args.engine, args.weights, args.spec, args.strict)
+    if args.engine.endswith((".yaml", ".yml")):
+        if not args.check:
+            from .diagnostics import UsageError
+
+            raise UsageError(f"{args.engine} is a spec: refit needs an engine; with a spec, --check tells whether "
+                             "the weights fit the engines built from it")
+        prepared = refit.prepare_spec(args.engine, args.weights, args.precision, args.strict)
+    else:
+        if args.precision:
+            from .diagnostics import UsageError
+
+            raise UsageError("--precision is for a SPEC; an engine's precision is in its manifest")
+        prepared = refit.prepare(args.engine, args.weights, args.spec, args.strict, check_only=args.check)
+    if prepared.warnings:
+        from .render import print_diagnostics
+
+        print_diagnostics(prepared.warnings)
     problems = refit.check(prepared)
     if problems:
         raise refit.RefitError(problems)
@@ -239,8 +301,8 @@ def cmd_refit(args) -> int:
         print("note: the spec changed since the build, but not in its weights (names, shapes, dtypes)", file=sys.stderr)
     count = len(prepared.arrays)
     if args.check:
-        print(f"{args.weights} fits {args.engine}: all {count} refittable weights present with the engine's "
-              "dtypes and shapes")
+        print(f"{args.weights} fits {refit.speaks_for(prepared)}.\nChecked here: names, dtypes and shapes (no GPU "
+              "needed); TensorRT's Refitter did not run.")
         return EXIT_OK
     record = refit.refit(args.engine, args.weights, args.output, args.spec, args.strict)
     print(f"refitted {count} weights; wrote {args.output or args.engine} ({record['plan']['bytes']:,} bytes) and its "
@@ -346,8 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"netdsl {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add(name, handler, help_text, description=None):
-        sub = commands.add_parser(name, help=help_text, description=description or help_text)
+    def add(name, handler, help_text, description=None, usage=None):
+        sub = commands.add_parser(name, help=help_text, description=description or help_text, usage=usage)
         sub.set_defaults(handler=handler)
         return sub
 
@@ -356,14 +418,16 @@ def build_parser() -> argparse.ArgumentParser:
                 "Check the spec and its weights, lower it to TensorRT network-definition calls (TensorRT if "
                 "installed, else TensorRT-RTX), build, and write the plan and OUT.json, a manifest (versions, "
                 "SHA-256 of spec, weights and plan, options, I/O tensors, weight names). Options given here win "
-                "over the spec's `build:` section. Nothing is written when the build fails.")
+                "over the spec's `build:` section. Nothing is written when the build fails.",
+                usage="netdsl build SPEC [-o OUT] [--weights FILE | --random-weights] [--precision P] "
+                "[--batch MIN,OPT,MAX] [options]")
     build.add_argument("spec", metavar="SPEC")
     build.add_argument("-o", "--output", metavar="OUT", help="plan file (default: <spec name>.plan here)")
     add_weights(build)
-    build.add_argument("--precision", help="float32 (default), float16 or bfloat16: compute dtype; weights are "
-                       "converted, inputs and outputs keep the spec's dtype")
+    build.add_argument("--precision", help="float32 (default), float16 or bfloat16 (also fp32, fp16, half, bf16): "
+                       "compute dtype; weights are converted, inputs and outputs keep the spec's dtype")
     build.add_argument("--batch", metavar="MIN,OPT,MAX", help="dynamic batch profile, for every input with -1")
-    build.add_argument("--workspace", metavar="SIZE", help="builder workspace limit, e.g. 1GiB")
+    build.add_argument("--workspace", metavar="SIZE", help="builder workspace limit, e.g. 1GiB or 1G")
     build.add_argument("--refit", metavar="MODE", help="none (default), refit, refit-identical or weightless "
                        "(a plan without weights); refittable builds need a GPU")
     build.add_argument("--target", metavar="SM,...", help="TensorRT-RTX compute capabilities, e.g. sm86,sm89 "
@@ -372,6 +436,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "TensorRT-RTX has none)")
     build.add_argument("--optimization-level", metavar="0-5", help="builder optimization level")
     build.add_argument("-v", "--verbose", action="count", default=0, help="show TensorRT's log (-vv: verbose)")
+    build.add_argument("--random-weights", action="store_true", help="build on seeded random weights instead of a "
+                       "weight file, to check that the network builds and to time it; the manifest marks the engine "
+                       "(random_weights) and `verify` refuses it")
+    build.add_argument("--seed", type=int, default=0, help="with --random-weights: the seed (default 0)")
+    build.add_argument("--format", **formats)
+    from .trtexec import add_build_flags
+
+    add_build_flags(build)
 
     ref = add("reference", cmd_reference, "run a spec on numpy: what the engine should compute",
               "Execute the spec on numpy (NCHW, float32) with the semantics of its TensorRT lowering, checked "
@@ -388,11 +460,17 @@ def build_parser() -> argparse.ArgumentParser:
                 "norm, precision), check every refittable weight's name, dtype and shape against the manifest "
                 "(all problems at once), then refit with TensorRT's Refitter (needs a GPU) and write the plan in "
                 "place or to OUT, with an updated manifest. On failure the original engine is untouched. --check "
-                "stops after the check and needs no GPU. Engines built with refit-identical or weightless take back "
-                "exactly the weights they were built with.")
-    refit.add_argument("engine", metavar="ENGINE")
+                "stops after the check and needs no GPU: against a refittable engine's manifest, against the "
+                "manifest of any build (which records the same names, dtypes and shapes), or against SPEC itself "
+                "(the weights a refittable build of it would take); it says which engines its verdict speaks for. "
+                "Engines built with refit-identical or weightless take back exactly the weights they were built "
+                "with.")
+    refit.add_argument("engine", metavar="ENGINE|SPEC", help="a plan with its manifest (ENGINE.json); with --check "
+                       "also a plan built without refit, or a spec (.yaml): no engine needed")
     refit.add_argument("--weights", required=True, metavar="NEW", help="the new weights (.safetensors, .wts, .npz)")
     refit.add_argument("--check", action="store_true", help="only check that NEW fits (no GPU needed)")
+    refit.add_argument("--precision", help="with a SPEC: the precision of the engines to check for (default: the "
+                       "spec's, else float32)")
     refit.add_argument("-o", "--output", metavar="OUT", help="write the refitted plan here (default: in place)")
     refit.add_argument("--spec", metavar="SPEC", help="the spec the engine was built from (default: as recorded)")
     refit.add_argument("--strict", action="store_true", help="unused weights are errors")
@@ -419,7 +497,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("spec", metavar="SPEC")
     add_weights(verify, strict=False)
     verify.add_argument("--engine", metavar="ENGINE", help="a plan built from this spec (default: build one now)")
-    verify.add_argument("--precision", help="when building: float32, float16 or bfloat16")
+    verify.add_argument("--precision", help="when building: float32, float16 or bfloat16 (also fp16, bf16...)")
+    from .trtexec import add_precision_flags
+
+    add_precision_flags(verify)
     verify.add_argument("--input", action="append", metavar="[NAME=]FILE", help="inputs (default: seeded random)")
 
     validate = add("validate", cmd_validate, "check specs and report every problem",
@@ -489,12 +570,71 @@ def build_parser() -> argparse.ArgumentParser:
                  "Print a JSON Schema of the spec language. Point yaml-language-server at it with a first line "
                  "`# yaml-language-server: $schema=<path to the schema>` in a spec.")
     schema.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+
+    docs = add("docs", cmd_docs, "write the reference page of every layer kind (Markdown)",
+               "Generate the layer-kind reference (parameters, defaults, the PyTorch operation each kind matches, "
+               "an example checked by netdsl) from the layer registry. docs/layers.md is this output.")
+    docs.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    docs.add_argument("--check", action="store_true", help="exit 1 if FILE is not up to date")
+
+    completion = add("completion", cmd_completion, "print a shell completion script (bash, zsh)",
+                     "Print a completion script for bash or zsh, generated from netdsl's own options. bash: "
+                     "`source <(netdsl completion bash)` (or save it under ~/.local/share/bash-completion/completions/"
+                     "netdsl); zsh: `source <(netdsl completion zsh)` in ~/.zshrc.")
+    completion.add_argument("shell", choices=("bash", "zsh"))
     return parser
+
+
+def cmd_docs(args) -> int:
+    from .docs import layer_reference
+
+    text = layer_reference()
+    if args.check:
+        if not args.output:
+            from .diagnostics import UsageError
+
+            raise UsageError("--check needs -o FILE, the page to compare with")
+        with open(args.output, encoding="utf-8") as stream:
+            if stream.read() == text:
+                return EXIT_OK
+        print(f"{args.output} is out of date; regenerate it: netdsl docs -o {args.output}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.output:
+        from .files import write_atomic
+
+        write_atomic(args.output, text.encode())
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_completion(args) -> int:
+    from .completion import script
+
+    sys.stdout.write(script(build_parser(), args.shell))
+    return EXIT_OK
+
+
+def parse(parser: argparse.ArgumentParser, argv):
+    """parse_args, except that unknown arguments are reported by the subcommand they were given to (its
+    usage, not the top level's), with the netdsl spelling of trtexec and Polygraphy flags."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        from .trtexec import unknown_arguments
+
+        target = parser
+        for name in (getattr(args, "command", None), getattr(args, "weights_command", None)):
+            choices = next((a.choices for a in target._actions if isinstance(a, argparse._SubParsersAction)), {})
+            if name in choices:
+                target = choices[name]
+        target.error(unknown_arguments(target, extra))
+    return args
 
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USAGE

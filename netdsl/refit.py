@@ -13,6 +13,11 @@ The TensorRT calls themselves (:func:`refit_plan`) need a GPU that TensorRT supp
     prepared = refit.prepare("lenet.plan", "weights/new.safetensors")    # or a {name: array} mapping
     problems = refit.check(prepared)                                     # [] when the weights fit
     refit.refit("lenet.plan", "weights/new.safetensors", output="lenet-v2.plan")
+
+The check needs no refittable engine either: ``prepare(plan, weights, check_only=True)`` takes the
+manifest of any build (it records every weight's name, dtype and shape, refittable or not), and
+``prepare_spec(spec, weights, precision)`` the spec alone (the weights a refittable build of it would
+take). :func:`speaks_for` says which engines a verdict covers.
 """
 
 from __future__ import annotations
@@ -20,9 +25,9 @@ from __future__ import annotations
 import datetime
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .diagnostics import NetdslError, UsageError
+from .diagnostics import Diagnostics, NetdslError, SpecError, UsageError
 from .runtime import CannotRun, read_manifest
 
 
@@ -43,6 +48,9 @@ class Prepared:
     recorded: dict  # TensorRT weight name -> (dtype, shape) as this lowering records it
     weights_path: str | None
     spec_changed: bool
+    spec_path: str = ""
+    precision: str = "float32"
+    warnings: list = field(default_factory=list)  # binding's warnings (unused weights, a `module.` prefix read)
 
 
 def spec_path_of(manifest: dict, plan_path: str, spec: str | None) -> str:
@@ -73,41 +81,81 @@ def tensors_from(weights) -> tuple[dict, str]:
     return tensors, "(in memory)"
 
 
-def prepare(plan_path: str, weights, spec: str | None = None, strict: bool = False) -> Prepared:
+def prepare(plan_path: str, weights, spec: str | None = None, strict: bool = False,
+            check_only: bool = False) -> Prepared:
     """Bind ``weights`` (a file or a mapping) to the engine's spec and lower it the way the build did;
-    raises SpecError for weights that do not bind, UsageError for a plan that cannot be refit."""
+    raises SpecError for weights that do not bind, UsageError for a plan that cannot be refit (with
+    ``check_only``, a plan built without refit is accepted: its manifest records the same weights)."""
     from .build import sha256_file
-    from .spec import load
     from .spec.buildopts import check_option
-    from .trt import backend, make_logger
-    from .trt.lowering import lower
-    from .weights.bind import bind
 
     manifest, plan = read_manifest(plan_path)
-    if manifest.get("refit", "none") == "none":
+    if manifest.get("refit", "none") == "none" and not check_only:
         raise UsageError(f"{plan_path} was built without refit support (refit: none); build it again with "
-                         "--refit refit (or refit-identical, or weightless)")
+                         "--refit refit (or refit-identical, or weightless); `--check` works with it as it is")
+    if check_only and "weights_in_engine" not in manifest:
+        raise UsageError(f"{plan_path}: its manifest records no weights (an older netdsl wrote it); check against "
+                         "the spec instead: netdsl refit SPEC --weights NEW --check")
     spec_path = spec_path_of(manifest, plan_path, spec)
-    checked = load(spec_path)
-    tensors, source = tensors_from(weights)
-    bound = bind(checked, tensors, source, strict=strict)
-    trt = backend().trt
-    builder = trt.Builder(make_logger(trt))
     try:
         precision = check_option("precision", manifest.get("precision"))
     except ValueError as error:
         raise UsageError(f"{plan_path}: its manifest is damaged ({error})") from None
-    _, ctx = lower(checked, bound, builder, precision)
+    prepared = prepare_spec(spec_path, weights, precision, strict)
+    prepared.plan_path, prepared.manifest, prepared.plan = plan_path, manifest, plan
+    prepared.spec_changed = manifest["spec"]["sha256"] != sha256_file(spec_path)
+    return prepared
+
+
+def prepare_spec(spec_path: str, weights, precision: str | None = None, strict: bool = False) -> Prepared:
+    """Bind ``weights`` to a spec and lower it as a build at ``precision`` (default: the spec's) would:
+    the names, dtypes and shapes a refittable engine of it has, with no engine and no GPU."""
+    from .build import options_for
+    from .spec import load
+    from .trt import backend, make_logger
+    from .trt.lowering import lower
+    from .weights.bind import bind
+
+    checked = load(spec_path)
+    precision = options_for(checked, precision=precision).precision
+    tensors, source = tensors_from(weights)
+    diagnostics = Diagnostics()
+    bound = bind(checked, tensors, source, strict=strict, diagnostics=diagnostics)
+    if diagnostics.has_errors:
+        raise SpecError(diagnostics)
+    trt = backend().trt
+    _, ctx = lower(checked, bound, trt.Builder(make_logger(trt)), precision)
     recorded = {name: (dtype, tuple(shape)) for name, (dtype, shape, _) in ctx.names.items()}
-    return Prepared(plan_path, manifest, plan, dict(ctx.arrays), recorded,
-                    source if isinstance(weights, (str, os.PathLike)) else None,
-                    manifest["spec"]["sha256"] != sha256_file(spec_path))
+    return Prepared("", None, b"", dict(ctx.arrays), recorded,
+                    source if isinstance(weights, (str, os.PathLike)) else None, False, spec_path, precision,
+                    list(diagnostics))
+
+
+def speaks_for(prepared: Prepared) -> str:
+    """Which engines a passing check speaks for, in words: the check compares names, dtypes and shapes
+    (and, for the identical modes, a digest); it never runs TensorRT's Refitter."""
+    count = len(prepared.arrays)
+    if prepared.manifest is None:
+        return (f"engines built from {prepared.spec_path} at {prepared.precision} with --refit refit: these "
+                f"{count} weights are the ones their Refitter takes, by name, dtype and shape (an engine built "
+                "refit-identical or weightless takes back only the weights it was built with)")
+    mode = prepared.manifest.get("refit", "none")
+    if mode == "none":
+        return (f"engines built like {prepared.plan_path} ({prepared.precision}) but with --refit refit: all {count} "
+                f"weights match its manifest; {prepared.plan_path} itself was built without refit support and "
+                "cannot take new weights")
+    return f"{prepared.plan_path} (refit: {mode}, {prepared.precision}): all {count} refittable weights present with " \
+           "the engine's dtypes and shapes"
 
 
 def check(prepared: Prepared) -> list[str]:
     """Every difference between the prepared weights and the engine's refittable weights."""
+    if prepared.manifest is None:
+        return []  # a spec alone: binding and lowering succeeded, and there is no engine record to compare
     problems = []
-    wanted = {w["name"]: (w["dtype"], tuple(w["shape"])) for w in prepared.manifest.get("refittable_weights", [])}
+    refittable = prepared.manifest.get("refit", "none") != "none"
+    recorded = prepared.manifest.get("refittable_weights" if refittable else "weights_in_engine", [])
+    wanted = {w["name"]: (w["dtype"], tuple(w["shape"])) for w in recorded}
     for name, (dtype, shape) in wanted.items():
         layer = name.rsplit(".", 1)[0]
         if name not in prepared.recorded:
@@ -181,5 +229,6 @@ def refit(plan_path: str, weights, output: str | None = None, spec: str | None =
                          if prepared.weights_path else {"path": "(in memory)", "sha256": None})
     record["plan"] = {"path": os.path.basename(output), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     record["refitted"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    record.pop("random_weights", None)  # real weights now
     write_together({output: data, manifest_path(output): (json.dumps(record, indent=2) + "\n").encode()})
     return record

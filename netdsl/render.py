@@ -45,7 +45,8 @@ def frame(pos, paint: Painter) -> list[str]:
 
 
 def format_diagnostic(diagnostic: Diagnostic, paint: Painter) -> str:
-    header = (f"{paint('bold', str(diagnostic.pos))}: {paint(diagnostic.severity, diagnostic.severity)}"
+    where = str(diagnostic.pos) if diagnostic.pos.line >= 1 else diagnostic.pos.path  # a whole file: no line
+    header = (f"{paint('bold', where)}: {paint(diagnostic.severity, diagnostic.severity)}"
               f"[{diagnostic.code}]: {diagnostic.message}")
     lines = [header, *frame(diagnostic.pos, paint)]
     if diagnostic.expected is not None and diagnostic.found is not None:

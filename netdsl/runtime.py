@@ -332,6 +332,9 @@ def check_engine_matches(manifest: dict, spec_path: str, weights_path: str | Non
     """`verify --engine`: the engine must come from this spec and these weights (SHA-256 in its manifest)."""
     from .build import sha256_file
 
+    if manifest.get("random_weights"):
+        raise UsageError("the engine was built with --random-weights: it computes nothing the reference could "
+                         "match; build it on the spec's weights to verify it")
     if manifest["spec"]["sha256"] != sha256_file(spec_path):
         raise UsageError(f"the engine was built from another version of {spec_path} (its SHA-256 differs from the "
                          "manifest's); build it again or verify against the spec it was built from")

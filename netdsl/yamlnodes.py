@@ -139,13 +139,14 @@ def _tagged(tag: str, text: str):
 
 
 def read_source(path: str, diagnostics: Diagnostics, max_bytes: int = MAX_FILE_BYTES) -> Source | None:
-    """Read a UTF-8 text file with a size bound; problems become diagnostics."""
-    where = Pos(Source(path, ""), 1, 1)
+    """Read a UTF-8 text file with a size bound; problems become diagnostics (about the whole file,
+    line 0, when it cannot be opened)."""
+    where = Pos(Source(path, ""), 0, 0)
     try:
         with open(path, "rb") as handle:
             data = handle.read(max_bytes + 1)
     except FileNotFoundError:
-        diagnostics.error("file-not-found", f"no such file: {path}", where)
+        diagnostics.error("file-not-found", f"no such file: {path}" + resolved_note(path), where)
         return None
     except IsADirectoryError:
         diagnostics.error("file-not-found", f"{path} is a directory, not a file", where)
@@ -154,6 +155,14 @@ def read_source(path: str, diagnostics: Diagnostics, max_bytes: int = MAX_FILE_B
         diagnostics.error("file-unreadable", f"cannot read {path}: {error.strerror}", where)
         return None
     return decode_source(path, data, diagnostics, max_bytes)
+
+
+def resolved_note(path: str) -> str:
+    """` (resolved: /abs/path)` when a relative path was given, so the reader sees where it was looked for."""
+    import os
+
+    absolute = os.path.abspath(path)
+    return "" if absolute == path else f" (resolved: {absolute})"
 
 
 def decode_source(path: str, data: bytes, diagnostics: Diagnostics,

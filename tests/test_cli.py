@@ -72,7 +72,9 @@ def test_usage_errors_exit_2():
 
 def test_missing_file_is_a_clean_error():
     result = netdsl("validate", "no/such/spec.yaml")
-    assert result.returncode == 1 and "error[file-not-found]" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"no/such/spec.yaml: error[file-not-found]: no such file: no/such/spec.yaml "
+                                    f"(resolved: {ROOT}/no/such/spec.yaml)")
 
 
 def test_help_names_the_commands_and_exit_codes():

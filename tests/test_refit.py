@@ -174,3 +174,53 @@ def test_refit_command_checks_then_stops_without_a_gpu(tmp_path):
                              for k, t in read_weights(str(ROOT / "weights" / "lenet.wts")).items()})
     result = netdsl("refit", str(plan), "--weights", str(bad), "--check")
     assert result.returncode == 1 and "fc3.bias" in result.stderr
+
+
+# Without a GPU no refittable engine can be built here; the check works against the manifest of any
+# build (it records the same names, dtypes and shapes) or against the spec itself, and says which.
+
+def test_check_against_a_build_without_refit(small):
+    spec, folder = small
+    plan = folder / "small.plan"
+    build.build(str(spec), output=str(plan), weights=str(folder / "w.safetensors"), precision="float16")
+    with pytest.raises(UsageError, match="`--check` works with it"):
+        refit.prepare(str(plan), str(folder / "w.safetensors"))
+    prepared = refit.prepare(str(plan), random_state(spec, 4), check_only=True)
+    assert refit.check(prepared) == [] and prepared.precision == "float16"
+    assert "cannot take new weights" in refit.speaks_for(prepared) and "float16" in refit.speaks_for(prepared)
+    spec.write_text(SMALL.replace("out_features: 5", "out_features: 6"))
+    problems = refit.check(refit.prepare(str(plan), random_state(spec, 4), check_only=True))
+    assert problems[0].startswith("weight `fc.weight` is [6, 3136] now, the engine has [5, 3136]")
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_check_against_the_spec_gives_what_a_refittable_build_records(small, precision):
+    spec, folder = small
+    from_spec = refit.prepare_spec(str(spec), str(folder / "w.safetensors"), precision)
+    assert refit.check(from_spec) == [] and from_spec.manifest is None
+    assert f"engines built from {spec} at {precision} with --refit refit" in refit.speaks_for(from_spec)
+    # The same names, dtypes and shapes as a real build records (its manifest's weights_in_engine).
+    plan = folder / "small.plan"
+    build.build(str(spec), output=str(plan), weights=str(folder / "w.safetensors"), precision=precision)
+    recorded = {w["name"]: (w["dtype"], tuple(w["shape"])) for w in json.loads(
+        pathlib.Path(str(plan) + ".json").read_text())["weights_in_engine"]}
+    assert from_spec.recorded == recorded
+
+
+def test_refit_check_command_without_any_refittable_engine(small):
+    spec, folder = small
+    result = netdsl("refit", str(spec), "--weights", str(folder / "w.safetensors"), "--check", "--precision", "fp16")
+    assert result.returncode == 0, result.stderr
+    assert f"fits engines built from {spec} at float16 with --refit refit" in result.stdout
+    assert "TensorRT's Refitter did not run" in result.stdout
+    bad = random_state(spec, 5)
+    bad["conv.weight"] = bad["conv.weight"][:4]
+    write_weights(str(folder / "bad.safetensors"), bad)
+    result = netdsl("refit", str(spec), "--weights", str(folder / "bad.safetensors"), "--check")
+    assert result.returncode == 1 and "error[weight-shape]" in result.stderr and "conv.weight" in result.stderr
+    result = netdsl("refit", str(spec), "--weights", str(folder / "w.safetensors"))
+    assert result.returncode == 2 and "is a spec: refit needs an engine" in result.stderr
+    plan = folder / "small.plan"
+    build.build(str(spec), output=str(plan), weights=str(folder / "w.safetensors"))
+    result = netdsl("refit", str(plan), "--weights", str(folder / "w.safetensors"), "--check")
+    assert result.returncode == 0 and "small.plan itself was built without refit support" in result.stdout

@@ -35,20 +35,23 @@ class CheckedSpec:
     source: Source
     graph: Graph
     types: dict[str, TensorType]
+    complete: bool = True  # False: a spec with errors, kept by ``check(path, partial=True)``
 
     def weights_file(self, override: str | None = None) -> str | None:
         """``override`` (a `--weights` given by the user), else the spec's `weights:` file, else None."""
         return override or (self.graph.weights.file if self.graph.weights else None)
 
 
-def check(path: str) -> tuple[CheckedSpec | None, Diagnostics]:
-    """Read, expand and shape-check a spec; never raises for a user mistake."""
+def check(path: str, partial: bool = False) -> tuple[CheckedSpec | None, Diagnostics]:
+    """Read, expand and shape-check a spec; never raises for a user mistake. With ``partial``, a spec
+    with errors still comes back (``complete`` False) when its graph could be read: the layers that did
+    check can then have their weights checked in the same run."""
     diagnostics = Diagnostics()
     source = read_source(path, diagnostics)
     root = compose(source, diagnostics) if source is not None else None
     if root is None:
         return None, diagnostics
-    return check_document(root, source, diagnostics)
+    return check_document(root, source, diagnostics, partial)
 
 
 def check_text(text: str, path: str = "<string>") -> tuple[CheckedSpec | None, Diagnostics]:
@@ -60,8 +63,9 @@ def check_text(text: str, path: str = "<string>") -> tuple[CheckedSpec | None, D
     return check_document(root, source, diagnostics)
 
 
-def check_document(root: YamlNode, source: Source, diagnostics: Diagnostics):
+def check_document(root: YamlNode, source: Source, diagnostics: Diagnostics, partial: bool = False):
     from ..shapes import infer_shapes
+    from .explain import explain_mismatches
 
     graph = read_graph(root, source, diagnostics)
     if graph is None:
@@ -69,8 +73,10 @@ def check_document(root: YamlNode, source: Source, diagnostics: Diagnostics):
     types = infer_shapes(graph, diagnostics)
     check_layer_weights(graph, types, diagnostics)
     if diagnostics.has_errors:
-        return None, diagnostics
-    return CheckedSpec(source.path, source, graph, types), diagnostics
+        explain_mismatches(graph, types, diagnostics)
+        if not partial:
+            return None, diagnostics
+    return CheckedSpec(source.path, source, graph, types, complete=not diagnostics.has_errors), diagnostics
 
 
 def load(path: str) -> CheckedSpec:

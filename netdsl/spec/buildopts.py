@@ -24,10 +24,18 @@ from ..yamlnodes import Node as YamlNode, Scalar, Seq, describe
 from .fields import check_keys, expect_map
 
 PRECISIONS = ("float32", "float16", "bfloat16")
+# The spellings trtexec, Polygraphy, PyTorch and numpy users type; the canonical name is what is recorded.
+PRECISION_ALIASES = {"fp32": "float32", "f32": "float32", "float": "float32", "single": "float32",
+                     "fp16": "float16", "f16": "float16", "half": "float16",
+                     "bf16": "bfloat16", "bfloat": "bfloat16"}
+UNSUPPORTED_PRECISIONS = {"int8": "INT8", "fp8": "FP8", "int4": "INT4", "fp4": "FP4", "best": "--best", "tf32": "TF32"}
 REFIT_MODES = ("none", "refit", "refit-identical", "weightless")
 TARGETS = ("sm75", "sm80", "sm86", "sm89", "sm120", "sm121")
-UNITS = {"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
-SIZE_RE = re.compile(r"\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*\Z")
+# K, M, G (and T) are binary, as trtexec's --memPoolSize and Polygraphy's --pool-limit read them.
+UNITS = {"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40,
+         "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+SIZE_RE = re.compile(r"\s*(\d+)\s*(B|[KMGT]iB|[KMGT])?\s*\Z")
+DECIMAL_UNITS_RE = re.compile(r"\s*\d+\s*[kKMGT]B\s*\Z")
 MAX_WORKSPACE = 1 << 40
 
 
@@ -54,9 +62,7 @@ def check_option(key: str, value):
     """The checked value of one option; raises ValueError with the reason. ``value`` is what YAML or
     the command line gave (strings from the command line)."""
     if key == "precision":
-        if value not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
-        return value
+        return canonical_precision(value)
     if key == "refit":
         if value not in REFIT_MODES:
             raise ValueError(f"refit must be one of {', '.join(REFIT_MODES)}")
@@ -67,7 +73,11 @@ def check_option(key: str, value):
         else:
             match = SIZE_RE.match(str(value))
             if not match:
-                raise ValueError("workspace is a size in bytes, like 1073741824 or 1GiB (units B, KiB, MiB, GiB)")
+                if DECIMAL_UNITS_RE.match(str(value)):
+                    raise ValueError(f"workspace `{value}`: KB, MB and GB are ambiguous (1000 or 1024?); write KiB, "
+                                     "MiB, GiB, or K, M, G as trtexec does (all binary)")
+                raise ValueError("workspace is a size in bytes, like 1073741824, 1GiB or 1G (units B, KiB, MiB, GiB, "
+                                 "TiB; K, M, G, T as in trtexec)")
             number, unit = int(match.group(1)), match.group(2) or ""
         size = number * UNITS[unit]
         if not 1 <= size <= MAX_WORKSPACE:
@@ -99,6 +109,24 @@ def check_option(key: str, value):
             raise ValueError("batch is MIN,OPT,MAX with 1 <= MIN <= OPT <= MAX")
         return batch
     raise ValueError(f"unknown build option `{key}`")
+
+
+def canonical_precision(value) -> str:
+    """The canonical precision for any accepted spelling.
+
+    >>> [canonical_precision(v) for v in ("fp16", "half", "BF16", "float32")]
+    ['float16', 'float16', 'bfloat16', 'float32']
+    """
+    text = str(value).strip().lower() if isinstance(value, str) else value
+    if text in PRECISIONS:
+        return text
+    if text in PRECISION_ALIASES:
+        return PRECISION_ALIASES[text]
+    accepted = f"precision must be one of {', '.join(PRECISIONS)} (also {', '.join(PRECISION_ALIASES)})"
+    if text in UNSUPPORTED_PRECISIONS:
+        raise ValueError(f"{accepted}; {UNSUPPORTED_PRECISIONS[text]} is not a netdsl precision: TensorRT 11 and "
+                         "TensorRT-RTX quantize explicitly, with quantize/dequantize layers in the network")
+    raise ValueError(accepted)
 
 
 def read_build(node: YamlNode | None, spec_path: str, diagnostics: Diagnostics) -> BuildOptions:

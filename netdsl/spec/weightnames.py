@@ -132,3 +132,71 @@ def check_layer_weights(graph, types, diagnostics: Diagnostics) -> None:
                 diagnostics.error("unknown-weight-slot", f"layer `{node.name}` maps weight `{slot}`, but a "
                                   f"{node.kind} layer {has}" + (" (bias: false?)" if slot == "bias" else ""),
                                   node.weight_pos[slot], layer=node.name, notes=list(node.trace))
+
+
+@dataclass
+class PrefixRule:
+    """A prefix change that turns the names netdsl looks up into names a weight file has: ``old`` (at the
+    start of the looked-up name) becomes ``new``. ``explained`` maps each looked-up name to the file's."""
+
+    old: str
+    new: str
+    explained: dict[str, str]
+
+    def describe(self) -> str:
+        if not self.old:
+            return f"the file's names start with `{self.new}`"
+        if not self.new:
+            return f"the file's names lack the leading `{self.old}`"
+        return f"the file's names start with `{self.new}` where the spec's start with `{self.old}`"
+
+
+MAX_HEADS = 4  # a tail shared by more file names than this says nothing about a prefix
+
+
+def _splits(name: str):
+    """(head, tail) pairs of a dotted name, the tail keeping at least two parts (`conv1.weight`): a lone
+    slot name (`weight`) matches far too much to suggest a prefix."""
+    yield "", name
+    for index, char in enumerate(name):
+        if char == "." and name.find(".", index + 1) != -1:
+            yield name[:index + 1], name[index + 1:]
+
+
+def find_prefix_rule(missing, available) -> PrefixRule | None:
+    """The one prefix change that explains most of ``missing`` (names looked up but absent) by names in
+    ``available`` (names nothing claimed), when it explains at least two and at least half of them.
+
+    >>> rule = find_prefix_rule(["conv.weight", "fc.bias"], ["module.conv.weight", "module.fc.bias"])
+    >>> rule.old, rule.new, rule.explained["fc.bias"]
+    ('', 'module.', 'module.fc.bias')
+    >>> find_prefix_rule(["model.conv.weight", "model.fc.bias"], ["conv.weight", "fc.bias"]).old
+    'model.'
+    """
+    heads: dict[str, list[str]] = {}
+    for name in available:
+        for head, tail in _splits(name):
+            heads.setdefault(tail, []).append(head)
+    votes: dict[tuple[str, str], dict[str, str]] = {}
+    for key in missing:
+        for head, tail in _splits(key):
+            found = heads.get(tail, ())
+            if len(found) > MAX_HEADS:
+                continue
+            for other in found:
+                votes.setdefault((head, other), {}).setdefault(key, other + tail)
+    if not votes:
+        return None
+    (old, new), explained = max(votes.items(), key=lambda item: (len(item[1]), -len(item[0][0]) - len(item[0][1])))
+    if len(explained) < 2 or 2 * len(explained) < len(missing):
+        return None
+    return PrefixRule(old, new, explained)
+
+
+def suggest_mapping(rule: PrefixRule, source: WeightsSource, file_text: str) -> str | None:
+    """The `weights:` section that applies ``rule``, or None when the spec's own rules make it unclear."""
+    if source.rename or (source.prefix and rule.old):
+        return None
+    if not rule.old:
+        return f"weights: {{file: {file_text}, prefix: {rule.new + source.prefix}}}"
+    return f"weights: {{file: {file_text}, rename: [{{from: {rule.old}, to: {rule.new or repr('')}}}]}}"

@@ -69,7 +69,9 @@ def read_weights(path: str) -> dict[str, Tensor]:
     """All tensors of a weight file, by name."""
     kind = weight_format(path)
     if not os.path.isfile(path):
-        fail(path, f"no such weight file: {path}", code="file-not-found")
+        from ..yamlnodes import resolved_note
+
+        fail(path, f"no such weight file: {path}" + resolved_note(path), line=0, col=0, code="file-not-found")
     if kind == "wts":
         from .wts import read_wts
 

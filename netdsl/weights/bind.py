@@ -10,11 +10,12 @@ in the spec), values that are NaN or infinite, and weights nothing uses (a warni
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from ..diagnostics import Diagnostic, Diagnostics, Pos, Source, SpecError, did_you_mean
 from ..ops import show_shape
-from ..spec.weightnames import WeightsSource
+from ..spec.weightnames import WeightsSource, find_prefix_rule, suggest_mapping
 from . import FLOAT_DTYPES, Tensor
 
 IGNORED_SUFFIXES = (".num_batches_tracked",)
@@ -32,12 +33,19 @@ class BoundWeight:
 def bind(checked, tensors: dict[str, Tensor], path: str, strict: bool = False,
          diagnostics: Diagnostics | None = None) -> dict[str, BoundWeight]:
     """Canonical name -> weight, converted to float32 and shaped as the layer needs. Raises SpecError
-    listing every problem (unless ``diagnostics`` is given, which then collects them)."""
+    listing every problem (unless ``diagnostics`` is given, which then collects them).
+
+    ``checked`` may be a partial spec (``complete`` False: it has errors of its own); then the layers
+    whose input shapes are known are checked, and unused weights are not reported (the layers that
+    would use them may be the broken ones)."""
     own = diagnostics is None
     diagnostics = Diagnostics() if own else diagnostics
+    complete = getattr(checked, "complete", True)
     rules = checked.graph.weights or WeightsSource(None)
     wanted = {}  # file key -> (node, slot, canonical name)
     for node in checked.graph.nodes:
+        if not complete and any(name not in checked.types for name in node.inputs):
+            continue
         for slot in node.weight_slots(checked.types):
             canonical = f"{node.name}.{slot.name}"
             key = node.weight_names.get(slot.name) or rules.file_key(canonical)
@@ -48,9 +56,14 @@ def bind(checked, tensors: dict[str, Tensor], path: str, strict: bool = False,
                 continue
             wanted[key] = (node, slot, canonical)
     unclaimed = [name for name in tensors if name not in wanted and not name.endswith(IGNORED_SUFFIXES)]
+    redirect = _prefix_rule(checked, rules, wanted, tensors, unclaimed, path, diagnostics)
+    if redirect:
+        taken = set(redirect.values())
+        unclaimed = [name for name in unclaimed if name not in taken]
     bound: dict[str, BoundWeight] = {}
     for key, (node, slot, canonical) in wanted.items():
-        weight = _bind_one(node, slot, canonical, key, tensors.get(key), unclaimed, path, diagnostics)
+        stored = redirect.get(key, key)
+        weight = _bind_one(node, slot, canonical, key, tensors.get(stored), unclaimed, path, diagnostics)
         if weight is not None:
             bound[canonical] = weight
     for rule in rules.rename:
@@ -58,7 +71,7 @@ def bind(checked, tensors: dict[str, Tensor], path: str, strict: bool = False,
             diagnostics.add(Diagnostic("unused-rename", f"rename rule `{rule.old}` matches no weight of the spec",
                                        rule.pos, severity="warning", hint="`from` is a prefix of canonical "
                                        "names, <layer>.<slot>, as `netdsl summary` lists the layers"))
-    for name in unclaimed:
+    for name in unclaimed if complete else ():
         line = tensors[name].line or 1
         diagnostics.add(Diagnostic(
             "unused-weight", f"weight `{name}` is not used by any layer", Pos(Source(path, ""), line, 1),
@@ -69,6 +82,41 @@ def bind(checked, tensors: dict[str, Tensor], path: str, strict: bool = False,
     if own and diagnostics.has_errors:
         raise SpecError(diagnostics)
     return bound
+
+
+AUTOMATIC_PREFIX = "module."  # DataParallel and DistributedDataParallel prefix every key with it
+
+
+def _prefix_rule(checked, rules, wanted, tensors, unclaimed, path, diagnostics) -> dict[str, str]:
+    """When the file has the spec's weights under another prefix, say so once, with the `weights:`
+    mapping that fixes it, instead of once per weight. An unambiguous `module.` prefix (every missing
+    weight, nothing else) is applied, with a warning; returns the names read from elsewhere."""
+    missing = [key for key in wanted if key not in tensors]
+    rule = find_prefix_rule(missing, unclaimed) if len(missing) >= 2 else None
+    if rule is None:
+        return {}
+    folder = os.path.dirname(checked.path)
+    file_text = os.path.relpath(path, folder or ".") if os.path.isabs(path) == os.path.isabs(folder or ".") else path
+    mapping = suggest_mapping(rule, rules, file_text)
+    automatic = (not rule.old and rule.new == AUTOMATIC_PREFIX and len(rule.explained) == len(missing)
+                 and mapping is not None)
+    examples = ", ".join(f"`{key}` is `{name}`" for key, name in list(rule.explained.items())[:2])
+    count = (f"all {len(wanted)} weights" if len(rule.explained) == len(wanted)
+             else f"{len(rule.explained)} of the {len(wanted)} weights")
+    pos = rules.file_pos or Pos(checked.source, 1, 1)
+    if automatic:
+        diagnostics.error("weights-prefix", f"{count} are in {path} under `{rule.new}` (a DataParallel checkpoint: "
+                          f"{examples}); netdsl read them from there", pos, severity="warning",
+                          hint=f"say so in the spec to silence this: `{mapping}`")
+        return rule.explained
+    diagnostics.error("weights-prefix", f"{count} are in {path} under other names: {rule.describe()} ({examples})",
+                      pos, hint=f"map the names in the spec: `{mapping}`" if mapping else
+                      "change the spec's `weights:` prefix or rename rules accordingly")
+    for key in rule.explained:  # reported above, once
+        wanted.pop(key)
+    taken = set(rule.explained.values())
+    unclaimed[:] = [name for name in unclaimed if name not in taken]
+    return {}
 
 
 def _bind_one(node, slot, name, key, tensor, unclaimed, path, diagnostics) -> BoundWeight | None:
@@ -103,3 +151,56 @@ def _bind_one(node, slot, name, key, tensor, unclaimed, path, diagnostics) -> Bo
                           node.pos, layer=node.name, weight=name, hint="the checkpoint is damaged or training diverged")
         return None
     return BoundWeight(name, node.name, slot.name, array)
+
+
+def read_for(checked, path: str, diagnostics: Diagnostics) -> dict[str, Tensor] | None:
+    """The tensors of ``path`` (problems into ``diagnostics``). A missing file that the spec's `weights:`
+    names is reported at that line, with the path as resolved against the spec's folder."""
+    from . import read_weights
+
+    rules = checked.graph.weights
+    if not os.path.isfile(path) and rules is not None and rules.file == path and rules.file_pos is not None:
+        folder = os.path.dirname(os.path.abspath(checked.path))
+        diagnostics.error("file-not-found", f"the spec's weights file does not exist: {os.path.abspath(path)}",
+                          rules.file_pos, hint=f"`weights:` is relative to the spec's folder, {folder}; or give "
+                          "a file with --weights")
+        return None
+    try:
+        return read_weights(path)
+    except SpecError as error:  # the weight file itself is malformed, or missing
+        diagnostics.extend(error.diagnostics)
+        return None
+
+
+@dataclass
+class CheckedWithWeights:
+    spec: object  # CheckedSpec, or None when anything is wrong
+    weights: dict | None  # canonical name -> BoundWeight
+    weights_path: str | None
+    diagnostics: Diagnostics
+
+
+def check_with_weights(spec_path: str, weights: str | None = None, strict: bool = False) -> CheckedWithWeights:
+    """Check a spec and bind its weights (``weights``, else the spec's file) in one run: when the spec
+    has errors, the weights of the layers that did check are still checked, so an edited layer's
+    weight-shape mismatch shows up beside the shape error it causes downstream."""
+    from ..diagnostics import UsageError
+    from ..spec import check
+
+    checked, diagnostics = check(spec_path, partial=True)
+    if checked is None:
+        return CheckedWithWeights(None, None, None, diagnostics)
+    path = checked.weights_file(weights)
+    bound = None
+    if path is None:
+        if checked.complete and any(node.weight_slots(checked.types) for node in checked.graph.nodes):
+            raise UsageError(f"{spec_path} names no weights file (`weights:` in the spec); give one with --weights "
+                             "(netdsl build: or --random-weights, to check and time the build)")
+        bound = {}
+    else:
+        tensors = read_for(checked, path, diagnostics)
+        if tensors is not None:
+            bound = bind(checked, tensors, path, strict=strict, diagnostics=diagnostics)
+    if diagnostics.has_errors:
+        return CheckedWithWeights(None, None, path, diagnostics)
+    return CheckedWithWeights(checked, bound, path, diagnostics)

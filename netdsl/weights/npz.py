@@ -34,8 +34,10 @@ def read_npz(path: str) -> dict[str, Tensor]:
             name = member.filename[:-4] if member.filename.endswith(".npy") else member.filename
             try:
                 array = _read_npy(archive.read(member))
-            except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+            except (ValueError, OSError, zipfile.BadZipFile, EOFError, NotImplementedError) as error:
                 fail(path, f"`{name}`: cannot read array ({str(error)[:80]})")
+            except RuntimeError:  # zipfile's word for a member flagged as encrypted
+                fail(path, f"`{name}`: the member is encrypted; netdsl reads unencrypted .npz files only")
             dtype = array.dtype.name
             if dtype not in ("float32", "float16", "float64", "int64", "int32", "bool"):
                 fail(path, f"`{name}`: dtype {dtype} is not supported")

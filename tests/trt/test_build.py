@@ -81,7 +81,8 @@ def test_command_line_options_win_over_the_spec(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--precision", "fp16"], "precision must be one of"),
+    (["--precision", "fp17"], "precision must be one of"),
+    (["--precision", "int8"], "quantize explicitly"),
     (["--workspace", "1XB"], "workspace is a size"),
     (["--refit", "sometimes"], "refit must be one of"),
     (["--target", "sm90"], "unknown target sm90"),

@@ -118,3 +118,17 @@ def test_unknown_extension_is_a_clean_error(tmp_path):
 
     with pytest.raises(NetdslError, match="unknown weight file type `.pt`"):
         read_weights(str(tmp_path / "model.pt"))
+
+
+def test_npz_with_an_encrypted_member_is_a_clean_error(tmp_path):
+    # Found by tests/hostile/test_fuzz.py: zipfile raises RuntimeError for a member flagged as encrypted.
+    path = tmp_path / "enc.npz"
+    write_weights(str(path), {"a.weight": np.ones((2, 2), np.float32)})
+    data = bytearray(path.read_bytes())
+    for signature, flag_offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # local header, central directory
+        start = data.index(signature)
+        data[start + flag_offset] |= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(WeightFileError) as caught:
+        read_weights(str(path))
+    assert caught.value.diagnostics[0].code == "bad-weights" and "encrypted" in caught.value.diagnostics[0].message
