@@ -17,9 +17,6 @@ from .params import REQUIRED
 SAMPLE_SHAPE = (1, 8, 16, 16)
 MAX_TRIES = 64
 _TORCH = re.compile(r"torch\.[A-Za-z_][\w.]*(?:\([^()]*\))?")
-# Kinds whose doc names no PyTorch operation, for the common ones only (the doc is the place to say it).
-TORCH_FALLBACK = {"add": "x + y (torch.add)", "sub": "x - y (torch.sub)", "mul": "x * y (torch.mul)",
-                  "div": "x / y (torch.div)", "max": "torch.maximum", "min": "torch.minimum"}
 TYPE_WORDS = {"Bool": "true or false", "Pair": "an integer or [height, width]",
               "Padding": "`same`, an integer, [height, width] or {top, bottom, left, right}",
               "Dims": "a list of integers", "Scale": "a number or [height, width]"}
@@ -68,10 +65,9 @@ def _first_sentence(doc: str) -> str:
 
 
 def _torch_names(op) -> str:
-    names = list(dict.fromkeys(_TORCH.findall(op.doc)))
-    if names:
-        return ", ".join(f"`{name}`" for name in names)
-    return TORCH_FALLBACK.get(op.kind, "")
+    """The kind's own `torch` attribute, else the PyTorch operations its doc names."""
+    names = [op.torch] if op.torch else list(dict.fromkeys(_TORCH.findall(op.doc)))
+    return ", ".join(f"`{name}`" for name in names)
 
 
 def _type_words(param_type) -> str:
@@ -98,7 +94,7 @@ def _default(param) -> str:
 # Sample values tried for each parameter type, in order; the first combination that netdsl accepts on the
 # sample input becomes the example.
 SAMPLES = {"Int": (8, 3, 1, 2, 0, -1), "Float": (0.0, 6.0, 0.5, 1.0), "Pair": (3, 2, 1), "Padding": (1,),
-           "Dims": ([0, -1], [-1]), "Scale": (2,), "Bool": (True, False)}
+           "Dims": ([0, -1], [-1], [2, 4]), "Scale": (2,), "Bool": (True, False), "Literal": (0.5, (1.0, 2.0))}
 
 
 def _samples(param_type) -> tuple:
@@ -127,11 +123,13 @@ def _example(op) -> list[str]:
 def _try(op, params: dict) -> list[str] | None:
     from .spec import check_text
 
-    count = max(op.min_inputs, 1)
-    names = ["x"] if count == 1 else [f"x{i}" for i in range(count)]
+    count = op.min_inputs
+    names = ["x"] if count <= 1 else [f"x{i}" for i in range(count)]
+    dtype = op.dtypes[0] if op.dtypes else "float32"
     shape = list(SAMPLE_SHAPE)
-    layer = {"name": "y", "kind": op.kind, **({"inputs": names} if count > 1 else {}), **params}
-    text = "".join([f"netdsl: 1\ninputs:\n", *(f"  - {{name: {n}, shape: {shape}}}\n" for n in names),
+    wiring = {"inputs": names} if count > 1 else {}
+    layer = {"name": "y", "kind": op.kind, **wiring, **params}
+    text = "".join(["netdsl: 1\ninputs:\n", *(f"  - {{name: {n}, shape: {shape}, dtype: {dtype}}}\n" for n in names),
                     "layers:\n", f"  - {_flow(layer)}\n"])
     checked, _ = check_text(text, "<example>")
     if checked is None:
@@ -139,9 +137,15 @@ def _try(op, params: dict) -> list[str] | None:
     node = checked.graph.nodes[0]
     slots = node.weight_slots(checked.types)
     weights = "; weights " + ", ".join(f"`{s.name}` {list(s.shape)}" for s in slots) if slots else ""
-    given = " and ".join(f"`{n}` {shape}" for n in names)
-    return [f"Example, on {given}: output {list(checked.types['y'].shape)}{weights}.", "", "```yaml",
-            f"- {_flow(layer)}", "```"]
+    given = "no input" if count == 0 else " and ".join(f"`{n}` {shape}" + (
+        "" if dtype == "float32" else f" {dtype}") for n in names)
+    outputs = ", ".join(_type_text(checked.types[name]) + (
+        f" (`{name}`)" if len(node.outputs) > 1 else "") for name in node.outputs)
+    return [f"Example, on {given}: output {outputs}{weights}.", "", "```yaml", f"- {_flow(layer)}", "```"]
+
+
+def _type_text(t) -> str:
+    return str(list(t.shape)) + ("" if t.dtype == "float32" else f" {t.dtype}")
 
 
 def _flow(mapping: dict) -> str:

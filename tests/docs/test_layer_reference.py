@@ -30,15 +30,16 @@ def test_every_kind_has_a_section_and_an_example():
 def test_examples_are_valid_specs():
     text, checked_examples = layer_reference(), 0
     for section in text.split("\n## ")[1:]:
-        example = re.search(r"Example, on (.*?): output (\[.*?\])[;.].*?```yaml\n- (.*?)\n```", section, re.S)
+        example = re.search(r"Example, on (.*?): output (\[.*?\])[ ;.(].*?```yaml\n- (.*?)\n```", section, re.S)
         if not example:
             continue
-        inputs = re.findall(r"`(\w+)` (\[[\d, ]+\])", example.group(1))
-        spec = ("netdsl: 1\ninputs:\n" + "".join(f"  - {{name: {n}, shape: {s}}}\n" for n, s in inputs)
+        inputs = re.findall(r"`(\w+)` (\[[\d, ]+\])( (?:bfloat|float|u?int|bool)\d*)?", example.group(1)) or [("unused", "[1]", "")]
+        spec = ("netdsl: 1\ninputs:\n" + "".join(f"  - {{name: {n}, shape: {s}, dtype: {d.strip() or 'float32'}}}\n"
+                                                 for n, s, d in inputs)
                 + "layers:\n  - " + example.group(3) + "\n")
         checked, diagnostics = check_text(spec)
         assert checked is not None, (section.split("\n")[0], list(diagnostics))
-        assert str(list(checked.types["y"].shape)) == example.group(2)
+        assert str(list(checked.types[checked.graph.nodes[0].outputs[0]].shape)) == example.group(2)
         checked_examples += 1
     assert checked_examples == len(REGISTRY)
 
