@@ -3,10 +3,15 @@ baseline of benchmarks/build_overhead.py. It makes the same network-API calls ne
 specs/zoo/resnet50.yaml (batch norm folded into scale layers, fully connected as constant + matrix
 multiply + bias) with the same weights, read with numpy from the same .safetensors file.
 
-    python benchmarks/handwritten_resnet50.py WEIGHTS.safetensors OUT.plan
+    python benchmarks/handwritten_resnet50.py WEIGHTS.safetensors OUT.plan [--durable]
+
+It writes the plan with open() and write(), as such scripts do; `--durable` writes it the way netdsl
+must (a temporary in the same folder, fsync, rename, fsync of the folder), to show what durability
+alone costs. Prints: total seconds, seconds in build_serialized_network, seconds writing the plan.
 """
 
 import json
+import os
 import sys
 import time
 
@@ -32,7 +37,7 @@ def load_safetensors(path):
     return weights
 
 
-def build(weights_path, plan_path):
+def build(weights_path, plan_path, durable=False):
     start = time.perf_counter()
     w = load_safetensors(weights_path)
     keep = []
@@ -98,11 +103,27 @@ def build(weights_path, plan_path):
     build_seconds = time.perf_counter() - build_start
     if plan is None:
         raise SystemExit("build failed")
-    with open(plan_path, "wb") as stream:
+    write_start = time.perf_counter()
+    write(plan_path, plan, durable)
+    end = time.perf_counter()
+    return end - start, build_seconds, end - write_start
+
+
+def write(path, plan, durable):
+    if not durable:
+        with open(path, "wb") as stream:
+            stream.write(plan)
+        return
+    temporary = path + ".tmp"
+    with open(temporary, "wb") as stream:
         stream.write(plan)
-    return time.perf_counter() - start, build_seconds
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(temporary, path)
+    folder = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    os.fsync(folder)
+    os.close(folder)
 
 
 if __name__ == "__main__":
-    total, build_seconds = build(sys.argv[1], sys.argv[2])
-    print(total, build_seconds)
+    print(*build(sys.argv[1], sys.argv[2], "--durable" in sys.argv[3:]))

@@ -288,8 +288,13 @@ def save(plan: Plan, path: str) -> dict:
     returns the manifest."""
     from .files import write_together
 
-    record = manifest(plan, path)
-    write_together({path: plan.data, manifest_path(path): (json.dumps(record, indent=2) + "\n").encode()})
+    record = {}
+
+    def manifest_bytes(digests: dict) -> bytes:  # the plan's SHA-256 was computed while it was written
+        record.update(manifest(plan, path, digests[path]))
+        return (json.dumps(record, indent=2) + "\n").encode()
+
+    write_together({path: plan.data, manifest_path(path): manifest_bytes})
     return record
 
 

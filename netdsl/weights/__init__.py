@@ -91,17 +91,20 @@ def write_weights(path: str, arrays: dict, metadata: dict | None = None, dtypes:
     bits; other formats have neither."""
     kind = weight_format(path)
     if kind == "safetensors":
-        from .safetensors import encode_safetensors
+        from .safetensors import safetensors_chunks
 
-        data = encode_safetensors(arrays, metadata, dtypes)
+        data = safetensors_chunks(arrays, metadata, dtypes)  # streamed: the file is never whole in memory
     else:
         if dtypes:
             raise ValueError(f".{kind} files cannot hold bfloat16; widen those tensors to float32 first")
         if kind == "wts":
-            from .wts import encode_wts as encode
+            from .wts import wts_chunks
+
+            data = wts_chunks(arrays)
         else:
-            from .npz import encode_npz as encode
-        data = encode(arrays)
+            from .npz import encode_npz
+
+            data = encode_npz(arrays)
     from ..files import write_atomic
 
     write_atomic(path, data)

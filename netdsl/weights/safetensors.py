@@ -101,22 +101,26 @@ def _check_entries(path: str, header: dict, data_size: int) -> list:
     return entries
 
 
-def encode_safetensors(arrays: dict, metadata: dict | None = None, dtypes: dict | None = None) -> bytes:
-    """``dtypes`` names tensors whose uint16 arrays hold bfloat16 bits (numpy has no bfloat16)."""
+def safetensors_chunks(arrays: dict, metadata: dict | None = None, dtypes: dict | None = None):
+    """The file as chunks: the header, then each tensor's bytes straight from its array (a copy only
+    where an array is not C-ordered little-endian), so writing a file never holds a second copy of it.
+    ``dtypes`` names tensors whose uint16 arrays hold bfloat16 bits (numpy has no bfloat16)."""
     import numpy as np
 
-    header, chunks, offset = {}, [], 0
+    header, offset = {}, 0
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     for name, array in arrays.items():
-        array = np.asarray(array, order="C")  # not ascontiguousarray: it turns 0-d into 1-d
+        array = np.asanyarray(array)
         dtype = (dtypes or {}).get(name, array.dtype.name)
         if dtype not in CODES:
             raise ValueError(f"{name}: dtype {dtype} cannot be stored in safetensors")
-        data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
-        header[name] = {"dtype": CODES[dtype], "shape": list(array.shape), "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
+        header[name] = {"dtype": CODES[dtype], "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
+        offset += array.nbytes
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)  # keep the data 8-byte aligned, as the reference writer does
-    return len(raw).to_bytes(8, "little") + raw + b"".join(chunks)
+    yield len(raw).to_bytes(8, "little") + raw
+    for array in arrays.values():
+        array = np.asarray(array, order="C")  # not ascontiguousarray: it turns 0-d into 1-d
+        yield array.astype(array.dtype.newbyteorder("<"), copy=False)
+

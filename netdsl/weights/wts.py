@@ -4,17 +4,22 @@ Line 1 holds the entry count; each entry is `name count v1 v2 …`, every value 
 big-endian float32. Variants read here: two spaces after the count, `0x`-prefixed unpadded hex, and
 NVIDIA's typed form `name type count …` (type 0 float32 with 8 hex digits, type 1 float16 with 4).
 
-The common case (fixed-width hex with single spaces) is decoded with numpy in one pass over each line,
-without a Python object per value; anything else falls back to a token-by-token parse.
+The common case (fixed-width hex with single spaces) is decoded straight from a memory map of the file,
+a bounded piece at a time, without a Python object per value; anything else falls back to parsing the
+whole line, token by token where need be. Pages of the map are released once read, so reading a
+230 MB file holds little more than the values it returns.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 
 from . import Tensor, fail
 
 MAX_NAME = 1024
+RELEASE = 16 << 20  # bytes of the map read before they are released
+PIECE = 1 << 18  # values decoded at a time: temporaries stay small however long a line is
 
 
 def _decode_fixed(region: str, count: int, width: int):
@@ -31,6 +36,23 @@ def _decode_fixed(region: str, count: int, width: int):
         return None
     big_endian = ">f2" if width == 4 else ">f4"
     return np.frombuffer(raw, dtype=big_endian).astype("float16" if width == 4 else "float32")
+
+
+def _decode_plain(view, begin: int, end: int, count: int):
+    """float32 values of ``count`` 8-digit hex fields separated by single spaces in ``view[begin:end]``,
+    decoded a piece at a time into the result; None when the region is not in that form."""
+    import numpy as np
+
+    if end - begin != 9 * count - 1:
+        return None
+    values = np.empty(count, dtype=np.float32)
+    for first in range(0, count, PIECE):
+        last = min(count, first + PIECE)
+        piece = _decode_fixed(str(view[begin + 9 * first:begin + 9 * last - 1], "latin-1"), last - first, 8)
+        if piece is None:
+            return None
+        values[first:last] = piece
+    return values
 
 
 def _decode_tokens(path: str, tokens: list[str], width: int, line: int):
@@ -55,8 +77,6 @@ def _int(token: str):
 
 
 def read_wts(path: str) -> dict[str, Tensor]:
-    import mmap
-
     with open(path, "rb") as handle:
         if os.fstat(handle.fileno()).st_size == 0:
             fail(path, "the file is empty; line 1 must be the number of entries")
@@ -85,6 +105,7 @@ def _read_lines(path: str, data) -> dict[str, Tensor]:
              hint="a .wts file starts with a line holding only the entry count")
     view = memoryview(data)
     tensors: dict[str, Tensor] = {}
+    released = 0
     try:
         for number, start, end in lines:
             while end > start and data[end - 1] in b"\r \t":
@@ -94,8 +115,12 @@ def _read_lines(path: str, data) -> dict[str, Tensor]:
             if len(tensors) == declared:
                 fail(path, f"line 1 announces {declared:,} entries but the file holds more", number,
                      hint="the count line is wrong, or two files were joined")
-            # Each line is decoded once, as latin-1 (one character per byte, never fails).
-            tensor = _read_entry(path, str(view[start:end], "latin-1"), number)
+            tensor = _read_plain(view, start, end, number)
+            if tensor is None:  # any other form, or a malformed line: the whole line, as latin-1 (never fails)
+                tensor = _read_entry(path, str(view[start:end], "latin-1"), number)
+            if hasattr(data, "madvise") and end - released >= RELEASE:  # read pages leave the RSS (the file keeps them)
+                data.madvise(mmap.MADV_DONTNEED, released, end // mmap.PAGESIZE * mmap.PAGESIZE - released)
+                released = end // mmap.PAGESIZE * mmap.PAGESIZE
             if tensor.name in tensors:
                 fail(path, f"`{tensor.name}` appears twice (first on line {tensors[tensor.name].line})", number,
                      code="duplicate-weight")
@@ -106,6 +131,18 @@ def _read_lines(path: str, data) -> dict[str, Tensor]:
         fail(path, f"line 1 announces {declared:,} entries but the file holds {len(tensors):,}",
              hint="the file may be truncated, or its count line is wrong")
     return tensors
+
+
+def _read_plain(view, start: int, end: int, number: int) -> Tensor | None:
+    """The plain tensorrtx form, `name count hex…`, read from the line's first bytes and its values
+    decoded in place; None for anything else (which :func:`_read_entry` then reads or reports)."""
+    head = str(view[start:min(end, start + MAX_NAME + 32)], "latin-1")
+    parts = head.split(None, 2)
+    count = _int(parts[1]) if len(parts) == 3 else None  # three parts: name and count are whole
+    if not count or len(parts[0]) > MAX_NAME or not parts[0].isascii():
+        return None
+    values = _decode_plain(view, start + len(head) - len(parts[2]), end, count)
+    return Tensor(parts[0], "float32", None, values, number) if values is not None else None
 
 
 def _read_entry(path: str, line: str, number: int) -> Tensor:
@@ -149,19 +186,20 @@ def _read_entry(path: str, line: str, number: int) -> Tensor:
     return Tensor(name, "float32", None, _decode_tokens(path, tokens, 8, number), number)
 
 
-def encode_wts(arrays: dict) -> bytes:
-    """tensorrtx's format: float32 values as 8 lowercase big-endian hex digits, single spaces."""
+def wts_chunks(arrays: dict):
+    """tensorrtx's format, one chunk per tensor: float32 values as 8 lowercase big-endian hex digits,
+    single spaces."""
     import numpy as np
 
-    out = [f"{len(arrays)}\n".encode()]
-    for name, array in arrays.items():
+    for name in arrays:
         if any(c.isspace() for c in name):
             raise ValueError(f"weight name {name!r} contains white space, which .wts cannot store")
+    yield f"{len(arrays)}\n".encode()
+    for name, array in arrays.items():
         flat = np.ascontiguousarray(array, dtype=np.float32).reshape(-1)
         hexed = flat.astype(">f4").tobytes().hex()
         body = " ".join(hexed[i:i + 8] for i in range(0, len(hexed), 8)) if flat.size < 64 else _spaced(hexed)
-        out.append(f"{name} {flat.size} ".encode() + body.encode() + b"\n")
-    return b"".join(out)
+        yield f"{name} {flat.size} ".encode() + body.encode() + b"\n"
 
 
 def _spaced(hexed: str) -> str:

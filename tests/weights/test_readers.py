@@ -132,3 +132,57 @@ def test_npz_with_an_encrypted_member_is_a_clean_error(tmp_path):
     with pytest.raises(WeightFileError) as caught:
         read_weights(str(path))
     assert caught.value.diagnostics[0].code == "bad-weights" and "encrypted" in caught.value.diagnostics[0].message
+
+
+def test_long_wts_lines_are_decoded_piece_by_piece_and_errors_keep_their_line(tmp_path, monkeypatch):
+    from netdsl.weights import wts
+
+    monkeypatch.setattr(wts, "PIECE", 3)  # 10 values: pieces of 3, 3, 3 and 1
+    values = RNG.standard_normal(10).astype(np.float32)
+    line = " ".join(hexf(v) for v in values)
+    path = tmp_path / "long.wts"
+    path.write_text(f"2\nshort 1 3f800000\nlong 10 {line}\n")
+    assert read_weights(str(path))["long"].data.view(np.uint32).tolist() == values.view(np.uint32).tolist()
+    broken = line[:9 * 7] + "zz" + line[9 * 7 + 2:]  # the eighth value, in the third piece
+    path.write_text(f"2\nshort 1 3f800000\nlong 10 {broken}\n")
+    with pytest.raises(WeightFileError) as error:
+        read_weights(str(path))
+    assert ":3:" in str(error.value) and "value 8" in str(error.value)
+
+
+def test_wts_reader_releases_the_pages_it_has_read(tmp_path, monkeypatch):
+    import mmap
+
+    from netdsl.weights import wts
+
+    released = []
+
+    class Mapping(mmap.mmap):
+        def madvise(self, option, start, length):
+            released.append((option, start, length))
+            return super().madvise(option, start, length)
+
+    monkeypatch.setattr(wts, "RELEASE", 1)
+    monkeypatch.setattr(mmap, "mmap", Mapping)
+    path = str(tmp_path / "big.wts")
+    write_weights(path, {f"w{i}": RNG.standard_normal(4096).astype(np.float32) for i in range(4)})
+    assert len(read_weights(path)) == 4
+    assert released and all(option == mmap.MADV_DONTNEED and start % mmap.PAGESIZE == 0 for option, start, _ in released)
+    assert released[-1][1] + released[-1][2] > 3 * 4096 * 9  # most of the file was handed back
+
+
+@pytest.mark.parametrize("extension", ["safetensors", "wts"])
+def test_writers_stream_instead_of_building_the_file_in_memory(tmp_path, extension):
+    import tracemalloc
+
+    big = {f"w{i}": RNG.standard_normal(1 << 20).astype(np.float32) for i in range(4)}  # 16 MiB
+    tracemalloc.start()
+    try:
+        write_weights(str(tmp_path / f"w.{extension}"), big)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    largest_chunk = {"safetensors": 1 << 12, "wts": 4 * 9 << 20}[extension]  # a header; one tensor's text (x2)
+    assert peak < 2 * largest_chunk + (1 << 20), f"{peak:,} bytes allocated while writing"
+    loaded = read_weights(str(tmp_path / f"w.{extension}"))
+    assert all(np.array_equal(loaded[name].data, array) for name, array in big.items())
