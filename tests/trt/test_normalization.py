@@ -17,6 +17,7 @@ DYNAMIC = [
     ("kind: group_norm, num_groups: 2", (2, 6, 4, 5)),
     ("kind: group_norm, num_groups: 3", (2, 6)),
     ("kind: instance_norm, affine: true", (2, 3, 7)),
+    ("kind: rms_norm, normalized_shape: 5", (2, 3, 5)),
     ("kind: batch_norm", (2, 3, 7)),
     ("kind: batch_norm", (2, 3, 2, 3, 4)),
 ]
@@ -57,3 +58,13 @@ def test_group_norm_before_tensorrt_10_15(monkeypatch, affine):
     names = [network.get_layer(i).name for i in range(network.num_layers)]
     assert "l/normalize" in names and ("l/scale" in names) == affine
     assert build_plan(checked, random_weights(checked), BuildOptions(precision="float16")).data.nbytes > 0
+
+
+def test_rms_norm_statistics_stay_float32_in_float16_builds():
+    import tensorrt_rtx as trt
+
+    checked = one_layer("kind: rms_norm, normalized_shape: 8", (2, 8))
+    _, network, _ = network_for(checked, random_weights(checked), BuildOptions(precision="float16"))
+    dtypes = {network.get_layer(i).name: network.get_layer(i).get_output(0).dtype for i in range(network.num_layers)}
+    assert dtypes["l/mean"] == dtypes["l/sqrt"] == trt.float32
+    assert dtypes["l"] == trt.float16
