@@ -68,3 +68,11 @@ def test_rms_norm_statistics_stay_float32_in_float16_builds():
     dtypes = {network.get_layer(i).name: network.get_layer(i).get_output(0).dtype for i in range(network.num_layers)}
     assert dtypes["l/mean"] == dtypes["l/sqrt"] == trt.float32
     assert dtypes["l"] == trt.float16
+
+
+@pytest.mark.parametrize("layer,shape", DYNAMIC + [("kind: softplus, beta: 2", (2, 3, 5))],
+                         ids=[f"{layer}-{len(shape)}" for layer, shape in DYNAMIC] + ["softplus"])
+def test_bfloat16_builds(layer, shape):
+    """bfloat16 builds, including scalar constants (softplus), whose bfloat16 bits are a 0-d array."""
+    checked = one_layer(layer, shape, dynamic=True)
+    assert build_plan(checked, random_weights(checked), BuildOptions(precision="bfloat16")).data.nbytes > 0
