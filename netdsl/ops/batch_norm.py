@@ -1,4 +1,4 @@
-"""Batch normalization at inference, as torch.nn.BatchNorm2d in eval mode."""
+"""Batch normalization at inference, as torch.nn.BatchNorm1d/2d/3d in eval mode."""
 
 from ..params import Float, Param
 from . import BATCH, Op, ShapeError, WeightSlot, register, show_shape
@@ -17,8 +17,10 @@ def fold(gamma, beta, mean, var, eps: float):
 @register
 class BatchNorm(Op):
     kind = "batch_norm"
-    doc = ("(x - running_mean) / sqrt(running_var + eps) * weight + bias, per channel (dim 1) "
-           "(torch.nn.BatchNorm1d/2d in eval mode). Weights: weight, bias, running_mean, running_var [C].")
+    torch = "torch.nn.BatchNorm1d/2d/3d (eval)"
+    doc = ("(x - running_mean) / sqrt(running_var + eps) * weight + bias, per channel (dim 1) of an input "
+           "[N, C, ...] of any rank from 2 (torch.nn.BatchNorm1d/2d/3d in eval mode). "
+           "Weights: weight, bias, running_mean, running_var [C].")
     params = {"eps": Param(Float(0.0, low_open=True), 1e-5)}
     weight_only_params = ("eps",)  # folded into <layer>.scale, which a refit derives again
 
@@ -33,6 +35,17 @@ class BatchNorm(Op):
                 WeightSlot("running_mean", (c,), trainable=False), WeightSlot("running_var", (c,), trainable=False)]
 
     def lower(self, node, ctx, x):
+        # The derived weights are in the build's precision (what refit gives again); an input declared in
+        # another float dtype is cast to it and back.
+        dtype = x.dtype
+        if dtype != ctx.dtype:
+            x = ctx.label(ctx.network.add_cast(x, ctx.dtype), f"to_{ctx.precision}").get_output(0)
+        y = self.scale_shift(node, ctx, x)
+        if dtype != ctx.dtype:
+            y = ctx.label(ctx.network.add_cast(y, dtype), "cast_back").get_output(0)
+        return y
+
+    def scale_shift(self, node, ctx, x):
         # Folded into TensorRT's per-channel scale layer; its weights are derived, named <layer>.scale and
         # <layer>.shift (the four bound weights are not in the engine).
         scale, shift = fold(ctx.array("weight"), ctx.array("bias"), ctx.array("running_mean"),

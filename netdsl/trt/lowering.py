@@ -25,7 +25,7 @@ def bfloat16_bits(array):
     import numpy as np
 
     bits = np.asarray(array, np.float32, order="C").view(np.uint32).astype(np.uint64)
-    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
+    rounded = np.asarray(((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16))  # 0-d: an array too
     nan = np.isnan(array)
     if nan.any():
         rounded[nan.reshape(rounded.shape)] = 0x7FC0
