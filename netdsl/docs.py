@@ -94,7 +94,8 @@ def _default(param) -> str:
 # Sample values tried for each parameter type, in order; the first combination that netdsl accepts on the
 # sample input becomes the example.
 SAMPLES = {"Int": (8, 3, 1, 2, 0, -1), "Float": (0.0, 6.0, 0.5, 1.0), "Pair": (3, 2, 1), "Padding": (1,),
-           "Dims": ([0, -1], [-1], [2, 4]), "Scale": (2,), "Bool": (True, False), "Literal": (0.5, (1.0, 2.0))}
+           "Dims": ([0, -1], [-1], [2, 4]), "Scale": (2,), "Bool": (True, False), "Literal": (0.5, (1.0, 2.0)),
+           "Sizes": (16, (16, 16))}
 
 
 def _samples(param_type) -> tuple:
