@@ -5,7 +5,7 @@ it mixes samples. Inside a composite's expansion any axis is allowed."""
 from ..params import Int, Param
 from ..tensors import TensorType
 from . import ShapeError, register, show_shape
-from .axes import reshape
+from .axes import at_least_2d, reshape
 from .primitive import Composite, Primitive
 
 
@@ -53,13 +53,11 @@ class Softmax(Primitive):
         return e / e.sum(axis=axis, keepdims=True)
 
     def emit(self, ctx, p, out, x):
-        # TensorRT's softmax needs rank 2 or more: a lower rank gets leading 1s and loses them again
-        missing = max(2 - x.type.rank, 0)
-        tensor = reshape(ctx, x.data, (1,) * missing + x.type.shape, "rank2") if missing else x.data
+        tensor, padded, offset = at_least_2d(ctx, x.data, x.type.shape)
         layer = ctx.network.add_softmax(tensor)
-        layer.axes = 1 << (1 if x.type.rank == 0 else checked_axis(p, x.type.rank) + missing)
+        layer.axes = 1 << (checked_axis(p, x.type.rank) + offset)
         result = ctx.label(layer).get_output(0)
-        return reshape(ctx, result, x.type.shape, f"rank{x.type.rank}") if missing else result
+        return reshape(ctx, result, x.type.shape, f"rank{x.type.rank}") if padded != x.type.shape else result
 
 
 @register
