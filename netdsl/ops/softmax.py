@@ -1,7 +1,12 @@
-"""Softmax over one axis, as torch.nn.Softmax(dim=axis)."""
+"""Softmax and log-softmax over one axis (torch.nn.Softmax(dim=axis), torch.nn.LogSoftmax). As a layer
+in a spec, axis 0 of an input of rank 2 or more is refused: that is the batch axis, and normalising over
+it mixes samples. Inside a composite's expansion any axis is allowed."""
 
 from ..params import Int, Param
-from . import Op, ShapeError, register, show_shape
+from ..tensors import TensorType
+from . import ShapeError, register, show_shape
+from .axes import at_least_2d, reshape
+from .primitive import Composite, Primitive
 
 
 def normalize_axis(axis: int, rank: int, param: str = "axis") -> int:
@@ -11,26 +16,62 @@ def normalize_axis(axis: int, rank: int, param: str = "axis") -> int:
     return axis % rank
 
 
-@register
-class Softmax(Op):
-    kind = "softmax"
-    doc = "exp(x) / sum(exp(x)) over `axis` (torch.nn.Softmax(dim=axis)); negative axes count from the end."
-    params = {"axis": Param(Int(), 1, doc="the axis to normalize over; default 1 (channels/classes)")}
+def checked_axis(p, rank: int) -> int:
+    """The axis, where a scalar counts as rank 1 (torch accepts axis 0 and -1 there)."""
+    return normalize_axis(p["axis"], max(rank, 1))
 
-    def infer_shape(self, node, x):
-        if normalize_axis(node.params["axis"], len(x.shape)) == 0:
-            raise ShapeError(f"softmax over the batch axis of {show_shape(x.shape)} mixes samples", "axis",
-                             hint="use axis 1 for the classes of an [N, classes] tensor")
+
+def refuse_batch_axis(node, x: TensorType) -> None:
+    if x.rank >= 2 and checked_axis(node.params, x.rank) == 0:
+        raise ShapeError(f"{node.op.kind} over the batch axis of {show_shape(x.shape)} mixes samples", "axis",
+                         hint="use axis 1 for the classes of an [N, classes] tensor")
+
+
+AXIS = {"axis": Param(Int(), 1, doc="the axis to normalize over; default 1 (channels/classes)")}
+
+
+@register
+class Softmax(Primitive):
+    kind = "softmax"
+    torch = "torch.nn.Softmax(dim=axis)"
+    doc = "exp(x) / sum(exp(x)) over `axis`; negative axes count from the end."
+    params = AXIS
+
+    def infer(self, p, x):
+        checked_axis(p, x.rank)
         return x
 
-    def lower(self, node, ctx, x):
-        layer = ctx.network.add_softmax(x)
-        layer.axes = 1 << normalize_axis(node.params["axis"], len(ctx.types[node.inputs[0]].shape))
-        return ctx.label(layer).get_output(0)
+    def infer_shape(self, node, x):
+        refuse_batch_axis(node, x)
+        return super().infer_shape(node, x)
 
-    def reference(self, node, ctx, x):
+    def compute(self, p, out, x):
         import numpy as np
 
-        axis = normalize_axis(node.params["axis"], x.ndim)
+        axis = checked_axis(p, x.ndim) if x.ndim else ()
         e = np.exp(x - x.max(axis=axis, keepdims=True))
         return e / e.sum(axis=axis, keepdims=True)
+
+    def emit(self, ctx, p, out, x):
+        tensor, padded, offset = at_least_2d(ctx, x.data, x.type.shape)
+        layer = ctx.network.add_softmax(tensor)
+        layer.axes = 1 << (checked_axis(p, x.type.rank) + offset)
+        result = ctx.label(layer).get_output(0)
+        return reshape(ctx, result, x.type.shape, f"rank{x.type.rank}") if padded != x.type.shape else result
+
+
+@register
+class LogSoftmax(Composite):
+    kind = "log_softmax"
+    torch = "torch.nn.LogSoftmax(dim=axis)"
+    doc = "log(softmax(x)) over `axis`, computed as (x - max) - log(sum(exp(x - max))) so that it stays finite."
+    params = AXIS
+
+    def infer_shape(self, node, x):
+        refuse_batch_axis(node, x)
+        return super().infer_shape(node, x)
+
+    def expand(self, node, g, x):
+        axis = checked_axis(node.params, x.type.rank)
+        shifted = g.sub(x, g.reduce_max(x, dim=axis, keepdim=True))
+        return g.sub(shifted, g.log(g.reduce_sum(g.exp(shifted), dim=axis, keepdim=True)))

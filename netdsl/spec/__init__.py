@@ -233,6 +233,8 @@ def read_outputs(top: Map, scope: Scope, expander: Expander, diagnostics: Diagno
     node = top.entries.get("outputs")
     if node is None:
         last = scope.previous
+        if last in expander.multi:  # the last layer has several outputs: the network gives them all
+            return [Output(tensor, tensor, top.pos) for tensor in expander.multi[last]]
         return [Output(last, last, top.pos)] if last else []
     listed = expect_list(node, "`outputs`", diagnostics)
     if listed is None:
