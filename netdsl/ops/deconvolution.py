@@ -67,44 +67,49 @@ class Deconvolution(Op):
         kernel = self.window(node, x).kernel
         return product(x.shape[1:]) * (out.shape[1] // node.params["groups"]) * product(kernel)
 
+    def trt_window(self, node, x: TensorType):
+        """The window TensorRT's deconvolution gets, the zeros to append after it per axis, and the
+        dilation its kernel must be spread by (None: none). TensorRT has no output_padding: it crops less
+        at the end instead, and where the output reaches past every kernel (output_padding > end padding)
+        zeros are appended (the bias is added after them). TensorRT-RTX 1.7 cannot build a deconvolution
+        both strided and dilated: the kernel is dilated instead, zeros between its taps."""
+        win = self.window(node, x)
+        ends = [end - extra for end, extra in zip(win.padding[win.rank:], self.output_padding(node, win))]
+        win = win._replace(padding=win.padding[:win.rank] + tuple(max(0, end) for end in ends))
+        spread_by = None
+        if max(win.stride) > 1 and max(win.dilation) > 1:
+            spread_by = win.dilation
+            win = win._replace(kernel=tuple((k - 1) * d + 1 for k, d in zip(win.kernel, spread_by)),
+                               dilation=(1,) * win.rank)
+        return win, tuple(max(0, -end) for end in ends), spread_by
+
     def lower(self, node, ctx, x):
-        # TensorRT has no output_padding: it shrinks the end cropping instead, and where the output reaches
-        # past every kernel (output_padding > end padding) zeros are appended by a slice, then the bias added.
         p = node.params
         x_type, out = ctx.types[node.inputs[0]], ctx.types[node.name]
-        win = self.window(node, x_type)
-        ends = [end - extra for end, extra in zip(win.padding[win.rank:], self.output_padding(node, win))]
-        appended = [max(0, -end) for end in ends]
-        win = win._replace(padding=win.padding[:win.rank] + tuple(max(0, end) for end in ends))
-        dilation = win.dilation
-        dilated = max(win.stride) > 1 and max(dilation) > 1
-        if dilated:  # TensorRT-RTX 1.7 cannot build a strided and dilated deconvolution: dilate the kernel
-            win = win._replace(kernel=tuple((k - 1) * d + 1 for k, d in zip(win.kernel, dilation)),
-                               dilation=(1,) * win.rank)
+        win, appended, spread_by = self.trt_window(node, x_type)
         bias_after = p["bias"] and any(appended)
 
         def deconvolution(x, win):
             bias = ctx.weights("bias") if p["bias"] and not bias_after else ctx.empty()
-            if dilated:
-                weights = ctx.derived("weight_dilated", spread(ctx.array("weight"), dilation), ("weight",))
-            else:
-                weights = ctx.weights("weight")
+            weights = (ctx.derived("weight_dilated", spread(ctx.array("weight"), spread_by), ("weight",))
+                       if spread_by else ctx.weights("weight"))
             layer = ctx.network.add_deconvolution_nd(x, p["out_channels"], win.kernel, weights, bias)
             set_window(layer, win.padding, win.stride, win.dilation)
             layer.num_groups = p["groups"]
             return ctx.label(layer).get_output(0)
 
         def lowered(x):
-            if not any(appended):
-                return through_2d(ctx, x, x_type, out.shape, win, deconvolution)
             reached = out.shape[:2] + tuple(size - a for size, a in zip(out.shape[2:], appended))
             y = through_2d(ctx, x, x_type, reached, win, deconvolution)
-            slicer = Slicer(ctx, y, out.shape[0])
-            y = slicer(y, (0,) * len(out.shape), out.shape, (1,) * len(out.shape), fill_value(ctx, out, 0.0, "zero"))
+            if not any(appended):
+                return y
+            rank = len(out.shape)
+            y = Slicer(ctx, y, out.shape[0])(y, (0,) * rank, out.shape, (1,) * rank, fill_value(ctx, out, 0.0, "zero"))
             if not bias_after:
                 return y
             bias = ctx.constant((1, p["out_channels"]) + (1,) * win.rank, ctx.array("bias"), f"{node.name}.bias")
-            return ctx.label(ctx.network.add_elementwise(y, bias, ctx.trt.ElementWiseOperation.SUM), "add_bias").get_output(0)
+            return ctx.label(ctx.network.add_elementwise(y, bias, ctx.trt.ElementWiseOperation.SUM),
+                             "add_bias").get_output(0)
 
         if ctx.is_rtx and ctx.precision == "bfloat16":
             return ctx.in_float32(x, lowered, "TensorRT-RTX 1.7 cannot build a bfloat16 deconvolution")

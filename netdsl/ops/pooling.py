@@ -105,18 +105,23 @@ class Pooling(Op):
 def dilated_max_pool(ctx, x, x_type, out, win):
     """TensorRT pooling has no dilation: the maximum of one strided slice per kernel cell, reading -inf
     outside the input (padding, and a ceil-mode overhang)."""
-    rank = win.rank
     slicer = Slicer(ctx, x, x_type.shape[0])
     lowest = fill_value(ctx, x_type, float("-inf"), "lowest")
     result = None
-    for offset in itertools.product(*(range(k) for k in win.kernel)):
-        start = (0, 0) + tuple(i * d - b for i, d, b in zip(offset, win.dilation, win.padding[:rank]))
-        cell = slicer(x, start, out.shape, (1, 1) + win.stride, lowest)
+    for start in cell_starts(win):
+        cell = slicer(x, (0, 0) + start, out.shape, (1, 1) + win.stride, lowest)
         if result is not None:
             layer = ctx.network.add_elementwise(result, cell, ctx.trt.ElementWiseOperation.MAX)
             cell = ctx.label(layer, f"max{slicer.count}").get_output(0)
         result = cell
     return result
+
+
+def cell_starts(win) -> list[tuple[int, ...]]:
+    """Where the slice of each kernel cell starts on the spatial axes (strided by the window's stride, it
+    reads that cell of every window); negative in the begin padding."""
+    return [tuple(i * d - b for i, d, b in zip(offset, win.dilation, win.padding[:win.rank]))
+            for offset in itertools.product(*(range(k) for k in win.kernel))]
 
 
 @register
