@@ -33,8 +33,9 @@ class Pooling(Op):
                for axis, (size, k, s, d) in enumerate(zip(sizes, win.kernel, win.stride, win.dilation))]
         if min(out) < 1:
             padded = "x".join(str(size + win.padding[a] + win.padding[win.rank + a]) for a, size in enumerate(sizes))
-            raise ShapeError(f"pooling window {'x'.join(map(str, win.kernel))} is larger than its padded input {padded}",
-                             "kernel", expected=f"at most {padded}", found="x".join(map(str, win.kernel)),
+            kernel = "x".join(map(str, win.kernel))
+            raise ShapeError(f"pooling window {kernel} is larger than its padded input {padded}", "kernel",
+                             expected=f"at most {padded}", found=kernel,
                              hint=None if ceil else "ceil_mode: true keeps a partial window")
         return TensorType((x.shape[0], x.shape[1], *out), x.dtype)
 
@@ -137,7 +138,8 @@ class MaxPool(Pooling):
 @register
 class AvgPool(Pooling):
     kind = "avg_pool"
-    doc = "Average pooling over the spatial axes of [N, C, L], [N, C, H, W] or [N, C, D, H, W] (torch.nn.AvgPool1d/2d/3d)."
+    doc = ("Average pooling over the spatial axes of [N, C, L], [N, C, H, W] or [N, C, D, H, W] "
+           "(torch.nn.AvgPool1d/2d/3d).")
     torch = "torch.nn.AvgPool1d / AvgPool2d / AvgPool3d"
     params = {
         **Pooling.params,

@@ -29,8 +29,8 @@ LAYERS = [
 @pytest.mark.parametrize("layer,shape", LAYERS, ids=[layer for layer, _ in LAYERS])
 def test_builds_with_dynamic_batch(layer, shape, precision):
     dims = [-1, *shape[1:]]
-    checked, diagnostics = check_text(f"netdsl: 1\ninputs:\n  - {{name: x, shape: {dims}, batch: {{min: 1, opt: 2, max: 4}}}}\n"
-                                      f"layers:\n  - {{name: l, {layer}}}\n")
+    checked, diagnostics = check_text(f"netdsl: 1\ninputs:\n  - {{name: x, shape: {dims}, batch: {{min: 1, opt: 2, "
+                                      f"max: 4}}}}\nlayers:\n  - {{name: l, {layer}}}\n")
     assert checked is not None, [str(d) for d in diagnostics]
     plan = build_plan(checked, random_weights(checked), BuildOptions(precision=precision))
     assert plan.data.nbytes > 1000
