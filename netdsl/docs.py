@@ -106,6 +106,10 @@ def _samples(param_type) -> tuple:
 def _example(op) -> list[str]:
     """An example layer that netdsl accepts on a sample input: required parameters first, then one
     optional parameter without a default (some kinds need one of several, like upsample)."""
+    if op.example:
+        found = _try(op, dict(op.example.get("params", {})), op.example.get("inputs"), op.example.get("dtypes"))
+        if found:
+            return found
     required = [name for name, param in op.params.items() if param.default is REQUIRED]
     optional = [None] + [name for name, param in op.params.items() if param.default is None]
     for extra in optional:
@@ -121,16 +125,17 @@ def _example(op) -> list[str]:
     return ["_No example: none of the sample values tried passes this kind's checks._"]
 
 
-def _try(op, params: dict) -> list[str] | None:
+def _try(op, params: dict, shapes: list | None = None, dtypes: list | None = None) -> list[str] | None:
     from .spec import check_text
 
-    count = op.min_inputs
+    count = len(shapes) if shapes else op.min_inputs
     names = ["x"] if count <= 1 else [f"x{i}" for i in range(count)]
-    dtype = op.dtypes[0] if op.dtypes else "float32"
-    shape = list(SAMPLE_SHAPE)
+    shapes = shapes or [list(SAMPLE_SHAPE)] * len(names)
+    dtypes = dtypes or [op.dtypes[0] if op.dtypes else "float32"] * len(names)
     wiring = {"inputs": names} if count > 1 else {}
     layer = {"name": "y", "kind": op.kind, **wiring, **params}
-    text = "".join(["netdsl: 1\ninputs:\n", *(f"  - {{name: {n}, shape: {shape}, dtype: {dtype}}}\n" for n in names),
+    text = "".join(["netdsl: 1\ninputs:\n", *(f"  - {{name: {n}, shape: {list(s)}, dtype: {d}}}\n"
+                                                for n, s, d in zip(names, shapes, dtypes)),
                     "layers:\n", f"  - {_flow(layer)}\n"])
     checked, _ = check_text(text, "<example>")
     if checked is None:
@@ -138,8 +143,8 @@ def _try(op, params: dict) -> list[str] | None:
     node = checked.graph.nodes[0]
     slots = node.weight_slots(checked.types)
     weights = "; weights " + ", ".join(f"`{s.name}` {list(s.shape)}" for s in slots) if slots else ""
-    given = "no input" if count == 0 else " and ".join(f"`{n}` {shape}" + (
-        "" if dtype == "float32" else f" {dtype}") for n in names)
+    given = "no input" if count == 0 else " and ".join(f"`{n}` {list(s)}" + (
+        "" if d == "float32" else f" {d}") for n, s, d in zip(names, shapes, dtypes))
     outputs = ", ".join(_type_text(checked.types[name]) + (
         f" (`{name}`)" if len(node.outputs) > 1 else "") for name in node.outputs)
     return [f"Example, on {given}: output {outputs}{weights}.", "", "```yaml", f"- {_flow(layer)}", "```"]
@@ -158,4 +163,6 @@ def _scalar(value) -> str:
         return str(value).lower()
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_scalar(v) for v in value) + "]"
+    if isinstance(value, str) and any(c in value for c in ",:{}[]#&*!|>'\"%@`"):
+        return "'" + value.replace("'", "''") + "'"
     return str(value)

@@ -140,40 +140,70 @@ class Choice(ParamType):
         return {"enum": list(self.options)}
 
 
+class Uniform(tuple):
+    """A per-axis value written as one number: it holds for every spatial axis, whatever the input's
+    rank. Stored for two axes, so that it reads (and compares) as the 2-D value it always was."""
+
+
+class Sides(tuple):
+    """Padding written per side as a map: (top, left, bottom, right), or (front, top, left, back,
+    bottom, right) once `front` or `back` is given; a 1-D input takes `left` and `right` only."""
+
+
+SPATIAL_NAMES = {1: "[length]", 2: "[height, width]", 3: "[depth, height, width]"}
+
+
+def _per_axis(node, item: ParamType, what: str):
+    if isinstance(node, Seq):
+        if not 1 <= len(node.items) <= 3:
+            _fail(f"{what} or a list of one per spatial axis ([length], [height, width] or "
+                  "[depth, height, width])", node)
+        return tuple(item.check(child) for child in node.items)
+    value = item.check(node)
+    return Uniform((value, value))
+
+
+def _per_axis_schema(item: dict) -> dict:
+    return {"anyOf": [item, {"type": "array", "items": item, "minItems": 1, "maxItems": 3}]}
+
+
+def _show_per_axis(value, show=str) -> str:
+    return show(value[0]) if len(set(value)) == 1 else "x".join(show(v) for v in value)
+
+
 @dataclass(frozen=True)
 class Pair(ParamType):
-    """An integer for both spatial axes, or ``[height, width]``; the value is always a 2-tuple."""
+    """An integer for every spatial axis, or one per axis: ``[length]``, ``[height, width]`` or
+    ``[depth, height, width]`` (the input's rank decides which applies). One integer gives a
+    :class:`Uniform` value."""
 
     low: int = 1
 
     def check(self, node):
         item = Int(self.low)
-        if isinstance(node, Seq):
-            if len(node.items) != 2:
-                _fail("one integer or a list [height, width] of two", node)
-            return tuple(item.check(child) for child in node.items)
-        if isinstance(node, Scalar) and type(node.value) is int:
-            value = item.check(node)
-            return (value, value)
-        _fail(f"{item.expected()} or a list [height, width] of two", node)
+        if not isinstance(node, Seq) and not (isinstance(node, Scalar) and type(node.value) is int):
+            _fail(f"{item.expected()} or a list [height, width] of two", node,
+                  "1-D and 3-D inputs take [length] or [depth, height, width]")
+        return _per_axis(node, item, item.expected())
 
     def schema(self):
-        item = Int(self.low).schema()
-        return {"anyOf": [item, {"type": "array", "items": item, "minItems": 2, "maxItems": 2}]}
+        return _per_axis_schema(Int(self.low).schema())
 
     def show(self, value):
-        return str(value[0]) if value[0] == value[1] else f"{value[0]}x{value[1]}"
+        return _show_per_axis(value)
 
 
 @dataclass(frozen=True)
 class Padding(ParamType):
-    """``same``, one integer, ``[height, width]``, or per side ``{top, bottom, left, right}``.
+    """``same``, one integer, one per spatial axis (``[height, width]``...), or per side
+    ``{top, bottom, left, right}`` (and ``front``, ``back`` for 3-D).
 
-    The value is ``"same"`` or a tuple ``(top, left, bottom, right)`` (begin padding before end padding,
-    height before width, the order TensorRT's pre/post padding takes).
+    The value is ``"same"`` or a tuple of the begin paddings then the end paddings, outer axis first:
+    ``(top, left, bottom, right)`` for 2-D, the order TensorRT's pre/post padding takes.
     """
 
     allow_same: bool = True
+    SIDES = ("front", "back", "top", "bottom", "left", "right")
 
     def check(self, node):
         if isinstance(node, Scalar) and node.value == "same" and self.allow_same:
@@ -181,26 +211,29 @@ class Padding(ParamType):
         if isinstance(node, Map):
             sides = {}
             for key, child in node.entries.items():
-                if key not in ("top", "bottom", "left", "right"):
-                    raise ParamError(f"unknown padding side `{key}`", child, "top, bottom, left, right", key)
+                if key not in self.SIDES:
+                    raise ParamError(f"unknown padding side `{key}`", child, ", ".join(self.SIDES), key)
                 sides[key] = Int(0).check(child)
-            return (sides.get("top", 0), sides.get("left", 0), sides.get("bottom", 0), sides.get("right", 0))
+            order = ("top", "left", "bottom", "right")
+            if "front" in sides or "back" in sides:
+                order = ("front", "top", "left", "back", "bottom", "right")
+            return Sides(sides.get(side, 0) for side in order)
         if isinstance(node, (Seq, Scalar)):
             try:
-                height, width = Pair(0).check(node)
+                values = Pair(0).check(node)
             except ParamError:
                 pass
             else:
-                return (height, width, height, width)
+                return (Uniform if isinstance(values, Uniform) else tuple)(values + values)
         same = "`same`, " if self.allow_same else ""
-        _fail(same + "an integer >= 0, [height, width], or {top, bottom, left, right}", node)
+        _fail(same + "an integer >= 0, one per spatial axis ([height, width]...), or {top, bottom, left, right}",
+              node)
 
     def schema(self):
         side = {"type": "integer", "minimum": 0}
         options = [
             Pair(0).schema(),
-            {"type": "object", "additionalProperties": False,
-             "properties": {name: side for name in ("top", "bottom", "left", "right")}},
+            {"type": "object", "additionalProperties": False, "properties": {name: side for name in self.SIDES}},
         ]
         if self.allow_same:
             options.insert(0, {"const": "same"})
@@ -209,10 +242,12 @@ class Padding(ParamType):
     def show(self, value):
         if value == "same":
             return value
-        top, left, bottom, right = value
-        if (top, left) == (bottom, right):
-            return str(top) if top == left else f"{top}x{left}"
-        return f"t{top} l{left} b{bottom} r{right}"
+        half = len(value) // 2
+        begins, ends = value[:half], value[half:]
+        if begins == ends:
+            return _show_per_axis(begins)
+        names = {2: ("l", "r"), 4: ("t", "l", "b", "r"), 6: ("front", "t", "l", "back", "b", "r")}[len(value)]
+        return " ".join(f"{name}{v}" for name, v in zip(names, value))
 
 
 @dataclass(frozen=True)
@@ -238,23 +273,16 @@ class Dims(ParamType):
 
 @dataclass(frozen=True)
 class Scale(ParamType):
-    """An upsampling factor: one positive number, or ``[height, width]``."""
+    """A resize factor: one positive number for every spatial axis, or one per axis."""
 
     def check(self, node):
-        item = Float(0.0, 1024.0, low_open=True)
-        if isinstance(node, Seq):
-            if len(node.items) != 2:
-                _fail("one number or a list [height, width] of two", node)
-            return tuple(item.check(child) for child in node.items)
-        value = item.check(node)
-        return (value, value)
+        return _per_axis(node, Float(0.0, 1024.0, low_open=True), "one positive number")
 
     def schema(self):
-        item = {"type": "number", "exclusiveMinimum": 0}
-        return {"anyOf": [item, {"type": "array", "items": item, "minItems": 2, "maxItems": 2}]}
+        return _per_axis_schema({"type": "number", "exclusiveMinimum": 0})
 
     def show(self, value):
-        return f"{value[0]:g}" if value[0] == value[1] else f"{value[0]:g}x{value[1]:g}"
+        return _show_per_axis(value, lambda v: f"{v:g}")
 
 
 @dataclass(frozen=True)

@@ -113,62 +113,77 @@ def run(checked, bound: dict, inputs: dict, keep: set[str] | None = None) -> dic
 # -- numeric helpers shared by the ops ---------------------------------------------------------------
 
 
-def pad_hw(x: np.ndarray, top: int, left: int, bottom: int, right: int, value: float = 0.0) -> np.ndarray:
-    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=value)
+def pad_spatial(x: np.ndarray, padding, value: float = 0.0) -> np.ndarray:
+    """x padded on its spatial axes (every axis after N and C) by (begins..., ends...)."""
+    half = len(padding) // 2
+    return np.pad(x, ((0, 0), (0, 0), *zip(padding[:half], padding[half:])), constant_values=value)
 
 
-def windows(x: np.ndarray, kernel, stride, dilation, out_hw) -> np.ndarray:
-    """[N, C, OH, OW, kH, kW] views of the windows of an already padded x."""
-    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
-    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-    view = np.lib.stride_tricks.sliding_window_view(x, (span_h, span_w), axis=(2, 3))
-    return view[:, :, ::sh, ::sw, ::dh, ::dw][:, :, :oh, :ow]
+def windows(x: np.ndarray, kernel, stride, dilation, out_sizes) -> np.ndarray:
+    """[N, C, *out, *kernel] views of the windows of an already padded x."""
+    rank = len(kernel)
+    spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    view = np.lib.stride_tricks.sliding_window_view(x, spans, axis=tuple(range(2, 2 + rank)))
+    view = view[(slice(None), slice(None), *(slice(None, None, s) for s in stride),
+                 *(slice(None, None, d) for d in dilation))]
+    return view[(slice(None), slice(None), *(slice(None, o) for o in out_sizes))]
 
 
-def pad_to_cover(x, padding, kernel, stride, out_hw, dilation=(1, 1), value=0.0):
+def pad_to_cover(x, padding, kernel, stride, out_sizes, dilation=None, value=0.0):
     """Pad with explicit padding, plus whatever extra at the end the last (ceil-mode) window needs."""
-    top, left, bottom, right = padding
-    need_h = (out_hw[0] - 1) * stride[0] + dilation[0] * (kernel[0] - 1) + 1
-    need_w = (out_hw[1] - 1) * stride[1] + dilation[1] * (kernel[1] - 1) + 1
-    extra_h = max(0, need_h - (x.shape[2] + top + bottom))
-    extra_w = max(0, need_w - (x.shape[3] + left + right))
-    return pad_hw(x, top, left, bottom + extra_h, right + extra_w, value)
+    rank = len(kernel)
+    dilation = dilation or (1,) * rank
+    ends = list(padding[rank:])
+    for axis in range(rank):
+        need = (out_sizes[axis] - 1) * stride[axis] + dilation[axis] * (kernel[axis] - 1) + 1
+        ends[axis] += max(0, need - (x.shape[2 + axis] + padding[axis] + ends[axis]))
+    return pad_spatial(x, tuple(padding[:rank]) + tuple(ends), value)
 
 
-def convolution(x, weight, bias, padding, stride, dilation, groups, out_hw) -> np.ndarray:
-    n, c = x.shape[:2]
-    o, cg, kh, kw = weight.shape
-    patches = windows(pad_hw(x, *padding), (kh, kw), stride, dilation, out_hw)  # N C OH OW kh kw
+def _letters(rank: int, first: str) -> str:
+    return "".join(chr(ord(first) + i) for i in range(rank))
+
+
+def convolution(x, weight, bias, padding, stride, dilation, groups, out_sizes) -> np.ndarray:
+    n, rank = x.shape[0], x.ndim - 2
+    o, cg, *kernel = weight.shape
+    patches = windows(pad_spatial(x, padding), kernel, stride, dilation, out_sizes)  # N C *out *kernel
+    out_axes, kernel_axes = _letters(rank, "x"), _letters(rank, "i")
+    equation = f"nc{out_axes}{kernel_axes},oc{kernel_axes}->no{out_axes}"
     og = o // groups
-    out = np.empty((n, o, *out_hw), np.float32)
+    out = np.empty((n, o, *out_sizes), np.float32)
     for g in range(groups):
         part = patches[:, g * cg:(g + 1) * cg]
-        out[:, g * og:(g + 1) * og] = np.einsum("ncxyij,ocij->noxy", part, weight[g * og:(g + 1) * og], optimize=True)
+        out[:, g * og:(g + 1) * og] = np.einsum(equation, part, weight[g * og:(g + 1) * og], optimize=True)
     if bias is not None:
-        out += bias.reshape(1, -1, 1, 1)
+        out += bias.reshape((1, -1) + (1,) * rank)
     return out
 
 
-def deconvolution(x, weight, bias, padding, stride, dilation, groups, out_hw) -> np.ndarray:
-    """Transposed convolution: every input pixel scatters its kernel, then the padding is cropped."""
-    n, c, h, w = x.shape
-    _, og, kh, kw = weight.shape
-    (sh, sw), (dh, dw) = stride, dilation
-    top, left, _, _ = padding
-    full_h, full_w = (h - 1) * sh + dh * (kh - 1) + 1, (w - 1) * sw + dw * (kw - 1) + 1
-    full = np.zeros((n, og * groups, full_h, full_w), np.float32)
+def deconvolution(x, weight, bias, padding, stride, dilation, groups, out_sizes) -> np.ndarray:
+    """Transposed convolution: every input pixel scatters its kernel, then the begin padding is cropped;
+    an output longer than what the kernels reach (output_padding) reads zeros there."""
+    import itertools
+
+    n, c, *sizes = x.shape
+    rank = len(sizes)
+    _, og, *kernel = weight.shape
+    full_sizes = [(size - 1) * s + d * (k - 1) + 1 for size, s, d, k in zip(sizes, stride, dilation, kernel)]
+    reach = [max(full, begin + out) for full, begin, out in zip(full_sizes, padding, out_sizes)]
+    full = np.zeros((n, og * groups, *reach), np.float32)
     cg = c // groups
+    in_axes, kernel_axes = _letters(rank, "x"), _letters(rank, "i")
     for g in range(groups):
-        xs = x[:, g * cg:(g + 1) * cg]
-        ws = weight[g * cg:(g + 1) * cg]  # [cg, og, kh, kw]
-        contribution = np.einsum("ncxy,coij->noijxy", xs, ws, optimize=True)
-        for i in range(kh):
-            for j in range(kw):
-                full[:, g * og:(g + 1) * og, i * dh:i * dh + (h - 1) * sh + 1:sh,
-                     j * dw:j * dw + (w - 1) * sw + 1:sw] += contribution[:, :, i, j]
-    out = full[:, :, top:top + out_hw[0], left:left + out_hw[1]]
+        contribution = np.einsum(f"nc{in_axes},co{kernel_axes}->no{kernel_axes}{in_axes}",
+                                 x[:, g * cg:(g + 1) * cg], weight[g * cg:(g + 1) * cg], optimize=True)
+        for offset in itertools.product(*(range(k) for k in kernel)):
+            target = tuple(slice(i * d, i * d + (size - 1) * s + 1, s)
+                           for i, d, size, s in zip(offset, dilation, sizes, stride))
+            full[(slice(None), slice(g * og, (g + 1) * og), *target)] += contribution[(slice(None), slice(None),
+                                                                                         *offset)]
+    out = full[(slice(None), slice(None), *(slice(b, b + o) for b, o in zip(padding, out_sizes)))]
     if bias is not None:
-        out = out + bias.reshape(1, -1, 1, 1)
+        out = out + bias.reshape((1, -1) + (1,) * rank)
     return out
 
 

@@ -121,6 +121,7 @@ class Op:
     max_inputs: int | None = 1  # None: any number
     dtypes: tuple[str, ...] | None = FLOAT_DTYPES  # input dtypes accepted; None: any
     weight_only_params: tuple[str, ...] = ()  # parameters that only change derived weights (refit can follow)
+    example: dict = {}  # for docs/layers.md where sample values do not fit: {params, inputs (shapes), dtypes}
 
     def output_names(self, node) -> tuple[str, ...]:
         """Names of the outputs of a kind with several (``values``, ``indices``); each becomes the
@@ -171,11 +172,23 @@ def register(cls):
     return cls
 
 
-def spatial(shape, op_name: str, rank: int = 4):
-    """Check an NCHW input and return it; the error names what the op needs."""
-    if len(shape) != rank:
-        raise ShapeError(f"{op_name} needs a rank-{rank} input [N, C, H, W], found {show_shape(shape)}",
-                         expected=f"rank {rank}", found=show_shape(shape))
+SPATIAL_LAYOUTS = {3: "[N, C, L]", 4: "[N, C, H, W]", 5: "[N, C, D, H, W]"}
+
+
+def spatial(shape, op_name: str, rank: int | tuple[int, ...] = 4):
+    """Check a channels-first input of one of the ranks allowed (``rank``: one or several of 3, 4, 5,
+    for 1-D, 2-D and 3-D windows) and return its shape; the error names what the op needs. Channels
+    and spatial sizes must be known: only the batch may be dynamic."""
+    ranks = (rank,) if isinstance(rank, int) else tuple(rank)
+    if len(shape) not in ranks:
+        ranks = sorted(ranks, key=lambda r: r != 4)  # the 2-D layout first: the one most specs mean
+        others = " or ".join(f"rank-{r} {SPATIAL_LAYOUTS[r]}" for r in ranks[1:])
+        wanted = f"rank-{ranks[0]} input {SPATIAL_LAYOUTS[ranks[0]]}" + (f" (or {others})" if others else "")
+        raise ShapeError(f"{op_name} needs a {wanted}, found {show_shape(shape)}",
+                         expected=" or ".join(f"rank {r}" for r in ranks), found=show_shape(shape))
+    if not all(isinstance(d, int) for d in shape[1:]):
+        raise ShapeError(f"{op_name} needs static channel and spatial sizes, found {show_shape(shape)}",
+                         found=show_shape(shape))
     return shape
 
 
@@ -208,21 +221,22 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tupl
     return total // 2, total - total // 2
 
 
-def explicit_padding(padding, size_hw, kernel, stride, dilation=(1, 1)) -> tuple[int, int, int, int]:
-    """(top, left, bottom, right) for a padding parameter, resolving ``same`` for this input size."""
+def explicit_padding(padding, sizes, kernel, stride, dilation=None) -> tuple[int, ...]:
+    """The begin paddings then the end paddings ((top, left, bottom, right) in 2-D) for a padding
+    parameter already given per axis, resolving ``same`` for these spatial sizes."""
     if padding != "same":
-        return padding
-    top, bottom = same_padding(size_hw[0], kernel[0], stride[0], dilation[0])
-    left, right = same_padding(size_hw[1], kernel[1], stride[1], dilation[1])
-    return (top, left, bottom, right)
+        return tuple(padding)
+    dilation = dilation or (1,) * len(sizes)
+    sides = [same_padding(*axis) for axis in zip(sizes, kernel, stride, dilation)]
+    return tuple(begin for begin, _ in sides) + tuple(end for _, end in sides)
 
 
-def set_window(layer, kernel_padding, stride, dilation=None) -> None:
-    """Stride, explicit (top, left, bottom, right) padding and dilation of a TensorRT window layer."""
-    top, left, bottom, right = kernel_padding
+def set_window(layer, padding, stride, dilation=None) -> None:
+    """Stride, explicit (begins..., ends...) padding and dilation of a TensorRT window layer."""
+    half = len(padding) // 2
     layer.stride_nd = tuple(stride)
-    layer.pre_padding = (top, left)
-    layer.post_padding = (bottom, right)
+    layer.pre_padding = tuple(padding[:half])
+    layer.post_padding = tuple(padding[half:])
     if dilation is not None:
         layer.dilation_nd = tuple(dilation)
 

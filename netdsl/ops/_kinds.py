@@ -2,6 +2,8 @@
 MODULES = {
     'abs': 'unary',
     'acos': 'unary',
+    'adaptive_avg_pool': 'pooling',
+    'adaptive_max_pool': 'pooling',
     'add': 'elementwise',
     'argmax': 'topk',
     'argmin': 'topk',
@@ -42,6 +44,7 @@ MODULES = {
     'hardtanh': 'activations_piecewise',
     'identity': 'passthrough',
     'instance_norm': 'normalization',
+    'interpolate': 'interpolate',
     'isinf': 'unary',
     'isnan': 'unary',
     'layer_norm': 'normalization',
@@ -99,6 +102,6 @@ MODULES = {
     'threshold': 'activations_piecewise',
     'thresholded_relu': 'activations_piecewise',
     'topk': 'topk',
-    'upsample': 'upsample',
+    'upsample': 'interpolate',
     'where': 'where',
 }

@@ -1,71 +1,93 @@
-"""2-D convolution, as torch.nn.Conv2d."""
+"""Convolution over 1, 2 or 3 spatial axes, as torch.nn.Conv1d, Conv2d and Conv3d."""
 
-from ..params import Bool, Int, Padding, Pair, Param
-from . import Op, ShapeError, TensorType, WeightSlot, explicit_padding, register, set_window, spatial, window_output
+from ..params import Bool, Int, Padding, Pair, Param, Uniform
+from . import Op, ShapeError, TensorType, WeightSlot, register, set_window, window_output
+from ._windows import through_2d, window
+
+
+def check_groups(channels: int, out_channels: int, groups: int) -> None:
+    if channels % groups:
+        raise ShapeError(f"input channels {channels} are not divisible by groups {groups}", "groups",
+                         expected=f"a divisor of {channels}", found=str(groups))
+    if out_channels % groups:
+        raise ShapeError(f"out_channels {out_channels} is not divisible by groups {groups}", "groups")
+
+
+def product(values) -> int:
+    total = 1
+    for value in values:
+        total *= value
+    return total
 
 
 @register
 class Convolution(Op):
     kind = "convolution"
-    doc = "2-D convolution (torch.nn.Conv2d). Weights: weight [out, in/groups, kH, kW], bias [out]."
+    doc = ("Convolution over the spatial axes of [N, C, L], [N, C, H, W] or [N, C, D, H, W] (torch.nn.Conv1d, "
+           "Conv2d, Conv3d). Weights: weight [out, in/groups, *kernel], bias [out].")
+    torch = "torch.nn.Conv1d / Conv2d / Conv3d"
     params = {
         "out_channels": Param(Int(1), doc="number of output channels"),
-        "kernel": Param(Pair(1), doc="kernel size: one integer or [height, width]"),
-        "stride": Param(Pair(1), (1, 1)),
-        "padding": Param(Padding(), (0, 0, 0, 0), doc="`same`, an integer, [h, w] or {top, bottom, left, right}"),
-        "dilation": Param(Pair(1), (1, 1)),
+        "kernel": Param(Pair(1), doc="kernel size: one integer or one per spatial axis ([height, width]...)"),
+        "stride": Param(Pair(1), Uniform((1, 1))),
+        "padding": Param(Padding(), Uniform((0, 0, 0, 0)),
+                         doc="`same`, an integer, one per axis ([h, w]...) or {top, bottom, left, right}"),
+        "dilation": Param(Pair(1), Uniform((1, 1))),
         "groups": Param(Int(1), 1),
         "bias": Param(Bool(), True, doc="whether the layer has a bias"),
     }
 
-    def padding(self, node, x: TensorType):
+    def window(self, node, x: TensorType):
         p = node.params
-        return explicit_padding(p["padding"], x.shape[2:], p["kernel"], p["stride"], p["dilation"])
+        return window(x.shape, self.kind, p["kernel"], p["stride"], p["dilation"], p["padding"])
 
     def infer_shape(self, node, x):
-        n, c, h, w = spatial(x.shape, "convolution")
+        win = self.window(node, x)
         p = node.params
-        groups = p["groups"]
-        if c % groups:
-            raise ShapeError(f"input channels {c} are not divisible by groups {groups}", "groups",
-                             expected=f"a divisor of {c}", found=str(groups))
-        if p["out_channels"] % groups:
-            raise ShapeError(f"out_channels {p['out_channels']} is not divisible by groups {groups}", "groups")
-        top, left, bottom, right = self.padding(node, x)
-        (kh, kw), (sh, sw), (dh, dw) = p["kernel"], p["stride"], p["dilation"]
-        oh = window_output(h, kh, sh, top, bottom, dh)
-        ow = window_output(w, kw, sw, left, right, dw)
-        if oh < 1 or ow < 1:
+        check_groups(x.shape[1], p["out_channels"], p["groups"])
+        half = win.rank
+        sizes = x.shape[2:]
+        out = [window_output(size, k, s, win.padding[axis], win.padding[half + axis], d)
+               for axis, (size, k, s, d) in enumerate(zip(sizes, win.kernel, win.stride, win.dilation))]
+        if min(out) < 1:
+            padded = [size + win.padding[axis] + win.padding[half + axis] for axis, size in enumerate(sizes)]
+            spans = [(k - 1) * d + 1 for k, d in zip(win.kernel, win.dilation)]
             raise ShapeError(
-                f"kernel {kh}x{kw} (dilation {dh}x{dw}) is larger than the padded input {h + top + bottom}x"
-                f"{w + left + right}", "kernel", expected=f"a window that fits in {h}x{w} plus padding",
-                found=f"{(kh - 1) * dh + 1}x{(kw - 1) * dw + 1}")
-        return TensorType((n, p["out_channels"], oh, ow), x.dtype)
+                f"kernel {'x'.join(map(str, win.kernel))} (dilation {'x'.join(map(str, win.dilation))}) is larger "
+                f"than the padded input {'x'.join(map(str, padded))}", "kernel",
+                expected=f"a window that fits in {'x'.join(map(str, sizes))} plus padding",
+                found="x".join(map(str, spans)))
+        return TensorType((x.shape[0], p["out_channels"], *out), x.dtype)
 
     def weight_slots(self, node, x):
         p = node.params
-        kh, kw = p["kernel"]
-        slots = [WeightSlot("weight", (p["out_channels"], x.shape[1] // p["groups"], kh, kw))]
+        kernel = self.window(node, x).kernel
+        slots = [WeightSlot("weight", (p["out_channels"], x.shape[1] // p["groups"], *kernel))]
         if p["bias"]:
             slots.append(WeightSlot("bias", (p["out_channels"],)))
         return slots
 
     def macs(self, node, out, x):
-        kh, kw = node.params["kernel"]
-        return out.shape[1] * out.shape[2] * out.shape[3] * (x.shape[1] // node.params["groups"]) * kh * kw
+        kernel = self.window(node, x).kernel
+        return product(out.shape[1:]) * (x.shape[1] // node.params["groups"]) * product(kernel)
 
     def lower(self, node, ctx, x):
         p = node.params
-        bias = ctx.weights("bias") if p["bias"] else ctx.empty()
-        layer = ctx.network.add_convolution_nd(x, p["out_channels"], tuple(p["kernel"]), ctx.weights("weight"), bias)
-        set_window(layer, self.padding(node, ctx.types[node.inputs[0]]), p["stride"], p["dilation"])
-        layer.num_groups = p["groups"]
-        return ctx.label(layer).get_output(0)
+        x_type = ctx.types[node.inputs[0]]
+
+        def convolution(x, win):
+            bias = ctx.weights("bias") if p["bias"] else ctx.empty()
+            layer = ctx.network.add_convolution_nd(x, p["out_channels"], win.kernel, ctx.weights("weight"), bias)
+            set_window(layer, win.padding, win.stride, win.dilation)
+            layer.num_groups = p["groups"]
+            return ctx.label(layer).get_output(0)
+
+        return through_2d(ctx, x, x_type, ctx.types[node.name].shape, self.window(node, x_type), convolution)
 
     def reference(self, node, ctx, x):
         from ..reference import convolution
 
         p = node.params
-        return convolution(x, ctx.array("weight"), ctx.array("bias") if p["bias"] else None,
-                           self.padding(node, ctx.input_type()), p["stride"], p["dilation"], p["groups"],
-                           ctx.output_shape()[2:])
+        win = self.window(node, ctx.input_type())
+        return convolution(x, ctx.array("weight"), ctx.array("bias") if p["bias"] else None, win.padding,
+                           win.stride, win.dilation, p["groups"], ctx.output_shape()[2:])

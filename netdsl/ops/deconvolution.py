@@ -1,70 +1,134 @@
-"""2-D transposed convolution, as torch.nn.ConvTranspose2d (without output_padding)."""
+"""Transposed convolution over 1, 2 or 3 spatial axes, as torch.nn.ConvTranspose1d/2d/3d."""
 
-from ..params import Bool, Int, Padding, Pair, Param
-from . import Op, ShapeError, TensorType, WeightSlot, register, set_window, spatial
+from ..params import Bool, Int, Padding, Pair, Param, Uniform
+from . import Op, ShapeError, TensorType, WeightSlot, register, set_window
+from ._windows import Slicer, fill_value, per_axis, through_2d, window
+from .convolution import product
 
 
 @register
 class Deconvolution(Op):
     kind = "deconvolution"
-    doc = ("2-D transposed convolution (torch.nn.ConvTranspose2d). Weights: weight [in, out/groups, kH, kW], "
-           "bias [out].")
+    doc = ("Transposed convolution over the spatial axes of [N, C, L], [N, C, H, W] or [N, C, D, H, W] "
+           "(torch.nn.ConvTranspose1d/2d/3d). Weights: weight [in, out/groups, *kernel], bias [out].")
+    torch = "torch.nn.ConvTranspose1d / ConvTranspose2d / ConvTranspose3d"
     params = {
         "out_channels": Param(Int(1), doc="number of output channels"),
-        "kernel": Param(Pair(1), doc="kernel size: one integer or [height, width]"),
-        "stride": Param(Pair(1), (1, 1)),
-        "padding": Param(Padding(allow_same=False), (0, 0, 0, 0),
-                         doc="cropped from the output: an integer, [h, w] or {top, bottom, left, right}"),
-        "dilation": Param(Pair(1), (1, 1)),
+        "kernel": Param(Pair(1), doc="kernel size: one integer or one per spatial axis ([height, width]...)"),
+        "stride": Param(Pair(1), Uniform((1, 1))),
+        "padding": Param(Padding(allow_same=False), Uniform((0, 0, 0, 0)),
+                         doc="cropped from the output: an integer, one per axis ([h, w]...) or {top, bottom, left, "
+                             "right}"),
+        "output_padding": Param(Pair(0), Uniform((0, 0)),
+                                doc="added to the end of each spatial axis of the output; smaller than the stride "
+                                    "or the dilation"),
+        "dilation": Param(Pair(1), Uniform((1, 1))),
         "groups": Param(Int(1), 1),
         "bias": Param(Bool(), True),
     }
 
-    def infer_shape(self, node, x):
-        n, c, h, w = spatial(x.shape, "deconvolution")
+    def window(self, node, x: TensorType):
         p = node.params
-        groups = p["groups"]
-        if c % groups or p["out_channels"] % groups:
-            raise ShapeError(f"input channels {c} and out_channels {p['out_channels']} must both be divisible "
-                             f"by groups {groups}", "groups")
-        top, left, bottom, right = p["padding"]
-        (kh, kw), (sh, sw), (dh, dw) = p["kernel"], p["stride"], p["dilation"]
-        oh = (h - 1) * sh - top - bottom + dh * (kh - 1) + 1
-        ow = (w - 1) * sw - left - right + dw * (kw - 1) + 1
-        if oh < 1 or ow < 1:
-            raise ShapeError(f"padding {top + bottom}x{left + right} crops the whole output "
-                             f"({oh + top + bottom}x{ow + left + right})", "padding")
-        return TensorType((n, p["out_channels"], oh, ow), x.dtype)
+        return window(x.shape, self.kind, p["kernel"], p["stride"], p["dilation"], p["padding"])
+
+    def output_padding(self, node, win) -> tuple:
+        extra = per_axis(node.params["output_padding"], win.rank, "output_padding")
+        for o, s, d in zip(extra, win.stride, win.dilation):
+            if o >= s and o >= d:
+                raise ShapeError(f"output_padding {o} must be smaller than the stride ({s}) or the dilation ({d})",
+                                 "output_padding", code="invalid-value")
+        return extra
+
+    def infer_shape(self, node, x):
+        win = self.window(node, x)
+        p = node.params
+        channels, groups = x.shape[1], p["groups"]
+        if channels % groups or p["out_channels"] % groups:
+            raise ShapeError(f"input channels {channels} and out_channels {p['out_channels']} must both be "
+                             f"divisible by groups {groups}", "groups")
+        extra = self.output_padding(node, win)
+        cropped = [win.padding[axis] + win.padding[win.rank + axis] for axis in range(win.rank)]
+        full = [(size - 1) * s + d * (k - 1) + 1
+                for size, k, s, d in zip(x.shape[2:], win.kernel, win.stride, win.dilation)]
+        out = [f - c + o for f, c, o in zip(full, cropped, extra)]
+        if min(out) < 1:
+            raise ShapeError(f"padding {'x'.join(map(str, cropped))} crops the whole output "
+                             f"({'x'.join(str(f + o) for f, o in zip(full, extra))})", "padding")
+        return TensorType((x.shape[0], p["out_channels"], *out), x.dtype)
 
     def weight_slots(self, node, x):
         p = node.params
-        kh, kw = p["kernel"]
-        slots = [WeightSlot("weight", (x.shape[1], p["out_channels"] // p["groups"], kh, kw))]
+        slots = [WeightSlot("weight", (x.shape[1], p["out_channels"] // p["groups"], *self.window(node, x).kernel))]
         if p["bias"]:
             slots.append(WeightSlot("bias", (p["out_channels"],)))
         return slots
 
     def macs(self, node, out, x):
-        kh, kw = node.params["kernel"]
-        return x.shape[1] * x.shape[2] * x.shape[3] * (out.shape[1] // node.params["groups"]) * kh * kw
+        kernel = self.window(node, x).kernel
+        return product(x.shape[1:]) * (out.shape[1] // node.params["groups"]) * product(kernel)
+
+    def trt_window(self, node, x: TensorType):
+        """The window TensorRT's deconvolution gets, the zeros to append after it per axis, and the
+        dilation its kernel must be spread by (None: none). TensorRT has no output_padding: it crops less
+        at the end instead, and where the output reaches past every kernel (output_padding > end padding)
+        zeros are appended (the bias is added after them). TensorRT-RTX 1.7 cannot build a deconvolution
+        both strided and dilated: the kernel is dilated instead, zeros between its taps."""
+        win = self.window(node, x)
+        ends = [end - extra for end, extra in zip(win.padding[win.rank:], self.output_padding(node, win))]
+        win = win._replace(padding=win.padding[:win.rank] + tuple(max(0, end) for end in ends))
+        spread_by = None
+        if max(win.stride) > 1 and max(win.dilation) > 1:
+            spread_by = win.dilation
+            win = win._replace(kernel=tuple((k - 1) * d + 1 for k, d in zip(win.kernel, spread_by)),
+                               dilation=(1,) * win.rank)
+        return win, tuple(max(0, -end) for end in ends), spread_by
 
     def lower(self, node, ctx, x):
-        def deconvolution(x):
-            p = node.params
-            bias = ctx.weights("bias") if p["bias"] else ctx.empty()
-            layer = ctx.network.add_deconvolution_nd(x, p["out_channels"], tuple(p["kernel"]), ctx.weights("weight"),
-                                                     bias)
-            set_window(layer, p["padding"], p["stride"], p["dilation"])
+        p = node.params
+        x_type, out = ctx.types[node.inputs[0]], ctx.types[node.name]
+        win, appended, spread_by = self.trt_window(node, x_type)
+        bias_after = p["bias"] and any(appended)
+
+        def deconvolution(x, win):
+            bias = ctx.weights("bias") if p["bias"] and not bias_after else ctx.empty()
+            weights = (ctx.derived("weight_dilated", spread(ctx.array("weight"), spread_by), ("weight",))
+                       if spread_by else ctx.weights("weight"))
+            layer = ctx.network.add_deconvolution_nd(x, p["out_channels"], win.kernel, weights, bias)
+            set_window(layer, win.padding, win.stride, win.dilation)
             layer.num_groups = p["groups"]
             return ctx.label(layer).get_output(0)
 
+        def lowered(x):
+            reached = out.shape[:2] + tuple(size - a for size, a in zip(out.shape[2:], appended))
+            y = through_2d(ctx, x, x_type, reached, win, deconvolution)
+            if not any(appended):
+                return y
+            rank = len(out.shape)
+            y = Slicer(ctx, y, out.shape[0])(y, (0,) * rank, out.shape, (1,) * rank, fill_value(ctx, out, 0.0, "zero"))
+            if not bias_after:
+                return y
+            bias = ctx.constant((1, p["out_channels"]) + (1,) * win.rank, ctx.array("bias"), f"{node.name}.bias")
+            return ctx.label(ctx.network.add_elementwise(y, bias, ctx.trt.ElementWiseOperation.SUM),
+                             "add_bias").get_output(0)
+
         if ctx.is_rtx and ctx.precision == "bfloat16":
-            return ctx.in_float32(x, deconvolution, "TensorRT-RTX 1.7 cannot build a bfloat16 deconvolution")
-        return deconvolution(x)
+            return ctx.in_float32(x, lowered, "TensorRT-RTX 1.7 cannot build a bfloat16 deconvolution")
+        return lowered(x)
 
     def reference(self, node, ctx, x):
         from ..reference import deconvolution
 
         p = node.params
-        return deconvolution(x, ctx.array("weight"), ctx.array("bias") if p["bias"] else None, p["padding"],
-                             p["stride"], p["dilation"], p["groups"], ctx.output_shape()[2:])
+        win = self.window(node, ctx.input_type())
+        return deconvolution(x, ctx.array("weight"), ctx.array("bias") if p["bias"] else None, win.padding,
+                             win.stride, win.dilation, p["groups"], ctx.output_shape()[2:])
+
+
+def spread(weight, dilation):
+    """A kernel with dilation - 1 zeros between its taps: a dilated kernel as an undilated one."""
+    import numpy as np
+
+    spans = [(k - 1) * d + 1 for k, d in zip(weight.shape[2:], dilation)]
+    result = np.zeros(weight.shape[:2] + tuple(spans), np.float32)
+    result[(slice(None), slice(None), *(slice(None, None, d) for d in dilation))] = weight
+    return result

@@ -97,6 +97,7 @@ class Einsum(Primitive):
     doc = ("Einstein summation over one or two inputs, e.g. `bij,bjk->bik` (torch.einsum): lowercase letters, "
            "a letter has the same size everywhere; no ellipsis, no letter twice in one input.")
     params = {"equation": Param(Equation(), doc="terms of lowercase letters, `->`, the output term")}
+    example = {"params": {"equation": "bij,bjk->bik"}, "inputs": [[2, 3, 4], [2, 4, 5]]}
     min_inputs = 1
     max_inputs = 2
 

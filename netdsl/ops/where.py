@@ -9,6 +9,7 @@ from .primitive import Primitive
 @register
 class Where(Primitive):
     kind = "where"
+    example = {"inputs": [[2, 3], [2, 3], [3]], "dtypes": ["bool", "float32", "float32"]}
     torch = "torch.where(condition, input, other)"
     doc = "a where the bool condition holds, else b; inputs [condition, a, b] broadcast together."
     min_inputs = max_inputs = 3

@@ -1,0 +1,171 @@
+"""Resizing the spatial axes of [N, C, L], [N, C, H, W] or [N, C, D, H, W], as
+torch.nn.functional.interpolate, and `upsample` (torch.nn.Upsample), the same with `scale` for
+`scale_factor`."""
+
+from ..params import Bool, Choice, Pair, Param, Scale
+from . import REGISTRY, Op, ShapeError, TensorType, register, spatial
+from ._windows import RANKS, per_axis
+
+MODES = ("nearest", "bilinear", "linear", "bicubic", "trilinear", "nearest-exact", "area")
+RANK_OF_MODE = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}  # spatial input rank a mode needs
+CUBIC_COEFFICIENT = -0.75  # PyTorch's bicubic A (TensorRT's cubic_coeff)
+
+
+@register
+class Interpolate(Op):
+    kind = "interpolate"
+    doc = ("Resizes the spatial axes (torch.nn.functional.interpolate): give either `scale_factor` (output = "
+           "floor(input * factor)) or `size`. Modes: nearest (PyTorch's floor of dst * in / out), nearest-exact, "
+           "linear (3-D input), bilinear and bicubic (4-D), trilinear (5-D), area (adaptive average pooling). "
+           "align_corners applies to the linear modes and bicubic.")
+    torch = "torch.nn.functional.interpolate (antialias=False, recompute_scale_factor=None)"
+    scale = "scale_factor"
+    params = {
+        "mode": Param(Choice(MODES), "nearest"),
+        "scale_factor": Param(Scale(), None, doc="one factor or one per spatial axis"),
+        "size": Param(Pair(1), None, doc="output size: one integer or one per spatial axis"),
+        "align_corners": Param(Bool(), False),
+    }
+
+    def infer_shape(self, node, x):
+        shape = spatial(x.shape, self.kind, RANKS)
+        p, rank = node.params, len(x.shape) - 2
+        factors, size = p[self.scale], p["size"]
+        if (factors is None) == (size is None):
+            raise ShapeError(f"give exactly one of `{self.scale}` and `size`", self.scale if factors else None,
+                             code="invalid-value")
+        mode = p["mode"]
+        if mode in RANK_OF_MODE and len(shape) != RANK_OF_MODE[mode]:
+            raise ShapeError(f"mode {mode} needs a rank-{RANK_OF_MODE[mode]} input, found {len(shape)}", "mode",
+                             code="invalid-value", hint="linear: [N, C, L]; bilinear, bicubic: [N, C, H, W]; "
+                                                        "trilinear: [N, C, D, H, W]")
+        if p["align_corners"] and mode not in ("linear", "bilinear", "bicubic", "trilinear"):
+            raise ShapeError("align_corners applies to the linear, bilinear, bicubic and trilinear modes only",
+                             "align_corners", code="invalid-value")
+        if size is not None:
+            out = per_axis(size, rank, "size")
+        else:
+            out = tuple(int(s * f) for s, f in zip(shape[2:], per_axis(factors, rank, self.scale)))
+            if min(out) < 1:
+                raise ShapeError(f"{self.scale} {list(factors)} turns {'x'.join(map(str, shape[2:]))} into "
+                                 f"{'x'.join(map(str, out))}", self.scale)
+        return TensorType(shape[:2] + out, x.dtype)
+
+    def factors(self, node, rank: int) -> tuple:
+        """The given scale factor per axis, or None per axis when a size was given."""
+        factors = node.params[self.scale]
+        return (None,) * rank if factors is None else per_axis(factors, rank, self.scale)
+
+    def reference(self, node, ctx, x):
+        import numpy as np
+
+        p = node.params
+        if p["mode"] == "area":
+            return REGISTRY["adaptive_avg_pool"].reference(node, ctx, x)
+        out_sizes = ctx.output_shape()[2:]
+        for axis, (out, factor) in enumerate(zip(out_sizes, self.factors(node, len(out_sizes))), start=2):
+            index, weight = taps(p["mode"], x.shape[axis], out, factor, p["align_corners"])
+            shape = [1] * x.ndim
+            shape[axis] = out
+            x = sum(np.take(x, index[:, t], axis=axis) * weight[:, t].reshape(shape) for t in range(index.shape[1]))
+        return x
+
+    def lower(self, node, ctx, x):
+        trt, p = ctx.trt, node.params
+        if p["mode"] == "area":
+            return REGISTRY["adaptive_avg_pool"].lower(node, ctx, x)
+        sizes, outs = ctx.types[node.inputs[0]].shape[2:], ctx.types[node.name].shape[2:]
+        layer = ctx.network.add_resize(x)
+        layer.scales = [1.0, 1.0] + [trt_scale(p["mode"], size, out, factor)
+                                     for size, out, factor in zip(sizes, outs, self.factors(node, len(sizes)))]
+        transform = trt.ResizeCoordinateTransformation
+        if p["mode"] == "nearest":  # PyTorch: source index floor(dst * in / out)
+            layer.resize_mode = trt.InterpolationMode.NEAREST
+            layer.coordinate_transformation = transform.ASYMMETRIC
+            layer.nearest_rounding = trt.ResizeRoundMode.FLOOR
+        elif p["mode"] == "nearest-exact":  # floor((dst + 0.5) * in / out) = round half up of the half-pixel source
+            layer.resize_mode = trt.InterpolationMode.NEAREST
+            layer.coordinate_transformation = transform.HALF_PIXEL
+            layer.nearest_rounding = trt.ResizeRoundMode.HALF_UP
+        else:
+            layer.resize_mode = trt.InterpolationMode.CUBIC if p["mode"] == "bicubic" else trt.InterpolationMode.LINEAR
+            layer.coordinate_transformation = transform.ALIGN_CORNERS if p["align_corners"] else transform.HALF_PIXEL
+            layer.cubic_coeff = CUBIC_COEFFICIENT
+            layer.exclude_outside = False  # PyTorch reads the edge value for taps outside the input
+        # one output pixel: PyTorch takes the first input pixel with align_corners, else the formula's centre
+        layer.selector_for_single_pixel = trt.ResizeSelector.UPPER if p["align_corners"] else trt.ResizeSelector.FORMULA
+        return ctx.label(layer).get_output(0)
+
+
+@register
+class Upsample(Interpolate):
+    kind = "upsample"
+    doc = "interpolate under torch.nn.Upsample's name, with `scale` for `scale_factor`."
+    torch = "torch.nn.Upsample"
+    scale = "scale"
+    params = {**{k: v for k, v in Interpolate.params.items() if k != "scale_factor"},
+              "scale": Param(Scale(), None, doc="one factor or one per spatial axis")}
+
+
+def taps(mode: str, size: int, out: int, factor, align_corners: bool):
+    """PyTorch's source pixels and weights along one axis: index and weight arrays [out, taps] (float32
+    arithmetic, as PyTorch's CPU kernels for float32)."""
+    import numpy as np
+
+    f32 = np.float32
+    dst = np.arange(out, dtype=f32)
+    if align_corners:
+        scale = f32(size - 1) / f32(out - 1) if out > 1 else f32(0)
+    else:
+        scale = f32(1.0 / factor) if factor else f32(size) / f32(out)
+    if mode in ("nearest", "nearest-exact"):
+        if mode == "nearest" and out == size:
+            index = np.arange(out)
+        elif mode == "nearest" and out == 2 * size:
+            index = np.arange(out) // 2
+        else:
+            index = np.floor((dst + f32(0.5 if mode == "nearest-exact" else 0)) * scale).astype(int)
+        return np.minimum(index, size - 1)[:, None], np.ones((out, 1), f32)
+    if mode == "bicubic":
+        src = dst * scale if align_corners else scale * (dst + f32(0.5)) - f32(0.5)
+        low = np.minimum(np.floor(src).astype(int), size - 1)
+        t = np.clip(src - low, 0, 1).astype(f32)
+        a = f32(CUBIC_COEFFICIENT)
+
+        def near(d):  # |d| <= 1
+            return ((a + 2) * d - (a + 3)) * d * d + 1
+
+        def far(d):  # 1 < |d| < 2
+            return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
+        weight = np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=1).astype(f32)
+        index = np.clip(low[:, None] + np.arange(-1, 3), 0, size - 1)
+        return index, weight
+    if out == size:  # PyTorch copies an axis whose size does not change
+        return np.arange(out)[:, None], np.ones((out, 1), f32)
+    src = dst * scale if align_corners else np.maximum(scale * (dst + f32(0.5)) - f32(0.5), 0)
+    low = np.minimum(np.floor(src).astype(int), size - 1)
+    fraction = np.clip(src - low, 0, 1).astype(f32)
+    index = np.stack([low, np.minimum(low + 1, size - 1)], axis=1)
+    return index, np.stack([1 - fraction, fraction], axis=1).astype(f32)
+
+
+def trt_scale(mode: str, size: int, out: int, factor) -> float:
+    """TensorRT's scale for one axis: the factor given (PyTorch maps coordinates with it), or one that
+    gives exactly `out` from a size, and PyTorch's own shortcuts (an unchanged axis is copied; nearest
+    doubling takes dst // 2) where the factor would map differently."""
+    if out == size and mode != "bicubic":
+        return 1.0
+    if out == 2 * size and mode == "nearest":
+        return 2.0
+    return float(factor) if factor else exact_scale(size, out)
+
+
+def exact_scale(size: int, out: int) -> float:
+    """A float32 scale with floor(size * scale) == out, as TensorRT computes the output size."""
+    import numpy as np
+
+    scale = np.float32(out / size)
+    while int(np.float32(size) * scale) < out:
+        scale = np.nextafter(scale, np.float32(np.inf))
+    return float(scale)
