@@ -16,7 +16,7 @@ from ..diagnostics import Diagnostics, Note, Pos, Source, SpecError
 from ..graph import Graph, Input, Output
 from ..ops import BATCH, TensorType
 from ..params import MAX_DIM
-from ..yamlnodes import Map, Node as YamlNode, Scalar, compose, describe, read_source
+from ..yamlnodes import Map, Node as YamlNode, Scalar, compose, describe, paused_gc, read_source
 from .expand import Expander, Scope, read_blocks
 from .buildopts import read_build
 from .weightnames import check_layer_weights, read_weights_source
@@ -41,6 +41,7 @@ class CheckedSpec:
         return override or (self.graph.weights.file if self.graph.weights else None)
 
 
+@paused_gc()  # many small, long-lived objects: see paused_gc
 def check(path: str) -> tuple[CheckedSpec | None, Diagnostics]:
     """Read, expand and shape-check a spec; never raises for a user mistake."""
     diagnostics = Diagnostics()
@@ -51,6 +52,7 @@ def check(path: str) -> tuple[CheckedSpec | None, Diagnostics]:
     return check_document(root, source, diagnostics)
 
 
+@paused_gc()
 def check_text(text: str, path: str = "<string>") -> tuple[CheckedSpec | None, Diagnostics]:
     diagnostics = Diagnostics()
     source = Source(path, text)
