@@ -8,7 +8,6 @@ cuda-python, or no TensorRT that runs on its GPU).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from . import __version__
@@ -81,12 +80,18 @@ def cmd_validate(args) -> int:
                 bound = f", weights {weights} bound" if weights else ""
                 print(f"{path}: valid ({layers} layer{'s' if layers != 1 else ''}{bound})")
     if args.format == "json":
-        json.dump(records if len(records) > 1 else records[0], sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(records if len(records) > 1 else records[0])
     return EXIT_INVALID if failed else EXIT_OK
 
 
 SPEC_DEFAULT = "(the spec's weights file)"
+
+
+def print_json(data) -> None:
+    import json  # only where JSON is asked for: start-up counts for `netdsl validate`
+
+    json.dump(data, sys.stdout, indent=2)
+    sys.stdout.write("\n")
 
 
 def cmd_weights_ls(args) -> int:
@@ -95,8 +100,7 @@ def cmd_weights_ls(args) -> int:
 
     rows = listing(read_weights(args.file))
     if args.format == "json":
-        json.dump({"file": args.file, "tensors": rows}, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json({"file": args.file, "tensors": rows})
     else:
         print(format_listing(rows))
     return EXIT_OK
@@ -142,14 +146,13 @@ def cmd_build(args) -> int:
     record = build.save(plan, output)
     notes += plan.notes
     if args.format == "json":
-        json.dump({"plan": output, "manifest": build.manifest_path(output), "bytes": plan.data.nbytes,
+        print_json({"plan": output, "manifest": build.manifest_path(output), "bytes": plan.data.nbytes,
                    "build_seconds": round(plan.build_seconds, 3), "tensorrt": record["tensorrt"],
                    "precision": record["precision"], "workspace": record["workspace"], "refit": record["refit"],
                    "inputs": record["inputs"],
                    "outputs": record["outputs"], "weights": record["weights"],
                    "random_weights": record.get("random_weights"), "notes": notes,
-                   "diagnostics": [d.to_json() for d in warnings]}, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+                   "diagnostics": [d.to_json() for d in warnings]})
         return EXIT_OK
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
@@ -237,8 +240,7 @@ def cmd_bench(args) -> int:
     with engine:
         result = engine.bench(batch, args.iterations)
     if args.format == "json":
-        json.dump(result, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(result)
     else:
         print(f"batch {result['batch']}, {result['iterations']} runs: p50 {result['p50_ms']:.3f} ms, p99 "
               f"{result['p99_ms']:.3f} ms, {result['throughput']:,.0f} samples/s")
@@ -316,8 +318,7 @@ def cmd_diff(args) -> int:
 
     result = diff.compare(diff.load_side(args.old), diff.load_side(args.new), args.old, args.new)
     if args.format == "json":
-        json.dump(result.to_json(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(result.to_json())
     else:
         print(diff.format_text(result, Painter(use_color(sys.stdout))))
     return EXIT_OK if result.identical else EXIT_INVALID
@@ -371,14 +372,15 @@ def cmd_summary(args) -> int:
             return EXIT_OK
     checked = load(args.spec)
     if args.format == "json":
-        json.dump(summary.to_json(checked), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(summary.to_json(checked))
     else:
         print(summary.format_table(checked))
     return EXIT_OK
 
 
 def cmd_schema(args) -> int:
+    import json
+
     from .schema import build_schema
 
     text = json.dumps(build_schema(), indent=2) + "\n"
@@ -402,13 +404,25 @@ def add_inputs(command) -> None:
                          help="input array (.npy, or .npz by input name); repeat for several inputs")
 
 
-def build_parser() -> argparse.ArgumentParser:
+class NotBuilt:
+    """Takes the calls that would build the parser of a command that is not being run."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: self
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line. With ``only`` (a command's name), only that command's parser is built: building
+    all of them took longer than the rest of `netdsl validate`'s start-up, since argparse looks up a
+    translation of every help string. Anything that is not a command gets the whole parser."""
     parser = argparse.ArgumentParser(prog="netdsl", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"netdsl {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name, handler, help_text, description=None, usage=None):
+        if only is not None and name != only:
+            return NotBuilt()
         sub = commands.add_parser(name, help=help_text, description=description or help_text, usage=usage)
         sub.set_defaults(handler=handler)
         return sub
@@ -582,6 +596,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "`source <(netdsl completion bash)` (or save it under ~/.local/share/bash-completion/completions/"
                      "netdsl); zsh: `source <(netdsl completion zsh)` in ~/.zshrc.")
     completion.add_argument("shell", choices=("bash", "zsh"))
+    if only is not None and only not in commands.choices:
+        return build_parser()
     return parser
 
 
@@ -633,7 +649,8 @@ def parse(parser: argparse.ArgumentParser, argv):
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv[0] if argv else None)
     args = parse(parser, argv)
     if not getattr(args, "handler", None):
         parser.print_help()

@@ -8,8 +8,6 @@ reports differently (exit code 3, with a traceback).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 
 class Source:
     """The text of one input file, kept for code frames."""
@@ -65,24 +63,40 @@ class Pos:
 NOWHERE = Pos(None, 0, 0)
 
 
-@dataclass(slots=True)
+# Note and Diagnostic are plain slotted classes, like Pos: the command line imports this module first,
+# and making them dataclasses took longer than the rest of the module.
+
+
 class Note:
-    pos: Pos
-    message: str
+    __slots__ = ("pos", "message")
+
+    def __init__(self, pos: Pos, message: str):
+        self.pos = pos
+        self.message = message
+
+    def __repr__(self):
+        return f"Note({self.pos}, {self.message!r})"
 
 
-@dataclass(slots=True)
 class Diagnostic:
-    code: str
-    message: str
-    pos: Pos
-    layer: str | None = None
-    hint: str | None = None
-    expected: str | None = None
-    found: str | None = None
-    notes: list[Note] = field(default_factory=list)
-    severity: str = "error"
-    weight: str | None = None  # the weight a weight-file diagnostic is about
+    __slots__ = ("code", "message", "pos", "layer", "hint", "expected", "found", "notes", "severity", "weight")
+
+    def __init__(self, code: str, message: str, pos: Pos, layer: str | None = None, hint: str | None = None,
+                 expected: str | None = None, found: str | None = None, notes: list[Note] | None = None,
+                 severity: str = "error", weight: str | None = None):
+        self.code = code
+        self.message = message
+        self.pos = pos
+        self.layer = layer
+        self.hint = hint
+        self.expected = expected
+        self.found = found
+        self.notes = notes if notes is not None else []
+        self.severity = severity
+        self.weight = weight  # the weight a weight-file diagnostic is about
+
+    def __repr__(self):
+        return f"Diagnostic({self.severity}[{self.code}] at {self.pos}: {self.message!r})"
 
     def to_json(self) -> dict:
         record = {

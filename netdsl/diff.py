@@ -20,6 +20,7 @@ from .diagnostics import SpecError, UsageError
 from .ops import show_shape
 from .spec.buildopts import OPTION_KEYS
 from .summary import json_dims, rows
+from .yamlnodes import paused_gc
 
 
 def load_side(reference: str):
@@ -103,21 +104,27 @@ def out_types(checked, node) -> tuple:
     return tuple(checked.types[name] for name in node.outputs)
 
 
+@paused_gc()  # several objects per layer: see paused_gc
 def compare(old, new, old_name: str = "OLD", new_name: str = "NEW") -> Diff:
     diff = Diff(old_name, new_name)
     old_nodes = {n.name: n for n in old.graph.nodes}
     new_nodes = {n.name: n for n in new.graph.nodes}
     removed = [n for n in old_nodes if n not in new_nodes]
     added = [n for n in new_nodes if n not in old_nodes]
+    # A removed and an added layer that match in kind, parameters and output type: a rename. Each removed
+    # layer, in order, takes the first such added layer not taken yet.
+    candidates: dict[tuple, list[str]] = {}
+    for name in added:
+        candidates.setdefault((layer_signature(new_nodes[name]), out_types(new, new_nodes[name])), []).append(name)
+    untaken = {key: iter(names) for key, names in candidates.items()}
     rename = {}  # old name -> new name
-    for old_name_ in removed:  # a removed and an added layer that match in kind and parameters: a rename
-        for new_name_ in added:
-            if new_name_ not in rename.values() and layer_signature(old_nodes[old_name_]) == layer_signature(
-                    new_nodes[new_name_]) and out_types(old, old_nodes[old_name_]) == out_types(new, new_nodes[new_name_]):
-                rename[old_name_] = new_name_
-                break
+    for name in removed:
+        match = next(untaken.get((layer_signature(old_nodes[name]), out_types(old, old_nodes[name])), iter(())), None)
+        if match is not None:
+            rename[name] = match
+    taken = set(rename.values())
     diff.removed = [n for n in removed if n not in rename]
-    diff.added = [n for n in added if n not in rename.values()]
+    diff.added = [n for n in added if n not in taken]
     diff.renamed = list(rename.items())
     diff.renamed_weights = {a for a, _ in diff.renamed if slots(old, old_nodes[a])}
     for input_ in old.graph.inputs:
@@ -237,6 +244,7 @@ def refit_reasons(diff: Diff) -> list[str]:
     return reasons
 
 
+@paused_gc()
 def format_text(diff: Diff, paint=None) -> str:
     from .render import Painter
 

@@ -3,7 +3,6 @@ notes) or as JSON records."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -61,6 +60,8 @@ def format_diagnostic(diagnostic: Diagnostic, paint: Painter) -> str:
 def print_diagnostics(diagnostics, fmt: str = "text", stream=None) -> None:
     stream = stream or sys.stderr
     if fmt == "json":
+        import json
+
         json.dump([d.to_json() for d in diagnostics], stream, indent=2)
         stream.write("\n")
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .ops import show_shape
+from .yamlnodes import paused_gc
 
 
 def json_dims(shape) -> list:
@@ -58,6 +59,7 @@ def rows(checked) -> list[Row]:
     return table
 
 
+@paused_gc()  # one object or more per layer: see paused_gc
 def to_json(checked) -> dict:
     table = rows(checked)
     graph = checked.graph
@@ -76,6 +78,7 @@ def to_json(checked) -> dict:
     }
 
 
+@paused_gc()
 def format_table(checked) -> str:
     table = rows(checked)
     header = ("layer", "kind", "inputs", "output", "params", "MACs")

@@ -13,8 +13,10 @@ Composing here rather than with ``yaml.compose`` buys four things a spec languag
 
 from __future__ import annotations
 
+import gc
 import math
 import re
+from contextlib import contextmanager
 
 from .diagnostics import Diagnostics, Note, Pos, Source
 
@@ -389,6 +391,31 @@ def _key_text(value) -> str:
     return str(value)
 
 
+@contextmanager
+def paused_gc():
+    """Run a block with Python's cyclic garbage collector paused (and restore its state after).
+
+    Reading a spec builds hundreds of thousands of small objects that live on and hold no cycles.
+    Each collection the allocations trigger walks all of them again, so with the collector on, a
+    10k-layer spec costs twice per layer what a 1k-layer one does. Reference counting still frees
+    everything as usual; only cycles wait for the collector's next run after the block.
+
+    After the block, what it built goes straight to the oldest generation (``gc.freeze`` then
+    ``gc.unfreeze`` does that, as documented), instead of being walked by the next two young
+    collections; not when the program has frozen objects of its own, which unfreeze would release.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            if not gc.get_freeze_count():
+                gc.freeze()
+                gc.unfreeze()
+            gc.enable()
+
+
 def compose(source: Source, diagnostics: Diagnostics) -> Node | None:
     """Compose the one YAML document in ``source``; None (with diagnostics) when it cannot be read."""
     import yaml
@@ -398,7 +425,8 @@ def compose(source: Source, diagnostics: Diagnostics) -> Node | None:
     composer = _Composer(source, diagnostics)
 
     try:
-        root = composer.compose(loader.get_event)
+        with paused_gc():
+            root = composer.compose(loader.get_event)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         pos = Pos(source, mark.line + 1, mark.column + 1) if mark else Pos(source, 1, 1)

@@ -17,7 +17,7 @@ from ..graph import Graph, Input, Output
 from ..ops import BATCH, TensorType
 from ..tensors import DTYPES, MAX_RANK
 from ..params import MAX_DIM
-from ..yamlnodes import Map, Node as YamlNode, Scalar, compose, describe, read_source
+from ..yamlnodes import Map, Node as YamlNode, Scalar, compose, describe, paused_gc, read_source
 from .expand import Expander, Scope, read_blocks
 from .buildopts import read_build
 from .weightnames import check_layer_weights, read_weights_source
@@ -42,6 +42,7 @@ class CheckedSpec:
         return override or (self.graph.weights.file if self.graph.weights else None)
 
 
+@paused_gc()  # many small, long-lived objects: see paused_gc
 def check(path: str, partial: bool = False) -> tuple[CheckedSpec | None, Diagnostics]:
     """Read, expand and shape-check a spec; never raises for a user mistake. With ``partial``, a spec
     with errors still comes back (``complete`` False) when its graph could be read: the layers that did
@@ -54,6 +55,7 @@ def check(path: str, partial: bool = False) -> tuple[CheckedSpec | None, Diagnos
     return check_document(root, source, diagnostics, partial)
 
 
+@paused_gc()
 def check_text(text: str, path: str = "<string>") -> tuple[CheckedSpec | None, Diagnostics]:
     diagnostics = Diagnostics()
     source = Source(path, text)

@@ -21,7 +21,8 @@ from .fields import IDENT_RE, PARAM_REF_RE, bool_of, check_keys, expect_list, ex
 LAYER_KEYS = ("name", "kind", "inputs", "when", "weights")
 INSTANCE_KEYS = ("name", "block", "inputs", "when", "with", "repeat", "first")
 BLOCK_KEYS = ("params", "inputs", "layers", "output", "doc")
-MAX_LAYERS = 50_000  # far above any CNN; bounds the time a `repeat` blow-up can take
+MAX_LAYERS = 100_000  # after block expansion, graph inputs not counted; far above any CNN, and bounds the
+# time a `repeat` blow-up can take (`netdsl validate` of a 100k-layer chain takes about 2 s)
 MAX_REPEAT = 10_000
 REQUIRED_ARG = "required"
 
@@ -101,6 +102,7 @@ class Expander:
         self.nodes: list[Node] = []
         self.tensors: dict[str, Pos] = {}  # every tensor name defined so far -> where
         self.block_stack: list[str] = []
+        self.layers = 0  # layers named so far; graph inputs are not layers
         self.too_many = False
         self.multi: dict[str, tuple[str, ...]] = {}  # layer with several outputs -> its output tensors
 
@@ -293,7 +295,15 @@ class Expander:
                     hint=None if "inputs" in entries else "name them with `inputs: [a, b]`")
         pos = entries["name"].pos
         self.define(scope, local, full, pos)
-        if not self.claim(full, pos) or not ok or inputs is None:
+        if not self.claim(full, pos):
+            return
+        self.layers += 1
+        if self.layers > MAX_LAYERS:
+            self.too_many = True
+            self.diagnostics.error("too-many-layers", f"the network expands to more than {MAX_LAYERS:,} layers",
+                                   pos, layer=full, hint="check `repeat` counts" if scope.blocks else None)
+            return
+        if not ok or inputs is None:
             return
         node = Node(full, op.kind, op, params, inputs, layer.pos, param_pos, scope.trace, *weight_names,
                     blocks=scope.blocks)
@@ -314,11 +324,6 @@ class Expander:
                                    notes=[Note(first, "first used here")])
             return False
         self.tensors[full] = pos
-        if len(self.tensors) > MAX_LAYERS:
-            self.too_many = True
-            self.diagnostics.error("too-many-layers", f"the network expands to more than {MAX_LAYERS:,} layers",
-                                   pos, hint="check `repeat` counts")
-            return False
         return True
 
     # -- block instances ------------------------------------------------------------------------------

@@ -1,0 +1,94 @@
+"""Start-up: `netdsl validate specs/lenet.yaml` next to `python -c pass`, both as fresh processes.
+
+Target (issue 21, item 2): validate under 3x `python -c pass`. The two commands run interleaved, so that
+a slow moment of the machine hits both; the figures are medians. Two settings:
+
+- "no bytecode cache": the environment as given. This machine sets PYTHONDONTWRITEBYTECODE, so every run
+  compiles netdsl's modules from source (the standard library and site-packages keep their .pyc files).
+- "bytecode cached": what an installed netdsl sees (pip writes .pyc files at install). PYTHONPYCACHEPREFIX
+  points at a temporary folder, so the working tree is not touched; both commands use it.
+
+Then a median `-X importtime` profile: cumulative milliseconds of the top-level imports of the validate
+command (netdsl.ops is the registry of layer kinds).
+
+Run: python benchmarks/startup.py [--runs N] [--spec PATH]
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WATCHED = ("yaml", "argparse", "dataclasses", "netdsl.cli", "netdsl.diagnostics", "netdsl.yamlnodes",
+           "netdsl.params", "netdsl.ops", "netdsl.graph", "netdsl.spec.expand", "netdsl.spec", "netdsl.shapes",
+           "netdsl.render")
+
+
+def run_once(command: list[str], env: dict) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, cwd=ROOT, env=env)
+    return time.perf_counter() - start
+
+
+def interleaved(commands: list[list[str]], env: dict, runs: int) -> list[float]:
+    """Median wall time of each command, runs interleaved; one warm-up run each first."""
+    for command in commands:
+        run_once(command, env)
+    times = [[] for _ in commands]
+    for _ in range(runs):
+        for index, command in enumerate(commands):
+            times[index].append(run_once(command, env))
+    return [statistics.median(t) for t in times]
+
+
+def import_profile(command: list[str], env: dict, runs: int) -> dict[str, float]:
+    """Median cumulative import time (ms) of each watched module, from `-X importtime`."""
+    samples: dict[str, list[float]] = {name: [] for name in WATCHED}
+    for _ in range(runs):
+        result = subprocess.run([command[0], "-X", "importtime", *command[1:]], capture_output=True, text=True,
+                                cwd=ROOT, env=env)
+        seen = {}
+        for line in result.stderr.splitlines():
+            if not line.startswith("import time:") or "|" not in line:
+                continue
+            _, cumulative, name = line.split("|")
+            if cumulative.strip().isdigit():
+                seen[name.strip()] = int(cumulative) / 1000
+        for name in WATCHED:
+            samples[name].append(seen.get(name, 0.0))  # 0: not imported, or imported by another watched module
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--spec", default="specs/lenet.yaml")
+    args = parser.parse_args()
+
+    baseline = [sys.executable, "-c", "pass"]
+    validate = [sys.executable, "-m", "netdsl", "validate", args.spec]
+    plain = dict(os.environ)
+    print(f"start-up, {args.runs} interleaved runs each, medians")
+    with tempfile.TemporaryDirectory() as cache:
+        cached = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        cached["PYTHONPYCACHEPREFIX"] = cache
+        settings = [("no bytecode cache" if plain.get("PYTHONDONTWRITEBYTECODE") else "as configured", plain),
+                    ("bytecode cached", cached)]
+        for label, env in settings:
+            base, ours = interleaved([baseline, validate], env, args.runs)
+            verdict = "met" if ours / base < 3 else "NOT met"
+            print(f"  {label}:")
+            print(f"    python -c pass:                  {base * 1000:7.1f} ms")
+            print(f"    netdsl validate {args.spec}: {ours * 1000:7.1f} ms  x{ours / base:.2f} (target < 3: {verdict})")
+        profile = import_profile(validate, cached, max(5, args.runs // 3))
+    print("import profile of validate (bytecode cached; cumulative ms, medians; 0 = not imported at top level):")
+    for name, ms in profile.items():
+        print(f"  {name:<22} {ms:6.1f}")
+
+
+if __name__ == "__main__":
+    main()
