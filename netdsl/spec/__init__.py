@@ -227,7 +227,8 @@ def read_outputs(top: Map, scope: Scope, expander: Expander, diagnostics: Diagno
     node = top.entries.get("outputs")
     if node is None:
         last = scope.previous
-        return [Output(last, last, top.pos)] if last else []
+        # the last layer's output, or every output of a layer that has several (split, topk)
+        return [Output(t, t, top.pos) for t in expander.multi.get(last, (last,))] if last else []
     listed = expect_list(node, "`outputs`", diagnostics)
     if listed is None:
         return []
