@@ -108,7 +108,8 @@ def compare(old, new, old_name: str = "OLD", new_name: str = "NEW") -> Diff:
     for old_name_ in removed:  # a removed and an added layer that match in kind and parameters: a rename
         for new_name_ in added:
             if new_name_ not in rename.values() and layer_signature(old_nodes[old_name_]) == layer_signature(
-                    new_nodes[new_name_]) and old.types[old_name_] == new.types[new_name_]:
+                    new_nodes[new_name_]) and output_types(old, old_nodes[old_name_]) == output_types(
+                    new, new_nodes[new_name_]):
                 rename[old_name_] = new_name_
                 break
     diff.removed = [n for n in removed if n not in rename]
@@ -139,8 +140,12 @@ def compare(old, new, old_name: str = "OLD", new_name: str = "NEW") -> Diff:
             diff.changed.append((new_key, what))
             if a.kind == b.kind:
                 diff.weight_only[new_key] = b.op.weight_only_params
-        if old.types[old_key] != new.types[new_key]:
-            diff.shapes.append((new_key, old.types[old_key].shape, new.types[new_key].shape))
+        old_types, new_types = output_types(old, a), output_types(new, b)
+        if old_types != new_types:
+            several = len(a.outputs) > 1 or len(b.outputs) > 1
+            for index, (before, after) in enumerate(zip(old_types, new_types)):
+                if before != after:
+                    diff.shapes.append((b.outputs[index] if several else new_key, before.shape, after.shape))
         old_slots, new_slots = slots(old, a), slots(new, b)
         for slot in list(old_slots) + [k for k in new_slots if k not in old_slots]:
             if old_slots.get(slot) != new_slots.get(slot):
@@ -149,6 +154,10 @@ def compare(old, new, old_name: str = "OLD", new_name: str = "NEW") -> Diff:
     compare_costs(old, new, rename, diff)
     diff.refit_reasons = refit_reasons(diff)
     return diff
+
+
+def output_types(checked, node) -> list:
+    return [checked.types[name] for name in node.outputs]
 
 
 def slots(checked, node) -> dict:

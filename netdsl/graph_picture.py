@@ -54,6 +54,7 @@ def to_dot(checked) -> str:
     lines.extend(f"  {s}" for s in top_nodes)
     emit(tree, 1)
     producer = {i.name: "in:" + i.name for i in graph.inputs}
+    producer.update((tensor, node.name) for node in graph.nodes for tensor in node.outputs)
     for node in graph.nodes:
         for source in node.inputs:
             shape = show_shape(types[source].shape)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .ops import show_shape
 
@@ -22,22 +22,30 @@ class Row:
     params: int  # trainable parameters (PyTorch's count: buffers such as running statistics excluded)
     buffers: int  # non-trainable weights
     macs: int  # per sample
+    outputs: dict = field(default_factory=dict)  # tensor -> shape, for a layer with several outputs
+
+    def shown(self) -> str:
+        if len(self.outputs) > 1:
+            return ", ".join(f"{name.rsplit('.', 1)[1]}: {show_shape(shape)}" for name, shape in self.outputs.items())
+        return show_shape(self.shape) + ("" if self.dtype == "float32" else f" {self.dtype}")
 
     def to_json(self) -> dict:
         return {"name": self.name, "kind": self.kind, "inputs": self.inputs,
                 "shape": json_dims(self.shape), "dtype": self.dtype,
-                "params": self.params, "buffers": self.buffers, "macs": self.macs}
+                "params": self.params, "buffers": self.buffers, "macs": self.macs,
+                **({"outputs": {k: json_dims(v) for k, v in self.outputs.items()}} if len(self.outputs) > 1 else {})}
 
 
 def rows(checked) -> list[Row]:
     table = []
     for node in checked.graph.nodes:
         args = [checked.types[name] for name in node.inputs]
-        out = checked.types[node.name]
+        outs = [checked.types[name] for name in node.outputs]
+        out = outs[0] if len(outs) == 1 else tuple(outs)
         slots = node.weight_slots(checked.types)
-        table.append(Row(node.name, node.kind, list(node.inputs), out.shape, out.dtype,
+        table.append(Row(node.name, node.kind, list(node.inputs), outs[0].shape, outs[0].dtype,
                          sum(s.count for s in slots if s.trainable), sum(s.count for s in slots if not s.trainable),
-                         node.op.macs(node, out, *args)))
+                         node.op.macs(node, out, *args), {name: t.shape for name, t in zip(node.outputs, outs)}))
     return table
 
 
@@ -62,7 +70,7 @@ def to_json(checked) -> dict:
 def format_table(checked) -> str:
     table = rows(checked)
     header = ("layer", "kind", "inputs", "output", "params", "MACs")
-    body = [(r.name, r.kind, ", ".join(r.inputs), show_shape(r.shape) + ("" if r.dtype == "float32" else f" {r.dtype}"),
+    body = [(r.name, r.kind, ", ".join(r.inputs), r.shown(),
              f"{r.params:,}", f"{r.macs:,}") for r in table]
     total_params = sum(r.params for r in table)
     total_macs = sum(r.macs for r in table)

@@ -150,3 +150,14 @@ def test_what_needs_the_batch_size_is_refused_with_a_dynamic_batch(layer, messag
     checked, diagnostics = check_text(text, "spec.yaml")
     assert checked is None
     assert any(message in d.message for d in diagnostics), [d.message for d in diagnostics]
+
+
+def test_summary_graph_and_diff_show_each_output_of_a_split():
+    from netdsl import diff, graph_picture, summary
+
+    old = check(SPLIT)
+    assert "0: [2, 2, 4, 4], 1: [2, 4, 4, 4]" in summary.format_table(old)
+    assert summary.to_json(old)["layers"][0]["outputs"] == {"s.0": [2, 2, 4, 4], "s.1": [2, 4, 4, 4]}
+    assert '"s" -> "left" [label="[2, 2, 4, 4]"]' in graph_picture.to_dot(old)
+    changes = diff.compare(old, check(SPLIT.replace("[2, 4]", "[3, 3]")))
+    assert ("s.0", (2, 2, 4, 4), (2, 3, 4, 4)) in changes.shapes
