@@ -135,6 +135,18 @@ CASES = [
     Case("pad", {"pad": [-1, 0], "mode": "replicate"}, inputs=[(2, 4)], error="invalid-value", message="negative"),
     Case("pad", {"pad": [-2, -2]}, inputs=[(2, 4)], error="invalid-value", message="leaves nothing"),
     Case("pad", {"pad": [1, 1], "mode": "edge"}, inputs=[(2, 4)], error="invalid-param", message="one of"),
+    # float16 and bfloat16 tensors move unchanged; the oracle rounds its inputs to that dtype while the
+    # reference holds the float32 values: tolerances of float16's (2^-11) and bfloat16's (2^-8) rounding
+    Case("pad", {"pad": [1, 2], "mode": "reflect"}, inputs=[((3, 4), "float16")],
+         torch=lambda x: F.pad(x.half(), (1, 2), mode="reflect"), atol=1e-3, rtol=1e-3),
+    Case("concat", {"axis": 1}, inputs=[((3, 1), "bfloat16"), ((3, 2), "bfloat16")],
+         torch=lambda a, b: torch.cat([a.bfloat16(), b.bfloat16()], 1), atol=8e-3, rtol=8e-3),
+    Case("tile", {"dims": [2, 2]}, inputs=[((1, 3), "float16")], torch=lambda x: tile(x.half(), (2, 2)),
+         atol=1e-3, rtol=1e-3),
+    Case("gather", {"dim": 0, "index": [2, 0]}, inputs=[((3, 2), "bfloat16")],
+         torch=lambda x: x.bfloat16().index_select(0, torch.tensor([2, 0])), atol=8e-3, rtol=8e-3),
+    Case("slice", {"dim": 1, "start": -2}, inputs=[((3, 5), "float16")], torch=lambda x: x.half()[:, -2:],
+         atol=1e-3, rtol=1e-3),
     # pixel shuffle
     Case("pixel_shuffle", {"upscale_factor": 2}, inputs=[(3, 8, 3, 5)], torch=torch.nn.PixelShuffle(2)),
     Case("pixel_shuffle", {"upscale_factor": 3}, inputs=[(9, 2, 1)], torch=torch.nn.PixelShuffle(3)),
