@@ -1,10 +1,10 @@
 """Reshape, with TensorRT's conventions: 0 copies the input's dimension at that position, one -1 is
 inferred. The other shape kinds (flatten, squeeze, unsqueeze, pixel shuffle, ...) expand into it."""
 
+from ..params import Param
 from ..tensors import show_shape, volume
 from . import Dim, ShapeError, TensorType, register
 from ._layout import Ints
-from ..params import Param
 from .primitive import Primitive
 
 
