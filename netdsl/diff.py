@@ -152,7 +152,11 @@ def compare(old, new, old_name: str = "OLD", new_name: str = "NEW") -> Diff:
             if a.kind == b.kind:
                 diff.weight_only[new_key] = b.op.weight_only_params
         if out_types(old, a) != out_types(new, b):
-            diff.shapes.append((new_key, out_types(old, a)[0].shape, out_types(new, b)[0].shape))
+            if len(a.outputs) == len(b.outputs) > 1:  # each output of a split or topk that changed
+                diff.shapes += [(b_name, ta.shape, tb.shape) for b_name, ta, tb in zip(
+                    b.outputs, out_types(old, a), out_types(new, b)) if ta != tb]
+            else:
+                diff.shapes.append((new_key, out_types(old, a)[0].shape, out_types(new, b)[0].shape))
         old_slots, new_slots = slots(old, a), slots(new, b)
         for slot in list(old_slots) + [k for k in new_slots if k not in old_slots]:
             if old_slots.get(slot) != new_slots.get(slot):

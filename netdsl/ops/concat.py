@@ -1,43 +1,68 @@
-"""Concatenation along one axis (torch.cat)."""
+"""Joining tensors along one dimension (torch.cat), and stacking them along a new one (torch.stack)."""
 
 from ..params import Int, Param
-from . import BATCH, Op, ShapeError, TensorType, register, show_shape
-from .softmax import normalize_axis
+from . import ShapeError, TensorType, register, show_shape
+from ._layout import axis, static_dim
+from .primitive import Composite, Primitive
 
 
 @register
-class Concat(Op):
+class Concat(Primitive):
     kind = "concat"
-    doc = "Joins the inputs along `axis` (torch.cat(dim=axis)); every other dimension must match."
+    torch = "torch.cat"
+    doc = ("Joins the inputs along `axis` (torch.cat(dim=axis)), any axis of any rank from 1; every other "
+           "dimension must match. Not along the dynamic batch (its total is unknown until run time).")
     min_inputs = 2
     max_inputs = None
     params = {"axis": Param(Int(), 1, doc="default 1 (channels)")}
+    dtypes = None
 
-    def infer_shape(self, node, *inputs):
+    def infer(self, p, *inputs):
         first = inputs[0].shape
-        axis = normalize_axis(node.params["axis"], len(first))
-        if axis == 0:
-            raise ShapeError("concat along the batch axis is not supported", "axis",
-                             hint="concatenate channels (axis 1) or spatial axes")
+        if not first:
+            raise ShapeError("scalars cannot be concatenated (PyTorch neither)", hint="unsqueeze them first, or "
+                             "use kind: stack")
+        index = axis(p["axis"], len(first), "axis")
         total = 0
-        for index, x in enumerate(inputs):
-            if len(x.shape) != len(first) or any(a != b for i, (a, b) in enumerate(zip(x.shape, first)) if i != axis):
-                raise ShapeError(
-                    f"input {index + 1} {show_shape(x.shape)} does not match input 1 {show_shape(first)} "
-                    f"outside axis {axis}", expected=f"{show_shape(first)} except on axis {axis}",
-                    found=show_shape(x.shape))
+        for number, x in enumerate(inputs, start=1):
+            if len(x.shape) != len(first) or any(a != b for i, (a, b) in enumerate(zip(x.shape, first)) if i != index):
+                raise ShapeError(f"input {number} {show_shape(x.shape)} does not match input 1 {show_shape(first)} "
+                                 f"outside axis {index}", expected=f"{show_shape(first)} except on axis {index}",
+                                 found=show_shape(x.shape))
             if x.dtype != inputs[0].dtype:
-                raise ShapeError(f"input {index + 1} is {x.dtype} but input 1 is {inputs[0].dtype}")
-            total += x.shape[axis]
-        assert first[axis] is not BATCH
-        return TensorType(first[:axis] + (total,) + first[axis + 1:], inputs[0].dtype)
+                raise ShapeError(f"input {number} is {x.dtype} but input 1 is {inputs[0].dtype}", code="wrong-dtype",
+                                 hint="networks are strongly typed; convert one input first (kind: cast)")
+            total += static_dim(x.shape, index, "concat", "axis")
+        return TensorType(first[:index] + (total,) + first[index + 1:], inputs[0].dtype)
 
-    def lower(self, node, ctx, *inputs):
-        layer = ctx.network.add_concatenation(list(inputs))
-        layer.axis = normalize_axis(node.params["axis"], len(ctx.types[node.inputs[0]].shape))
-        return ctx.label(layer).get_output(0)
-
-    def reference(self, node, ctx, *inputs):
+    def compute(self, p, out, *inputs):
         import numpy as np
 
-        return np.concatenate(inputs, axis=normalize_axis(node.params["axis"], inputs[0].ndim))
+        return np.concatenate(inputs, axis=axis(p["axis"], inputs[0].ndim, "axis"))
+
+    def emit(self, ctx, p, out, *inputs):
+        layer = ctx.network.add_concatenation([x.data for x in inputs])
+        layer.axis = axis(p["axis"], inputs[0].type.rank, "axis")
+        return ctx.label(layer).get_output(0)
+
+
+@register
+class Stack(Composite):
+    kind = "stack"
+    torch = "torch.stack"
+    doc = "Stacks inputs of one shape along a new dimension `dim` (torch.stack): unsqueeze, then concat."
+    min_inputs = 1
+    max_inputs = None
+    params = {"dim": Param(Int(), 0)}
+    dtypes = None
+
+    def expand(self, node, g, *inputs):
+        first = inputs[0].type
+        for number, x in enumerate(inputs, start=1):
+            if x.type.shape != first.shape:
+                raise ShapeError(f"input {number} {show_shape(x.type.shape)} differs from input 1 "
+                                 f"{show_shape(first.shape)}; stack needs equal shapes",
+                                 expected=show_shape(first.shape), found=show_shape(x.type.shape))
+        dim = axis(node.params["dim"], first.rank + 1, "dim")
+        parts = [g.unsqueeze(x, dim=dim) for x in inputs]
+        return parts[0] if len(parts) == 1 else g.concat(*parts, axis=dim)

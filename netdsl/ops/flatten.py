@@ -1,28 +1,31 @@
-"""Flatten a range of dimensions into one (torch.flatten)."""
+"""Flatten a range of dimensions into one (torch.flatten), as a reshape."""
 
 from ..params import Int, Param
-from . import BATCH, ShapeError, TensorType, register, show_shape
-from .reshape import Reshaping
-from .softmax import normalize_axis
+from ..tensors import show_shape, volume
+from . import Dim, ShapeError, register
+from ._layout import axis
+from .primitive import Composite
 
 
 @register
-class Flatten(Reshaping):
+class Flatten(Composite):
     kind = "flatten"
-    doc = "Merges dimensions start_dim..end_dim into one (torch.flatten); by default all but the batch."
+    torch = "torch.flatten"
+    doc = ("Merges dimensions start_dim..end_dim into one (torch.flatten); by default all but the batch. "
+           "A scalar becomes a one-element vector.")
     params = {"start_dim": Param(Int(), 1), "end_dim": Param(Int(), -1)}
+    dtypes = None
 
-    def infer_shape(self, node, x):
-        rank = len(x.shape)
-        start = normalize_axis(node.params["start_dim"], rank, "start_dim")
-        end = normalize_axis(node.params["end_dim"], rank, "end_dim")
+    def expand(self, node, g, x):
+        shape = x.type.shape
+        rank = max(len(shape), 1)  # as PyTorch: a scalar flattens like a vector of one
+        start = axis(node.params["start_dim"], rank, "start_dim")
+        end = axis(node.params["end_dim"], rank, "end_dim")
         if start > end:
             raise ShapeError(f"start_dim {start} comes after end_dim {end}", "start_dim", code="invalid-value")
-        merged = x.shape[start:end + 1]
-        if BATCH in merged and len(merged) > 1:
-            raise ShapeError(f"cannot flatten the dynamic batch dimension of {show_shape(x.shape)} into others",
+        merged = shape[start:end + 1]
+        if any(isinstance(d, Dim) for d in merged) and len(merged) > 1:
+            raise ShapeError(f"cannot flatten the dynamic batch dimension of {show_shape(shape)} into others",
                              "start_dim", hint="keep start_dim at 1 or more")
-        size = merged[0]
-        for dim in merged[1:]:
-            size *= dim
-        return TensorType(x.shape[:start] + (size,) + x.shape[end + 1:], x.dtype)
+        size = merged[0] if len(merged) == 1 else volume(merged)
+        return g.reshape(x, shape=shape[:start] + (size,) + shape[end + 1:])
