@@ -15,8 +15,8 @@ RESIZE = ("mode", "coordinate_transformation_mode", "nearest_mode", "cubic_coeff
 def onnx_source(d: int, size: int, out: int, scale: float, coordinate: str) -> float:
     if coordinate == "asymmetric":
         return d / scale
-    if coordinate == "align_corners":
-        return 0.0 if out == 1 else d * (size - 1) / (out - 1)
+    if coordinate == "align_corners":  # ONNX divides by the resized length before rounding it
+        return 0.0 if size * scale == 1 else d * (size - 1) / (size * scale - 1)
     if coordinate == "pytorch_half_pixel" and out == 1:
         return 0.0
     if coordinate in ("half_pixel", "pytorch_half_pixel"):
@@ -48,9 +48,14 @@ def nearest_mode(attrs, shape, out, scales, given_scales: bool) -> str:
                          "nearest-exact for these sizes")
 
 
-def align_corners(attrs, out) -> bool:
+def align_corners(attrs, shape, out, scales) -> bool:
     coordinate = attrs.get("coordinate_transformation_mode", "half_pixel")
     if coordinate == "align_corners":
+        # ONNX aligns the corners of the resized length before rounding (input * scale), PyTorch of
+        # the output size: the same only when input * scale is whole
+        if any(abs(size * scale - o) > 1e-6 for size, o, scale in zip(shape[2:], out[2:], scales[2:])):
+            raise NotExpressible("align_corners resize to a fractional length (ONNX aligns to input * scale, "
+                                 "PyTorch to the rounded output size)")
         return True
     if coordinate == "half_pixel" or coordinate == "pytorch_half_pixel" and min(out[2:]) > 1:
         return False
@@ -78,13 +83,14 @@ def resize(attrs, inputs, scales, sizes) -> Layer:
     if mode == "nearest":
         params["mode"] = nearest_mode(attrs, shape, out, full, scales is not None)
     elif mode == "linear":
-        params.update(mode=LINEAR[rank - 2], align_corners=align_corners(attrs, out))
+        params.update(mode=LINEAR[rank - 2], align_corners=align_corners(attrs, shape, out, full))
     elif rank == 4 and attrs.get("cubic_coeff_a", -0.75) == -0.75 and not attrs.get("exclude_outside", 0):
-        params.update(mode="bicubic", align_corners=align_corners(attrs, out))
+        params.update(mode="bicubic", align_corners=align_corners(attrs, shape, out, full))
     else:
         raise NotExpressible("cubic resize other than PyTorch's bicubic (2-D, a = -0.75, outside pixels included)")
-    if attrs.get("antialias", 0):
-        params["antialias"] = True
+    if attrs.get("antialias", 0) and any(o < size for size, o in zip(shape[2:], out[2:])):
+        # checked against torch.nn.functional.interpolate(antialias=True): its filter differs from ONNX's
+        raise NotExpressible("antialiased downsampling (PyTorch's antialiasing filter differs from ONNX's)")
     return Layer("interpolate", params)
 
 
