@@ -70,9 +70,9 @@ def CastLike(node, attrs, inputs):
 
 @onnx_op("Dropout", "dropout", ("ratio", "seed"))
 def Dropout(node, attrs, inputs):
-    if present(inputs, 2) and bool(scalar(constant(inputs, 2, "training_mode"))):
-        raise NotExpressible("Dropout in training mode (netdsl's dropout is the inference no-op)")
     ratio = scalar(constant(inputs, 1, "ratio")) if present(inputs, 1) else attrs.get("ratio", 0.5)
+    if present(inputs, 2) and bool(scalar(constant(inputs, 2, "training_mode"))) and ratio != 0:
+        raise NotExpressible("Dropout in training mode (netdsl's dropout is the inference no-op)")
     mask = [None] if len(node.outputs) > 1 and node.outputs[1] else []
     return Layer("dropout", {"p": float(ratio)}, outputs=["", *mask] if mask else None)
 

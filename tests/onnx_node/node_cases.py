@@ -187,6 +187,18 @@ def summary(outcomes: list[Outcome]) -> dict:
     return table
 
 
+def per_op(outcomes: list[Outcome]) -> str:
+    """``Op covered/cases`` for every mapped op, wrapped in lines."""
+    import textwrap
+
+    from netdsl.onnx import TABLE
+
+    table = summary(outcomes)
+    parts = [f"{op} {sum(counts[s] for s in PASSED)}/{sum(counts.values())}"
+             for op, counts in sorted(table.items()) if op in TABLE]
+    return textwrap.fill(", ".join(parts), 110)
+
+
 def coverage_line(outcomes: list[Outcome]) -> str:
     from netdsl.onnx import TABLE
 
