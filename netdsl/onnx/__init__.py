@@ -10,9 +10,9 @@ inputs, which constant operands become its weights, and which netdsl tensor each
 netdsl cannot express raises :class:`NotExpressible` with the reason.
 
 The registration records the netdsl kind and the ONNX attributes each entry understands (an attribute
-outside that list makes the node not expressible rather than silently ignored); an exporter reads the
-same records the other way (kind -> ONNX op type). The ``onnx`` package is imported only by
-:func:`attributes` and :mod:`netdsl.onnx.node`, never when netdsl is imported.
+outside that list makes the node not expressible rather than silently ignored), which an exporter will
+read the other way (kind -> ONNX op type); no exporter is written yet. The ``onnx`` package is imported
+only by :func:`attributes` and :mod:`netdsl.onnx.node`, never when netdsl is imported.
 
     >>> from netdsl.tensors import TensorType
     >>> x = Operand("x", TensorType((2, 3), "float32"))
@@ -103,11 +103,6 @@ def convert(node: NodeInfo, attrs: dict, inputs: list[Operand | None]) -> Layer:
         if dtype not in DTYPES:
             raise NotExpressible(f"dtype {dtype} (netdsl has {', '.join(DTYPES)})")
     return layer
-
-
-def exporting(kind: str) -> list[Entry]:
-    """The table's entries that give netdsl kind ``kind``, for an exporter."""
-    return [entry for entry in TABLE.values() if entry.kind == kind]
 
 
 def attributes(node) -> dict:
