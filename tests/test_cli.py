@@ -91,7 +91,8 @@ def test_schema_command_writes_json(tmp_path):
 
 def test_validate_path_imports_nothing_heavy():
     code = ("import sys; from netdsl.cli import main; main(['validate', %r]); "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'tensorrt', 'tensorrt_rtx', 'numpy'}))"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'torch', 'tensorrt', 'tensorrt_rtx', 'numpy', 'onnx'}))"
             % LENET)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,101 @@
+"""Element-wise math, comparisons and logic, casts, constants and pass-throughs."""
+
+from ..tensors import DTYPES
+from . import Layer, NotExpressible, constant, onnx_op, plain, present, scalar
+
+UNARY = {"Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Reciprocal": "reciprocal", "Abs": "abs", "Neg": "neg",
+         "Sin": "sin", "Cos": "cos", "Tan": "tan", "Asin": "asin", "Acos": "acos", "Atan": "atan",
+         "Sinh": "sinh", "Cosh": "cosh", "Erf": "erf", "Floor": "floor", "Ceil": "ceil", "Round": "round",
+         "Sign": "sign", "Not": "logical_not", "IsNaN": "isnan", "Identity": "identity"}
+BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow", "Equal": "equal",
+          "Less": "less", "Greater": "greater", "LessOrEqual": "less_equal", "GreaterOrEqual": "greater_equal",
+          "And": "logical_and", "Or": "logical_or", "Xor": "logical_xor"}
+VARIADIC = {"Max": "max", "Min": "min", "Sum": "add"}
+
+for _op_type, _kind in UNARY.items():
+    onnx_op(_op_type, _kind)(lambda node, attrs, inputs, kind=_kind: Layer(kind))
+for _op_type, _kind in BINARY.items():
+    onnx_op(_op_type, _kind)(lambda node, attrs, inputs, kind=_kind: Layer(kind, inputs=[0, 1]))
+
+
+def variadic(kind):
+    def convert(node, attrs, inputs):
+        if len(inputs) == 1:
+            return Layer("identity")
+        return Layer(kind, inputs=list(range(len(inputs))))
+    return convert
+
+
+for _op_type, _kind in VARIADIC.items():
+    onnx_op(_op_type, _kind)(variadic(_kind))
+
+
+@onnx_op("Where", "where")
+def Where(node, attrs, inputs):
+    return Layer("where", inputs=[0, 1, 2])
+
+
+@onnx_op("IsInf", "isinf", ("detect_negative", "detect_positive"))
+def IsInf(node, attrs, inputs):
+    if not (attrs.get("detect_negative", 1) and attrs.get("detect_positive", 1)):
+        raise NotExpressible("IsInf detecting one sign only (torch.isinf detects both)")
+    return Layer("isinf")
+
+
+def netdsl_dtype(name: str) -> str:
+    if name not in DTYPES:
+        raise NotExpressible(f"dtype {name} (netdsl has {', '.join(DTYPES)})")
+    return name
+
+
+def dtype_name(onnx_type: int) -> str:
+    from onnx import helper
+
+    try:
+        return helper.tensor_dtype_to_np_dtype(onnx_type).name
+    except (KeyError, TypeError, ValueError):
+        return f"ONNX type {onnx_type}"
+
+
+@onnx_op("Cast", "cast", ("to", "saturate", "round_mode"))
+def Cast(node, attrs, inputs):
+    # saturate and round_mode only concern float8 and smaller types, which netdsl lacks
+    return Layer("cast", {"dtype": netdsl_dtype(dtype_name(attrs["to"]))})
+
+
+@onnx_op("CastLike", "cast", ("saturate", "round_mode"))
+def CastLike(node, attrs, inputs):
+    return Layer("cast", {"dtype": netdsl_dtype(inputs[1].type.dtype)})
+
+
+@onnx_op("Dropout", "dropout", ("ratio", "seed"))
+def Dropout(node, attrs, inputs):
+    ratio = scalar(constant(inputs, 1, "ratio")) if present(inputs, 1) else attrs.get("ratio", 0.5)
+    if present(inputs, 2) and bool(scalar(constant(inputs, 2, "training_mode"))) and ratio != 0:
+        raise NotExpressible("Dropout in training mode (netdsl's dropout is the inference no-op)")
+    mask = [None] if len(node.outputs) > 1 and node.outputs[1] else []
+    return Layer("dropout", {"p": float(ratio)}, outputs=["", *mask] if mask else None)
+
+
+@onnx_op("Constant", "constant", ("value", "value_float", "value_floats", "value_int", "value_ints"))
+def Constant(node, attrs, inputs):
+    import numpy as np
+
+    if "value" in attrs:
+        value = attrs["value"]
+    elif "value_float" in attrs or "value_floats" in attrs:
+        value = np.asarray(attrs.get("value_float", attrs.get("value_floats")), np.float32)
+    else:
+        value = np.asarray(attrs.get("value_int", attrs.get("value_ints")), np.int64)
+    return Layer("constant", {"value": plain(value), "shape": list(value.shape),
+                              "dtype": netdsl_dtype(value.dtype.name)}, inputs=[])
+
+
+@onnx_op("ConstantOfShape", "constant", ("value",))
+def ConstantOfShape(node, attrs, inputs):
+    import numpy as np
+
+    value = attrs.get("value", np.zeros(1, np.float32))
+    shape = [int(d) for d in constant(inputs, 0, "shape")]
+    return Layer("constant", {"value": plain(value.reshape(-1)[0]), "shape": shape,
+                              "dtype": netdsl_dtype(value.dtype.name)}, inputs=[])

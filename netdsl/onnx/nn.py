@@ -1,0 +1,213 @@
+"""Convolution, pooling, normalization and matrix products. Weights of ONNX nodes are inputs; constant
+ones become the layer's weights."""
+
+from . import Layer, NotExpressible, constant, onnx_op, present, weight
+
+WINDOW = ("auto_pad", "kernel_shape", "pads", "strides", "dilations")
+
+
+def explicit_pads(attrs, in_shape, kernel, strides, dilations) -> tuple[list[int], list[int]]:
+    """(begins, ends) of the padding of a sliding window, with auto_pad resolved for these sizes."""
+    n = len(kernel)
+    auto_pad = attrs.get("auto_pad", "NOTSET")
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        begins, ends = [], []
+        for size, k, s, d in zip(in_shape, kernel, strides, dilations):
+            total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
+            small, large = total // 2, total - total // 2
+            begins.append(small if auto_pad == "SAME_UPPER" else large)
+            ends.append(large if auto_pad == "SAME_UPPER" else small)
+        return begins, ends
+    pads = [0] * (2 * n) if auto_pad == "VALID" else list(attrs.get("pads", [0] * (2 * n)))
+    return pads[:n], pads[n:]
+
+
+def padding(begins: list[int], ends: list[int]):
+    """netdsl's padding parameter: one size per axis when symmetric, else {top, bottom, left, right}."""
+    if begins == ends:
+        return list(begins)
+    if len(begins) == 2:
+        return {"top": begins[0], "bottom": ends[0], "left": begins[1], "right": ends[1]}
+    raise NotExpressible(f"asymmetric padding in {len(begins)}-D")
+
+
+def window(attrs, x_shape, kernel) -> dict:
+    n = len(kernel)
+    strides = list(attrs.get("strides", [1] * n))
+    dilations = list(attrs.get("dilations", [1] * n))
+    begins, ends = explicit_pads(attrs, x_shape[2:], kernel, strides, dilations)
+    params = {"kernel": list(kernel), "stride": strides, "padding": padding(begins, ends)}
+    if any(d != 1 for d in dilations):
+        params["dilation"] = dilations
+    return params
+
+
+@onnx_op("Conv", "convolution", WINDOW + ("group",))
+def Conv(node, attrs, inputs):
+    w = weight(constant(inputs, 1, "W"), "W")
+    kernel = attrs.get("kernel_shape", w.shape[2:])
+    weights = {"weight": w}
+    if present(inputs, 2):
+        weights["bias"] = weight(constant(inputs, 2, "B"), "B")
+    params = {"out_channels": w.shape[0], **window(attrs, inputs[0].type.shape, kernel),
+              "groups": attrs.get("group", 1), "bias": "bias" in weights}
+    return Layer("convolution", params, weights=weights)
+
+
+@onnx_op("ConvTranspose", "deconvolution", WINDOW + ("group", "output_padding", "output_shape"))
+def ConvTranspose(node, attrs, inputs):
+    w = weight(constant(inputs, 1, "W"), "W")
+    kernel = list(attrs.get("kernel_shape", w.shape[2:]))
+    n, group = len(kernel), attrs.get("group", 1)
+    strides = list(attrs.get("strides", [1] * n))
+    dilations = list(attrs.get("dilations", [1] * n))
+    extra = list(attrs.get("output_padding", [0] * n))
+    auto_pad = attrs.get("auto_pad", "NOTSET")
+    in_shape = inputs[0].type.shape[2:]
+    if "output_shape" in attrs or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        # ONNX's rule: the padding (and the output padding for what padding cannot remove) that gives
+        # output_shape, or input * stride for SAME
+        wanted = attrs.get("output_shape") or [size * s for size, s in zip(in_shape, strides)]
+        begins, ends = [], []
+        for i, (size, k, s, d) in enumerate(zip(in_shape, kernel, strides, dilations)):
+            total = s * (size - 1) + extra[i] + (k - 1) * d + 1 - wanted[-n + i]
+            if total < 0:
+                extra[i], total = extra[i] - total, 0
+            small, large = total // 2, total - total // 2
+            begins.append(small if auto_pad == "SAME_UPPER" else large)
+            ends.append(large if auto_pad == "SAME_UPPER" else small)
+    else:
+        begins, ends = explicit_pads(attrs, in_shape, kernel, strides, dilations)
+    weights = {"weight": w}
+    if present(inputs, 2):
+        weights["bias"] = weight(constant(inputs, 2, "B"), "B")
+    params = {"out_channels": w.shape[1] * group, "kernel": kernel, "stride": strides,
+              "padding": padding(begins, ends), "groups": group, "bias": "bias" in weights}
+    if any(d != 1 for d in dilations):
+        params["dilation"] = dilations
+    if any(extra):
+        params["output_padding"] = extra
+    return Layer("deconvolution", params, weights=weights)
+
+
+@onnx_op("MaxPool", "max_pool", WINDOW + ("ceil_mode", "storage_order"))
+def MaxPool(node, attrs, inputs):
+    params = {**window(attrs, inputs[0].type.shape, attrs["kernel_shape"]),
+              "ceil_mode": bool(attrs.get("ceil_mode", 0))}
+    indices = len(node.outputs) > 1 and node.outputs[1]
+    return Layer("max_pool", params, outputs=["", None] if indices else None)
+
+
+@onnx_op("AveragePool", "avg_pool", WINDOW + ("ceil_mode", "count_include_pad"))
+def AveragePool(node, attrs, inputs):
+    params = window(attrs, inputs[0].type.shape, attrs["kernel_shape"])
+    if "dilation" in params:
+        raise NotExpressible("AveragePool with dilations (PyTorch's avg_pool has none)")
+    return Layer("avg_pool", {**params, "ceil_mode": bool(attrs.get("ceil_mode", 0)),
+                              "count_include_pad": bool(attrs.get("count_include_pad", 0))})
+
+
+onnx_op("GlobalAveragePool", "global_avg_pool")(lambda node, attrs, inputs: Layer("global_avg_pool"))
+onnx_op("GlobalMaxPool", "global_max_pool")(lambda node, attrs, inputs: Layer("global_max_pool"))
+
+
+def only_first_output(node):
+    """outputs for a layer that gives the node's first output only (the others are training statistics)."""
+    return ["", *[None] * (len(node.outputs) - 1)] if any(node.outputs[1:]) else None
+
+
+@onnx_op("BatchNormalization", "batch_norm", ("epsilon", "momentum", "training_mode", "spatial"))
+def BatchNormalization(node, attrs, inputs):
+    if attrs.get("training_mode", 0):
+        raise NotExpressible("BatchNormalization in training mode (batch statistics)")
+    slots = ("weight", "bias", "running_mean", "running_var")
+    weights = {slot: weight(constant(inputs, i + 1, slot), slot) for i, slot in enumerate(slots)}
+    return Layer("batch_norm", {"eps": attrs.get("epsilon", 1e-5)}, weights=weights,
+                 outputs=only_first_output(node))
+
+
+@onnx_op("InstanceNormalization", "instance_norm", ("epsilon",))
+def InstanceNormalization(node, attrs, inputs):
+    weights = {"weight": weight(constant(inputs, 1, "scale"), "scale"),
+               "bias": weight(constant(inputs, 2, "B"), "B")}
+    return Layer("instance_norm", {"eps": attrs.get("epsilon", 1e-5), "affine": True}, weights=weights)
+
+
+def normalized_shape(attrs, inputs) -> list[int]:
+    shape = inputs[0].type.shape
+    return list(shape[attrs.get("axis", -1) % len(shape):])
+
+
+def affine(inputs, index: int, what: str, shape: list[int]):
+    """A scale or bias operand as a weight of the normalized shape (ONNX broadcasts it there)."""
+    import numpy as np
+
+    return np.ascontiguousarray(np.broadcast_to(weight(constant(inputs, index, what), what), shape))
+
+
+@onnx_op("LayerNormalization", "layer_norm", ("axis", "epsilon", "stash_type"))
+def LayerNormalization(node, attrs, inputs):
+    if attrs.get("stash_type", 1) != 1:
+        raise NotExpressible("LayerNormalization with statistics in a type other than float32")
+    shape = normalized_shape(attrs, inputs)
+    weights = {"weight": affine(inputs, 1, "Scale", shape)}
+    if present(inputs, 2):
+        weights["bias"] = affine(inputs, 2, "B", shape)
+    return Layer("layer_norm", {"normalized_shape": shape, "eps": attrs.get("epsilon", 1e-5),
+                                "bias": "bias" in weights}, weights=weights,
+                 outputs=only_first_output(node))
+
+
+@onnx_op("RMSNormalization", "rms_norm", ("axis", "epsilon", "stash_type"))
+def RMSNormalization(node, attrs, inputs):
+    if attrs.get("stash_type", 1) != 1:
+        raise NotExpressible("RMSNormalization with statistics in a type other than float32")
+    shape = normalized_shape(attrs, inputs)
+    return Layer("rms_norm", {"normalized_shape": shape, "eps": attrs.get("epsilon", 1e-5)},
+                 weights={"weight": affine(inputs, 1, "scale", shape)})
+
+
+@onnx_op("GroupNormalization", "group_norm", ("epsilon", "num_groups", "stash_type"))
+def GroupNormalization(node, attrs, inputs):
+    channels, groups = inputs[0].type.shape[1], attrs["num_groups"]
+    if node.opset < 21 and groups != channels:
+        raise NotExpressible("GroupNormalization before opset 21 scales per group (PyTorch's per channel)")
+    if attrs.get("stash_type", 1) != 1:
+        raise NotExpressible("GroupNormalization with statistics in a type other than float32")
+    weights = {"weight": affine(inputs, 1, "scale", [channels]), "bias": affine(inputs, 2, "bias", [channels])}
+    return Layer("group_norm", {"num_groups": groups, "eps": attrs.get("epsilon", 1e-5)}, weights=weights)
+
+
+@onnx_op("LRN", "lrn", ("size", "alpha", "beta", "bias"))
+def LRN(node, attrs, inputs):
+    return Layer("lrn", {"size": attrs["size"], "alpha": attrs.get("alpha", 1e-4), "beta": attrs.get("beta", 0.75),
+                         "k": attrs.get("bias", 1.0)})
+
+
+@onnx_op("Gemm", "fully_connected", ("alpha", "beta", "transA", "transB"))
+def Gemm(node, attrs, inputs):
+    import numpy as np
+
+    # alpha * A @ B + beta * C with B and C constant: a fully connected layer, alpha and beta folded
+    # into its weights (torch.nn.Linear keeps weight as [out, in], B transposed)
+    if attrs.get("transA", 0):
+        raise NotExpressible("Gemm with transA (the input would need a transpose first)")
+    b = weight(constant(inputs, 1, "B"), "B")
+    w = (b if attrs.get("transB", 0) else b.T) * np.float32(attrs.get("alpha", 1.0))
+    out_features = w.shape[0]
+    weights = {"weight": np.ascontiguousarray(w)}
+    if present(inputs, 2):
+        c = weight(constant(inputs, 2, "C"), "C")
+        if c.ndim == 2 and c.shape[0] != 1:
+            raise NotExpressible(f"Gemm bias C of shape {list(c.shape)} varies per row (a layer's bias per column)")
+        weights["bias"] = np.ascontiguousarray(np.broadcast_to(c.reshape(-1), (out_features,))
+                                               * np.float32(attrs.get("beta", 1.0)))
+    return Layer("fully_connected", {"out_features": out_features, "bias": "bias" in weights}, weights=weights)
+
+
+onnx_op("MatMul", "matmul")(lambda node, attrs, inputs: Layer("matmul", inputs=[0, 1]))
+
+
+@onnx_op("Einsum", "einsum", ("equation",))
+def Einsum(node, attrs, inputs):
+    return Layer("einsum", {"equation": attrs["equation"].replace(" ", "")}, inputs=list(range(len(inputs))))

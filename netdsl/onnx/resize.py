@@ -1,0 +1,111 @@
+"""Resize and Upsample as PyTorch's interpolate. ONNX describes resizing by a coordinate transformation
+and a rounding rule; PyTorch by a mode. Since shapes are static, a nearest-neighbour resize maps when
+the source index of every output position is the same under both, which is checked here, position by
+position."""
+
+import math
+
+from . import Layer, NotExpressible, constant, onnx_op, present
+
+LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
+RESIZE = ("mode", "coordinate_transformation_mode", "nearest_mode", "cubic_coeff_a", "exclude_outside",
+          "extrapolation_value", "antialias", "axes", "keep_aspect_ratio_policy")
+
+
+def onnx_source(d: int, size: int, out: int, scale: float, coordinate: str) -> float:
+    if coordinate == "asymmetric":
+        return d / scale
+    if coordinate == "align_corners":  # ONNX divides by the resized length before rounding it
+        return 0.0 if size * scale == 1 else d * (size - 1) / (size * scale - 1)
+    if coordinate == "pytorch_half_pixel" and out == 1:
+        return 0.0
+    if coordinate in ("half_pixel", "pytorch_half_pixel"):
+        return (d + 0.5) / scale - 0.5
+    raise NotExpressible(f"nearest resize with coordinate_transformation_mode {coordinate}")
+
+
+def onnx_nearest(size: int, out: int, scale: float, coordinate: str, rounding: str) -> list[int]:
+    round_one = {"round_prefer_floor": lambda x: math.ceil(x - 0.5), "round_prefer_ceil": lambda x: math.floor(x + 0.5),
+                 "floor": math.floor, "ceil": math.ceil}[rounding]
+    return [min(max(round_one(onnx_source(d, size, out, scale, coordinate)), 0), size - 1) for d in range(out)]
+
+
+def torch_nearest(size: int, out: int, scale: float | None, exact: bool) -> list[int]:
+    """PyTorch's source indices (aten's nearest_idx; the scale is 1/scale_factor when one is given)."""
+    step = 1 / scale if scale else size / out
+    return [min(math.floor((d + 0.5 if exact else d) * step), size - 1) for d in range(out)]
+
+
+def nearest_mode(attrs, shape, out, scales, given_scales: bool) -> str:
+    coordinate = attrs.get("coordinate_transformation_mode", "half_pixel")
+    rounding = attrs.get("nearest_mode", "round_prefer_floor")
+    for mode, exact in (("nearest", False), ("nearest-exact", True)):
+        if all(onnx_nearest(size, o, s, coordinate, rounding)
+               == torch_nearest(size, o, s if given_scales else None, exact)
+               for size, o, s in zip(shape[2:], out[2:], scales[2:])):
+            return mode
+    raise NotExpressible(f"nearest resize ({coordinate}, {rounding}) picks other pixels than PyTorch's nearest and "
+                         "nearest-exact for these sizes")
+
+
+def align_corners(attrs, shape, out, scales) -> bool:
+    coordinate = attrs.get("coordinate_transformation_mode", "half_pixel")
+    if coordinate == "align_corners":
+        # ONNX aligns the corners of the resized length before rounding (input * scale), PyTorch of
+        # the output size: the same only when input * scale is whole
+        if any(abs(size * scale - o) > 1e-6 for size, o, scale in zip(shape[2:], out[2:], scales[2:])):
+            raise NotExpressible("align_corners resize to a fractional length (ONNX aligns to input * scale, "
+                                 "PyTorch to the rounded output size)")
+        return True
+    if coordinate == "half_pixel" or coordinate == "pytorch_half_pixel" and min(out[2:]) > 1:
+        return False
+    raise NotExpressible(f"linear or cubic resize with coordinate_transformation_mode {coordinate}")
+
+
+def resize(attrs, inputs, scales, sizes) -> Layer:
+    shape = list(inputs[0].type.shape)
+    rank = len(shape)
+    if attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch":
+        raise NotExpressible("Resize keeping the aspect ratio")
+    axes = [a % rank for a in attrs.get("axes", range(rank))]
+    full = [1.0] * rank
+    out = list(shape)
+    if scales is not None:
+        for axis, scale in zip(axes, scales):
+            full[axis], out[axis] = float(scale), math.floor(shape[axis] * float(scale))
+    else:
+        for axis, size in zip(axes, sizes):
+            out[axis], full[axis] = int(size), int(size) / shape[axis]
+    if rank < 3 or out[:2] != shape[:2]:
+        raise NotExpressible("Resize of the batch or channel dimension (interpolate resizes dims 2 and on)")
+    params = {"scale_factor": full[2:]} if scales is not None else {"size": out[2:]}
+    mode = attrs.get("mode", "nearest")
+    if mode == "nearest":
+        params["mode"] = nearest_mode(attrs, shape, out, full, scales is not None)
+    elif mode == "linear":
+        params.update(mode=LINEAR[rank - 2], align_corners=align_corners(attrs, shape, out, full))
+    elif rank == 4 and attrs.get("cubic_coeff_a", -0.75) == -0.75 and not attrs.get("exclude_outside", 0):
+        params.update(mode="bicubic", align_corners=align_corners(attrs, shape, out, full))
+    else:
+        raise NotExpressible("cubic resize other than PyTorch's bicubic (2-D, a = -0.75, outside pixels included)")
+    if attrs.get("antialias", 0) and any(o < size for size, o in zip(shape[2:], out[2:])):
+        # checked against torch.nn.functional.interpolate(antialias=True): its filter differs from ONNX's
+        raise NotExpressible("antialiased downsampling (PyTorch's antialiasing filter differs from ONNX's)")
+    return Layer("interpolate", params)
+
+
+@onnx_op("Resize", "interpolate", RESIZE)
+def Resize(node, attrs, inputs):
+    if attrs.get("coordinate_transformation_mode") == "tf_crop_and_resize":
+        raise NotExpressible("Resize with tf_crop_and_resize (a region of interest)")
+    if present(inputs, 2) and inputs[2].type.shape != (0,):
+        return resize(attrs, inputs, constant(inputs, 2, "scales"), None)
+    return resize(attrs, inputs, None, constant(inputs, 3, "sizes"))
+
+
+@onnx_op("Upsample", "interpolate", ("mode", "scales"))
+def Upsample(node, attrs, inputs):
+    scales = attrs["scales"] if node.opset < 9 else constant(inputs, 1, "scales")
+    attrs = {"mode": attrs.get("mode", "nearest"), "coordinate_transformation_mode": "asymmetric",
+             "nearest_mode": "floor"}
+    return resize(attrs, inputs, scales, None)
