@@ -40,11 +40,7 @@ def Gelu(node, attrs, inputs):
 
 @onnx_op("HardSigmoid", "hardsigmoid", ("alpha", "beta"))
 def HardSigmoid(node, attrs, inputs):
-    alpha, beta = attrs.get("alpha", 0.2), attrs.get("beta", 0.5)
-    if not (close(alpha, 1 / 6) and close(beta, 0.5)):
-        raise NotExpressible(f"HardSigmoid alpha {alpha:g}, beta {beta:g}: netdsl's hardsigmoid is PyTorch's "
-                             "(alpha 1/6, beta 0.5)")
-    return Layer("hardsigmoid")
+    return Layer("hardsigmoid", {"alpha": attrs.get("alpha", 0.2), "beta": attrs.get("beta", 0.5)})
 
 
 @onnx_op("Swish", "silu", ("alpha",))

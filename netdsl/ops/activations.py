@@ -120,11 +120,14 @@ class Tanh(Activation):
 @register
 class Hardsigmoid(Activation):
     kind = "hardsigmoid"
-    trt_type = "HARD_SIGMOID"  # relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1)
-    doc = "relu6(x + 3) / 6 (torch.nn.Hardsigmoid)."
+    trt_type = "HARD_SIGMOID"  # clip(alpha * x + beta, 0, 1)
+    torch = "torch.nn.Hardsigmoid"
+    doc = ("clip(alpha * x + beta, 0, 1); the defaults are PyTorch's relu6(x + 3) / 6 (torch.nn.Hardsigmoid), "
+           "other values ONNX's HardSigmoid.")
+    params = {"alpha": Param(Float(), 1.0 / 6.0), "beta": Param(Float(), 0.5)}
 
     def alpha_beta(self, p):
-        return 1.0 / 6.0, 0.5
+        return p["alpha"], p["beta"]
 
 
 @register

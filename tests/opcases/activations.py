@@ -21,3 +21,7 @@ CASES = [
     Case("clip", {"min": 2, "max": 1}, inputs=[(3,)], error="invalid-value", message="above max"),
     Case("relu", inputs=[((3,), "int32")], error="wrong-dtype"),
 ]
+CASES += [
+    Case("hardsigmoid", {"alpha": 0.2, "beta": 0.6}, inputs=[(3, 7)], low=-6, high=6,
+         torch=lambda x: torch.clamp(0.2 * x + 0.6, 0, 1)),
+]
