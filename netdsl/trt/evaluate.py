@@ -82,7 +82,8 @@ class Evaluator:
         self.network = network
         self.ctx = ctx
         self.names = WeightNames(ctx)
-        self.layers = [concrete(self.trt, network.get_layer(i)) for i in range(network.num_layers)]
+        self.created = [concrete(self.trt, network.get_layer(i)) for i in range(network.num_layers)]
+        self.layers = topological(self.created)
         self._literals = None
 
     def run(self, inputs: dict, keep=None) -> dict:
@@ -138,7 +139,7 @@ class Evaluator:
         order are its unnamed bfloat16 constant layers in network order."""
         if self._literals is None:
             arrays = [a for a in self.ctx.literals if a.dtype == np.uint16]
-            unnamed = [l.name for t, l in self.layers if t == "CONSTANT" and not isinstance(l.weights, np.ndarray)
+            unnamed = [l.name for t, l in self.created if t == "CONSTANT" and not isinstance(l.weights, np.ndarray)
                        and not self.names.by_convention(t, l, "weights")]
             if len(arrays) != len(unnamed):
                 raise Unsupported("cannot match bfloat16 constants with the lowering's literals")
@@ -147,6 +148,35 @@ class Evaluator:
         if array.size != size:
             raise Unsupported("a bfloat16 constant does not match the lowering's literal")
         return array
+
+
+def topological(layers: list) -> list:
+    """Layers in an order where every input is computed first (layer order is that of creation, and
+    ``set_input`` can give a layer a tensor made after it)."""
+    producer = {}
+    for index, (_, layer) in enumerate(layers):
+        for i in range(layer.num_outputs):
+            producer[layer.get_output(i).name] = index
+    order, state = [], {}
+    for start in range(len(layers)):
+        stack = [(start, False)]
+        while stack:
+            index, done = stack.pop()
+            if done:
+                state[index] = "done"
+                order.append(layers[index])
+                continue
+            if state.get(index):
+                continue
+            state[index] = "open"
+            stack.append((index, True))
+            layer = layers[index][1]
+            for i in range(layer.num_inputs):
+                tensor = layer.get_input(i)
+                source = producer.get(tensor.name) if tensor is not None else None
+                if source is not None and not state.get(source):
+                    stack.append((source, False))
+    return order
 
 
 def dtype_of(tensor) -> str:
@@ -584,12 +614,13 @@ def einsum(ev, layer, *inputs):
 @handles("NORMALIZATION")
 def normalization(ev, layer, x, scale_, bias):
     # INormalizationLayer: (x - mean) / sqrt(var + epsilon) * scale + bias, the statistics over `axes`;
-    # with num_groups > 1 the channels (axis 1) are split into groups first (group norm).
+    # with num_groups > 1 (group norm; axes then leave out the channels, axis 1) over each group of
+    # channels as well. scale and bias broadcast (per channel).
     axes = axes_of(layer.axes, x.ndim)
     groups = layer.num_groups
     if groups > 1:
         grouped = x.reshape((x.shape[0], groups, -1) + x.shape[2:])
-        reduce_axes = tuple(range(2, grouped.ndim))
+        reduce_axes = (2,) + tuple(a + 1 for a in axes if a >= 2)
         mean = grouped.mean(axis=reduce_axes, keepdims=True)
         var = ((grouped - mean) ** 2).mean(axis=reduce_axes, keepdims=True)
         normed = ((grouped - mean) / np.sqrt(var + layer.epsilon)).reshape(x.shape)
@@ -617,17 +648,20 @@ def cumulative(ev, layer, x, axis):
 
 @handles("FILL")
 def fill(ev, layer, *inputs):
-    # IFillLayer LINSPACE: out[i0, i1...] = alpha + sum_k beta[k] * i_k (alpha, beta and the shape
-    # static or from inputs 0-2); random fills cannot be reproduced.
+    # IFillLayer LINSPACE: out[i0, i1...] = alpha + sum_k beta[k] * i_k, with alpha and the per-axis
+    # deltas beta from inputs 1 and 2 (the static beta is one number: only a 1-D fill is unambiguous);
+    # random fills cannot be reproduced.
     if layer.operation.name != "LINSPACE":
         raise Unsupported(f"fill {layer.operation.name} (random values cannot be reproduced)")
     shape_, alpha, beta = (list(inputs) + [None] * 3)[:3]
     shape_ = [int(d) for d in (shape_ if shape_ is not None else layer.shape)]
     alpha = np.asarray(alpha).reshape(()) if alpha is not None else layer.alpha
-    beta = np.asarray(beta).reshape(-1) if beta is not None else np.atleast_1d(layer.beta)
+    if beta is None:
+        if len(shape_) != 1:
+            raise Unsupported("a static LINSPACE fill of rank > 1 (one delta for several axes)")
+        beta = [layer.beta]
     grids = np.indices(shape_)
-    total = alpha + sum(b * g for b, g in zip(beta, grids))
-    return np.asarray(total, DTYPES.get(layer.to_type.name, "float32") if layer.to_type.name != "BF16" else np.float32)
+    return alpha + sum(b * g for b, g in zip(np.asarray(beta).reshape(-1), grids))
 
 
 @handles("QUANTIZE")
