@@ -25,6 +25,9 @@ commands:
                      run the spec on numpy (the reference executor) with its weights
   validate SPEC...   check specs: schema, names, shapes (and --weights W); every problem with file:line:col
   summary SPEC       table of layers: output shapes, parameters, multiply-accumulates
+  inspect SPEC       the TensorRT layers the spec lowers to: types, tensors, parameters, weights (no GPU)
+  compare SPEC       per-layer errors of TensorRT against the reference executor (the engine on a GPU,
+                     else the TensorRT-semantics evaluator)
   diff OLD NEW       what a change means: layers, parameters, shapes, costs, can engines be refit
   graph SPEC -o F    picture of the network (.dot, .svg, .png)
   fmt SPEC... [--check]
@@ -276,6 +279,66 @@ def cmd_verify(args) -> int:
     return EXIT_OK if all(row["pass"] for row in rows) else EXIT_INVALID
 
 
+def cmd_inspect(args) -> int:
+    from .trt import inspect
+
+    if args.spec.endswith((".plan", ".engine", ".trt")):
+        info = inspect.inspect_plan(args.spec)
+    else:
+        info = inspect.inspect_spec(args.spec, args.weights, args.precision)
+    only = set(args.layer) if args.layer else None
+    if only is not None:
+        known = {layer.spec_layer for layer in info.layers} | {layer.name for layer in info.layers}
+        missing = sorted(only - known)
+        if missing:
+            from .diagnostics import UsageError
+
+            raise UsageError(f"no layer named {', '.join(f'`{m}`' for m in missing)} in {args.spec}")
+        only |= {layer.spec_layer for layer in info.layers if layer.name in only}
+    if args.format == "json":
+        record = info.to_json()
+        if only is not None:
+            record["layers"] = [layer for layer in record["layers"] if layer["spec_layer"] in only]
+        json.dump(record, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(inspect.render(info, only))
+    return EXIT_OK
+
+
+def cmd_compare(args) -> int:
+    from . import arrays, compare, reference, runtime
+    from .build import bind_weights, load_spec
+
+    checked = load_spec(args.spec)
+    if args.random_weights:
+        from .weights.synthetic import random_weights
+
+        bound = random_weights(checked, args.seed)
+    else:
+        bound = bind_weights(checked, args.weights)
+    declared = reference.declared(checked)
+    inputs = (arrays.read_inputs(args.input, [d.name for d in declared]) if args.input
+              else runtime.sample_inputs(declared))
+    use_engine = False
+    if not args.evaluator:
+        try:
+            runtime.require_gpu(runtime.cuda_runtime())
+            use_engine = True
+        except runtime.CannotRun as reason:
+            print(f"note: {reason}; comparing the TensorRT-semantics evaluator instead of an engine", file=sys.stderr)
+    from .trtexec import precision_of
+
+    precision = precision_of(args) or (checked.graph.build.precision if checked.graph.build else None) or "float32"
+    result = compare.compare(checked, bound, inputs, precision, args.layer, use_engine)
+    if args.format == "json":
+        json.dump(result.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(compare.render(result))
+    return EXIT_OK if result.first_failure is None else EXIT_INVALID
+
+
 def cmd_refit(args) -> int:
     from . import refit
 
@@ -516,6 +579,46 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     add_precision_flags(verify)
     verify.add_argument("--input", action="append", metavar="[NAME=]FILE", help="inputs (default: seeded random)")
+
+    inspect = add("inspect", cmd_inspect, "the TensorRT layers a spec lowers to (no GPU needed)",
+                  "Lower the spec to TensorRT's INetworkDefinition (as `build` does, without building) and read it "
+                  "back: per spec layer, each TensorRT layer's type, name, input and output tensors with shapes and "
+                  "dtypes, the parameters that decide what it computes (kernel, stride, padding mode and amounts, "
+                  "pooling type and divisor, activation alpha/beta, resize mode and coordinates, matmul operations, "
+                  "shuffle permutations...) and its weight names. Without --weights the weights are zeros of the "
+                  "right shapes. An ENGINE.plan is read with TensorRT's engine inspector, which needs a GPU.",
+                  usage="netdsl inspect SPEC|ENGINE.plan [--layer NAME]... [--precision P] [--format json]")
+    inspect.add_argument("spec", metavar="SPEC|ENGINE.plan")
+    inspect.add_argument("--weights", metavar="FILE", help="bind this weight file (default: zeros; names and shapes "
+                         "are the same)")
+    inspect.add_argument("--precision", help="float32 (default), float16 or bfloat16: the network of that build")
+    inspect.add_argument("--layer", action="append", metavar="NAME", help="only this spec layer (or TensorRT layer); "
+                         "repeat for several")
+    inspect.add_argument("--format", **formats)
+
+    comparing = add("compare", cmd_compare, "per-layer errors of TensorRT against the reference executor",
+                    "Run the reference executor and TensorRT on the same input (--input, or seeded random at the "
+                    "largest batch) and print, for every spec layer's output (or --layer ones), the maximum and mean "
+                    "absolute and the maximum relative error, and the first layer over tolerance (|TensorRT - "
+                    "reference| <= atol + rtol*|reference|, `verify`'s tolerances). On a GPU that TensorRT runs on, "
+                    "the tensors are marked as engine outputs and the engine is run. Otherwise (or with "
+                    "--evaluator) TensorRT's side is the lowered network evaluated with numpy following TensorRT's "
+                    "documented layer semantics, and the report says so. Exit 0 all within tolerance, 1 otherwise.",
+                    usage="netdsl compare SPEC [--weights FILE | --random-weights] [--input X] [--precision P] "
+                    "[--layer NAME]... [--evaluator] [--format json]")
+    comparing.add_argument("spec", metavar="SPEC")
+    comparing.add_argument("--weights", metavar="FILE", help="weight file (default: the spec's `weights:`)")
+    comparing.add_argument("--random-weights", action="store_true", help="seeded random weights instead of a file")
+    comparing.add_argument("--seed", type=int, default=0, help="with --random-weights: the seed (default 0)")
+    comparing.add_argument("--input", action="append", metavar="[NAME=]FILE", help="inputs (default: seeded random)")
+    comparing.add_argument("--precision", help="float32 (default: the spec's), float16 or bfloat16 (also fp16, bf16...)")
+    from .trtexec import add_precision_flags as add_flags
+
+    add_flags(comparing)
+    comparing.add_argument("--layer", action="append", metavar="NAME", help="only this spec layer's outputs; repeat")
+    comparing.add_argument("--evaluator", action="store_true", help="compare the evaluator even where a GPU could "
+                           "run the engine")
+    comparing.add_argument("--format", **formats)
 
     validate = add("validate", cmd_validate, "check specs and report every problem",
                    "Check specs (YAML syntax, keys, types, names, block expansion and shapes) and report every "

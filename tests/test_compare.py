@@ -1,0 +1,75 @@
+"""netdsl compare: per-layer errors of TensorRT's side against the reference executor. On this project's
+machines (no GPU that TensorRT runs on) TensorRT's side is the TensorRT-semantics evaluator, and the
+report must say so; the engine path (marking tensors as outputs) is written against the documented API
+and not run here."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorrt_rtx")
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def netdsl(*args):
+    return subprocess.run([sys.executable, "-m", "netdsl", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120, env=dict(os.environ))
+
+
+def test_cli_prints_the_layer_table_from_the_evaluator():
+    result = netdsl("compare", "specs/lenet.yaml", "--random-weights", "--fp16")
+    assert result.returncode == 0, result.stderr
+    assert "TensorRT-semantics evaluator vs reference executor, float16: no engine was run" in result.stdout
+    for layer in ("conv1", "pool2", "fc3", "prob"):
+        assert f"\n{layer} " in result.stdout
+    assert "all 12 tensors within tolerance" in result.stdout
+
+
+def test_cli_json_and_layer_filter():
+    result = netdsl("compare", "specs/zoo/resnet18.yaml", "--random-weights", "--evaluator", "--layer", "fc",
+                    "--layer", "layer1.0.add", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["compared"] == "evaluator" and record["first_failure"] is None
+    assert [row["layer"] for row in record["rows"]] == ["layer1.0.add", "fc"]  # graph order
+    assert record["rows"][1]["shape"] == [32, 1000]  # the profile's largest batch
+    assert record["rows"][1]["max_abs"] < 1e-4
+
+
+def test_first_layer_over_tolerance_is_named(monkeypatch):
+    """A wrong lowering (the pooling divisor counting padding) shows up at its layer, not only at the output."""
+    from netdsl import compare
+    from netdsl.ops import REGISTRY
+    from netdsl.spec import check_text
+    from netdsl.trt.inspect import concrete
+
+    import tensorrt_rtx as trt
+
+    text = ("netdsl: 1\ninputs:\n  - {name: x, shape: [1, 3, 6, 6]}\nlayers:\n"
+            "  - {name: pool, kind: avg_pool, kernel: 3, stride: 1, padding: 1, count_include_pad: false}\n"
+            "  - {name: act, kind: relu}\n")
+    checked, _ = check_text(text)
+    original = type(REGISTRY["avg_pool"]).lower
+
+    def lower(self, node, ctx, x):
+        result = original(self, node, ctx, x)
+        _, layer = concrete(trt, ctx.network.get_layer(ctx.network.num_layers - 1))
+        layer.average_count_excludes_padding = False
+        return result
+
+    inputs = {"x": np.random.default_rng(0).standard_normal((1, 3, 6, 6)).astype(np.float32) + 3}
+    assert compare.compare(checked, {}, inputs).first_failure is None
+    monkeypatch.setattr(type(REGISTRY["avg_pool"]), "lower", lower)
+    result = compare.compare(checked, {}, inputs)
+    assert result.first_failure.layer == "pool" and not result.rows[1].passed
+    assert "first layer over tolerance: pool (avg_pool)" in compare.render(result)
+
+
+def test_unknown_layer_is_a_usage_error():
+    result = netdsl("compare", "specs/lenet.yaml", "--random-weights", "--layer", "nope")
+    assert result.returncode == 2 and "no layer named `nope`" in result.stderr
