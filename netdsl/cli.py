@@ -299,8 +299,7 @@ def cmd_inspect(args) -> int:
         record = info.to_json()
         if only is not None:
             record["layers"] = [layer for layer in record["layers"] if layer["spec_layer"] in only]
-        json.dump(record, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(record)
     else:
         print(inspect.render(info, only))
     return EXIT_OK
@@ -332,8 +331,7 @@ def cmd_compare(args) -> int:
     precision = precision_of(args) or (checked.graph.build.precision if checked.graph.build else None) or "float32"
     result = compare.compare(checked, bound, inputs, precision, args.layer, use_engine)
     if args.format == "json":
-        json.dump(result.to_json(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(result.to_json())
     else:
         print(compare.render(result))
     return EXIT_OK if result.first_failure is None else EXIT_INVALID

@@ -5,9 +5,8 @@ summation order over thousands of terms), float16 1e-2 and bfloat16 5e-2 (`netds
 of every tensor through 20-50 layers; observed maxima are about a tenth of these).
 
 The bigger networks (AlexNet, VGG-16, ResNet-50: seconds each through numpy) are marked slow and run
-with NETDSL_SLOW=1."""
+with `pytest -m slow`."""
 
-import os
 import sys
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from torch_models import MODELS  # noqa: E402
 
 TOLERANCE = {"float32": 1e-4, "float16": 1e-2, "bfloat16": 5e-2}
 SLOW = {"alexnet", "vgg16", "resnet50"}
-run_slow = pytest.mark.skipif(not os.environ.get("NETDSL_SLOW"), reason="slow: set NETDSL_SLOW=1")
+run_slow = pytest.mark.slow  # left out of the default run; CI runs `pytest -m slow` too
 
 
 def lenet():
