@@ -44,7 +44,8 @@ def pytorch_macs(model):
             per_output = module.in_features
         total += output[0].numel() * per_output
 
-    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    counted = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    hooks = [m.register_forward_hook(count) for m in counted]
     with torch.no_grad():
         model.to("meta").eval()(torch.zeros(1, 3, 224, 224, device="meta"))
     for hook in hooks:
