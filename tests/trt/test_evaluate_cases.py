@@ -29,11 +29,7 @@ TOLERANCE = {"float32": 1e-5, "float16": 4e-3, "bfloat16": 3e-2}
 
 # Differences between PyTorch's meaning and TensorRT's documented semantics that the lowering does not
 # handle yet (listed in the README); strict, so that a fix is noticed.
-KNOWN = {
-    "upsample(mode=bilinear,scale=0.5)[1x2x5x5]": (
-        "TensorRT's resize maps coordinates with in/out (5/2), PyTorch with 1/scale (2) when floor(in * scale) "
-        "!= in * scale"),
-}
+KNOWN: dict = {}
 
 PARAMS = [pytest.param(case, precision, id=f"{case.id}-{precision}",
                        marks=[pytest.mark.xfail(reason=KNOWN[case.id], strict=True)] if case.id in KNOWN else [])
