@@ -2,6 +2,8 @@
 torch.nn.functional.interpolate, and `upsample` (torch.nn.Upsample), the same with `scale` for
 `scale_factor`."""
 
+import math
+
 from ..params import Bool, Choice, Pair, Param, Scale
 from . import REGISTRY, Op, ShapeError, TensorType, register, spatial
 from ._windows import RANKS, per_axis
@@ -64,7 +66,7 @@ class Interpolate(Op):
             return REGISTRY["adaptive_avg_pool"].reference(node, ctx, x)
         out_sizes = ctx.output_shape()[2:]
         for axis, (out, factor) in enumerate(zip(out_sizes, self.factors(node, len(out_sizes))), start=2):
-            index, weight = taps(p["mode"], x.shape[axis], out, factor, p["align_corners"])
+            index, weight = taps(p["mode"], x.shape[axis], out, factor, p["align_corners"], len(out_sizes))
             shape = [1] * x.ndim
             shape[axis] = out
             x = sum(np.take(x, index[:, t], axis=axis) * weight[:, t].reshape(shape) for t in range(index.shape[1]))
@@ -75,9 +77,37 @@ class Interpolate(Op):
         if p["mode"] == "area":
             return REGISTRY["adaptive_avg_pool"].lower(node, ctx, x)
         sizes, outs = ctx.types[node.inputs[0]].shape[2:], ctx.types[node.name].shape[2:]
+        scales = [trt_scale(p["mode"], size, out, factor, p["align_corners"], len(sizes))
+                  for size, out, factor in zip(sizes, outs, self.factors(node, len(sizes)))]
+        if any(scale is None for scale in scales):  # axes TensorRT's resize cannot map as PyTorch does
+            return self.by_matrices(node, ctx, x, [s or 1.0 for s in scales], [s is None for s in scales])
+        return self.resize(node, ctx, x, scales)
+
+    def by_matrices(self, node, ctx, x, scales, by_matrix):
+        """The axes ``by_matrix`` as products with PyTorch's interpolation matrices [out, in] (its taps
+        and weights), the others by TensorRT's resize."""
+        import numpy as np
+
+        from .primitive import Builder, Value
+
+        p, t, out = node.params, ctx.types[node.inputs[0]], ctx.types[node.name]
+        if any(scale != 1.0 for scale in scales):
+            x = self.resize(node, ctx, x, scales)
+            t = TensorType(tuple(out.shape[a] if not by_matrix[a - 2] else t.shape[a] for a in range(t.rank)), t.dtype)
+        g, value = Builder("trt", node, ctx), Value(x, t)
+        factors = self.factors(node, t.rank - 2)
+        for axis in [a for a in range(2, t.rank) if by_matrix[a - 2]]:
+            size, length = t.shape[axis], out.shape[axis]
+            index, weight = taps(p["mode"], size, length, factors[axis - 2], p["align_corners"], t.rank - 2)
+            matrix = np.zeros((length, size), np.float32)
+            np.add.at(matrix, (np.arange(length)[:, None], index), weight)
+            value = along(g, value, g.constant(matrix, t.dtype), axis)
+        return value.data
+
+    def resize(self, node, ctx, x, scales):
+        trt, p = ctx.trt, node.params
         layer = ctx.network.add_resize(x)
-        layer.scales = [1.0, 1.0] + [trt_scale(p["mode"], size, out, factor)
-                                     for size, out, factor in zip(sizes, outs, self.factors(node, len(sizes)))]
+        layer.scales = [1.0, 1.0] + list(scales)
         transform = trt.ResizeCoordinateTransformation
         if p["mode"] == "nearest":  # PyTorch: source index floor(dst * in / out)
             layer.resize_mode = trt.InterpolationMode.NEAREST
@@ -107,9 +137,22 @@ class Upsample(Interpolate):
               "scale": Param(Scale(), None, doc="one factor or one per spatial axis")}
 
 
-def taps(mode: str, size: int, out: int, factor, align_corners: bool):
-    """PyTorch's source pixels and weights along one axis: index and weight arrays [out, taps] (float32
-    arithmetic, as PyTorch's CPU kernels for float32)."""
+def shortcut(mode: str, size: int, out: int, spatial: int):
+    """PyTorch's index along an axis where its kernel does not map coordinates (checked against torch
+    2.13's CPU kernels): the linear modes copy an unchanged axis; nearest over 2 spatial axes (only)
+    copies an unchanged axis and takes dst // 2 when doubling. None elsewhere."""
+    import numpy as np
+
+    if out == size and (mode in ("linear", "bilinear", "trilinear") or mode == "nearest" and spatial == 2):
+        return np.arange(out)
+    if out == 2 * size and mode == "nearest" and spatial == 2:
+        return np.arange(out) // 2
+    return None
+
+
+def taps(mode: str, size: int, out: int, factor, align_corners: bool, spatial: int):
+    """PyTorch's source pixels and weights along one axis of ``spatial``: index and weight arrays
+    [out, taps] (float32 arithmetic, as PyTorch's CPU kernels for float32)."""
     import numpy as np
 
     f32 = np.float32
@@ -118,13 +161,11 @@ def taps(mode: str, size: int, out: int, factor, align_corners: bool):
         scale = f32(size - 1) / f32(out - 1) if out > 1 else f32(0)
     else:
         scale = f32(1.0 / factor) if factor else f32(size) / f32(out)
+    copied = shortcut(mode, size, out, spatial)
+    if copied is not None:
+        return copied[:, None], np.ones((out, 1), f32)
     if mode in ("nearest", "nearest-exact"):
-        if mode == "nearest" and out == size:
-            index = np.arange(out)
-        elif mode == "nearest" and out == 2 * size:
-            index = np.arange(out) // 2
-        else:
-            index = np.floor((dst + f32(0.5 if mode == "nearest-exact" else 0)) * scale).astype(int)
+        index = np.floor((dst + f32(0.5 if mode == "nearest-exact" else 0)) * scale).astype(int)
         return np.minimum(index, size - 1)[:, None], np.ones((out, 1), f32)
     if mode == "bicubic":
         src = dst * scale if align_corners else scale * (dst + f32(0.5)) - f32(0.5)
@@ -141,8 +182,6 @@ def taps(mode: str, size: int, out: int, factor, align_corners: bool):
         weight = np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=1).astype(f32)
         index = np.clip(low[:, None] + np.arange(-1, 3), 0, size - 1)
         return index, weight
-    if out == size:  # PyTorch copies an axis whose size does not change
-        return np.arange(out)[:, None], np.ones((out, 1), f32)
     src = dst * scale if align_corners else np.maximum(scale * (dst + f32(0.5)) - f32(0.5), 0)
     low = np.minimum(np.floor(src).astype(int), size - 1)
     fraction = np.clip(src - low, 0, 1).astype(f32)
@@ -150,15 +189,31 @@ def taps(mode: str, size: int, out: int, factor, align_corners: bool):
     return index, np.stack([1 - fraction, fraction], axis=1).astype(f32)
 
 
-def trt_scale(mode: str, size: int, out: int, factor) -> float:
-    """TensorRT's scale for one axis: the factor given (PyTorch maps coordinates with it), or one that
-    gives exactly `out` from a size, and PyTorch's own shortcuts (an unchanged axis is copied; nearest
-    doubling takes dst // 2) where the factor would map differently."""
-    if out == size and mode != "bicubic":
-        return 1.0
-    if out == 2 * size and mode == "nearest":
-        return 2.0
-    return float(factor) if factor else exact_scale(size, out)
+def trt_scale(mode: str, size: int, out: int, factor, align_corners: bool, spatial: int) -> float | None:
+    """TensorRT's scale for one axis, or None where its resize cannot map as PyTorch does.
+
+    TensorRT's resize maps output cells back with the lengths, in / out (the operator reference's
+    coordinate transformations, whether the scales or the shape are set; the scales only give the output
+    size floor(in * scale)). PyTorch maps with 1 / scale_factor when a factor is given: the same only
+    when in * factor is whole, or for align_corners (lengths in both), or where PyTorch's kernel takes a
+    shortcut (:func:`shortcut`)."""
+    if shortcut(mode, size, out, spatial) is not None:
+        return out / size
+    if not factor:
+        return exact_scale(size, out)
+    return float(factor) if align_corners or size * float(factor) == out else None
+
+
+def along(g, value, matrix, axis: int):
+    """``matrix`` [out, in] applied along ``axis`` of ``value`` (the last: value @ matrix^T; else
+    matrix @ value seen as [..., in, rest])."""
+    shape = value.type.shape
+    if axis == len(shape) - 1:
+        return g.matmul(value, matrix, transpose_b=True)
+    rest = math.prod(shape[axis + 1:])
+    flat = g.reshape(value, shape=[0] * axis + [shape[axis], rest])
+    product = g.matmul(matrix, flat)
+    return g.reshape(product, shape=[0] * axis + [matrix.type.shape[0], *shape[axis + 1:]])
 
 
 def exact_scale(size: int, out: int) -> float:

@@ -209,8 +209,10 @@ class GroupNorm(Normalization):
         rank, c, groups = len(t.shape), t.shape[1], node.params["num_groups"]
         if rank == 2:  # TensorRT needs an axis after the channels to normalize over
             x = self.reshaped(ctx, x, reshape_dims(t.shape) + (1,), "rank3")
-        axes = tuple(range(2, max(rank, 3)))
-        shape = (1, c) + (1,) * (len(axes))
+        # TensorRT splits the channels into groups only when num_groups != 1 (the operator reference's
+        # Normalization); one group is the statistics over the channels as well
+        axes = tuple(range(1 if groups == 1 else 2, max(rank, 3)))
+        shape = (1, c) + (1,) * (max(rank, 3) - 2)
         if has_v2(ctx.network) or groups in (1, c):
             scale, bias = self.scale_and_bias(node, ctx, t, shape)
             y = ctx.label(self.normalization(ctx, x, scale, bias, axes, node.params["eps"], groups),

@@ -737,6 +737,8 @@ def resize_axis(layer, x, axis: int, out: int):
         index = {"FLOOR": np.floor, "CEIL": np.ceil, "HALF_UP": lambda v: np.floor(v + 0.5),
                  "HALF_DOWN": lambda v: np.ceil(v - 0.5)}[rounding](source)
         return np.take(x, np.clip(index, 0, size - 1).astype(np.int64), axis=axis)
+    if mode == "CUBIC":
+        return cubic_axis(layer, x, axis, source)
     if mode != "LINEAR":
         raise Unsupported(f"resize mode {mode}")
     source = np.clip(source, 0, size - 1)
@@ -744,6 +746,24 @@ def resize_axis(layer, x, axis: int, out: int):
     high = np.minimum(low + 1, size - 1)
     weight = (source - low).astype(np.float32).reshape([-1 if a == axis else 1 for a in range(x.ndim)])
     return np.take(x, low, axis=axis) * (1 - weight) + np.take(x, high, axis=axis) * weight
+
+
+def cubic_axis(layer, x, axis: int, source):
+    """CUBIC along one axis: the four taps floor(source) - 1 .. + 2 weighted by Keys' kernel with
+    A = cubic_coeff (|d| <= 1: (A+2)|d|^3 - (A+3)|d|^2 + 1; 1 < |d| < 2: A|d|^3 - 5A|d|^2 + 8A|d| - 4A);
+    taps outside the input read the edge value, or with exclude_outside weigh 0 and the others are
+    renormalized to sum to 1."""
+    size, a = x.shape[axis], layer.cubic_coeff
+    low = np.floor(source)
+    taps = low[:, None] + np.arange(-1, 3)
+    d = np.abs(source[:, None] - taps)
+    weight = np.where(d <= 1, ((a + 2) * d - (a + 3)) * d * d + 1, ((a * d - 5 * a) * d + 8 * a) * d - 4 * a)
+    if layer.exclude_outside:
+        weight = np.where((taps >= 0) & (taps < size), weight, 0)
+        weight = weight / weight.sum(axis=1, keepdims=True)
+    index = np.clip(taps, 0, size - 1).astype(np.int64)
+    shape = [-1 if a == axis else 1 for a in range(x.ndim)]
+    return sum(np.take(x, index[:, t], axis=axis) * weight[:, t].astype(np.float32).reshape(shape) for t in range(4))
 
 
 @handles("RESIZE")
@@ -760,3 +780,39 @@ def resize(ev, layer, x, shape_=None):
         if out != x.shape[axis]:  # every transformation maps an unresized axis onto itself
             y = resize_axis(layer, y, axis, out)
     return y
+
+
+# -- attention -----------------------------------------------------------------------------------------
+
+
+@handles("ATTENTION_INPUT")
+def attention_input(ev, layer, q, k, v, mask=None):
+    # IAttention (the operator reference's Attention): normalize(q @ k^T + mask) @ v, no scale, over
+    # q [b, heads, s_q, h] and k, v [b, kv heads, s_kv, h], each kv head serving heads / kv heads query
+    # heads; SOFTMAX over s_kv. A bool mask (broadcast to [b, heads, s_q, s_kv]) marks the positions that
+    # may be attended, a float mask is added; causal UPPER_LEFT lets query i attend keys j <= i, LOWER_RIGHT
+    # j <= i + s_kv - s_q. The whole attention is computed here: its output layer passes the result on.
+    attention = layer.attention
+    if attention.query_form.name != "PADDED_BHND" or attention.key_value_form.name != "PADDED_BHND":
+        raise Unsupported("packed (ragged) attention inputs")
+    group = q.shape[1] // k.shape[1]
+    k, v = np.repeat(k, group, axis=1), np.repeat(v, group, axis=1)
+    scores = np.matmul(q, np.swapaxes(k, -1, -2))
+    s_q, s_kv = scores.shape[-2:]
+    causal = attention.causal_kind.name
+    if causal != "NONE":
+        shift = s_kv - s_q if causal == "LOWER_RIGHT" else 0
+        mask = np.arange(s_kv)[None, :] <= np.arange(s_q)[:, None] + shift
+    if mask is not None and mask.dtype == bool:
+        scores = np.where(mask, scores, -np.inf)
+    elif mask is not None:
+        scores = scores + mask
+    if attention.norm_op.name == "SOFTMAX":
+        e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        scores = e / e.sum(axis=-1, keepdims=True)
+    return np.matmul(scores.astype(np.float32), v)
+
+
+@handles("ATTENTION_OUTPUT")
+def attention_output(ev, layer, x):
+    return x

@@ -100,7 +100,8 @@ CASES = [
          torch=lambda x: F.interpolate(x, size=(9, 17), mode="bilinear", align_corners=True)),
     Case("upsample", {"mode": "bilinear", "scale": 0.5}, inputs=[(1, 2, 6, 6)],
          torch=lambda x: F.interpolate(x, scale_factor=0.5, mode="bilinear")),
-    # 5 x 0.5 = 2.5: PyTorch maps output cells back with 1 / scale = 2, TensorRT (documented) with in / out = 2.5
+    # 5 x 0.5 = 2.5: PyTorch maps output cells back with 1 / scale = 2, TensorRT's resize (documented) with
+    # in / out = 2.5: the lowering takes PyTorch's interpolation matrix for such an axis
     Case("upsample", {"mode": "bilinear", "scale": 0.5}, inputs=[(1, 2, 5, 5)],
          torch=lambda x: F.interpolate(x, scale_factor=0.5, mode="bilinear")),
 ]

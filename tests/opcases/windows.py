@@ -152,6 +152,14 @@ RESIZE = [
          name="nearest-shortcuts"),
     Case("interpolate", {"mode": "bilinear", "scale_factor": [1.2, 1.5]}, inputs=[(1, 2, 3, 5)],
          torch=interpolate(scale_factor=(1.2, 1.5), mode="bilinear"), name="bilinear-unchanged-axis"),
+    # ... in the 2-D kernel only: 1-D (and 3-D) nearest maps every axis with 1 / scale_factor
+    Case("interpolate", {"scale_factor": 1.3}, inputs=[(1, 2, 2)], torch=interpolate(scale_factor=1.3),
+         name="nearest-1d-unchanged-size"),
+    Case("interpolate", {"mode": "nearest-exact", "scale_factor": 1.09}, inputs=[(1, 2, 10)],
+         torch=interpolate(scale_factor=1.09, mode="nearest-exact"), name="nearest-exact-unchanged-size"),
+    # in * scale_factor not whole (10.5, 13.5): TensorRT's resize would map with in / out, PyTorch with 1 / 1.5
+    Case("interpolate", {"mode": "bicubic", "scale_factor": 1.5}, inputs=[X2],
+         torch=interpolate(scale_factor=1.5, mode="bicubic")),
     Case("interpolate", {"mode": "trilinear", "scale_factor": [2, 1.5, 0.5]}, inputs=[X3],
          torch=interpolate(scale_factor=(2, 1.5, 0.5), mode="trilinear")),
     Case("interpolate", {"mode": "trilinear", "size": [3, 8, 4], "align_corners": True}, inputs=[X3],

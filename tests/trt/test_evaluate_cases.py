@@ -5,9 +5,10 @@ executor (the spec's meaning) and PyTorch, in float32, float16 and bfloat16.
 Tolerances, relative to the largest |expected| (at least 1):
 - float32: the case's own (default 1e-5): both executors compute in float32, the differences are
   summation order and float32 coordinate arithmetic.
-- float16: 4e-3, eight units of float16's roundoff (2^-11): the evaluator rounds the input, the weights
-  and every layer output to float16, a handful of roundings on the way to each value (no accumulation:
-  it sums in float32, as TensorRT's kernels accumulate).
+- float16: 4e-3, eight units of float16's roundoff (2^-11): the evaluator rounds the weights and every
+  layer output to float16, a handful of roundings on the way to each value (no accumulation: it sums in
+  float32, as TensorRT's kernels accumulate); the inputs are rounded for both executors alike (a case
+  whose inputs float16 cannot hold is skipped: the reference refuses infinite inputs).
 - bfloat16: 3e-2, about eight units of bfloat16's roundoff (2^-8), for the same reason.
 """
 
@@ -28,11 +29,7 @@ TOLERANCE = {"float32": 1e-5, "float16": 4e-3, "bfloat16": 3e-2}
 
 # Differences between PyTorch's meaning and TensorRT's documented semantics that the lowering does not
 # handle yet (listed in the README); strict, so that a fix is noticed.
-KNOWN = {
-    "upsample(mode=bilinear,scale=0.5)[1x2x5x5]": (
-        "TensorRT's resize maps coordinates with in/out (5/2), PyTorch with 1/scale (2) when floor(in * scale) "
-        "!= in * scale"),
-}
+KNOWN: dict = {}
 
 PARAMS = [pytest.param(case, precision, id=f"{case.id}-{precision}",
                        marks=[pytest.mark.xfail(reason=KNOWN[case.id], strict=True)] if case.id in KNOWN else [])
@@ -56,14 +53,16 @@ def run_both(case, precision):
     arrays = case.arrays()
     feed = {f"x{i}": a for i, a in enumerate(arrays)} or {"unused": np.zeros(1, np.float32)}
     node = checked.graph.nodes[0]
+    if precision != "float32":  # the engine sees the inputs rounded by its input casts: the reference
+        # runs on the same values, so that an ill-conditioned layer (a layer norm of values near 1000)
+        # does not count the input's rounding, amplified, against the lowering; integer and bool results
+        # of rounded floats are then exact
+        feed = {k: round_to(v, precision) if v.dtype.kind == "f" else v for k, v in feed.items()}
+        if not all(np.isfinite(v).all() for v in feed.values() if v.dtype.kind == "f"):
+            pytest.skip(f"inputs beyond {precision}'s range: the engine would see inf, which the reference refuses")
     expected = reference.run(checked, bound, feed, keep=set(node.outputs))
     _, network, ctx = network_for(checked, bound, BuildOptions(precision=precision))
     got = Evaluator(network, ctx).run(feed, keep="all")
-    if precision != "float32":  # integer and bool results of rounded floats are compared exactly with
-        # the reference on inputs rounded the same way
-        rounded = {k: round_to(v, precision) if v.dtype.kind == "f" else v for k, v in feed.items()}
-        exact = reference.run(checked, bound, rounded, keep=set(node.outputs))
-        expected = {k: exact[k] if exact[k].dtype.kind in "biu" else v for k, v in expected.items()}
     return checked, node, bound, arrays, expected, got
 
 

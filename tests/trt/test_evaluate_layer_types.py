@@ -278,6 +278,72 @@ def test_resize_nearest_rounding(rounding):
     close(evaluate(build, X), X[:, :, index(5, 7)][:, :, :, index(6, 4)])
 
 
+@pytest.mark.parametrize("exclude_outside", [False, True])
+def test_resize_cubic(exclude_outside):
+    # ONNX's reference Resize with `sizes` (its scale is then out / in, as TensorRT's lengths) and the
+    # same cubic_coeff_a and exclude_outside
+    from onnx import TensorProto, helper
+    from onnx.reference import ReferenceEvaluator
+
+    def build(n, x, k):
+        layer = n.add_resize(x)
+        layer.shape = (2, 3, 9, 4)
+        layer.resize_mode = trt.InterpolationMode.CUBIC
+        layer.coordinate_transformation = trt.ResizeCoordinateTransformation.HALF_PIXEL
+        layer.cubic_coeff = -0.5
+        layer.exclude_outside = exclude_outside
+        return layer.get_output(0)
+
+    node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode="cubic", cubic_coeff_a=-0.5,
+                            exclude_outside=int(exclude_outside), coordinate_transformation_mode="half_pixel")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, X.shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [helper.make_tensor("sizes", TensorProto.INT64, [4], [2, 3, 9, 4])])
+    [want] = ReferenceEvaluator(helper.make_model(graph)).run(None, {"x": X})
+    close(evaluate(build, X), want)
+
+
+@pytest.mark.parametrize("causal", ["NONE", "UPPER_LEFT", "LOWER_RIGHT"])
+def test_attention(causal):
+    # grouped heads (4 query heads over 2 key/value heads), no scale inside the layer
+    q = RNG.standard_normal((2, 4, 3, 8)).astype(np.float32)
+    kv = RNG.standard_normal((2, 2, 5, 8)).astype(np.float32)
+    v = RNG.standard_normal((2, 2, 5, 8)).astype(np.float32)
+
+    def build(n, q, k, v, keep):
+        layer = n.add_attention_v2(q, k, v, trt.AttentionNormalizationOp.SOFTMAX, getattr(trt.CausalMaskKind, causal))
+        layer.decomposable = True
+        return layer.get_output(0)
+
+    allowed = np.arange(5)[None, :] <= np.arange(3)[:, None] + {"UPPER_LEFT": 0, "LOWER_RIGHT": 2}.get(causal, 5)
+    want = F.scaled_dot_product_attention(torch.from_numpy(q), torch.from_numpy(kv).repeat_interleave(2, 1),
+                                          torch.from_numpy(v).repeat_interleave(2, 1),
+                                          attn_mask=torch.from_numpy(allowed), scale=1.0)
+    close(evaluate(build, q, kv, v), want, 1e-4)
+
+
+def test_attention_masks():
+    q, k, v = (RNG.standard_normal((1, 2, 3, 4)).astype(np.float32) for _ in range(3))
+    added = RNG.standard_normal((1, 1, 3, 3)).astype(np.float32)
+    allowed = np.array([[True, False, True], [False, True, True], [True, True, False]])
+
+    def build(operation):
+        def add(n, q, k, v, m, keep):
+            layer = n.add_attention_v2(q, k, v, operation, trt.CausalMaskKind.NONE)
+            layer.decomposable = True
+            layer.mask = m
+            return layer.get_output(0)
+        return add
+
+    t = [torch.from_numpy(a) for a in (q, k, v)]
+    close(evaluate(build(trt.AttentionNormalizationOp.SOFTMAX), q, k, v, added),
+          F.scaled_dot_product_attention(*t, attn_mask=torch.from_numpy(added), scale=1.0), 1e-4)
+    close(evaluate(build(trt.AttentionNormalizationOp.SOFTMAX), q, k, v, allowed[None, None]),
+          F.scaled_dot_product_attention(*t, attn_mask=torch.from_numpy(allowed), scale=1.0), 1e-4)
+    close(evaluate(build(trt.AttentionNormalizationOp.NONE), q, k, v, added),
+          (t[0] @ t[1].transpose(-1, -2) + torch.from_numpy(added)) @ t[2], 1e-4)
+
+
 def test_unknown_layer_type_is_named():
     from netdsl.trt.evaluate import Unsupported
 
