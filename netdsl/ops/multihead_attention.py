@@ -5,10 +5,12 @@ lowerings (`implementation`) it passes on."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from ..params import Bool, Choice, Int, Param
 from ..tensors import show_shape, show_type
-from . import ShapeError, WeightSlot, register
-from .primitive import Composite
+from . import REGISTRY, ShapeError, WeightSlot, register
+from .primitive import Composite, Value
 
 
 @register
@@ -74,13 +76,29 @@ class MultiheadAttention(Composite):
 
             q, k, v = (self.project(g, x, part(weight, i), part(bias, i)) for i, x in enumerate(batched))
         q, k, v = (g.transpose(g.reshape(t, shape=[0, 0, heads, -1]), dim0=1, dim1=2) for t in (q, k, v))
-        attended = g.scaled_dot_product_attention(q, k, v, implementation=p["implementation"])
+        attended = self.attend(g, p, q, k, v)
         merged = g.reshape(g.transpose(attended, dim0=1, dim1=2), shape=[0, 0, embed])
         out = self.project(g, merged, *(self.weight(g, p, slot, inputs[0])
                                         for slot in ("out_proj.weight", "out_proj.bias")))
         if inputs[0].type.rank == 2:
             return g.squeeze(out, dim=0)
         return out if p["batch_first"] else g.transpose(out, dim0=0, dim1=1)
+
+    @staticmethod
+    def attend(g, p, q, k, v):
+        params = {"implementation": p["implementation"]}
+        if g.mode != "trt":
+            return g.scaled_dot_product_attention(q, k, v, **params)
+        # A nested expansion lowers as its expansion (the matmul path): the attention's own lowering
+        # chooses TensorRT's attention layer where `implementation` asks for it.
+        attention = REGISTRY["scaled_dot_product_attention"]
+        node = SimpleNamespace(name=g.node.name, params=attention.with_defaults(params))
+        out = attention.infer_shape(node, q.type, k.type, v.type)
+        saved, g.ctx.part = g.ctx.part, "attention"
+        try:
+            return Value(attention.lower_values(node, g.ctx, q, k, v), out)
+        finally:
+            g.ctx.part = saved
 
     @staticmethod
     def batch_first(g, p, x):
