@@ -56,10 +56,10 @@ class MultiheadAttention(Composite):
                              "one shape")
 
     def weight_slots(self, node, *inputs):
-        embed, bias = node.params["embed_dim"], node.params["bias"]
-        slots = [WeightSlot("in_proj_weight", (3 * embed, embed)), bias and WeightSlot("in_proj_bias", (3 * embed,)),
-                 WeightSlot("out_proj.weight", (embed, embed)), bias and WeightSlot("out_proj.bias", (embed,))]
-        return [slot for slot in slots if slot]  # in the state_dict's order
+        embed = node.params["embed_dim"]
+        slots = [WeightSlot("in_proj_weight", (3 * embed, embed)), WeightSlot("in_proj_bias", (3 * embed,)),
+                 WeightSlot("out_proj.weight", (embed, embed)), WeightSlot("out_proj.bias", (embed,))]
+        return [s for s in slots if node.params["bias"] or not s.name.endswith("bias")]  # the state_dict's order
 
     def expand(self, node, g, *inputs):
         p = node.params
