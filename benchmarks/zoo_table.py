@@ -1,6 +1,6 @@
-"""The model zoo table for README: parameters and multiply-accumulates (netdsl summary), the number of
-TensorRT layers netdsl's lowering adds, and the time of a TensorRT-RTX build of each spec in specs/zoo
-(random weights, float32, this machine, one build each after a warm-up build of LeNet).
+"""The model zoo table for README: parameters and multiply-accumulates (netdsl summary) and the time of a
+TensorRT-RTX build of each spec in specs/zoo (random weights, float32, this machine, one build each after
+a warm-up build of LeNet).
 
 Run: python benchmarks/zoo_table.py   (prints a Markdown table)
 """
@@ -34,19 +34,18 @@ def random_weights(checked):
 def main() -> int:
     lenet = build.load_spec(os.path.join(ROOT, "specs", "lenet.yaml"))
     build.build_plan(lenet, build.bind_weights(lenet))  # warm-up: TensorRT's one-time start
-    print("| network | input | parameters | MACs per sample | TensorRT layers | TensorRT-RTX build (s) | plan (MB) |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| network | input | parameters | MACs per sample | TensorRT-RTX build (s) | plan (MB) |")
+    print("|---|---|---:|---:|---:|---:|")
     for path in sorted(glob.glob(os.path.join(ROOT, "specs", "zoo", "*.yaml"))):
         checked = build.load_spec(path)
         table = summary.to_json(checked)
         bound = random_weights(checked)
-        layers = build.network_for(checked, bound)[1].num_layers
         start = time.perf_counter()
         plan = build.build_plan(checked, bound)
         seconds = time.perf_counter() - start
         shape = "x".join(str(d) for d in checked.graph.inputs[0].shape[1:])
         print(f"| {checked.graph.name} | {shape} | {table['total_params']:,} | {table['total_macs']:,} | "
-              f"{layers:,} | {seconds:.1f} | {plan.data.nbytes / 1e6:.0f} |")
+              f"{seconds:.1f} | {plan.data.nbytes / 1e6:.0f} |")
     return 0
 
 
