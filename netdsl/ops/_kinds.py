@@ -69,6 +69,7 @@ MODULES = {
     'min': 'elementwise',
     'mish': 'activations_smooth',
     'mul': 'elementwise',
+    'multihead_attention': 'multihead_attention',
     'neg': 'unary',
     'not_equal': 'unary',
     'pad': 'pad',

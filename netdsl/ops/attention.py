@@ -95,7 +95,12 @@ class ScaledDotProductAttention(Composite):
         return out
 
     def lower(self, node, ctx, *tensors):
-        types = [ctx.types[name] for name in node.inputs]
+        return self.lower_values(node, ctx, *map(Value, tensors, (ctx.types[name] for name in node.inputs)))
+
+    def lower_values(self, node, ctx, *values):
+        """The lowering on Values: also for kinds that expand into attention (multihead_attention), whose
+        nested expansion would otherwise always take the matmul path."""
+        types = [v.type for v in values]
         has_layer = hasattr(ctx.network, "add_attention_v2") or hasattr(ctx.network, "add_attention")
         wanted = node.params["implementation"]
         if wanted == "fused" and not has_layer:
@@ -104,8 +109,8 @@ class ScaledDotProductAttention(Composite):
             raise NetdslError(f"layer `{node.name}`: implementation fused needs TensorRT's attention layer, which "
                               "this TensorRT does not have; use implementation: matmul or auto")
         if wanted == "matmul" or not has_layer or self.not_fusable(*types):
-            return super().lower(node, ctx, *tensors)
-        return self.fused(node, ctx, tensors, types)
+            return self.expand(node, Builder("trt", node, ctx), *values).data
+        return self.fused(node, ctx, [v.data for v in values], types)
 
     def fused(self, node, ctx, tensors, types):
         trt, network = ctx.trt, ctx.network

@@ -37,3 +37,16 @@ def test_matmul_uses_the_expansion():
 
 def test_auto_falls_back_where_the_attention_layer_does_not_fit():
     assert "SOFTMAX" in layer_types("auto", v_features=4)  # k and v of different shapes
+
+
+@pytest.mark.parametrize("implementation", ["fused", "auto", "matmul"])
+def test_multihead_attention_passes_its_implementation_on(implementation):
+    spec = json.dumps({"netdsl": 1, "inputs": [{"name": "x", "shape": [2, 7, 16]}],
+                       "layers": [{"name": "a", "kind": "multihead_attention", "embed_dim": 16, "num_heads": 4,
+                                   "batch_first": True, "implementation": implementation}]})
+    checked, diagnostics = check_text(spec)
+    assert checked is not None, [str(d) for d in diagnostics]
+    _, network, _ = network_for(checked, random_weights(checked))
+    types = [network.get_layer(i).type.name for i in range(network.num_layers)]
+    fused = any("ATTENTION" in t for t in types)
+    assert fused == (implementation != "matmul") and ("SOFTMAX" in types) == (implementation == "matmul"), types

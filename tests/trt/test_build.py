@@ -32,7 +32,11 @@ def sha256(path):
     return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+SLOW_BUILDS = {"vit_b_16.yaml"}  # 5 to 10 s on the CPU here; tests/zoo/test_zoo_vit.py builds it too
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW_BUILDS else p
+                                  for p in SPECS], ids=lambda p: p.name)
 def test_every_shipped_spec_builds(path):
     checked = build.load_spec(str(path))
     has_weights = checked.graph.weights is not None and checked.graph.weights.file
