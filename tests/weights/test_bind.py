@@ -207,3 +207,40 @@ def test_weight_keys_starting_with_a_dot_are_relative_to_the_block_instance(tmp_
     bound = bind(load(str(spec)), read_weights(str(tmp_path / "w.safetensors")), "w.safetensors", strict=True)
     assert {name: float(w.array.flat[0]) for name, w in bound.items()} == {
         "stage.0.gain.value": 2.0, "stage.1.gain.value": 3.0, "top.value": 1.0}
+
+
+INDEX_SPEC = """netdsl: 1
+inputs: [{name: x, shape: [1, 5, 2]}]
+layers:
+  - {name: index, kind: constant, shape: [3], dtype: int64}
+  - {name: table, kind: constant, shape: [5, 2]}
+  - {name: picked, kind: gather, dim: 0, inputs: [table, index]}
+"""
+
+
+@pytest.mark.parametrize("extension", ["safetensors", "wts"])
+def test_integer_buffers_bind_to_integer_constants(tmp_path, extension):
+    # Swin's relative_position_index: an int64 buffer of the state_dict (float32 in a .wts file)
+    spec = tmp_path / "s.yaml"
+    spec.write_text(INDEX_SPEC)
+    path = str(tmp_path / f"w.{extension}")
+    write_weights(path, {"index.value": np.array([4, 0, 2]), "table.value": np.ones((5, 2), np.float32)})
+    checked = load(str(spec))
+    bound = bind(checked, read_weights(path), path, strict=True)
+    assert bound["index.value"].array.tolist() == [4, 0, 2]
+    from netdsl import summary
+
+    rows = {row["name"]: row for row in summary.to_json(checked)["layers"]}
+    assert (rows["index"]["params"], rows["index"]["buffers"], rows["table"]["params"]) == (0, 3, 10)
+
+
+def test_integer_constants_refuse_fractions_and_float_constants_refuse_integers(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(INDEX_SPEC)
+    path = str(tmp_path / "w.safetensors")
+    write_weights(path, {"index.value": np.array([4, 0.5, 2], np.float32), "table.value": np.ones((5, 2), np.int64)})
+    diagnostics = Diagnostics()
+    bind(load(str(spec)), read_weights(path), path, diagnostics=diagnostics)
+    found = {d.weight: d.message for d in diagnostics}
+    assert set(found) == {"index.value", "table.value"}
+    assert "must hold integers" in found["index.value"] and "need floating point" in found["table.value"]
