@@ -32,7 +32,12 @@ def sha256(path):
     return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+# builds of 3 to 15 s here: in the slow run (tests/zoo/test_zoo_swin.py builds them in every precision too)
+SLOW_BUILDS = ("convnext_tiny.yaml", "swin_t.yaml")
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW_BUILDS else p
+                                  for p in SPECS], ids=lambda p: p.name)
 def test_every_shipped_spec_builds(path):
     checked = build.load_spec(str(path))
     has_weights = checked.graph.weights is not None and checked.graph.weights.file
