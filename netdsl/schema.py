@@ -17,10 +17,23 @@ PARAM_REF = {"type": "string", "pattern": r"^\$[A-Za-z_][A-Za-z0-9_]*$",
 
 
 def _param(schema: dict, doc: str) -> dict:
-    wrapped = {"anyOf": [schema, {"$ref": "#/definitions/param_ref"}]}
+    wrapped = {"anyOf": [_items_may_be_refs(schema), {"$ref": "#/definitions/param_ref"}]}
     if doc:
         wrapped["description"] = doc
     return wrapped
+
+
+def _items_may_be_refs(schema):
+    """The same schema with every list item also allowed to be a block parameter (`shape: [$dim, 1, 1]`),
+    as the spec reader substitutes parameters anywhere in a value."""
+    if isinstance(schema, list):
+        return [_items_may_be_refs(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {key: _items_may_be_refs(value) for key, value in schema.items()}
+    if isinstance(result.get("items"), dict):
+        result["items"] = {"anyOf": [result["items"], {"$ref": "#/definitions/param_ref"}]}
+    return result
 
 
 def _common() -> dict:

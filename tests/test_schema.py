@@ -57,6 +57,17 @@ def test_schema_accepts_block_parameters_inside_blocks():
     assert not list(validator().iter_errors(spec))
 
 
+def test_schema_accepts_block_parameters_inside_lists():
+    spec = {"netdsl": 1, "inputs": [{"name": "d", "shape": [1, 4, 8, 8]}],
+            "blocks": {"u": {"params": {"c": "required"},
+                             "layers": [{"name": "g", "kind": "constant", "shape": ["$c", 1, 1]},
+                                        {"name": "r", "kind": "reshape", "shape": [0, "$c", -1]}]}},
+            "layers": [{"name": "x", "block": "u", "with": {"c": 4}}]}
+    assert not list(validator().iter_errors(spec))
+    spec["blocks"]["u"]["layers"][1]["shape"] = [0, "c", -1]
+    assert list(validator().iter_errors(spec))
+
+
 def test_schema_knows_the_weights_section():
     base = {"netdsl": 1, "inputs": [{"name": "d", "shape": [1, 4]}],
             "layers": [{"name": "f", "kind": "fully_connected", "out_features": 2, "weights": {"weight": "head.w"}}]}

@@ -78,11 +78,14 @@ REGISTRY: Registry = Registry()
 class WeightSlot:
     """A weight tensor a layer needs: ``name`` is the slot (``weight``, ``bias``, ``running_mean``…),
     bound by default to ``<layer>.<name>``. ``trainable`` is False for buffers such as running
-    statistics, which PyTorch (and published parameter counts) do not count as parameters."""
+    statistics, which PyTorch (and published parameter counts) do not count as parameters. ``dtype`` is
+    float32 for every float weight (whatever float the file stores); an integer dtype (a constant's
+    integer buffer, e.g. Swin's relative_position_index) accepts integer tensors from the file."""
 
     name: str
     shape: tuple
     trainable: bool = True
+    dtype: str = "float32"
 
     @property
     def count(self) -> int:

@@ -88,6 +88,7 @@ MODULES = {
     'relu6': 'activations',
     'reshape': 'reshape',
     'rms_norm': 'rms_norm',
+    'roll': 'roll',
     'round': 'unary',
     'rrelu': 'activations_piecewise',
     'rsqrt': 'unary',

@@ -2,7 +2,7 @@
 class tokens) from the weight file by name, shape-checked like every weight."""
 
 from ..params import Choice, Dims, Literal, Param, literal_shape
-from ..tensors import DTYPES, TensorType
+from ..tensors import DTYPES, TensorType, is_float
 from . import ShapeError, WeightSlot, register
 from .primitive import Primitive
 
@@ -41,8 +41,12 @@ class Constant(Primitive):
         return TensorType(tuple(shape) if shape is not None else given, p["dtype"])
 
     def weight_slots(self, node, *inputs):
-        shape = node.params["shape"]
-        return [WeightSlot("value", tuple(shape))] if node.params["value"] is None and shape is not None else []
+        shape, dtype = node.params["shape"], node.params["dtype"]
+        if node.params["value"] is not None or shape is None:
+            return []
+        # an integer tensor is a buffer, never a parameter (PyTorch's parameters are floating point)
+        floating = is_float(dtype)
+        return [WeightSlot("value", tuple(shape), trainable=floating, dtype="float32" if floating else dtype)]
 
     def array(self, p, out):
         import numpy as np

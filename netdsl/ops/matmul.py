@@ -66,6 +66,8 @@ class Matmul(Primitive):
 
         a = np.swapaxes(a, -1, -2) if p["transpose_a"] else a
         b = np.swapaxes(b, -1, -2) if p["transpose_b"] else b
+        if a.ndim > 2 and b.ndim == 2:  # a linear layer: one BLAS product (numpy's stacked one is ~100x slower)
+            return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[-1:])
         return np.matmul(a, b)
 
     def emit(self, ctx, p, out, a, b):

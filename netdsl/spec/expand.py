@@ -243,7 +243,8 @@ class Expander:
             self.define(scope, local, full, entries["name"].pos)  # defined but unusable: no cascade
             return
         params, param_pos, ok = {}, {}, True
-        weight_names = read_layer_weights(entries["weights"], full, self.diagnostics) if "weights" in entries else ({}, {})
+        weight_names = (read_layer_weights(entries["weights"], full, self.diagnostics, scope.prefix)
+                        if "weights" in entries else ({}, {}))
         if weight_names is None:
             ok = False
         for key, value in entries.items():

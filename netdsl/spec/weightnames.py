@@ -13,7 +13,8 @@ named after it, whatever the file calls them. Checkpoints whose keys differ are 
     layers:
       - {name: fc, kind: fully_connected, out_features: 10, weights: {weight: head.w, bias: head.b}}
 
-A layer's own ``weights`` map gives exact file keys and bypasses ``prefix`` and ``rename``.
+A layer's own ``weights`` map gives exact file keys and bypasses ``prefix`` and ``rename``; in a block, a
+key starting with ``.`` is relative to the instance (``.layer_scale`` in ``features.1.0``).
 """
 
 from __future__ import annotations
@@ -106,8 +107,12 @@ def read_weights_source(node: YamlNode | None, spec_path: str, diagnostics: Diag
     return source
 
 
-def read_layer_weights(node: YamlNode, layer: str, diagnostics: Diagnostics) -> tuple[dict, dict] | None:
-    """A layer's `weights: {slot: file key}`: (names, positions), or None after an error."""
+def read_layer_weights(node: YamlNode, layer: str, diagnostics: Diagnostics,
+                       prefix: str = "") -> tuple[dict, dict] | None:
+    """A layer's `weights: {slot: file key}`: (names, positions), or None after an error. A key starting
+    with `.` is relative to the block instance the layer is in (``prefix``, e.g. ``features.1.0.``), as
+    layer names there are: `weights: {value: .layer_scale}` reads ``features.1.0.layer_scale``, a
+    parameter that PyTorch registers on the block's module itself."""
     mapping = expect_map(node, f"`weights` of layer `{layer}`", diagnostics, layer=layer)
     if mapping is None:
         return None
@@ -116,7 +121,7 @@ def read_layer_weights(node: YamlNode, layer: str, diagnostics: Diagnostics) -> 
         key = key_of(value, f"file name of `{layer}.{slot}`", diagnostics)
         if key is None:
             return None
-        names[slot], positions[slot] = key, mapping.key_pos[slot]
+        names[slot], positions[slot] = prefix + key[1:] if key.startswith(".") else key, mapping.key_pos[slot]
     return names, positions
 
 

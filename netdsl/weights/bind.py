@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ..diagnostics import Diagnostic, Diagnostics, Pos, Source, SpecError, did_you_mean
 from ..ops import show_shape
 from ..spec.weightnames import WeightsSource, find_prefix_rule, suggest_mapping
+from ..tensors import INTEGER_DTYPES
 from . import FLOAT_DTYPES, Tensor
 
 IGNORED_SUFFIXES = (".num_batches_tracked",)
@@ -129,7 +130,8 @@ def _bind_one(node, slot, name, key, tensor, unclaimed, path, diagnostics) -> Bo
                           layer=node.name, weight=name, hint=did_you_mean(key, unclaimed) or (
                               "map the file's names with `weights:` in the spec, or give the layer `bias: false`"))
         return None
-    if tensor.dtype not in BINDABLE:
+    integer = slot.dtype in INTEGER_DTYPES
+    if tensor.dtype not in BINDABLE and not (integer and tensor.dtype in INTEGER_DTYPES):
         diagnostics.error("weight-dtype", f"weight `{name}` is {tensor.dtype}; layers need floating point",
                           node.pos, layer=node.name, weight=name, expected="float32, float16 or bfloat16", found=tensor.dtype)
         return None
@@ -145,12 +147,24 @@ def _bind_one(node, slot, name, key, tensor, unclaimed, path, diagnostics) -> Bo
                           expected=f"{expected:,} values", found=f"{tensor.count:,}")
         return None
     array = tensor.as_float32().reshape(slot.shape)
+    if integer and not _exact_integers(tensor.data if tensor.dtype in INTEGER_DTYPES else array):
+        diagnostics.error("weight-dtype", f"weight `{name}` must hold integers of at most 2^24 in magnitude for "
+                          f"this {slot.dtype} constant", node.pos, layer=node.name, weight=name,
+                          hint="bound weights are float32 arrays, which hold such integers exactly")
+        return None
     if not np.isfinite(array).all():
         bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
         diagnostics.error("weight-not-finite", f"weight `{name}` holds {bad:,} NaN or infinite values",
                           node.pos, layer=node.name, weight=name, hint="the checkpoint is damaged or training diverged")
         return None
     return BoundWeight(name, node.name, slot.name, array)
+
+
+def _exact_integers(data) -> bool:
+    import numpy as np
+
+    values = np.asarray(data, np.float64)
+    return bool(np.all(np.abs(values) <= 2 ** 24) and np.all(values == np.round(values)))
 
 
 def read_for(checked, path: str, diagnostics: Diagnostics) -> dict[str, Tensor] | None:

@@ -54,7 +54,10 @@ layers:
   - {name: pd, kind: pad, pad: [1, 1, 2, 0], mode: reflect, inputs: x}
   - {name: ti, kind: tile, dims: [2, 1, 1], inputs: x}
   - {name: ps, kind: pixel_shuffle, upscale_factor: 2, inputs: x}
-outputs: [r, q, p, t, back, sl, c, st, g, e, pd, ti, ps]
+  - {name: ro, kind: roll, shifts: [-1, 2], dims: [2, 3], inputs: x}
+  - {name: index, kind: constant, value: [[3, 0]], dtype: int64}
+  - {name: gt, kind: gather, dim: 1, inputs: [x, index]}
+outputs: [r, q, p, t, back, sl, c, st, g, e, pd, ti, ps, ro, gt]
 """
 
 
@@ -65,7 +68,7 @@ def expected_dynamic(x):
         "t": x.transpose(0, 1), "back": x, "sl": x[:, :, 1:-1, 1:-1], "c": torch.cat([b, a], 1),
         "st": torch.stack([a, a]), "g": x[:, [0, 7]], "e": x[:, [2]].expand(-1, 3, -1, -1),
         "pd": F.pad(x, (1, 1, 2, 0), mode="reflect"), "ti": torch.tile(x, (2, 1, 1)),
-        "ps": F.pixel_shuffle(x, 2)}
+        "ps": F.pixel_shuffle(x, 2), "ro": torch.roll(x, (-1, 2), (2, 3)), "gt": x[:, [[3, 0]]]}
 
 
 def check(text: str):
@@ -144,6 +147,8 @@ def test_shape_kinds_on_a_dynamic_batch():
     ("{name: l, kind: reshape, shape: [-1]}", "-1 must stand for exactly the batch"),
     ("{name: l, kind: flatten, start_dim: 0}", "cannot flatten the dynamic batch"),
     ("{name: l, kind: tile, dims: [2, 1, 1, 1]}", "dynamic dimension N"),
+    ("{name: l, kind: roll, shifts: 1, dims: 0}", "dynamic dimension N"),
+    ("{name: l, kind: roll, shifts: 1}", "roll flattens the whole tensor, dynamic batch included"),
 ])
 def test_what_needs_the_batch_size_is_refused_with_a_dynamic_batch(layer, message):
     text = DYNAMIC.split("layers:")[0] + f"layers:\n  - {layer}\n"

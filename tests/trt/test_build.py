@@ -32,7 +32,9 @@ def sha256(path):
     return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
-SLOW_BUILDS = {"vit_b_16.yaml"}  # 5 to 10 s on the CPU here; tests/zoo/test_zoo_vit.py builds it too
+# builds of 3 to 15 s on the CPU here: in the slow run (tests/zoo/test_zoo_vit.py and test_zoo_swin.py
+# build them in every precision too)
+SLOW_BUILDS = {"vit_b_16.yaml", "convnext_tiny.yaml", "swin_t.yaml"}
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW_BUILDS else p

@@ -190,3 +190,57 @@ def test_two_weights_from_one_file_entry_are_refused(tmp_path):
                     "  - {name: fc, kind: fully_connected, out_features: 4, weights: {weight: w, bias: w}}\n")
     with pytest.raises(SpecError, match="`fc.bias` and `fc.weight` both read `w`"):
         bind(load(str(spec)), {}, "w.safetensors")
+
+
+def test_weight_keys_starting_with_a_dot_are_relative_to_the_block_instance(tmp_path):
+    # ConvNeXt's CNBlock registers `layer_scale` on the block's module itself: features.1.0.layer_scale
+    spec = tmp_path / "s.yaml"
+    spec.write_text("netdsl: 1\ninputs: [{name: x, shape: [1, 4, 2, 2]}]\n"
+                    "blocks:\n  scaled:\n    inputs: [x]\n    layers:\n"
+                    "      - {name: gain, kind: constant, shape: [4, 1, 1], weights: {value: .layer_scale}}\n"
+                    "      - {name: mul, kind: mul, inputs: [gain, x]}\n"
+                    "layers:\n  - {name: stage, block: scaled, repeat: 2}\n"
+                    "  - {name: top, kind: constant, shape: [1], weights: {value: .gain}}\n")
+    weights = {"stage.0.layer_scale": np.full((4, 1, 1), 2, np.float32),
+               "stage.1.layer_scale": np.full((4, 1, 1), 3, np.float32), "gain": np.ones(1, np.float32)}
+    write_weights(str(tmp_path / "w.safetensors"), weights)
+    bound = bind(load(str(spec)), read_weights(str(tmp_path / "w.safetensors")), "w.safetensors", strict=True)
+    assert {name: float(w.array.flat[0]) for name, w in bound.items()} == {
+        "stage.0.gain.value": 2.0, "stage.1.gain.value": 3.0, "top.value": 1.0}
+
+
+INDEX_SPEC = """netdsl: 1
+inputs: [{name: x, shape: [1, 5, 2]}]
+layers:
+  - {name: index, kind: constant, shape: [3], dtype: int64}
+  - {name: table, kind: constant, shape: [5, 2]}
+  - {name: picked, kind: gather, dim: 0, inputs: [table, index]}
+"""
+
+
+@pytest.mark.parametrize("extension", ["safetensors", "wts"])
+def test_integer_buffers_bind_to_integer_constants(tmp_path, extension):
+    # Swin's relative_position_index: an int64 buffer of the state_dict (float32 in a .wts file)
+    spec = tmp_path / "s.yaml"
+    spec.write_text(INDEX_SPEC)
+    path = str(tmp_path / f"w.{extension}")
+    write_weights(path, {"index.value": np.array([4, 0, 2]), "table.value": np.ones((5, 2), np.float32)})
+    checked = load(str(spec))
+    bound = bind(checked, read_weights(path), path, strict=True)
+    assert bound["index.value"].array.tolist() == [4, 0, 2]
+    from netdsl import summary
+
+    rows = {row["name"]: row for row in summary.to_json(checked)["layers"]}
+    assert (rows["index"]["params"], rows["index"]["buffers"], rows["table"]["params"]) == (0, 3, 10)
+
+
+def test_integer_constants_refuse_fractions_and_float_constants_refuse_integers(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(INDEX_SPEC)
+    path = str(tmp_path / "w.safetensors")
+    write_weights(path, {"index.value": np.array([4, 0.5, 2], np.float32), "table.value": np.ones((5, 2), np.int64)})
+    diagnostics = Diagnostics()
+    bind(load(str(spec)), read_weights(path), path, diagnostics=diagnostics)
+    found = {d.weight: d.message for d in diagnostics}
+    assert set(found) == {"index.value", "table.value"}
+    assert "must hold integers" in found["index.value"] and "need floating point" in found["table.value"]
