@@ -129,6 +129,9 @@ class Evaluator:
             return None
         if value.dtype != self.trt.bfloat16 or self.ctx is None:
             raise Unsupported(f"cannot read {value.dtype} weights `{attribute}` back from TensorRT")
+        held = getattr(self.ctx, "constant_layers", {}).get(layer.name) if type_name == "CONSTANT" else None
+        if held is not None and held.size == value.size:  # the lowering recorded what it gave this layer
+            return bfloat16_from_bits(held)
         name = self.names.by_convention(type_name, layer, attribute)
         if name:
             return bfloat16_from_bits(self.ctx.arrays[name])

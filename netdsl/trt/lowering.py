@@ -52,6 +52,7 @@ class Lowering:
         self.node = None
         self.part: str | None = None  # the step of a composite's expansion being lowered (layer names)
         self.literals: list = []  # arrays behind unnamed constants (kept alive like the weights)
+        self.constant_layers: dict = {}  # constant layer name -> the array it holds (for read-back tools)
         self.is_rtx = False
         self.notes: list[str] = []  # what the build should tell the user (precision workarounds)
 
@@ -153,7 +154,9 @@ class Lowering:
         else:
             weights = self.trt.Weights(converted)
         layer = self.network.add_constant(tuple(converted.shape), weights)
-        return self.label(layer, part).get_output(0)
+        self.label(layer, part)
+        self.constant_layers[layer.name] = converted
+        return layer.get_output(0)
 
     def expand_rank(self, tensor, t, rank: int):
         """``tensor`` (of netdsl type ``t``) with 1s prepended up to ``rank`` (TensorRT broadcasts only
@@ -187,6 +190,7 @@ class Lowering:
         """A constant tensor from weights named ``name``."""
         layer = self.network.add_constant(tuple(shape), self.trt_weights(array.reshape(shape), name, derived_from))
         self.label(layer, name.rsplit(".", 1)[-1])
+        self.constant_layers[layer.name] = self.arrays[name]
         return layer.get_output(0)
 
     def name_pending(self) -> None:
