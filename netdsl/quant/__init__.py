@@ -18,7 +18,6 @@ computed beforehand (TensorRT 11 and TensorRT-RTX have no other kind; TensorRT 1
 from __future__ import annotations
 
 from ..diagnostics import UsageError
-from .fake import scale_of, weight_amax
 from .placement import Placement, placement
 
 
@@ -26,6 +25,8 @@ class Quantizer:
     """The scales of a placement: one per activation tensor, one per output channel of each weight."""
 
     def __init__(self, where: Placement, scales, origin: str = "the scales file"):
+        from .fake import scale_of
+
         missing = [name for name in where.tensors if name not in scales.activations]
         if missing:
             shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
@@ -43,6 +44,8 @@ class Quantizer:
         scales file's `weight` line when there is one (quantization-aware training), else the weight's
         own per-channel absolute maximum."""
         import numpy as np
+
+        from .fake import scale_of, weight_amax
 
         axis = self.placement.weight_axis(layer, slot)
         if axis is None:

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from ..diagnostics import Diagnostics, Pos, did_you_mean
 from ..yamlnodes import Node as YamlNode, Scalar, Seq, describe
 from ..spec.fields import bool_of, check_keys, expect_list, expect_map, text_of
-from .fake import DTYPES
 
+DTYPES = ("int8", "fp8")  # fp8: E4M3 (float8_e4m3fn)
 # quantizable kinds -> the axis of their weight's output channels (None: no weights, every input is an activation)
 WEIGHT_AXIS = {"convolution": 0, "deconvolution": 1, "fully_connected": 0, "linear": 0, "matmul": None}
 SECTION_KEYS = ("dtype", "scales", "kinds", "exclude", "residual")
