@@ -4,8 +4,9 @@ float32 and of each calibration method, on the 360 held-out digits shipped in we
 The digits LeNet was trained on are not shipped (tools/train_lenet.py takes them from scikit-learn),
 so the 500 calibration images are made from the held-out set without leaking it: the set is split in
 two halves (even and odd indices); each half is calibrated on 500 training-like images made from the
-*other* half (shifted by up to 2 pixels, contrast 0.8..1.0, seeded), and its accuracy is measured with
-those scales. Every held-out digit is thus classified with scales that never saw it.
+*other* half (tools/lenet_calibration.py: shifted by up to 2 pixels, contrast 0.8..1.0, seeded), and its
+accuracy is measured with those scales. Every held-out digit is thus classified with scales that never
+saw it. "agrees" counts the digits whose predicted class is float32's.
 
     python benchmarks/quant_lenet.py            # about a minute on two CPU cores
 """
@@ -27,30 +28,10 @@ from netdsl.build import bind_weights, load_spec  # noqa: E402
 from netdsl.quant import Quantizer, placement  # noqa: E402
 from netdsl.quant.calibrate import METHODS, calibrate  # noqa: E402
 from netdsl.quant.section import Quantization  # noqa: E402
+from tools.lenet_calibration import heldout, training_like  # noqa: E402
 
 SPEC = os.path.join(ROOT, "specs", "lenet.yaml")
 SAMPLES = 500
-
-
-def training_like(images: np.ndarray, count: int, seed: int) -> np.ndarray:
-    """``count`` variations of ``images``: each a random one, shifted by -2..2 pixels on each axis (zeros
-    come in) and scaled in contrast by 0.8..1.0."""
-    rng = np.random.default_rng(seed)
-    result = np.zeros((count,) + images.shape[1:], np.float32)
-    for k in range(count):
-        image = images[rng.integers(len(images))]
-        dy, dx = rng.integers(-2, 3, size=2)
-        shifted = np.roll(image, (dy, dx), axis=(1, 2))
-        if dy > 0:
-            shifted[:, :dy] = 0
-        elif dy < 0:
-            shifted[:, dy:] = 0
-        if dx > 0:
-            shifted[:, :, :dx] = 0
-        elif dx < 0:
-            shifted[:, :, dx:] = 0
-        result[k] = shifted * rng.uniform(0.8, 1.0)
-    return result
 
 
 def predict(checked, bound, images, quantizer=None) -> np.ndarray:
@@ -59,14 +40,14 @@ def predict(checked, bound, images, quantizer=None) -> np.ndarray:
 
 
 def main() -> int:
-    with np.load(os.path.join(ROOT, "weights", "lenet_heldout.npz")) as archive:
-        images, labels = archive["images"], archive["labels"]
+    images, labels = heldout()
     folds = [np.arange(0, len(images), 2), np.arange(1, len(images), 2)]
     rows = []
     base = load_spec(SPEC)
     bound = bind_weights(base)
-    float_accuracy = float((predict(base, bound, images) == labels).mean())
-    rows.append(("float32", "-", float_accuracy, 0.0))
+    float_predicted = predict(base, bound, images)
+    float_accuracy = float((float_predicted == labels).mean())
+    rows.append(("float32", "-", float_accuracy, len(labels), 0.0))
     with tempfile.TemporaryDirectory() as folder:
         data = []
         for k, calibrate_on in enumerate(folds[::-1]):  # fold 0 is calibrated on images made from fold 1
@@ -80,19 +61,19 @@ def main() -> int:
                 checked = load_spec(SPEC)
                 checked.graph.quantization = Quantization(dtype=dtype)
                 where = placement(checked)
-                correct = 0
+                correct = agrees = 0
                 for fold, path in zip(folds, data):
                     scales = calibrate(checked, bound, path, method, progress=False)
                     predicted = predict(checked, bound, images[fold], Quantizer(where, scales))
                     correct += int((predicted == labels[fold]).sum())
-                accuracy = correct / len(labels)
-                rows.append((dtype, method, accuracy, time.perf_counter() - start))
+                    agrees += int((predicted == float_predicted[fold]).sum())
+                rows.append((dtype, method, correct / len(labels), agrees, time.perf_counter() - start))
     print(f"LeNet on {len(labels)} held-out digits, reference executor (numpy, CPU); calibration: {SAMPLES} "
           "training-like images per half (see the docstring)")
-    print(f"{'type':<8} {'calibration':<12} {'accuracy':>9} {'vs float32':>11} {'seconds':>8}")
-    for dtype, method, accuracy, seconds in rows:
+    print(f"{'type':<8} {'calibration':<12} {'accuracy':>9} {'vs float32':>11} {'agrees':>8} {'seconds':>8}")
+    for dtype, method, accuracy, agrees, seconds in rows:
         print(f"{dtype:<8} {method:<12} {accuracy * 100:8.2f}% {(accuracy - float_accuracy) * 100:+10.2f}pp "
-              f"{seconds:8.1f}")
+              f"{agrees:4}/{len(labels)} {seconds:8.1f}")
     return 0
 
 
