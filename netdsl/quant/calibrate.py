@@ -5,7 +5,8 @@ is observed; a method turns the observations into an amax per tensor.
 Two passes for the histogram methods, as TensorRT's calibrators make them: the first finds each
 tensor's absolute maximum, the second counts |x| in 2048 bins from 0 to it. ``max`` needs only the
 first. Samples are read in file-name order and batched the same way every time, so the same data
-gives the same scales file.
+gives the same scales file (with another --batch, numpy sums products in another order and a range may
+move in its last float32 bit).
 
 Calibration data: a folder of `.npy`/`.npz` files, or one such file. A `.npy` holds one sample (the
 input's shape without the batch) or several (with a leading batch axis); an `.npz` holds arrays named
