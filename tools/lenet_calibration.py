@@ -45,7 +45,7 @@ def main() -> int:
     from netdsl.quant.calibrate import calibrate
     from netdsl.quant.scales import write_scales
 
-    checked = load_spec(os.path.join(ROOT, "specs", "lenet_int8.yaml"))
+    checked = load_spec(os.path.join(ROOT, "specs", "quantized", "lenet_int8.yaml"))
     images, _ = heldout()
     with tempfile.TemporaryDirectory() as folder:
         np.save(os.path.join(folder, "calibration.npy"), training_like(images, 500, seed=0))

@@ -44,7 +44,8 @@ class Quantization:
     def changes(self, other: "Quantization | None") -> list[str]:
         """What differs from ``other`` (None: no quantization), one sentence each, for `netdsl diff`."""
         if other is None:
-            return [f"quantization added: {self.dtype}"]
+            excluded = f", excluding {show(self.exclude)}" if self.exclude else ""
+            return [f"quantization added: {self.dtype}, scales {show(self.scales)}{excluded}"]
         return [f"quantization {key}: {show(getattr(other, key))} -> {show(getattr(self, key))}"
                 for key in SECTION_KEYS if getattr(other, key) != getattr(self, key)]
 

@@ -25,7 +25,7 @@ def predict(checked, bound, images, quantizer=None):
 def test_shipped_scales_keep_the_accuracy():
     # the shipped scales were calibrated on images made from these held-out digits (see the slow test for
     # scales that never saw the digits they are measured on)
-    checked = load_spec(str(ROOT / "specs/lenet_int8.yaml"))
+    checked = load_spec(str(ROOT / "specs/quantized/lenet_int8.yaml"))
     bound = bind_weights(checked)
     images, labels = heldout()
     float_accuracy = (predict(checked, bound, images) == labels).mean()
@@ -35,7 +35,7 @@ def test_shipped_scales_keep_the_accuracy():
 
 @pytest.mark.slow
 def test_cross_calibrated_int8_keeps_the_accuracy(tmp_path):
-    checked = load_spec(str(ROOT / "specs/lenet_int8.yaml"))
+    checked = load_spec(str(ROOT / "specs/quantized/lenet_int8.yaml"))
     bound = bind_weights(checked)
     images, labels = heldout()
     folds = [np.arange(0, len(images), 2), np.arange(1, len(images), 2)]

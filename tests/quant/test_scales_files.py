@@ -13,7 +13,7 @@ from netdsl.quant.qat import import_qat
 from netdsl.quant.scales import MAGIC, Scales, ScalesError, format_scales, parse_scales, read_scales, write_scales
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SPEC = str(ROOT / "specs/lenet_int8.yaml")
+SPEC = str(ROOT / "specs/quantized/lenet_int8.yaml")
 HERE = pathlib.Path(__file__).resolve().parent
 
 

@@ -72,6 +72,6 @@ def test_residual_add_quantizes_its_other_input():
 
 
 def test_shipped_int8_spec():
-    checked, diagnostics = check(str(ROOT / "specs/lenet_int8.yaml"))
+    checked, diagnostics = check(str(ROOT / "specs/quantized/lenet_int8.yaml"))
     assert list(diagnostics) == []
     assert checked.graph.quantization.scales == str(ROOT / "weights/lenet_int8.scales")

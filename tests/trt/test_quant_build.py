@@ -102,7 +102,7 @@ def check_network(checked, bound, quantizer, precision="float32"):
 @pytest.mark.parametrize("precision", ["float32", "float16"])
 @pytest.mark.parametrize("dtype", ["int8", "fp8"])
 def test_lenet(dtype, precision):
-    checked = load_spec(str(ROOT / "specs/lenet_int8.yaml"))
+    checked = load_spec(str(ROOT / "specs/quantized/lenet_int8.yaml"))
     bound = bind_weights(checked)
     where = placement(checked, Quantization(dtype=dtype))
     from netdsl.quant.scales import read_scales
@@ -115,7 +115,7 @@ def test_lenet(dtype, precision):
 
 
 def test_spec_builds_with_its_own_scales():
-    checked = load_spec(str(ROOT / "specs/lenet_int8.yaml"))
+    checked = load_spec(str(ROOT / "specs/quantized/lenet_int8.yaml"))
     plan = build_plan(checked, bind_weights(checked))
     assert plan.quantization["scales"].endswith("lenet_int8.scales") and plan.quantization["activation_qdq"] == 5
 
