@@ -6,7 +6,9 @@ so the 500 calibration images are made from the held-out set without leaking it:
 two halves (even and odd indices); each half is calibrated on 500 training-like images made from the
 *other* half (tools/lenet_calibration.py: shifted by up to 2 pixels, contrast 0.8..1.0, seeded), and its
 accuracy is measured with those scales. Every held-out digit is thus classified with scales that never
-saw it. "agrees" counts the digits whose predicted class is float32's.
+saw it. "agrees" counts the digits whose predicted class is float32's. INT4 quantizes the weights of
+the fully connected layers only (per output channel; TensorRT's INT4 is weight-only, for matrix
+multiplies), so it needs no calibration.
 
     python benchmarks/quant_lenet.py            # about a minute on two CPU cores
 """
@@ -27,6 +29,7 @@ from netdsl import reference  # noqa: E402
 from netdsl.build import bind_weights, load_spec  # noqa: E402
 from netdsl.quant import Quantizer, placement  # noqa: E402
 from netdsl.quant.calibrate import METHODS, calibrate  # noqa: E402
+from netdsl.quant.scales import Scales  # noqa: E402
 from netdsl.quant.section import Quantization  # noqa: E402
 from tools.lenet_calibration import heldout, training_like  # noqa: E402
 
@@ -68,6 +71,12 @@ def main() -> int:
                     correct += int((predicted == labels[fold]).sum())
                     agrees += int((predicted == float_predicted[fold]).sum())
                 rows.append((dtype, method, correct / len(labels), agrees, time.perf_counter() - start))
+    start = time.perf_counter()
+    checked = load_spec(SPEC)
+    checked.graph.quantization = Quantization(dtype="int4")  # weights of the fully connected layers only
+    predicted = predict(checked, bound, images, Quantizer(placement(checked), Scales()))
+    rows.append(("int4", "(weights)", float((predicted == labels).mean()), int((predicted == float_predicted).sum()),
+                 time.perf_counter() - start))
     print(f"LeNet on {len(labels)} held-out digits, reference executor (numpy, CPU); calibration: {SAMPLES} "
           "training-like images per half (see the docstring)")
     print(f"{'type':<8} {'calibration':<12} {'accuracy':>9} {'vs float32':>11} {'agrees':>8} {'seconds':>8}")

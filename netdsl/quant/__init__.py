@@ -70,6 +70,10 @@ def quantizer_for(checked, scales_path: str | None = None) -> Quantizer | None:
     if where is None:
         return None
     path = scales_path or where.section.scales
+    if path is None and not where.tensors:  # weights only: their ranges come from the weights
+        from .scales import Scales
+
+        return Quantizer(where, Scales())
     if path is None:
         raise UsageError(f"{checked.path} quantizes but names no scales file: add `scales:` to `quantization:` "
                          "(written by `netdsl calibrate SPEC --data DIR -o FILE`)")

@@ -136,6 +136,9 @@ def calibrate(checked, bound, data: str, method: str = "entropy", percentile: fl
         where = placement(checked)
         if where is None:
             raise UsageError(f"{checked.path} has no `quantization:` section: nothing to calibrate")
+        if not where.tensors:
+            raise UsageError(f"nothing to calibrate: {checked.path} quantizes no activations ({where.dtype} quantizes "
+                             "weights only, from their own ranges)")
         tensors = where.tensors
     inputs = checked.graph.inputs
     size = batch_size(checked, batch)

@@ -1,7 +1,8 @@
 """Fake quantization in numpy, the way TensorRT's quantize/dequantize pairs compute: symmetric (no
 zero point), ``q = saturate(round(x * (1 / scale)))`` then ``q * scale``, in float32.
 
-- INT8: round half to even, saturate to [-128, 127] (TensorRT's IQuantizeLayer range).
+- INT8: round half to even, saturate to [-128, 127] (TensorRT's IQuantizeLayer range); INT4 (weights
+  only) the same in [-8, 7].
 - FP8 E4M3 (``float8_e4m3fn``: no infinities, largest 448): round to nearest even E4M3 value,
   saturate to +-448.
 
@@ -23,8 +24,9 @@ import numpy as np
 
 from .section import DTYPES
 # the largest magnitude of each quantized type: amax maps to it (scale = amax / QMAX)
-QMAX = {"int8": 127.0, "fp8": 448.0}
+QMAX = {"int8": 127.0, "fp8": 448.0, "int4": 7.0}
 INT8_RANGE = (-128.0, 127.0)
+INT4_RANGE = (-8.0, 7.0)
 FP8_MAX = 448.0
 
 
@@ -64,6 +66,8 @@ def fake_quantize(x: np.ndarray, scale, dtype: str, axis: int | None = None) -> 
         quantized = np.clip(np.rint(scaled), *INT8_RANGE)
     elif dtype == "fp8":
         quantized = round_fp8_e4m3(scaled)
+    elif dtype == "int4":
+        quantized = np.clip(np.rint(scaled), *INT4_RANGE)
     else:
         raise ValueError(f"unknown quantized dtype {dtype!r}; known: {', '.join(DTYPES)}")
     return (quantized * scale).astype(np.float32)

@@ -44,12 +44,20 @@ class QDQ:
 
         trt, network = ctx.trt, ctx.network
         scale = np.ascontiguousarray(scale, np.float32)
-        ctx.literals.append(scale)  # trt.Weights does not copy
-        constant = network.add_constant(scale.shape, trt.Weights(scale))
+        if self.quantizer.dtype == "int4" and ctx.precision != "float32":
+            # TensorRT-RTX dequantizes INT4 only with scales of the output's type (INT8 and FP8 take float32)
+            saved, ctx.part = ctx.part, None
+            scale_tensor = ctx.literal(scale, "float32", "scale")
+            ctx.part = saved
+            constant = ctx.network.get_layer(ctx.network.num_layers - 1)
+        else:
+            ctx.literals.append(scale)  # trt.Weights does not copy
+            constant = network.add_constant(scale.shape, trt.Weights(scale))
+            scale_tensor = constant.get_output(0)
         constant.name = f"{name}/scale"
-        quantized_type = trt.int8 if self.quantizer.dtype == "int8" else trt.fp8
-        quantize = network.add_quantize(tensor, constant.get_output(0), quantized_type)
-        dequantize = network.add_dequantize(quantize.get_output(0), constant.get_output(0), tensor.dtype)
+        quantized_type = {"int8": trt.int8, "fp8": trt.fp8, "int4": trt.int4}[self.quantizer.dtype]
+        quantize = network.add_quantize(tensor, scale_tensor, quantized_type)
+        dequantize = network.add_dequantize(quantize.get_output(0), scale_tensor, tensor.dtype)
         for layer, part in ((quantize, "quantize"), (dequantize, "dequantize")):
             layer.name = f"{name}/{part}"
             if axis is not None:

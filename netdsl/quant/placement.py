@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .section import WEIGHT_AXIS, Quantization, excluded
+from .section import WEIGHT_AXIS, WEIGHT_ONLY, Quantization, excluded
 
 FOLDED_INTO_WEIGHTS = ("batch_norm",)  # between a layer and an add, still fusable
 
@@ -52,9 +52,12 @@ def placement(checked, section: Quantization | None = None) -> Placement | None:
     graph, types = checked.graph, checked.types
     producer = {name: node for node in graph.nodes for name in node.outputs}
     layers = {}
+    weight_only = section.dtype in WEIGHT_ONLY
+    kinds = [k for k in section.kinds if not weight_only or k in WEIGHT_ONLY[section.dtype]]
     for node in graph.nodes:
-        if node.kind in section.kinds and not excluded(section, node):
-            quantized = tuple(i for i, name in enumerate(node.inputs) if types[name].dtype == "float32")
+        if node.kind in kinds and not excluded(section, node):
+            quantized = () if weight_only else tuple(
+                i for i, name in enumerate(node.inputs) if types[name].dtype == "float32")
             layers[node.name] = QuantizedLayer(node.name, node.kind, quantized, WEIGHT_AXIS[node.kind])
 
     def fusable(tensor: str) -> bool:
@@ -63,7 +66,7 @@ def placement(checked, section: Quantization | None = None) -> Placement | None:
             node = producer.get(node.inputs[0])
         return node is not None and node.name in layers and layers[node.name].weight_axis is not None
 
-    if section.residual:
+    if section.residual and not weight_only:
         for node in graph.nodes:
             if node.kind != "add" or len(node.inputs) < 2 or excluded(section, node):
                 continue

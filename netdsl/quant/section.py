@@ -5,7 +5,7 @@ quantization apart.
 .. code-block:: yaml
 
     quantization:
-      dtype: int8              # int8 | fp8 (E4M3)
+      dtype: int8              # int8 | fp8 (E4M3) | int4 (weights of fully_connected/linear only)
       scales: lenet.scales     # activation ranges (`netdsl calibrate`), relative to the spec
       exclude: [conv1, fc3]    # left in float: layer names, name prefixes (`layer4`: every layer in it), kinds
       # kinds: [convolution, deconvolution, fully_connected, linear, matmul]   (the default: all of them)
@@ -24,7 +24,8 @@ from ..diagnostics import Diagnostics, Pos, did_you_mean
 from ..yamlnodes import Node as YamlNode, Scalar, Seq, describe
 from ..spec.fields import bool_of, check_keys, expect_list, expect_map, text_of
 
-DTYPES = ("int8", "fp8")  # fp8: E4M3 (float8_e4m3fn)
+DTYPES = ("int8", "fp8", "int4")  # fp8: E4M3 (float8_e4m3fn); int4: weights only
+WEIGHT_ONLY = {"int4": ("fully_connected", "linear")}  # TensorRT quantizes only GEMM weights to INT4
 # quantizable kinds -> the axis of their weight's output channels (None: no weights, every input is an activation)
 WEIGHT_AXIS = {"convolution": 0, "deconvolution": 1, "fully_connected": 0, "linear": 0, "matmul": None}
 SECTION_KEYS = ("dtype", "scales", "kinds", "exclude", "residual")
@@ -69,10 +70,11 @@ def read_quantization(node: YamlNode, spec_path: str, diagnostics: Diagnostics) 
         text = value.value.lower() if isinstance(value, Scalar) and isinstance(value.value, str) else None
         text = DTYPE_ALIASES.get(text, text)
         if text not in DTYPES:
-            diagnostics.error("invalid-value", f"`quantization.dtype` must be int8 or fp8 (E4M3), found "
-                              f"{describe(value)}", value.pos, expected="int8 or fp8")
+            diagnostics.error("invalid-value", f"`quantization.dtype` must be int8, fp8 (E4M3) or int4 (weights "
+                              f"only), found {describe(value)}", value.pos, expected="int8, fp8 or int4")
         else:
             result.dtype = text
+            result.kinds = WEIGHT_ONLY.get(text, result.kinds)
     if "scales" in entries:
         path = text_of(entries["scales"], "`quantization.scales`", diagnostics)
         if path is not None:
@@ -85,6 +87,13 @@ def read_quantization(node: YamlNode, spec_path: str, diagnostics: Diagnostics) 
             diagnostics.error("invalid-value", f"`{kind}` is not a kind netdsl quantizes", result.positions[kind],
                               hint=did_you_mean(kind, WEIGHT_AXIS) or "quantized kinds: " + ", ".join(WEIGHT_AXIS))
         result.kinds = tuple(k for k in kinds if k in WEIGHT_AXIS)
+        allowed = WEIGHT_ONLY.get(result.dtype)
+        for kind in result.kinds if allowed else ():
+            if kind not in allowed:
+                diagnostics.error("invalid-value", f"{result.dtype} quantizes weights only, of {', '.join(allowed)} "
+                                  f"(TensorRT's INT4 is for matrix-multiply weights); `{kind}` cannot be",
+                                  result.positions[kind])
+        result.kinds = tuple(k for k in result.kinds if not allowed or k in allowed)
     if "exclude" in entries:
         result.exclude = tuple(names_of(entries["exclude"], "`quantization.exclude`", diagnostics, result.positions))
     if "residual" in entries:

@@ -19,11 +19,12 @@ def torch_fake(x, scale, dtype, axis=None):
     """PyTorch's fake quantization, symmetric: the oracle."""
     x = torch.as_tensor(x)
     scale = torch.as_tensor(np.asarray(scale, np.float32))
-    if dtype == "int8" and axis is None:
-        return torch.fake_quantize_per_tensor_affine(x, float(scale), 0, -128, 127)
-    if dtype == "int8":
+    low, high = {"int8": (-128, 127), "int4": (-8, 7)}.get(dtype, (None, None))
+    if low is not None and axis is None:
+        return torch.fake_quantize_per_tensor_affine(x, float(scale), 0, low, high)
+    if low is not None:
         return torch.fake_quantize_per_channel_affine(x, scale, torch.zeros(scale.numel(), dtype=torch.int32), axis,
-                                                      -128, 127)
+                                                      low, high)
     shape = [1] * x.dim()
     if axis is not None:
         shape[axis] = -1
@@ -41,7 +42,7 @@ def awkward(shape, seed=0):
     return x
 
 
-@pytest.mark.parametrize("dtype", ["int8", "fp8"])
+@pytest.mark.parametrize("dtype", ["int8", "fp8", "int4"])
 def test_per_tensor_bit_exact(dtype):
     x = awkward((6, 7, 8))
     for scale in (1.0, 0.05, 0.37, 3.0):
@@ -49,7 +50,7 @@ def test_per_tensor_bit_exact(dtype):
         assert np.array_equal(got, torch_fake(x, np.float32(scale), dtype).numpy()), scale
 
 
-@pytest.mark.parametrize("dtype", ["int8", "fp8"])
+@pytest.mark.parametrize("dtype", ["int8", "fp8", "int4"])
 @pytest.mark.parametrize("axis", [0, 1, -1])
 def test_per_channel_bit_exact(dtype, axis):
     x = awkward((5, 4, 3), seed=1)
@@ -84,10 +85,12 @@ KINDS = {
 }
 
 
-@pytest.mark.parametrize("dtype", ["int8", "fp8"])
+@pytest.mark.parametrize("dtype", ["int8", "fp8", "int4"])
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_weighted_kinds_against_torch(kind, dtype):
     layer, torch_layer, axis = KINDS[kind]
+    if dtype == "int4" and kind in ("convolution", "deconvolution"):
+        pytest.skip("int4 quantizes matrix-multiply weights only")
     checked = quantized_spec(layer, dtype=dtype)
     bound = random_weights(checked, seed=3)
     x = awkward((2, 3, 9, 9), seed=4)
@@ -95,7 +98,8 @@ def test_weighted_kinds_against_torch(kind, dtype):
     got = reference.run(checked, bound, {"x": x}, quantizer=quantizer(checked, {"x": amax}))["q"]
     weight = bound["q.weight"].array
     weight_scales = scale_of(np.abs(weight).max(axis=tuple(i for i in range(weight.ndim) if i != axis)), dtype)
-    expected = torch_layer(torch_fake(x, scale_of(amax, dtype), dtype), torch_fake(weight, weight_scales, dtype, axis),
+    x_fake = x if dtype == "int4" else torch_fake(x, scale_of(amax, dtype), dtype)  # int4: weights only
+    expected = torch_layer(torch.as_tensor(x_fake), torch_fake(weight, weight_scales, dtype, axis),
                            torch.from_numpy(bound["q.bias"].array)).numpy()
     # float32 sums of up to 27 products in a different order: a few ulps of the largest output
     np.testing.assert_allclose(got, expected, atol=1e-5 * np.abs(expected).max(), rtol=0)

@@ -30,13 +30,22 @@ def test_defaults():
 
 
 def test_errors_point_at_the_value():
-    _, problems = diagnostics_of("quantization: {dtype: int4, exclude: [conv9], kinds: [conv], residual: 1}\n")
+    _, problems = diagnostics_of("quantization: {dtype: int2, exclude: [conv9], kinds: [conv], residual: 1}\n")
     codes = sorted((code, line, col) for code, line, col, _ in problems)
-    # columns of int4, conv, 1 and conv9 on the line
+    # columns of int2, conv, conv9 and 1 on the line
     assert codes == [("invalid-value", 2, 23), ("invalid-value", 2, 55), ("unknown-name", 2, 39),
                      ("wrong-type", 2, 72)]
     messages = " ".join(message for *_, message in problems)
-    assert "int8 or fp8" in messages and "`conv9`" in messages
+    assert "int8, fp8" in messages and "`conv9`" in messages
+
+
+def test_int4_is_weight_only_for_matrix_multiplies():
+    checked, problems = diagnostics_of("quantization: {dtype: int4}\n")
+    where = placement(checked)
+    assert problems == [] and set(where.layers) == {"fc"} and where.tensors == []
+    assert where.layers["fc"].inputs == ()
+    _, problems = diagnostics_of("quantization: {dtype: int4, kinds: [convolution, linear]}\n")
+    assert [(code, col) for code, _, col, _ in problems] == [("invalid-value", 37)]
 
 
 def test_unknown_key_is_reported():
