@@ -151,3 +151,19 @@ def test_cli_calibrate_export_import_diff(tmp_path, capsys):
     assert main(["scales", "export", str(tmp_path / "c.scales"), "-o", again, "--spec", SPEC]) == 0
     assert pathlib.Path(table).read_bytes() == pathlib.Path(again).read_bytes()
     assert main(["calibrate", SPEC, "--data", str(tmp_path), "-o", a]) == 2  # no arrays there: a usage error
+
+
+def test_cli_reference_runs_the_quantized_network(tmp_path):
+    from netdsl import reference
+    from netdsl.quant import quantizer_for
+
+    checked = load_spec(SPEC)
+    bound = bind_weights(checked)
+    x = np.load(ROOT / "weights/lenet_heldout.npz")["images"][:8]
+    np.save(tmp_path / "x.npy", x)
+    for flags, quantizer in (([], quantizer_for(checked)), (["--float"], None)):
+        assert main(["reference", SPEC, "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")] + flags) == 0
+        expected = reference.run(checked, bound, {"data": x}, quantizer=quantizer)["prob"]
+        assert np.array_equal(np.load(tmp_path / "y.npy"), expected)
+    quantized = reference.run(checked, bound, {"data": x}, quantizer=quantizer_for(checked))["prob"]
+    assert not np.array_equal(quantized, reference.run(checked, bound, {"data": x})["prob"])

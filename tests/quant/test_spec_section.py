@@ -84,3 +84,19 @@ def test_shipped_int8_spec():
     checked, diagnostics = check(str(ROOT / "specs/quantized/lenet_int8.yaml"))
     assert list(diagnostics) == []
     assert checked.graph.quantization.scales == str(ROOT / "weights/lenet_int8.scales")
+
+
+def test_diff_shows_quantization_apart_from_the_architecture():
+    from netdsl.diff import compare, format_text
+
+    old, _ = diagnostics_of("quantization: {dtype: int8}\n")
+    new, _ = diagnostics_of("quantization: {dtype: fp8, exclude: [conv1]}\n")
+    diff = compare(old, new)
+    assert diff.changed == [] and diff.quantization == ["quantization dtype: int8 -> fp8",
+                                                        "quantization exclude: [] -> [conv1]"]
+    assert "quantization exclude: [] -> [conv1]: fixed when the engine is built" in diff.refit_reasons
+    assert "quantization:\n  quantization dtype: int8 -> fp8" in format_text(diff)
+    plain, _ = check_text("netdsl: 1\n" + LAYERS)
+    assert compare(plain, new).quantization == ["quantization added: fp8, scales (none), excluding [conv1]"]
+    assert compare(new, plain).quantization == ["quantization removed"]
+    assert compare(new, new).identical
