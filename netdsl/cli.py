@@ -165,12 +165,15 @@ def cmd_build(args) -> int:
                    "precision": record["precision"], "workspace": record["workspace"], "refit": record["refit"],
                    "inputs": record["inputs"],
                    "outputs": record["outputs"], "weights": record["weights"],
-                   "random_weights": record.get("random_weights"), "notes": notes,
+                   "random_weights": record.get("random_weights"), "quantization": record.get("quantization"),
+                   "notes": notes,
                    "diagnostics": [d.to_json() for d in warnings]})
         return EXIT_OK
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     marked = f", RANDOM WEIGHTS (seed {args.seed}): not a real model" if plan.random_weights else ""
+    if plan.quantization:
+        marked = f", {plan.quantization['dtype']} in {len(plan.quantization['layers'])} layers" + marked
     print(f"wrote {output} ({plan.data.nbytes:,} bytes; {record['tensorrt']['flavour']} {record['tensorrt']['version']}, "
           f"{plan.options.precision}{marked}) and {build.manifest_path(output)}")
     return EXIT_OK

@@ -12,7 +12,10 @@ def scales_output(checked, output: str | None) -> str:
     if output:
         return output
     section = checked.graph.quantization
-    if section is None or section.scales is None:
+    if section is None:
+        raise UsageError(f"{checked.path} has no `quantization:` section; add one (`quantization: {{dtype: int8, "
+                         "scales: FILE}`) to say which layers to quantize")
+    if section.scales is None:
         raise UsageError("give -o FILE: the spec names no scales file (`quantization: {scales: FILE}`)")
     return section.scales
 
