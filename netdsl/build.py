@@ -56,6 +56,7 @@ class Plan:
     hashes: dict = field(default_factory=dict)  # path -> SHA-256 of the spec and weights files
     weights_digest: str = ""  # of the arrays given to TensorRT (see weights_digest)
     random_weights: dict | None = None  # {"seed", "values"} when built on netdsl.weights.synthetic's weights
+    quantization: dict | None = None  # dtype, scales file and its SHA-256, quantized layers (netdsl.quant)
 
 
 def bind_weights(checked: CheckedSpec, path: str | None = None, strict: bool = False):
@@ -108,14 +109,23 @@ def cuda_devices() -> int:
     return count.value
 
 
-def network_for(checked: CheckedSpec, bound: dict, options: BuildOptions | None = None, builder=None):
-    """(builder, network, lowering context) for the spec; the context keeps the weight arrays alive."""
+def network_for(checked: CheckedSpec, bound: dict, options: BuildOptions | None = None, builder=None,
+                quantizer="spec"):
+    """(builder, network, lowering context) for the spec; the context keeps the weight arrays alive.
+    ``quantizer``: "spec" (the spec's `quantization:` section with its scales file, if it has one),
+    None (no quantization) or a :class:`netdsl.quant.Quantizer`."""
     from .trt.lowering import lower
 
     trt = backend().trt
     if builder is None:
         builder = trt.Builder(make_logger(trt))
-    network, ctx = lower(checked, bound, builder, (options or BuildOptions()).precision)
+    if quantizer == "spec":
+        quantizer = None
+        if checked.graph.quantization is not None:
+            from .quant import quantizer_for
+
+            quantizer = quantizer_for(checked)
+    network, ctx = lower(checked, bound, builder, (options or BuildOptions()).precision, quantizer)
     return builder, network, ctx
 
 
@@ -161,9 +171,9 @@ def _timing_cache(trt, config, path: str | None, is_rtx: bool, notes: list[str])
 
 
 def build_plan(checked: CheckedSpec, bound: dict, options: BuildOptions | None = None, progress=None,
-               weights_path: str | None = None) -> Plan:
+               weights_path: str | None = None, quantizer="spec") -> Plan:
     """Build a serialized engine. ``progress``: an object with phase_start/step_complete/phase_finish
-    (see :mod:`netdsl.trt.progress`), or None."""
+    (see :mod:`netdsl.trt.progress`), or None; ``quantizer``: as for :func:`network_for`."""
     from concurrent.futures import ThreadPoolExecutor
 
     options = options or BuildOptions()
@@ -176,16 +186,16 @@ def build_plan(checked: CheckedSpec, bound: dict, options: BuildOptions | None =
     with ThreadPoolExecutor(max_workers=2) as pool:
         paths = [p for p in (checked.path, weights_path) if p and os.path.isfile(p)]
         hashing = pool.submit(lambda: {path: sha256_file(path) for path in paths})
-        plan = _build(checked, bound, options, progress, weights_path, info, pool)
+        plan = _build(checked, bound, options, progress, weights_path, info, pool, quantizer)
         plan.hashes = hashing.result()
     return plan
 
 
-def _build(checked, bound, options, progress, weights_path, info, pool) -> Plan:
+def _build(checked, bound, options, progress, weights_path, info, pool, quantizer) -> Plan:
     trt = info.trt
     errors: list[str] = []
     builder = trt.Builder(make_logger(trt, errors))
-    builder, network, ctx = network_for(checked, bound, options, builder)
+    builder, network, ctx = network_for(checked, bound, options, builder, quantizer)
     digest = pool.submit(weights_digest, ctx.arrays)
     config = builder.create_builder_config()
     notes: list[str] = ctx.notes
@@ -208,6 +218,8 @@ def _build(checked, bound, options, progress, weights_path, info, pool) -> Plan:
     plan = Plan(memoryview(serialized), checked, options, weights_path, _io(checked, options, "inputs"),
                 _io(checked, options, "outputs"), names, info.flavour, info.version, notes, build_seconds)
     plan.weights_digest = digest.result()
+    if ctx.quant is not None:
+        plan.quantization = ctx.quant.describe()
     return plan  # the lowering context (and its weight arrays) may go now: the plan holds its own copy
 
 
@@ -276,6 +288,7 @@ def manifest(plan: Plan, plan_path: str, plan_sha256: str | None = None) -> dict
         "weights_in_engine": plan.weights,
         "notes": plan.notes,
         **({"random_weights": plan.random_weights} if plan.random_weights else {}),
+        **({"quantization": plan.quantization} if plan.quantization else {}),
     }
 
 

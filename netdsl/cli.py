@@ -29,6 +29,11 @@ commands:
   compare SPEC       per-layer errors of TensorRT against the reference executor (the engine on a GPU,
                      else the TensorRT-semantics evaluator)
   diff OLD NEW       what a change means: layers, parameters, shapes, costs, can engines be refit
+                     (two scales files: the ranges that changed)
+  calibrate SPEC --data DIR [-o SCALES]
+                     activation ranges for the spec's `quantization:` on the CPU (reference executor)
+  scales import SPEC FILE | export SCALES -o calib.table
+                     TensorRT calibration caches and quantization-aware training `_amax` in and out
   graph SPEC -o F    picture of the network (.dot, .svg, .png)
   fmt SPEC... [--check]
                      canonical formatting (key order, one line per layer, comments kept)
@@ -138,7 +143,16 @@ def cmd_build(args) -> int:
         from .trt.progress import make_progress
 
         progress = make_progress(backend().trt)
-    plan = build.build_plan(checked, bound, options, progress, weights_path)
+    quantizer = "spec"
+    if args.scales:
+        from .quant import quantizer_for
+
+        if checked.graph.quantization is None:
+            from .diagnostics import UsageError
+
+            raise UsageError(f"--scales given, but {args.spec} has no `quantization:` section")
+        quantizer = quantizer_for(checked, args.scales)
+    plan = build.build_plan(checked, bound, options, progress, weights_path, quantizer)
     if args.random_weights:
         from .weights.synthetic import KIND
 
@@ -154,12 +168,15 @@ def cmd_build(args) -> int:
                    "precision": record["precision"], "workspace": record["workspace"], "refit": record["refit"],
                    "inputs": record["inputs"],
                    "outputs": record["outputs"], "weights": record["weights"],
-                   "random_weights": record.get("random_weights"), "notes": notes,
+                   "random_weights": record.get("random_weights"), "quantization": record.get("quantization"),
+                   "notes": notes,
                    "diagnostics": [d.to_json() for d in warnings]})
         return EXIT_OK
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     marked = f", RANDOM WEIGHTS (seed {args.seed}): not a real model" if plan.random_weights else ""
+    if plan.quantization:
+        marked = f", {plan.quantization['dtype']} in {len(plan.quantization['layers'])} layers" + marked
     print(f"wrote {output} ({plan.data.nbytes:,} bytes; {record['tensorrt']['flavour']} {record['tensorrt']['version']}, "
           f"{plan.options.precision}{marked}) and {build.manifest_path(output)}")
     return EXIT_OK
@@ -219,8 +236,31 @@ def cmd_reference(args) -> int:
     checked = load_spec(args.spec)
     bound = bind_weights(checked, args.weights, args.strict)
     inputs = arrays.read_inputs(args.input, [i.name for i in checked.graph.inputs])
-    outputs = reference.run(checked, bound, inputs)
+    quantizer = None
+    if checked.graph.quantization is not None and not args.float:
+        from .quant import quantizer_for
+
+        quantizer = quantizer_for(checked, args.scales)
+    outputs = reference.run(checked, bound, inputs, quantizer=quantizer)
     return emit_outputs(args.output, outputs)
+
+
+def cmd_calibrate(args) -> int:
+    from .quant.commands import cmd_calibrate as run
+
+    return run(args)
+
+
+def cmd_scales_import(args) -> int:
+    from .quant.commands import cmd_scales_import as run
+
+    return run(args)
+
+
+def cmd_scales_export(args) -> int:
+    from .quant.commands import cmd_scales_export as run
+
+    return run(args)
 
 
 def cmd_run(args) -> int:
@@ -377,6 +417,13 @@ def cmd_diff(args) -> int:
     from . import diff
     from .render import Painter, use_color
 
+    if args.old.endswith(".scales") or args.new.endswith(".scales"):
+        from .quant.commands import diff_scales
+
+        text, differ = diff_scales(args.old, args.new)
+        print(text)
+        return EXIT_INVALID if differ else EXIT_OK
+
     result = diff.compare(diff.load_side(args.old), diff.load_side(args.new), args.old, args.new)
     if args.format == "json":
         print_json(result.to_json())
@@ -515,6 +562,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                        "weight file, to check that the network builds and to time it; the manifest marks the engine "
                        "(random_weights) and `verify` refuses it")
     build.add_argument("--seed", type=int, default=0, help="with --random-weights: the seed (default 0)")
+    build.add_argument("--scales", metavar="FILE", help="a spec that quantizes: its scales file (default: the "
+                       "spec's `quantization.scales`)")
     build.add_argument("--format", **formats)
     from .trtexec import add_build_flags
 
@@ -529,6 +578,51 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     add_inputs(ref)
     ref.add_argument("-o", "--output", metavar="FILE", help="write outputs: .npy (one output) or .npz; "
                      "default: print their shapes and statistics")
+    ref.add_argument("--float", action="store_true", help="a spec that quantizes: run it in float (default: its "
+                     "quantized layers fake-quantized, as the engine computes them)")
+    ref.add_argument("--scales", metavar="FILE", help="scales file (default: the spec's `quantization.scales`)")
+
+    calibrate = add("calibrate", cmd_calibrate, "activation ranges for a quantized spec, on the CPU",
+                    "Run the spec's float network on the reference executor over calibration samples and write the "
+                    "range (amax) of every tensor its quantized layers read, one per line, sorted: a scales file. "
+                    "Methods: entropy (TensorRT's KL-divergence calibration), max, percentile, mse. The same data "
+                    "gives the same file.")
+    calibrate.add_argument("spec", metavar="SPEC")
+    calibrate.add_argument("--data", required=True, metavar="DIR", help="a folder of .npy/.npz samples (file-name "
+                           "order), or one .npy/.npz file")
+    calibrate.add_argument("-o", "--output", metavar="SCALES", help="default: the spec's `quantization.scales`")
+    add_weights(calibrate)
+    calibrate.add_argument("--method", default="entropy", help="entropy (default), max, percentile or mse")
+    calibrate.add_argument("--percentile", type=float, default=99.99, help="for --method percentile (99.99)")
+    calibrate.add_argument("--batch", type=int, help="samples per reference run (default: up to 32)")
+    calibrate.add_argument("--limit", type=int, help="use the first N samples only")
+    calibrate.add_argument("--all-tensors", action="store_true", help="every float tensor, not only those the "
+                           "quantized layers read (for a full calibration cache)")
+
+    scales = add("scales", None, "import and export activation ranges",
+                 "TensorRT calibration caches (calib.table) and quantization-aware training ranges.")
+    scales_commands = scales.add_subparsers(dest="scales_command", metavar="COMMAND", required=True)
+    imported = scales_commands.add_parser(
+        "import", help="a calib.table or a QAT state dict (_amax buffers) to a scales file",
+        description="Read a TensorRT calibration cache (calib.table: a TRT-... header, then `tensor: hex` lines) or a "
+        "weight file holding pytorch-quantization/modelopt `_amax` buffers, map it to the spec's tensors, report "
+        "every name that does not match, and write a scales file.")
+    imported.set_defaults(handler=cmd_scales_import)
+    imported.add_argument("spec", metavar="SPEC")
+    imported.add_argument("file", metavar="FILE", help="calib.table (any other name: read as a cache), or "
+                          ".safetensors/.npz/.wts with _amax buffers")
+    imported.add_argument("-o", "--output", metavar="SCALES", help="default: the spec's `quantization.scales`")
+    imported.add_argument("--strict", action="store_true", help="exit 1 when a quantized layer's input got no range")
+    exported = scales_commands.add_parser(
+        "export", help="a scales file as a TensorRT calibration cache (calib.table)",
+        description="Write a scales file as TensorRT's calibration cache: the header it was imported with (or "
+        "--header), then `tensor: hex` per tensor, the hex being the float32 INT8 scale amax/127, in the spec's "
+        "tensor order (--spec) or sorted.")
+    exported.set_defaults(handler=cmd_scales_export)
+    exported.add_argument("scales", metavar="SCALES")
+    exported.add_argument("-o", "--output", required=True, metavar="FILE")
+    exported.add_argument("--spec", metavar="SPEC", help="order the tensors as the spec's network does")
+    exported.add_argument("--header", help="first line, e.g. TRT-100300-EntropyCalibration2 (TensorRT checks it)")
 
     refit = add("refit", cmd_refit, "put new weights into a refittable engine, without a rebuild",
                 "Bind NEW to the engine's spec and derive the engine's weights exactly as the build did (folded batch "
@@ -741,7 +835,8 @@ def parse(parser: argparse.ArgumentParser, argv):
         from .trtexec import unknown_arguments
 
         target = parser
-        for name in (getattr(args, "command", None), getattr(args, "weights_command", None)):
+        for name in (getattr(args, "command", None), getattr(args, "weights_command", None),
+                     getattr(args, "scales_command", None)):
             choices = next((a.choices for a in target._actions if isinstance(a, argparse._SubParsersAction)), {})
             if name in choices:
                 target = choices[name]

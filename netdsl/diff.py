@@ -67,6 +67,7 @@ class Diff:
     shapes: list = field(default_factory=list)  # (name, old shape, new shape)
     weights: list = field(default_factory=list)  # (weight name, old shape or None, new shape or None)
     io: list = field(default_factory=list)  # sentences about inputs, outputs and build options
+    quantization: list = field(default_factory=list)  # the `quantization:` section, apart from the architecture
     other: list = field(default_factory=list)  # differences that do not change the network
     per_layer: list = field(default_factory=list)  # (name, params delta, macs delta)
     totals: dict = field(default_factory=dict)
@@ -77,7 +78,7 @@ class Diff:
     @property
     def identical(self) -> bool:
         return not (self.added or self.removed or self.renamed or self.changed or self.shapes or self.weights
-                    or self.io or self.other)
+                    or self.io or self.quantization or self.other)
 
     def to_json(self) -> dict:
         return {
@@ -88,7 +89,7 @@ class Diff:
                                                     for k, (a, b) in what.items()}} for name, what in self.changed],
             "shapes": [{"layer": name, "old": json_dims(a), "new": json_dims(b)} for name, a, b in self.shapes],
             "weights": [{"weight": name, "old": a and list(a), "new": b and list(b)} for name, a, b in self.weights],
-            "io": self.io, "other": self.other,
+            "io": self.io, **({"quantization": self.quantization} if self.quantization else {}), "other": self.other,
             "per_layer": [{"layer": name, "params": p, "macs": m} for name, p, m in self.per_layer],
             "totals": self.totals,
             "refit": {"possible": not self.refit_reasons, "reasons": self.refit_reasons},
@@ -200,6 +201,11 @@ def compare_io(old, new, diff: Diff) -> None:
         if a != b:
             (diff.io if key in ("precision", "batch") else diff.other).append(
                 f"build {key}: {show_value(a)} -> {show_value(b)}")
+    old_quant, new_quant = old.graph.quantization, new.graph.quantization
+    if new_quant is not None:
+        diff.quantization += new_quant.changes(old_quant)
+    elif old_quant is not None:
+        diff.quantization.append("quantization removed")
     if old.graph.name != new.graph.name:
         diff.other.append(f"name: {old.graph.name} -> {new.graph.name}")
     old_weights, new_weights = old.graph.weights, new.graph.weights
@@ -244,7 +250,7 @@ def refit_reasons(diff: Diff) -> list[str]:
                            + ("the wiring" if key == "inputs" else "layer parameters") + " into the engine")
     reasons += [f"weight `{name}`: {show_shape(a) if a else '(none)'} -> {show_shape(b) if b else '(none)'}: a refit "
                 "keeps every weight's shape" for name, a, b in diff.weights]
-    reasons += [f"{item}: fixed when the engine is built" for item in diff.io]
+    reasons += [f"{item}: fixed when the engine is built" for item in diff.io + diff.quantization]
     return reasons
 
 
@@ -277,6 +283,9 @@ def format_text(diff: Diff, paint=None) -> str:
     if diff.io:
         lines.append("inputs, outputs, build:")
         lines += [f"  {item}" for item in diff.io]
+    if diff.quantization:
+        lines.append("quantization:")
+        lines += [f"  {item}" for item in diff.quantization]
     if diff.other:
         lines.append("other (no effect on the network):")
         lines += [f"  {item}" for item in diff.other]

@@ -1,7 +1,7 @@
 """`netdsl fmt`: one canonical layout for specs, so that diffs show only real changes.
 
-- Top-level keys in the order netdsl, name, description, weights, build, inputs, blocks, layers,
-  outputs, with one blank line between groups.
+- Top-level keys in the order netdsl, name, description, weights, build, quantization, inputs, blocks,
+  layers, outputs, with one blank line between groups.
 - Every input, layer and block instance on one line, as a flow mapping, keys in a fixed order: name,
   kind or block, inputs, when, repeat, then the kind's parameters in their declared order (see
   `netdsl schema`), then with, first, weights. Blocks: doc, params, inputs, layers, output.
@@ -23,14 +23,15 @@ from .diagnostics import InternalError, SpecError
 from .ops import REGISTRY
 from .yamlnodes import Map, Scalar, Seq, paused_gc
 
-TOP_GROUPS = (("netdsl", "name", "description"), ("weights",), ("build",), ("inputs",), ("blocks",), ("layers",),
-              ("outputs",))
+TOP_GROUPS = (("netdsl", "name", "description"), ("weights",), ("build",), ("quantization",), ("inputs",), ("blocks",),
+              ("layers",), ("outputs",))
 TOP_ORDER = [key for group in TOP_GROUPS for key in group]
 INPUT_ORDER = ("name", "dtype", "shape", "batch")
 HEAD = ("name", "kind", "block", "inputs", "when", "repeat")
 TAIL = ("with", "first", "weights")
 BLOCK_ORDER = ("doc", "params", "inputs", "layers", "output")
 WEIGHTS_ORDER = ("file", "prefix", "rename")
+QUANTIZATION_ORDER = ("dtype", "scales", "kinds", "exclude", "residual")  # netdsl.quant.section.SECTION_KEYS
 PLAIN_SAFE = re.compile(r"[A-Za-z_$./][A-Za-z0-9_$./+\-]*\Z")
 
 
@@ -140,9 +141,10 @@ class Formatter:
                         self.layer_list(value, 6)
                     else:
                         self.unit(sub_line, 4, f"{sub}: {self.flow(value)}")
-        elif key in ("weights", "build") and isinstance(node, Map):
+        elif key in ("weights", "build", "quantization") and isinstance(node, Map):
             self.unit(key_line, 0, f"{key}:", blank)
-            for sub in ordered(node, WEIGHTS_ORDER if key == "weights" else build_order()):
+            for sub in ordered(node, {"weights": WEIGHTS_ORDER, "quantization": QUANTIZATION_ORDER}.get(key) or
+                               build_order()):
                 value, sub_line = node.entries[sub], node.key_pos[sub].line
                 if sub == "rename" and isinstance(value, Seq) and value.items:
                     self.unit(sub_line, 2, "rename:")

@@ -66,6 +66,7 @@ class Graph:
     version: int = 1
     weights: object = None  # spec.weightnames.WeightsSource: default file and name rules
     build: object = None  # spec.buildopts.BuildOptions: the spec's `build:` section
+    quantization: object = None  # quant.section.Quantization: the spec's `quantization:` section, if any
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

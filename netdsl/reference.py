@@ -27,15 +27,17 @@ class Context:
     """What an op's ``reference`` method works with: its weights (float32), the static types, and
     the size of every dynamic dimension in this run."""
 
-    def __init__(self, bound: dict, types: dict, batch: int | None, sizes: dict | None = None):
+    def __init__(self, bound: dict, types: dict, batch: int | None, sizes: dict | None = None, quant=None):
         self.bound = bound
+        self.quant = quant  # netdsl.quant.reference.FakeQuant when quantized layers are fake-quantized
         self.types = types
         self.batch = batch  # of the dynamic inputs; None when every shape is static
         self.sizes = sizes if sizes is not None else ({BATCH.name: batch} if batch is not None else {})
         self.node = None
 
     def array(self, slot: str) -> np.ndarray:
-        return self.bound[f"{self.node.name}.{slot}"].array
+        array = self.bound[f"{self.node.name}.{slot}"].array
+        return array if self.quant is None else self.quant.weight(self.node, slot, array)
 
     def input_type(self, index: int = 0):
         return self.types[self.node.inputs[index]]
@@ -63,6 +65,8 @@ class Reference(Interpreter):
 
     def call(self, node, args):
         self.ctx.node = node
+        if self.ctx.quant is not None:
+            args = self.ctx.quant.inputs(node, args)
         result = node.op.reference(node, self.ctx, *args)
         if len(node.outputs) == 1:
             return self.checked(node, node.outputs[0], result)
@@ -95,13 +99,21 @@ def check_inputs(checked, inputs: dict) -> tuple[dict, int | None]:
     return check_arrays(declared(checked), inputs)
 
 
-def run(checked, bound: dict, inputs: dict, keep: set[str] | None = None) -> dict:
+def run(checked, bound: dict, inputs: dict, keep: set[str] | None = None, quantizer=None) -> dict:
     """Output name -> array (float32 for every float tensor), for inputs given by name. Intermediate
-    tensors are freed after their last use unless named in ``keep`` (they are then returned too)."""
+    tensors are freed after their last use unless named in ``keep`` (they are then returned too). With a
+    ``quantizer`` (:func:`netdsl.quant.quantizer_for`), quantized layers compute as TensorRT's
+    quantize/dequantize pairs make them (fake quantization); without one, everything is float."""
     arrays, batch = check_inputs(checked, inputs)
     wanted = {o.source for o in checked.graph.outputs} | set(keep or ())
+    quant = None
+    if quantizer is not None:
+        from .quant.reference import FakeQuant
+
+        quant = FakeQuant(quantizer)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        values = Reference(checked.graph, Context(bound, checked.types, batch)).run(dict(arrays), keep=wanted)
+        values = Reference(checked.graph, Context(bound, checked.types, batch, quant=quant)).run(dict(arrays),
+                                                                                                  keep=wanted)
     missing = [o.source for o in checked.graph.outputs if o.source not in values]
     if missing:
         raise NetdslError(f"could not compute {', '.join(missing)}")

@@ -127,6 +127,23 @@ def build_schema() -> dict:
                                                 "to": {"type": "string"}}}}}}],
                "description": "the default weight file (relative to this spec), or {file, prefix, rename}"}
     assert set(weights["anyOf"][1]["properties"]) == set(WEIGHTS_KEYS)
+    from .quant.section import DTYPES as QUANTIZED_DTYPES, SECTION_KEYS, WEIGHT_AXIS
+
+    quantization = {
+        "type": "object", "additionalProperties": False,
+        "description": "explicit quantization: Q/DQ pairs on the inputs and weights of these layers",
+        "properties": {
+            "dtype": {"enum": list(QUANTIZED_DTYPES), "default": "int8", "description": "int8, or fp8 (E4M3)"},
+            "scales": {"type": "string", "minLength": 1,
+                       "description": "activation ranges (netdsl calibrate), relative to the spec"},
+            "kinds": {"type": "array", "items": {"enum": list(WEIGHT_AXIS)},
+                      "description": "kinds quantized (default: all of these)"},
+            "exclude": {"type": "array", "items": {"type": "string", "minLength": 1},
+                        "description": "left in float: layer names, name prefixes (every layer in a block "
+                                       "instance), or kinds"},
+            "residual": {"type": "boolean", "default": True,
+                         "description": "Q/DQ on the other input of a residual add, so TensorRT fuses the add"}}}
+    assert set(quantization["properties"]) == set(SECTION_KEYS)
     output = {"anyOf": [{"$ref": "#/definitions/name"},
                         {"type": "object", "required": ["name", "from"], "additionalProperties": False,
                          "properties": {"name": {"$ref": "#/definitions/name"}, "from": {"$ref": "#/definitions/name"}}}]}
@@ -142,6 +159,7 @@ def build_schema() -> dict:
             "name": {"type": "string"},
             "description": {"type": "string"},
             "weights": weights,
+            "quantization": quantization,
             "inputs": {"type": "array", "items": graph_input, "minItems": 1},
             "blocks": {"type": "object", "propertyNames": IDENT, "additionalProperties": {"$ref": "#/definitions/block"}},
             "layers": {"type": "array", "items": {"$ref": "#/definitions/layer"}, "minItems": 1},

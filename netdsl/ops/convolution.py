@@ -77,7 +77,10 @@ class Convolution(Op):
 
         def convolution(x, win):
             bias = ctx.weights("bias") if p["bias"] else ctx.empty()
-            layer = ctx.network.add_convolution_nd(x, p["out_channels"], win.kernel, ctx.weights("weight"), bias)
+            weights, kernel = ctx.kernel("weight", (p["out_channels"], x_type.shape[1] // p["groups"], *win.kernel))
+            layer = ctx.network.add_convolution_nd(x, p["out_channels"], win.kernel, weights, bias)
+            if kernel is not None:  # quantized: the weight through Q/DQ, as the layer's second input
+                layer.set_input(1, kernel)
             set_window(layer, win.padding, win.stride, win.dilation)
             layer.num_groups = p["groups"]
             return ctx.label(layer).get_output(0)

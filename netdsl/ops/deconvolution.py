@@ -91,9 +91,12 @@ class Deconvolution(Op):
 
         def deconvolution(x, win):
             bias = ctx.weights("bias") if p["bias"] and not bias_after else ctx.empty()
-            weights = (ctx.derived("weight_dilated", spread(ctx.array("weight"), spread_by), ("weight",))
-                       if spread_by else ctx.weights("weight"))
+            shape = (x_type.shape[1], p["out_channels"] // p["groups"], *win.kernel)
+            weights, kernel = (ctx.kernel("weight", shape, spread(ctx.array("weight"), spread_by), "weight_dilated")
+                               if spread_by else ctx.kernel("weight", shape))
             layer = ctx.network.add_deconvolution_nd(x, p["out_channels"], win.kernel, weights, bias)
+            if kernel is not None:  # quantized: the weight through Q/DQ, as the layer's second input
+                layer.set_input(1, kernel)
             set_window(layer, win.padding, win.stride, win.dilation)
             layer.num_groups = p["groups"]
             return ctx.label(layer).get_output(0)

@@ -24,7 +24,8 @@ from .weightnames import check_layer_weights, read_weights_source
 from .fields import check_keys, expect_list, expect_map, int_of, name_of, text_of
 
 VERSION = 1
-TOP_KEYS = ("netdsl", "name", "description", "weights", "build", "inputs", "blocks", "layers", "outputs")
+TOP_KEYS = ("netdsl", "name", "description", "weights", "build", "quantization", "inputs", "blocks", "layers",
+            "outputs")
 
 
 @dataclass
@@ -119,10 +120,17 @@ def read_graph(root: YamlNode, source: Source, diagnostics: Diagnostics) -> Grap
     scope.previous = inputs[0].name if len(inputs) == 1 else None
     expander.expand_list(layer_list.items, scope)
     outputs = read_outputs(top, scope, expander, diagnostics)
+    quantization = None
+    if "quantization" in top.entries:  # netdsl.quant is imported only by specs that quantize
+        from ..quant.section import check_exclusions, read_quantization
+
+        quantization = read_quantization(top.entries["quantization"], source.path, diagnostics)
+        if quantization is not None:
+            check_exclusions(quantization, expander.nodes, diagnostics)
     # Broken layers are already left out, and shape inference skips whatever depends on them, so the
     # partial graph still gets its shapes checked: one run reports every problem.
     return Graph(name or source.path.rsplit("/", 1)[-1].rsplit(".", 1)[0], inputs, expander.nodes, outputs,
-                 weights=weights, build=build)
+                 weights=weights, build=build, quantization=quantization)
 
 
 def read_version(top: Map, source: Source, diagnostics: Diagnostics) -> bool:

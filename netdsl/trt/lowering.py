@@ -53,8 +53,10 @@ class Lowering:
         self.part: str | None = None  # the step of a composite's expansion being lowered (layer names)
         self.literals: list = []  # arrays behind unnamed constants (kept alive like the weights)
         self.constant_layers: dict = {}  # constant layer name -> the array it holds (for read-back tools)
+        self.layer_names: set = set()  # TensorRT layer names given so far (each must be unique)
         self.is_rtx = False
         self.notes: list[str] = []  # what the build should tell the user (precision workarounds)
+        self.quant = None  # netdsl.quant.lowering.QDQ when the spec quantizes: Q/DQ on layer inputs and weights
 
     # -- weights -----------------------------------------------------------------------------------
 
@@ -187,11 +189,31 @@ class Lowering:
         return self.trt.Weights(self.dtype)
 
     def constant(self, shape, array, name: str, derived_from: tuple[str, ...] = ()):
-        """A constant tensor from weights named ``name``."""
+        """A constant tensor from weights named ``name`` (through a quantize/dequantize pair when it is a
+        quantized layer's weight)."""
         layer = self.network.add_constant(tuple(shape), self.trt_weights(array.reshape(shape), name, derived_from))
         self.label(layer, name.rsplit(".", 1)[-1])
         self.constant_layers[layer.name] = self.arrays[name]
+        if self.quant is not None and name.startswith(self.node.name + "."):
+            return self.quant.weight(self, name[len(self.node.name) + 1:], layer.get_output(0), array)
         return layer.get_output(0)
+
+    def kernel(self, slot: str, shape, array=None, suffix: str | None = None):
+        """Weights of a layer that takes them either as trt.Weights or as its second input (convolution,
+        deconvolution): ``(Weights, None)``, or ``(empty Weights, tensor)`` when the spec quantizes the
+        layer, the tensor being the weight through a quantize/dequantize pair. ``array`` and ``suffix``:
+        weights derived from the slot (named ``<layer>.<suffix>``)."""
+        if self.quant is None or not self.quant.quantizes(self.node.name, slot):
+            if array is None:
+                return self.weights(slot), None
+            return self.derived(suffix, array, (slot,)), None
+        derived = array is not None
+        array = self.array(slot) if array is None else array
+        name = f"{self.node.name}.{suffix if derived else slot}"
+        sources = (f"{self.node.name}.{slot}",) if derived else ()
+        layer = self.network.add_constant(tuple(shape), self.trt_weights(array.reshape(shape), name, sources))
+        self.label(layer, name.rsplit(".", 1)[-1])
+        return self.empty(), self.quant.weight(self, slot, layer.get_output(0), array)
 
     def name_pending(self) -> None:
         for weights, name in self.pending:
@@ -204,7 +226,11 @@ class Lowering:
     def label(self, layer, part: str | None = None):
         """Name a TensorRT layer after the spec layer (`conv1`, or `fc1/matmul` for a helper; inside a
         composite's expansion, `ln/mul3`)."""
-        layer.name = "/".join(p for p in (self.node.name, self.part, part) if p is not None)
+        name = "/".join(p for p in (self.node.name, self.part, part) if p is not None)
+        if name in self.layer_names:  # TensorRT keeps a layer's default name when the name is taken
+            name = next(f"{name}_{n}" for n in range(2, 1 << 30) if f"{name}_{n}" not in self.layer_names)
+        self.layer_names.add(name)
+        layer.name = name
         return layer
 
 
@@ -219,6 +245,8 @@ class Lower(Interpreter):
         ctx = self.ctx
         ctx.node = node
         layer_count = ctx.network.num_layers
+        if ctx.quant is not None:
+            args = ctx.quant.inputs(ctx, node, args)
         result = node.op.lower(node, ctx, *args)
         ctx.name_pending()
         tensors = (result,) if len(node.outputs) == 1 else tuple(result)
@@ -253,13 +281,18 @@ def network_flags(trt) -> int:
     return 1 << int(flag) if flag is not None else 0
 
 
-def lower(checked, bound: dict, builder, precision: str = "float32"):
+def lower(checked, bound: dict, builder, precision: str = "float32", quantizer=None):
     """A strongly typed INetworkDefinition for ``checked`` with ``bound`` weights (from
-    :func:`netdsl.weights.bind.bind`). Returns (network, context); keep the context alive until the
-    engine is built."""
+    :func:`netdsl.weights.bind.bind`), with quantize/dequantize pairs where ``quantizer``
+    (:func:`netdsl.quant.quantizer_for`) puts them. Returns (network, context); keep the context alive
+    until the engine is built."""
     trt = backend().trt
     network = builder.create_network(network_flags(trt))
     ctx = Lowering(trt, network, precision)
+    if quantizer is not None:
+        from ..quant.lowering import QDQ
+
+        ctx.quant = QDQ(quantizer)
     ctx.is_rtx = backend().is_rtx
     ctx.bound, ctx.types = bound, checked.types
     graph = checked.graph

@@ -1,0 +1,134 @@
+"""TensorRT calibration caches (`calib.table`), the text files tensorrtx, DeepStream-Yolo and trtexec
+users keep: a header line (``TRT-8601-EntropyCalibration2``: TensorRT's version and the calibrator),
+then one ``tensor name: hex`` line per tensor, the hex being the bits of the float32 INT8 scale
+(amax / 127), written as TensorRT's C++ stream writes them (lowercase, no leading zeros).
+
+Import maps the cache's tensor names to the spec's tensors (netdsl names each TensorRT tensor after
+the layer that makes it, so a cache TensorRT wrote for a netdsl-built network matches exactly) and
+reports every name that does not match. The amax kept is ``scale * 127`` in float64, which is exact,
+so exporting gives the same scale bits back.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from ..diagnostics import Diagnostics, Pos, Source, UsageError, did_you_mean
+from .scales import HEADER_KEY, Scales, ScalesError
+
+INT8_MAX = 127.0
+
+
+@dataclass
+class Table:
+    header: str | None
+    entries: list  # (name, scale as float, line)
+
+
+@dataclass
+class Report:
+    """What an import matched, for the user to review."""
+
+    matched: list = field(default_factory=list)
+    unmatched: list = field(default_factory=list)  # (name in the file, a suggestion or None)
+    missing: list = field(default_factory=list)  # tensors the quantized layers read that got no range
+    notes: list = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        lines = [f"{len(self.matched)} tensor(s) matched"]
+        if self.unmatched:
+            lines.append(f"{len(self.unmatched)} name(s) in the file match no tensor of the spec (left out):")
+            lines += [f"  {name}" + (f"  ({hint})" if hint else "") for name, hint in self.unmatched]
+            if any(name.startswith("(Unnamed Layer*") for name, _ in self.unmatched):
+                lines.append("  note: `(Unnamed Layer* N) [Kind]_output` is TensorRT's name for the output of a layer "
+                             "its builder did not name (tensorrtx names few); netdsl names every tensor after its "
+                             "layer, so calibrate again here (`netdsl calibrate`) or name the tensors where the "
+                             "cache was made")
+        if self.missing:
+            lines.append(f"{len(self.missing)} tensor(s) the quantized layers read have no range: "
+                         + ", ".join(self.missing))
+        return lines + self.notes
+
+
+def parse_table(text: str, path: str = "calib.table") -> Table:
+    source = Source(path, text)
+    diagnostics = Diagnostics()
+    lines = text.splitlines()
+    header = None
+    entries = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        name, colon, value = line.rpartition(":")
+        if number == 1 and not colon:
+            header = line.strip()
+            continue
+        try:
+            bits = int(value.strip(), 16)
+            if not colon or not name.strip() or not 0 <= bits < 1 << 32 or len(value.strip()) > 8:
+                raise ValueError
+        except ValueError:
+            diagnostics.error("bad-calib-table", f"expected `tensor name: hex scale`, found `{line.strip()[:80]}`",
+                              Pos(source, number, 1))
+            continue
+        entries.append((name.strip(), struct.unpack(">f", bits.to_bytes(4, "big"))[0], number))
+    if diagnostics.has_errors:
+        raise ScalesError(diagnostics)
+    return Table(header, entries)
+
+
+def read_table(path: str) -> Table:
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read(64 << 20)
+        text = data.decode("utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not a calibration cache: not UTF-8 text (TensorRT's caches are text)") from None
+    return parse_table(text, path)
+
+
+def spec_tensors(checked) -> list[str]:
+    """Every tensor of the spec in graph order (inputs, then each layer's outputs): TensorRT's order."""
+    return [i.name for i in checked.graph.inputs] + [name for node in checked.graph.nodes for name in node.outputs]
+
+
+def import_table(checked, path: str) -> tuple[Scales, Report]:
+    from . import placement
+
+    table = read_table(path)
+    known = spec_tensors(checked)
+    names = set(known)
+    scales, report = Scales(), Report()
+    for name, scale, _ in table.entries:
+        if name in names:
+            scales.activations[name] = float(scale) * INT8_MAX  # exact in float64: 24 + 7 bits
+            report.matched.append(name)
+        else:
+            report.unmatched.append((name, did_you_mean(name, known)))
+    where = placement(checked)
+    if where is not None:
+        report.missing = [name for name in where.tensors if name not in scales.activations]
+        if where.dtype != "int8":
+            report.notes.append(f"note: the spec quantizes to {where.dtype}; a calibration cache holds INT8 ranges, "
+                                "used here as amax")
+    scales.meta["method"] = f"imported from {path}"
+    if table.header:
+        scales.meta[HEADER_KEY] = table.header
+    return scales, report
+
+
+def format_table(scales: Scales, checked=None, header: str | None = None) -> str:
+    """The cache TensorRT would read: the header (``header``, else the one imported, else a TensorRT 10
+    entropy calibrator's), then the tensors in the spec's graph order (sorted without a spec)."""
+    header = header or scales.meta.get(HEADER_KEY) or "TRT-100000-EntropyCalibration2"
+    order = spec_tensors(checked) if checked is not None else []
+    rank = {name: index for index, name in enumerate(order)}
+    names = sorted(scales.activations, key=lambda n: (rank.get(n, len(rank)), n))
+    lines = [header]
+    for name in names:
+        scale = struct.pack(">f", float(scales.activations[name]) / INT8_MAX)
+        lines.append(f"{name}: {int.from_bytes(scale, 'big'):x}")
+    return "\n".join(lines) + "\n"
