@@ -32,6 +32,10 @@ commands:
   weights ls FILE    names, dtypes, shapes and bytes in a weight file (.safetensors, .wts, .npz)
   weights convert IN OUT
                      convert between .safetensors, .wts and .npz (float32 exactly)
+  export SPEC -o model.onnx
+                     the network and its weights as ONNX (Netron, ONNX Runtime, trtexec); needs onnx
+  import MODEL -o SPEC
+                     an ONNX model (or a PyTorch module: --torch) as a readable spec and its weights
   schema             JSON Schema of the spec language, for editors (yaml-language-server)
   docs [-o FILE]     reference page of every layer kind (docs/layers.md), from the registry
   completion bash|zsh
@@ -206,6 +210,34 @@ def emit_outputs(path, outputs) -> int:
         print(f"wrote {path}")
     else:
         print(arrays.describe_outputs(outputs))
+    return EXIT_OK
+
+
+def need_onnx(command: str) -> None:
+    """A clean exit 2 when the optional onnx package is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("onnx") is None:
+        from .diagnostics import UsageError
+
+        raise UsageError(f"netdsl {command} needs the onnx package: pip install 'netdsl[onnx]' (or pip install onnx)")
+
+
+def cmd_export(args) -> int:
+    need_onnx("export")
+    from .onnx.export import export
+
+    if args.random_weights and args.weights:
+        from .diagnostics import UsageError
+
+        raise UsageError("--random-weights exports without a weight file; drop --weights or --random-weights")
+    written = export(args.spec, args.output, args.weights, args.seed if args.random_weights else None)
+    if args.format == "json":
+        print_json(written)
+    else:
+        marked = ", RANDOM WEIGHTS" if args.random_weights else ""
+        print(f"wrote {written['path']} ({written['bytes']:,} bytes; {written['nodes']} nodes, "
+              f"{written['initializers']} initializers, opset {written['opset']}{marked})")
     return EXIT_OK
 
 
@@ -458,6 +490,21 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     from .trtexec import add_build_flags
 
     add_build_flags(build)
+
+    exporter = add("export", cmd_export, "write the network and its weights as an ONNX model",
+                   "Write SPEC with its weights as an ONNX model (opset 21) that Netron, ONNX Runtime and trtexec "
+                   "read: tensors keep the spec's names, nodes are named <layer>/<OpType>, weights are initializers "
+                   "named <layer>.<slot> (PyTorch's state_dict keys), a dynamic dimension is an ONNX symbolic "
+                   "dimension of its name (N). The model passes onnx.checker's full check before it is written; "
+                   "nothing is written when a layer has no ONNX form (each one is listed). Needs the onnx package.",
+                   usage="netdsl export SPEC -o OUT.onnx [--weights FILE | --random-weights [--seed N]]")
+    exporter.add_argument("spec", metavar="SPEC")
+    exporter.add_argument("-o", "--output", required=True, metavar="OUT", help="the .onnx file to write")
+    add_weights(exporter, strict=False)
+    exporter.add_argument("--random-weights", action="store_true", help="seeded random weights instead of a "
+                          "weight file (as `build --random-weights`), to look at the graph or time it")
+    exporter.add_argument("--seed", type=int, default=0, help="with --random-weights: the seed (default 0)")
+    exporter.add_argument("--format", **formats)
 
     ref = add("reference", cmd_reference, "run a spec on numpy: what the engine should compute",
               "Execute the spec on numpy (NCHW, float32) with the semantics of its TensorRT lowering, checked "

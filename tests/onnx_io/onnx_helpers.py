@@ -1,0 +1,47 @@
+"""Shared by tests/onnx_io: ONNX Runtime sessions, and TensorRT-RTX's ONNX parser building a model."""
+
+import numpy as np
+
+
+def run_onnxruntime(model_or_bytes, feed: dict) -> list:
+    import onnxruntime as ort
+
+    data = model_or_bytes if isinstance(model_or_bytes, bytes) else model_or_bytes.SerializeToString()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2  # the test machine's share
+    session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    return session.run(None, feed)
+
+
+def build_with_tensorrt_rtx(data: bytes, batch=(1, 1, 2)) -> bytes:
+    """The serialized engine TensorRT-RTX builds from the ONNX model through its ONNX parser (every
+    dynamic dimension of an input gets the range ``batch``); raises AssertionError with the parser's
+    or the builder's errors."""
+    from netdsl.trt import make_logger
+
+    import tensorrt_rtx as trt
+
+    errors: list[str] = []
+    builder = trt.Builder(make_logger(trt, errors))
+    network = builder.create_network(0)
+    parser = trt.OnnxParser(network, make_logger(trt, errors))
+    if not parser.parse(data):
+        raise AssertionError("TensorRT-RTX's ONNX parser: " + "; ".join(parser.get_error(i).desc()
+                                                                        for i in range(parser.num_errors)))
+    config = builder.create_builder_config()
+    dynamic = [network.get_input(i) for i in range(network.num_inputs) if -1 in tuple(network.get_input(i).shape)]
+    if dynamic:
+        profile = builder.create_optimization_profile()
+        for tensor in dynamic:
+            shapes = [tuple(size if d == -1 else d for d in tensor.shape) for size in batch]
+            profile.set_shape(tensor.name, *shapes)
+        config.add_optimization_profile(profile)
+    plan = builder.build_serialized_network(network, config)
+    assert plan is not None, "TensorRT-RTX could not build the parsed network:\n" + "\n".join(errors[-10:])
+    return bytes(plan)
+
+
+def random_inputs(checked, batch: int = 2, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    return {i.name: rng.standard_normal([d if isinstance(d, int) else batch for d in i.shape]).astype(np.float32)
+            for i in checked.graph.inputs}
