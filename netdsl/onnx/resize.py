@@ -72,10 +72,12 @@ def resize(attrs, inputs, scales, sizes) -> Layer:
     out = list(shape)
     if scales is not None:
         for axis, scale in zip(axes, scales):
-            full[axis], out[axis] = float(scale), math.floor(shape[axis] * float(scale))
+            if float(scale) != 1:  # (an axis kept as it is may be the dynamic batch)
+                full[axis], out[axis] = float(scale), math.floor(shape[axis] * float(scale))
     else:
         for axis, size in zip(axes, sizes):
-            out[axis], full[axis] = int(size), int(size) / shape[axis]
+            if size is not shape[axis] and size != shape[axis]:
+                out[axis], full[axis] = int(size), int(size) / shape[axis]
     if rank < 3 or out[:2] != shape[:2]:
         raise NotExpressible("Resize of the batch or channel dimension (interpolate resizes dims 2 and on)")
     params = {"scale_factor": full[2:]} if scales is not None else {"size": out[2:]}
