@@ -121,21 +121,26 @@ class GraphImporter:
         return ImportedGraph(self.graph.name, self.inputs, self.layers, outputs, self.problems, self.cut, self.opset)
 
     def ordered_nodes(self) -> list:
-        """The nodes in an order where each comes after what it reads (ONNX requires it; checked)."""
+        """The nodes in file order, each moved after what it reads where the file has it earlier (ONNX
+        requires a sorted graph; a file that is not sorted is sorted, one with a cycle refused)."""
         known = set(self.values) | {""}
-        pending, ordered = list(self.graph.node), []
+        # Constant nodes first: a pattern looking ahead from a node sees the constants its readers take
+        pending = sorted(self.graph.node, key=lambda n: n.op_type != "Constant" or bool(n.input))
+        ordered = []
         while pending:
-            ready = [n for n in pending if all(name in known for name in n.input)]
-            if not ready:
-                names = ", ".join(f"`{n.name or n.op_type}`" for n in pending[:5])
-                missing = sorted({name for n in pending for name in n.input if name not in known})[:5]
+            deferred = []
+            for node in pending:
+                if all(name in known for name in node.input):
+                    ordered.append(node)
+                    known.update(node.output)
+                else:
+                    deferred.append(node)
+            if len(deferred) == len(pending):
+                names = ", ".join(f"`{n.name or n.op_type}`" for n in deferred[:5])
+                missing = sorted({name for n in deferred for name in n.input if name not in known})[:5]
                 raise NotExpressibleGraph(f"nodes {names} read tensors no node produces ({', '.join(missing)}), or "
                                           "the graph has a cycle")
-            for node in ready:
-                known.update(node.output)
-            ready_ids = {id(n) for n in ready}
-            pending = [n for n in pending if id(n) not in ready_ids]
-            ordered += ready
+            pending = deferred
         return ordered
 
     def add_input(self, value) -> None:

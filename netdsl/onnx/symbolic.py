@@ -9,7 +9,7 @@ A computation that needs the value of a dynamic dimension (N * 2, N == 4) raises
     >>> from netdsl.tensors import BATCH
     >>> import numpy as np
     >>> shape = np.array([BATCH, 197, 768], dtype=object)
-    >>> run("Gather", {"axis": 0}, [shape, np.array(0)])[0]
+    >>> run("Gather", {"axis": 0}, [shape, np.array(0)])[0].item()
     N
 """
 
@@ -26,7 +26,23 @@ def is_symbolic(value) -> bool:
 
 
 def run(op_type: str, attrs: dict, inputs: list):
-    """The outputs of one node on constant or symbolic int inputs (None for an omitted input)."""
+    """The outputs of one node on constant or symbolic int inputs (None for an omitted input): object
+    arrays where an entry is a dynamic dimension, int64 arrays where none is."""
+    return [settled(result) for result in compute(op_type, attrs, inputs)]
+
+
+def settled(result):
+    import numpy as np
+
+    from ..tensors import Dim
+
+    result = result if isinstance(result, np.ndarray) else np.array(result, dtype=object)
+    if result.dtype == object and not any(isinstance(v, Dim) for v in result.reshape(-1)):
+        return np.asarray(result.tolist(), np.int64)
+    return result
+
+
+def compute(op_type: str, attrs: dict, inputs: list):
     import numpy as np
 
     if op_type == "Shape":  # inputs[0] here is the shape itself (the caller knows the tensor's type)

@@ -45,3 +45,49 @@ def random_inputs(checked, batch: int = 2, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     return {i.name: rng.standard_normal([d if isinstance(d, int) else batch for d in i.shape]).astype(np.float32)
             for i in checked.graph.inputs}
+
+
+def torch_export(model, path, shape, dynamic: bool = True, opset: int = 17) -> None:
+    """torch.onnx.export as users run it, offline (the TorchScript exporter: the dynamo one needs
+    onnxscript), keeping batch norm as its own nodes (TrainingMode.PRESERVE on a model in eval mode:
+    EVAL would fold it into the convolutions), the batch dynamic."""
+    import warnings
+
+    import torch
+
+    x = torch.randn(*shape)
+    axes = {"input": {0: "batch"}, "output": {0: "batch"}} if dynamic else None
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model.eval(), (x,), str(path), dynamo=False, input_names=["input"],
+                          output_names=["output"], dynamic_axes=axes, opset_version=opset,
+                          training=torch.onnx.TrainingMode.PRESERVE)
+
+
+def randomized(model, seed: int = 0):
+    """Random weights, batch norm statistics included, keeping activations near unit scale (as
+    tests/zoo/test_zoo.py does), so that equal outputs mean equal networks."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                continue
+            if name.endswith("running_var"):
+                tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
+            elif name.endswith("running_mean") or name.endswith(".bias"):
+                tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.1)
+            elif tensor.dim() == 1:  # normalization scales
+                tensor.copy_(torch.rand(tensor.shape, generator=generator) * 0.5 + 0.5)
+            else:
+                fan_in = tensor[0].numel()
+                tensor.copy_(torch.randn(tensor.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
+    return model.eval()
+
+
+def bound_weights(imported) -> dict:
+    from netdsl.weights.bind import BoundWeight
+
+    return {key: BoundWeight(key, key.rsplit(".", 1)[0], key.rsplit(".", 1)[1], array)
+            for key, array in imported.weights.items()}
