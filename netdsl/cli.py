@@ -255,7 +255,7 @@ def cmd_import(args) -> int:
     if not args.output.endswith((".yaml", ".yml")):
         raise UsageError(f"-o names the spec to write (.yaml), found {args.output!r}")
     if args.torch:
-        from .from_torch import import_torch_cli
+        from .torch_import import import_torch_cli
 
         imported = import_torch_cli(args.model, args.output, args.shape, batch)
     else:
@@ -555,7 +555,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                           "netdsl export recorded, else 1,1,32)")
     importer.add_argument("--torch", action="store_true", help="MODEL is a PyTorch module to trace (torch.fx)")
     importer.add_argument("--shape", action="append", metavar="DIMS", help="with --torch: an example input shape, "
-                          "e.g. 1x3x224x224 (-1 or N first: a dynamic batch); repeat for several inputs")
+                          "e.g. 1x3x224x224 (N first: a dynamic batch, or --shape=-1x3x224x224); repeat for several inputs")
 
     ref = add("reference", cmd_reference, "run a spec on numpy: what the engine should compute",
               "Execute the spec on numpy (NCHW, float32) with the semantics of its TensorRT lowering, checked "

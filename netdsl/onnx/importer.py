@@ -38,6 +38,7 @@ class Imported:
     layers: int
     blocks: int
     checked: object  # the CheckedSpec of the text
+    weights_file: str | None = None  # the file the text names
 
 
 def import_onnx(path: str, output: str, partial: bool = False, batch=None) -> Imported:
@@ -91,7 +92,8 @@ def import_model(model, spec_path: str, weights_file: str, partial: bool = False
     text = spec_text(name, graph, blocks, items, outputs, weights_file if weights else None, metadata, batch, source,
                      model)
     checked = check(text, spec_path, weights)
-    return Imported(text, weights, graph.problems, len(graph.layers), len(blocks), checked)
+    return Imported(text, weights, graph.problems, len(graph.layers), len(blocks), checked,
+                    weights_file if weights else None)
 
 
 def check(text: str, spec_path: str, weights: dict):
