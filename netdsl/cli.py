@@ -215,12 +215,13 @@ def emit_outputs(path, outputs) -> int:
 
 def need_onnx(command: str) -> None:
     """A clean exit 2 when the optional onnx package is missing."""
-    import importlib.util
-
-    if importlib.util.find_spec("onnx") is None:
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
         from .diagnostics import UsageError
 
-        raise UsageError(f"netdsl {command} needs the onnx package: pip install 'netdsl[onnx]' (or pip install onnx)")
+        raise UsageError(f"netdsl {command} needs the onnx package: pip install 'netdsl[onnx]' (or pip install onnx)") \
+            from None
 
 
 def cmd_export(args) -> int:

@@ -45,7 +45,8 @@ def from_torch(module, example_inputs, dynamic_batch: bool = True, partial: bool
     was_training = module.training
     module.eval()
     try:
-        with warnings.catch_warnings(), torch.no_grad():
+        # (not under torch.no_grad(): nn.MultiheadAttention then takes a fused path the exporter cannot write)
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(module, inputs, buffer, dynamo=False, input_names=names, dynamic_axes=axes,
                               opset_version=opset, training=torch.onnx.TrainingMode.PRESERVE)
@@ -110,10 +111,11 @@ def parse_shape(text: str) -> tuple[tuple[int, ...], bool]:
 
 def import_torch_cli(target: str, output: str, shapes, batch):
     """`netdsl import --torch package.module:Factory --shape ...`."""
-    import importlib.util
-
-    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("onnx") is None:
-        raise UsageError("netdsl import --torch needs torch and onnx: pip install torch onnx")
+    try:
+        import onnx  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError:
+        raise UsageError("netdsl import --torch needs torch and onnx: pip install torch onnx") from None
     if not shapes:
         raise UsageError("--torch needs the example input shape(s): --shape 1x3x224x224 (Nx3x224x224 for a dynamic batch)")
     import torch

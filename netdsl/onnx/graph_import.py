@@ -22,6 +22,7 @@ netdsl/onnx/blocks.py.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -30,6 +31,7 @@ from ..tensors import BATCH, DTYPES, Dim, TensorType
 from . import NodeInfo, NotExpressible, Operand, attributes, convert
 from . import symbolic
 
+PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*\Z")  # state_dict keys, not onnx::Mul_12
 MAX_FOLDED = 2**26  # elements of one constant computed at import time
 NOT_FOLDED = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
 FLOAT_TYPES = ("float32", "float16", "bfloat16")
@@ -39,6 +41,7 @@ FLOAT_TYPES = ("float32", "float16", "bfloat16")
 class Const:
     array: object  # numpy array (object arrays: symbolic sizes)
     source: str  # the initializer or node it comes from, for naming
+    parameter: str | None = None  # the initializer (a state_dict key) whose value this is, unchanged
 
 
 @dataclass
@@ -61,6 +64,7 @@ class SpecLayer:
     onnx_name: str = ""  # the ONNX node it is named after
     op_type: str = ""
     weight_prefix: str | None = None  # `conv1` when an input initializer is `conv1.weight`
+    weight_keys: dict = field(default_factory=dict)  # slot -> the weight file's key, where not <layer>.<slot>
     name: str = ""  # its netdsl name, set by naming.assign
     outputs: tuple = ()  # netdsl output suffixes: ("",) or ("values", "indices") or ("0", "1")
     output_types: tuple = ()
@@ -107,7 +111,8 @@ class GraphImporter:
         from onnx import numpy_helper
 
         for tensor in self.graph.initializer:
-            self.values[tensor.name] = Const(numpy_helper.to_array(tensor), tensor.name)
+            key = tensor.name if PARAMETER_NAME.match(tensor.name) else None
+            self.values[tensor.name] = Const(numpy_helper.to_array(tensor), tensor.name, key)
         for value in self.graph.input:
             if value.name not in self.values:
                 self.add_input(value)
@@ -255,6 +260,12 @@ class GraphImporter:
             results = evaluate(node, arrays, self.opset)
         for index, result in enumerate(results):
             self.set_constant(node, index, result)
+        # a parameter passed through unchanged (Identity, an Expand to its own shape) keeps its name
+        sources = [o for o in operands if o is not None and o.parameter]
+        if len(sources) == 1 and len(results) == 1 and node.output[0] in self.values and not \
+                symbolic.is_symbolic(results[0]) and np.shape(results[0]) == np.shape(sources[0].array) and \
+                np.array_equal(results[0], sources[0].array):
+            self.values[node.output[0]].parameter = sources[0].parameter
         return True
 
     def set_constant(self, node, index: int, array) -> None:
@@ -322,7 +333,8 @@ class GraphImporter:
             raise NotExpressible("an empty constant (netdsl has no zero-size dimensions)")
         dtype = "float32" if array.dtype == np.float64 else netdsl_dtype(array.dtype.name)
         params, weights = {"shape": list(array.shape), "dtype": dtype}, {}
-        if dtype in FLOAT_TYPES and array.size > 16:  # larger ones go to the weight file (position embeddings)
+        if dtype in FLOAT_TYPES and (array.size > 16 or value.parameter):
+            # parameters (a class token) and larger constants (position embeddings) go to the weight file
             weights = {"value": array.astype(np.float32)}
             if dtype == "float32":
                 del params["dtype"]
@@ -333,7 +345,8 @@ class GraphImporter:
                           **({"shape": list(array.shape)} if array.shape else {}), "dtype": dtype}
             if dtype == "float32":
                 del params["dtype"]
-        layer = SpecLayer("constant", params, [], weights, onnx_name=value.source, op_type="Constant")
+        layer = SpecLayer("constant", params, [], weights, onnx_name=value.parameter or value.source, op_type="Constant",
+                          weight_keys={"value": value.parameter} if value.parameter and weights else {})
         tensor = self.append(layer, None)[0]
         self.constant_layers[onnx_name] = tensor
         return tensor

@@ -39,6 +39,7 @@ class Imported:
     blocks: int
     checked: object  # the CheckedSpec of the text
     weights_file: str | None = None  # the file the text names
+    bound: dict | None = None  # the weights bound to the checked spec (netdsl.weights.bind), ready to run
 
 
 def import_onnx(path: str, output: str, partial: bool = False, batch=None) -> Imported:
@@ -84,16 +85,17 @@ def import_model(model, spec_path: str, weights_file: str, partial: bool = False
     for layer in graph.layers:
         layer.params = simplified(layer.kind, layer.params)
     blocks, items = find_blocks(graph.layers)
-    weights = {f"{layer.name}.{slot}": array for layer in graph.layers for slot, array in layer.weights.items()}
+    weights = {layer.weight_keys.get(slot, f"{layer.name}.{slot}"): array for layer in graph.layers
+               for slot, array in layer.weights.items()}
     stem = os.path.splitext(os.path.basename(spec_path))[0]
     given = model.graph.name if model.graph.name not in EXPORTER_GRAPH_NAMES else ""
     name = naming.clean(given or stem, "imported")
     metadata = {p.key: p.value for p in model.metadata_props}
     text = spec_text(name, graph, blocks, items, outputs, weights_file if weights else None, metadata, batch, source,
                      model)
-    checked = check(text, spec_path, weights)
+    checked, bound = check(text, spec_path, weights)
     return Imported(text, weights, graph.problems, len(graph.layers), len(blocks), checked,
-                    weights_file if weights else None)
+                    weights_file if weights else None, bound)
 
 
 def check(text: str, spec_path: str, weights: dict):
@@ -109,8 +111,7 @@ def check(text: str, spec_path: str, weights: dict):
         problems = "\n".join(str(d) for d in diagnostics if d.severity == "error")
         raise InternalError(f"netdsl import wrote a spec netdsl refuses (a bug in the importer):\n{problems}")
     tensors = {key: Tensor(key, "float32", tuple(array.shape), array) for key, array in weights.items()}
-    bind(checked, tensors, "<imported weights>", strict=True)
-    return checked
+    return checked, bind(checked, tensors, "<imported weights>", strict=True)
 
 
 def simplified(kind: str, params: dict) -> dict:
@@ -191,6 +192,9 @@ def layer_entry(layer, previous: str | None) -> dict:
     entry = {"name": layer.name, "kind": layer.kind}
     if layer.inputs and layer.inputs != [previous]:
         entry["inputs"] = layer.inputs if len(layer.inputs) > 1 else layer.inputs[0]
+    keys = {slot: key for slot, key in layer.weight_keys.items() if key != f"{layer.name}.{slot}"}
+    if keys:  # a parameter under its state_dict key (class_token), not <layer>.<slot>
+        entry["weights"] = keys
     entry.update(layer.params)
     return entry
 

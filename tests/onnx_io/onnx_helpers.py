@@ -57,7 +57,8 @@ def torch_export(model, path, shape, dynamic: bool = True, opset: int = 17) -> N
 
     x = torch.randn(*shape)
     axes = {"input": {0: "batch"}, "output": {0: "batch"}} if dynamic else None
-    with warnings.catch_warnings(), torch.no_grad():
+    # (no torch.no_grad(): under it nn.MultiheadAttention takes a fused path the exporter cannot write)
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(model.eval(), (x,), str(path), dynamo=False, input_names=["input"],
                           output_names=["output"], dynamic_axes=axes, opset_version=opset,
@@ -87,7 +88,5 @@ def randomized(model, seed: int = 0):
 
 
 def bound_weights(imported) -> dict:
-    from netdsl.weights.bind import BoundWeight
-
-    return {key: BoundWeight(key, key.rsplit(".", 1)[0], key.rsplit(".", 1)[1], array)
-            for key, array in imported.weights.items()}
+    """The imported weights as bound to the imported spec (by the importer's own strict check)."""
+    return imported.bound
