@@ -266,7 +266,8 @@ def cmd_import(args) -> int:
         imported = import_onnx(args.model, args.output, args.partial, batch)
     for problem in imported.problems:
         print(f"left out: {problem}", file=sys.stderr)
-    weights = f" and {args.output.rsplit('.', 1)[0]}.safetensors ({len(imported.weights)} tensors)" if imported.weights else ""
+    stem = args.output.rsplit(".", 1)[0]
+    weights = f" and {stem}.safetensors ({len(imported.weights)} tensors)" if imported.weights else ""
     partial = f"; PARTIAL: {len(imported.problems)} thing(s) left out" if imported.problems else ""
     print(f"wrote {args.output} ({imported.layers} layers, {imported.blocks} blocks){weights}{partial}")
     return EXIT_OK
@@ -556,7 +557,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                           "netdsl export recorded, else 1,1,32)")
     importer.add_argument("--torch", action="store_true", help="MODEL is a PyTorch module to trace (torch.fx)")
     importer.add_argument("--shape", action="append", metavar="DIMS", help="with --torch: an example input shape, "
-                          "e.g. 1x3x224x224 (N first: a dynamic batch, or --shape=-1x3x224x224); repeat for several inputs")
+                          "e.g. 1x3x224x224 (N first: a dynamic batch, or --shape=-1x3x224x224); repeat for several "
+                          "inputs")
 
     ref = add("reference", cmd_reference, "run a spec on numpy: what the engine should compute",
               "Execute the spec on numpy (NCHW, float32) with the semantics of its TensorRT lowering, checked "

@@ -111,16 +111,15 @@ def parse_shape(text: str) -> tuple[tuple[int, ...], bool]:
 
 def import_torch_cli(target: str, output: str, shapes, batch):
     """`netdsl import --torch package.module:Factory --shape ...`."""
+    if not shapes:
+        raise UsageError("--torch needs the example input shape(s): --shape 1x3x224x224 (Nx3x224x224 for a "
+                         "dynamic batch)")
+    parsed = [parse_shape(s) for s in shapes]
     try:
         import onnx  # noqa: F401
         import torch  # noqa: F401
     except ImportError:
         raise UsageError("netdsl import --torch needs torch and onnx: pip install torch onnx") from None
-    if not shapes:
-        raise UsageError("--torch needs the example input shape(s): --shape 1x3x224x224 (Nx3x224x224 for a dynamic batch)")
-    import torch
-
-    parsed = [parse_shape(s) for s in shapes]
     module = load_module(target)
     example = tuple(torch.randn(*dims) for dims, _ in parsed)
     stem = os.path.splitext(os.path.basename(output))[0]

@@ -231,7 +231,8 @@ class Export(Interpreter):
         if producer is None:
             from onnx import helper
 
-            self.emitter.nodes.append(helper.make_node("Identity", [value.data], [tensor], name=f"{node.name}/Identity"))
+            self.emitter.nodes.append(helper.make_node("Identity", [value.data], [tensor],
+                                                       name=f"{node.name}/Identity"))
         else:
             rename(made, value.data, tensor)
         return Value(tensor, self.checked.types[tensor])

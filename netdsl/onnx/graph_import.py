@@ -345,8 +345,9 @@ class GraphImporter:
                           **({"shape": list(array.shape)} if array.shape else {}), "dtype": dtype}
             if dtype == "float32":
                 del params["dtype"]
-        layer = SpecLayer("constant", params, [], weights, onnx_name=value.parameter or value.source, op_type="Constant",
-                          weight_keys={"value": value.parameter} if value.parameter and weights else {})
+        keys = {"value": value.parameter} if value.parameter and weights else {}
+        layer = SpecLayer("constant", params, [], weights, onnx_name=value.parameter or value.source,
+                          op_type="Constant", weight_keys=keys)
         tensor = self.append(layer, None)[0]
         self.constant_layers[onnx_name] = tensor
         return tensor
@@ -544,7 +545,8 @@ def flatten_then_gemm(importer, node, operands) -> bool:
     rest = [None if name == "" else importer.values.get(name) for name in gemm.input[1:]]
     if not all(isinstance(v, Const) or v is None for v in rest) or operands[0].type.rank < 2:
         return False
-    ops = [importer.operand(gemm.input[0], operands[0])] + [importer.operand(n, v) for n, v in zip(gemm.input[1:], rest)]
+    ops = [importer.operand(gemm.input[0], operands[0])]
+    ops += [importer.operand(name, value) for name, value in zip(gemm.input[1:], rest)]
     layer = convert(NodeInfo("Gemm", importer.opset, list(gemm.output)), attributes(gemm), ops)
     importer.add_layer(node, layer.kind, layer.params, [operands[0].name], layer.weights, None, name_node=gemm,
                        consumed=[gemm])

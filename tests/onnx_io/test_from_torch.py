@@ -48,6 +48,7 @@ def test_the_module_keeps_its_training_mode():
     assert set(imported.weights) == {"0.weight", "0.bias"}
 
 
+@pytest.mark.slow  # a subprocess importing torch and tracing MobileNetV2: about 8 s
 def test_cli_import_torch(tmp_path):
     out = tmp_path / "mobilenet.yaml"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "tests" / "zoo")}

@@ -53,8 +53,8 @@ def test_resnet18(tmp_path):
     assert parameters(imported.checked) == sum(p.numel() for p in model.parameters()) == 11_689_512
     assert set(imported.weights) == {k for k in model.state_dict() if not k.endswith("num_batches_tracked")}
     text = imported.text
-    assert "- {name: layer2, block: layer, with: {out_channels: 128}, repeat: 2, first: {stride: 2, downsample: true}}" \
-        in text
+    assert ("- {name: layer2, block: layer, with: {out_channels: 128}, repeat: 2, first: {stride: 2, downsample: "
+            "true}}") in text
     assert "{name: bn1, kind: batch_norm}" in text and "when: $downsample" in text
     assert "shape: [-1, 3, 224, 224], batch: {min: 1, opt: 1, max: 32}}  # dimension 0 is ONNX's `batch`" in text
     assert "- {name: fc, kind: fully_connected, out_features: 1000}" in text  # Flatten + Gemm

@@ -17,8 +17,7 @@ pytest.importorskip("onnxruntime")
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SPECS = ["lenet.yaml", "zoo/resnet18.yaml", "zoo/mobilenet_v2.yaml", "zoo/unet_small.yaml",
-         pytest.param("zoo/resnet50.yaml", marks=pytest.mark.slow), pytest.param("zoo/alexnet.yaml", marks=pytest.mark.slow),
-         pytest.param("zoo/vgg16.yaml", marks=pytest.mark.slow)]
+         *(pytest.param(f"zoo/{name}.yaml", marks=pytest.mark.slow) for name in ("resnet50", "alexnet", "vgg16"))]
 
 
 def network(checked) -> list:
