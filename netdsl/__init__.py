@@ -5,3 +5,11 @@ Kept light on purpose: importing netdsl loads no TensorRT, torch or numpy, so th
 """
 
 __version__ = "0.1.0"
+
+
+def from_torch(module, example_inputs, **options):
+    """A PyTorch module as a spec and its weights (see :mod:`netdsl.torch_import`); torch is imported
+    only when this is called."""
+    from .torch_import import from_torch as run
+
+    return run(module, example_inputs, **options)

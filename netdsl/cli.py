@@ -40,6 +40,10 @@ commands:
   weights ls FILE    names, dtypes, shapes and bytes in a weight file (.safetensors, .wts, .npz)
   weights convert IN OUT
                      convert between .safetensors, .wts and .npz (float32 exactly)
+  export SPEC -o model.onnx
+                     the network and its weights as ONNX (Netron, ONNX Runtime, trtexec); needs onnx
+  import MODEL -o SPEC
+                     an ONNX model (or a PyTorch module: --torch) as a readable spec and its weights
   schema             JSON Schema of the spec language, for editors (yaml-language-server)
   docs [-o FILE]     reference page of every layer kind (docs/layers.md), from the registry
   completion bash|zsh
@@ -226,6 +230,66 @@ def emit_outputs(path, outputs) -> int:
         print(f"wrote {path}")
     else:
         print(arrays.describe_outputs(outputs))
+    return EXIT_OK
+
+
+def need_onnx(command: str) -> None:
+    """A clean exit 2 when the optional onnx package is missing."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        from .diagnostics import UsageError
+
+        raise UsageError(f"netdsl {command} needs the onnx package: pip install 'netdsl[onnx]' (or pip install onnx)") \
+            from None
+
+
+def cmd_export(args) -> int:
+    need_onnx("export")
+    from .onnx.export import export
+
+    if args.random_weights and args.weights:
+        from .diagnostics import UsageError
+
+        raise UsageError("--random-weights exports without a weight file; drop --weights or --random-weights")
+    written = export(args.spec, args.output, args.weights, args.seed if args.random_weights else None)
+    if args.format == "json":
+        print_json(written)
+    else:
+        marked = ", RANDOM WEIGHTS" if args.random_weights else ""
+        print(f"wrote {written['path']} ({written['bytes']:,} bytes; {written['nodes']} nodes, "
+              f"{written['initializers']} initializers, opset {written['opset']}{marked})")
+    return EXIT_OK
+
+
+def cmd_import(args) -> int:
+    from .diagnostics import UsageError
+
+    batch = None
+    if args.batch:
+        try:
+            batch = tuple(int(v) for v in args.batch.split(","))
+        except ValueError:
+            batch = ()
+        if len(batch) != 3 or not 1 <= batch[0] <= batch[1] <= batch[2]:
+            raise UsageError(f"--batch takes MIN,OPT,MAX with 1 <= MIN <= OPT <= MAX, found {args.batch!r}")
+    if not args.output.endswith((".yaml", ".yml")):
+        raise UsageError(f"-o names the spec to write (.yaml), found {args.output!r}")
+    if args.torch:
+        from .torch_import import import_torch_cli
+
+        imported = import_torch_cli(args.model, args.output, args.shape, batch)
+    else:
+        need_onnx("import")
+        from .onnx.importer import import_onnx
+
+        imported = import_onnx(args.model, args.output, args.partial, batch)
+    for problem in imported.problems:
+        print(f"left out: {problem}", file=sys.stderr)
+    stem = args.output.rsplit(".", 1)[0]
+    weights = f" and {stem}.safetensors ({len(imported.weights)} tensors)" if imported.weights else ""
+    partial = f"; PARTIAL: {len(imported.problems)} thing(s) left out" if imported.problems else ""
+    print(f"wrote {args.output} ({imported.layers} layers, {imported.blocks} blocks){weights}{partial}")
     return EXIT_OK
 
 
@@ -568,6 +632,43 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     from .trtexec import add_build_flags
 
     add_build_flags(build)
+
+    exporter = add("export", cmd_export, "write the network and its weights as an ONNX model",
+                   "Write SPEC with its weights as an ONNX model (opset 21) that Netron, ONNX Runtime and trtexec "
+                   "read: tensors keep the spec's names, nodes are named <layer>/<OpType>, weights are initializers "
+                   "named <layer>.<slot> (PyTorch's state_dict keys), a dynamic dimension is an ONNX symbolic "
+                   "dimension of its name (N). The model passes onnx.checker's full check before it is written; "
+                   "nothing is written when a layer has no ONNX form (each one is listed). Needs the onnx package.",
+                   usage="netdsl export SPEC -o OUT.onnx [--weights FILE | --random-weights [--seed N]]")
+    exporter.add_argument("spec", metavar="SPEC")
+    exporter.add_argument("-o", "--output", required=True, metavar="OUT", help="the .onnx file to write")
+    add_weights(exporter, strict=False)
+    exporter.add_argument("--random-weights", action="store_true", help="seeded random weights instead of a "
+                          "weight file (as `build --random-weights`), to look at the graph or time it")
+    exporter.add_argument("--seed", type=int, default=0, help="with --random-weights: the seed (default 0)")
+    exporter.add_argument("--format", **formats)
+
+    importer = add("import", cmd_import, "an ONNX model (or a PyTorch module) as a readable spec and its weights",
+                   "Read an ONNX model and write a spec (-o, .yaml) and its weights next to it (.safetensors, "
+                   "state_dict names). Layer names come from the model's module names (PyTorch's exports keep them), "
+                   "batch norm, activations and biases stay layers, shape computations become the plain operation "
+                   "they compute, and repeated structure becomes blocks with repeat. The spec is checked by netdsl "
+                   "before it is written. What netdsl cannot express is listed node by node and nothing is written, "
+                   "unless --partial. Hostile files (truncated, lying sizes, external data outside the model's "
+                   "folder) are refused. --torch MODULE:NAME imports a PyTorch module instead, traced by torch.fx.",
+                   usage="netdsl import MODEL.onnx -o SPEC.yaml [--partial] [--batch MIN,OPT,MAX]\n"
+                         "       netdsl import --torch PACKAGE.MODULE:FACTORY --shape 1x3x224x224 -o SPEC.yaml")
+    importer.add_argument("model", metavar="MODEL", help="an .onnx file, or with --torch a Python path "
+                          "`package.module:callable` (a module class or a function returning a module)")
+    importer.add_argument("-o", "--output", required=True, metavar="SPEC", help="the spec to write (.yaml)")
+    importer.add_argument("--partial", action="store_true", help="write what can be expressed; outputs of nodes "
+                          "left out become inputs of the spec")
+    importer.add_argument("--batch", metavar="MIN,OPT,MAX", help="the range of a dynamic batch (default: the one "
+                          "netdsl export recorded, else 1,1,32)")
+    importer.add_argument("--torch", action="store_true", help="MODEL is a PyTorch module to trace (torch.fx)")
+    importer.add_argument("--shape", action="append", metavar="DIMS", help="with --torch: an example input shape, "
+                          "e.g. 1x3x224x224 (N first: a dynamic batch, or --shape=-1x3x224x224); repeat for several "
+                          "inputs")
 
     ref = add("reference", cmd_reference, "run a spec on numpy: what the engine should compute",
               "Execute the spec on numpy (NCHW, float32) with the semantics of its TensorRT lowering, checked "

@@ -10,9 +10,14 @@ inputs, which constant operands become its weights, and which netdsl tensor each
 netdsl cannot express raises :class:`NotExpressible` with the reason.
 
 The registration records the netdsl kind and the ONNX attributes each entry understands (an attribute
-outside that list makes the node not expressible rather than silently ignored), which an exporter will
-read the other way (kind -> ONNX op type); no exporter is written yet. The ``onnx`` package is imported
-only by :func:`attributes` and :mod:`netdsl.onnx.node`, never when netdsl is imported.
+outside that list makes the node not expressible rather than silently ignored).
+
+The other direction sits next to each entry: ``@to_onnx("relu")`` registers ``def relu(g, node, x)``,
+which writes the layer as ONNX nodes through ``g`` (:class:`netdsl.onnx.export.Emitter`: ``g.op``,
+``g.weight``, ``g.ints``...) and returns the output Value(s). A composite kind with no such entry is
+exported as its expansion (netdsl/ops/primitive.py), so only primitives, classic kinds and composites
+that ONNX has one operator for need one. The ``onnx`` package is imported only by :func:`attributes`,
+:mod:`netdsl.onnx.node` and the exporter and importer, never when netdsl is imported.
 
     >>> from netdsl.tensors import TensorType
     >>> x = Operand("x", TensorType((2, 3), "float32"))
@@ -33,6 +38,10 @@ FLOAT32_MAX = 3.4028234663852886e38
 
 class NotExpressible(Exception):
     """This node (its attribute values, dtypes or constant inputs) has no netdsl equivalent."""
+
+
+class NotExportable(Exception):
+    """This layer (its kind or parameter values) has no ONNX equivalent that netdsl writes."""
 
 
 @dataclass
@@ -75,6 +84,7 @@ class Entry:
 
 
 TABLE: dict[str, Entry] = {}
+EXPORTS: dict[str, Callable] = {}  # netdsl kind -> function(g, node, *inputs) writing it as ONNX nodes
 
 
 def onnx_op(op_type: str, kind: str, attributes: tuple[str, ...] = ()):
@@ -84,6 +94,20 @@ def onnx_op(op_type: str, kind: str, attributes: tuple[str, ...] = ()):
         if op_type in TABLE:
             raise RuntimeError(f"ONNX op {op_type} mapped twice")
         TABLE[op_type] = Entry(op_type, kind, function, tuple(attributes))
+        return function
+
+    return register
+
+
+def to_onnx(*kinds: str):
+    """Registers ``function(g, node, *inputs) -> Value(s)`` as the ONNX form of each kind. It may return
+    None for parameter values it does not cover: a composite is then exported as its expansion."""
+
+    def register(function):
+        for kind in kinds:
+            if kind in EXPORTS:
+                raise RuntimeError(f"kind {kind} exported twice")
+            EXPORTS[kind] = function
         return function
 
     return register

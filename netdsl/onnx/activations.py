@@ -1,6 +1,6 @@
 """Activations and softmax."""
 
-from . import FLOAT32_MAX, Layer, NotExpressible, close, constant, onnx_op, present, scalar, weight
+from . import FLOAT32_MAX, Layer, NotExpressible, close, constant, onnx_op, present, scalar, to_onnx, weight
 
 SELU_ALPHA = 1.6732632423543772  # ONNX's defaults, which are torch.nn.SELU's constants
 SELU_GAMMA = 1.0507009873554805
@@ -9,11 +9,24 @@ for _op_type, _kind in {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "S
                         "Mish": "mish", "HardSwish": "hardswish", "Softplus": "softplus"}.items():
     # softplus: PyTorch's threshold (x above 20 gives x) differs from log(1 + exp(x)) by under 3e-9
     onnx_op(_op_type, _kind)(lambda node, attrs, inputs, kind=_kind: Layer(kind))
+    to_onnx(_kind)(lambda g, node, x, op_type=_op_type: plain_softplus(g, node, x, op_type))
+
+
+def plain_softplus(g, node, x, op_type):
+    # ONNX's Softplus has no beta and no threshold: other values go as softplus's expansion
+    if op_type == "Softplus" and (node.params["beta"] != 1 or node.params["threshold"] != 20):
+        return None
+    return g.op(op_type, x)
 
 
 @onnx_op("LeakyRelu", "leaky_relu", ("alpha",))
 def LeakyRelu(node, attrs, inputs):
     return Layer("leaky_relu", {"negative_slope": attrs.get("alpha", 0.01)})
+
+
+@to_onnx("leaky_relu")
+def leaky_relu(g, node, x):
+    return g.op("LeakyRelu", x, alpha=float(node.params["negative_slope"]))
 
 
 @onnx_op("Elu", "elu", ("alpha",))
@@ -26,6 +39,10 @@ def Celu(node, attrs, inputs):
     return Layer("celu", {"alpha": attrs.get("alpha", 1.0)})
 
 
+to_onnx("elu")(lambda g, node, x: g.op("Elu", x, alpha=float(node.params["alpha"])))
+to_onnx("celu")(lambda g, node, x: g.op("Celu", x, alpha=float(node.params["alpha"])))
+
+
 @onnx_op("Selu", "selu", ("alpha", "gamma"))
 def Selu(node, attrs, inputs):
     if not (close(attrs.get("alpha", SELU_ALPHA), SELU_ALPHA) and close(attrs.get("gamma", SELU_GAMMA), SELU_GAMMA)):
@@ -33,9 +50,15 @@ def Selu(node, attrs, inputs):
     return Layer("selu")
 
 
+to_onnx("selu")(lambda g, node, x: g.op("Selu", x))
+
+
 @onnx_op("Gelu", "gelu", ("approximate",))
 def Gelu(node, attrs, inputs):
     return Layer("gelu", {"approximate": attrs.get("approximate", "none")})
+
+
+to_onnx("gelu")(lambda g, node, x: g.op("Gelu", x, approximate=node.params["approximate"]))
 
 
 @onnx_op("HardSigmoid", "hardsigmoid", ("alpha", "beta"))
@@ -43,11 +66,24 @@ def HardSigmoid(node, attrs, inputs):
     return Layer("hardsigmoid", {"alpha": attrs.get("alpha", 0.2), "beta": attrs.get("beta", 0.5)})
 
 
+@to_onnx("hardsigmoid")
+def hardsigmoid(g, node, x):
+    return g.op("HardSigmoid", x, alpha=float(node.params["alpha"]), beta=float(node.params["beta"]))
+
+
+@onnx_op("ThresholdedRelu", "thresholded_relu", ("alpha",))
+def ThresholdedRelu(node, attrs, inputs):
+    return Layer("thresholded_relu", {"alpha": attrs.get("alpha", 1.0)})
+
+
+to_onnx("thresholded_relu")(lambda g, node, x: g.op("ThresholdedRelu", x, alpha=float(node.params["alpha"])))
+
+
 @onnx_op("Swish", "silu", ("alpha",))
 def Swish(node, attrs, inputs):
     if not close(attrs.get("alpha", 1.0), 1.0):
         raise NotExpressible("Swish with alpha other than 1 (torch.nn.SiLU)")
-    return Layer("silu")
+    return Layer("silu")  # silu is exported as its expansion x * sigmoid(x), which the importer recognises
 
 
 @onnx_op("Clip", "clip", ("min", "max"))
@@ -56,7 +92,16 @@ def Clip(node, attrs, inputs):
     # differs from no bound only for an infinite input
     low = scalar(constant(inputs, 1, "min")) if present(inputs, 1) else attrs.get("min", -FLOAT32_MAX)
     high = scalar(constant(inputs, 2, "max")) if present(inputs, 2) else attrs.get("max", FLOAT32_MAX)
+    if (low, high) == (0, 6):  # how PyTorch exports torch.nn.ReLU6
+        return Layer("relu6")
     return Layer("clip", {"min": float(low), "max": float(high)})
+
+
+@to_onnx("clip", "relu6", "hardtanh")
+def clip(g, node, x):
+    low, high = {"clip": ("min", "max"), "hardtanh": ("min_val", "max_val")}.get(g.kind, (None, None))
+    bounds = (node.params[low], node.params[high]) if low else (0.0, 6.0)
+    return g.op("Clip", x, *(g.scalar(b, x.type.dtype) for b in bounds))
 
 
 @onnx_op("PRelu", "prelu")
@@ -73,6 +118,13 @@ def PRelu(node, attrs, inputs):
                          "channel (dim 1)")
 
 
+@to_onnx("prelu")
+def prelu(g, node, x):
+    count = node.params["num_parameters"]
+    shape = [] if count == 1 else [count] + [1] * (x.type.rank - 2)  # ONNX broadcasts from the last axis
+    return g.op("PRelu", x, g.weight("weight", x.type.dtype, shape))
+
+
 def softmax(kind):
     def convert(node, attrs, inputs):
         rank = len(inputs[0].type.shape)
@@ -85,3 +137,5 @@ def softmax(kind):
 
 onnx_op("Softmax", "softmax", ("axis",))(softmax("softmax"))
 onnx_op("LogSoftmax", "log_softmax", ("axis",))(softmax("log_softmax"))
+to_onnx("softmax")(lambda g, node, x: g.op("Softmax", x, axis=node.params["axis"]))
+to_onnx("log_softmax")(lambda g, node, x: g.op("LogSoftmax", x, axis=node.params["axis"]))

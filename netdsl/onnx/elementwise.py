@@ -1,7 +1,7 @@
 """Element-wise math, comparisons and logic, casts, constants and pass-throughs."""
 
 from ..tensors import DTYPES
-from . import Layer, NotExpressible, constant, onnx_op, plain, present, scalar
+from . import Layer, NotExpressible, constant, onnx_op, plain, present, scalar, to_onnx
 
 UNARY = {"Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Reciprocal": "reciprocal", "Abs": "abs", "Neg": "neg",
          "Sin": "sin", "Cos": "cos", "Tan": "tan", "Asin": "asin", "Acos": "acos", "Atan": "atan",
@@ -12,10 +12,21 @@ BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow", 
           "And": "logical_and", "Or": "logical_or", "Xor": "logical_xor"}
 VARIADIC = {"Max": "max", "Min": "min", "Sum": "add"}
 
+# a netdsl kind with several inputs that ONNX only has with two: a chain of two-input nodes
+CHAINED = {"mul": "Mul", "logical_and": "And", "logical_or": "Or"}
+
+
+def one_node(op_type):
+    return lambda g, node, *xs: g.op(op_type, *xs)
+
+
 for _op_type, _kind in UNARY.items():
     onnx_op(_op_type, _kind)(lambda node, attrs, inputs, kind=_kind: Layer(kind))
+    to_onnx(_kind)(one_node(_op_type))
 for _op_type, _kind in BINARY.items():
     onnx_op(_op_type, _kind)(lambda node, attrs, inputs, kind=_kind: Layer(kind, inputs=[0, 1]))
+    if _kind not in CHAINED and _kind != "add":
+        to_onnx(_kind)(one_node(_op_type))
 
 
 def variadic(kind):
@@ -28,6 +39,18 @@ def variadic(kind):
 
 for _op_type, _kind in VARIADIC.items():
     onnx_op(_op_type, _kind)(variadic(_kind))
+to_onnx("max")(one_node("Max"))
+to_onnx("min")(one_node("Min"))
+
+
+@to_onnx("add", *CHAINED)
+def chained(g, node, first, *rest):
+    if g.kind == "add" and len(rest) > 1:
+        return g.op("Sum", first, *rest)
+    result = first
+    for x in rest:
+        result = g.op(CHAINED.get(g.kind, "Add"), result, x)
+    return result
 
 
 @onnx_op("Where", "where")
@@ -35,11 +58,17 @@ def Where(node, attrs, inputs):
     return Layer("where", inputs=[0, 1, 2])
 
 
+to_onnx("where")(one_node("Where"))
+
+
 @onnx_op("IsInf", "isinf", ("detect_negative", "detect_positive"))
 def IsInf(node, attrs, inputs):
     if not (attrs.get("detect_negative", 1) and attrs.get("detect_positive", 1)):
         raise NotExpressible("IsInf detecting one sign only (torch.isinf detects both)")
     return Layer("isinf")
+
+
+to_onnx("isinf")(one_node("IsInf"))
 
 
 def netdsl_dtype(name: str) -> str:
@@ -63,6 +92,13 @@ def Cast(node, attrs, inputs):
     return Layer("cast", {"dtype": netdsl_dtype(dtype_name(attrs["to"]))})
 
 
+@to_onnx("cast")
+def cast(g, node, x):
+    from .export import ONNX_DTYPES
+
+    return g.op("Cast", x, to=ONNX_DTYPES[node.params["dtype"]])
+
+
 @onnx_op("CastLike", "cast", ("saturate", "round_mode"))
 def CastLike(node, attrs, inputs):
     return Layer("cast", {"dtype": netdsl_dtype(inputs[1].type.dtype)})
@@ -77,6 +113,12 @@ def Dropout(node, attrs, inputs):
     return Layer("dropout", {"p": float(ratio)}, outputs=["", *mask] if mask else None)
 
 
+@to_onnx("dropout")
+def dropout(g, node, x):
+    # an inference Dropout (no training_mode input) passes x through; it keeps the layer and its p in the file
+    return g.op("Dropout", x, g.scalar(node.params["p"]))
+
+
 @onnx_op("Constant", "constant", ("value", "value_float", "value_floats", "value_int", "value_ints"))
 def Constant(node, attrs, inputs):
     import numpy as np
@@ -89,6 +131,19 @@ def Constant(node, attrs, inputs):
         value = np.asarray(attrs.get("value_int", attrs.get("value_ints")), np.int64)
     return Layer("constant", {"value": plain(value), "shape": list(value.shape),
                               "dtype": netdsl_dtype(value.dtype.name)}, inputs=[])
+
+
+@to_onnx("constant")
+def constant_layer(g, node):
+    import numpy as np
+
+    from .export import storage_dtype
+
+    p, out = node.params, g.out
+    if p["value"] is None:  # a weight of the file: an initializer under its own name
+        return g.op("Identity", g.weight("value", out.dtype))
+    array = np.broadcast_to(np.asarray(p["value"], storage_dtype(out.dtype)), out.shape)
+    return g.op("Constant", value=g.tensor(np.array(array)))  # (ascontiguousarray makes a scalar 1-D)
 
 
 @onnx_op("ConstantOfShape", "constant", ("value",))

@@ -1,7 +1,7 @@
 """Convolution, pooling, normalization and matrix products. Weights of ONNX nodes are inputs; constant
 ones become the layer's weights."""
 
-from . import Layer, NotExpressible, constant, onnx_op, present, weight
+from . import Layer, NotExpressible, NotExportable, constant, onnx_op, present, to_onnx, weight
 
 WINDOW = ("auto_pad", "kernel_shape", "pads", "strides", "dilations")
 
@@ -54,6 +54,24 @@ def Conv(node, attrs, inputs):
     return Layer("convolution", params, weights=weights)
 
 
+def window_attributes(g, node, x) -> dict:
+    """kernel_shape, strides, dilations and pads (begins then ends, as ONNX) of a window layer, ``same``
+    resolved for this input."""
+    from ..ops import REGISTRY
+
+    win = REGISTRY[g.kind].window(node, x.type)
+    return {"kernel_shape": list(win.kernel), "strides": list(win.stride), "dilations": list(win.dilation),
+            "pads": list(win.padding)}
+
+
+@to_onnx("convolution")
+def convolution(g, node, x):
+    dtype = x.type.dtype
+    bias = [g.weight("bias", dtype)] if node.params["bias"] else []
+    return g.op("Conv", x, g.weight("weight", dtype), *bias, group=node.params["groups"],
+                **window_attributes(g, node, x))
+
+
 @onnx_op("ConvTranspose", "deconvolution", WINDOW + ("group", "output_padding", "output_shape"))
 def ConvTranspose(node, attrs, inputs):
     w = weight(constant(inputs, 1, "W"), "W")
@@ -90,12 +108,29 @@ def ConvTranspose(node, attrs, inputs):
     return Layer("deconvolution", params, weights=weights)
 
 
+@to_onnx("deconvolution")
+def deconvolution(g, node, x):
+    from ..ops import REGISTRY
+
+    dtype = x.type.dtype
+    bias = [g.weight("bias", dtype)] if node.params["bias"] else []
+    attributes = window_attributes(g, node, x)
+    extra = REGISTRY["deconvolution"].output_padding(node, REGISTRY["deconvolution"].window(node, x.type))
+    return g.op("ConvTranspose", x, g.weight("weight", dtype), *bias, group=node.params["groups"],
+                output_padding=list(extra) if any(extra) else None, **attributes)
+
+
 @onnx_op("MaxPool", "max_pool", WINDOW + ("ceil_mode", "storage_order"))
 def MaxPool(node, attrs, inputs):
     params = {**window(attrs, inputs[0].type.shape, attrs["kernel_shape"]),
               "ceil_mode": bool(attrs.get("ceil_mode", 0))}
     indices = len(node.outputs) > 1 and node.outputs[1]
     return Layer("max_pool", params, outputs=["", None] if indices else None)
+
+
+@to_onnx("max_pool")
+def max_pool(g, node, x):
+    return g.op("MaxPool", x, ceil_mode=int(node.params["ceil_mode"]), **window_attributes(g, node, x))
 
 
 @onnx_op("AveragePool", "avg_pool", WINDOW + ("ceil_mode", "count_include_pad"))
@@ -107,8 +142,48 @@ def AveragePool(node, attrs, inputs):
                               "count_include_pad": bool(attrs.get("count_include_pad", 0))})
 
 
+@to_onnx("avg_pool")
+def avg_pool(g, node, x):
+    attributes = window_attributes(g, node, x)
+    del attributes["dilations"]
+    return g.op("AveragePool", x, ceil_mode=int(node.params["ceil_mode"]),
+                count_include_pad=int(node.params["count_include_pad"]), **attributes)
+
+
 onnx_op("GlobalAveragePool", "global_avg_pool")(lambda node, attrs, inputs: Layer("global_avg_pool"))
 onnx_op("GlobalMaxPool", "global_max_pool")(lambda node, attrs, inputs: Layer("global_max_pool"))
+to_onnx("global_avg_pool")(lambda g, node, x: g.op("GlobalAveragePool", x))
+to_onnx("global_max_pool")(lambda g, node, x: g.op("GlobalMaxPool", x))
+
+
+@to_onnx("adaptive_avg_pool", "adaptive_max_pool")
+def adaptive_pool(g, node, x):
+    # ONNX has no adaptive pooling: global pooling for an output of 1, plain pooling where every window
+    # has one size (the output divides the input), else its windows one by one
+    sizes, out = x.type.shape[2:], g.out.shape[2:]
+    maximum = g.kind == "adaptive_max_pool"
+    if all(o == 1 for o in out):
+        return g.op("GlobalMaxPool" if maximum else "GlobalAveragePool", x)
+    if all(size % o == 0 for size, o in zip(sizes, out)):
+        kernel = [size // o for size, o in zip(sizes, out)]
+        return g.op("MaxPool" if maximum else "AveragePool", x, kernel_shape=kernel, strides=kernel)
+    return adaptive_windows_pool(g, x, out, "ReduceMax" if maximum else "ReduceMean")
+
+
+def adaptive_windows_pool(g, x, out_sizes, reduce: str):
+    """PyTorch's adaptive windows ([floor(i * size / out), ceil((i + 1) * size / out)) per axis) as
+    slices and reductions, one axis after the other: a mean or a maximum over a box is one over its rows
+    of one over its columns."""
+    from ..ops.pooling import adaptive_windows
+
+    sizes = x.type.shape[2:]
+    for axis, (size, out) in enumerate(zip(sizes, out_sizes), start=2):
+        if size == out:
+            continue
+        pieces = [g.op(reduce, g.op("Slice", x, g.ints([begin]), g.ints([end]), g.ints([axis])), g.ints([axis]),
+                       keepdims=1) for begin, end in adaptive_windows(size, out)]
+        x = g.op("Concat", *pieces, axis=axis) if len(pieces) > 1 else pieces[0]
+    return x
 
 
 def only_first_output(node):
@@ -126,11 +201,34 @@ def BatchNormalization(node, attrs, inputs):
                  outputs=only_first_output(node))
 
 
+@to_onnx("batch_norm")
+def batch_norm(g, node, x):
+    slots = ("weight", "bias", "running_mean", "running_var")
+    return g.op("BatchNormalization", x, *(g.weight(slot, x.type.dtype) for slot in slots),
+                epsilon=float(node.params["eps"]))
+
+
+def affine_or(g, slot: str, value: float, x, shape):
+    """The layer's weight ``slot`` (of ``shape``), or a constant of ``value`` when it has none."""
+    import numpy as np
+
+    if g.has_weight(slot):
+        return g.weight(slot, x.type.dtype, shape)
+    return g.initializer(np.full(shape, value, np.float16 if x.type.dtype == "float16" else np.float32))
+
+
 @onnx_op("InstanceNormalization", "instance_norm", ("epsilon",))
 def InstanceNormalization(node, attrs, inputs):
     weights = {"weight": weight(constant(inputs, 1, "scale"), "scale"),
                "bias": weight(constant(inputs, 2, "B"), "B")}
     return Layer("instance_norm", {"eps": attrs.get("epsilon", 1e-5), "affine": True}, weights=weights)
+
+
+@to_onnx("instance_norm")
+def instance_norm(g, node, x):
+    channels = [x.type.shape[1]]
+    return g.op("InstanceNormalization", x, affine_or(g, "weight", 1.0, x, channels),
+                affine_or(g, "bias", 0.0, x, channels), epsilon=float(node.params["eps"]))
 
 
 def normalized_shape(attrs, inputs) -> list[int]:
@@ -158,6 +256,28 @@ def LayerNormalization(node, attrs, inputs):
                  outputs=only_first_output(node))
 
 
+@to_onnx("layer_norm")
+def layer_norm(g, node, x):
+    shape = list(node.params["normalized_shape"])
+    bias = [g.weight("bias", x.type.dtype)] if g.has_weight("bias") else []
+    return g.op("LayerNormalization", x, affine_or(g, "weight", 1.0, x, shape), *bias, axis=-len(shape),
+                epsilon=float(node.params["eps"]))
+
+
+@to_onnx("rms_norm")
+def rms_norm(g, node, x):
+    # RMSNormalization is opset 23, newer than what ONNX Runtime and TensorRT commonly read: its
+    # definition, x / sqrt(mean(x^2) + eps) * weight, in opset-21 operators
+    from ..ops import REGISTRY
+
+    shape = list(node.params["normalized_shape"])
+    eps = REGISTRY["rms_norm"].epsilon(node.params, x.type.dtype)
+    axes = g.ints(range(-len(shape), 0))
+    mean_square = g.op("ReduceMean", g.op("Mul", x, x), axes, keepdims=1)
+    y = g.op("Div", x, g.op("Sqrt", g.op("Add", mean_square, g.scalar(eps, x.type.dtype))))
+    return g.op("Mul", y, g.weight("weight", x.type.dtype)) if g.has_weight("weight") else y
+
+
 @onnx_op("RMSNormalization", "rms_norm", ("axis", "epsilon", "stash_type"))
 def RMSNormalization(node, attrs, inputs):
     if attrs.get("stash_type", 1) != 1:
@@ -178,10 +298,24 @@ def GroupNormalization(node, attrs, inputs):
     return Layer("group_norm", {"num_groups": groups, "eps": attrs.get("epsilon", 1e-5)}, weights=weights)
 
 
+@to_onnx("group_norm")
+def group_norm(g, node, x):
+    channels = [x.type.shape[1]]
+    return g.op("GroupNormalization", x, affine_or(g, "weight", 1.0, x, channels),
+                affine_or(g, "bias", 0.0, x, channels), num_groups=node.params["num_groups"],
+                epsilon=float(node.params["eps"]))
+
+
 @onnx_op("LRN", "lrn", ("size", "alpha", "beta", "bias"))
 def LRN(node, attrs, inputs):
     return Layer("lrn", {"size": attrs["size"], "alpha": attrs.get("alpha", 1e-4), "beta": attrs.get("beta", 0.75),
                          "k": attrs.get("bias", 1.0)})
+
+
+@to_onnx("lrn")
+def lrn(g, node, x):
+    p = node.params
+    return g.op("LRN", x, size=p["size"], alpha=float(p["alpha"]), beta=float(p["beta"]), bias=float(p["k"]))
 
 
 @onnx_op("Gemm", "fully_connected", ("alpha", "beta", "transA", "transB"))
@@ -205,9 +339,34 @@ def Gemm(node, attrs, inputs):
     return Layer("fully_connected", {"out_features": out_features, "bias": "bias" in weights}, weights=weights)
 
 
+@to_onnx("fully_connected")
+def fully_connected(g, node, x):
+    # torch.flatten(x, 1) then torch.nn.Linear, as PyTorch exports them; the importer joins the two again
+    dtype = x.type.dtype
+    flat = g.op("Flatten", x, axis=1) if x.type.rank != 2 else x
+    bias = [g.weight("bias", dtype)] if node.params["bias"] else []
+    return g.op("Gemm", flat, g.weight("weight", dtype), *bias, transB=1)
+
+
 onnx_op("MatMul", "matmul")(lambda node, attrs, inputs: Layer("matmul", inputs=[0, 1]))
+
+
+@to_onnx("matmul")
+def matmul(g, node, a, b):
+    def transposed(x):
+        rank = x.type.rank
+        if rank < 2:
+            raise NotExportable("transposing a 1-D operand")
+        return g.op("Transpose", x, perm=list(range(rank - 2)) + [rank - 1, rank - 2])
+
+    a = transposed(a) if node.params["transpose_a"] else a
+    b = transposed(b) if node.params["transpose_b"] else b
+    return g.op("MatMul", a, b)
 
 
 @onnx_op("Einsum", "einsum", ("equation",))
 def Einsum(node, attrs, inputs):
     return Layer("einsum", {"equation": attrs["equation"].replace(" ", "")}, inputs=list(range(len(inputs))))
+
+
+to_onnx("einsum")(lambda g, node, *xs: g.op("Einsum", *xs, equation=node.params["equation"]))

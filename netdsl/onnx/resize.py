@@ -5,7 +5,7 @@ position."""
 
 import math
 
-from . import Layer, NotExpressible, constant, onnx_op, present
+from . import Layer, NotExportable, NotExpressible, constant, onnx_op, present, to_onnx
 
 LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
 RESIZE = ("mode", "coordinate_transformation_mode", "nearest_mode", "cubic_coeff_a", "exclude_outside",
@@ -72,10 +72,12 @@ def resize(attrs, inputs, scales, sizes) -> Layer:
     out = list(shape)
     if scales is not None:
         for axis, scale in zip(axes, scales):
-            full[axis], out[axis] = float(scale), math.floor(shape[axis] * float(scale))
+            if float(scale) != 1:  # (an axis kept as it is may be the dynamic batch)
+                full[axis], out[axis] = float(scale), math.floor(shape[axis] * float(scale))
     else:
         for axis, size in zip(axes, sizes):
-            out[axis], full[axis] = int(size), int(size) / shape[axis]
+            if size is not shape[axis] and size != shape[axis]:
+                out[axis], full[axis] = int(size), int(size) / shape[axis]
     if rank < 3 or out[:2] != shape[:2]:
         raise NotExpressible("Resize of the batch or channel dimension (interpolate resizes dims 2 and on)")
     params = {"scale_factor": full[2:]} if scales is not None else {"size": out[2:]}
@@ -109,3 +111,54 @@ def Upsample(node, attrs, inputs):
     attrs = {"mode": attrs.get("mode", "nearest"), "coordinate_transformation_mode": "asymmetric",
              "nearest_mode": "floor"}
     return resize(attrs, inputs, scales, None)
+
+
+# PyTorch's modes as ONNX's Resize attributes (what torch.onnx writes for them)
+TORCH_MODES = {
+    "nearest": {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"},
+    "nearest-exact": {"mode": "nearest", "coordinate_transformation_mode": "half_pixel",
+                      "nearest_mode": "round_prefer_ceil"},
+    "linear": {"mode": "linear"}, "bilinear": {"mode": "linear"}, "trilinear": {"mode": "linear"},
+    "bicubic": {"mode": "cubic", "cubic_coeff_a": -0.75, "exclude_outside": 0},
+}
+
+
+@to_onnx("interpolate", "upsample")
+def interpolate(g, node, x):
+    import numpy as np
+
+    from ..ops import REGISTRY
+    from ..ops.interpolate import trt_scale
+
+    p = node.params
+    if p["mode"] == "area":  # adaptive average pooling, as PyTorch computes it
+        return adaptive_area(g, node, x)
+    attributes = dict(TORCH_MODES[p["mode"]])
+    if attributes["mode"] != "nearest":  # half_pixel: PyTorch has no one-pixel special case (pytorch_half_pixel)
+        attributes["coordinate_transformation_mode"] = "align_corners" if p["align_corners"] else "half_pixel"
+    sizes, outs = x.type.shape[2:], g.out.shape[2:]
+    factors = REGISTRY[g.kind].factors(node, len(sizes))
+    if factors[0] is None:  # a size: ONNX maps coordinates by out / in, as PyTorch does then
+        return g.op("Resize", x, "", "", g.ints(outs), axes=list(range(2, x.type.rank)), **attributes)
+    # the scales TensorRT's lowering uses: the factor given, and PyTorch's shortcuts (an unchanged axis
+    # is copied; nearest doubling takes dst // 2)
+    scales = [onnx_scale(size, out, trt_scale(p["mode"], size, out, factor))
+              for size, out, factor in zip(sizes, outs, factors)]
+    return g.op("Resize", x, "", g.initializer(np.asarray([1.0, 1.0, *scales], np.float32)), **attributes)
+
+
+def onnx_scale(size: int, out: int, scale: float) -> float:
+    """``scale`` as the float32 ONNX stores, nudged up where size * it (ONNX's shape inference computes
+    in double) would fall short of ``out``."""
+    import numpy as np
+
+    value = np.float32(scale)
+    while math.floor(size * float(value)) < out:
+        value = np.nextafter(value, np.float32(np.inf))
+    return float(value)
+
+
+def adaptive_area(g, node, x):
+    from .nn import adaptive_windows_pool
+
+    return adaptive_windows_pool(g, x, g.out.shape[2:], "ReduceMean")

@@ -1,6 +1,8 @@
 """Shapes and layout: the ONNX inputs that hold shapes, axes, indices or pads become parameters."""
 
-from . import Layer, NotExpressible, constant, ints, one_or_list, onnx_op, plain, present, scalar
+from . import Layer, NotExpressible, constant, ints, one_or_list, onnx_op, plain, present, scalar, to_onnx
+
+INT64_MAX, INT64_MIN = 2**63 - 1, -(2**63)
 
 PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
 
@@ -21,6 +23,9 @@ def Concat(node, attrs, inputs):
     return Layer("concat", {"axis": attrs["axis"]}, inputs=list(range(len(inputs))))
 
 
+to_onnx("concat")(lambda g, node, *xs: g.op("Concat", *xs, axis=node.params["axis"]))
+
+
 @onnx_op("Flatten", "flatten", ("axis",))
 def Flatten(node, attrs, inputs):
     shape = inputs[0].type.shape
@@ -36,12 +41,30 @@ def Flatten(node, attrs, inputs):
     return Layer("reshape", {"shape": [outer, inner]})
 
 
+@to_onnx("flatten")
+def flatten(g, node, x):
+    # ONNX's Flatten always gives 2-D: torch.flatten(x, 1) of the whole rest only; others as reshapes
+    p, rank = node.params, x.type.rank
+    if rank >= 2 and p["start_dim"] % rank == 1 and p["end_dim"] % rank == rank - 1:
+        return g.op("Flatten", x, axis=1)
+    return None
+
+
 @onnx_op("Reshape", "reshape", ("allowzero",))
 def Reshape(node, attrs, inputs):
     shape = ints(constant(inputs, 1, "shape"))
     if attrs.get("allowzero", 0) and 0 in shape:
         raise NotExpressible("Reshape to a zero-size dimension (allowzero)")
     return Layer("reshape", {"shape": shape})
+
+
+@to_onnx("reshape")
+def reshape(g, node, x):
+    # ONNX's Reshape reads 0 and -1 as netdsl does; a dynamic dimension kept in place is copied (0)
+    shape = g.out.shape
+    if all(isinstance(d, int) or (i < x.type.rank and x.type.shape[i] == d) for i, d in enumerate(shape)):
+        return g.op("Reshape", x, g.ints(d if isinstance(d, int) else 0 for d in shape))
+    return g.op("Reshape", x, g.ints(node.params["shape"]))
 
 
 @onnx_op("Squeeze", "squeeze", ("axes",))
@@ -52,6 +75,16 @@ def Squeeze(node, attrs, inputs):
     return Layer("squeeze", {"dim": one_or_list(axes)})
 
 
+@to_onnx("squeeze")
+def squeeze(g, node, x):
+    # the axes squeeze removes: those of size 1 among `dim` (PyTorch keeps the others)
+    removed = [i for i, d in enumerate(x.type.shape) if d == 1 and not isinstance(g.out, tuple)]
+    removed = removed if len(x.type.shape) - len(removed) == len(g.out.shape) else None
+    if removed is None:
+        return None
+    return g.op("Squeeze", x, g.ints(removed)) if removed else g.op("Identity", x)
+
+
 @onnx_op("Unsqueeze", "unsqueeze", ("axes",))
 def Unsqueeze(node, attrs, inputs):
     # ONNX's axes count in the output; inserting them in ascending order gives the same result
@@ -60,9 +93,18 @@ def Unsqueeze(node, attrs, inputs):
     return Layer("unsqueeze", {"dim": one_or_list(axes)})
 
 
+@to_onnx("unsqueeze")
+def unsqueeze(g, node, x):
+    return g.op("Unsqueeze", x, g.ints([node.params["dim"] % (x.type.rank + 1)]))
+
+
 @onnx_op("Transpose", "permute", ("perm",))
 def Transpose(node, attrs, inputs):
     return Layer("permute", {"dims": list(attrs.get("perm", reversed(range(rank(inputs)))))})
+
+
+to_onnx("permute")(lambda g, node, x: g.op("Transpose", x, perm=[d % x.type.rank for d in node.params["dims"]])
+                   if x.type.rank else g.op("Identity", x))
 
 
 def slice_axis(size: int, start: int, end: int, step: int) -> dict:
@@ -94,6 +136,18 @@ def Slice(node, attrs, inputs):
     return Layer("slice", {"dim": one_or_list(axes), **params})
 
 
+@to_onnx("slice")
+def slice_(g, node, x):
+    from ..ops import REGISTRY
+
+    plan = REGISTRY["slice"].plan(node.params, x.type.shape)  # axis -> (first, count, step), bounds resolved
+    axes = sorted(plan)
+    ends = [plan[a][0] + plan[a][1] * plan[a][2] for a in axes]
+    ends = [INT64_MIN if end < 0 else end for end in ends]  # past the first element going backwards
+    return g.op("Slice", x, g.ints(plan[a][0] for a in axes), g.ints(ends), g.ints(axes),
+                g.ints(plan[a][2] for a in axes))
+
+
 @onnx_op("Split", "split", ("axis", "split", "num_outputs"))
 def Split(node, attrs, inputs):
     axis = attrs.get("axis", 0)
@@ -112,11 +166,26 @@ def Split(node, attrs, inputs):
                  outputs=[str(i) for i in range(count)])
 
 
+@to_onnx("split")
+def split(g, node, x):
+    sizes = list(node.params["split_size_or_sections"])
+    if len(sizes) == 1:
+        return g.op("Identity", x)
+    return g.op("Split", x, g.ints(sizes), outputs=len(sizes), axis=node.params["dim"])
+
+
 @onnx_op("Gather", "gather", ("axis",))
 def Gather(node, attrs, inputs):
     # ONNX's Gather selects whole slices along `axis` (torch.index_select, or x[:, idx] for any index shape)
     index = constant(inputs, 1, "indices")
     return Layer("gather", {"dim": attrs.get("axis", 0), "index": plain(index)})
+
+
+@to_onnx("gather")
+def gather(g, node, x):
+    import numpy as np
+
+    return g.op("Gather", x, g.initializer(np.asarray(node.params["index"], np.int64)), axis=node.params["dim"])
 
 
 @onnx_op("Pad", "pad", ("mode", "pads", "value"))
@@ -141,6 +210,17 @@ def Pad(node, attrs, inputs):
     return Layer("pad", params)
 
 
+@to_onnx("pad")
+def pad(g, node, x):
+    p, n = node.params, x.type.rank
+    begins, ends = [0] * n, [0] * n
+    for pair in range(len(p["pad"]) // 2):
+        begins[n - 1 - pair], ends[n - 1 - pair] = p["pad"][2 * pair], p["pad"][2 * pair + 1]
+    mode = {value: key for key, value in PAD_MODES.items()}[p["mode"]]
+    value = g.scalar(p["value"], x.type.dtype) if mode == "constant" else ""
+    return g.op("Pad", x, g.ints(begins + ends), value, mode=mode)
+
+
 @onnx_op("Expand", "expand")
 def Expand(node, attrs, inputs):
     import numpy as np
@@ -151,9 +231,24 @@ def Expand(node, attrs, inputs):
     return Layer("expand", {"size": list(size)})
 
 
+@to_onnx("expand")
+def expand(g, node, x):
+    # ONNX's Expand keeps a dimension where the shape says 1; PyTorch's -1
+    return g.op("Expand", x, g.ints(1 if d == -1 else d for d in node.params["size"]))
+
+
 @onnx_op("Tile", "tile")
 def Tile(node, attrs, inputs):
     return Layer("tile", {"dims": ints(constant(inputs, 1, "repeats"))})
+
+
+@to_onnx("tile")
+def tile(g, node, x):
+    # torch.tile pads the shorter of dims and the input's shape with leading 1s; ONNX's Tile needs one each
+    dims, rank = list(node.params["dims"]), x.type.rank
+    if len(dims) > rank:
+        x = g.op("Unsqueeze", x, g.ints(range(len(dims) - rank)))
+    return g.op("Tile", x, g.ints([1] * (rank - len(dims)) + dims))
 
 
 @onnx_op("DepthToSpace", "pixel_shuffle", ("blocksize", "mode"))
@@ -165,8 +260,19 @@ def DepthToSpace(node, attrs, inputs):
     return Layer("pixel_shuffle", {"upscale_factor": block})
 
 
+to_onnx("pixel_shuffle")(lambda g, node, x: g.op("DepthToSpace", x, blocksize=node.params["upscale_factor"],
+                                                 mode="CRD") if x.type.rank == 4 else None)
+
+
 @onnx_op("SpaceToDepth", "pixel_unshuffle", ("blocksize", "mode"))
 def SpaceToDepth(node, attrs, inputs):
     if attrs.get("mode", "DCR") == "DCR" and inputs[0].type.shape[1] != 1:
         raise NotExpressible("SpaceToDepth in DCR mode (torch.nn.PixelUnshuffle is CRD)")
     return Layer("pixel_unshuffle", {"downscale_factor": attrs["blocksize"]})
+
+
+@to_onnx("pixel_unshuffle")
+def pixel_unshuffle(g, node, x):
+    if x.type.rank != 4 or x.type.shape[1] != 1:  # SpaceToDepth orders channels as DCR: the same for one only
+        return None
+    return g.op("SpaceToDepth", x, blocksize=node.params["downscale_factor"])

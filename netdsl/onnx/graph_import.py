@@ -1,0 +1,625 @@
+"""A whole ONNX graph as netdsl layers: one walk over the nodes in order, each node through the table
+(netdsl/onnx/*.py, the same ``convert`` that tests/onnx_node checks node by node).
+
+On the way:
+
+- constants are folded: a node whose inputs are all known is computed now (ONNX's reference
+  evaluator), so initializers behind Identity, Transpose or Reshape reach the layer that uses them as
+  its weights; a constant that a layer takes as a tensor input becomes a `constant` layer;
+- shape computations (Shape -> Gather -> Concat -> Reshape) run on symbolic sizes
+  (netdsl/onnx/symbolic.py) and the operation they feed gets plain parameters;
+- what PyTorch writes as several nodes comes back as the one layer it was: torch.flatten then
+  nn.Linear (Flatten + Gemm) is `fully_connected`, MatMul by a constant plus a bias is `linear`,
+  x * sigmoid(x) is `silu`, the erf form of GELU is `gelu`; batch norm, activations and biases stay
+  layers of their own (nothing is folded into a neighbour's weights);
+- every layer's output type is inferred by netdsl's own shape rules as it is made, so a node the
+  table maps wrongly fails here, at its name.
+
+A node that cannot be expressed is listed (its name, op type and the reason); its outputs, and what
+depends on them, are left out. Layer names come from netdsl/onnx/naming.py, repeated structure from
+netdsl/onnx/blocks.py.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+from ..ops import REGISTRY, ShapeError
+from ..tensors import BATCH, DTYPES, Dim, TensorType
+from . import NodeInfo, NotExpressible, Operand, attributes, convert
+from . import symbolic
+
+PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*\Z")  # state_dict keys, not onnx::Mul_12
+MAX_FOLDED = 2**26  # elements of one constant computed at import time
+NOT_FOLDED = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
+FLOAT_TYPES = ("float32", "float16", "bfloat16")
+
+
+@dataclass
+class Const:
+    array: object  # numpy array (object arrays: symbolic sizes)
+    source: str  # the initializer or node it comes from, for naming
+    parameter: str | None = None  # the initializer (a state_dict key) whose value this is, unchanged
+
+
+@dataclass
+class Tensor:
+    name: str  # the netdsl tensor
+    type: TensorType
+
+
+@dataclass
+class Missing:
+    reason: str  # why this ONNX tensor has no netdsl equivalent (a node before it could not be expressed)
+
+
+@dataclass
+class SpecLayer:
+    kind: str
+    params: dict
+    inputs: list  # netdsl tensor names
+    weights: dict = field(default_factory=dict)  # slot -> float32 array
+    onnx_name: str = ""  # the ONNX node it is named after
+    op_type: str = ""
+    weight_prefix: str | None = None  # `conv1` when an input initializer is `conv1.weight`
+    weight_keys: dict = field(default_factory=dict)  # slot -> the weight file's key, where not <layer>.<slot>
+    name: str = ""  # its netdsl name, set by naming.assign
+    outputs: tuple = ()  # netdsl output suffixes: ("",) or ("values", "indices") or ("0", "1")
+    output_types: tuple = ()
+
+
+@dataclass
+class GraphInput:
+    name: str
+    onnx_name: str
+    type: TensorType
+    dim_names: dict  # axis -> ONNX dim_param
+
+
+@dataclass
+class ImportedGraph:
+    name: str
+    inputs: list[GraphInput]
+    layers: list[SpecLayer]
+    outputs: list  # (output name, netdsl tensor)
+    problems: list[str]  # "node `x` (OpType): reason"
+    cut: list  # (netdsl input name, type): with partial, outputs of nodes left out, made inputs
+    opset: int = 0
+
+
+class GraphImporter:
+    def __init__(self, model, partial: bool = False):
+        self.model = model
+        self.graph = model.graph
+        self.partial = partial
+        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+        self.values: dict[str, object] = {}
+        self.layers: list[SpecLayer] = []
+        self.problems: list[str] = []
+        self.inputs: list[GraphInput] = []
+        self.cut: list = []
+        self.consumers: dict[str, list] = {}
+        self.handled: dict[int, object] = {}  # id(node) -> how a pattern already took this node
+        self.produced: dict[str, SpecLayer] = {}  # netdsl tensor -> layer (for renaming later)
+        self.constant_layers: dict[str, str] = {}  # ONNX tensor -> its constant layer's tensor
+
+    # -- the walk ------------------------------------------------------------------------------------------
+
+    def run(self) -> ImportedGraph:
+        from onnx import numpy_helper
+
+        for tensor in self.graph.initializer:
+            key = tensor.name if PARAMETER_NAME.match(tensor.name) else None
+            self.values[tensor.name] = Const(numpy_helper.to_array(tensor), tensor.name, key)
+        for value in self.graph.input:
+            if value.name not in self.values:
+                self.add_input(value)
+        for node in self.graph.node:
+            for name in node.input:
+                self.consumers.setdefault(name, []).append(node)
+        self.outputs_of_graph = {o.name for o in self.graph.output}
+        for node in self.ordered_nodes():
+            self.visit(node)
+        outputs = self.graph_outputs()
+        return ImportedGraph(self.graph.name, self.inputs, self.layers, outputs, self.problems, self.cut, self.opset)
+
+    def ordered_nodes(self) -> list:
+        """The nodes in file order, each moved after what it reads where the file has it earlier (ONNX
+        requires a sorted graph; a file that is not sorted is sorted, one with a cycle refused)."""
+        known = set(self.values) | {""}
+        # Constant nodes first: a pattern looking ahead from a node sees the constants its readers take
+        pending = sorted(self.graph.node, key=lambda n: n.op_type != "Constant" or bool(n.input))
+        ordered = []
+        while pending:
+            deferred = []
+            for node in pending:
+                if all(name in known for name in node.input):
+                    ordered.append(node)
+                    known.update(node.output)
+                else:
+                    deferred.append(node)
+            if len(deferred) == len(pending):
+                names = ", ".join(f"`{n.name or n.op_type}`" for n in deferred[:5])
+                missing = sorted({name for n in deferred for name in n.input if name not in known})[:5]
+                raise NotExpressibleGraph(f"nodes {names} read tensors no node produces ({', '.join(missing)}), or "
+                                          "the graph has a cycle")
+            pending = deferred
+        return ordered
+
+    def add_input(self, value) -> None:
+        from .naming import clean
+
+        tensor_type = value.type.tensor_type
+        dtype = onnx_dtype(tensor_type.elem_type)
+        dims, names = [], {}
+        for axis, dim in enumerate(tensor_type.shape.dim):
+            if dim.HasField("dim_value") and dim.dim_value > 0:
+                dims.append(dim.dim_value)
+            elif axis == 0:
+                dims.append(BATCH)
+                names[0] = dim.dim_param
+            else:
+                label = f"`{dim.dim_param}`" if dim.dim_param else "unknown"
+                self.problems.append(f"input `{value.name}`: dimension {axis} is dynamic ({label}); netdsl inputs "
+                                     "are dynamic in the batch (dimension 0) only")
+                self.values[value.name] = Missing(f"input {value.name} has a dynamic dimension {axis}")
+                return
+        if dtype not in DTYPES:
+            self.problems.append(f"input `{value.name}`: dtype {dtype} (netdsl has {', '.join(DTYPES)})")
+            self.values[value.name] = Missing(f"input {value.name} has dtype {dtype}")
+            return
+        name = clean(value.name, "input")
+        t = TensorType(tuple(dims), dtype)
+        self.inputs.append(GraphInput(name, value.name, t, names))
+        self.values[value.name] = Tensor(name, t)
+
+    def visit(self, node) -> None:
+        if id(node) in self.handled:
+            return
+        try:
+            if node.domain not in ("", "ai.onnx"):
+                raise NotExpressible(f"operator domain `{node.domain}`")
+            operands = [None if name == "" else self.values.get(name) for name in node.input]
+            missing = next((o for o in operands if isinstance(o, Missing)), None)
+            if missing is not None:
+                self.leave_out(node, missing.reason, report=False)
+                return
+            if self.fold(node, operands):
+                return
+            for pattern in PATTERNS:
+                if pattern(self, node, operands):
+                    return
+            self.convert(node, operands)
+        except NotExpressible as reason:
+            self.leave_out(node, str(reason))
+        except (ShapeError, ValueError, TypeError, KeyError, IndexError, ZeroDivisionError, OverflowError) as error:
+            # a malformed node (a missing attribute, a value of the wrong type) in a hostile or broken file
+            self.leave_out(node, f"malformed node ({type(error).__name__}: {error})")
+
+    def leave_out(self, node, reason: str, report: bool = True) -> None:
+        """Records a node that cannot be expressed (``report``), or one that depends on such a node
+        (its reason is passed on: what is missing is the first node)."""
+        if report:
+            self.problems.append(f"node `{node.name or '(unnamed)'}` ({node.op_type}): {reason}")
+        for name in node.output:
+            if name:
+                self.values[name] = Missing(f"it depends on node `{node.name}` ({node.op_type})" if report else reason)
+                if report and self.partial:
+                    self.cut_input(node, name)
+
+    def cut_input(self, node, name: str) -> None:
+        """With partial: a tensor of a node left out becomes an input of the spec, when its type is known
+        from the file (value_info)."""
+        from .naming import clean
+
+        info = next((v for v in list(self.graph.value_info) + list(self.graph.output) if v.name == name), None)
+        if info is None or not info.type.tensor_type.HasField("shape"):
+            return
+        dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else (BATCH if i == 0 else None)
+                for i, d in enumerate(info.type.tensor_type.shape.dim)]
+        dtype = onnx_dtype(info.type.tensor_type.elem_type)
+        if None in dims or dtype not in DTYPES:
+            return
+        t = TensorType(tuple(dims), dtype)
+        input_name = clean(name, "cut")
+        self.cut.append((input_name, t, node.name, node.op_type))
+        self.inputs.append(GraphInput(input_name, name, t, {0: ""} if dims and dims[0] is BATCH else {}))
+        self.values[name] = Tensor(input_name, t)
+
+    # -- constants and shape computations ------------------------------------------------------------------
+
+    def fold(self, node, operands) -> bool:
+        """Computes a node whose inputs are all known (constants, or sizes), now. True when it did."""
+        import numpy as np
+
+        if node.op_type == "Shape" and isinstance(operands[0], Tensor):
+            shape = operands[0].type.shape
+            result = symbolic.run("Shape", attributes(node), [shape])[0]
+            self.set_constant(node, 0, result if any(isinstance(d, Dim) for d in result) else np.asarray(
+                list(result), np.int64))
+            return True
+        if node.op_type == "Size" and isinstance(operands[0], Tensor) and all(isinstance(d, int)
+                                                                              for d in operands[0].type.shape):
+            self.set_constant(node, 0, np.asarray(int(np.prod(operands[0].type.shape)), np.int64))
+            return True
+        if not all(o is None or isinstance(o, Const) for o in operands) or node.op_type in NOT_FOLDED:
+            return False
+        if node.op_type == "Shape":  # of a constant (or of a computed size vector, whose length is known)
+            self.set_constant(node, 0, np.asarray(np.shape(operands[0].array), np.int64))
+            return True
+        arrays = [None if o is None else o.array for o in operands]
+        if any(symbolic.is_symbolic(a) for a in arrays if a is not None):
+            if node.op_type not in symbolic.SYMBOLIC_OPS:
+                return False
+            results = symbolic.run(node.op_type, attributes(node), arrays)
+        else:
+            if any(sub.g.node or sub.graphs for sub in node.attribute):
+                return False
+            results = evaluate(node, arrays, self.opset)
+        for index, result in enumerate(results):
+            self.set_constant(node, index, result)
+        # a parameter passed through unchanged (Identity, an Expand to its own shape) keeps its name
+        sources = [o for o in operands if o is not None and o.parameter]
+        if len(sources) == 1 and len(results) == 1 and node.output[0] in self.values and not \
+                symbolic.is_symbolic(results[0]) and np.shape(results[0]) == np.shape(sources[0].array) and \
+                np.array_equal(results[0], sources[0].array):
+            self.values[node.output[0]].parameter = sources[0].parameter
+        return True
+
+    def set_constant(self, node, index: int, array) -> None:
+        import numpy as np
+
+        if not symbolic.is_symbolic(array) and np.size(array) > MAX_FOLDED:
+            raise NotExpressible(f"computing it makes a constant of {np.size(array):,} elements")
+        if index < len(node.output) and node.output[index]:
+            self.values[node.output[index]] = Const(array, node.output[index] if node.op_type != "Identity"
+                                                    else node.output[index])
+
+    # -- one node, one layer -----------------------------------------------------------------------------------
+
+    def operand(self, name: str, value) -> Operand | None:
+        if value is None:
+            return None
+        if isinstance(value, Tensor):
+            return Operand(name, value.type)
+        array = value.array
+        if symbolic.is_symbolic(array):
+            return Operand(name, TensorType(tuple(array.shape), "int64"))
+        return Operand(name, TensorType(tuple(array.shape), array.dtype.name), array)
+
+    def convert(self, node, operands) -> None:
+        operands = self.resolve_sizes(node, operands)
+        if operands is None:  # resolve_sizes made the layer
+            return
+        ops = [self.operand(name, value) for name, value in zip(node.input, operands)]
+        layer = convert(NodeInfo(node.op_type, self.opset, list(node.output)), attributes(node), ops)
+        inputs = [self.tensor_input(node, index, operands[index]) for index in layer.inputs]
+        self.add_layer(node, layer.kind, layer.params, inputs, layer.weights, layer.outputs)
+
+    def resolve_sizes(self, node, operands):
+        """Reshape and Expand targets computed from sizes become the plain numbers netdsl takes."""
+        import numpy as np
+
+        if node.op_type in ("Reshape", "Expand") and len(operands) > 1 and isinstance(operands[1], Const) \
+                and symbolic.is_symbolic(operands[1].array) and isinstance(operands[0], Tensor):
+            target = symbolic.reshape_target if node.op_type == "Reshape" else symbolic.expand_target
+            values = target(operands[1].array.reshape(-1), operands[0].type.shape)
+            if node.op_type == "Expand":
+                self.add_layer(node, "expand", {"size": values}, [operands[0].name], {}, None)
+                return None
+            return [operands[0], Const(np.asarray(values, np.int64), operands[1].source)]
+        return operands
+
+    def tensor_input(self, node, index: int, value) -> str:
+        """The netdsl tensor for a layer's tensor input: a layer's output, or a constant as a layer."""
+        if isinstance(value, Tensor):
+            return value.name
+        if isinstance(value, Const):
+            return self.constant_layer(node.input[index], value)
+        raise NotExpressible(f"input {index} is missing")
+
+    def constant_layer(self, onnx_name: str, value: Const) -> str:
+        import numpy as np
+
+        from . import plain
+        from .elementwise import netdsl_dtype
+
+        if onnx_name in self.constant_layers:
+            return self.constant_layers[onnx_name]
+        array = symbolic.known(value.array) if symbolic.is_symbolic(value.array) else np.asarray(value.array)
+        if 0 in array.shape:
+            raise NotExpressible("an empty constant (netdsl has no zero-size dimensions)")
+        dtype = "float32" if array.dtype == np.float64 else netdsl_dtype(array.dtype.name)
+        params, weights = {"shape": list(array.shape), "dtype": dtype}, {}
+        if dtype in FLOAT_TYPES and (array.size > 16 or value.parameter):
+            # parameters (a class token) and larger constants (position embeddings) go to the weight file
+            weights = {"value": array.astype(np.float32)}
+            if dtype == "float32":
+                del params["dtype"]
+        else:
+            params["value"] = plain(array)
+            if not array.shape or array.size == 1:
+                params = {"value": plain(array.reshape(-1)[0]) if array.shape else plain(array),
+                          **({"shape": list(array.shape)} if array.shape else {}), "dtype": dtype}
+            if dtype == "float32":
+                del params["dtype"]
+        keys = {"value": value.parameter} if value.parameter and weights else {}
+        layer = SpecLayer("constant", params, [], weights, onnx_name=value.parameter or value.source,
+                          op_type="Constant", weight_keys=keys)
+        tensor = self.append(layer, None)[0]
+        self.constant_layers[onnx_name] = tensor
+        return tensor
+
+    def add_layer(self, node, kind: str, params: dict, inputs: list[str], weights: dict, outputs,
+                  name_node=None, consumed=()) -> None:
+        """Appends the layer for ``node`` (and the ``consumed`` nodes a pattern joined to it), binding
+        the ONNX outputs of the last node to the layer's tensors."""
+        name_node = name_node or node
+        layer = SpecLayer(kind, params, inputs, weights, onnx_name=name_node.name, op_type=name_node.op_type,
+                          weight_prefix=weight_prefix(name_node) or weight_prefix(node))
+        tensors = self.append(layer, outputs)
+        last = consumed[-1] if consumed else node
+        for node_ in consumed:
+            self.handled[id(node_)] = layer
+        targets = list(last.output)
+        for onnx_name, tensor in zip(targets, tensors):
+            if onnx_name:
+                self.values[onnx_name] = Tensor(tensor, self.type_of(tensor)) if tensor else Missing(
+                    f"output `{onnx_name}` of node `{last.name}` ({last.op_type}) is one netdsl does not produce")
+
+    def append(self, layer: SpecLayer, outputs) -> list:
+        """Infers the layer's output types with netdsl's shape rules; returns its netdsl tensors (names
+        are provisional until naming: ``#<index>`` plus the output suffix)."""
+        index = len(self.layers)
+        layer.name = f"#{index}"
+        types = [self.type_of(name) for name in layer.inputs]
+        layer.params = pythonic(layer.params)
+        layer.params, layer.output_types, layer.outputs = infer(layer, types)
+        self.layers.append(layer)
+        named = outputs if outputs is not None else [""]
+        tensors = []
+        for suffix in named:
+            if suffix is None:
+                tensors.append(None)
+            else:
+                tensor = layer.name + (f".{suffix}" if suffix else "")
+                self.produced[tensor] = layer
+                tensors.append(tensor)
+        return tensors
+
+    def type_of(self, tensor: str) -> TensorType:
+        layer = self.produced.get(tensor)
+        if layer is None:
+            return next(i.type for i in self.inputs if i.name == tensor)
+        suffix = tensor[len(layer.name) + 1:] if tensor != layer.name else ""
+        return layer.output_types[layer.outputs.index(suffix)]
+
+    # -- outputs ----------------------------------------------------------------------------------------------
+
+    def graph_outputs(self) -> list:
+        from .naming import clean
+
+        outputs = []
+        for value in self.graph.output:
+            found = self.values.get(value.name)
+            if isinstance(found, Const):
+                found = Tensor(self.constant_layer(value.name, found), None)
+            if isinstance(found, Tensor):
+                outputs.append((clean(value.name, "output"), found.name))
+            elif isinstance(found, Missing) and not any(value.name in p for p in self.problems):
+                self.problems.append(f"output `{value.name}`: {found.reason}")
+        return outputs
+
+
+class NotExpressibleGraph(Exception):
+    """The graph as a whole cannot be read (cycles, undefined tensors)."""
+
+
+def weight_prefix(node) -> str | None:
+    """`layer1.0.conv1` when the node reads an initializer named `layer1.0.conv1.weight` (or .bias):
+    PyTorch's state_dict key names the module better than any node name."""
+    for name in list(node.input)[1:]:
+        for suffix in (".weight", ".bias"):
+            if name.endswith(suffix) and len(name) > len(suffix):
+                return name[: -len(suffix)]
+    return None
+
+
+def onnx_dtype(elem_type: int) -> str:
+    from .elementwise import dtype_name
+
+    return dtype_name(elem_type)
+
+
+def evaluate(node, arrays, opset: int) -> list:
+    """One node on constant inputs, by ONNX's reference evaluator."""
+    import warnings
+
+    import numpy as np
+    from onnx import helper
+    from onnx.reference import ReferenceEvaluator
+
+    names = [f"in{i}" if a is not None else "" for i, a in enumerate(arrays)]
+    copy = helper.make_node(node.op_type, names, [f"out{i}" for i in range(len(node.output))], domain=node.domain)
+    copy.attribute.extend(node.attribute)
+    inputs = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
+              for n, a in zip(names, arrays) if a is not None]
+    outputs = [helper.make_empty_tensor_value_info(f"out{i}") for i in range(len(node.output))]
+    model = helper.make_model(helper.make_graph([copy], "fold", inputs, outputs),
+                              opset_imports=[helper.make_opsetid("", opset)])
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            results = ReferenceEvaluator(model).run(None, {n: a for n, a in zip(names, arrays) if a is not None})
+        except NotExpressible:
+            raise
+        except Exception as error:  # noqa: BLE001 - the evaluator raises anything on a malformed node
+            raise NotExpressible(f"cannot compute it on its constant inputs ({type(error).__name__}: "
+                                 f"{str(error)[:200]})") from None
+    return [np.asarray(r) for r in results]
+
+
+def infer(layer: SpecLayer, types: list[TensorType]):
+    """(params checked as the spec reader checks them, output types, output suffixes) of a layer, by
+    netdsl's own parameter and shape rules; NotExpressible with netdsl's message when they refuse."""
+    from ..params import ParamError
+
+    op = REGISTRY.get(layer.kind)
+    if op is None:
+        raise NotExpressible(f"netdsl has no layer kind `{layer.kind}` yet")
+    checked = {}
+    for key, value in layer.params.items():
+        if key not in op.params:
+            raise NotExpressible(f"{layer.kind} has no parameter `{key}`")
+        try:
+            checked[key] = op.params[key].type.check(yaml_node(value))
+        except ParamError as error:
+            raise NotExpressible(f"{layer.kind} parameter `{key}`: {error}") from None
+    try:
+        node = SimpleNamespace(name=layer.name, params=op.with_defaults(checked), inputs=layer.inputs)
+        names = op.output_names(node)
+        from ..shapes import check_dtypes
+
+        check_dtypes(SimpleNamespace(op=op, kind=layer.kind, inputs=layer.inputs), types)
+        result = op.infer_shape(node, *types)
+        slots = {s.name: s for s in op.weight_slots(node, *types)}
+    except ShapeError as error:
+        raise NotExpressible(f"as netdsl's {layer.kind}: {error}") from None
+    for slot, array in layer.weights.items():
+        if slot not in slots or tuple(slots[slot].shape) != tuple(array.shape):
+            raise NotExpressible(f"weight {slot} of shape {list(array.shape)} does not fit netdsl's {layer.kind}")
+    results = result if names else (result,)
+    return layer.params, tuple(results), tuple(names) if names else ("",)
+
+
+def pythonic(value):
+    """Parameters as plain Python (numpy scalars and tuples from the table become ints, floats, lists)."""
+    if isinstance(value, dict):
+        return {key: pythonic(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [pythonic(item) for item in value]
+    if hasattr(value, "item") and hasattr(value, "dtype"):
+        return value.item()
+    return value
+
+
+def yaml_node(value):
+    """A Python value as the YAML node the spec reader would make of it (for the parameter checks)."""
+    from ..diagnostics import Pos
+    from ..yamlnodes import Map, Scalar, Seq
+
+    pos = Pos(None, 1, 1)
+    if isinstance(value, dict):
+        node = Map(pos)
+        for key, item in value.items():
+            node.entries[key], node.key_pos[key] = yaml_node(item), pos
+        return node
+    if isinstance(value, (list, tuple)):
+        node = Seq(pos)
+        node.items = [yaml_node(item) for item in value]
+        return node
+    return Scalar(value, pos)
+
+
+# -- what PyTorch writes as several nodes -----------------------------------------------------------------------
+
+
+def only_consumer(importer: GraphImporter, tensor: str):
+    """The single node reading ``tensor`` (which is not a graph output), else None."""
+    readers = importer.consumers.get(tensor, [])
+    if len(readers) != 1 or tensor in importer.outputs_of_graph:
+        return None
+    return readers[0]
+
+
+def flatten_then_gemm(importer, node, operands) -> bool:
+    """torch.flatten(x, 1) then nn.Linear: Flatten(axis 1) + Gemm is one `fully_connected` (which
+    flattens from dim 1 itself)."""
+    if node.op_type != "Flatten" or attributes(node).get("axis", 1) != 1 or not isinstance(operands[0], Tensor):
+        return False
+    gemm = only_consumer(importer, node.output[0])
+    if gemm is None or gemm.op_type != "Gemm" or list(gemm.input).index(node.output[0]) != 0:
+        return False
+    rest = [None if name == "" else importer.values.get(name) for name in gemm.input[1:]]
+    if not all(isinstance(v, Const) or v is None for v in rest) or operands[0].type.rank < 2:
+        return False
+    ops = [importer.operand(gemm.input[0], operands[0])]
+    ops += [importer.operand(name, value) for name, value in zip(gemm.input[1:], rest)]
+    layer = convert(NodeInfo("Gemm", importer.opset, list(gemm.output)), attributes(gemm), ops)
+    importer.add_layer(node, layer.kind, layer.params, [operands[0].name], layer.weights, None, name_node=gemm,
+                       consumed=[gemm])
+    return True
+
+
+def matmul_linear(importer, node, operands) -> bool:
+    """nn.Linear on any rank: MatMul(x, constant [in, out]) and, when its only reader adds a constant
+    [out], that bias: one `linear` (weight [out, in], as PyTorch keeps it)."""
+    import numpy as np
+
+    if node.op_type != "MatMul" or not isinstance(operands[0], Tensor) or not isinstance(operands[1], Const):
+        return False
+    b = operands[1].array
+    if symbolic.is_symbolic(b) or b.ndim != 2 or b.dtype.kind != "f" or operands[0].type.rank < 1:
+        return False
+    weights = {"weight": np.ascontiguousarray(b.T.astype(np.float32))}
+    consumed, out = [node], b.shape[1]
+    add = only_consumer(importer, node.output[0])
+    if add is not None and add.op_type == "Add":
+        other = add.input[1] if add.input[0] == node.output[0] else add.input[0]
+        bias = importer.values.get(other)
+        if isinstance(bias, Const) and not symbolic.is_symbolic(bias.array) and bias.array.dtype.kind == "f" \
+                and bias.array.size == out and bias.array.shape[-1:] == (out,) and bias.array.ndim <= 1:
+            weights["bias"] = bias.array.reshape(-1).astype(np.float32)
+            consumed.append(add)
+    params = {"out_features": out, "bias": "bias" in weights}
+    importer.add_layer(node, "linear", params, [operands[0].name], weights, None, consumed=consumed[1:])
+    return True
+
+
+def sigmoid_times_input(importer, node, operands) -> bool:
+    """x * sigmoid(x), how PyTorch exports nn.SiLU before opset 24: one `silu`."""
+    if node.op_type != "Sigmoid" or not isinstance(operands[0], Tensor):
+        return False
+    mul = only_consumer(importer, node.output[0])
+    if mul is None or mul.op_type != "Mul" or sorted(mul.input) != sorted([node.input[0], node.output[0]]):
+        return False
+    importer.add_layer(node, "silu", {}, [operands[0].name], {}, None, name_node=mul, consumed=[mul])
+    return True
+
+
+def erf_gelu(importer, node, operands) -> bool:
+    """x * (erf(x / sqrt(2)) + 1) * 0.5, PyTorch's nn.GELU before opset 20: one `gelu`."""
+    import math
+
+    import numpy as np
+
+    def constant_near(name, value):
+        found = importer.values.get(name)
+        return isinstance(found, Const) and not symbolic.is_symbolic(found.array) and found.array.size == 1 \
+            and abs(float(np.asarray(found.array).reshape(-1)[0]) - value) < 1e-4
+
+    if node.op_type != "Div" or not isinstance(operands[0], Tensor) or not constant_near(node.input[1], math.sqrt(2)):
+        return False
+    x = node.input[0]
+    erf = only_consumer(importer, node.output[0])
+    add = erf and erf.op_type == "Erf" and only_consumer(importer, erf.output[0])
+    if not add or add.op_type != "Add" or not any(constant_near(name, 1.0) for name in add.input):
+        return False
+    mul = only_consumer(importer, add.output[0])
+    if mul is None or mul.op_type != "Mul" or x not in mul.input:
+        return False
+    half = only_consumer(importer, mul.output[0])
+    if half is None or half.op_type != "Mul" or not any(constant_near(name, 0.5) for name in half.input):
+        return False
+    importer.add_layer(node, "gelu", {}, [operands[0].name], {}, None, consumed=[erf, add, mul, half])
+    return True
+
+
+PATTERNS = (flatten_then_gemm, matmul_linear, sigmoid_times_input, erf_gelu)
+
+
+def import_graph(model, partial: bool = False) -> ImportedGraph:
+    """The model's graph as netdsl layers with provisional names (see naming.assign)."""
+    return GraphImporter(model, partial).run()

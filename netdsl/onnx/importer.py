@@ -1,0 +1,267 @@
+"""`netdsl import`: an ONNX model as a readable spec and a safetensors file of its weights.
+
+    read (netdsl/onnx/load.py: sizes and external data checked)
+      -> layers (graph_import.py: the table, folding, shape computations, PyTorch's multi-node forms)
+      -> names (naming.py) -> blocks (blocks.py) -> spec text (here)
+      -> checked: the text goes through netdsl's own checker and the weights bind strictly before
+         anything is written
+
+What cannot be expressed is listed, node by node; nothing is written then, unless ``partial`` is
+given: the spec then holds what could be expressed, and tensors that a left-out node made become
+inputs of the spec (with a comment naming the node).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+
+from ..diagnostics import NetdslError
+
+DEFAULT_BATCH = (1, 1, 32)
+EXPORTER_GRAPH_NAMES = {"main_graph", "torch_jit", "torch-jit-export", "tf2onnx", ""}  # names that say nothing
+PLAIN = re.compile(r"^[A-Za-z_$][A-Za-z0-9_.$-]*$")
+RESERVED = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"}
+
+
+class NotImportable(NetdslError):
+    """The model has nodes netdsl cannot express (listed), and no partial spec was asked for."""
+
+
+@dataclass
+class Imported:
+    text: str  # the spec
+    weights: dict  # canonical name -> float32 array
+    problems: list[str]  # what could not be expressed
+    layers: int
+    blocks: int
+    checked: object  # the CheckedSpec of the text
+    weights_file: str | None = None  # the file the text names
+    bound: dict | None = None  # the weights bound to the checked spec (netdsl.weights.bind), ready to run
+
+
+def import_onnx(path: str, output: str, partial: bool = False, batch=None) -> Imported:
+    """Reads ``path`` and writes ``output`` (a spec) and the weights next to it (same stem,
+    .safetensors), atomically and together. Raises NotImportable or OnnxFileError."""
+    from ..files import write_together
+    from ..weights.safetensors import safetensors_chunks
+    from .load import read_model
+
+    model = read_model(path)
+    stem = os.path.splitext(os.path.basename(output))[0]
+    weights_file = f"{stem}.safetensors"
+    imported = import_model(model, output, weights_file, partial, batch, source=os.path.basename(path))
+    files = {output: imported.text.encode()}
+    if imported.weights:
+        files[os.path.join(os.path.dirname(output), weights_file)] = safetensors_chunks(
+            imported.weights, {"source": os.path.basename(path), "netdsl": "import"})
+    write_together(files)
+    return imported
+
+
+def import_model(model, spec_path: str, weights_file: str, partial: bool = False, batch=None,
+                 source: str = "") -> Imported:
+    """The spec text and weights of a ModelProto (nothing written); ``spec_path`` names it in messages."""
+    from . import naming
+    from .blocks import find_blocks
+    from .graph_import import NotExpressibleGraph, import_graph
+
+    try:
+        graph = import_graph(model, partial)
+    except NotExpressibleGraph as error:
+        raise NotImportable(f"{source or spec_path}: {error}") from None
+    if graph.problems and not partial:
+        raise NotImportable(f"{source or 'the model'}: {len(graph.problems)} thing(s) netdsl cannot express; nothing "
+                            "written (--partial writes what can be):\n  " + "\n  ".join(graph.problems))
+    taken = {i.name for i in graph.inputs}
+    renamed = naming.assign(graph.layers, taken)
+    for layer in graph.layers:
+        layer.inputs = [naming.rename_tensor(t, renamed) for t in layer.inputs]
+    outputs = [(name, naming.rename_tensor(tensor, renamed)) for name, tensor in graph.outputs]
+    if not outputs and not partial:
+        raise NotImportable(f"{source or 'the model'}: no output of the graph can be computed")
+    for layer in graph.layers:
+        layer.params = simplified(layer.kind, layer.params)
+    blocks, items = find_blocks(graph.layers)
+    weights = {layer.weight_keys.get(slot, f"{layer.name}.{slot}"): array for layer in graph.layers
+               for slot, array in layer.weights.items()}
+    stem = os.path.splitext(os.path.basename(spec_path))[0]
+    given = model.graph.name if model.graph.name not in EXPORTER_GRAPH_NAMES else ""
+    name = naming.clean(given or stem, "imported")
+    metadata = {p.key: p.value for p in model.metadata_props}
+    text = spec_text(name, graph, blocks, items, outputs, weights_file if weights else None, metadata, batch, source,
+                     model)
+    checked, bound = check(text, spec_path, weights)
+    return Imported(text, weights, graph.problems, len(graph.layers), len(blocks), checked,
+                    weights_file if weights else None, bound)
+
+
+def check(text: str, spec_path: str, weights: dict):
+    """The written spec through netdsl's checker, its weights bound strictly: an importer that writes
+    something netdsl refuses has a bug, said here rather than when the user first runs the spec."""
+    from ..diagnostics import InternalError
+    from ..spec import check_text
+    from ..weights import Tensor
+    from ..weights.bind import bind
+
+    checked, diagnostics = check_text(text, spec_path)
+    if checked is None:
+        problems = "\n".join(str(d) for d in diagnostics if d.severity == "error")
+        raise InternalError(f"netdsl import wrote a spec netdsl refuses (a bug in the importer):\n{problems}")
+    tensors = {key: Tensor(key, "float32", tuple(array.shape), array) for key, array in weights.items()}
+    return checked, bind(checked, tensors, "<imported weights>", strict=True)
+
+
+def simplified(kind: str, params: dict) -> dict:
+    """Parameters as a person writes them: float32 values at their shortest (1e-05, not
+    9.999999747378752e-06), one number for a per-axis list of equal values, defaults left out."""
+    from ..ops import REGISTRY
+    from ..params import REQUIRED, Padding, Pair, Scale, Uniform
+
+    op = REGISTRY[kind]
+    result = {}
+    for key, value in params.items():
+        value = shortest(value)
+        spec = op.params[key]
+        if isinstance(spec.type, (Pair, Padding, Scale)) and isinstance(value, list) and value \
+                and all(v == value[0] for v in value):
+            value = value[0]
+        default = spec.default
+        if default is not REQUIRED:
+            if isinstance(default, Uniform) and not isinstance(value, (list, dict)) and value == default[0]:
+                continue
+            if key == "stride" and default is None and value == result.get("kernel", params.get("kernel")):
+                continue  # pooling's stride defaults to the kernel
+            if not isinstance(default, Uniform) and type(value) is type(default) and value == default:
+                continue
+            if default is None and value is None:
+                continue
+        result[key] = value
+    return result
+
+
+def shortest(value):
+    """A float that is a float32 as its shortest float32 spelling (ONNX keeps attributes in float32)."""
+    import numpy as np
+
+    if isinstance(value, list):
+        return [shortest(v) for v in value]
+    if isinstance(value, dict):
+        return {k: shortest(v) for k, v in value.items()}
+    if isinstance(value, float) and math.isfinite(value) and float(np.float32(value)) == value:
+        return float(str(np.float32(value)))
+    return value
+
+
+# -- the text ------------------------------------------------------------------------------------------------
+
+
+def scalar(value) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        if math.isinf(value):
+            return ".inf" if value > 0 else "-.inf"
+        if math.isnan(value):
+            return ".nan"
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    if PLAIN.match(text) and text.lower() not in RESERVED and not text[0].isdigit():
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def flow(value) -> str:
+    """A value in YAML flow style, on one line."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {flow(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(flow(item) for item in value) + "]"
+    return scalar(value)
+
+
+def layer_entry(layer, previous: str | None) -> dict:
+    entry = {"name": layer.name, "kind": layer.kind}
+    if layer.inputs and layer.inputs != [previous]:
+        entry["inputs"] = layer.inputs if len(layer.inputs) > 1 else layer.inputs[0]
+    keys = {slot: key for slot, key in layer.weight_keys.items() if key != f"{layer.name}.{slot}"}
+    if keys:  # a parameter under its state_dict key (class_token), not <layer>.<slot>
+        entry["weights"] = keys
+    entry.update(layer.params)
+    return entry
+
+
+def spec_text(name, graph, blocks, items, outputs, weights_file, metadata, batch, source, model) -> str:
+    producer = " ".join(p for p in (model.producer_name, model.producer_version) if p)
+    lines = [f"# Imported from {source or 'an ONNX model'} by `netdsl import` (ONNX opset {graph.opset}"
+             + (f", written by {producer}" if producer else "") + ").",
+             "netdsl: 1", f"name: {scalar(name)}"]
+    if weights_file:
+        lines.append(f"weights: {scalar(weights_file)}")
+    lines += ["", "inputs:"]
+    cut = {entry[0]: entry for entry in graph.cut}
+    for graph_input in graph.inputs:
+        t = graph_input.type
+        entry = {"name": graph_input.name, "shape": [-1 if not isinstance(d, int) else d for d in t.shape]}
+        if t.dtype != "float32":
+            entry["dtype"] = t.dtype
+        notes = []
+        if t.shape and not isinstance(t.shape[0], int):
+            low, opt, high = batch or batch_of(metadata, graph_input.onnx_name)
+            entry["batch"] = {"min": low, "opt": opt, "max": high}
+            if graph_input.dim_names.get(0):
+                notes.append(f"dimension 0 is ONNX's `{graph_input.dim_names[0]}`")
+        if graph_input.name != graph_input.onnx_name:
+            notes.append(f"ONNX input `{graph_input.onnx_name}`")
+        if graph_input.name in cut:
+            notes.append(f"made by node `{cut[graph_input.name][2]}` ({cut[graph_input.name][3]}), left out")
+        lines.append(f"  - {flow(entry)}" + (f"  # {'; '.join(notes)}" if notes else ""))
+    if blocks:
+        lines += ["", "blocks:"]
+        for block in blocks.values():
+            lines.append(f"  {block.name}:")
+            if block.params:
+                lines.append(f"    params: {flow(block.params)}")
+            lines.append(f"    inputs: [x]")
+            lines.append("    layers:")
+            lines += [f"      - {flow(entry)}" for entry in block.layers]
+    lines += ["", "layers:"]
+    previous = graph.inputs[0].name if len(graph.inputs) == 1 else None
+    for item in items:
+        if hasattr(item, "kind"):
+            lines.append(f"  - {flow(layer_entry(item, previous))}")
+            previous = item.name if item.outputs == ("",) else None
+        else:
+            entry = {"name": item.name, "block": item.block}
+            if item.inputs != [previous]:
+                entry["inputs"] = item.inputs[0] if len(item.inputs) == 1 else item.inputs
+            if item.with_:
+                entry["with"] = item.with_
+            entry["repeat"] = item.repeat
+            if item.first:
+                entry["first"] = item.first
+            lines.append(f"  - {flow(entry)}")
+            previous = item.layers[-1].name
+    lines += ["", "outputs:"]
+    for output, tensor in outputs:
+        lines.append(f"  - {flow(output if output == tensor else {'name': output, 'from': tensor})}")
+    return "\n".join(lines) + "\n"
+
+
+def batch_of(metadata: dict, onnx_input: str) -> tuple:
+    """The batch range netdsl's exporter recorded, else the default."""
+    try:
+        values = tuple(int(v) for v in metadata[f"netdsl.batch.{onnx_input}"].split(","))
+        if len(values) == 3 and 1 <= values[0] <= values[1] <= values[2]:
+            return values
+    except (KeyError, ValueError):
+        pass
+    return DEFAULT_BATCH

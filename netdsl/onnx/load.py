@@ -1,0 +1,173 @@
+"""Reading an ONNX file that may be hostile: sizes are checked before anything is allocated from them,
+external data is read only from files inside the model's folder, and every problem is one
+:class:`OnnxFileError` with the reason, never a traceback.
+
+    >>> read_model("/nonexistent/model.onnx")
+    Traceback (most recent call last):
+    ...
+    netdsl.onnx.load.OnnxFileError: /nonexistent/model.onnx: cannot read it: No such file or directory
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..diagnostics import NetdslError
+
+MAX_FILE = 2**31 - 1  # protobuf's own limit for one message
+MAX_ELEMENTS = 2**31 - 1  # per tensor (TensorRT's volume limit)
+MAX_NODES = 100_000  # netdsl's layer limit (spec/expand.py)
+MAX_TOTAL_BYTES = 16 * 2**30  # all initializers together, external data included
+
+
+class OnnxFileError(NetdslError):
+    """The file is not an ONNX model netdsl reads: unreadable, truncated, inconsistent or unsafe."""
+
+
+def read_model(path: str):
+    """The ModelProto of ``path``, with external data loaded from files inside its folder; raises
+    OnnxFileError."""
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE:
+            raise OnnxFileError(f"{path}: {size:,} bytes, more than protobuf reads in one message ({MAX_FILE:,})")
+        with open(path, "rb") as stream:
+            data = stream.read(MAX_FILE + 1)
+    except OSError as error:
+        raise OnnxFileError(f"{path}: cannot read it: {error.strerror or error}") from None
+    return parse_model(data, path)
+
+
+def parse_model(data: bytes, path: str = "<bytes>"):
+    from google.protobuf.message import DecodeError
+    from onnx import ModelProto
+
+    model = ModelProto()
+    try:
+        model.ParseFromString(data)
+    except (DecodeError, ValueError, RuntimeError) as error:
+        raise OnnxFileError(f"{path}: not an ONNX model (truncated or corrupt protobuf: {error})") from None
+    if not model.HasField("graph") or not model.graph.node:
+        raise OnnxFileError(f"{path}: not an ONNX model (no graph, or a graph without nodes)")
+    check_structure(model, path)
+    load_external_data(model, path)
+    return model
+
+
+def check_structure(model, path: str) -> None:
+    """Counts and declared sizes within limits, every tensor's data as long as its dimensions say."""
+    graph = model.graph
+    if len(graph.node) > MAX_NODES:
+        raise OnnxFileError(f"{path}: {len(graph.node):,} nodes, more than netdsl's {MAX_NODES:,} layers")
+    total = 0
+    for tensor in graph.initializer:
+        total += check_tensor(tensor, path, f"initializer `{tensor.name}`")
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                total += check_tensor(attribute.t, path, f"attribute {attribute.name} of node `{node.name}`")
+            if attribute.g.node or attribute.graphs:
+                continue  # subgraphs (If, Loop, Scan) are not expressible; the importer names the node
+    if total > MAX_TOTAL_BYTES:
+        raise OnnxFileError(f"{path}: its tensors declare {total:,} bytes, more than {MAX_TOTAL_BYTES:,}")
+
+
+def element_size(data_type: int) -> int | None:
+    from onnx import helper
+
+    try:
+        return helper.tensor_dtype_to_np_dtype(data_type).itemsize
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def check_tensor(tensor, path: str, what: str) -> int:
+    """The tensor's byte size, after checking its dimensions and that its data is all there."""
+    from onnx import TensorProto
+
+    count = 1
+    for dim in tensor.dims:
+        if dim < 0:
+            raise OnnxFileError(f"{path}: {what} has a negative dimension ({dim})")
+        count *= dim
+        if count > MAX_ELEMENTS:
+            raise OnnxFileError(f"{path}: {what} declares more than {MAX_ELEMENTS:,} elements "
+                                f"(dimensions {list(tensor.dims)})")
+    itemsize = element_size(tensor.data_type)
+    if itemsize is None or tensor.data_type in (TensorProto.STRING, TensorProto.UNDEFINED):
+        raise OnnxFileError(f"{path}: {what} has data type {tensor.data_type}, which netdsl does not read")
+    if tensor.data_location == TensorProto.EXTERNAL:
+        return count * itemsize
+    if tensor.HasField("raw_data"):
+        present = len(tensor.raw_data)
+        wanted = count * itemsize
+        if tensor.data_type in (TensorProto.INT4, TensorProto.UINT4, TensorProto.FLOAT4E2M1):
+            wanted = (count + 1) // 2
+    else:
+        fields = ("float_data", "int32_data", "int64_data", "double_data", "uint64_data")
+        present = sum(len(getattr(tensor, name)) for name in fields)
+        wanted = count
+    if present != wanted:
+        raise OnnxFileError(f"{path}: {what} declares {count:,} elements (dimensions {list(tensor.dims)}) but holds "
+                            f"data for {present:,}{' bytes' if tensor.HasField('raw_data') else ''}")
+    return count * itemsize
+
+
+def load_external_data(model, path: str) -> None:
+    """Reads each external tensor's bytes into it, from a file inside the model's folder only (no
+    absolute path, no `..`, no symbolic link leading out), within that file's size."""
+    from onnx import TensorProto
+
+    folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    for tensor in external_tensors(model):
+        info = {entry.key: entry.value for entry in tensor.external_data}
+        location = info.get("location", "")
+        what = f"tensor `{tensor.name}`"
+        if not location or os.path.isabs(location) or ".." in location.replace("\\", "/").split("/"):
+            raise OnnxFileError(f"{path}: {what} keeps its data at {location!r}: external data must be a file "
+                                "inside the model's folder")
+        target = os.path.realpath(os.path.join(folder, location))
+        if os.path.commonpath([folder, target]) != folder:
+            raise OnnxFileError(f"{path}: {what} keeps its data at {location!r}, which leads outside the model's "
+                                "folder")
+        try:
+            offset, length = int(info.get("offset", 0)), info.get("length")
+            wanted = element_size(tensor.data_type) * prod(tensor.dims)
+            length = wanted if length is None else int(length)
+        except ValueError:
+            raise OnnxFileError(f"{path}: {what} has a malformed external offset or length") from None
+        if length != wanted or offset < 0:
+            raise OnnxFileError(f"{path}: {what} declares {length:,} bytes of external data at offset {offset}; "
+                                f"its dimensions need {wanted:,}")
+        try:
+            with open(target, "rb") as stream:
+                available = os.fstat(stream.fileno()).st_size
+                if offset + length > available:
+                    raise OnnxFileError(f"{path}: {what} reads bytes {offset:,} to {offset + length:,} of {location}, "
+                                        f"which has {available:,}")
+                stream.seek(offset)
+                tensor.raw_data = stream.read(length)
+        except OSError as error:
+            raise OnnxFileError(f"{path}: {what}: cannot read its external data {location!r}: "
+                                f"{error.strerror or error}") from None
+        tensor.data_location = TensorProto.DEFAULT
+        del tensor.external_data[:]
+
+
+def external_tensors(model):
+    from onnx import TensorProto
+
+    for tensor in model.graph.initializer:
+        if tensor.data_location == TensorProto.EXTERNAL:
+            yield tensor
+    for node in model.graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("t") and attribute.t.data_location == TensorProto.EXTERNAL:
+                yield attribute.t
+
+
+def prod(dims) -> int:
+    total = 1
+    for dim in dims:
+        total *= dim
+    return total

@@ -1,0 +1,176 @@
+"""Shape computations that exporters emit (Shape -> Gather -> Unsqueeze -> Concat -> Reshape...), run at
+import time on integer vectors whose entries are ints or the symbolic dimensions of the inputs
+(:class:`netdsl.tensors.Dim`, held in numpy object arrays). Their results become the plain parameters
+of the operation they feed: a Reshape whose target is computed from the input's own shape becomes
+`reshape` with the sizes written out, the batch copied (0).
+
+A computation that needs the value of a dynamic dimension (N * 2, N == 4) raises NotExpressible.
+
+    >>> from netdsl.tensors import BATCH
+    >>> import numpy as np
+    >>> shape = np.array([BATCH, 197, 768], dtype=object)
+    >>> run("Gather", {"axis": 0}, [shape, np.array(0)])[0].item()
+    N
+"""
+
+from __future__ import annotations
+
+from . import NotExpressible
+
+SYMBOLIC_OPS = ("Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Cast", "Identity", "Reshape",
+                "Equal", "Where", "Mul", "Add", "Sub", "Div", "Size", "ConstantOfShape", "Expand", "Range")
+
+
+def is_symbolic(value) -> bool:
+    return getattr(value, "dtype", None) is not None and value.dtype == object
+
+
+def run(op_type: str, attrs: dict, inputs: list):
+    """The outputs of one node on constant or symbolic int inputs (None for an omitted input): object
+    arrays where an entry is a dynamic dimension, int64 arrays where none is."""
+    return [settled(result) for result in compute(op_type, attrs, inputs)]
+
+
+def settled(result):
+    import numpy as np
+
+    from ..tensors import Dim
+
+    result = result if isinstance(result, np.ndarray) else np.array(result, dtype=object)
+    if result.dtype == object and not any(isinstance(v, Dim) for v in result.reshape(-1)):
+        return np.asarray(result.tolist(), np.int64)
+    return result
+
+
+def compute(op_type: str, attrs: dict, inputs: list):
+    import numpy as np
+
+    if op_type == "Shape":  # inputs[0] here is the shape itself (the caller knows the tensor's type)
+        start, end = attrs.get("start", 0), attrs.get("end")
+        return [vector(list(inputs[0])[start:end])]
+    if op_type == "Identity" or op_type == "Cast":
+        return [inputs[0]]
+    if op_type == "Gather":
+        return [np.take(inputs[0], np.asarray(inputs[1], np.int64), axis=attrs.get("axis", 0))]
+    if op_type == "Unsqueeze":
+        result = inputs[0]
+        for axis in sorted(int(a) % (np.ndim(inputs[0]) + len(inputs[1])) for a in np.asarray(inputs[1]).reshape(-1)):
+            result = np.expand_dims(result, axis)
+        return [result]
+    if op_type == "Squeeze":
+        axes = tuple(int(a) for a in np.asarray(inputs[1]).reshape(-1)) if len(inputs) > 1 else None
+        return [np.squeeze(inputs[0], axis=axes)]
+    if op_type == "Concat":
+        return [np.concatenate([np.asarray(i, object) for i in inputs], axis=attrs.get("axis", 0))]
+    if op_type == "Slice":
+        (data, starts, ends), rest = inputs[:3], inputs[3:]
+        axes = list(np.asarray(rest[0]).reshape(-1)) if rest and rest[0] is not None else list(range(len(starts)))
+        steps = list(np.asarray(rest[1]).reshape(-1)) if len(rest) > 1 and rest[1] is not None else [1] * len(starts)
+        index = [slice(None)] * np.ndim(data)
+        for axis, start, end, step in zip(axes, np.asarray(starts).reshape(-1), np.asarray(ends).reshape(-1), steps):
+            size = np.shape(data)[int(axis)]
+            index[int(axis)] = slice(*slice(int(start), int(min(max(end, -size - 1), size)), int(step)).indices(size))
+        return [data[tuple(index)]]
+    if op_type == "Reshape":
+        return [np.reshape(inputs[0], [int(d) for d in np.asarray(inputs[1]).reshape(-1)])]
+    if op_type == "Size":
+        return [np.asarray(np.size(inputs[0]), np.int64)]
+    if op_type == "Equal":
+        return [elementwise(inputs[0], inputs[1], equal)]
+    if op_type == "Where":
+        return [np.where(known(inputs[0]).astype(bool), inputs[1], inputs[2])]
+    if op_type in ("Mul", "Add", "Sub", "Div"):
+        return [elementwise(inputs[0], inputs[1], lambda a, b: arithmetic(op_type, a, b))]
+    if op_type in ("ConstantOfShape", "Expand", "Range"):
+        raise NotExpressible(f"{op_type} to a shape computed from a dynamic dimension (a constant grown to the "
+                             "run-time batch, as ViT's class token): netdsl's sizes are fixed numbers, and its "
+                             "output would follow a size known only at run time")
+    raise NotExpressible(f"{op_type} on a shape computed from a dynamic dimension")
+
+
+def vector(values):
+    import numpy as np
+
+    return np.array(list(values) + [None], dtype=object)[:-1]  # (the None keeps numpy from unpacking Dims)
+
+
+def known(array):
+    """The array as plain numbers; NotExpressible when an entry is a dynamic dimension."""
+    import numpy as np
+
+    if is_symbolic(array):
+        if any(not isinstance(v, (int, np.integer, bool, np.bool_)) for v in array.reshape(-1)):
+            raise NotExpressible("a value computed from a dynamic dimension is used where a number is needed")
+        return np.asarray(array.tolist())
+    return np.asarray(array)
+
+
+def elementwise(a, b, function):
+    import numpy as np
+
+    a, b = np.asarray(a, object), np.asarray(b, object)
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    a, b = np.broadcast_to(a, shape), np.broadcast_to(b, shape)
+    flat = [function(x, y) for x, y in zip(a.reshape(-1), b.reshape(-1))]
+    return np.array(flat + [None], dtype=object)[:-1].reshape(shape)
+
+
+def equal(a, b):
+    from ..tensors import Dim
+
+    if isinstance(a, Dim) or isinstance(b, Dim):
+        if isinstance(a, Dim) and isinstance(b, Dim) and a == b:
+            return True
+        other = b if isinstance(a, Dim) else a
+        if not isinstance(other, Dim) and other < 1:  # a size is at least 1: never 0 or -1
+            return False
+        raise NotExpressible("a comparison with a dynamic dimension, whose value is known only at run time")
+    return bool(a == b)
+
+
+def arithmetic(op_type: str, a, b):
+    from ..tensors import Dim
+
+    if isinstance(a, Dim) or isinstance(b, Dim):
+        one = 0 if op_type in ("Add", "Sub") else 1
+        if isinstance(a, Dim) and b == one and not isinstance(b, Dim):
+            return a
+        if isinstance(b, Dim) and a == one and op_type in ("Add", "Mul"):
+            return b
+        raise NotExpressible(f"arithmetic ({op_type}) on the dynamic dimension {a if isinstance(a, Dim) else b}")
+    return {"Mul": a * b, "Add": a + b, "Sub": a - b, "Div": a // b if b else 0}[op_type]
+
+
+def reshape_target(values, input_shape) -> list[int]:
+    """A computed Reshape target as netdsl's `shape`: a dynamic dimension kept in place is copied (0),
+    one other unknown entry is inferred (-1)."""
+    from ..tensors import Dim
+
+    shape = []
+    for index, value in enumerate(list(values)):
+        if isinstance(value, Dim):
+            shape.append(0 if index < len(input_shape) and input_shape[index] == value else -1)
+        else:
+            shape.append(int(value))
+    if shape.count(-1) > 1:
+        raise NotExpressible("a reshape to a shape with two sizes known only at run time")
+    return shape
+
+
+def expand_target(values, input_shape) -> list[int]:
+    """A computed Expand shape as netdsl's `size` (-1 keeps the input's dimension)."""
+    from ..tensors import Dim
+
+    values = list(values)
+    offset = len(values) - len(input_shape)
+    size = []
+    for index, value in enumerate(values):
+        have = input_shape[index - offset] if index >= offset else None
+        if isinstance(value, Dim):
+            if have != value:
+                raise NotExpressible(f"Expand to the dynamic dimension {value} from size {have}: the output shape "
+                                     "would follow a run-time size (netdsl has no shape tensors yet)")
+            size.append(-1)
+        else:
+            size.append(-1 if have is not None and (value == 1 or value == have) else int(value))
+    return size

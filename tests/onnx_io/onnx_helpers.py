@@ -1,0 +1,92 @@
+"""Shared by tests/onnx_io: ONNX Runtime sessions, and TensorRT-RTX's ONNX parser building a model."""
+
+import numpy as np
+
+
+def run_onnxruntime(model_or_bytes, feed: dict) -> list:
+    import onnxruntime as ort
+
+    data = model_or_bytes if isinstance(model_or_bytes, bytes) else model_or_bytes.SerializeToString()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2  # the test machine's share
+    session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    return session.run(None, feed)
+
+
+def build_with_tensorrt_rtx(data: bytes, batch=(1, 1, 2)) -> bytes:
+    """The serialized engine TensorRT-RTX builds from the ONNX model through its ONNX parser (every
+    dynamic dimension of an input gets the range ``batch``); raises AssertionError with the parser's
+    or the builder's errors."""
+    from netdsl.trt import make_logger
+
+    import tensorrt_rtx as trt
+
+    errors: list[str] = []
+    builder = trt.Builder(make_logger(trt, errors))
+    network = builder.create_network(0)
+    parser = trt.OnnxParser(network, make_logger(trt, errors))
+    if not parser.parse(data):
+        raise AssertionError("TensorRT-RTX's ONNX parser: " + "; ".join(parser.get_error(i).desc()
+                                                                        for i in range(parser.num_errors)))
+    config = builder.create_builder_config()
+    dynamic = [network.get_input(i) for i in range(network.num_inputs) if -1 in tuple(network.get_input(i).shape)]
+    if dynamic:
+        profile = builder.create_optimization_profile()
+        for tensor in dynamic:
+            shapes = [tuple(size if d == -1 else d for d in tensor.shape) for size in batch]
+            profile.set_shape(tensor.name, *shapes)
+        config.add_optimization_profile(profile)
+    plan = builder.build_serialized_network(network, config)
+    assert plan is not None, "TensorRT-RTX could not build the parsed network:\n" + "\n".join(errors[-10:])
+    return bytes(plan)
+
+
+def random_inputs(checked, batch: int = 2, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    return {i.name: rng.standard_normal([d if isinstance(d, int) else batch for d in i.shape]).astype(np.float32)
+            for i in checked.graph.inputs}
+
+
+def torch_export(model, path, shape, dynamic: bool = True, opset: int = 17) -> None:
+    """torch.onnx.export as users run it, offline (the TorchScript exporter: the dynamo one needs
+    onnxscript), keeping batch norm as its own nodes (TrainingMode.PRESERVE on a model in eval mode:
+    EVAL would fold it into the convolutions), the batch dynamic."""
+    import warnings
+
+    import torch
+
+    x = torch.randn(*shape)
+    axes = {"input": {0: "batch"}, "output": {0: "batch"}} if dynamic else None
+    # (no torch.no_grad(): under it nn.MultiheadAttention takes a fused path the exporter cannot write)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model.eval(), (x,), str(path), dynamo=False, input_names=["input"],
+                          output_names=["output"], dynamic_axes=axes, opset_version=opset,
+                          training=torch.onnx.TrainingMode.PRESERVE)
+
+
+def randomized(model, seed: int = 0):
+    """Random weights, batch norm statistics included, keeping activations near unit scale (as
+    tests/zoo/test_zoo.py does), so that equal outputs mean equal networks."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                continue
+            if name.endswith("running_var"):
+                tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
+            elif name.endswith("running_mean") or name.endswith(".bias"):
+                tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.1)
+            elif tensor.dim() == 1:  # normalization scales
+                tensor.copy_(torch.rand(tensor.shape, generator=generator) * 0.5 + 0.5)
+            else:
+                fan_in = tensor[0].numel()
+                tensor.copy_(torch.randn(tensor.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
+    return model.eval()
+
+
+def bound_weights(imported) -> dict:
+    """The imported weights as bound to the imported spec (by the importer's own strict check)."""
+    return imported.bound

@@ -1,0 +1,110 @@
+"""`netdsl export`: every zoo spec (and LeNet) as ONNX with its weights passes onnx.checker's full check,
+runs in ONNX Runtime with the reference executor's outputs, and TensorRT-RTX's ONNX parser builds it.
+The names in the file are the spec's, and a dynamic dimension is an ONNX symbolic dimension."""
+
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from netdsl import reference
+from netdsl.spec import load
+from netdsl.weights.synthetic import random_weights
+from onnx_helpers import build_with_tensorrt_rtx, random_inputs, run_onnxruntime
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SMALL = ["lenet.yaml", "zoo/unet_small.yaml", "zoo/resnet18.yaml", "zoo/mobilenet_v2.yaml"]
+LARGE = ["zoo/resnet50.yaml", "zoo/alexnet.yaml", "zoo/vgg16.yaml"]  # hundreds of MB of weights: slow
+SPECS = SMALL + [pytest.param(name, marks=pytest.mark.slow) for name in LARGE]
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_zoo_export_runs_in_onnxruntime_and_tensorrt_rtx(name):
+    from netdsl.onnx.export import to_model
+
+    checked = load(str(ROOT / "specs" / name))
+    bound = random_weights(checked, seed=1)
+    model = to_model(checked, bound)
+    onnx.checker.check_model(model, full_check=True)
+    data = model.SerializeToString()
+    feed = random_inputs(checked, batch=2)
+    got = run_onnxruntime(data, feed)
+    want = reference.run(checked, bound, feed)
+    for output, value in zip(checked.graph.outputs, got):
+        expected = want[output.name]
+        scale = max(1.0, float(np.abs(expected).max()))
+        assert np.abs(value - expected).max() <= 1e-5 * scale, (output.name, np.abs(value - expected).max(), scale)
+    pytest.importorskip("tensorrt_rtx")
+    build_with_tensorrt_rtx(data)
+
+
+def test_names_weights_and_symbolic_dimensions():
+    from onnx import numpy_helper
+
+    from netdsl.onnx.export import to_model
+
+    checked = load(str(ROOT / "specs" / "zoo" / "resnet18.yaml"))
+    bound = random_weights(checked, seed=0)
+    model = to_model(checked, bound)
+    graph = model.graph
+    assert [i.name for i in graph.input] == ["input"] and [o.name for o in graph.output] == ["logits"]
+    assert graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"
+    assert [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim[1:]] == [3, 224, 224]
+    assert graph.output[0].type.tensor_type.shape.dim[0].dim_param == "N"
+    names = {n.name for n in graph.node}
+    assert {"layer1.0.conv1/Conv", "layer2.0.downsample.1/BatchNormalization", "fc/Gemm", "fc/Flatten"} <= names
+    produced = {o for n in graph.node for o in n.output}
+    assert {"layer1.0.conv1", "layer3.1.relu", "avgpool"} <= produced  # the spec's tensor names
+    initializers = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    assert set(initializers) == set(bound)  # exactly the state_dict keys
+    np.testing.assert_array_equal(initializers["layer4.1.bn2.running_var"], bound["layer4.1.bn2.running_var"].array)
+    assert {p.key: p.value for p in model.metadata_props} == {"netdsl.batch.input": "1,8,32"}
+
+
+def test_a_dimension_that_is_not_an_int_becomes_a_dim_param_of_its_name():
+    from netdsl.onnx.export import tensor_info
+    from netdsl.tensors import Dim, TensorType
+
+    info = tensor_info("x", TensorType((Dim("batch"), Dim("seq"), 768), "float16"))
+    dims = info.type.tensor_type.shape.dim
+    assert [d.dim_param for d in dims[:2]] == ["batch", "seq"] and dims[2].dim_value == 768
+    assert info.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
+
+
+def test_a_layer_without_onnx_form_is_named_and_nothing_is_written(tmp_path, monkeypatch):
+    from netdsl.onnx import EXPORTS
+    from netdsl.onnx.export import ExportError, to_model
+
+    spec = tmp_path / "net.yaml"
+    spec.write_text("netdsl: 1\ninputs:\n  - {name: x, shape: [1, 8, 4, 4]}\nlayers:\n"
+                    "  - {name: norm, kind: lrn, size: 3}\n  - {name: act, kind: relu}\n"
+                    "  - {name: norm2, kind: lrn, size: 5}\n")
+    monkeypatch.delitem(EXPORTS, "lrn")
+    with pytest.raises(ExportError) as error:
+        to_model(load(str(spec)), {})
+    assert "layer `norm` (lrn): lrn has no ONNX form" in str(error.value)
+    assert "layer `norm2` (lrn)" in str(error.value)  # every layer, not only the first
+
+
+def test_cli_export(tmp_path):
+    out = tmp_path / "lenet.onnx"
+    command = [sys.executable, "-m", "netdsl", "export", str(ROOT / "specs" / "lenet.yaml"), "-o", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "wrote" in result.stdout and "opset 21" in result.stdout
+    model = onnx.load(str(out))
+    onnx.checker.check_model(model, full_check=True)
+    assert {i.name for i in model.graph.initializer} >= {"conv1.weight", "fc3.bias"}
+
+
+def test_cli_export_without_weights_is_a_usage_error(tmp_path):
+    out = tmp_path / "resnet.onnx"
+    command = [sys.executable, "-m", "netdsl", "export", str(ROOT / "specs" / "zoo" / "resnet18.yaml"), "-o", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 2 and "random-weights" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()

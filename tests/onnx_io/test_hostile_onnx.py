@@ -1,0 +1,154 @@
+"""Hostile and unsupported ONNX files: refused with a message (never a traceback), without reading
+outside the model's folder or allocating what a file merely declares; every node netdsl cannot express
+is named with its op type."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from netdsl.diagnostics import NetdslError
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def small_model(weight=None, extra_nodes=(), extra_inits=()):
+    """x [N, 4] -> MatMul by a [4, 3] weight -> Relu."""
+    w = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(4, 3), "w") if weight is None else weight
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"], name="/proj/MatMul"),
+             helper.make_node("Relu", ["y"], ["z"], name="/act/Relu"), *extra_nodes]
+    out = nodes[-1].output[0]
+    graph = helper.make_graph(nodes, "small", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                              [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], [w, *extra_inits])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def import_file(path, tmp_path, partial=False):
+    from netdsl.onnx.importer import import_onnx
+
+    return import_onnx(str(path), str(tmp_path / "out.yaml"), partial)
+
+
+def write(tmp_path, model, name="model.onnx"):
+    path = tmp_path / name
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def test_the_small_model_imports(tmp_path):
+    imported = import_file(write(tmp_path, small_model()), tmp_path)
+    assert [n.kind for n in imported.checked.graph.nodes] == ["linear", "relu"]
+    assert (tmp_path / "out.yaml").exists() and (tmp_path / "out.safetensors").exists()
+
+
+def test_truncated_files_are_refused(tmp_path):
+    data = small_model().SerializeToString()
+    for cut in range(1, len(data), max(1, len(data) // 40)):
+        path = tmp_path / "cut.onnx"
+        path.write_bytes(data[:cut])
+        try:
+            import_file(path, tmp_path)
+        except NetdslError:
+            continue  # refused with a message; anything else (a traceback) fails the test
+
+
+def test_garbage_is_refused(tmp_path):
+    path = tmp_path / "garbage.onnx"
+    path.write_bytes(b"\xff\xfe not a protobuf at all" * 10)
+    with pytest.raises(NetdslError, match="not an ONNX model"):
+        import_file(path, tmp_path)
+
+
+def test_huge_declared_sizes_are_refused_before_allocation(tmp_path):
+    huge = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[2**20, 2**20], raw_data=b"\0" * 48)
+    with pytest.raises(NetdslError, match="declares more than"):
+        import_file(write(tmp_path, small_model(huge)), tmp_path)
+    lying = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[4, 3000], raw_data=b"\0" * 48)
+    with pytest.raises(NetdslError, match="holds data for 48 bytes"):
+        import_file(write(tmp_path, small_model(lying)), tmp_path)
+    shape = numpy_helper.from_array(np.array([2**40], np.int64), "shape")
+    fill = helper.make_node("ConstantOfShape", ["shape"], ["big"], name="/fill")
+    add = helper.make_node("Add", ["z", "big"], ["out"], name="/add")
+    imported_problem = pytest.raises(NetdslError, match=r"node `/fill` \(ConstantOfShape\)")
+    with imported_problem:
+        import_file(write(tmp_path, small_model(extra_nodes=[fill, add], extra_inits=[shape])), tmp_path)
+
+
+def external(location, length=48, offset=0):
+    tensor = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[4, 3])
+    tensor.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", location), ("offset", str(offset)), ("length", str(length))):
+        entry = tensor.external_data.add()
+        entry.key, entry.value = key, value
+    return tensor
+
+
+def test_external_data_inside_the_folder_is_read(tmp_path):
+    (tmp_path / "weights.bin").write_bytes(np.arange(12, dtype=np.float32).tobytes())
+    imported = import_file(write(tmp_path, small_model(external("weights.bin"))), tmp_path)
+    np.testing.assert_array_equal(imported.weights["proj.weight"], np.arange(12, dtype=np.float32).reshape(4, 3).T)
+
+
+@pytest.mark.parametrize("location", ["../secret.bin", "/etc/hostname", "sub/../../secret.bin", "link.bin"])
+def test_external_data_outside_the_folder_is_refused(tmp_path, location):
+    outside = tmp_path / "secret.bin"
+    outside.write_bytes(b"S" * 48)
+    folder = tmp_path / "model"
+    folder.mkdir()
+    os.symlink(outside, folder / "link.bin")
+    with pytest.raises(NetdslError, match="inside the model's folder|outside the model's folder"):
+        import_file(write(folder, small_model(external(location))), folder)
+
+
+def test_external_data_past_the_end_or_of_the_wrong_length_is_refused(tmp_path):
+    (tmp_path / "weights.bin").write_bytes(b"\0" * 40)
+    with pytest.raises(NetdslError, match="which has 40"):
+        import_file(write(tmp_path, small_model(external("weights.bin"))), tmp_path)
+    with pytest.raises(NetdslError, match="dimensions need 48"):
+        import_file(write(tmp_path, small_model(external("weights.bin", length=2**40))), tmp_path)
+
+
+def test_every_node_netdsl_cannot_express_is_named(tmp_path):
+    nodes = [helper.make_node("NonMaxSuppression", ["z", "z"], ["boxes"], name="/post/nms"),
+             helper.make_node("Frobnicate", ["z"], ["f"], name="/custom", domain="com.example"),
+             helper.make_node("MaxPool", ["z"], ["p"], name="/pool/MaxPool"),  # no kernel_shape: malformed
+             helper.make_node("Sum", ["boxes", "f", "p"], ["out"], name="/after")]
+    model = small_model(extra_nodes=nodes)
+    model.opset_import.append(helper.make_opsetid("com.example", 1))
+    path = write(tmp_path, model)
+    with pytest.raises(NetdslError) as error:
+        import_file(path, tmp_path)
+    message = str(error.value)
+    assert "node `/post/nms` (NonMaxSuppression): no mapping for ONNX op NonMaxSuppression" in message
+    assert "node `/custom` (Frobnicate): operator domain `com.example`" in message
+    assert "node `/pool/MaxPool` (MaxPool): malformed node" in message
+    assert "/after" not in message  # what depends on them is not listed again
+    assert not (tmp_path / "out.yaml").exists()
+
+
+def test_partial_writes_what_can_be_expressed(tmp_path):
+    nms = helper.make_node("Celu", ["z"], ["c"], name="/act2/Celu", alpha=2.0)
+    weird = helper.make_node("Frobnicate", ["c"], ["f"], name="/custom", domain="com.example")
+    relu = helper.make_node("Relu", ["f"], ["out"], name="/tail/Relu")
+    model = small_model(extra_nodes=[nms, weird, relu])
+    model.graph.value_info.append(helper.make_tensor_value_info("f", TensorProto.FLOAT, ["N", 3]))
+    imported = import_file(write(tmp_path, model), tmp_path, partial=True)
+    assert imported.problems == ["node `/custom` (Frobnicate): operator domain `com.example`"]
+    assert "{name: f, shape: [-1, 3], batch: {min: 1, opt: 1, max: 32}}  # made by node `/custom` (Frobnicate), " \
+           "left out" in imported.text
+    assert [n.name for n in imported.checked.graph.nodes] == ["proj", "act", "act2", "tail"]
+
+
+def test_cli_refuses_hostile_files_without_a_traceback(tmp_path):
+    path = tmp_path / "cut.onnx"
+    path.write_bytes(small_model().SerializeToString()[:30])
+    result = subprocess.run([sys.executable, "-m", "netdsl", "import", str(path), "-o", str(tmp_path / "o.yaml")],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 1 and "netdsl: error:" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "o.yaml").exists()

@@ -1,0 +1,70 @@
+"""Imports of EfficientNet-B0 and ViT-B/16 (torchvision's module names, written in plain PyTorch in
+torchvision_models.py) exported by PyTorch with random weights: the specs validate, their reference
+outputs equal ONNX Runtime's on the file, their parameter counts equal the models'. The full-size
+models are slow (exports of 5 M and 86 M parameters); a small ViT of the same structure runs by
+default."""
+
+import numpy as np
+import pytest
+
+from netdsl import reference
+from onnx_helpers import bound_weights, randomized, run_onnxruntime, torch_export
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+import torchvision_models  # noqa: E402
+
+
+def check_import(model, tmp_path, shape, dynamic=True, tolerance=1e-4):
+    from netdsl.onnx.importer import import_onnx
+
+    path = tmp_path / "model.onnx"
+    torch_export(model, path, shape, dynamic=dynamic)
+    imported = import_onnx(str(path), str(tmp_path / "model.yaml"))
+    checked = imported.checked
+    params = sum(s.count for n in checked.graph.nodes for s in n.weight_slots(checked.types) if s.trainable)
+    assert params == sum(p.numel() for p in model.parameters())
+    x = np.random.default_rng(7).standard_normal(((2 if dynamic else 1), *shape[1:])).astype(np.float32)
+    [ours] = reference.run(checked, bound_weights(imported), {"input": x}).values()
+    [theirs] = run_onnxruntime(path.read_bytes(), {"input": x})
+    assert np.abs(ours - theirs).max() <= tolerance * max(1.0, float(np.abs(theirs).max()))
+    return imported
+
+
+@pytest.mark.slow
+def test_efficientnet_b0(tmp_path):
+    model = randomized(torchvision_models.EfficientNetB0())
+    imported = check_import(model, tmp_path, (1, 3, 224, 224))
+    assert sum(p.numel() for p in model.parameters()) == 5_288_548
+    text = imported.text
+    assert "{name: features.1.0.block.1.activation, kind: silu}" in text  # x * sigmoid(x) as one layer
+    assert "{name: features.2.0.block.1.1, kind: batch_norm, eps: 0.001}" in text
+
+
+def test_vit_structure_small(tmp_path):
+    # ViT's class token is expanded to the batch: with a static batch every shape computation folds
+    imported = check_import(randomized(torchvision_models.vit_tiny()), tmp_path, (1, 3, 32, 32), dynamic=False)
+    kinds = {n.name: n.kind for n in imported.checked.graph.nodes}
+    assert kinds["encoder.layers.encoder_layer_0.ln_1"] == "layer_norm"
+    assert kinds["encoder.layers.encoder_layer_1.mlp.0"] == "linear"  # MatMul + Add
+    assert kinds["encoder.layers.encoder_layer_1.mlp.1"] == "gelu"  # the erf form, one layer
+    assert kinds["encoder.pos_embedding"] == "constant" and kinds["heads.head"] == "fully_connected"
+
+
+@pytest.mark.slow
+def test_vit_b_16(tmp_path):
+    model = randomized(torchvision_models.vit_b_16())
+    assert sum(p.numel() for p in model.parameters()) == 86_567_656
+    check_import(model, tmp_path, (1, 3, 224, 224), dynamic=False)
+
+
+def test_vit_with_a_dynamic_batch_is_refused_at_the_class_token(tmp_path):
+    from netdsl.onnx.importer import NotImportable, import_onnx
+
+    path = tmp_path / "vit.onnx"
+    torch_export(randomized(torchvision_models.vit_tiny()), path, (1, 3, 32, 32), dynamic=True)
+    with pytest.raises(NotImportable, match=r"node `/Expand` \(Expand\): Expand to a shape computed from a dynamic"):
+        import_onnx(str(path), str(tmp_path / "vit.yaml"))
+    assert not (tmp_path / "vit.yaml").exists()
