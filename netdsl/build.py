@@ -56,6 +56,7 @@ class Plan:
     hashes: dict = field(default_factory=dict)  # path -> SHA-256 of the spec and weights files
     weights_digest: str = ""  # of the arrays given to TensorRT (see weights_digest)
     random_weights: dict | None = None  # {"seed", "values"} when built on netdsl.weights.synthetic's weights
+    profiles: list = field(default_factory=list)  # per optimization profile: named dim -> {min, opt, max}
 
 
 def bind_weights(checked: CheckedSpec, path: str | None = None, strict: bool = False):
@@ -128,13 +129,10 @@ def _configure(trt, builder, config, checked: CheckedSpec, options: BuildOptions
         if not hasattr(trt.BuilderFlag, flag):
             raise UsageError(f"refit mode `{options.refit}` needs BuilderFlag.{flag}, which this TensorRT lacks")
         config.set_flag(getattr(trt.BuilderFlag, flag))
-    dynamic = [i for i in checked.graph.inputs if i.batch]
-    if dynamic:
+    for shapes in profile_shapes(checked, options):
         profile = builder.create_optimization_profile()
-        for graph_input in dynamic:
-            low, opt, high = options.batch or graph_input.batch
-            rest = tuple(graph_input.shape[1:])
-            profile.set_shape(graph_input.name, (low, *rest), (opt, *rest), (high, *rest))
+        for name, (low, opt, high) in shapes.items():
+            profile.set_shape(name, low, opt, high)
         config.add_optimization_profile(profile)
     if options.targets:
         if not hasattr(config, "set_compute_capability"):
@@ -143,6 +141,35 @@ def _configure(trt, builder, config, checked: CheckedSpec, options: BuildOptions
         config.num_compute_capabilities = len(options.targets)
         for index, target in enumerate(options.targets):
             config.set_compute_capability(getattr(trt.ComputeCapability, target.upper()), index)
+
+
+def profiles_of(checked: CheckedSpec, options: BuildOptions) -> list:
+    """The optimization profiles a build makes: the command line's (``options.profiles``) or the spec's,
+    the -1 batch's range from ``options.batch`` when given."""
+    from .symbolic import Profile
+
+    profiles = options.profiles or checked.graph.profiles
+    if options.batch is not None:
+        profiles = [Profile(p.index, {**p.ranges, BATCH.name: options.batch}) for p in profiles]
+    return profiles
+
+
+def profile_shapes(checked: CheckedSpec, options: BuildOptions) -> list[dict]:
+    """Per optimization profile: input name -> its (min, opt, max) shapes, for every input with a dynamic
+    dimension (none when every input is static). A -1 batch takes its own input's range (``batch:``)."""
+    dynamic = [i for i in checked.graph.inputs if not all(isinstance(d, int) for d in i.shape)]
+    if not dynamic:
+        return []
+    result = []
+    for profile in profiles_of(checked, options):
+        shapes = {}
+        for graph_input in dynamic:
+            ranges = {**profile.ranges, **({BATCH.name: options.batch or graph_input.batch} if graph_input.batch
+                                           else {})}
+            shapes[graph_input.name] = tuple(tuple(d if isinstance(d, int) else ranges[d.name][role]
+                                                   for d in graph_input.shape) for role in range(3))
+        result.append(shapes)
+    return result
 
 
 def _timing_cache(trt, config, path: str | None, is_rtx: bool, notes: list[str]):
@@ -208,6 +235,9 @@ def _build(checked, bound, options, progress, weights_path, info, pool) -> Plan:
     plan = Plan(memoryview(serialized), checked, options, weights_path, _io(checked, options, "inputs"),
                 _io(checked, options, "outputs"), names, info.flavour, info.version, notes, build_seconds)
     plan.weights_digest = digest.result()
+    if any(any(not isinstance(d, int) and d is not BATCH for d in i.shape) for i in checked.graph.inputs):
+        plan.profiles = [{name: dict(zip(("min", "opt", "max"), r)) for name, r in p.ranges.items()}
+                         for p in profiles_of(checked, options)]
     return plan  # the lowering context (and its weight arrays) may go now: the plan holds its own copy
 
 
@@ -217,9 +247,11 @@ def _io(checked: CheckedSpec, options: BuildOptions, which: str) -> list[dict]:
     if which == "inputs":
         for graph_input in graph.inputs:
             entry = {"name": graph_input.name, "dtype": graph_input.dtype,
-                     "shape": [-1 if d is BATCH else d for d in graph_input.shape]}
+                     "shape": [d if isinstance(d, int) else -1 for d in graph_input.shape]}
             if graph_input.batch:
                 entry["batch"] = dict(zip(("min", "opt", "max"), options.batch or graph_input.batch))
+            if any(not isinstance(d, int) and d is not BATCH for d in graph_input.shape):
+                entry["dims"] = [d if isinstance(d, int) else str(d) for d in graph_input.shape]
             entries.append(entry)
     else:
         from .tensors import output_dtype
@@ -227,7 +259,10 @@ def _io(checked: CheckedSpec, options: BuildOptions, which: str) -> list[dict]:
         for output in graph.outputs:
             shape = types[output.source].shape
             dtype = output_dtype([i.dtype for i in graph.inputs], types[output.source].dtype)
-            entries.append({"name": output.name, "dtype": dtype, "shape": [d if isinstance(d, int) else -1 for d in shape]})
+            entry = {"name": output.name, "dtype": dtype, "shape": [d if isinstance(d, int) else -1 for d in shape]}
+            if any(not isinstance(d, int) and d is not BATCH for d in shape):
+                entry["dims"] = [d if isinstance(d, int) else str(d) for d in shape]
+            entries.append(entry)
     return entries
 
 
@@ -271,6 +306,7 @@ def manifest(plan: Plan, plan_path: str, plan_sha256: str | None = None) -> dict
         "optimization_level": options.optimization_level,
         "inputs": plan.inputs,
         "outputs": plan.outputs,
+        **({"profiles": plan.profiles} if plan.profiles else {}),
         "refittable_weights": plan.weights if options.refit != "none" else [],
         "engine_weights_sha256": plan.weights_digest,
         "weights_in_engine": plan.weights,

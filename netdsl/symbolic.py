@@ -29,6 +29,11 @@ from typing import NamedTuple
 GRID_LIMIT = 1 << 22
 
 
+class SymbolicError(TypeError):
+    """A computation that symbolic sizes do not support (comparing one, dividing by one): the shape rule
+    that tried it needs static sizes there."""
+
+
 class Size:
     """Arithmetic shared by :class:`Dim` and :class:`Expr`; ints mix in, results are ints when constant."""
 
@@ -58,19 +63,19 @@ class Size:
 
     def __floordiv__(self, other):
         if type(other) is not int or other < 1:
-            raise TypeError(f"a symbolic size is divided only by a positive integer, not {other}")
+            raise SymbolicError(f"a symbolic size is divided only by a positive integer, not {other}")
         return _floordiv(self.terms(), other)
 
     def __rfloordiv__(self, other):
-        raise TypeError(f"cannot divide by the symbolic size {self}")
+        raise SymbolicError(f"cannot divide by the symbolic size {self}")
 
     def __lt__(self, other):
-        raise TypeError(f"cannot compare the symbolic size {self} with {other}: use netdsl.symbolic.smallest")
+        raise SymbolicError(f"cannot compare the dynamic size {self} with {other}")
 
     __le__ = __gt__ = __ge__ = __lt__
 
     def __index__(self):
-        raise TypeError(f"the symbolic size {self} has no value until the network runs")
+        raise SymbolicError(f"the dynamic size {self} has no value until the network runs")
 
     def names(self) -> set[str]:
         found = set()
@@ -170,7 +175,7 @@ def _terms(value) -> dict:
         return value.terms()
     if isinstance(value, int) and not isinstance(value, bool):
         return {(): int(value)} if value else {}
-    raise TypeError(f"cannot compute a size with {value!r}")
+    raise SymbolicError(f"cannot compute a size with {value!r}")
 
 
 def _key(atom) -> tuple:
@@ -262,14 +267,23 @@ def evaluate(size, bindings: dict):
 
 
 class Profile(NamedTuple):
-    """One optimization profile: dim name -> (min, opt, max)."""
+    """One optimization profile: dim name -> (min, opt, max), and the dims whose sizes must be
+    multiples of a step (name -> step; the others take every size in their range)."""
 
     index: int
     ranges: dict
+    steps: dict = {}
 
     def describe(self, names) -> str:
-        parts = [f"{n} {self.ranges[n][0]}..{self.ranges[n][2]}" for n in sorted(names) if n in self.ranges]
+        parts = [f"{n} {self.ranges[n][0]}..{self.ranges[n][2]}" + (
+            f" (multiples of {self.steps[n]})" if self.steps.get(n, 1) > 1 else "")
+            for n in sorted(names) if n in self.ranges]
         return f"profile {self.index}: " + ", ".join(parts)
+
+    def allows(self, sizes: dict) -> bool:
+        """Whether these sizes (name -> int) are all within this profile."""
+        return all(self.ranges[n][0] <= v <= self.ranges[n][2] and v % self.steps.get(n, 1) == 0
+                   for n, v in sizes.items() if n in self.ranges)
 
     def grid(self, names: list[str]) -> dict:
         """Name -> a numpy array of values, the arrays together holding every combination of allowed
@@ -278,17 +292,21 @@ class Profile(NamedTuple):
         import numpy as np
 
         axes, points = [], 1
-        for name in sorted(names, key=lambda n: self.ranges[n][2] - self.ranges[n][0]):
+        def count(name):
+            low, _, high = self.ranges[name]
+            return (high - low) // self.steps.get(name, 1) + 1
+
+        ordered = sorted(names, key=count)
+        for name in ordered:
             low, opt, high = self.ranges[name]
-            full = high - low + 1
-            if points * full <= GRID_LIMIT:
-                axes.append(np.arange(low, high + 1, dtype=np.int64))
-                points *= full
+            step = self.steps.get(name, 1)
+            if points * count(name) <= GRID_LIMIT:
+                axes.append(np.arange(low, high + 1, step, dtype=np.int64))
+                points *= count(name)
             else:
-                axes.append(np.unique(np.array([low, low + 1, opt, high - 1, high], np.int64).clip(low, high)))
+                axes.append(np.unique(np.array([low, low + step, opt, high - step, high], np.int64).clip(low, high)))
                 points *= len(axes[-1])
         mesh = np.meshgrid(*axes, indexing="ij") if axes else []
-        ordered = sorted(names, key=lambda n: self.ranges[n][2] - self.ranges[n][0])
         return {name: values.ravel() for name, values in zip(ordered, mesh)}
 
 
