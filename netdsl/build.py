@@ -25,6 +25,7 @@ from .diagnostics import NetdslError, UsageError
 from .ops import BATCH
 from .spec import CheckedSpec, load as load_spec
 from .spec.buildopts import BuildOptions, check_option
+from .symbolic import has_named_dims
 from .trt import backend, make_logger
 
 REFIT_FLAGS = {"none": (), "refit": ("REFIT",), "refit-identical": ("REFIT_IDENTICAL",),
@@ -213,6 +214,10 @@ def _build(checked, bound, options, progress, weights_path, info, pool) -> Plan:
     errors: list[str] = []
     builder = trt.Builder(make_logger(trt, errors))
     builder, network, ctx = network_for(checked, bound, options, builder)
+    if any(has_named_dims(i.shape) for i in checked.graph.inputs):
+        from .trt.dims import check_corners
+
+        check_corners(network, checked.types, profiles_of(checked, options))  # TensorRT's shapes = netdsl's
     digest = pool.submit(weights_digest, ctx.arrays)
     config = builder.create_builder_config()
     notes: list[str] = ctx.notes
@@ -235,7 +240,7 @@ def _build(checked, bound, options, progress, weights_path, info, pool) -> Plan:
     plan = Plan(memoryview(serialized), checked, options, weights_path, _io(checked, options, "inputs"),
                 _io(checked, options, "outputs"), names, info.flavour, info.version, notes, build_seconds)
     plan.weights_digest = digest.result()
-    if any(any(not isinstance(d, int) and d is not BATCH for d in i.shape) for i in checked.graph.inputs):
+    if any(has_named_dims(i.shape) for i in checked.graph.inputs):
         plan.profiles = [{name: dict(zip(("min", "opt", "max"), r)) for name, r in p.ranges.items()}
                          for p in profiles_of(checked, options)]
     return plan  # the lowering context (and its weight arrays) may go now: the plan holds its own copy

@@ -254,6 +254,34 @@ def _wrapped(value) -> str:
     return text if isinstance(value, (int, Dim)) else f"({text})"
 
 
+def quotient(a, b):
+    """``a / b`` when ``b`` divides ``a`` as polynomials (an int, or a single term whose dims every term of
+    ``a`` has), else None. For an int ``b``, the floor quotient: whether it is exact for every allowed value
+    is the caller's check (see :func:`disagreement`)."""
+    if isinstance(b, int):
+        return a // b if b > 0 else None
+    (monomial, coefficient), = b.terms().items() if len(b.terms()) == 1 else ((None, None),)
+    if monomial is None:
+        return None
+    result = {}
+    for term, c in _terms(a).items():
+        rest = list(term)
+        for atom in monomial:
+            if atom not in rest:
+                return None
+            rest.remove(atom)
+        if c % coefficient:
+            return None
+        result[tuple(rest)] = c // coefficient
+    return _make(result)
+
+
+def has_named_dims(shape) -> bool:
+    """Whether ``shape`` has a dynamic size other than the -1 batch ``N`` (whose handling predates named
+    dimensions and is kept exactly)."""
+    return any(isinstance(d, Size) and str(d) != "N" for d in shape)
+
+
 def is_symbolic(size) -> bool:
     return isinstance(size, Size)
 
