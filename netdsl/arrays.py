@@ -17,7 +17,7 @@ class Declared(NamedTuple):
     shape: tuple  # None for the dynamic batch, a name (str) for a named dynamic dimension
     batch: tuple | None  # (min, max) of a dynamic batch
     dtype: str  # what the arrays are converted to (float32, float16, an integer dtype or bool)
-    profiles: tuple = ()  # per optimization profile: {dim name: (min, max)} of the named dimensions
+    profiles: tuple = ()  # per optimization profile: {dim name: (min, max, step)} of the named dimensions
 
 
 def show(shape) -> str:
@@ -45,11 +45,13 @@ def check_sizes(declared: list[Declared], arrays: dict) -> dict:
                                      f"`{entry.name}`; inputs that share a dimension need the same size there")
                 seen.setdefault(dim, entry.name)
     profiles = next((e.profiles for e in declared if e.profiles), ())
-    if sizes and profiles and not any(all(low <= sizes[n] <= high for n, (low, high) in p.items() if n in sizes)
-                                      for p in profiles):
+    if sizes and profiles and not any(all(low <= sizes[n] <= high and sizes[n] % step == 0
+                                          for n, (low, high, step) in p.items() if n in sizes) for p in profiles):
         given = ", ".join(f"{n}={v}" for n, v in sizes.items())
-        limits = "; ".join(f"profile {i}: " + ", ".join(f"{n} {low}..{high}" for n, (low, high) in p.items()
-                                                       if n in sizes) for i, p in enumerate(profiles))
+        limits = "; ".join(f"profile {i}: " + ", ".join(f"{n} {low}..{high}" + (f" (multiples of {step})" if step > 1
+                                                                                 else "")
+                                                       for n, (low, high, step) in p.items() if n in sizes)
+                           for i, p in enumerate(profiles))
         raise UsageError(f"the inputs' sizes {given} fit no optimization profile ({limits})")
     return sizes
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 from typing import NamedTuple
 
 # Enumerating every allowed value of the dims two sizes involve stops here (points per profile); beyond
@@ -213,8 +214,12 @@ def _floordiv(terms: dict, divisor: int):
     # floor((divisor*q + r) / divisor) = q + floor(r / divisor) for integer q
     quotient = {m: c // divisor for m, c in terms.items() if c // divisor}
     remainder = {m: c % divisor for m, c in terms.items() if c % divisor}
-    if not remainder:
+    if not any(remainder.keys() - {()}):  # what is left is a constant below the divisor: floor 0
         return _make(quotient)
+    common = math.gcd(divisor, *remainder.values())  # floor(2h/4) = floor(h/2)
+    if common > 1:
+        return _make(_add(quotient, _terms(_floordiv({m: c // common for m, c in remainder.items()},
+                                                     divisor // common))))
     constant = remainder.get((), 0)
     rest = [(m, c) for m, c in remainder.items() if m]
     if len(rest) == 1 and rest[0][1] == 1 and len(rest[0][0]) == 1 and isinstance(rest[0][0][0], FloorDiv):
