@@ -94,6 +94,14 @@ def options_for(checked: CheckedSpec, **overrides) -> BuildOptions:
     options = options.merged(checked_overrides)
     if options.batch is not None and not any(i.batch for i in checked.graph.inputs):
         raise UsageError(f"--batch given, but no input of {checked.path} has a dynamic batch (-1)")
+    if options.profiles or options.batch:  # sizes the spec's ranges did not allow: every shape checked again
+        from .diagnostics import Diagnostics, SpecError
+        from .shapes import infer_shapes
+
+        diagnostics = Diagnostics()
+        infer_shapes(checked.graph, diagnostics, profiles_of(checked, options))
+        if diagnostics.has_errors:
+            raise SpecError(diagnostics)
     return options
 
 

@@ -324,10 +324,10 @@ def sample_inputs(declared: list[Declared], seed: int = 0) -> dict:
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    def size(dim):  # the batch's largest; a named dimension's largest in the first profile
-        return d.batch[1] if dim is None else d.profiles[0][dim][1] if isinstance(dim, str) else dim
+    def size(entry, dim):  # the batch's largest; a named dimension's largest in the first profile
+        return entry.batch[1] if dim is None else entry.profiles[0][dim][1] if isinstance(dim, str) else dim
 
-    return {d.name: rng.standard_normal(tuple(size(dim) for dim in d.shape)).astype(np.float32) for d in declared}
+    return {d.name: rng.standard_normal(tuple(size(d, dim) for dim in d.shape)).astype(np.float32) for d in declared}
 
 
 def check_engine_matches(manifest: dict, spec_path: str, weights_path: str | None) -> None:

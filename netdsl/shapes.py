@@ -43,10 +43,11 @@ class ShapeInference(Interpreter):
             return None
 
 
-def infer_shapes(graph: Graph, diagnostics: Diagnostics) -> dict[str, TensorType]:
-    """The type of every tensor; shape errors are added to ``diagnostics``."""
+def infer_shapes(graph: Graph, diagnostics: Diagnostics, profiles: list | None = None) -> dict[str, TensorType]:
+    """The type of every tensor; shape errors are added to ``diagnostics``. Symbolic sizes are compared
+    over every value the graph's profiles (or ``profiles``, a build's own) allow."""
     initial = {i.name: TensorType(i.shape, i.dtype) for i in graph.inputs}
-    with allowed(graph.profiles or None):  # symbolic sizes are compared over every value they allow
+    with allowed(profiles or graph.profiles or None):
         return ShapeInference(graph, diagnostics).run(initial)
 
 

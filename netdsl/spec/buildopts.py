@@ -109,6 +109,8 @@ def check_option(key: str, value):
         if len(batch) != 3 or not 1 <= batch[0] <= batch[1] <= batch[2]:
             raise ValueError("batch is MIN,OPT,MAX with 1 <= MIN <= OPT <= MAX")
         return batch
+    if key == "profiles":  # symbolic.Profile objects, checked against the spec where they were made
+        return list(value)
     raise ValueError(f"unknown build option `{key}`")
 
 
