@@ -40,7 +40,7 @@ class Interpolate(Op):
             raise ShapeError(f"mode {mode} needs a rank-{RANK_OF_MODE[mode]} input, found {len(shape)}", "mode",
                              code="invalid-value", hint="linear: [N, C, L]; bilinear, bicubic: [N, C, H, W]; "
                                                         "trilinear: [N, C, D, H, W]")
-        if mode == "area" and not is_static(shape):
+        if mode == "area" and not is_static(shape[1:]):
             raise ShapeError(f"mode area (adaptive average pooling) needs static spatial sizes, found "
                              f"{show_shape(shape)}", "mode", hint="a pooling layer with a fixed kernel works on "
                              "dynamic sizes")
@@ -49,7 +49,7 @@ class Interpolate(Op):
                              "align_corners", code="invalid-value")
         if size is not None:
             out = per_axis(size, rank, "size")
-            if not is_static(shape):
+            if not is_static(shape[1:]):
                 raise ShapeError(f"`size` on the dynamic input {show_shape(shape)}: netdsl resizes a dynamic input by "
                                  f"`{self.scale}` only", "size", hint=f"give `{self.scale}` instead")
         else:
