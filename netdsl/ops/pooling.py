@@ -229,7 +229,7 @@ class AdaptiveMaxPool(AdaptivePooling):
 
 class GlobalPooling(Op):
     def infer_shape(self, node, x):
-        shape = spatial(x.shape, self.kind, RANKS)
+        shape = spatial(x.shape, self.kind, RANKS, dynamic=True)  # a reduction: any spatial size
         return TensorType(shape[:2] + (1,) * (len(shape) - 2), x.dtype)
 
     def reference(self, node, ctx, x):

@@ -95,3 +95,24 @@ def test_shape_tensors_only_where_a_dynamic_size_needs_them():
     assert "SHAPE" in dynamic and "CONCATENATION" in dynamic  # [n*4, length, 6]: two sizes TensorRT cannot infer
     assert layer_types(FLATTEN % (2, 5, "")) == ["SHUFFLE", "SHUFFLE"]
     assert layer_types(FLATTEN % (2, "length", "dims: {length: {min: 1, opt: 5, max: 9}}")) == ["SHUFFLE", "SHUFFLE"]
+
+
+def test_a_classifier_head_over_any_image_size_builds_and_matches_at_every_corner():
+    checked, diagnostics = check_text("""netdsl: 1
+inputs:
+  - {name: image, shape: [batch, 3, height, width]}
+dims:
+  batch: {min: 1, opt: 2, max: 8}
+  height: {min: 17, opt: 64, max: 97}
+  width: {min: 5, opt: 64, max: 128}
+layers:
+  - {name: conv, kind: convolution, out_channels: 8, kernel: 3, stride: 2}
+  - {name: pool, kind: global_avg_pool}
+  - {name: flat, kind: flatten}
+  - {name: fc, kind: linear, out_features: 10}
+""")
+    assert checked is not None, [d.message for d in diagnostics]
+    assert str(checked.types["conv"].shape) == "(batch, 8, (height+1)//2-1, (width+1)//2-1)"  # = floor((h-3)/2)+1
+    assert checked.types["fc"].shape[1:] == (10,)
+    plan = build.build_plan(checked, random_weights(checked), build.options_for(checked))  # corners checked inside
+    assert plan.data.nbytes > 0
