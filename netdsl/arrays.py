@@ -14,9 +14,10 @@ class Declared(NamedTuple):
     """An input as a spec or an engine's manifest declares it."""
 
     name: str
-    shape: tuple  # None for the dynamic batch
+    shape: tuple  # None for the dynamic batch, a name (str) for a named dynamic dimension
     batch: tuple | None  # (min, max) of a dynamic batch
     dtype: str  # what the arrays are converted to (float32, float16, an integer dtype or bool)
+    profiles: tuple = ()  # per optimization profile: {dim name: (min, max, step)} of the named dimensions
 
 
 def show(shape) -> str:
@@ -24,16 +25,49 @@ def show(shape) -> str:
 
 
 def check_arrays(declared: list[Declared], inputs: dict) -> tuple[dict, int | None]:
-    """(name -> array converted to the declared dtype, the dynamic batch size or None). A UsageError
-    says what is wrong: an unknown or missing input, a shape, dtype or batch that does not fit, inputs
-    with different batch sizes, NaN or infinite values. Nothing is read from a memory-mapped input
-    before its shape is checked."""
+    """(name -> array converted to the declared dtype, the dynamic batch size or None); see
+    :func:`check_arrays_sized`."""
+    arrays, sizes = check_arrays_sized(declared, inputs)
+    return arrays, sizes.get(None)
+
+
+def check_sizes(declared: list[Declared], arrays: dict) -> dict:
+    """Name -> size of every named dimension, read from the arrays: the same in every input that has it,
+    and all together within one profile (the error names every profile's limits)."""
+    sizes, seen = {}, {}
+    for entry in declared:
+        for axis, dim in enumerate(entry.shape):
+            array = arrays.get(entry.name)
+            if isinstance(dim, str) and array is not None and axis < len(getattr(array, "shape", ())):
+                size = array.shape[axis]
+                if sizes.setdefault(dim, size) != size:
+                    raise UsageError(f"dimension `{dim}` is {sizes[dim]} in input `{seen[dim]}` but {size} in input "
+                                     f"`{entry.name}`; inputs that share a dimension need the same size there")
+                seen.setdefault(dim, entry.name)
+    profiles = next((e.profiles for e in declared if e.profiles), ())
+    if sizes and profiles and not any(all(low <= sizes[n] <= high and sizes[n] % step == 0
+                                          for n, (low, high, step) in p.items() if n in sizes) for p in profiles):
+        given = ", ".join(f"{n}={v}" for n, v in sizes.items())
+        limits = "; ".join(f"profile {i}: " + ", ".join(f"{n} {low}..{high}" + (f" (multiples of {step})" if step > 1
+                                                                                 else "")
+                                                       for n, (low, high, step) in p.items() if n in sizes)
+                           for i, p in enumerate(profiles))
+        raise UsageError(f"the inputs' sizes {given} fit no optimization profile ({limits})")
+    return sizes
+
+
+def check_arrays_sized(declared: list[Declared], inputs: dict) -> tuple[dict, dict]:
+    """(name -> array converted to the declared dtype, dim name -> size, the dynamic batch under None). A
+    UsageError says what is wrong: an unknown or missing input, a shape, dtype or batch that does not fit,
+    inputs with different batch sizes, named sizes that differ between inputs or fit no profile, NaN or
+    infinite values. Nothing is read from a memory-mapped input before its shape is checked."""
     import numpy as np
 
     names = [d.name for d in declared]
     unknown = sorted(set(inputs) - set(names))
     if unknown:
         raise UsageError(f"unknown input(s) {', '.join(unknown)}; the inputs are {', '.join(names)}")
+    sizes = check_sizes(declared, inputs)  # from the shapes alone: nothing read yet
     arrays, batch = {}, None
     for entry in declared:
         if entry.name not in inputs:
@@ -44,7 +78,7 @@ def check_arrays(declared: list[Declared], inputs: dict) -> tuple[dict, int | No
             what = {"f": "floating point", "b": "bool"}.get(wanted_kind, "integer")
             raise UsageError(f"input `{entry.name}` is {getattr(array, 'dtype', type(array).__name__)}; it must be "
                              f"{what} ({entry.dtype})")
-        if array.ndim != len(entry.shape) or any(d is not None and d != s for d, s in zip(entry.shape, array.shape)):
+        if array.ndim != len(entry.shape) or any(isinstance(d, int) and d != s for d, s in zip(entry.shape, array.shape)):
             raise UsageError(f"input `{entry.name}` has shape {list(array.shape)}, expected {show(entry.shape)}")
         if entry.batch:
             low, high = entry.batch
@@ -60,7 +94,7 @@ def check_arrays(declared: list[Declared], inputs: dict) -> tuple[dict, int | No
             raise UsageError(f"input `{entry.name}` holds NaN or infinite values" + (
                 " (after conversion to float16)" if entry.dtype == "float16" else ""))
         arrays[entry.name] = converted
-    return arrays, batch
+    return arrays, {**sizes, **({None: batch} if batch is not None else {})}
 
 
 def load_array(path: str):

@@ -25,6 +25,7 @@ from .diagnostics import NetdslError, UsageError
 from .ops import BATCH
 from .spec import CheckedSpec, load as load_spec
 from .spec.buildopts import BuildOptions, check_option
+from .symbolic import has_named_dims
 from .trt import backend, make_logger
 
 REFIT_FLAGS = {"none": (), "refit": ("REFIT",), "refit-identical": ("REFIT_IDENTICAL",),
@@ -57,6 +58,7 @@ class Plan:
     weights_digest: str = ""  # of the arrays given to TensorRT (see weights_digest)
     random_weights: dict | None = None  # {"seed", "values"} when built on netdsl.weights.synthetic's weights
     quantization: dict | None = None  # dtype, scales file and its SHA-256, quantized layers (netdsl.quant)
+    profiles: list = field(default_factory=list)  # per optimization profile: named dim -> {min, opt, max}
 
 
 def bind_weights(checked: CheckedSpec, path: str | None = None, strict: bool = False):
@@ -93,6 +95,14 @@ def options_for(checked: CheckedSpec, **overrides) -> BuildOptions:
     options = options.merged(checked_overrides)
     if options.batch is not None and not any(i.batch for i in checked.graph.inputs):
         raise UsageError(f"--batch given, but no input of {checked.path} has a dynamic batch (-1)")
+    if options.profiles or options.batch:  # sizes the spec's ranges did not allow: every shape checked again
+        from .diagnostics import Diagnostics, SpecError
+        from .shapes import infer_shapes
+
+        diagnostics = Diagnostics()
+        infer_shapes(checked.graph, diagnostics, profiles_of(checked, options))
+        if diagnostics.has_errors:
+            raise SpecError(diagnostics)
     return options
 
 
@@ -138,13 +148,10 @@ def _configure(trt, builder, config, checked: CheckedSpec, options: BuildOptions
         if not hasattr(trt.BuilderFlag, flag):
             raise UsageError(f"refit mode `{options.refit}` needs BuilderFlag.{flag}, which this TensorRT lacks")
         config.set_flag(getattr(trt.BuilderFlag, flag))
-    dynamic = [i for i in checked.graph.inputs if i.batch]
-    if dynamic:
+    for shapes in profile_shapes(checked, options):
         profile = builder.create_optimization_profile()
-        for graph_input in dynamic:
-            low, opt, high = options.batch or graph_input.batch
-            rest = tuple(graph_input.shape[1:])
-            profile.set_shape(graph_input.name, (low, *rest), (opt, *rest), (high, *rest))
+        for name, (low, opt, high) in shapes.items():
+            profile.set_shape(name, low, opt, high)
         config.add_optimization_profile(profile)
     if options.targets:
         if not hasattr(config, "set_compute_capability"):
@@ -153,6 +160,35 @@ def _configure(trt, builder, config, checked: CheckedSpec, options: BuildOptions
         config.num_compute_capabilities = len(options.targets)
         for index, target in enumerate(options.targets):
             config.set_compute_capability(getattr(trt.ComputeCapability, target.upper()), index)
+
+
+def profiles_of(checked: CheckedSpec, options: BuildOptions) -> list:
+    """The optimization profiles a build makes: the command line's (``options.profiles``) or the spec's,
+    the -1 batch's range from ``options.batch`` when given."""
+    from .symbolic import Profile
+
+    profiles = options.profiles or checked.graph.profiles
+    if options.batch is not None:
+        profiles = [Profile(p.index, {**p.ranges, BATCH.name: options.batch}) for p in profiles]
+    return profiles
+
+
+def profile_shapes(checked: CheckedSpec, options: BuildOptions) -> list[dict]:
+    """Per optimization profile: input name -> its (min, opt, max) shapes, for every input with a dynamic
+    dimension (none when every input is static). A -1 batch takes its own input's range (``batch:``)."""
+    dynamic = [i for i in checked.graph.inputs if not all(isinstance(d, int) for d in i.shape)]
+    if not dynamic:
+        return []
+    result = []
+    for profile in profiles_of(checked, options):
+        shapes = {}
+        for graph_input in dynamic:
+            ranges = {**profile.ranges, **({BATCH.name: options.batch or graph_input.batch} if graph_input.batch
+                                           else {})}
+            shapes[graph_input.name] = tuple(tuple(d if isinstance(d, int) else ranges[d.name][role]
+                                                   for d in graph_input.shape) for role in range(3))
+        result.append(shapes)
+    return result
 
 
 def _timing_cache(trt, config, path: str | None, is_rtx: bool, notes: list[str]):
@@ -196,6 +232,10 @@ def _build(checked, bound, options, progress, weights_path, info, pool, quantize
     errors: list[str] = []
     builder = trt.Builder(make_logger(trt, errors))
     builder, network, ctx = network_for(checked, bound, options, builder, quantizer)
+    if any(has_named_dims(i.shape) for i in checked.graph.inputs):
+        from .trt.dims import check_corners
+
+        check_corners(network, checked.types, profiles_of(checked, options))  # TensorRT's shapes = netdsl's
     digest = pool.submit(weights_digest, ctx.arrays)
     config = builder.create_builder_config()
     notes: list[str] = ctx.notes
@@ -220,6 +260,9 @@ def _build(checked, bound, options, progress, weights_path, info, pool, quantize
     plan.weights_digest = digest.result()
     if ctx.quant is not None:
         plan.quantization = ctx.quant.describe()
+    if any(has_named_dims(i.shape) for i in checked.graph.inputs):
+        plan.profiles = [{name: dict(zip(("min", "opt", "max"), r)) for name, r in p.ranges.items()}
+                         for p in profiles_of(checked, options)]
     return plan  # the lowering context (and its weight arrays) may go now: the plan holds its own copy
 
 
@@ -229,9 +272,11 @@ def _io(checked: CheckedSpec, options: BuildOptions, which: str) -> list[dict]:
     if which == "inputs":
         for graph_input in graph.inputs:
             entry = {"name": graph_input.name, "dtype": graph_input.dtype,
-                     "shape": [-1 if d is BATCH else d for d in graph_input.shape]}
+                     "shape": [d if isinstance(d, int) else -1 for d in graph_input.shape]}
             if graph_input.batch:
                 entry["batch"] = dict(zip(("min", "opt", "max"), options.batch or graph_input.batch))
+            if any(not isinstance(d, int) and d is not BATCH for d in graph_input.shape):
+                entry["dims"] = [d if isinstance(d, int) else str(d) for d in graph_input.shape]
             entries.append(entry)
     else:
         from .tensors import output_dtype
@@ -239,7 +284,10 @@ def _io(checked: CheckedSpec, options: BuildOptions, which: str) -> list[dict]:
         for output in graph.outputs:
             shape = types[output.source].shape
             dtype = output_dtype([i.dtype for i in graph.inputs], types[output.source].dtype)
-            entries.append({"name": output.name, "dtype": dtype, "shape": [d if isinstance(d, int) else -1 for d in shape]})
+            entry = {"name": output.name, "dtype": dtype, "shape": [d if isinstance(d, int) else -1 for d in shape]}
+            if any(not isinstance(d, int) and d is not BATCH for d in shape):
+                entry["dims"] = [d if isinstance(d, int) else str(d) for d in shape]
+            entries.append(entry)
     return entries
 
 
@@ -283,6 +331,7 @@ def manifest(plan: Plan, plan_path: str, plan_sha256: str | None = None) -> dict
         "optimization_level": options.optimization_level,
         "inputs": plan.inputs,
         "outputs": plan.outputs,
+        **({"profiles": plan.profiles} if plan.profiles else {}),
         "refittable_weights": plan.weights if options.refit != "none" else [],
         "engine_weights_sha256": plan.weights_digest,
         "weights_in_engine": plan.weights,

@@ -219,7 +219,8 @@ def build_overrides(args, checked, notes: list[str]) -> dict:
     return {"precision": trtexec.precision_of(args), "workspace": trtexec.workspace_of(args), "refit": args.refit,
             "targets": args.target, "timing_cache": args.timing_cache,
             "optimization_level": args.optimization_level,
-            "batch": trtexec.batch_from_shapes(checked, args, notes) or args.batch}
+            "batch": trtexec.batch_from_shapes(checked, args, notes) or args.batch,
+            "profiles": trtexec.profiles_from_flags(checked, args, notes)}
 
 
 def emit_outputs(path, outputs) -> int:
@@ -613,6 +614,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     build.add_argument("--precision", help="float32 (default), float16 or bfloat16 (also fp32, fp16, half, bf16): "
                        "compute dtype; weights are converted, inputs and outputs keep the spec's dtype")
     build.add_argument("--batch", metavar="MIN,OPT,MAX", help="dynamic batch profile, for every input with -1")
+    build.add_argument("--profile", action="append", metavar="NAME=MIN:OPT:MAX,...",
+                       help="an optimization profile for the named dimensions (repeat for several); dimensions left "
+                       "out keep the spec's range")
     build.add_argument("--workspace", metavar="SIZE", help="builder workspace limit, e.g. 1GiB or 1G")
     build.add_argument("--refit", metavar="MODE", help="none (default), refit, refit-identical or weightless "
                        "(a plan without weights); refittable builds need a GPU")

@@ -69,6 +69,7 @@ class Diff:
     io: list = field(default_factory=list)  # sentences about inputs, outputs and build options
     quantization: list = field(default_factory=list)  # the `quantization:` section, apart from the architecture
     other: list = field(default_factory=list)  # differences that do not change the network
+    profiles: list = field(default_factory=list)  # ranges of named dims that change: a rebuild, not a refit
     per_layer: list = field(default_factory=list)  # (name, params delta, macs delta)
     totals: dict = field(default_factory=dict)
     refit_reasons: list = field(default_factory=list)
@@ -78,7 +79,7 @@ class Diff:
     @property
     def identical(self) -> bool:
         return not (self.added or self.removed or self.renamed or self.changed or self.shapes or self.weights
-                    or self.io or self.quantization or self.other)
+                    or self.io or self.quantization or self.other or self.profiles)
 
     def to_json(self) -> dict:
         return {
@@ -90,6 +91,7 @@ class Diff:
             "shapes": [{"layer": name, "old": json_dims(a), "new": json_dims(b)} for name, a, b in self.shapes],
             "weights": [{"weight": name, "old": a and list(a), "new": b and list(b)} for name, a, b in self.weights],
             "io": self.io, **({"quantization": self.quantization} if self.quantization else {}), "other": self.other,
+            **({"profiles": self.profiles} if self.profiles else {}),
             "per_layer": [{"layer": name, "params": p, "macs": m} for name, p, m in self.per_layer],
             "totals": self.totals,
             "refit": {"possible": not self.refit_reasons, "reasons": self.refit_reasons},
@@ -195,6 +197,7 @@ def compare_io(old, new, diff: Diff) -> None:
             diff.io.append(f"output `{name}`: {show_shape(a[1])} -> {show_shape(b[1])}")
         elif a[0] != b[0] and (a[0], b[0]) not in diff.renamed:
             diff.io.append(f"output `{name}`: from `{a[0]}` -> from `{b[0]}`")
+    diff.profiles += compare_profiles(old.graph.profiles, new.graph.profiles)
     old_build, new_build = old.graph.build, new.graph.build
     for key in OPTION_KEYS + ("batch",):  # precision and batch are baked into engines; the rest is not
         a, b = getattr(old_build, key, None), getattr(new_build, key, None)
@@ -216,6 +219,31 @@ def compare_io(old, new, diff: Diff) -> None:
     for node in new.graph.nodes:
         if node.name in old_maps and old_maps[node.name] != node.weight_names:
             diff.other.append(f"layer `{node.name}`: weight-file names changed")
+
+
+def compare_profiles(old: list, new: list) -> list[str]:
+    """Sentences for the ranges of named dimensions that differ, profile by profile (the -1 batch's range
+    is an input difference, reported there)."""
+    def ranges(profile):
+        return {n: r for n, r in profile.ranges.items() if n != "N"} if profile else {}
+
+    def shown(name, r, steps):
+        step = steps.get(name, 1) if r else 1
+        return f"{r[0]}..{r[2]} (opt {r[1]}" + (f", multiples of {step})" if step > 1 else ")") if r else "(none)"
+
+    sentences = []
+    for index in range(max(len(old), len(new))):
+        a = old[index] if index < len(old) else None
+        b = new[index] if index < len(new) else None
+        if a is None or b is None:
+            if ranges(a) or ranges(b):
+                sentences.append(f"profile {index} {'added' if a is None else 'removed'}")
+            continue
+        for name in list(ranges(a)) + [n for n in ranges(b) if n not in ranges(a)]:
+            before, after = shown(name, ranges(a).get(name), a.steps), shown(name, ranges(b).get(name), b.steps)
+            if before != after:
+                sentences.append(f"profile {index} `{name}`: {before} -> {after}")
+    return sentences
 
 
 def compare_costs(old, new, rename: dict, diff: Diff) -> None:
@@ -286,6 +314,10 @@ def format_text(diff: Diff, paint=None) -> str:
     if diff.quantization:
         lines.append("quantization:")
         lines += [f"  {item}" for item in diff.quantization]
+    if diff.profiles:
+        lines.append("optimization profiles (an engine serves the ranges it was built with: rebuild for NEW's; "
+                     "its weights refit as before):")
+        lines += [f"  {item}" for item in diff.profiles]
     if diff.other:
         lines.append("other (no effect on the network):")
         lines += [f"  {item}" for item in diff.other]

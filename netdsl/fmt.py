@@ -23,8 +23,8 @@ from .diagnostics import InternalError, SpecError
 from .ops import REGISTRY
 from .yamlnodes import Map, Scalar, Seq, paused_gc
 
-TOP_GROUPS = (("netdsl", "name", "description"), ("weights",), ("build",), ("quantization",), ("inputs",), ("blocks",),
-              ("layers",), ("outputs",))
+TOP_GROUPS = (("netdsl", "name", "description"), ("weights",), ("build",), ("quantization",), ("inputs",),
+              ("dims", "profiles"), ("blocks",), ("layers",), ("outputs",))
 TOP_ORDER = [key for group in TOP_GROUPS for key in group]
 INPUT_ORDER = ("name", "dtype", "shape", "batch")
 HEAD = ("name", "kind", "block", "inputs", "when", "repeat")
@@ -141,6 +141,14 @@ class Formatter:
                         self.layer_list(value, 6)
                     else:
                         self.unit(sub_line, 4, f"{sub}: {self.flow(value)}")
+        elif key == "dims" and isinstance(node, Map):  # one line per dimension
+            self.unit(key_line, 0, "dims:", blank)
+            for name, value in node.entries.items():
+                self.unit(node.key_pos[name].line, 2, f"{name}: {self.flow(value, ('min', 'opt', 'max', 'multiple_of'))}")
+        elif key == "profiles" and isinstance(node, Seq):  # one line per profile
+            self.unit(key_line, 0, "profiles:", blank)
+            for item in node.items:
+                self.unit(item.pos.line, 2, f"- {self.flow(item)}")
         elif key in ("weights", "build", "quantization") and isinstance(node, Map):
             self.unit(key_line, 0, f"{key}:", blank)
             for sub in ordered(node, {"weights": WEIGHTS_ORDER, "quantization": QUANTIZATION_ORDER}.get(key) or

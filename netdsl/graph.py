@@ -17,7 +17,7 @@ from .ops import Op
 class Input:
     name: str
     dtype: str
-    shape: tuple  # the batch dimension is ops.BATCH when dynamic
+    shape: tuple  # ints and symbolic.Dim (ops.BATCH for a -1 batch, or a name from `dims:`)
     batch: tuple[int, int, int] | None  # (min, opt, max) when dynamic
     pos: Pos
 
@@ -67,6 +67,7 @@ class Graph:
     weights: object = None  # spec.weightnames.WeightsSource: default file and name rules
     build: object = None  # spec.buildopts.BuildOptions: the spec's `build:` section
     quantization: object = None  # quant.section.Quantization: the spec's `quantization:` section, if any
+    profiles: list = field(default_factory=list)  # symbolic.Profile: the ranges of the dynamic dims
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

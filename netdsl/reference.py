@@ -46,7 +46,7 @@ class Context:
         """A type (or tuple of types) with every dynamic dimension replaced by its size in this run."""
         if isinstance(t, tuple) and not hasattr(t, "dtype"):
             return tuple(self.concrete(one) for one in t)
-        return t._replace(shape=tuple(d if isinstance(d, int) else self.sizes[d.name] for d in t.shape))
+        return t._replace(shape=tuple(d if isinstance(d, int) else int(d.evaluate(self.sizes)) for d in t.shape))
 
     def concrete_outputs(self):
         types = [self.concrete(self.types[name]) for name in self.node.outputs]
@@ -87,16 +87,21 @@ def declared(checked) -> list:
     """The spec's inputs as :class:`netdsl.arrays.Declared` (floats run in float32)."""
     from .arrays import Declared
 
-    return [Declared(i.name, tuple(None if d is BATCH else d for d in i.shape), i.batch and i.batch[::2],
-                     "float32" if is_float(i.dtype) else i.dtype)
+    profiles = tuple({n: (r[0], r[2], p.steps.get(n, 1)) for n, r in p.ranges.items() if n != BATCH.name}
+                     for p in checked.graph.profiles)
+    return [Declared(i.name, tuple(None if d is BATCH else d if isinstance(d, int) else d.name for d in i.shape),
+                     i.batch and i.batch[::2], "float32" if is_float(i.dtype) else i.dtype,
+                     profiles if any(profiles) else ())
             for i in checked.graph.inputs]
 
 
-def check_inputs(checked, inputs: dict) -> tuple[dict, int | None]:
-    """The spec's inputs checked and converted to float32 (see :func:`netdsl.arrays.check_arrays`)."""
-    from .arrays import check_arrays
+def check_inputs(checked, inputs: dict) -> tuple[dict, dict]:
+    """The spec's inputs checked and converted to float32, and the size of every dynamic dimension (the
+    -1 batch as ``N``; see :func:`netdsl.arrays.check_arrays_sized`)."""
+    from .arrays import check_arrays_sized
 
-    return check_arrays(declared(checked), inputs)
+    arrays, sizes = check_arrays_sized(declared(checked), inputs)
+    return arrays, {BATCH.name if name is None else name: size for name, size in sizes.items()}
 
 
 def run(checked, bound: dict, inputs: dict, keep: set[str] | None = None, quantizer=None) -> dict:
@@ -104,16 +109,16 @@ def run(checked, bound: dict, inputs: dict, keep: set[str] | None = None, quanti
     tensors are freed after their last use unless named in ``keep`` (they are then returned too). With a
     ``quantizer`` (:func:`netdsl.quant.quantizer_for`), quantized layers compute as TensorRT's
     quantize/dequantize pairs make them (fake quantization); without one, everything is float."""
-    arrays, batch = check_inputs(checked, inputs)
+    arrays, sizes = check_inputs(checked, inputs)
     wanted = {o.source for o in checked.graph.outputs} | set(keep or ())
     quant = None
     if quantizer is not None:
         from .quant.reference import FakeQuant
 
         quant = FakeQuant(quantizer)
+    context = Context(bound, checked.types, sizes.get(BATCH.name), sizes, quant=quant)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        values = Reference(checked.graph, Context(bound, checked.types, batch, quant=quant)).run(dict(arrays),
-                                                                                                  keep=wanted)
+        values = Reference(checked.graph, context).run(dict(arrays), keep=wanted)
     missing = [o.source for o in checked.graph.outputs if o.source not in values]
     if missing:
         raise NetdslError(f"could not compute {', '.join(missing)}")

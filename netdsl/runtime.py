@@ -65,6 +65,10 @@ def read_manifest(plan_path: str) -> tuple[dict, bytes]:
 
 
 def declared_inputs(manifest: dict) -> list[Declared]:
+    if manifest.get("profiles"):
+        raise UsageError("this engine has named dynamic dimensions (its manifest's `profiles`); netdsl's runtime "
+                         "runs engines whose only dynamic size is the -1 batch. Run it with TensorRT directly, or "
+                         "check the spec with `netdsl reference`, which takes any size its profiles allow")
     declared = []
     for entry in manifest["inputs"]:
         batch = entry.get("batch")
@@ -84,6 +88,7 @@ class Buffer:
 
 def buffer_plan(manifest: dict, batch: int | None) -> list[Buffer]:
     """The device buffer of every I/O tensor at this batch size (the dynamic dimension filled in)."""
+    declared_inputs(manifest)  # refuses named dynamic dimensions
     buffers = []
     for entries, is_input in ((manifest["inputs"], True), (manifest["outputs"], False)):
         for entry in entries:
@@ -324,8 +329,10 @@ def sample_inputs(declared: list[Declared], seed: int = 0) -> dict:
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    return {d.name: rng.standard_normal(tuple(d.batch[1] if dim is None else dim for dim in d.shape)).astype(np.float32)
-            for d in declared}
+    def size(entry, dim):  # the batch's largest; a named dimension's largest in the first profile
+        return entry.batch[1] if dim is None else entry.profiles[0][dim][1] if isinstance(dim, str) else dim
+
+    return {d.name: rng.standard_normal(tuple(size(d, dim) for dim in d.shape)).astype(np.float32) for d in declared}
 
 
 def check_engine_matches(manifest: dict, spec_path: str, weights_path: str | None) -> None:

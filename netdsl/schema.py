@@ -109,8 +109,9 @@ def build_schema() -> dict:
             "name": {"$ref": "#/definitions/name"},
             "dtype": {"enum": list(DTYPES), "default": "float32"},
             "shape": {"type": "array", "minItems": 0, "maxItems": 8,
-                      "items": [{"anyOf": [dim, {"const": -1}]}], "additionalItems": dim,
-                      "description": "NCHW; the first dimension may be -1 for a dynamic batch"},
+                      "items": [{"anyOf": [dim, {"const": -1}, IDENT]}], "additionalItems": {"anyOf": [dim, IDENT]},
+                      "description": "sizes, or names of dynamic dimensions (ranges in `dims:`/`profiles:`); the "
+                                     "first dimension may be -1 for a dynamic batch"},
             "batch": {"type": "object", "required": ["min", "opt", "max"], "additionalProperties": False,
                       "properties": {k: dim for k in ("min", "opt", "max")},
                       "description": "range of a dynamic batch"},
@@ -161,6 +162,16 @@ def build_schema() -> dict:
             "weights": weights,
             "quantization": quantization,
             "inputs": {"type": "array", "items": graph_input, "minItems": 1},
+            "dims": {"type": "object", "propertyNames": IDENT, "description": "range of each named dimension",
+                     "additionalProperties": {"type": "object", "required": ["min", "opt", "max"],
+                                              "additionalProperties": False,
+                                              "properties": {k: dim for k in ("min", "opt", "max", "multiple_of")}}},
+            "profiles": {"type": "array", "minItems": 1, "description": "one TensorRT optimization profile each: "
+                         "named dimension -> [min, opt, max] (others keep their `dims:` range)",
+                         "items": {"type": "object", "propertyNames": IDENT, "additionalProperties": {"anyOf": [
+                             {"type": "array", "items": dim, "minItems": 3, "maxItems": 3},
+                             {"type": "object", "required": ["min", "opt", "max"], "additionalProperties": False,
+                              "properties": {k: dim for k in ("min", "opt", "max")}}]}}},
             "blocks": {"type": "object", "propertyNames": IDENT, "additionalProperties": {"$ref": "#/definitions/block"}},
             "layers": {"type": "array", "items": {"$ref": "#/definitions/layer"}, "minItems": 1},
             "outputs": {"type": "array", "items": output, "minItems": 1},

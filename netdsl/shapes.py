@@ -1,5 +1,6 @@
 """Static shape inference: the first interpreter over the Graph IR. Dynamic dimensions stay symbolic
-(:class:`netdsl.tensors.Dim`) from the inputs to the outputs."""
+(:class:`netdsl.symbolic.Dim`, and expressions over them) from the inputs to the outputs; sizes that
+must agree are compared over every value the profiles allow."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from .diagnostics import Diagnostics
 from .graph import Graph, Node
 from .interpreter import Interpreter
 from .ops import ShapeError, TensorType
+from .symbolic import SymbolicError, allowed
 from .tensors import show_type
 
 
@@ -24,6 +26,13 @@ class ShapeInference(Interpreter):
             if len(node.outputs) > 1 and not (isinstance(result, tuple) and not isinstance(result, TensorType)):
                 raise TypeError(f"{node.kind} returned one type for {len(node.outputs)} outputs")
             return result
+        except SymbolicError as error:
+            dynamic = sorted({str(d) for t in args for d in t.shape if not isinstance(d, int)})
+            self.diagnostics.error("dynamic-shape", f"{node.kind} layer `{node.name}` cannot work on the dynamic "
+                                   f"size(s) {', '.join(dynamic)} of its input ({error})", node.pos,
+                                   layer=node.name, notes=list(node.trace),
+                                   hint="give those dimensions fixed sizes, or compute this part in another kind")
+            return None
         except ShapeError as error:
             message = f"{node.kind} layer `{node.name}`: {error}"
             if error.code == "shape-mismatch":
@@ -34,10 +43,12 @@ class ShapeInference(Interpreter):
             return None
 
 
-def infer_shapes(graph: Graph, diagnostics: Diagnostics) -> dict[str, TensorType]:
-    """The type of every tensor; shape errors are added to ``diagnostics``."""
+def infer_shapes(graph: Graph, diagnostics: Diagnostics, profiles: list | None = None) -> dict[str, TensorType]:
+    """The type of every tensor; shape errors are added to ``diagnostics``. Symbolic sizes are compared
+    over every value the graph's profiles (or ``profiles``, a build's own) allow."""
     initial = {i.name: TensorType(i.shape, i.dtype) for i in graph.inputs}
-    return ShapeInference(graph, diagnostics).run(initial)
+    with allowed(profiles or graph.profiles or None):
+        return ShapeInference(graph, diagnostics).run(initial)
 
 
 def check_dtypes(node: Node, args) -> None:

@@ -24,11 +24,13 @@ class Row:
     buffers: int  # non-trainable weights
     macs: int  # per sample
     outputs: dict = field(default_factory=dict)  # output name -> type, for layers with several outputs
+    macs_formula: str | None = None  # MACs in the named dims, when they depend on them (``macs`` is at opt)
 
     def to_json(self) -> dict:
         record = {"name": self.name, "kind": self.kind, "inputs": self.inputs,
                   "shape": json_dims(self.shape), "dtype": self.dtype,
-                  "params": self.params, "buffers": self.buffers, "macs": self.macs}
+                  "params": self.params, "buffers": self.buffers, "macs": self.macs,
+                  **({"macs_formula": self.macs_formula} if self.macs_formula else {})}
         if self.outputs:
             record["outputs"] = {name: {"shape": json_dims(t.shape), "dtype": t.dtype}
                                  for name, t in self.outputs.items()}
@@ -45,7 +47,22 @@ def show(shape, dtype: str) -> str:
     return show_shape(shape) + ("" if dtype == "float32" else f" {dtype}")
 
 
+def opt_sizes(graph) -> dict:
+    """Named dim -> its opt in the first profile: where MACs that depend on a dynamic size are counted."""
+    return {name: r[1] for name, r in graph.profiles[0].ranges.items()} if graph.profiles else {}
+
+
+def profiles_text(graph) -> str:
+    """'profile 0: height 64..256 (opt 128), width ...; profile 1: ...' for the named dims ('' if none)."""
+    named = [{n: r for n, r in p.ranges.items() if n != "N"} for p in graph.profiles]
+    return "; ".join(f"profile {i}: " + ", ".join(f"{n} {r[0]}..{r[2]} (opt {r[1]})" for n, r in ranges.items())
+                     for i, ranges in enumerate(named) if ranges)
+
+
 def rows(checked) -> list[Row]:
+    from .symbolic import evaluate, is_symbolic
+
+    opt = opt_sizes(checked.graph)
     table = []
     for node in checked.graph.nodes:
         args = [checked.types[name] for name in node.inputs]
@@ -53,9 +70,10 @@ def rows(checked) -> list[Row]:
         out = outs[0]
         slots = node.weight_slots(checked.types)
         extra = {name[len(node.name) + 1:]: t for name, t in zip(node.outputs, outs)} if len(outs) > 1 else {}
+        macs = node.op.macs(node, out, *args)
         table.append(Row(node.name, node.kind, list(node.inputs), out.shape, out.dtype,
                          sum(s.count for s in slots if s.trainable), sum(s.count for s in slots if not s.trainable),
-                         node.op.macs(node, out, *args), extra))
+                         int(evaluate(macs, opt)), extra, str(macs) if is_symbolic(macs) else None))
     return table
 
 
@@ -68,6 +86,8 @@ def to_json(checked) -> dict:
         "inputs": [{"name": i.name, "dtype": i.dtype, "shape": json_dims(i.shape),
                     **({"batch": dict(zip(("min", "opt", "max"), i.batch))} if i.batch else {})}
                    for i in graph.inputs],
+        **({"profiles": [{n: dict(zip(("min", "opt", "max"), r)) for n, r in p.ranges.items()}
+                         for p in graph.profiles]} if profiles_text(graph) else {}),
         "outputs": [{"name": o.name, "from": o.source,
                      "shape": json_dims(checked.types[o.source].shape), "dtype": checked.types[o.source].dtype}
                     for o in graph.outputs],
@@ -105,4 +125,9 @@ def format_table(checked) -> str:
     if buffers:
         lines.append(f"(plus {buffers:,} non-trainable buffer values such as batch norm running statistics)")
     lines.append("MACs: multiply-accumulates of convolutions and fully connected layers, per sample (batch 1).")
+    if profiles_text(graph):
+        lines.insert(1, f"dynamic sizes: {profiles_text(graph)}")
+        if any(r.macs_formula for r in table):
+            at = ", ".join(f"{n}={v}" for n, v in opt_sizes(graph).items() if n != "N")
+            lines[-1] = lines[-1][:-1] + f", at profile 0's opt ({at})."
     return "\n".join(lines)

@@ -1,5 +1,6 @@
-"""The tensor model every pass shares: a shape (dimensions that are integers or symbolic
-:class:`Dim`\\ s), a dtype, and numpy broadcasting between shapes of any rank from 0 to 8.
+"""The tensor model every pass shares: a shape (dimensions that are integers, named dimensions
+:class:`Dim` or expressions over them :class:`Expr`, see :mod:`netdsl.symbolic`), a dtype, and numpy
+broadcasting between shapes of any rank from 0 to 8.
 
     >>> broadcast([(BATCH, 3, 1, 5), (4, 1)])
     (N, 3, 4, 5)
@@ -11,32 +12,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from .symbolic import Dim, Expr, Size, disagreement, agree  # noqa: F401 (re-exported)
+
 MAX_RANK = 8
 DTYPES = ("float32", "float16", "bfloat16", "int8", "uint8", "int32", "int64", "bool")
 FLOAT_DTYPES = ("float32", "float16", "bfloat16")
 INTEGER_DTYPES = ("int8", "uint8", "int32", "int64")
-
-
-class Dim:
-    """A dimension whose size is known only when the network runs (the dynamic batch ``N``). It
-    supports no arithmetic on purpose: an op that computes with it by accident fails loudly instead of
-    producing a wrong static shape. Two Dims of the same name are the same size."""
-
-    __slots__ = ("name",)
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def __repr__(self):
-        return self.name
-
-    __str__ = __repr__
-
-    def __eq__(self, other):
-        return isinstance(other, Dim) and other.name == self.name
-
-    def __hash__(self):
-        return hash(("Dim", self.name))
 
 
 BATCH = Dim("N")
@@ -95,20 +76,27 @@ class BroadcastError(ValueError):
 
 
 def broadcast(shapes) -> tuple:
-    """Numpy's broadcasting of shapes of any rank: aligned at the end, a size of 1 stretches. A dynamic
-    dimension only meets itself or 1 (its size is unknown until run time, so it cannot be checked
-    against another size here)."""
+    """Numpy's broadcasting of shapes of any rank: aligned at the end, a size of 1 stretches. Symbolic
+    sizes must agree for every value the profiles allow (:func:`netdsl.symbolic.disagreement`); the
+    error then names a value where they do not."""
     rank = max((len(s) for s in shapes), default=0)
     result = []
     for axis in range(-rank, 0):
         sizes = [s[axis] for s in shapes if len(s) >= -axis]
         distinct = []
         for size in sizes:
-            if size != 1 and size not in distinct:
-                distinct.append(size)
-        if len(distinct) > 1:
-            raise BroadcastError(f"sizes {' and '.join(str(d) for d in distinct)} on axis {rank + axis}",
-                                 rank + axis, distinct)
+            if size == 1 or size in distinct:
+                continue
+            if distinct:
+                where = disagreement(distinct[0], size)
+                if where is not None:
+                    found = [distinct[0], size]
+                    detail = f" ({where})" if isinstance(distinct[0], Size) or isinstance(size, Size) else ""
+                    raise BroadcastError(f"sizes {' and '.join(str(d) for d in found)} on axis {rank + axis}"
+                                         + detail, rank + axis, found)
+                size = agree(distinct[0], size)
+                distinct.clear()
+            distinct.append(size)
         result.append(distinct[0] if distinct else 1)
     return tuple(result)
 

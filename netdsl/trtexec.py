@@ -55,7 +55,8 @@ _SHAPE_ITEM = re.compile(r"\s*('[^']*'|\"[^\"]*\"|[^:,\s]+)\s*:\s*(\[[^\]]*\]|[0
 def add_build_flags(parser: argparse.ArgumentParser) -> None:
     """The trtexec and Polygraphy spellings `netdsl build` accepts, in a help group of their own."""
     group = parser.add_argument_group("trtexec and Polygraphy spellings", "accepted as they are written there; "
-                                      "only the batch of an input with -1 in its shape can vary")
+                                      "the i-th --minShapes/--optShapes/--maxShapes make profile i of a spec with "
+                                      "named dimensions")
     add_precision_flags(group)
     group.add_argument("--saveEngine", "--save-engine", dest="output", metavar="OUT", help="= -o OUT")
     for flag, dest, role in (("--shapes", "shapes", "the batch (min = opt = max unless given below)"),
@@ -64,8 +65,8 @@ def add_build_flags(parser: argparse.ArgumentParser) -> None:
                              ("--maxShapes", "max_shapes", "the largest batch")):
         group.add_argument(flag, dest=dest, action="append", metavar="NAME:NxCxHxW", help=f"{role}; Polygraphy: "
                            f"--trt-{dest.split('_')[0]}-shapes NAME:[N,C,H,W]" if dest != "shapes" else role)
-    for role in ("min", "opt", "max"):
-        group.add_argument(f"--trt-{role}-shapes", dest=f"{role}_shapes", action="extend", nargs="+",
+    for role in ("min", "opt", "max"):  # repeated, one profile each (as Polygraphy reads them)
+        group.add_argument(f"--trt-{role}-shapes", dest=f"{role}_shapes", action="append", nargs="+",
                            help=argparse.SUPPRESS)
     group.add_argument("--memPoolSize", dest="mem_pool_size", action="append", metavar="workspace:SIZE",
                        help="= --workspace SIZE (a bare number is MiB, as in trtexec)")
@@ -138,11 +139,14 @@ def batch_from_shapes(checked, args, notes: list[str]) -> tuple[int, int, int] |
     inputs; None when none was given. netdsl varies only the batch of inputs whose shape starts with -1,
     and one range serves them all."""
     from .ops import BATCH
+    from .symbolic import has_named_dims
 
+    if any(has_named_dims(i.shape) for i in checked.graph.inputs):
+        return None  # the shapes set named dimensions: profiles_from_flags
     given = {role: {} for role in ("shapes", "min", "opt", "max")}
     for role, dest in (("shapes", "shapes"), ("min", "min_shapes"), ("opt", "opt_shapes"), ("max", "max_shapes")):
         for text in getattr(args, dest, None) or ():
-            given[role].update(parse_shapes(text, f"--{dest}"))
+            given[role].update(parse_shapes(text if isinstance(text, str) else ",".join(text), f"--{dest}"))
     if not any(given.values()):
         return None
     if getattr(args, "batch", None):
@@ -177,6 +181,86 @@ def batch_from_shapes(checked, args, notes: list[str]) -> tuple[int, int, int] |
         raise UsageError(f"the shapes give batch min {batch[0]}, opt {batch[1]}, max {batch[2]}; they need "
                          "min <= opt <= max")
     return batch
+
+
+PROFILE_ITEM = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\d+)\s*:\s*(\d+)\s*:\s*(\d+)\s*\Z")
+
+
+def profiles_from_flags(checked, args, notes: list[str]):
+    """Optimization profiles from the command line for a spec with named dimensions, or None when none
+    is given: each `--profile NAME=MIN:OPT:MAX[,NAME=...]`, or each i-th --minShapes/--optShapes/
+    --maxShapes (Polygraphy: each repeated --trt-*-shapes), makes profile i; a dimension the flags leave
+    out keeps the spec's range (its profile i, else its last). --shapes alone fixes every size."""
+    from .symbolic import Profile, has_named_dims
+
+    graph = checked.graph
+    if not any(has_named_dims(i.shape) for i in graph.inputs):
+        return None
+    texts = {role: list(getattr(args, dest, None) or ()) for role, dest in (
+        ("shapes", "shapes"), ("min", "min_shapes"), ("opt", "opt_shapes"), ("max", "max_shapes"))}
+    texts = {role: [t if isinstance(t, str) else ",".join(t) for t in items] for role, items in texts.items()}
+    written = list(getattr(args, "profile", None) or ())
+    if not written and not any(texts.values()):
+        return None
+    if getattr(args, "batch", None):
+        raise UsageError(f"{checked.path} names its dynamic dimensions: give their ranges with --profile "
+                         "NAME=MIN:OPT:MAX or --minShapes/--optShapes/--maxShapes, not --batch")
+    if written and any(texts.values()):
+        raise UsageError("give the profiles one way: --profile, or trtexec's --shapes/--minShapes/--optShapes/"
+                         "--maxShapes")
+    count = len(written) or max(len(texts["shapes"]), len(texts["min"]), len(texts["opt"]), len(texts["max"]))
+    spec = graph.profiles
+    profiles = []
+    for index in range(count):
+        base = spec[min(index, len(spec) - 1)]
+        ranges = {name: list(r) for name, r in base.ranges.items()}
+        if written:
+            for item in written[index].split(","):
+                match = PROFILE_ITEM.match(item)
+                if not match or match.group(1) not in ranges:
+                    raise UsageError(f"--profile `{item}`: expected NAME=MIN:OPT:MAX with NAME one of "
+                                     f"{', '.join(sorted(ranges))}")
+                ranges[match.group(1)] = [int(match.group(k)) for k in (2, 3, 4)]
+        else:
+            for role, slots in (("shapes", (0, 1, 2)), ("min", (0,)), ("opt", (1,)), ("max", (2,))):
+                if index < len(texts[role]):
+                    for name, size in _named_sizes(checked, parse_shapes(texts[role][index], f"--{role}Shapes")):
+                        for slot in slots:
+                            ranges[name][slot] = size
+        for name, (low, opt, high) in ranges.items():
+            step = base.steps.get(name, 1)
+            if not 1 <= low <= opt <= high or any(v % step for v in (low, opt, high)):
+                rule = f", multiples of {step}" if step > 1 else ""
+                raise UsageError(f"profile {index}: `{name}` min {low}, opt {opt}, max {high}; they need 1 <= min <= "
+                                 f"opt <= max{rule}")
+        profiles.append(Profile(index, {n: tuple(r) for n, r in ranges.items()}, base.steps))
+    return profiles
+
+
+def _named_sizes(checked, shapes: dict):
+    """(dim name, size) for every dynamic dimension of the inputs ``shapes`` gives; static ones must match."""
+    from .ops import show_shape
+
+    inputs = {graph_input.name: graph_input for graph_input in checked.graph.inputs}
+    seen = {}
+    for name, dims in shapes.items():
+        graph_input = inputs.get(name)
+        if graph_input is None:
+            hint = did_you_mean(name, inputs) or f"the inputs are {', '.join(inputs)}"
+            raise UsageError(f"--shapes names input `{name}`, which {checked.path} does not have; {hint}")
+        if len(dims) != len(graph_input.shape):
+            raise UsageError(f"--shapes gives {name} {len(dims)} dimensions, {show_shape(dims)}; input `{name}` is "
+                             f"{show_shape(graph_input.shape)}")
+        for given, declared in zip(dims, graph_input.shape):
+            if isinstance(declared, int):
+                if given != declared:
+                    raise UsageError(f"--shapes gives {name} {show_shape(dims)}, but input `{name}` is "
+                                     f"{show_shape(graph_input.shape)}: only its named dimensions can vary")
+                continue
+            if seen.setdefault(declared.name, given) != given:
+                raise UsageError(f"--shapes gives dimension `{declared}` the sizes {seen[declared.name]} and {given}; "
+                                 "inputs that share it need one size")
+            yield declared.name, given
 
 
 def _batch_of(graph_input, dims: tuple, batch_dim) -> int:

@@ -128,7 +128,7 @@ def interpolate(g, node, x):
     import numpy as np
 
     from ..ops import REGISTRY
-    from ..ops.interpolate import trt_scale
+    from ..ops.interpolate import shortcut
 
     p = node.params
     if p["mode"] == "area":  # adaptive average pooling, as PyTorch computes it
@@ -140,10 +140,12 @@ def interpolate(g, node, x):
     factors = REGISTRY[g.kind].factors(node, len(sizes))
     if factors[0] is None:  # a size: ONNX maps coordinates by out / in, as PyTorch does then
         return g.op("Resize", x, "", "", g.ints(outs), axes=list(range(2, x.type.rank)), **attributes)
-    # the scales TensorRT's lowering uses: the factor given, and PyTorch's shortcuts (an unchanged axis
-    # is copied; nearest doubling takes dst // 2)
-    scales = [onnx_scale(size, out, trt_scale(p["mode"], size, out, factor))
-              for size, out, factor in zip(sizes, outs, factors)]
+    # ONNX maps coordinates with 1 / scale when scales are given, as PyTorch does with a factor; where
+    # PyTorch's kernel takes a shortcut (an unchanged axis is copied; nearest doubling takes dst // 2)
+    # the scale is the ratio of lengths
+    spatial = len(sizes)
+    scales = [onnx_scale(size, out, out / size if shortcut(p["mode"], size, out, spatial) is not None
+                         else float(factor)) for size, out, factor in zip(sizes, outs, factors)]
     return g.op("Resize", x, "", g.initializer(np.asarray([1.0, 1.0, *scales], np.float32)), **attributes)
 
 

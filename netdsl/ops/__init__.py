@@ -178,10 +178,10 @@ def register(cls):
 SPATIAL_LAYOUTS = {3: "[N, C, L]", 4: "[N, C, H, W]", 5: "[N, C, D, H, W]"}
 
 
-def spatial(shape, op_name: str, rank: int | tuple[int, ...] = 4):
+def spatial(shape, op_name: str, rank: int | tuple[int, ...] = 4, dynamic: bool = False):
     """Check a channels-first input of one of the ranks allowed (``rank``: one or several of 3, 4, 5,
     for 1-D, 2-D and 3-D windows) and return its shape; the error names what the op needs. Channels
-    and spatial sizes must be known: only the batch may be dynamic."""
+    must be known; spatial sizes too, unless the op handles ``dynamic`` ones."""
     ranks = (rank,) if isinstance(rank, int) else tuple(rank)
     if len(shape) not in ranks:
         ranks = sorted(ranks, key=lambda r: r != 4)  # the 2-D layout first: the one most specs mean
@@ -189,7 +189,7 @@ def spatial(shape, op_name: str, rank: int | tuple[int, ...] = 4):
         wanted = f"rank-{ranks[0]} input {SPATIAL_LAYOUTS[ranks[0]]}" + (f" (or {others})" if others else "")
         raise ShapeError(f"{op_name} needs a {wanted}, found {show_shape(shape)}",
                          expected=" or ".join(f"rank {r}" for r in ranks), found=show_shape(shape))
-    if not all(isinstance(d, int) for d in shape[1:]):
+    if not all(isinstance(d, int) for d in shape[1:2 if dynamic else None]):
         raise ShapeError(f"{op_name} needs static channel and spatial sizes, found {show_shape(shape)}",
                          found=show_shape(shape))
     return shape

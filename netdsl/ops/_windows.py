@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..params import Sides, Uniform
+from ..symbolic import below
 from . import BATCH, ShapeError, explicit_padding, reshape_dims, spatial
 
 AXES = {1: "[length]", 2: "[height, width]", 3: "[depth, height, width]"}
@@ -63,7 +64,7 @@ class Window(NamedTuple):
 def window(shape, op_name: str, kernel, stride=None, dilation=None, padding=Uniform((0, 0, 0, 0))) -> Window:
     """The window of a layer on an input of this shape: its per-axis values for the input's rank,
     ``same`` padding resolved. A stride of None is the kernel (pooling's default)."""
-    rank = len(spatial(shape, op_name, RANKS)) - 2
+    rank = len(spatial(shape, op_name, RANKS, dynamic=True)) - 2
     kernel = per_axis(kernel, rank, "kernel")
     stride = kernel if stride is None else per_axis(stride, rank, "stride")
     dilation = (1,) * rank if dilation is None else per_axis(dilation, rank, "dilation")
@@ -74,9 +75,26 @@ def window(shape, op_name: str, kernel, stride=None, dilation=None, padding=Unif
 # -- TensorRT ------------------------------------------------------------------------------------------
 
 
-def reshape(ctx, x, shape, part: str):
+def too_small(sizes) -> str | None:
+    """None when every size is at least 1 for every allowed value; else '' (a static size is below 1) or
+    where a symbolic one is ('at height=3 (profile 0: height 2..64): height//4 = 0')."""
+    for size in sizes:
+        where = below(size, 1)
+        if where is not None:
+            return "" if isinstance(size, int) else where
+    return None
+
+
+def reshape(ctx, x, shape, part: str, source=None):
+    """``x`` reshaped to the netdsl ``shape``; a dynamic size is copied (0) from ``source``'s shape at
+    the same position, or inferred (-1, at most one)."""
     layer = ctx.network.add_shuffle(x)
-    layer.reshape_dims = reshape_dims(shape)
+    if all(isinstance(d, int) or d is BATCH for d in shape):
+        layer.reshape_dims = reshape_dims(shape)
+    else:
+        source = source or ()
+        layer.reshape_dims = tuple(d if isinstance(d, int) else 0 if i < len(source) and source[i] == d else -1
+                                   for i, d in enumerate(shape))
     return ctx.label(layer, part).get_output(0)
 
 
@@ -86,8 +104,8 @@ def through_2d(ctx, x, x_type, out_shape, win: Window, build):
     if win.rank != 1:
         return build(x, win)
     n, c, length = x_type.shape
-    y = build(reshape(ctx, x, (n, c, 1, length), "to_2d"), win.as_2d())
-    return reshape(ctx, y, out_shape, "to_1d")
+    y = build(reshape(ctx, x, (n, c, 1, length), "to_2d", x_type.shape), win.as_2d())
+    return reshape(ctx, y, out_shape, "to_1d", (out_shape[0], out_shape[1], 1, out_shape[2]))
 
 
 def fill_value(ctx, x_type, value: float, part: str):

@@ -1,7 +1,8 @@
 """Joining tensors along one dimension (torch.cat), and stacking them along a new one (torch.stack)."""
 
 from ..params import Int, Param
-from . import ShapeError, TensorType, register, show_shape
+from ..symbolic import agree, disagreement
+from . import BATCH, ShapeError, TensorType, register, show_shape
 from ._layout import axis, static_dim
 from .primitive import Composite, Primitive
 
@@ -11,7 +12,8 @@ class Concat(Primitive):
     kind = "concat"
     torch = "torch.cat"
     doc = ("Joins the inputs along `axis` (torch.cat(dim=axis)), any axis of any rank from 1; every other "
-           "dimension must match. Not along the dynamic batch (its total is unknown until run time).")
+           "dimension must match (named dynamic sizes for every value the profiles allow). Not along the dynamic "
+           "batch of a -1 input.")
     min_inputs = 2
     max_inputs = None
     params = {"axis": Param(Int(), 1, doc="default 1 (channels)")}
@@ -23,17 +25,22 @@ class Concat(Primitive):
             raise ShapeError("scalars cannot be concatenated (PyTorch neither)", hint="unsqueeze them first, or "
                              "use kind: stack")
         index = axis(p["axis"], len(first), "axis")
-        total = 0
+        shape, total = list(first), 0
         for number, x in enumerate(inputs, start=1):
-            if len(x.shape) != len(first) or any(a != b for i, (a, b) in enumerate(zip(x.shape, first)) if i != index):
+            where = "rank" if len(x.shape) != len(first) else None
+            for i, size in enumerate(x.shape if where is None else ()):
+                where = where or (None if i == index else disagreement(shape[i], size))
+                shape[i] = shape[i] if i == index or where else agree(shape[i], size)
+            if where is not None:
+                detail = f": {where}" if where.startswith("at ") else ""
                 raise ShapeError(f"input {number} {show_shape(x.shape)} does not match input 1 {show_shape(first)} "
-                                 f"outside axis {index}", expected=f"{show_shape(first)} except on axis {index}",
-                                 found=show_shape(x.shape))
+                                 f"outside axis {index}{detail}", expected=f"{show_shape(first)} except on axis "
+                                 f"{index}", found=show_shape(x.shape))
             if x.dtype != inputs[0].dtype:
                 raise ShapeError(f"input {number} is {x.dtype} but input 1 is {inputs[0].dtype}", code="wrong-dtype",
                                  hint="networks are strongly typed; convert one input first (kind: cast)")
-            total += static_dim(x.shape, index, "concat", "axis")
-        return TensorType(first[:index] + (total,) + first[index + 1:], inputs[0].dtype)
+            total += x.shape[index] if x.shape[index] is not BATCH else static_dim(x.shape, index, "concat", "axis")
+        return TensorType(tuple(shape[:index]) + (total,) + tuple(shape[index + 1:]), inputs[0].dtype)
 
     def compute(self, p, out, *inputs):
         import numpy as np

@@ -2,7 +2,7 @@
 
 from ..params import Bool, Int, Padding, Pair, Param, Uniform
 from . import Op, ShapeError, TensorType, WeightSlot, register, set_window, window_output
-from ._windows import through_2d, window
+from ._windows import through_2d, too_small, window
 
 
 def check_groups(channels: int, out_channels: int, groups: int) -> None:
@@ -49,12 +49,13 @@ class Convolution(Op):
         sizes = x.shape[2:]
         out = [window_output(size, k, s, win.padding[axis], win.padding[half + axis], d)
                for axis, (size, k, s, d) in enumerate(zip(sizes, win.kernel, win.stride, win.dilation))]
-        if min(out) < 1:
+        short = too_small(out)
+        if short is not None:
             padded = [size + win.padding[axis] + win.padding[half + axis] for axis, size in enumerate(sizes)]
             spans = [(k - 1) * d + 1 for k, d in zip(win.kernel, win.dilation)]
             raise ShapeError(
                 f"kernel {'x'.join(map(str, win.kernel))} (dilation {'x'.join(map(str, win.dilation))}) is larger "
-                f"than the padded input {'x'.join(map(str, padded))}", "kernel",
+                f"than the padded input {'x'.join(map(str, padded))}{' ' + short if short else ''}", "kernel",
                 expected=f"a window that fits in {'x'.join(map(str, sizes))} plus padding",
                 found="x".join(map(str, spans)))
         return TensorType((x.shape[0], p["out_channels"], *out), x.dtype)

@@ -2,7 +2,7 @@
 
 from ..params import Bool, Int, Padding, Pair, Param, Uniform
 from . import Op, ShapeError, TensorType, WeightSlot, register, set_window
-from ._windows import Slicer, fill_value, per_axis, through_2d, window
+from ._windows import Slicer, fill_value, per_axis, through_2d, too_small, window
 from .convolution import product
 
 
@@ -51,9 +51,11 @@ class Deconvolution(Op):
         full = [(size - 1) * s + d * (k - 1) + 1
                 for size, k, s, d in zip(x.shape[2:], win.kernel, win.stride, win.dilation)]
         out = [f - c + o for f, c, o in zip(full, cropped, extra)]
-        if min(out) < 1:
+        short = too_small(out)
+        if short is not None:
             raise ShapeError(f"padding {'x'.join(map(str, cropped))} crops the whole output "
-                             f"({'x'.join(str(f + o) for f, o in zip(full, extra))})", "padding")
+                             f"({'x'.join(str(f + o) for f, o in zip(full, extra))}){' ' + short if short else ''}",
+                             "padding")
         return TensorType((x.shape[0], p["out_channels"], *out), x.dtype)
 
     def weight_slots(self, node, x):

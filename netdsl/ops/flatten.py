@@ -1,10 +1,11 @@
 """Flatten a range of dimensions into one (torch.flatten), as a reshape."""
 
 from ..params import Int, Param
-from ..tensors import show_shape, volume
-from . import Dim, ShapeError, register
+from ..tensors import is_static, show_shape, volume
+from . import BATCH, ShapeError, register
 from ._layout import axis
 from .primitive import Composite
+from .reshape import product
 
 
 @register
@@ -24,8 +25,8 @@ class Flatten(Composite):
         if start > end:
             raise ShapeError(f"start_dim {start} comes after end_dim {end}", "start_dim", code="invalid-value")
         merged = shape[start:end + 1]
-        if any(isinstance(d, Dim) for d in merged) and len(merged) > 1:
+        if any(d is BATCH for d in merged) and len(merged) > 1:
             raise ShapeError(f"cannot flatten the dynamic batch dimension of {show_shape(shape)} into others",
                              "start_dim", hint="keep start_dim at 1 or more")
-        size = merged[0] if len(merged) == 1 else volume(merged)
+        size = merged[0] if len(merged) == 1 else volume(merged) if is_static(merged) else product(merged)
         return g.reshape(x, shape=shape[:start] + (size,) + shape[end + 1:])

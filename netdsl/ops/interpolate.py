@@ -5,8 +5,9 @@ torch.nn.functional.interpolate, and `upsample` (torch.nn.Upsample), the same wi
 import math
 
 from ..params import Bool, Choice, Pair, Param, Scale
-from . import REGISTRY, Op, ShapeError, TensorType, register, spatial
-from ._windows import RANKS, per_axis
+from . import REGISTRY, Op, ShapeError, TensorType, register, show_shape, spatial
+from ..tensors import is_static
+from ._windows import RANKS, per_axis, too_small
 
 MODES = ("nearest", "bilinear", "linear", "bicubic", "trilinear", "nearest-exact", "area")
 RANK_OF_MODE = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}  # spatial input rank a mode needs
@@ -30,7 +31,7 @@ class Interpolate(Op):
     }
 
     def infer_shape(self, node, x):
-        shape = spatial(x.shape, self.kind, RANKS)
+        shape = spatial(x.shape, self.kind, RANKS, dynamic=True)
         p, rank = node.params, len(x.shape) - 2
         factors, size = p[self.scale], p["size"]
         if (factors is None) == (size is None):
@@ -41,14 +42,21 @@ class Interpolate(Op):
             raise ShapeError(f"mode {mode} needs a rank-{RANK_OF_MODE[mode]} input, found {len(shape)}", "mode",
                              code="invalid-value", hint="linear: [N, C, L]; bilinear, bicubic: [N, C, H, W]; "
                                                         "trilinear: [N, C, D, H, W]")
+        if mode == "area" and not is_static(shape[1:]):
+            raise ShapeError(f"mode area (adaptive average pooling) needs static spatial sizes, found "
+                             f"{show_shape(shape)}", "mode", hint="a pooling layer with a fixed kernel works on "
+                             "dynamic sizes")
         if p["align_corners"] and mode not in ("linear", "bilinear", "bicubic", "trilinear"):
             raise ShapeError("align_corners applies to the linear, bilinear, bicubic and trilinear modes only",
                              "align_corners", code="invalid-value")
         if size is not None:
             out = per_axis(size, rank, "size")
+            if not is_static(shape[1:]):
+                raise ShapeError(f"`size` on the dynamic input {show_shape(shape)}: netdsl resizes a dynamic input by "
+                                 f"`{self.scale}` only", "size", hint=f"give `{self.scale}` instead")
         else:
-            out = tuple(int(s * f) for s, f in zip(shape[2:], per_axis(factors, rank, self.scale)))
-            if min(out) < 1:
+            out = tuple(scaled(s, f, self.scale) for s, f in zip(shape[2:], per_axis(factors, rank, self.scale)))
+            if too_small(out) is not None:
                 raise ShapeError(f"{self.scale} {list(factors)} turns {'x'.join(map(str, shape[2:]))} into "
                                  f"{'x'.join(map(str, out))}", self.scale)
         return TensorType(shape[:2] + out, x.dtype)
@@ -135,6 +143,20 @@ class Upsample(Interpolate):
     scale = "scale"
     params = {**{k: v for k, v in Interpolate.params.items() if k != "scale_factor"},
               "scale": Param(Scale(), None, doc="one factor or one per spatial axis")}
+
+
+def scaled(size, factor: float, param: str):
+    """PyTorch's output size floor(size * factor); for a dynamic size, the factor must be an integer or
+    one over a power of two (exact in floating point, so floor(height * 0.5) is height//2 for every height)."""
+    if isinstance(size, int):
+        return int(size * factor)
+    if factor == int(factor):
+        return size * int(factor)
+    inverse = 1 / factor
+    if inverse == int(inverse) and int(inverse) & (int(inverse) - 1) == 0:
+        return size // int(inverse)
+    raise ShapeError(f"{param} {factor} on the dynamic size {size}: only integer factors and 1/2, 1/4, ... give "
+                     "sizes netdsl can state for every input size", param)
 
 
 def shortcut(mode: str, size: int, out: int, spatial: int):

@@ -4,8 +4,8 @@ their adaptive forms (AdaptiveMaxPool*d, AdaptiveAvgPool*d) and global forms (ad
 import itertools
 
 from ..params import Bool, Padding, Pair, Param, Uniform
-from . import Op, ShapeError, TensorType, register, set_window, spatial, window_output
-from ._windows import RANKS, Slicer, fill_value, per_axis, through_2d, window
+from . import Op, ShapeError, TensorType, register, set_window, show_shape, spatial, window_output
+from ._windows import RANKS, Slicer, fill_value, per_axis, through_2d, too_small, window
 
 AXIS_NAMES = {1: "length", 2: "height and width", 3: "depth, height and width"}
 
@@ -25,12 +25,17 @@ class Pooling(Op):
     def infer_shape(self, node, x):
         win = self.window(node, x)
         sizes, ceil = x.shape[2:], node.params["ceil_mode"]
+        if max(win.dilation) > 1 and not all(isinstance(size, int) for size in sizes):
+            raise ShapeError(f"a dilated {self.kind} needs static spatial sizes, found {show_shape(x.shape)}",
+                             "dilation", hint="dilated pooling lowers to one slice per kernel cell, of static size")
         out = [window_output(size, k, s, win.padding[axis], win.padding[win.rank + axis], d, ceil)
                for axis, (size, k, s, d) in enumerate(zip(sizes, win.kernel, win.stride, win.dilation))]
-        if min(out) < 1:
+        short = too_small(out)
+        if short is not None:
             padded = "x".join(str(size + win.padding[a] + win.padding[win.rank + a]) for a, size in enumerate(sizes))
             kernel = "x".join(map(str, win.kernel))
-            raise ShapeError(f"pooling window {kernel} is larger than its padded input {padded}", "kernel",
+            raise ShapeError(f"pooling window {kernel} is larger than its padded input {padded}"
+                             + (f" {short}" if short else ""), "kernel",
                              expected=f"at most {padded}", found=kernel,
                              hint=None if ceil else "ceil_mode: true keeps a partial window")
         return TensorType((x.shape[0], x.shape[1], *out), x.dtype)
@@ -224,7 +229,7 @@ class AdaptiveMaxPool(AdaptivePooling):
 
 class GlobalPooling(Op):
     def infer_shape(self, node, x):
-        shape = spatial(x.shape, self.kind, RANKS)
+        shape = spatial(x.shape, self.kind, RANKS, dynamic=True)  # a reduction: any spatial size
         return TensorType(shape[:2] + (1,) * (len(shape) - 2), x.dtype)
 
     def reference(self, node, ctx, x):

@@ -2,10 +2,18 @@
 inferred. The other shape kinds (flatten, squeeze, unsqueeze, pixel shuffle, ...) expand into it."""
 
 from ..params import Param
+from ..symbolic import disagreement, has_named_dims, quotient
 from ..tensors import show_shape, volume
 from . import Dim, ShapeError, TensorType, register
 from ._layout import Ints
 from .primitive import Primitive
+
+
+def product(sizes):
+    total = 1
+    for size in sizes:
+        total = total * size
+    return total
 
 
 @register
@@ -30,6 +38,8 @@ class Reshape(Primitive):
                     raise ShapeError(f"0 at position {i} copies a dimension the input {show_shape(x.shape)} "
                                      "does not have", "shape")
                 target[i] = x.shape[i]
+        if has_named_dims(x.shape) or has_named_dims(target):
+            return TensorType(self.symbolic_target(wanted, target, x.shape), x.dtype)
         dynamic = [d for d in x.shape if isinstance(d, Dim)]
         kept = [d for d in target if isinstance(d, Dim)]
         known = volume(d for d in target if d != -1 and not isinstance(d, Dim))
@@ -60,14 +70,49 @@ class Reshape(Primitive):
             raise ShapeError(f"a shape of rank {len(target)} is over netdsl's limit of 8", "shape", code="invalid-value")
         return TensorType(tuple(target), x.dtype)
 
+    def symbolic_target(self, wanted, target: list, shape) -> tuple:
+        """The target shape for an input with named dynamic sizes: the element counts must agree (or -1 be
+        a whole quotient) for every value the profiles allow."""
+        total = product(shape)
+        known = product(d for d in target if d != -1)
+        if -1 in target:
+            inferred = quotient(total, known)
+            where = "cannot be divided" if inferred is None else disagreement(inferred * known, total)
+            if where is not None:
+                raise ShapeError(f"cannot reshape {show_shape(shape)} to {show_shape(wanted)}: its {total} elements "
+                                 f"are not a multiple of {known}" + (f" {where}" if where.startswith("at ") else ""),
+                                 "shape", hint="write 0 to copy a dynamic dimension")
+            target[target.index(-1)] = inferred
+        else:
+            where = disagreement(total, known)
+            if where is not None:
+                raise ShapeError(f"cannot reshape {show_shape(shape)} to {show_shape(wanted)}: {total} elements "
+                                 f"become {known}" + (f" {where}" if where.startswith("at ") else ""), "shape",
+                                 hint="a size written as a number holds for one input size only: write 0 to copy "
+                                      "a dimension, or -1 to infer one")
+        if len(target) > 8:
+            raise ShapeError(f"a shape of rank {len(target)} is over netdsl's limit of 8", "shape", code="invalid-value")
+        return tuple(target)
+
     def compute(self, p, out, x):
         return x.reshape(out.shape)
 
     def emit(self, ctx, p, out, x):
+        layer = ctx.network.add_shuffle(x.data)
+        if has_named_dims(out.shape) or has_named_dims(x.type.shape):
+            # 0 copies an input dimension kept in place, one -1 is inferred; more need a shape tensor
+            dims = [d if isinstance(d, int) else 0 if i < x.type.rank and x.type.shape[i] == d else -1
+                    for i, d in enumerate(out.shape)]
+            if dims.count(-1) <= 1:
+                layer.reshape_dims = tuple(dims)
+            else:
+                from ..trt.dims import shape_tensors
+
+                layer.set_input(1, shape_tensors(ctx).shape(out.shape))
+            return ctx.label(layer).get_output(0)
         if sum(isinstance(d, Dim) for d in out.shape) > 1:
             raise ShapeError("a reshape keeping two dynamic dimensions needs shape tensors, which netdsl does not "
                              "lower yet")
-        layer = ctx.network.add_shuffle(x.data)
         # 0 copies the input's dimension at the same position; a dynamic one that moved is inferred (-1)
         layer.reshape_dims = tuple(d if isinstance(d, int) else 0 if i < x.type.rank and x.type.shape[i] == d else -1
                                    for i, d in enumerate(out.shape))

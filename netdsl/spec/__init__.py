@@ -14,17 +14,19 @@ from dataclasses import dataclass
 
 from ..diagnostics import Diagnostics, Note, Pos, Source, SpecError
 from ..graph import Graph, Input, Output
-from ..ops import BATCH, TensorType
+from ..ops import BATCH, Dim, TensorType
 from ..tensors import DTYPES, MAX_RANK
 from ..params import MAX_DIM
 from ..yamlnodes import Map, Node as YamlNode, Scalar, compose, describe, paused_gc, read_source
 from .expand import Expander, Scope, read_blocks
 from .buildopts import read_build
+from .dims import read_profiles
 from .weightnames import check_layer_weights, read_weights_source
-from .fields import check_keys, expect_list, expect_map, int_of, name_of, text_of
+from .fields import IDENT_RE, check_keys, expect_list, expect_map, int_of, name_of, text_of
 
 VERSION = 1
-TOP_KEYS = ("netdsl", "name", "description", "weights", "build", "quantization", "inputs", "blocks", "layers",
+TOP_KEYS = ("netdsl", "name", "description", "weights", "build", "quantization", "inputs", "dims", "profiles",
+            "blocks", "layers",
             "outputs")
 
 
@@ -101,9 +103,10 @@ def read_graph(root: YamlNode, source: Source, diagnostics: Diagnostics) -> Grap
     weights = read_weights_source(top.entries.get("weights"), source.path, diagnostics)
     build = read_build(top.entries.get("build"), source.path, diagnostics)
     inputs = read_inputs(top.entries.get("inputs"), diagnostics)
+    profiles = read_profiles(top, inputs, diagnostics) if inputs is not None else None
     blocks = read_blocks(top.entries.get("blocks"), diagnostics)
     layers = top.entries.get("layers")
-    if inputs is None or layers is None:
+    if inputs is None or layers is None or profiles is None:
         return None
     layer_list = expect_list(layers, "`layers`", diagnostics)
     if layer_list is None:
@@ -130,7 +133,7 @@ def read_graph(root: YamlNode, source: Source, diagnostics: Diagnostics) -> Grap
     # Broken layers are already left out, and shape inference skips whatever depends on them, so the
     # partial graph still gets its shapes checked: one run reports every problem.
     return Graph(name or source.path.rsplit("/", 1)[-1].rsplit(".", 1)[0], inputs, expander.nodes, outputs,
-                 weights=weights, build=build, quantization=quantization)
+                 weights=weights, build=build, quantization=quantization, profiles=profiles)
 
 
 def read_version(top: Map, source: Source, diagnostics: Diagnostics) -> bool:
@@ -196,15 +199,19 @@ def read_shape(node: YamlNode, diagnostics: Diagnostics) -> tuple | None:
         return None
     dims = []
     for index, item in enumerate(listed.items):
+        if isinstance(item, Scalar) and isinstance(item.value, str) and IDENT_RE.match(item.value):
+            dims.append(Dim(item.value))  # a named dynamic dimension: its range is in `dims:`/`profiles:`
+            continue
         ok = isinstance(item, Scalar) and type(item.value) is int
         if ok and index == 0 and item.value == -1:
             dims.append(BATCH)
             continue
         if not ok or not 1 <= item.value <= MAX_DIM:
-            rule = "a positive integer" + (", or -1 for a dynamic batch" if index == 0 else "")
+            rule = "a positive integer, or a name for a dynamic dimension" + (" (-1 for a dynamic batch)" if index == 0
+                                                                               else "")
             diagnostics.error("bad-dims", f"dimension {index} must be {rule}, found {describe(item)}", item.pos,
                               expected=rule, found=describe(item),
-                              hint="only the first (batch) dimension can be dynamic" if (
+                              hint="name a dynamic dimension (`height`) and give its range in `dims:`" if (
                                   isinstance(item, Scalar) and item.value == -1) else None)
             return None
         dims.append(item.value)

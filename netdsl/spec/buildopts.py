@@ -48,6 +48,7 @@ class BuildOptions:
     timing_cache: str | None = None
     optimization_level: int | None = None
     batch: tuple[int, int, int] | None = None  # overrides every dynamic input's (min, opt, max)
+    profiles: list | None = None  # symbolic.Profile list from the command line: overrides the spec's
     positions: dict[str, Pos] = field(default_factory=dict, compare=False, repr=False)
 
     def merged(self, overrides: dict) -> "BuildOptions":
@@ -55,7 +56,7 @@ class BuildOptions:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
-OPTION_KEYS = tuple(f.name for f in fields(BuildOptions) if f.name not in ("positions", "batch"))
+OPTION_KEYS = tuple(f.name for f in fields(BuildOptions) if f.name not in ("positions", "batch", "profiles"))
 
 
 def check_option(key: str, value):
@@ -108,6 +109,8 @@ def check_option(key: str, value):
         if len(batch) != 3 or not 1 <= batch[0] <= batch[1] <= batch[2]:
             raise ValueError("batch is MIN,OPT,MAX with 1 <= MIN <= OPT <= MAX")
         return batch
+    if key == "profiles":  # symbolic.Profile objects, checked against the spec where they were made
+        return list(value)
     raise ValueError(f"unknown build option `{key}`")
 
 
