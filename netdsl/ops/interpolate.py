@@ -219,6 +219,8 @@ def trt_scale(mode: str, size: int, out: int, factor, align_corners: bool, spati
     size floor(in * scale)). PyTorch maps with 1 / scale_factor when a factor is given: the same only
     when in * factor is whole, or for align_corners (lengths in both), or where PyTorch's kernel takes a
     shortcut (:func:`shortcut`)."""
+    if not isinstance(size, int):  # a dynamic size takes integer factors or 1/2**k (see scaled): TensorRT's
+        return float(factor)       # in/out is the factor wherever the size divides evenly
     if shortcut(mode, size, out, spatial) is not None:
         return out / size
     if not factor:
