@@ -7,40 +7,48 @@ tensor per output named ``<layer>.<output>``; graph inputs are tensors too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from .diagnostics import Note, Pos
 from .ops import Op
 
+# Plain slotted classes, not dataclasses: `netdsl validate` would import ``dataclasses`` (and ``inspect``)
+# for them, and generate their methods with ``exec``, at every start.
 
-@dataclass(slots=True)
+
 class Input:
-    name: str
-    dtype: str
-    shape: tuple  # the batch dimension is ops.BATCH when dynamic
-    batch: tuple[int, int, int] | None  # (min, opt, max) when dynamic
-    pos: Pos
+    __slots__ = ("name", "dtype", "shape", "batch", "pos")
+
+    def __init__(self, name: str, dtype: str, shape: tuple, batch: tuple[int, int, int] | None, pos: Pos):
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape  # the batch dimension is ops.BATCH when dynamic
+        self.batch = batch  # (min, opt, max) when dynamic
+        self.pos = pos
 
 
-@dataclass(slots=True)
 class Node:
-    name: str
-    kind: str
-    op: Op
-    params: dict
-    inputs: list[str]
-    pos: Pos
-    param_pos: dict[str, Pos] = field(default_factory=dict)
-    trace: tuple[Note, ...] = ()  # the block instantiations this node came from, innermost first
-    weight_names: dict[str, str] = field(default_factory=dict)  # slot -> exact file key (layer's `weights`)
-    weight_pos: dict[str, Pos] = field(default_factory=dict)
-    blocks: tuple[tuple[str, str], ...] = ()  # block instances it is in: (instance name, block name), outermost first
-    outputs: tuple[str, ...] = ()  # the tensors it produces; set from the op when the node is made
+    __slots__ = ("name", "kind", "op", "params", "inputs", "pos", "param_pos", "trace", "weight_names",
+                 "weight_pos", "blocks", "outputs")
 
-    def __post_init__(self):
-        if not self.outputs:
-            names = self.op.output_names(self)
-            self.outputs = tuple(f"{self.name}.{n}" for n in names) if names else (self.name,)
+    def __init__(self, name: str, kind: str, op: Op, params: dict, inputs: list[str], pos: Pos,
+                 param_pos: dict[str, Pos] | None = None, trace: tuple[Note, ...] = (),
+                 weight_names: dict[str, str] | None = None, weight_pos: dict[str, Pos] | None = None,
+                 blocks: tuple[tuple[str, str], ...] = (), outputs: tuple[str, ...] = ()):
+        self.name = name
+        self.kind = kind
+        self.op = op
+        self.params = params
+        self.inputs = inputs
+        self.pos = pos
+        self.param_pos = {} if param_pos is None else param_pos
+        self.trace = trace  # the block instantiations this node came from, innermost first
+        # slot -> exact file key (the layer's `weights`)
+        self.weight_names = {} if weight_names is None else weight_names
+        self.weight_pos = {} if weight_pos is None else weight_pos
+        self.blocks = blocks  # block instances it is in: (instance name, block name), outermost first
+        self.outputs = outputs  # the tensors it produces; set from the op when not given
+        if not outputs:
+            names = op.output_names(self)
+            self.outputs = tuple(f"{name}.{n}" for n in names) if names else (name,)
 
     def where(self, param: str | None = None) -> Pos:
         return self.param_pos.get(param, self.pos) if param else self.pos
@@ -50,22 +58,27 @@ class Node:
         return self.op.weight_slots(self, *(types[name] for name in self.inputs))
 
 
-@dataclass(slots=True)
 class Output:
-    name: str
-    source: str  # the tensor it exposes
-    pos: Pos
+    __slots__ = ("name", "source", "pos")
+
+    def __init__(self, name: str, source: str, pos: Pos):
+        self.name = name
+        self.source = source  # the tensor it exposes
+        self.pos = pos
 
 
-@dataclass(slots=True)
 class Graph:
-    name: str
-    inputs: list[Input]
-    nodes: list[Node]
-    outputs: list[Output]
-    version: int = 1
-    weights: object = None  # spec.weightnames.WeightsSource: default file and name rules
-    build: object = None  # spec.buildopts.BuildOptions: the spec's `build:` section
+    __slots__ = ("name", "inputs", "nodes", "outputs", "version", "weights", "build")
+
+    def __init__(self, name: str, inputs: list[Input], nodes: list[Node], outputs: list[Output], version: int = 1,
+                 weights: object = None, build: object = None):
+        self.name = name
+        self.inputs = inputs
+        self.nodes = nodes
+        self.outputs = outputs
+        self.version = version
+        self.weights = weights  # spec.weightnames.WeightsSource: default file and name rules
+        self.build = build  # spec.buildopts.BuildOptions: the spec's `build:` section
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass
 
 from ..params import Param
 from ..tensors import BATCH, FLOAT_DTYPES, Dim, TensorType, show_shape, show_type  # noqa: F401 (re-exported)
@@ -74,15 +73,29 @@ class Registry(dict):
 
 REGISTRY: Registry = Registry()
 
-@dataclass(frozen=True)
 class WeightSlot:
     """A weight tensor a layer needs: ``name`` is the slot (``weight``, ``bias``, ``running_mean``…),
     bound by default to ``<layer>.<name>``. ``trainable`` is False for buffers such as running
-    statistics, which PyTorch (and published parameter counts) do not count as parameters."""
+    statistics, which PyTorch (and published parameter counts) do not count as parameters. Compared and
+    hashed by all three."""
 
-    name: str
-    shape: tuple
-    trainable: bool = True
+    __slots__ = ("name", "shape", "trainable")
+
+    def __init__(self, name: str, shape: tuple, trainable: bool = True):
+        self.name = name
+        self.shape = shape
+        self.trainable = trainable
+
+    def __eq__(self, other):
+        if other.__class__ is not WeightSlot:
+            return NotImplemented
+        return (self.name, self.shape, self.trainable) == (other.name, other.shape, other.trainable)
+
+    def __hash__(self):
+        return hash((self.name, self.shape, self.trainable))
+
+    def __repr__(self):
+        return f"WeightSlot(name={self.name!r}, shape={self.shape!r}, trainable={self.trainable!r})"
 
     @property
     def count(self) -> int:
