@@ -455,9 +455,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                        "(random_weights) and `verify` refuses it")
     build.add_argument("--seed", type=int, default=0, help="with --random-weights: the seed (default 0)")
     build.add_argument("--format", **formats)
-    from .trtexec import add_build_flags
+    if not isinstance(build, NotBuilt):  # netdsl.trtexec only for the commands that take its flags
+        from .trtexec import add_build_flags
 
-    add_build_flags(build)
+        add_build_flags(build)
 
     ref = add("reference", cmd_reference, "run a spec on numpy: what the engine should compute",
               "Execute the spec on numpy (NCHW, float32) with the semantics of its TensorRT lowering, checked "
@@ -512,9 +513,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     add_weights(verify, strict=False)
     verify.add_argument("--engine", metavar="ENGINE", help="a plan built from this spec (default: build one now)")
     verify.add_argument("--precision", help="when building: float32, float16 or bfloat16 (also fp16, bf16...)")
-    from .trtexec import add_precision_flags
+    if not isinstance(verify, NotBuilt):
+        from .trtexec import add_precision_flags
 
-    add_precision_flags(verify)
+        add_precision_flags(verify)
     verify.add_argument("--input", action="append", metavar="[NAME=]FILE", help="inputs (default: seeded random)")
 
     validate = add("validate", cmd_validate, "check specs and report every problem",

@@ -12,7 +12,6 @@ every module.
 from __future__ import annotations
 
 import importlib
-import pkgutil
 
 from ..params import Param
 from ..tensors import BATCH, FLOAT_DTYPES, Dim, TensorType, show_shape, show_type  # noqa: F401 (re-exported)
@@ -45,6 +44,8 @@ class Registry(dict):
         return self.get(kind) is not None
 
     def load_all(self) -> None:
+        import pkgutil  # here, not at the top: with weakref (for singledispatch) it took `netdsl validate` 1 ms
+
         for module in pkgutil.iter_modules(__path__):
             if not module.name.startswith("_"):
                 importlib.import_module(f"{__name__}.{module.name}")
