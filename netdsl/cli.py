@@ -8,6 +8,7 @@ cuda-python, or no TensorRT that runs on its GPU).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import __version__
@@ -577,6 +578,34 @@ def add_inputs(command) -> None:
                          help="input array (.npy, or .npz by input name); repeat for several inputs")
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, told the width that it would ask shutil.get_terminal_size for: importing shutil
+    (with bz2, lzma and zlib) took 2 ms of `netdsl validate`'s start-up, as argparse makes a formatter for
+    every argument added."""
+
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+        super().__init__(prog, indent_increment, max_help_position, terminal_columns() - 2 if width is None else width)
+
+
+class RawDescriptionHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def terminal_columns() -> int:
+    """shutil.get_terminal_size().columns: $COLUMNS, else the width of the terminal on standard output,
+    else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
 class NotBuilt:
     """Takes the calls that would build the parser of a command that is not being run."""
 
@@ -589,14 +618,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     all of them took longer than the rest of `netdsl validate`'s start-up, since argparse looks up a
     translation of every help string. Anything that is not a command gets the whole parser."""
     parser = argparse.ArgumentParser(prog="netdsl", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"netdsl {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name, handler, help_text, description=None, usage=None):
         if only is not None and name != only:
             return NotBuilt()
-        sub = commands.add_parser(name, help=help_text, description=description or help_text, usage=usage)
+        sub = commands.add_parser(name, help=help_text, description=description or help_text, usage=usage,
+                                  formatter_class=HelpFormatter)
         sub.set_defaults(handler=handler)
         return sub
 
@@ -633,9 +663,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     build.add_argument("--scales", metavar="FILE", help="a spec that quantizes: its scales file (default: the "
                        "spec's `quantization.scales`)")
     build.add_argument("--format", **formats)
-    from .trtexec import add_build_flags
+    if not isinstance(build, NotBuilt):  # netdsl.trtexec only for the commands that take its flags
+        from .trtexec import add_build_flags
 
-    add_build_flags(build)
+        add_build_flags(build)
 
     exporter = add("export", cmd_export, "write the network and its weights as an ONNX model",
                    "Write SPEC with its weights as an ONNX model (opset 21) that Netron, ONNX Runtime and trtexec "
@@ -772,9 +803,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     add_weights(verify, strict=False)
     verify.add_argument("--engine", metavar="ENGINE", help="a plan built from this spec (default: build one now)")
     verify.add_argument("--precision", help="when building: float32, float16 or bfloat16 (also fp16, bf16...)")
-    from .trtexec import add_precision_flags
+    if not isinstance(verify, NotBuilt):
+        from .trtexec import add_precision_flags
 
-    add_precision_flags(verify)
+        add_precision_flags(verify)
     verify.add_argument("--input", action="append", metavar="[NAME=]FILE", help="inputs (default: seeded random)")
 
     inspect = add("inspect", cmd_inspect, "the TensorRT layers a spec lowers to (no GPU needed)",
@@ -809,9 +841,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     comparing.add_argument("--seed", type=int, default=0, help="with --random-weights: the seed (default 0)")
     comparing.add_argument("--input", action="append", metavar="[NAME=]FILE", help="inputs (default: seeded random)")
     comparing.add_argument("--precision", help="float32 (default: the spec's), float16 or bfloat16 (also fp16, bf16...)")
-    from .trtexec import add_precision_flags as add_flags
+    if not isinstance(comparing, NotBuilt):
+        from .trtexec import add_precision_flags
 
-    add_flags(comparing)
+        add_precision_flags(comparing)
     comparing.add_argument("--layer", action="append", metavar="NAME", help="only this spec layer's outputs; repeat")
     comparing.add_argument("--evaluator", action="store_true", help="compare the evaluator even where a GPU could "
                            "run the engine")
@@ -865,14 +898,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     weights = add("weights", None, "list or convert weight files",
                   "Weight files: .safetensors, tensorrtx/NVIDIA .wts and .npz.")
     weight_commands = weights.add_subparsers(dest="weights_command", metavar="COMMAND", required=True)
-    listed = weight_commands.add_parser("ls", help="names, dtypes, shapes and bytes of every tensor",
+    listed = weight_commands.add_parser("ls", formatter_class=HelpFormatter,
+                                        help="names, dtypes, shapes and bytes of every tensor",
                                         description="List every tensor of a weight file: name, dtype, shape "
                                         "(.wts files are flat) and bytes, with totals.")
     listed.set_defaults(handler=cmd_weights_ls)
     listed.add_argument("file", metavar="FILE")
     listed.add_argument("--format", **formats)
     converted = weight_commands.add_parser(
-        "convert", help="convert between .safetensors, .wts and .npz",
+        "convert", formatter_class=HelpFormatter, help="convert between .safetensors, .wts and .npz",
         description="Convert a weight file; formats follow the extensions. float32 values are kept exactly; "
         "float16/bfloat16 widen to float32 where the target lacks them; a conversion that would round a value "
         "is refused. OUT is written atomically: on failure nothing is written.")

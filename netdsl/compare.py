@@ -116,11 +116,9 @@ def engine_tensors(checked, bound, inputs: dict, precision: str, wanted) -> dict
     """The chosen tensors from an engine built with each of them marked as an output (float32 like any
     output) and run on GPU 0. Written against the documented API (mark_output through the spec's own
     outputs, execute_async_v3); not run on this project's machines, which have no GPU TensorRT runs on."""
-    import dataclasses
-
     from . import runtime
     from .build import build_plan, manifest, options_for
-    from .graph import Output
+    from .graph import Output, replaced
 
     runtime.require_gpu(runtime.cuda_runtime())  # before a build that could not be run
     graph = checked.graph
@@ -131,7 +129,7 @@ def engine_tensors(checked, bound, inputs: dict, precision: str, wanted) -> dict
         names[tensor] = name
         taken.add(name)
         extra.append(Output(name, tensor, None))
-    marked = dataclasses.replace(checked, graph=dataclasses.replace(graph, outputs=list(graph.outputs) + extra))
+    marked = replaced(checked, graph=replaced(graph, outputs=list(graph.outputs) + extra))
     plan = build_plan(marked, bound, options_for(marked, precision=precision))
     with runtime.Engine(manifest(plan, "(in memory)"), plan.data) as engine:
         outputs = engine.run(inputs)

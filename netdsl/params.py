@@ -9,7 +9,6 @@ and the documentation.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from .yamlnodes import Map, Node, Scalar, Seq, describe
 
@@ -32,7 +31,27 @@ def _fail(expected: str, node: Node, hint: str | None = None):
 
 
 class ParamType:
+    """Base of parameter types. A type is a value, as a frozen dataclass would be: equal to (and hashed
+    like) another of its class with the same settings, its ``__slots__``. Each type lists them there and
+    sets them in ``__init__``.
+
+    Plain classes, not dataclasses: ``dataclasses`` imports ``inspect``, and generates every class's
+    methods with ``exec``; with the Graph IR's classes that took a sixth of `netdsl validate`'s start-up."""
+
+    __slots__ = ()
     description = ""
+
+    def _settings(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other):
+        return self._settings() == other._settings() if other.__class__ is self.__class__ else NotImplemented
+
+    def __hash__(self):
+        return hash(self._settings())
+
+    def __repr__(self):
+        return f"{type(self).__qualname__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self.__slots__)})"
 
     def check(self, node: Node):
         raise NotImplementedError
@@ -45,10 +64,12 @@ class ParamType:
         return str(value)
 
 
-@dataclass(frozen=True)
 class Int(ParamType):
-    low: int | None = None
-    high: int | None = None
+    __slots__ = ("low", "high")
+
+    def __init__(self, low: int | None = None, high: int | None = None):
+        self.low = low
+        self.high = high
 
     def check(self, node):
         if not (isinstance(node, Scalar) and type(node.value) is int):
@@ -78,11 +99,13 @@ class Int(ParamType):
         return schema
 
 
-@dataclass(frozen=True)
 class Float(ParamType):
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False  # True: the low bound itself is not allowed
+    __slots__ = ("low", "high", "low_open")
+
+    def __init__(self, low: float | None = None, high: float | None = None, low_open: bool = False):
+        self.low = low
+        self.high = high
+        self.low_open = low_open  # True: the low bound itself is not allowed
 
     def check(self, node):
         if not (isinstance(node, Scalar) and type(node.value) in (int, float)) or not math.isfinite(node.value):
@@ -110,8 +133,9 @@ class Float(ParamType):
         return schema
 
 
-@dataclass(frozen=True)
 class Bool(ParamType):
+    __slots__ = ()
+
     def check(self, node):
         if not (isinstance(node, Scalar) and type(node.value) is bool):
             _fail("true or false", node)
@@ -124,9 +148,11 @@ class Bool(ParamType):
         return str(value).lower()
 
 
-@dataclass(frozen=True)
 class Choice(ParamType):
-    options: tuple[str, ...]
+    __slots__ = ("options",)
+
+    def __init__(self, options: tuple[str, ...]):
+        self.options = options
 
     def check(self, node):
         if isinstance(node, Scalar) and node.value in self.options and type(node.value) is str:
@@ -171,13 +197,15 @@ def _show_per_axis(value, show=str) -> str:
     return show(value[0]) if len(set(value)) == 1 else "x".join(show(v) for v in value)
 
 
-@dataclass(frozen=True)
 class Pair(ParamType):
     """An integer for every spatial axis, or one per axis: ``[length]``, ``[height, width]`` or
     ``[depth, height, width]`` (the input's rank decides which applies). One integer gives a
     :class:`Uniform` value."""
 
-    low: int = 1
+    __slots__ = ("low",)
+
+    def __init__(self, low: int = 1):
+        self.low = low
 
     def check(self, node):
         item = Int(self.low)
@@ -193,7 +221,6 @@ class Pair(ParamType):
         return _show_per_axis(value)
 
 
-@dataclass(frozen=True)
 class Padding(ParamType):
     """``same``, one integer, one per spatial axis (``[height, width]``...), or per side
     ``{top, bottom, left, right}`` (and ``front``, ``back`` for 3-D).
@@ -202,8 +229,11 @@ class Padding(ParamType):
     ``(top, left, bottom, right)`` for 2-D, the order TensorRT's pre/post padding takes.
     """
 
-    allow_same: bool = True
+    __slots__ = ("allow_same",)
     SIDES = ("front", "back", "top", "bottom", "left", "right")
+
+    def __init__(self, allow_same: bool = True):
+        self.allow_same = allow_same
 
     def check(self, node):
         if isinstance(node, Scalar) and node.value == "same" and self.allow_same:
@@ -250,11 +280,13 @@ class Padding(ParamType):
         return " ".join(f"{name}{v}" for name, v in zip(names, value))
 
 
-@dataclass(frozen=True)
 class Dims(ParamType):
     """A list of integers (reshape targets: -1 and 0 allowed)."""
 
-    low: int = -1
+    __slots__ = ("low",)
+
+    def __init__(self, low: int = -1):
+        self.low = low
 
     def check(self, node):
         if not isinstance(node, Seq) or not node.items:
@@ -271,9 +303,10 @@ class Dims(ParamType):
         return "[" + ", ".join(str(v) for v in value) + "]"
 
 
-@dataclass(frozen=True)
 class Scale(ParamType):
     """A resize factor: one positive number for every spatial axis, or one per axis."""
+
+    __slots__ = ()
 
     def check(self, node):
         return _per_axis(node, Float(0.0, 1024.0, low_open=True), "one positive number")
@@ -285,12 +318,14 @@ class Scale(ParamType):
         return _show_per_axis(value, lambda v: f"{v:g}")
 
 
-@dataclass(frozen=True)
 class Literal(ParamType):
     """A number, or a (nested) list of numbers with the same length at each level: a small constant
     written in the spec. The value is a nested tuple; larger tensors belong in the weight file."""
 
-    max_elements: int = 4096
+    __slots__ = ("max_elements",)
+
+    def __init__(self, max_elements: int = 4096):
+        self.max_elements = max_elements
 
     def check(self, node):
         count = [0]
@@ -330,11 +365,27 @@ def literal_shape(value) -> tuple:
     return tuple(shape)
 
 
-@dataclass(frozen=True)
 class Param:
-    type: ParamType
-    default: object = REQUIRED
-    doc: str = ""
+    """A parameter of a layer kind: its type, its default (``REQUIRED``: none) and what it does. Compared
+    and hashed by all three."""
+
+    __slots__ = ("type", "default", "doc")
+
+    def __init__(self, type: ParamType, default: object = REQUIRED, doc: str = ""):
+        self.type = type
+        self.default = default
+        self.doc = doc
+
+    def __eq__(self, other):
+        if other.__class__ is not Param:
+            return NotImplemented
+        return (self.type, self.default, self.doc) == (other.type, other.default, other.doc)
+
+    def __hash__(self):
+        return hash((self.type, self.default, self.doc))
+
+    def __repr__(self):
+        return f"Param(type={self.type!r}, default={self.default!r}, doc={self.doc!r})"
 
     @property
     def required(self) -> bool:

@@ -73,3 +73,16 @@ def test_first_layer_over_tolerance_is_named(monkeypatch):
 def test_unknown_layer_is_a_usage_error():
     result = netdsl("compare", "specs/lenet.yaml", "--random-weights", "--layer", "nope")
     assert result.returncode == 2 and "no layer named `nope`" in result.stderr
+
+
+def test_replaced_copies_a_slotted_record_with_changes():
+    from netdsl.graph import Output, replaced
+    from netdsl.spec import check
+
+    checked, _ = check("specs/lenet.yaml")
+    extra = Output("extra", "conv1", None)
+    marked = replaced(checked, graph=replaced(checked.graph, outputs=list(checked.graph.outputs) + [extra]))
+    assert [o.name for o in marked.graph.outputs] == ["prob", "extra"]
+    assert [o.name for o in checked.graph.outputs] == ["prob"] and marked.types is checked.types
+    with pytest.raises(TypeError):
+        replaced(checked, nothing=1)

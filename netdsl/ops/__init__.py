@@ -12,8 +12,6 @@ every module.
 from __future__ import annotations
 
 import importlib
-import pkgutil
-from dataclasses import dataclass
 
 from ..params import Param
 from ..tensors import BATCH, FLOAT_DTYPES, Dim, TensorType, show_shape, show_type  # noqa: F401 (re-exported)
@@ -46,6 +44,8 @@ class Registry(dict):
         return self.get(kind) is not None
 
     def load_all(self) -> None:
+        import pkgutil  # here, not at the top: with weakref (for singledispatch) it took `netdsl validate` 1 ms
+
         for module in pkgutil.iter_modules(__path__):
             if not module.name.startswith("_"):
                 importlib.import_module(f"{__name__}.{module.name}")
@@ -74,18 +74,36 @@ class Registry(dict):
 
 REGISTRY: Registry = Registry()
 
-@dataclass(frozen=True)
 class WeightSlot:
     """A weight tensor a layer needs: ``name`` is the slot (``weight``, ``bias``, ``running_mean``…),
     bound by default to ``<layer>.<name>``. ``trainable`` is False for buffers such as running
     statistics, which PyTorch (and published parameter counts) do not count as parameters. ``dtype`` is
     float32 for every float weight (whatever float the file stores); an integer dtype (a constant's
-    integer buffer, e.g. Swin's relative_position_index) accepts integer tensors from the file."""
+    integer buffer, e.g. Swin's relative_position_index) accepts integer tensors from the file. Compared
+    and hashed by all four."""
 
-    name: str
-    shape: tuple
-    trainable: bool = True
-    dtype: str = "float32"
+    __slots__ = ("name", "shape", "trainable", "dtype")
+
+    def __init__(self, name: str, shape: tuple, trainable: bool = True, dtype: str = "float32"):
+        self.name = name
+        self.shape = shape
+        self.trainable = trainable
+        self.dtype = dtype
+
+    def key(self) -> tuple:
+        return (self.name, self.shape, self.trainable, self.dtype)
+
+    def __eq__(self, other):
+        if other.__class__ is not WeightSlot:
+            return NotImplemented
+        return self.key() == other.key()
+
+    def __hash__(self):
+        return hash(self.key())
+
+    def __repr__(self):
+        return (f"WeightSlot(name={self.name!r}, shape={self.shape!r}, trainable={self.trainable!r}, "
+                f"dtype={self.dtype!r})")
 
     @property
     def count(self) -> int:

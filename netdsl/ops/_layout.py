@@ -4,25 +4,26 @@ dynamic batch."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..params import MAX_DIM, ParamType, _fail
 from ..tensors import MAX_RANK, is_static
 from ..yamlnodes import Scalar, Seq
 from . import ShapeError
 
 
-@dataclass(frozen=True)
 class Ints(ParamType):
     """A list of integers (``[]`` allowed when ``empty``); with ``scalar``, also one integer, kept as an
     int (split sizes, a gather index that drops its dimension); with ``nulls``, list items and the
     whole value may be null (slice bounds left open)."""
 
-    low: int | None = None
-    scalar: bool = False
-    empty: bool = True
-    nulls: bool = False
-    max_items: int = MAX_RANK
+    __slots__ = ("low", "scalar", "empty", "nulls", "max_items")
+
+    def __init__(self, low: int | None = None, scalar: bool = False, empty: bool = True, nulls: bool = False,
+                 max_items: int = MAX_RANK):
+        self.low = low
+        self.scalar = scalar
+        self.empty = empty
+        self.nulls = nulls
+        self.max_items = max_items
 
     def check(self, node):
         if self.nulls and isinstance(node, Scalar) and node.value is None:

@@ -6,20 +6,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..params import Int, ParamError, ParamType
 from ..tensors import MAX_RANK
 from ..yamlnodes import Scalar, Seq
 from . import ShapeError
 
 
-@dataclass(frozen=True)
 class Axes(ParamType):
     """An axis, a list of distinct axes, or null (every axis), as torch's ``dim`` of reductions
     (``single``: an axis or null, as torch.argmax's). The value is None, an int, or a tuple of ints."""
 
-    single: bool = False
+    __slots__ = ("single",)
+
+    def __init__(self, single: bool = False):
+        self.single = single
 
     def check(self, node):
         if isinstance(node, Scalar) and node.value is None:

@@ -10,7 +10,6 @@ TensorRT-RTX 1.7 builds them, but TensorRT's documentation does not promise them
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 from ..params import Param, ParamError, ParamType
 from ..tensors import TensorType, show_shape, show_type
@@ -22,8 +21,9 @@ from .primitive import Primitive
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
-@dataclass(frozen=True)
 class Equation(ParamType):
+    __slots__ = ()
+
     def check(self, node):
         if not (isinstance(node, Scalar) and isinstance(node.value, str) and 0 < len(node.value) <= 200):
             raise ParamError("expected an einsum equation such as `bij,bjk->bik`", node, "a string")

@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..diagnostics import Diagnostics, Note, Pos, Source, SpecError
 from ..graph import Graph, Input, Output
 from ..ops import BATCH, Dim, TensorType
@@ -30,15 +28,17 @@ TOP_KEYS = ("netdsl", "name", "description", "weights", "build", "quantization",
             "outputs")
 
 
-@dataclass
 class CheckedSpec:
     """A spec that passed every check: its graph and the type (shape, dtype) of every tensor."""
 
-    path: str
-    source: Source
-    graph: Graph
-    types: dict[str, TensorType]
-    complete: bool = True  # False: a spec with errors, kept by ``check(path, partial=True)``
+    __slots__ = ("path", "source", "graph", "types", "complete")
+
+    def __init__(self, path: str, source: Source, graph: Graph, types: dict[str, TensorType], complete: bool = True):
+        self.path = path
+        self.source = source
+        self.graph = graph
+        self.types = types
+        self.complete = complete  # False: a spec with errors, kept by ``check(path, partial=True)``
 
     def weights_file(self, override: str | None = None) -> str | None:
         """``override`` (a `--weights` given by the user), else the spec's `weights:` file, else None."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, fields, replace
 
 from ..diagnostics import Diagnostics, Pos
 from ..yamlnodes import Node as YamlNode, Scalar, Seq, describe
@@ -39,24 +38,45 @@ DECIMAL_UNITS_RE = re.compile(r"\s*\d+\s*[kKMGT]B\s*\Z")
 MAX_WORKSPACE = 1 << 40
 
 
-@dataclass
+FIELDS = ("precision", "workspace", "refit", "targets", "timing_cache", "optimization_level", "batch", "profiles")
+
+
 class BuildOptions:
-    precision: str = "float32"
-    workspace: int | None = None  # bytes; None: TensorRT's default
-    refit: str = "none"
-    targets: tuple[str, ...] = ()  # empty: TensorRT-RTX's default
-    timing_cache: str | None = None
-    optimization_level: int | None = None
-    batch: tuple[int, int, int] | None = None  # overrides every dynamic input's (min, opt, max)
-    profiles: list | None = None  # symbolic.Profile list from the command line: overrides the spec's
-    positions: dict[str, Pos] = field(default_factory=dict, compare=False, repr=False)
+    """The options, each with its default. ``positions`` says where the spec sets each; it takes no part
+    in comparisons. A plain class, not a dataclass: see ``netdsl.graph``."""
 
-    def merged(self, overrides: dict) -> "BuildOptions":
+    __slots__ = FIELDS + ("positions",)
+
+    def __init__(self, precision: str = "float32", workspace: int | None = None, refit: str = "none",
+                 targets: tuple[str, ...] = (), timing_cache: str | None = None, optimization_level: int | None = None,
+                 batch: tuple[int, int, int] | None = None, profiles: list | None = None,
+                 positions: dict[str, Pos] | None = None):
+        self.precision = precision
+        self.workspace = workspace  # bytes; None: TensorRT's default
+        self.refit = refit
+        self.targets = targets  # empty: TensorRT-RTX's default
+        self.timing_cache = timing_cache
+        self.optimization_level = optimization_level
+        self.batch = batch  # overrides every dynamic input's (min, opt, max)
+        self.profiles = profiles  # symbolic.Profile list from the command line: overrides the spec's
+        self.positions = {} if positions is None else positions
+
+    def merged(self, overrides: dict) -> BuildOptions:
         """These options with command-line values (already checked) on top."""
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        values = {key: getattr(self, key) for key in FIELDS}
+        values.update((key, value) for key, value in overrides.items() if value is not None)
+        return BuildOptions(**values, positions=self.positions)
+
+    def __eq__(self, other):
+        if other.__class__ is not BuildOptions:
+            return NotImplemented
+        return all(getattr(self, key) == getattr(other, key) for key in FIELDS)
+
+    def __repr__(self):
+        return "BuildOptions(" + ", ".join(f"{key}={getattr(self, key)!r}" for key in FIELDS) + ")"
 
 
-OPTION_KEYS = tuple(f.name for f in fields(BuildOptions) if f.name not in ("positions", "batch", "profiles"))
+OPTION_KEYS = tuple(key for key in FIELDS if key not in ("batch", "profiles"))
 
 
 def check_option(key: str, value):

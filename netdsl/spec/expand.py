@@ -8,8 +8,6 @@ ResNet downsample path) need no special wiring.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from ..diagnostics import Diagnostics, Note, Pos, did_you_mean
 from ..graph import Node
 from ..ops import REGISTRY
@@ -27,27 +25,35 @@ MAX_REPEAT = 10_000
 REQUIRED_ARG = "required"
 
 
-@dataclass
 class Block:
-    name: str
-    params: dict[str, YamlNode | None]  # None: required
-    inputs: list[str]
-    layers: list[YamlNode]
-    output: YamlNode | None
-    pos: Pos
+    __slots__ = ("name", "params", "inputs", "layers", "output", "pos")
+
+    def __init__(self, name: str, params: dict[str, YamlNode | None], inputs: list[str], layers: list[YamlNode],
+                 output: YamlNode | None, pos: Pos):
+        self.name = name
+        self.params = params  # None: required
+        self.inputs = inputs
+        self.layers = layers
+        self.output = output
+        self.pos = pos
 
 
-@dataclass
 class Scope:
-    prefix: str  # "" at the top, "layer1.0." inside an instance
-    names: dict[str, str]  # local name -> tensor name
-    defined_later: dict[str, Pos]
-    args: dict[str, YamlNode] | None = None  # block arguments; None at the top level
-    block: Block | None = None
-    trace: tuple[Note, ...] = ()
-    previous: str | None = None  # tensor consumed by a layer that names no inputs
-    positions: dict[str, Pos] = field(default_factory=dict)
-    blocks: tuple[tuple[str, str], ...] = ()  # (instance name, block name), outermost first
+    __slots__ = ("prefix", "names", "defined_later", "args", "block", "trace", "previous", "positions", "blocks")
+
+    def __init__(self, prefix: str, names: dict[str, str], defined_later: dict[str, Pos],
+                 args: dict[str, YamlNode] | None = None, block: Block | None = None, trace: tuple[Note, ...] = (),
+                 previous: str | None = None, positions: dict[str, Pos] | None = None,
+                 blocks: tuple[tuple[str, str], ...] = ()):
+        self.prefix = prefix  # "" at the top, "layer1.0." inside an instance
+        self.names = names  # local name -> tensor name
+        self.defined_later = defined_later
+        self.args = args  # block arguments; None at the top level
+        self.block = block
+        self.trace = trace
+        self.previous = previous  # tensor consumed by a layer that names no inputs
+        self.positions = {} if positions is None else positions
+        self.blocks = blocks  # (instance name, block name), outermost first
 
 
 def read_blocks(node: YamlNode | None, diagnostics: Diagnostics) -> dict[str, Block]:

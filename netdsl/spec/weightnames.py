@@ -20,7 +20,6 @@ key starting with ``.`` is relative to the instance (``.layer_scale`` in ``featu
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from ..diagnostics import Diagnostics, Pos
 from ..yamlnodes import Map, Node as YamlNode, Scalar, describe
@@ -30,21 +29,26 @@ WEIGHTS_KEYS = ("file", "prefix", "rename")
 MAX_KEY = 1024
 
 
-@dataclass
 class RenameRule:
-    old: str
-    new: str
-    pos: Pos
+    __slots__ = ("old", "new", "pos")
+
+    def __init__(self, old: str, new: str, pos: Pos):
+        self.old = old
+        self.new = new
+        self.pos = pos
 
 
-@dataclass
 class WeightsSource:
     """The spec's `weights:` section."""
 
-    file: str | None  # resolved against the spec's folder
-    file_pos: Pos | None = None
-    prefix: str = ""
-    rename: list[RenameRule] = field(default_factory=list)
+    __slots__ = ("file", "file_pos", "prefix", "rename")
+
+    def __init__(self, file: str | None, file_pos: Pos | None = None, prefix: str = "",
+                 rename: list[RenameRule] | None = None):
+        self.file = file  # resolved against the spec's folder
+        self.file_pos = file_pos
+        self.prefix = prefix
+        self.rename = [] if rename is None else rename
 
     def file_key(self, canonical: str) -> str:
         """The name a weight has in the file, by the file-wide rules.
@@ -139,14 +143,16 @@ def check_layer_weights(graph, types, diagnostics: Diagnostics) -> None:
                                   node.weight_pos[slot], layer=node.name, notes=list(node.trace))
 
 
-@dataclass
 class PrefixRule:
     """A prefix change that turns the names netdsl looks up into names a weight file has: ``old`` (at the
     start of the looked-up name) becomes ``new``. ``explained`` maps each looked-up name to the file's."""
 
-    old: str
-    new: str
-    explained: dict[str, str]
+    __slots__ = ("old", "new", "explained")
+
+    def __init__(self, old: str, new: str, explained: dict[str, str]):
+        self.old = old
+        self.new = new
+        self.explained = explained
 
     def describe(self) -> str:
         if not self.old:
