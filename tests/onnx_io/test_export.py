@@ -140,3 +140,16 @@ def test_ceil_mode_pooling_has_pytorchs_windows_in_onnxruntime(kind, params, siz
     else:
         want = F.avg_pool2d(torch.tensor(x), p["kernel"], p["stride"], p.get("padding", 0), True, p["count_include_pad"])
     np.testing.assert_allclose(got, want.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_bicubic_that_keeps_every_length_is_refused():
+    # PyTorch interpolates with 1 / scale_factor; ONNX Runtime copies a Resize whose shape is unchanged
+    from netdsl.onnx.export import ExportError, to_model
+    from netdsl.spec import check_text
+
+    text = ("netdsl: 1\nname: up\ninputs: [{name: x, shape: [1, 2, 10, 10]}]\nlayers:\n"
+            "  - {name: up, kind: interpolate, mode: bicubic, scale_factor: 1.09}\noutputs: [up]\n")
+    checked, diagnostics = check_text(text, "up.yaml")
+    assert checked is not None, [str(d) for d in diagnostics]
+    with pytest.raises(ExportError, match="layer `up` .*ONNX Runtime copies the input"):
+        to_model(checked, {})
