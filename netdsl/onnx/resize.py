@@ -128,7 +128,7 @@ def interpolate(g, node, x):
     import numpy as np
 
     from ..ops import REGISTRY
-    from ..ops.interpolate import shortcut
+    from ..ops.interpolate import shortcut_step
 
     p = node.params
     if p["mode"] == "area":  # adaptive average pooling, as PyTorch computes it
@@ -146,8 +146,9 @@ def interpolate(g, node, x):
     spatial = len(sizes)
     if list(outs) == list(sizes):
         return unchanged_size(g, node, x, factors)
-    scales = [onnx_scale(size, out, out / size if shortcut(p["mode"], size, out, spatial) is not None
-                         else float(factor)) for size, out, factor in zip(sizes, outs, factors)]
+    steps = [shortcut_step(p["mode"], size, out, spatial) for size, out in zip(sizes, outs)]
+    scales = [onnx_scale(size, out, float(factor if step is None else step))
+              for size, out, factor, step in zip(sizes, outs, factors, steps)]
     return g.op("Resize", x, "", g.initializer(np.asarray([1.0, 1.0, *scales], np.float32)), **attributes)
 
 
@@ -181,7 +182,7 @@ def onnx_scale(size: int, out: int, scale: float) -> float:
     import numpy as np
 
     value = np.float32(scale)
-    while math.floor(size * float(value)) < out:
+    while isinstance(size, int) and math.floor(size * float(value)) < out:
         value = np.nextafter(value, np.float32(np.inf))
     return float(value)
 
