@@ -128,9 +128,49 @@ def MaxPool(node, attrs, inputs):
     return Layer("max_pool", params, outputs=["", None] if indices else None)
 
 
+def pool_attributes(g, node, x) -> tuple[dict, list[int] | None]:
+    """window_attributes and ceil_mode of a pooling layer, such that ONNX gives PyTorch's output size,
+    and the pads (ONNX's Pad order) of a Pad node to write first, or None.
+
+    In ceil mode PyTorch drops a last window that would start in the end padding; ONNX's ceil_mode keeps
+    it. Where the two differ: ceil_mode 0 with the end padding that makes the floor rule count PyTorch's
+    windows (the last one may reach past the input, as PyTorch's partial windows do), where the extension
+    counts for nothing, as in PyTorch. ONNX Runtime takes pads smaller than the kernel only: a dilated max
+    pool's extension goes to a Pad node of -inf instead; an average counting the padding pads with zeros
+    first (cells it counts) and pools with count_include_pad 0 over the extension (cells it does not)."""
+    attributes = window_attributes(g, node, x)
+    attributes["ceil_mode"] = int(node.params["ceil_mode"])
+    sizes, out = x.type.shape[2:], g.out.shape[2:]
+    if not node.params["ceil_mode"] or not all(isinstance(d, int) for d in (*sizes, *out)):
+        return attributes, None  # a named size: ONNX's shape inference has no length to disagree with
+    n, pads, kernel = len(sizes), attributes["pads"], attributes["kernel_shape"]
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, attributes["dilations"])]
+    onnx_ceil = [-(-(size + pads[i] + pads[n + i] - span) // s) + 1
+                 for i, (size, span, s) in enumerate(zip(sizes, spans, attributes["strides"]))]
+    if onnx_ceil == list(out):
+        return attributes, None
+    extra = [max(0, (o - 1) * s + span - size - pads[i] - pads[n + i])
+             for i, (size, o, s, span) in enumerate(zip(sizes, out, attributes["strides"], spans))]
+    attributes["ceil_mode"] = 0
+    if node.params.get("count_include_pad") and any(extra):
+        attributes.update(pads=[0] * n + extra, count_include_pad=0)
+        return attributes, [0, 0, *pads[:n], 0, 0, *pads[n:]]
+    ends = [e + more for e, more in zip(pads[n:], extra)]
+    if all(e < k for e, k in zip(ends, kernel)):
+        attributes["pads"] = pads[:n] + ends
+        return attributes, None
+    return attributes, [0] * (n + 2) + [0, 0, *extra]
+
+
+def pool(g, op_type: str, x, attributes: dict, prepad, fill: float):
+    if prepad is not None:
+        x = g.op("Pad", x, g.ints(prepad), g.scalar(fill, x.type.dtype))
+    return g.op(op_type, x, **attributes)
+
+
 @to_onnx("max_pool")
 def max_pool(g, node, x):
-    return g.op("MaxPool", x, ceil_mode=int(node.params["ceil_mode"]), **window_attributes(g, node, x))
+    return pool(g, "MaxPool", x, *pool_attributes(g, node, x), fill=float("-inf"))
 
 
 @onnx_op("AveragePool", "avg_pool", WINDOW + ("ceil_mode", "count_include_pad"))
@@ -144,10 +184,10 @@ def AveragePool(node, attrs, inputs):
 
 @to_onnx("avg_pool")
 def avg_pool(g, node, x):
-    attributes = window_attributes(g, node, x)
+    attributes, prepad = pool_attributes(g, node, x)
     del attributes["dilations"]
-    return g.op("AveragePool", x, ceil_mode=int(node.params["ceil_mode"]),
-                count_include_pad=int(node.params["count_include_pad"]), **attributes)
+    attributes.setdefault("count_include_pad", int(node.params["count_include_pad"]))
+    return pool(g, "AveragePool", x, attributes, prepad, fill=0.0)
 
 
 onnx_op("GlobalAveragePool", "global_avg_pool")(lambda node, attrs, inputs: Layer("global_avg_pool"))

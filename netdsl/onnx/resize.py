@@ -128,7 +128,7 @@ def interpolate(g, node, x):
     import numpy as np
 
     from ..ops import REGISTRY
-    from ..ops.interpolate import shortcut
+    from ..ops.interpolate import shortcut_step
 
     p = node.params
     if p["mode"] == "area":  # adaptive average pooling, as PyTorch computes it
@@ -144,9 +144,36 @@ def interpolate(g, node, x):
     # PyTorch's kernel takes a shortcut (an unchanged axis is copied; nearest doubling takes dst // 2)
     # the scale is the ratio of lengths
     spatial = len(sizes)
-    scales = [onnx_scale(size, out, out / size if shortcut(p["mode"], size, out, spatial) is not None
-                         else float(factor)) for size, out, factor in zip(sizes, outs, factors)]
+    if list(outs) == list(sizes):
+        return unchanged_size(g, node, x, factors)
+    steps = [shortcut_step(p["mode"], size, out, spatial) for size, out in zip(sizes, outs)]
+    scales = [onnx_scale(size, out, float(factor if step is None else step))
+              for size, out, factor, step in zip(sizes, outs, factors, steps)]
     return g.op("Resize", x, "", g.initializer(np.asarray([1.0, 1.0, *scales], np.float32)), **attributes)
+
+
+def unchanged_size(g, node, x, factors):
+    """A resize by factors that leave every length as it is. ONNX maps coordinates with 1 / scale then
+    too (onnx.reference does), but ONNX Runtime (1.32) copies the input whenever the output shape equals
+    the input's, whatever the attributes; PyTorch's nearest modes still move pixels (1-D and 3-D nearest
+    and nearest-exact map with 1 / scale_factor; only the 2-D nearest kernel copies). Nearest is written
+    as a Gather of PyTorch's source indices along each axis it moves; the linear modes copy in PyTorch
+    too, and so does bicubic with align_corners; bicubic without has no such form here."""
+    import numpy as np
+
+    from ..ops.interpolate import taps
+
+    p, sizes = node.params, x.type.shape[2:]
+    if p["mode"] not in ("nearest", "nearest-exact"):
+        if p["mode"] == "bicubic" and not p["align_corners"] and any(float(f) != 1 for f in factors):
+            raise NotExportable("bicubic by a scale_factor that leaves every length unchanged: PyTorch "
+                                "interpolates with 1 / scale_factor, ONNX Runtime copies the input")
+        return g.op("Identity", x)
+    for axis, (size, factor) in enumerate(zip(sizes, factors)):
+        index = taps(p["mode"], size, size, factor, False, len(sizes))[0][:, 0]
+        if not np.array_equal(index, np.arange(size)):
+            x = g.op("Gather", x, g.initializer(index.astype(np.int64)), axis=2 + axis)
+    return x if isinstance(x, str) else g.op("Identity", x)
 
 
 def onnx_scale(size: int, out: int, scale: float) -> float:
@@ -155,7 +182,7 @@ def onnx_scale(size: int, out: int, scale: float) -> float:
     import numpy as np
 
     value = np.float32(scale)
-    while math.floor(size * float(value)) < out:
+    while isinstance(size, int) and math.floor(size * float(value)) < out:
         value = np.nextafter(value, np.float32(np.inf))
     return float(value)
 

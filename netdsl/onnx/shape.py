@@ -177,14 +177,26 @@ def split(g, node, x):
 @onnx_op("Gather", "gather", ("axis",))
 def Gather(node, attrs, inputs):
     # ONNX's Gather selects whole slices along `axis` (torch.index_select, or x[:, idx] for any index shape)
+    dim = attrs.get("axis", 0)
+    if present(inputs, 1) and inputs[1].value is None:
+        # computed indices: gather's index tensor (input 2); netdsl takes entries 0..size-1 there, so a
+        # negative index computed at run time is out of range (the reference says so)
+        return Layer("gather", {"dim": dim}, inputs=[0, 1])
     index = constant(inputs, 1, "indices")
-    return Layer("gather", {"dim": attrs.get("axis", 0), "index": plain(index)})
+    if index.ndim <= 1:
+        return Layer("gather", {"dim": dim, "index": plain(index)})
+    # constant indices of rank 2 and up replace the dimension by their shape: an index tensor input
+    if index.min() < 0:
+        raise NotExpressible("negative indices of rank 2 and up (a gather index tensor counts from 0)")
+    return Layer("gather", {"dim": dim}, inputs=[0, 1])
 
 
 @to_onnx("gather")
-def gather(g, node, x):
+def gather(g, node, x, *index):
     import numpy as np
 
+    if index:  # the index tensor's shape replaces `dim` (a 0-d one removes it), as in ONNX's Gather
+        return g.op("Gather", x, index[0], axis=node.params["dim"])
     return g.op("Gather", x, g.initializer(np.asarray(node.params["index"], np.int64)), axis=node.params["dim"])
 
 

@@ -165,10 +165,16 @@ def shortcut(mode: str, size: int, out: int, spatial: int):
     copies an unchanged axis and takes dst // 2 when doubling. None elsewhere."""
     import numpy as np
 
+    step = shortcut_step(mode, size, out, spatial)
+    return None if step is None else np.arange(out) // step
+
+
+def shortcut_step(mode: str, size, out, spatial: int) -> int | None:
+    """out / size where :func:`shortcut` applies (1 copies, 2 doubles), else None; sizes may be named."""
     if out == size and (mode in ("linear", "bilinear", "trilinear") or mode == "nearest" and spatial == 2):
-        return np.arange(out)
+        return 1
     if out == 2 * size and mode == "nearest" and spatial == 2:
-        return np.arange(out) // 2
+        return 2
     return None
 
 
@@ -219,10 +225,11 @@ def trt_scale(mode: str, size: int, out: int, factor, align_corners: bool, spati
     size floor(in * scale)). PyTorch maps with 1 / scale_factor when a factor is given: the same only
     when in * factor is whole, or for align_corners (lengths in both), or where PyTorch's kernel takes a
     shortcut (:func:`shortcut`)."""
+    step = shortcut_step(mode, size, out, spatial)
+    if step is not None:  # (a named size's ratio is known only this way)
+        return float(step)
     if not isinstance(size, int):  # a dynamic size takes integer factors or 1/2**k (see scaled): TensorRT's
         return float(factor)       # in/out is the factor wherever the size divides evenly
-    if shortcut(mode, size, out, spatial) is not None:
-        return out / size
     if not factor:
         return exact_scale(size, out)
     return float(factor) if align_corners or size * float(factor) == out else None

@@ -108,3 +108,48 @@ def test_cli_export_without_weights_is_a_usage_error(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 2 and "random-weights" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("kind, params, size", [
+    ("max_pool", {"kernel": 2, "stride": 2, "padding": 1}, (5, 6)),  # height drops a window, width keeps one
+    ("max_pool", {"kernel": 2, "stride": 3, "padding": 1, "dilation": 2}, (7, 8)),  # the extension goes to a Pad
+    ("avg_pool", {"kernel": 3, "stride": 3, "padding": 1, "count_include_pad": True}, (5, 6)),
+    ("avg_pool", {"kernel": 2, "stride": 3, "count_include_pad": False}, (8, 9)),
+])
+def test_ceil_mode_pooling_has_pytorchs_windows_in_onnxruntime(kind, params, size):
+    # PyTorch's ceil mode drops a last window starting in the end padding, ONNX's keeps it
+    import torch
+    import torch.nn.functional as F
+
+    from netdsl.onnx.export import to_model
+    from netdsl.spec import check_text
+
+    layer = ", ".join(f"{key}: {str(value).lower() if isinstance(value, bool) else value}"
+                      for key, value in params.items())
+    text = (f"netdsl: 1\nname: pool\ninputs: [{{name: x, shape: [1, 2, {size[0]}, {size[1]}]}}]\n"
+            f"layers:\n  - {{name: pool, kind: {kind}, ceil_mode: true, {layer}}}\noutputs: [pool]\n")
+    checked, diagnostics = check_text(text, "pool.yaml")
+    assert checked is not None, [str(d) for d in diagnostics]
+    model = to_model(checked, {})
+    onnx.checker.check_model(model, full_check=True)
+    x = np.random.default_rng(0).standard_normal((1, 2, *size)).astype(np.float32)
+    [got] = run_onnxruntime(model, {"x": x})
+    p = dict(params)
+    if kind == "max_pool":
+        want = F.max_pool2d(torch.tensor(x), p["kernel"], p["stride"], p["padding"], p.get("dilation", 1), True)
+    else:
+        want = F.avg_pool2d(torch.tensor(x), p["kernel"], p["stride"], p.get("padding", 0), True, p["count_include_pad"])
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_bicubic_that_keeps_every_length_is_refused():
+    # PyTorch interpolates with 1 / scale_factor; ONNX Runtime copies a Resize whose shape is unchanged
+    from netdsl.onnx.export import ExportError, to_model
+    from netdsl.spec import check_text
+
+    text = ("netdsl: 1\nname: up\ninputs: [{name: x, shape: [1, 2, 10, 10]}]\nlayers:\n"
+            "  - {name: up, kind: interpolate, mode: bicubic, scale_factor: 1.09}\noutputs: [up]\n")
+    checked, diagnostics = check_text(text, "up.yaml")
+    assert checked is not None, [str(d) for d in diagnostics]
+    with pytest.raises(ExportError, match="layer `up` .*ONNX Runtime copies the input"):
+        to_model(checked, {})

@@ -87,3 +87,22 @@ def test_onnx_to_spec_to_onnx_runs_the_same_in_onnxruntime(tmp_path):
     [first] = run_onnxruntime(path.read_bytes(), {"input": x})
     [second] = run_onnxruntime(again, {"input": x})
     np.testing.assert_allclose(second, first, rtol=1e-5, atol=1e-5 * float(np.abs(first).max()))
+
+
+def test_gather_by_an_index_tensor_comes_back_as_one():
+    # ONNX Gather with computed indices (not an initializer) is gather with an index tensor (input 2)
+    from netdsl.onnx.export import to_model
+    from netdsl.onnx.importer import import_model
+    from netdsl.spec import check_text
+
+    text = """netdsl: 1
+name: lookup
+inputs: [{name: table, shape: [13, 3]}, {name: index, shape: [4, 5], dtype: int64}]
+layers:
+  - {name: rows, kind: gather, dim: 0, inputs: [table, index]}
+outputs: [rows]
+"""
+    checked, diagnostics = check_text(text, "lookup.yaml")
+    assert checked is not None, [str(d) for d in diagnostics]
+    imported = import_model(to_model(checked, {}), "back.yaml", "back.safetensors")
+    assert network(imported.checked) == network(checked)
