@@ -69,37 +69,22 @@ class Rsqrt(Composite):
         return g.reciprocal(g.sqrt(x))
 
 
-@register
-class NotEqual(Composite):
-    kind = "not_equal"
-    torch = "torch.ne"
-    doc = "a != b, as bool."
+class Negated(Composite):
+    """not (a <comparison> b): the comparisons TensorRT has no single operation for."""
+
     min_inputs = max_inputs = 2
-    dtypes = None
+    dtypes = None  # the comparison checks them
+    negates = ""  # the kind whose result is negated
 
     def expand(self, node, g, a, b):
-        return g.logical_not(g.equal(a, b))
+        return g.logical_not(g.apply(self.negates, a, b))
 
 
-@register
-class LessEqual(Composite):
-    kind = "less_equal"
-    torch = "torch.le"
-    doc = "a <= b, as bool."
-    min_inputs = max_inputs = 2
-    dtypes = None
-
-    def expand(self, node, g, a, b):
-        return g.logical_not(g.greater(a, b))
+def negated(kind: str, negates: str, torch: str, doc: str):
+    register(type(kind.title().replace("_", ""), (Negated,), {
+        "kind": kind, "negates": negates, "torch": torch, "doc": doc}))
 
 
-@register
-class GreaterEqual(Composite):
-    kind = "greater_equal"
-    torch = "torch.ge"
-    doc = "a >= b, as bool."
-    min_inputs = max_inputs = 2
-    dtypes = None
-
-    def expand(self, node, g, a, b):
-        return g.logical_not(g.less(a, b))
+negated("not_equal", "equal", "torch.ne", "a != b, as bool.")
+negated("less_equal", "greater", "torch.le", "a <= b, as bool.")
+negated("greater_equal", "less", "torch.ge", "a >= b, as bool.")
