@@ -21,8 +21,12 @@ class LRN(Op):
         if node.params["size"] % 2 == 0:
             raise ShapeError(f"size {node.params['size']} is even; TensorRT needs an odd window", "size",
                              code="invalid-value")
-        if len(x.shape) < 3:
-            raise ShapeError(f"lrn needs an input [N, C, ...], found {show_shape(x.shape)}")
+        if len(x.shape) != 4:
+            # TensorRT's LRN fails to build on rank 3 ("Could not get tensor shape"), and on rank 5 it
+            # normalizes over the third axis from the end, where PyTorch uses the channels (axis 1)
+            raise ShapeError(f"lrn needs an input [N, C, H, W], found {show_shape(x.shape)}",
+                             hint="TensorRT's LRN layer normalizes across the channels of a rank-4 tensor only; "
+                             "reshape to [N, C, H, W] first", expected="rank 4", found=f"rank {len(x.shape)}")
         return x
 
     def lower(self, node, ctx, x):

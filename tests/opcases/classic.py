@@ -104,4 +104,7 @@ CASES = [
     # in / out = 2.5: the lowering takes PyTorch's interpolation matrix for such an axis
     Case("upsample", {"mode": "bilinear", "scale": 0.5}, inputs=[(1, 2, 5, 5)],
          torch=lambda x: F.interpolate(x, scale_factor=0.5, mode="bilinear")),
+    # TensorRT's LRN fails on rank 3 and normalizes another axis on rank 5: refused, not built wrong
+    Case("lrn", {"size": 3}, inputs=[(2, 5, 7)], error="shape-mismatch", message="needs an input [N, C, H, W]"),
+    Case("lrn", {"size": 3}, inputs=[(1, 5, 2, 3, 3)], error="shape-mismatch", message="found [1, 5, 2, 3, 3]"),
 ]
