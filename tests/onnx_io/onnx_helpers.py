@@ -65,26 +65,12 @@ def torch_export(model, path, shape, dynamic: bool = True, opset: int = 17) -> N
                           training=torch.onnx.TrainingMode.PRESERVE)
 
 
-def randomized(model, seed: int = 0):
-    """Random weights, batch norm statistics included, keeping activations near unit scale (as
-    tests/zoo/test_zoo.py does), so that equal outputs mean equal networks."""
-    import torch
 
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if name.endswith("num_batches_tracked"):
-                continue
-            if name.endswith("running_var"):
-                tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
-            elif name.endswith("running_mean") or name.endswith(".bias"):
-                tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.1)
-            elif tensor.dim() == 1:  # normalization scales
-                tensor.copy_(torch.rand(tensor.shape, generator=generator) * 0.5 + 0.5)
-            else:
-                fan_in = tensor[0].numel()
-                tensor.copy_(torch.randn(tensor.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
-    return model.eval()
+def randomized(model, seed: int = 0):
+    """tests/zoo's random weights (one definition for the zoo and the import tests)."""
+    from torch_models import randomized as zoo_randomized
+
+    return zoo_randomized(model, seed)
 
 
 def bound_weights(imported) -> dict:

@@ -19,28 +19,10 @@ sys_path = pathlib.Path(__file__).resolve().parent
 import sys  # noqa: E402
 
 sys.path.insert(0, str(sys_path))
-from torch_models import MODELS  # noqa: E402
+from torch_models import MODELS, randomized  # noqa: E402
 
 ROOT = sys_path.parents[1]
 
-
-def randomized(model, seed):
-    """Random weights with batch norm statistics that keep activations near unit scale."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if name.endswith("num_batches_tracked"):
-                continue
-            if name.endswith("running_var"):
-                tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
-            elif name.endswith("running_mean") or name.endswith(".bias"):
-                tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.1)
-            elif tensor.dim() == 1:  # batch norm gamma
-                tensor.copy_(torch.rand(tensor.shape, generator=generator) * 0.5 + 0.5)
-            else:
-                fan_in = tensor[0].numel()
-                tensor.copy_(torch.randn(tensor.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
-    return model.eval()
 
 
 def state_tensors(model):

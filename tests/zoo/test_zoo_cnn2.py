@@ -17,7 +17,7 @@ from netdsl.spec.buildopts import BuildOptions
 torch = pytest.importorskip("torch")
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from test_zoo import randomized  # noqa: E402
+from torch_models import randomized  # noqa: E402
 from torch_models_cnn2 import MODELS  # noqa: E402
 
 ROOT = HERE.parents[1]

@@ -178,3 +178,23 @@ MODELS = {
     "resnet18": lambda: ResNet(BasicBlock, (2, 2, 2, 2)), "resnet50": lambda: ResNet(Bottleneck, (3, 4, 6, 3)),
     "unet_small": UNetSmall,
 }
+
+
+def randomized(model, seed: int = 0):
+    """Random weights with batch norm statistics that keep activations near unit scale (He-scaled
+    matrices), so that equal outputs mean equal networks."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                continue
+            if name.endswith("running_var"):
+                tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
+            elif name.endswith("running_mean") or name.endswith(".bias"):
+                tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.1)
+            elif tensor.dim() == 1:  # normalization scales
+                tensor.copy_(torch.rand(tensor.shape, generator=generator) * 0.5 + 0.5)
+            else:
+                fan_in = tensor[0].numel()
+                tensor.copy_(torch.randn(tensor.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
+    return model.eval()
