@@ -567,6 +567,34 @@ def cmd_schema(args) -> int:
     return EXIT_OK
 
 
+SPEC_COMMANDS = frozenset(("build", "export", "reference", "calibrate", "refit", "verify", "inspect", "compare",
+                           "validate", "summary", "diff", "graph", "detect"))
+
+
+def add_set(command) -> None:
+    command.add_argument("--set", action="append", metavar="NAME=VALUE",
+                         help="a value for one of the spec's `params:` (e.g. --set scale=s); repeat for several")
+
+
+def apply_sets(args) -> None:
+    """`--set NAME=VALUE`: the values every spec read by this command gets for its `params:`."""
+    if not getattr(args, "set", None):
+        return
+    from .spec import use_params
+    from .spec.specparams import parse_override
+
+    values = {}
+    for text in args.set:
+        try:
+            name, value = parse_override(text)
+        except ValueError as error:
+            from .diagnostics import UsageError
+
+            raise UsageError(f"--set {error}") from None
+        values[name] = value
+    use_params(values)
+
+
 def add_weights(command, strict: bool = True) -> None:
     command.add_argument("--weights", metavar="FILE", help="weight file (default: the spec's `weights:`)")
     if strict:
@@ -628,6 +656,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=description or help_text, usage=usage,
                                   formatter_class=HelpFormatter)
         sub.set_defaults(handler=handler)
+        if name in SPEC_COMMANDS:
+            add_set(sub)
         return sub
 
     formats = {"choices": ("text", "json"), "default": "text", "help": "output format (default: text)"}
@@ -745,6 +775,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "every name that does not match, and write a scales file.")
     imported.set_defaults(handler=cmd_scales_import)
     imported.add_argument("spec", metavar="SPEC")
+    add_set(imported)
     imported.add_argument("file", metavar="FILE", help="calib.table (any other name: read as a cache), or "
                           ".safetensors/.npz/.wts with _amax buffers")
     imported.add_argument("-o", "--output", metavar="SCALES", help="default: the spec's `quantization.scales`")
@@ -991,6 +1022,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        apply_sets(args)
         return args.handler(args)
     except SpecError as error:
         from .render import print_diagnostics
@@ -1012,3 +1044,8 @@ def main(argv=None) -> int:
         print("netdsl: internal error: this is a bug in netdsl; please report it with the spec that caused it",
               file=sys.stderr)
         return EXIT_BUG
+    finally:
+        if getattr(args, "set", None):  # main() may run again in this process (tests, tools): forget them
+            from .spec import use_params
+
+            use_params({})

@@ -68,11 +68,12 @@ class Output:
 
 
 class Graph:
-    __slots__ = ("name", "inputs", "nodes", "outputs", "version", "weights", "build", "quantization", "profiles")
+    __slots__ = ("name", "inputs", "nodes", "outputs", "version", "weights", "build", "quantization", "profiles",
+                 "params")
 
     def __init__(self, name: str, inputs: list[Input], nodes: list[Node], outputs: list[Output], version: int = 1,
                  weights: object = None, build: object = None, quantization: object = None,
-                 profiles: list | None = None):
+                 profiles: list | None = None, params: dict | None = None):
         self.name = name
         self.inputs = inputs
         self.nodes = nodes
@@ -82,6 +83,7 @@ class Graph:
         self.build = build  # spec.buildopts.BuildOptions: the spec's `build:` section
         self.quantization = quantization  # quant.section.Quantization: the spec's `quantization:` section
         self.profiles = [] if profiles is None else profiles  # symbolic.Profile: the ranges of the dynamic dims
+        self.params = {} if params is None else params  # the spec's `params:` as used (after `--set`)
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

@@ -101,22 +101,24 @@ def prepare(plan_path: str, weights, spec: str | None = None, strict: bool = Fal
         precision = check_option("precision", manifest.get("precision"))
     except ValueError as error:
         raise UsageError(f"{plan_path}: its manifest is damaged ({error})") from None
-    prepared = prepare_spec(spec_path, weights, precision, strict)
+    prepared = prepare_spec(spec_path, weights, precision, strict, manifest["spec"].get("params"))
     prepared.plan_path, prepared.manifest, prepared.plan = plan_path, manifest, plan
     prepared.spec_changed = manifest["spec"]["sha256"] != sha256_file(spec_path)
     return prepared
 
 
-def prepare_spec(spec_path: str, weights, precision: str | None = None, strict: bool = False) -> Prepared:
+def prepare_spec(spec_path: str, weights, precision: str | None = None, strict: bool = False,
+                 params: dict | None = None) -> Prepared:
     """Bind ``weights`` to a spec and lower it as a build at ``precision`` (default: the spec's) would:
-    the names, dtypes and shapes a refittable engine of it has, with no engine and no GPU."""
+    the names, dtypes and shapes a refittable engine of it has, with no engine and no GPU. ``params``:
+    the values of the spec's `params:` the engine was built with (its manifest's), else `--set`'s."""
     from .build import options_for
     from .spec import load
     from .trt import backend, make_logger
     from .trt.lowering import lower
     from .weights.bind import bind
 
-    checked = load(spec_path)
+    checked = load(spec_path, params=params)
     precision = options_for(checked, precision=precision).precision
     tensors, source = tensors_from(weights)
     diagnostics = Diagnostics()

@@ -12,8 +12,9 @@ from .spec.weightnames import WEIGHTS_KEYS
 SCHEMA_ID = "https://netdsl.invalid/schema/netdsl-1.schema.json"
 NAME = {"type": "string", "pattern": r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$"}
 IDENT = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
-PARAM_REF = {"type": "string", "pattern": r"^\$[A-Za-z_][A-Za-z0-9_]*$",
-             "description": "a block parameter (inside blocks only)"}
+INPUT_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*(\.\*)?$"}
+PARAM_REF = {"type": "string", "pattern": r"^\$([A-Za-z_][A-Za-z0-9_]*|\{.*\})$",
+             "description": "a parameter (`$name`: the block's, or the spec's `params:`) or an expression `${...}`"}
 
 
 def _param(schema: dict, doc: str) -> dict:
@@ -39,9 +40,9 @@ def _items_may_be_refs(schema):
 def _common() -> dict:
     return {
         "name": {"$ref": "#/definitions/name", "description": "unique layer name; names TensorRT layers and weights"},
-        "inputs": {"description": "inputs of this layer; default: the layer above",
-                   "anyOf": [{"$ref": "#/definitions/name"}, {"type": "array", "items": {"$ref": "#/definitions/name"},
-                                                              "minItems": 1}]},
+        "inputs": {"description": "inputs of this layer; default: the layer above; `m.*`: the output of each "
+                                  "repetition of the repeated block instance `m`",
+                   "anyOf": [{"$ref": "#/definitions/name"}, {"type": "array", "items": INPUT_NAME, "minItems": 1}]},
         "when": {"description": "false leaves the layer out (its name then passes its first input through)",
                  "anyOf": [{"type": "boolean"}, {"$ref": "#/definitions/param_ref"}]},
     }
@@ -65,7 +66,8 @@ def _kind_rule(op) -> dict:
 
 def _instance_rule() -> dict:
     arguments = {"type": "object", "propertyNames": IDENT}
-    properties = {**_common(), "block": {"$ref": "#/definitions/ident", "description": "the block to instantiate"},
+    properties = {**_common(), "block": {"anyOf": [{"$ref": "#/definitions/ident"}, {"$ref": "#/definitions/param_ref"}],
+                                         "description": "the block to instantiate"},
                   "with": {**arguments, "description": "block parameters"},
                   "repeat": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_REPEAT},
                                        {"$ref": "#/definitions/param_ref"}],
@@ -159,6 +161,11 @@ def build_schema() -> dict:
             "netdsl": {"const": VERSION, "description": "spec language version"},
             "name": {"type": "string"},
             "description": {"type": "string"},
+            "params": {"type": "object", "propertyNames": IDENT,
+                       "description": "the spec's parameters, set with `--set NAME=VALUE`: a value, an expression "
+                                      "`${...}` over the ones above, or a table `{by: <parameter>, <value>: ...}`",
+                       "additionalProperties": {"anyOf": [{"type": ["number", "string", "boolean"]},
+                                                          {"type": "object", "required": ["by"]}]}},
             "weights": weights,
             "quantization": quantization,
             "inputs": {"type": "array", "items": graph_input, "minItems": 1},

@@ -23,9 +23,16 @@ from .weightnames import check_layer_weights, read_weights_source
 from .fields import IDENT_RE, check_keys, expect_list, expect_map, int_of, name_of, text_of
 
 VERSION = 1
-TOP_KEYS = ("netdsl", "name", "description", "weights", "build", "quantization", "inputs", "dims", "profiles",
-            "blocks", "layers",
-            "outputs")
+TOP_KEYS = ("netdsl", "name", "description", "params", "weights", "build", "quantization", "inputs", "dims",
+            "profiles", "blocks", "layers", "outputs")
+_overrides: dict = {}  # `--set NAME=VALUE` of the running command (see use_params)
+
+
+def use_params(overrides: dict) -> None:
+    """Values for the spec's `params:` that every spec read from now on in this process gets (the CLI's
+    `--set`); a Python caller passes ``params=`` to :func:`check` instead."""
+    _overrides.clear()
+    _overrides.update(overrides)
 
 
 class CheckedSpec:
@@ -46,7 +53,7 @@ class CheckedSpec:
 
 
 @paused_gc()  # many small, long-lived objects: see paused_gc
-def check(path: str, partial: bool = False) -> tuple[CheckedSpec | None, Diagnostics]:
+def check(path: str, partial: bool = False, params: dict | None = None) -> tuple[CheckedSpec | None, Diagnostics]:
     """Read, expand and shape-check a spec; never raises for a user mistake. With ``partial``, a spec
     with errors still comes back (``complete`` False) when its graph could be read: the layers that did
     check can then have their weights checked in the same run."""
@@ -59,20 +66,22 @@ def check(path: str, partial: bool = False) -> tuple[CheckedSpec | None, Diagnos
 
 
 @paused_gc()
-def check_text(text: str, path: str = "<string>") -> tuple[CheckedSpec | None, Diagnostics]:
+def check_text(text: str, path: str = "<string>", params: dict | None = None) -> tuple[CheckedSpec | None,
+                                                                                     Diagnostics]:
     diagnostics = Diagnostics()
     source = Source(path, text)
     root = compose(source, diagnostics)
     if root is None:
         return None, diagnostics
-    return check_document(root, source, diagnostics)
+    return check_document(root, source, diagnostics, params=params)
 
 
-def check_document(root: YamlNode, source: Source, diagnostics: Diagnostics, partial: bool = False):
+def check_document(root: YamlNode, source: Source, diagnostics: Diagnostics, partial: bool = False,
+                   params: dict | None = None):
     from ..shapes import infer_shapes
     from .explain import explain_mismatches
 
-    graph = read_graph(root, source, diagnostics)
+    graph = read_graph(root, source, diagnostics, _overrides if params is None else params)
     if graph is None:
         return None, diagnostics
     types = infer_shapes(graph, diagnostics)
@@ -84,15 +93,15 @@ def check_document(root: YamlNode, source: Source, diagnostics: Diagnostics, par
     return CheckedSpec(source.path, source, graph, types, complete=not diagnostics.has_errors), diagnostics
 
 
-def load(path: str) -> CheckedSpec:
+def load(path: str, params: dict | None = None) -> CheckedSpec:
     """Like :func:`check`, but raises :class:`SpecError` listing every problem."""
-    checked, diagnostics = check(path)
+    checked, diagnostics = check(path, params=params)
     if checked is None:
         raise SpecError(diagnostics)
     return checked
 
 
-def read_graph(root: YamlNode, source: Source, diagnostics: Diagnostics) -> Graph | None:
+def read_graph(root: YamlNode, source: Source, diagnostics: Diagnostics, overrides: dict | None = None) -> Graph | None:
     top = expect_map(root, "a spec", diagnostics)
     if top is None:
         return None
@@ -100,6 +109,11 @@ def read_graph(root: YamlNode, source: Source, diagnostics: Diagnostics) -> Grap
         return None
     check_keys(top, TOP_KEYS, "the spec", diagnostics, required=("inputs", "layers"))
     name = text_of(top.entries["name"], "`name`", diagnostics) if "name" in top.entries else None
+    spec_params = None
+    if "params" in top.entries or overrides:
+        from .specparams import read_spec_params
+
+        spec_params = read_spec_params(top.entries.get("params"), overrides, diagnostics, top.pos)
     weights = read_weights_source(top.entries.get("weights"), source.path, diagnostics)
     build = read_build(top.entries.get("build"), source.path, diagnostics)
     inputs = read_inputs(top.entries.get("inputs"), diagnostics)
@@ -114,8 +128,8 @@ def read_graph(root: YamlNode, source: Source, diagnostics: Diagnostics) -> Grap
     if not layer_list.items:
         diagnostics.error("invalid-value", "`layers` is empty", layer_list.pos)
         return None
-    expander = Expander(blocks, diagnostics)
-    scope = Scope(prefix="", names={}, defined_later={})
+    expander = Expander(blocks, diagnostics, spec_params)
+    scope = Scope(prefix="", names={}, defined_later={}, args=spec_params or {})
     for graph_input in inputs:
         if expander.claim(graph_input.name, graph_input.pos):
             scope.names[graph_input.name] = graph_input.name
@@ -133,7 +147,8 @@ def read_graph(root: YamlNode, source: Source, diagnostics: Diagnostics) -> Grap
     # Broken layers are already left out, and shape inference skips whatever depends on them, so the
     # partial graph still gets its shapes checked: one run reports every problem.
     return Graph(name or source.path.rsplit("/", 1)[-1].rsplit(".", 1)[0], inputs, expander.nodes, outputs,
-                 weights=weights, build=build, quantization=quantization, profiles=profiles)
+                 weights=weights, build=build, quantization=quantization, profiles=profiles,
+                 params={key: value.value for key, value in (spec_params or {}).items()})
 
 
 def read_version(top: Map, source: Source, diagnostics: Diagnostics) -> bool:

@@ -14,7 +14,9 @@ from ..ops import REGISTRY
 from ..params import ParamError
 from ..yamlnodes import Map, Node as YamlNode, Scalar, Seq, describe
 from .weightnames import read_layer_weights
+from .expressions import ExpressionError, evaluate
 from .fields import IDENT_RE, PARAM_REF_RE, bool_of, check_keys, expect_list, expect_map, int_of, name_of
+from .specparams import FAILED, is_expression
 
 LAYER_KEYS = ("name", "kind", "inputs", "when", "weights")
 INSTANCE_KEYS = ("name", "block", "inputs", "when", "with", "repeat", "first")
@@ -102,8 +104,9 @@ def read_blocks(node: YamlNode | None, diagnostics: Diagnostics) -> dict[str, Bl
 
 
 class Expander:
-    def __init__(self, blocks: dict[str, Block], diagnostics: Diagnostics):
+    def __init__(self, blocks: dict[str, Block], diagnostics: Diagnostics, spec_params: dict | None = None):
         self.blocks = blocks
+        self.spec_params = spec_params or {}  # the spec's `params:`, seen in every block unless shadowed
         self.diagnostics = diagnostics
         self.nodes: list[Node] = []
         self.tensors: dict[str, Pos] = {}  # every tensor name defined so far -> where
@@ -131,9 +134,13 @@ class Expander:
         if layer is None:
             return
         if scope.args is not None:
-            layer = self.substitute(layer, scope)
-            if layer is None:
+            substituted = self.substitute(layer, scope)
+            if substituted is None:
+                named = layer.entries.get("name")  # still defined, so that its users add no second report
+                if isinstance(named, Scalar) and isinstance(named.value, (str, int)):
+                    scope.names.setdefault(str(named.value), scope.prefix + str(named.value))
                 return
+            layer = substituted
         entries = layer.entries
         local = name_of(entries.get("name"), "layer name", self.diagnostics)
         if "name" not in entries:
@@ -187,11 +194,31 @@ class Expander:
             return None
         tensors = []
         for reference in references:
+            if isinstance(reference, Scalar) and isinstance(reference.value, str) and reference.value.endswith(".*"):
+                repeated = self.repetitions(reference, scope, full)
+                if repeated is None:
+                    return None
+                tensors.extend(repeated)
+                continue
             tensor = self.resolve(reference, scope, full)
             if tensor is None:
                 return None
             tensors.append(tensor)
         return tensors
+
+    def repetitions(self, reference: Scalar, scope: Scope, full: str) -> list[str] | None:
+        """`m.*`: the outputs of every repetition of the repeated instance `m`, in order (C2f's concat of
+        all its bottlenecks)."""
+        prefix = reference.value[:-2]
+        found = []
+        while f"{prefix}.{len(found)}" in scope.names:
+            found.append(scope.names[f"{prefix}.{len(found)}"])
+        if not found:
+            self.diagnostics.error("unknown-input", f"layer `{full}` takes `{reference.value}`, but `{prefix}` is "
+                                   "not a block instance with `repeat` defined above it", reference.pos, layer=full,
+                                   hint="`name.*` stands for the outputs of each repetition of `name`")
+            return None
+        return found
 
     def resolve(self, reference: YamlNode, scope: Scope, full: str) -> str | None:
         if not (isinstance(reference, Scalar) and isinstance(reference.value, (str, int))
@@ -274,7 +301,8 @@ class Expander:
                 ok = False
                 hint = error.hint
                 if isinstance(value, Scalar) and isinstance(value.value, str) and value.value.startswith("$"):
-                    hint = "`$name` parameters can be used only inside a block"
+                    hint = ("`$name` is a block parameter inside a block, or a spec parameter declared under "
+                            "`params:`")
                 self.diagnostics.error("invalid-param", f"`{key}` of {op.kind} layer `{full}`: {error}",
                                        (error.node or value).pos, layer=full, expected=error.expected,
                                        found=error.found, hint=hint, notes=list(scope.trace))
@@ -397,6 +425,7 @@ class Expander:
                                               f"{full}.{index}", pos)
                     if output is None or self.too_many:
                         break
+                    scope.names.setdefault(f"{local}.{index}", output)  # `m.*` lists these, in order
                     inputs = [output] + inputs[1:]
         finally:
             self.block_stack.pop()
@@ -421,8 +450,13 @@ class Expander:
         return dict(given.entries) if ok else None
 
     def instantiate(self, block: Block, args, inputs, outer: Scope, local: str, full: str, pos: Pos) -> str | None:
-        values = {name: default for name, default in block.params.items() if default is not None}
+        values = dict(self.spec_params)
         values.update(args)
+        for name, default in block.params.items():  # defaults may be expressions over the given arguments
+            if default is not None and name not in args:
+                values[name] = self.substitute_node(default, Scope("", {}, {}, args=values, block=block))
+                if values[name] is None:
+                    return None
         names = dict(zip(block.inputs, inputs))
         note = Note(pos, f"in block `{block.name}`, instantiated as `{full}`")
         inner = Scope(prefix=full + ".", names=names, defined_later={}, args=values, block=block,
@@ -440,37 +474,65 @@ class Expander:
 
     # -- $parameters ----------------------------------------------------------------------------------
 
+    def evaluate(self, node: Scalar, scope: Scope) -> Scalar | None:
+        names = {name: value.value for name, value in scope.args.items() if isinstance(value, Scalar)}
+        try:
+            return Scalar(evaluate(node.value[2:-1], names), node.pos)
+        except ExpressionError as error:
+            if error.quiet:
+                return None
+            owner = f"block `{scope.block.name}`" if scope.block else "the spec"
+            self.diagnostics.error("invalid-value", f"{error} (in {owner})", node.pos, notes=list(scope.trace))
+            return None
+
+    def unknown_param(self, text: str, pos: Pos, scope: Scope) -> None:
+        known = scope.block.params if scope.block else scope.args
+        owner = f"block `{scope.block.name}`" if scope.block else "the spec"
+        self.diagnostics.error(
+            "unknown-block-param" if scope.block else "unknown-param", f"`{text}` is not a parameter of {owner}",
+            pos, hint=did_you_mean(text[1:], scope.args) or (
+                "its parameters: " + ", ".join(known) if known else
+                "declare it under the block's `params:`" if scope.block else "declare it under `params:`"))
+
     def substitute(self, layer: Map, scope: Scope) -> Map | None:
         result = self.substitute_node(layer, scope)
         return result if isinstance(result, Map) else None
 
     def substitute_node(self, node: YamlNode, scope: Scope) -> YamlNode | None:
         if isinstance(node, Scalar):
+            if is_expression(node.value):
+                return self.evaluate(node, scope)
             if isinstance(node.value, str) and node.value.startswith("$") and not node.quoted:
                 match = PARAM_REF_RE.match(node.value)
                 value = scope.args.get(match.group(1)) if match else None
                 if value is None:
-                    self.diagnostics.error(
-                        "unknown-block-param", f"`{node.value}` is not a parameter of block `{scope.block.name}`",
-                        node.pos, hint=did_you_mean(node.value[1:], scope.args) or (
-                            "its parameters: " + ", ".join(scope.block.params) if scope.block.params
-                            else "declare it under the block's `params:`"))
+                    self.unknown_param(node.value, node.pos, scope)
+                    return None
+                if isinstance(value, Scalar) and value.value is FAILED:  # its definition's error is reported
                     return None
                 return value
             return node
         if isinstance(node, Seq):
-            copy = Seq(node.pos)
+            items = []
             for item in node.items:
                 substituted = self.substitute_node(item, scope)
                 if substituted is None:
                     return None
-                copy.items.append(substituted)
+                items.append(substituted)
+            if all(a is b for a, b in zip(items, node.items)):
+                return node  # nothing to substitute: no copy (most layers of a spec)
+            copy = Seq(node.pos)
+            copy.items = items
             return copy
-        copy = Map(node.pos)
+        entries = {}
         for key, value in node.entries.items():
             substituted = self.substitute_node(value, scope)
             if substituted is None:
                 return None
-            copy.entries[key] = substituted
-            copy.key_pos[key] = node.key_pos[key]
+            entries[key] = substituted
+        if all(entries[key] is value for key, value in node.entries.items()):
+            return node
+        copy = Map(node.pos)
+        copy.entries = entries
+        copy.key_pos = dict(node.key_pos)
         return copy

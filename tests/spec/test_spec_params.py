@@ -1,0 +1,193 @@
+"""The spec's own `params:` (values, tables, `${...}` expressions), `--set`, and `m.*` references: what
+lets one spec cover a model family (YOLO's n/s/m/l/x scales) without editing it."""
+
+import json
+import math
+import textwrap
+
+import pytest
+
+from netdsl.cli import main
+from netdsl.spec import check_text
+from netdsl.spec.expressions import ExpressionError, evaluate
+
+HEAD = """\
+netdsl: 1
+inputs:
+  - {name: data, shape: [1, 3, 16, 16]}
+"""
+
+FAMILY = HEAD + """\
+params:
+  scale: n
+  depth: {by: scale, n: 0.33, m: 0.67}
+  width: {by: scale, n: 0.25, m: 0.75}
+  c64: ${ceil(min(64, 1024) * width / 8) * 8}
+  n3: ${max(round(3 * depth), 1)}
+blocks:
+  unit:
+    params: {c: required, shortcut: true}
+    layers:
+      - {name: cv1, kind: convolution, out_channels: $c, kernel: 3, padding: 1}
+      - {name: add, kind: add, inputs: [cv1, input], when: $shortcut}
+  c2f:
+    params: {c2: required, n: 1, e: 0.5, c: "${int(c2 * e)}"}
+    layers:
+      - {name: cv1, kind: convolution, out_channels: "${2 * c}", kernel: 1}
+      - {name: split, kind: chunk, chunks: 2, dim: 1}
+      - {name: m, block: unit, inputs: split.1, repeat: $n, with: {c: $c}}
+      - {name: cat, kind: concat, inputs: [split.0, split.1, m.*], axis: 1}
+      - {name: cv2, kind: convolution, out_channels: $c2, kernel: 1}
+layers:
+  - {name: model.0, kind: convolution, out_channels: $c64, kernel: 3, padding: 1}
+  - {name: model.1, block: c2f, with: {c2: $c64, n: $n3}}
+"""
+
+
+def checked(text: str, params=None):
+    result, diagnostics = check_text(textwrap.dedent(text), params=params)
+    assert result is not None, [f"{d.pos}: {d.code}: {d.message}" for d in diagnostics]
+    return result
+
+
+def errors(text: str, params=None):
+    result, diagnostics = check_text(textwrap.dedent(text), params=params)
+    assert result is None
+    return [(d.code, d.message, d.pos.line) for d in diagnostics if d.severity == "error"]
+
+
+def test_tables_and_expressions_follow_ultralytics_scaling():
+    # ultralytics: c2 = make_divisible(min(c2, max_channels) * width, 8); n = max(round(n * depth), 1)
+    def make_divisible(x, d):
+        return math.ceil(x / d) * d
+
+    for scale, depth, width in (("n", 0.33, 0.25), ("m", 0.67, 0.75)):
+        result = checked(FAMILY, {"scale": scale})
+        channels, repeats = make_divisible(64 * width, 8), max(round(3 * depth), 1)
+        assert result.types["model.1.cv2"].shape == (1, channels, 16, 16)
+        assert [n.name for n in result.graph.nodes if n.name.endswith(".cv1") and ".m." in n.name] == [
+            f"model.1.m.{i}.cv1" for i in range(repeats)]
+        assert result.graph.params["c64"] == channels and result.graph.params["scale"] == scale
+
+
+def test_star_lists_every_repetition_in_order():
+    result = checked(FAMILY, {"scale": "m"})  # n3 = 2
+    assert result.graph.node("model.1.cat").inputs == [
+        "model.1.split.0", "model.1.split.1", "model.1.m.0.add", "model.1.m.1.add"]
+    c = result.graph.params["c64"] // 2
+    assert result.types["model.1.cat"].shape[1] == 4 * c
+
+
+def test_block_defaults_may_be_expressions_over_the_arguments():
+    result = checked(FAMILY)
+    c64 = result.graph.params["c64"]
+    assert result.types["model.1.cv1"].shape[1] == 2 * int(c64 * 0.5)
+
+
+def test_a_set_that_picks_no_table_entry_is_one_located_error():
+    found = errors(FAMILY, {"scale": "q"})
+    assert len(found) == 1, found
+    code, message, line = found[0]
+    assert code == "invalid-value" and "'q'" in message and "entries: n, m" in message and line == 5
+
+
+def test_set_of_an_unknown_parameter_is_refused_naming_the_known_ones():
+    found = errors(FAMILY, {"scael": "m"})
+    assert any(code == "unknown-param" and "scael" in message and "scale" in message for code, message, _ in found)
+
+
+def test_unknown_parameter_in_a_layer_is_located():
+    found = errors(HEAD + "layers:\n  - {name: c, kind: convolution, out_channels: $channels, kernel: 1}\n")
+    assert found and found[0][0] == "unknown-param" and "`$channels`" in found[0][1] and found[0][2] == 5
+
+
+@pytest.mark.parametrize("expression, names, expected", [
+    ("ceil(min(256, max_channels) * width / 8) * 8", {"max_channels": 512, "width": 1.25}, 320),
+    ("max(round(9 * depth), 1)", {"depth": 0.33}, 3),  # 2.97 rounds to 3, as Python's round does
+    ("round(2.5)", {}, 2),  # Python's round: half to even (ultralytics uses it)
+    ("int(c2 * 0.5)", {"c2": 63}, 31),
+    ("$a // 2 + a % 3", {"a": 7}, 4),
+    ("'c3k' if c3k else 'bottleneck'", {"c3k": False}, "bottleneck"),
+    ("scale in ['m', 'l', 'x'] and not flag", {"scale": "l", "flag": False}, True),
+    ("1 < x <= 3", {"x": 3}, True),
+    ("-x ** 2", {"x": 3}, -9),
+])
+def test_expressions_compute_as_python_does(expression, names, expected):
+    assert evaluate(expression, names) == expected
+    assert evaluate(expression, names) == eval(expression.replace("$", ""), {"ceil": math.ceil, "__builtins__": {
+        "min": min, "max": max, "round": round, "int": int}}, dict(names))
+
+
+@pytest.mark.parametrize("expression, fragment", [
+    ("__import__('os')", "not a function"),
+    ("x.__class__", "cannot be written"),
+    ("[i for i in range(9)]", "cannot be written"),
+    ("open('f')", "not a function"),
+    ("2 ** 1000", "exponent"),
+    ("10 ** 16", "out of range"),
+    ("1 / 0", "division by zero"),
+    ("y + 1", "`y` is not a parameter"),
+    ("1 +", "not an expression"),
+    ("'a' * 3", "not a number"),
+    ("x" * 1001, "at most 1000"),
+])
+def test_expressions_refuse_what_they_cannot_do(expression, fragment):
+    with pytest.raises(ExpressionError, match=None) as raised:
+        evaluate(expression, {"x": 1})
+    assert fragment in str(raised.value)
+
+
+def test_expression_errors_in_layers_are_located():
+    found = errors(HEAD + "layers:\n  - {name: c, kind: convolution, out_channels: \"${4 / 0}\", kernel: 1}\n")
+    assert found == [("invalid-value", "division by zero (in the spec)", 5)]
+
+
+def test_block_chosen_by_a_parameter_and_when_by_an_expression():
+    result = checked(HEAD + """\
+params: {deep: true}
+blocks:
+  one:
+    params: {c: 4}
+    layers: [{name: conv, kind: convolution, out_channels: $c, kernel: 1}]
+  two:
+    params: {c: 4}
+    layers:
+      - {name: conv, kind: convolution, out_channels: $c, kernel: 1}
+      - {name: conv2, kind: convolution, out_channels: $c, kernel: 1}
+layers:
+  - {name: m, block: "${'two' if deep else 'one'}", repeat: 2}
+  - {name: act, kind: relu, when: "${not deep}"}
+""")
+    assert [n.name for n in result.graph.nodes] == ["m.0.conv", "m.0.conv2", "m.1.conv", "m.1.conv2"]
+
+
+def test_star_of_a_layer_that_is_not_repeated_is_an_error():
+    found = errors(HEAD + """\
+layers:
+  - {name: a, kind: relu}
+  - {name: cat, kind: concat, inputs: [a, a.*], axis: 1}
+""")
+    assert found and found[0][0] == "unknown-input" and "`a.*`" in found[0][1]
+
+
+def test_cli_set_reaches_the_spec(tmp_path, capsys):
+    spec = tmp_path / "family.yaml"
+    spec.write_text(FAMILY)
+    assert main(["summary", str(spec), "--set", "scale=m", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    shapes = {row["name"]: row for row in report["layers"]} if "layers" in report else {}
+    assert "model.1.m.1.cv1" in shapes
+    assert main(["validate", str(spec), "--set", "scale=z"]) == 1
+    assert "no entry in table `depth`" in capsys.readouterr().err
+    assert main(["validate", str(spec), "--set", "scale"]) == 2
+    assert "NAME=VALUE" in capsys.readouterr().err
+
+
+def test_the_manifest_records_the_parameters_an_engine_was_built_with(tmp_path, capsys):
+    pytest.importorskip("tensorrt_rtx")
+    spec = tmp_path / "family.yaml"
+    spec.write_text(FAMILY)
+    plan = tmp_path / "family.plan"
+    assert main(["build", str(spec), "--random-weights", "--set", "scale=m", "-o", str(plan)]) == 0
+    recorded = json.loads((tmp_path / "family.plan.json").read_text())["spec"]["params"]
+    assert recorded["scale"] == "m" and recorded["c64"] == 48 and recorded["n3"] == 2
