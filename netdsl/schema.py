@@ -17,6 +17,10 @@ PARAM_REF = {"type": "string", "pattern": r"^\$([A-Za-z_][A-Za-z0-9_]*|\{.*\})$"
              "description": "a parameter (`$name`: the block's, or the spec's `params:`) or an expression `${...}`"}
 
 
+WHEN = {"description": "false leaves it out (a spec parameter or expression: `when: $nms`)",
+        "anyOf": [{"type": "boolean"}, PARAM_REF]}
+
+
 def _param(schema: dict, doc: str) -> dict:
     wrapped = {"anyOf": [_items_may_be_refs(schema), {"$ref": "#/definitions/param_ref"}]}
     if doc:
@@ -117,6 +121,7 @@ def build_schema() -> dict:
             "batch": {"type": "object", "required": ["min", "opt", "max"], "additionalProperties": False,
                       "properties": {k: dim for k in ("min", "opt", "max")},
                       "description": "range of a dynamic batch"},
+            "when": WHEN,
         },
     }
     weights = {"anyOf": [{"type": "string", "minLength": 1}, {
@@ -149,7 +154,8 @@ def build_schema() -> dict:
     assert set(quantization["properties"]) == set(SECTION_KEYS)
     output = {"anyOf": [{"$ref": "#/definitions/name"},
                         {"type": "object", "required": ["name", "from"], "additionalProperties": False,
-                         "properties": {"name": {"$ref": "#/definitions/name"}, "from": {"$ref": "#/definitions/name"}}}]}
+                         "properties": {"name": {"$ref": "#/definitions/name"}, "from": {"$ref": "#/definitions/name"},
+                                        "when": WHEN}}]}
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": SCHEMA_ID,

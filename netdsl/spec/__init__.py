@@ -20,7 +20,7 @@ from .expand import Expander, Scope, read_blocks
 from .buildopts import read_build
 from .dims import read_profiles
 from .weightnames import check_layer_weights, read_weights_source
-from .fields import IDENT_RE, check_keys, expect_list, expect_map, int_of, name_of, text_of
+from .fields import IDENT_RE, bool_of, check_keys, expect_list, expect_map, int_of, name_of, text_of
 
 VERSION = 1
 TOP_KEYS = ("netdsl", "name", "description", "params", "weights", "build", "quantization", "inputs", "dims",
@@ -116,7 +116,7 @@ def read_graph(root: YamlNode, source: Source, diagnostics: Diagnostics, overrid
         spec_params = read_spec_params(top.entries.get("params"), overrides, diagnostics, top.pos)
     weights = read_weights_source(top.entries.get("weights"), source.path, diagnostics)
     build = read_build(top.entries.get("build"), source.path, diagnostics)
-    inputs = read_inputs(top.entries.get("inputs"), diagnostics)
+    inputs = read_inputs(top.entries.get("inputs"), diagnostics, spec_params or {})
     profiles = read_profiles(top, inputs, diagnostics) if inputs is not None else None
     blocks = read_blocks(top.entries.get("blocks"), diagnostics)
     layers = top.entries.get("layers")
@@ -172,7 +172,17 @@ def read_version(top: Map, source: Source, diagnostics: Diagnostics) -> bool:
     return True
 
 
-def read_inputs(node: YamlNode | None, diagnostics: Diagnostics) -> list[Input] | None:
+def included(entry: Map, spec_params: dict, diagnostics: Diagnostics) -> bool | None:
+    """An input's or output's `when:` (a spec parameter or expression): False leaves it out; None after
+    an error."""
+    when = entry.entries.get("when")
+    if when is None:
+        return True
+    resolved = Expander({}, diagnostics, spec_params).substitute_node(when, Scope("", {}, {}, args=spec_params))
+    return None if resolved is None else bool_of(resolved, "`when`", diagnostics)
+
+
+def read_inputs(node: YamlNode | None, diagnostics: Diagnostics, spec_params: dict) -> list[Input] | None:
     if node is None:
         return None
     listed = expect_list(node, "`inputs`", diagnostics)
@@ -181,11 +191,15 @@ def read_inputs(node: YamlNode | None, diagnostics: Diagnostics) -> list[Input] 
     if not listed.items:
         diagnostics.error("invalid-value", "`inputs` is empty: a network needs at least one input", listed.pos)
         return None
-    inputs = []
+    inputs, left_out = [], 0
     for item in listed.items:
         entry = expect_map(item, "an input", diagnostics)
-        if entry is None or not check_keys(entry, ("name", "dtype", "shape", "batch"), "an input", diagnostics,
-                                           required=("name", "shape")):
+        if entry is None or not check_keys(entry, ("name", "dtype", "shape", "batch", "when"), "an input",
+                                           diagnostics, required=("name", "shape")):
+            continue
+        wanted = included(entry, spec_params, diagnostics)
+        if not wanted:
+            left_out += wanted is False
             continue
         name = name_of(entry.entries["name"], "input name", diagnostics)
         dtype = "float32"
@@ -201,7 +215,11 @@ def read_inputs(node: YamlNode | None, diagnostics: Diagnostics) -> list[Input] 
         if name is None or shape is None or batch is False:
             continue
         inputs.append(Input(name, dtype, shape, batch, entry.entries["name"].pos))
-    return inputs if len(inputs) == len(listed.items) else None
+    if inputs and len(inputs) + left_out == len(listed.items):
+        return inputs
+    if len(inputs) + left_out == len(listed.items):
+        diagnostics.error("invalid-value", "every input is left out by its `when`", listed.pos)
+    return None
 
 
 def read_shape(node: YamlNode, diagnostics: Diagnostics) -> tuple | None:
@@ -274,10 +292,14 @@ def read_outputs(top: Map, scope: Scope, expander: Expander, diagnostics: Diagno
     if not listed.items:
         diagnostics.error("invalid-value", "`outputs` is empty", listed.pos)
         return []
-    outputs, seen = [], {}
+    outputs, seen, left_out = [], {}, 0
     for item in listed.items:
         if isinstance(item, Map):
-            if not check_keys(item, ("name", "from"), "an output", diagnostics, required=("name", "from")):
+            if not check_keys(item, ("name", "from", "when"), "an output", diagnostics, required=("name", "from")):
+                continue
+            wanted = included(item, scope.args or {}, diagnostics)
+            if not wanted:
+                left_out += wanted is False
                 continue
             name = name_of(item.entries["name"], "output name", diagnostics)
             source_node = item.entries["from"]
@@ -301,4 +323,6 @@ def read_outputs(top: Map, scope: Scope, expander: Expander, diagnostics: Diagno
             continue
         seen[name] = item.pos
         outputs.append(Output(name, tensor, item.pos))
+    if left_out == len(listed.items):
+        diagnostics.error("invalid-value", "every output is left out by its `when`", listed.pos)
     return outputs

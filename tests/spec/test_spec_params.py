@@ -191,3 +191,35 @@ def test_the_manifest_records_the_parameters_an_engine_was_built_with(tmp_path, 
     assert main(["build", str(spec), "--random-weights", "--set", "scale=m", "-o", str(plan)]) == 0
     recorded = json.loads((tmp_path / "family.plan.json").read_text())["spec"]["params"]
     assert recorded["scale"] == "m" and recorded["c64"] == 48 and recorded["n3"] == 2
+
+
+FRAMES = HEAD.replace("inputs:\n  - {name: data, shape: [1, 3, 16, 16]}\n", "") + """\
+params: {frames: false, nms: false}
+inputs:
+  - {name: data, shape: [1, 16, 16, 3], dtype: uint8, when: $frames}
+  - {name: data, shape: [1, 3, 16, 16], when: "${not frames}"}
+layers:
+  - {name: nchw, kind: permute, dims: [0, 3, 1, 2], when: $frames}
+  - {name: as_float, kind: cast, dtype: float32, when: $frames}
+  - {name: act, kind: relu}
+  - {name: top, kind: topk, k: 2, dim: 1}
+outputs:
+  - {name: features, from: act, when: "${not nms}"}
+  - {name: best, from: top.values, when: $nms}
+"""
+
+
+def test_inputs_and_outputs_chosen_by_parameters():
+    plain = checked(FRAMES)
+    assert [(i.dtype, i.shape) for i in plain.graph.inputs] == [("float32", (1, 3, 16, 16))]
+    assert [o.name for o in plain.graph.outputs] == ["features"]
+    frames = checked(FRAMES, {"frames": True, "nms": True})
+    assert [(i.dtype, i.shape) for i in frames.graph.inputs] == [("uint8", (1, 16, 16, 3))]
+    assert [o.name for o in frames.graph.outputs] == ["best"]
+    assert frames.types["act"].shape == (1, 3, 16, 16)
+
+
+def test_leaving_out_every_output_is_an_error():
+    text = FRAMES.replace("when: $nms}", "when: false}")
+    found = errors(text, {"nms": True})
+    assert ("invalid-value", "every output is left out by its `when`") in [(c, m) for c, m, _ in found]
