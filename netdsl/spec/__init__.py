@@ -62,7 +62,7 @@ def check(path: str, partial: bool = False, params: dict | None = None) -> tuple
     root = compose(source, diagnostics) if source is not None else None
     if root is None:
         return None, diagnostics
-    return check_document(root, source, diagnostics, partial)
+    return check_document(root, source, diagnostics, partial, params)
 
 
 @paused_gc()

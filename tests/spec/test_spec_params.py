@@ -223,3 +223,13 @@ def test_leaving_out_every_output_is_an_error():
     text = FRAMES.replace("when: $nms}", "when: false}")
     found = errors(text, {"nms": True})
     assert ("invalid-value", "every output is left out by its `when`") in [(c, m) for c, m, _ in found]
+
+
+def test_check_and_load_of_a_file_take_the_parameters(tmp_path):
+    from netdsl.spec import check, load
+
+    spec = tmp_path / "family.yaml"
+    spec.write_text(textwrap.dedent(FAMILY))
+    assert load(str(spec), params={"scale": "m"}).graph.params["n3"] == 2
+    checked, _ = check(str(spec), params={"scale": "m"})
+    assert checked.graph.params["scale"] == "m" and load(str(spec)).graph.params["scale"] == "n"
