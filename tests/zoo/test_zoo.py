@@ -4,7 +4,6 @@ matches the model's output on random weights and inputs. Builds: tests/trt/test_
 shipped spec."""
 
 import pathlib
-import struct
 
 import numpy as np
 import pytest
@@ -19,7 +18,7 @@ sys_path = pathlib.Path(__file__).resolve().parent
 import sys  # noqa: E402
 
 sys.path.insert(0, str(sys_path))
-from torch_models import MODELS, randomized  # noqa: E402
+from torch_models import MODELS, gen_wts, randomized  # noqa: E402
 
 ROOT = sys_path.parents[1]
 
@@ -46,21 +45,6 @@ def test_zoo_spec_matches_pytorch(name):
         expected = model(torch.from_numpy(x)).numpy()
     scale = max(1.0, float(np.abs(expected).max()))
     assert np.abs(output - expected).max() <= 1e-4 * scale, (np.abs(output - expected).max(), scale)
-
-
-def gen_wts(model, path):
-    """tensorrtx's gen_wts.py, as its scripts write it: count line, then `name count  v v v` per entry
-    (two spaces after the count), each value struct.pack('>f').hex(), buffers included."""
-    with open(path, "w") as f:
-        state = model.state_dict()
-        f.write(f"{len(state)}\n")
-        for key, value in state.items():
-            flat = value.reshape(-1).cpu().numpy()
-            f.write(f"{key} {len(flat)} ")
-            for v in flat:
-                f.write(" ")
-                f.write(struct.pack(">f", float(v)).hex())
-            f.write("\n")
 
 
 @pytest.mark.parametrize("name,spec", [("lenet", "specs/lenet.yaml"), ("resnet18", "specs/zoo/resnet18.yaml")])

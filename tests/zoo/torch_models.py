@@ -2,6 +2,8 @@
 torchvision's definitions, so that no torchvision install is needed): the oracle for the zoo specs'
 parameter counts, weight names and outputs."""
 
+import struct
+
 import torch
 from torch import nn
 
@@ -198,3 +200,19 @@ def randomized(model, seed: int = 0):
                 fan_in = tensor[0].numel()
                 tensor.copy_(torch.randn(tensor.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
     return model.eval()
+
+
+def gen_wts(model, path):
+    """tensorrtx's gen_wts.py, as its scripts write it (lenet, yolov5 and yolov8/gen_wts.py alike): count
+    line, then `name count  v v v` per entry (two spaces after the count), each value
+    struct.pack('>f').hex(), buffers included."""
+    with open(path, "w") as f:
+        state = model.state_dict()
+        f.write(f"{len(state)}\n")
+        for key, value in state.items():
+            flat = value.reshape(-1).cpu().numpy()
+            f.write(f"{key} {len(flat)} ")
+            for v in flat:
+                f.write(" ")
+                f.write(struct.pack(">f", float(v)).hex())
+            f.write("\n")
