@@ -3,17 +3,18 @@ torch.nn.Linear on the last axis of any rank as a composite of it. TensorRT's ma
 floats only and needs equal ranks (a vector operand: one less); the lowering equalises them."""
 
 from ..params import Bool, Int, Param
-from ..tensors import BroadcastError, TensorType, broadcast, show_shape, show_type
+from ..tensors import BATCH, BroadcastError, TensorType, broadcast, show_shape, show_type
 from . import ShapeError, WeightSlot, register
 from .primitive import Composite, Primitive
 
 
 def product_macs(out: TensorType, inner) -> int:
     """Multiply-accumulates of a product with ``inner`` terms per output element, for one sample (the
-    first axis of a rank-2-or-more output is the batch, as for fully_connected)."""
-    total = inner if isinstance(inner, int) else 0
+    first axis of a rank-2-or-more output is the batch, as for fully_connected). Named sizes stay symbolic
+    (summary evaluates them at the profile's opt), as for convolutions; the -1 batch alone counts 0."""
+    total = inner if inner is not BATCH else 0
     for dim in out.shape[1:] if out.rank >= 2 else out.shape:
-        total *= dim if isinstance(dim, int) else 0
+        total *= dim if dim is not BATCH else 0
     return total
 
 
