@@ -223,3 +223,18 @@ def test_leaving_out_every_output_is_an_error():
     text = FRAMES.replace("when: $nms}", "when: false}")
     found = errors(text, {"nms": True})
     assert ("invalid-value", "every output is left out by its `when`") in [(c, m) for c, m, _ in found]
+
+
+def test_quantization_section_chosen_by_a_parameter(tmp_path):
+    text = HEAD + """\
+params: {quantize: none}
+quantization: {dtype: $quantize, when: "${quantize != 'none'}", exclude: [c1]}
+layers:
+  - {name: c1, kind: convolution, out_channels: 4, kernel: 1}
+  - {name: c2, kind: convolution, out_channels: 4, kernel: 1}
+"""
+    assert checked(text).graph.quantization is None
+    quantized = checked(text, {"quantize": "fp8"}).graph.quantization
+    assert quantized.dtype == "fp8" and "c1" in quantized.exclude
+    found = errors(text, {"quantize": "int3"})
+    assert found and found[0][0] == "invalid-value" and "int3" in found[0][1]
