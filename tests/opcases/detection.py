@@ -13,13 +13,10 @@ def anchors(stride, offset=0.5):
     Detect head uses it: ([2, H*W] points, [1, H*W] strides)."""
 
     def oracle(x):
-        import os
-
-        os.environ.setdefault("YOLO_OFFLINE", "1")  # ultralytics must not reach the network
-        from ultralytics.utils.tal import make_anchors
+        from yolo_oracle import ultralytics_module
 
         feature = torch.zeros((1, 1) + tuple(x.shape[-2:]))
-        points, strides = make_anchors([feature], [stride], offset)
+        points, strides = ultralytics_module("ultralytics.utils.tal").make_anchors([feature], [stride], offset)
         return points.T.contiguous(), strides.T.contiguous()
 
     return oracle

@@ -5,8 +5,6 @@ computed by the TensorRT-semantics evaluator, the reference and ONNX Runtime (th
 several sizes, equal ultralytics' make_anchors and PyTorch. Static sizes lower to constants and plain
 reshapes, without shape tensors."""
 
-import os
-
 import numpy as np
 import pytest
 
@@ -15,10 +13,11 @@ from netdsl.spec import check_text
 from netdsl.spec.buildopts import BuildOptions
 from netdsl.trt.dims import check_corners
 
-os.environ.setdefault("YOLO_OFFLINE", "1")  # ultralytics (the oracle) must not reach the network
+from yolo_oracle import ultralytics_module
+
 trt = pytest.importorskip("tensorrt_rtx")
 torch = pytest.importorskip("torch")
-tal = pytest.importorskip("ultralytics.utils.tal")
+tal = ultralytics_module("ultralytics.utils.tal")
 
 SPEC = """netdsl: 1
 inputs:
