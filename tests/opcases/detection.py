@@ -32,6 +32,7 @@ def yolo_preprocess(x):
 
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+PIXEL_MEAN, PIXEL_STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)  # the same on 0..255 (mmdetection)
 
 
 def normalized(x, mean, std):
@@ -71,9 +72,9 @@ CASES = [
     Case("image_to_tensor", {"channels": "rgb", "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
          inputs=[frames((1, 6, 4, 3))], torch=lambda x: normalized(x.permute(0, 3, 1, 2).float() / 255,
                                                                    IMAGENET_MEAN, IMAGENET_STD)),
-    Case("image_to_tensor", {"channels": "bgr", "scale": 1, "mean": [123.675, 116.28, 103.53], "std": [58.395, 57.12, 57.375]},
+    Case("image_to_tensor", {"channels": "bgr", "scale": 1, "mean": list(PIXEL_MEAN), "std": list(PIXEL_STD)},
          inputs=[frames((1, 4, 4, 3), np.float32)], name="float-mmdet",
-         torch=lambda x: normalized(x.permute(0, 3, 1, 2).flip(1), (123.675, 116.28, 103.53), (58.395, 57.12, 57.375))),
+         torch=lambda x: normalized(x.permute(0, 3, 1, 2).flip(1), PIXEL_MEAN, PIXEL_STD)),
     Case("image_to_tensor", {"channels": "rgb", "layout": "nchw", "scale": 0.5, "mean": [0.25]},
          inputs=[((2, 1, 3, 3), "float16")], name="gray-float16",
          torch=lambda x: x.half().float() * 0.5 - 0.25, atol=1e-3, rtol=1e-3),  # float16 input: its rounding
