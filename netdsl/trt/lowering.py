@@ -9,6 +9,8 @@ difference is a bug in netdsl (InternalError naming the layer), never silently b
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ..diagnostics import InternalError, NetdslError
@@ -111,17 +113,30 @@ class Lowering:
         around it; for layers a TensorRT cannot build in that precision."""
         if self.precision == "float32":
             return lower_layer(x)
+        x = self.label(self.network.add_cast(x, self.trt.float32), "to_float32").get_output(0)
+        with self.float32():
+            result = lower_layer(x)
+        self.notes.append(f"layer `{self.node.name}` runs in float32: {reason}")
+        return self.to_build_dtype(result)
+
+    @contextlib.contextmanager
+    def float32(self):
+        """Within this block, float32 tensors and constants are float32 whatever the build's precision
+        (for layers TensorRT has in float32 only); cast the results with :meth:`to_build_dtype`."""
         import numpy as np
 
         saved = (self.precision, self.dtype, self.np_dtype)
-        x = self.label(self.network.add_cast(x, self.trt.float32), "to_float32").get_output(0)
         self.precision, self.dtype, self.np_dtype = "float32", self.trt.float32, np.float32
         try:
-            result = lower_layer(x)
+            yield
         finally:
             self.precision, self.dtype, self.np_dtype = saved
-        self.notes.append(f"layer `{self.node.name}` runs in float32: {reason}")
-        return self.label(self.network.add_cast(result, self.dtype), f"to_{self.precision}").get_output(0)
+
+    def to_build_dtype(self, tensor, part: str | None = None):
+        """A float32 tensor cast to the build's float type (itself in a float32 build)."""
+        if self.precision == "float32":
+            return tensor
+        return self.label(self.network.add_cast(tensor, self.dtype), part or f"to_{self.precision}").get_output(0)
 
     def trt_dtype(self, dtype: str):
         """The TensorRT dtype of a tensor of this netdsl dtype: float32 tensors take the build's
