@@ -27,7 +27,8 @@ class Pooling(Op):
         sizes, ceil = x.shape[2:], node.params["ceil_mode"]
         if max(win.dilation) > 1 and not all(isinstance(size, int) for size in sizes):
             raise ShapeError(f"a dilated {self.kind} needs static spatial sizes, found {show_shape(x.shape)}",
-                             "dilation", hint="dilated pooling lowers to one slice per kernel cell, of static size")
+                             "dilation", hint="dilated pooling lowers to one slice per kernel cell, of static size",
+                             code="dynamic-shape")
         out = [window_output(size, k, s, win.padding[axis], win.padding[win.rank + axis], d, ceil)
                for axis, (size, k, s, d) in enumerate(zip(sizes, win.kernel, win.stride, win.dilation))]
         short = too_small(out)
