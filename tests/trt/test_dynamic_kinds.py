@@ -204,6 +204,14 @@ YOLO = [
     DynamicCase("topk-over-pixels", """
   - {name: rows, kind: reshape, inputs: [x], shape: [0, 8, -1]}
   - {name: best, kind: topk, k: 5, dim: 2}""", lambda t: tuple(t["x"].flatten(2).topk(5, 2))),
+    # a composite (not_equal) whose inputs' heights, (height+3)//4 and height//4, agree only because every
+    # allowed height is a multiple of 32: its expansion compares them again in the reference and the lowering
+    DynamicCase("composite-on-sizes-equal-over-the-profiles", """
+  - {name: twice, kind: max_pool, kernel: 3, stride: 2, padding: 1, inputs: [x]}
+  - {name: fourth, kind: max_pool, kernel: 3, stride: 2, padding: 1}
+  - {name: quarter, kind: max_pool, kernel: 4, inputs: [x]}
+  - {name: out, kind: not_equal, inputs: [fourth, quarter]}""",
+                lambda t: F.max_pool2d(F.max_pool2d(t["x"], 3, 2, 1), 3, 2, 1) != F.max_pool2d(t["x"], 4)),
     DynamicCase("interpolate-size-nearest", """
   - {name: out, kind: interpolate, size: [12, 20], mode: nearest, inputs: [x]}""",
                 lambda t: F.interpolate(t["x"], size=(12, 20), mode="nearest"), dims="any"),
