@@ -399,3 +399,14 @@ def test_what_a_named_size_cannot_do_is_refused_at_the_layer(layers, dims, code,
     assert error.code == code and message in error.message, (error.code, error.message)
     assert error.layer == "out" and error.pos.line == text.splitlines().index(next(
         line for line in text.splitlines() if "{name: out," in line)) + 1
+
+
+@pytest.mark.parametrize("case", YOLO, ids=[c.name for c in YOLO])
+def test_the_detector_pieces_build_with_two_optimization_profiles(case):
+    # (about 0.2 s each on the CPU; build_plan checks the corners again and builds both profiles)
+    pytest.importorskip("tensorrt_rtx")
+    from netdsl import build
+
+    checked = checked_case(case)
+    plan = build.build_plan(checked, random_weights(checked), build.options_for(checked))
+    assert plan.data.nbytes > 0 and len(plan.profiles) == 2
