@@ -184,6 +184,9 @@ YOLO = [
   - {name: p2, kind: max_pool, kernel: 5, stride: 1, padding: 2}
   - {name: p3, kind: max_pool, kernel: 5, stride: 1, padding: 2}
   - {name: out, kind: concat, inputs: [x, p1, p2, p3], axis: 1}""", sppf),
+    DynamicCase("max_pool-dilated", """
+  - {name: out, kind: max_pool, kernel: 3, stride: 2, padding: 1, dilation: 2, inputs: [x]}""",
+                lambda t: F.max_pool2d(t["x"], 3, 2, 1, dilation=2), dims="any"),
     DynamicCase("upsample-nearest", """
   - {name: coarse, kind: max_pool, kernel: 2, inputs: [x]}
   - {name: up, kind: upsample, scale: 2, mode: nearest}
