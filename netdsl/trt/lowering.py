@@ -16,6 +16,7 @@ import numpy as np
 from ..diagnostics import InternalError, NetdslError
 from ..interpreter import Interpreter
 from ..ops import show_shape
+from ..symbolic import allowed
 from ..tensors import output_dtype as engine_output_dtype
 from . import backend
 
@@ -296,11 +297,11 @@ def network_flags(trt) -> int:
     return 1 << int(flag) if flag is not None else 0
 
 
-def lower(checked, bound: dict, builder, precision: str = "float32", quantizer=None):
+def lower(checked, bound: dict, builder, precision: str = "float32", quantizer=None, profiles=None):
     """A strongly typed INetworkDefinition for ``checked`` with ``bound`` weights (from
     :func:`netdsl.weights.bind.bind`), with quantize/dequantize pairs where ``quantizer``
-    (:func:`netdsl.quant.quantizer_for`) puts them. Returns (network, context); keep the context alive
-    until the engine is built."""
+    (:func:`netdsl.quant.quantizer_for`) puts them. ``profiles``: the build's, when they are not the
+    spec's. Returns (network, context); keep the context alive until the engine is built."""
     trt = backend().trt
     network = builder.create_network(network_flags(trt))
     ctx = Lowering(trt, network, precision)
@@ -321,7 +322,8 @@ def lower(checked, bound: dict, builder, precision: str = "float32", quantizer=N
             cast.name = f"{graph_input.name}/cast"
             tensor = cast.get_output(0)
         env[graph_input.name] = tensor
-    values = Lower(graph, ctx).run(env)
+    with allowed(profiles or graph.profiles or None):  # composites' expansions compare sizes as validate did
+        values = Lower(graph, ctx).run(env)
     used = set()
     for output in graph.outputs:
         tensor = values[output.source]
