@@ -135,7 +135,8 @@ def network_for(checked: CheckedSpec, bound: dict, options: BuildOptions | None 
             from .quant import quantizer_for
 
             quantizer = quantizer_for(checked)
-    network, ctx = lower(checked, bound, builder, (options or BuildOptions()).precision, quantizer)
+    options = options or BuildOptions()
+    network, ctx = lower(checked, bound, builder, options.precision, quantizer, profiles_of(checked, options))
     return builder, network, ctx
 
 

@@ -466,7 +466,13 @@ def cmd_refit(args) -> int:
     problems = refit.check(prepared)
     if problems:
         raise refit.RefitError(problems)
-    if prepared.spec_changed:
+    changed_profiles = refit.profile_changes(prepared)
+    if changed_profiles:
+        print(f"note: {prepared.plan_path} was built for other optimization profiles than {prepared.spec_path} gives "
+              "now (engine -> spec):\n" + "".join(f"  {change}\n" for change in changed_profiles) +
+              "A refit keeps the engine's ranges; serving the new ones needs a rebuild. The weights fit either way.",
+              file=sys.stderr)
+    elif prepared.spec_changed:
         print("note: the spec changed since the build, but not in its weights (names, shapes, dtypes)", file=sys.stderr)
     count = len(prepared.arrays)
     if args.check:
@@ -800,7 +806,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "manifest of any build (which records the same names, dtypes and shapes), or against SPEC itself "
                 "(the weights a refittable build of it would take); it says which engines its verdict speaks for. "
                 "Engines built with refit-identical or weightless take back exactly the weights they were built "
-                "with.")
+                "with. Where the spec's optimization profiles now differ from the engine's, it says so: the weights "
+                "still fit, and the engine keeps serving the ranges it was built with.")
     refit.add_argument("engine", metavar="ENGINE|SPEC", help="a plan with its manifest (ENGINE.json); with --check "
                        "also a plan built without refit, or a spec (.yaml): no engine needed")
     refit.add_argument("--weights", required=True, metavar="NEW", help="the new weights (.safetensors, .wts, .npz)")

@@ -133,6 +133,35 @@ class Float(ParamType):
         return schema
 
 
+class Floats(ParamType):
+    """A non-empty list of finite numbers (one per channel: a normalization's mean and std), each as
+    :class:`Float` with ``low`` and ``low_open`` checks it."""
+
+    __slots__ = ("low", "low_open", "max_items")
+
+    def __init__(self, low: float | None = None, low_open: bool = False, max_items: int = 4096):
+        self.low = low
+        self.low_open = low_open
+        self.max_items = max_items
+
+    def check(self, node):
+        if not isinstance(node, Seq) or not node.items or len(node.items) > self.max_items:
+            _fail(self.expected(), node)
+        item = Float(self.low, low_open=self.low_open)
+        return tuple(item.check(child) for child in node.items)
+
+    def expected(self) -> str:
+        each = Float(self.low, low_open=self.low_open).expected()[len("a finite number"):]
+        return f"a list of 1 to {self.max_items} finite numbers" + (f" (each{each})" if each else "")
+
+    def schema(self):
+        return {"type": "array", "items": Float(self.low, low_open=self.low_open).schema(), "minItems": 1,
+                "maxItems": self.max_items}
+
+    def show(self, value):
+        return "[" + ", ".join(f"{v:g}" for v in value) + "]"
+
+
 class Bool(ParamType):
     __slots__ = ()
 

@@ -20,6 +20,7 @@ import numpy as np
 from .diagnostics import NetdslError
 from .interpreter import Interpreter
 from .ops import BATCH, show_shape
+from .symbolic import allowed
 from .tensors import is_float, numpy_dtype
 
 
@@ -117,7 +118,9 @@ def run(checked, bound: dict, inputs: dict, keep: set[str] | None = None, quanti
 
         quant = FakeQuant(quantizer)
     context = Context(bound, checked.types, sizes.get(BATCH.name), sizes, quant=quant)
-    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+    # (composites' expansions compare symbolic sizes over the profiles, as validate did)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"), \
+            allowed(checked.graph.profiles or None):
         values = Reference(checked.graph, context).run(dict(arrays), keep=wanted)
     missing = [o.source for o in checked.graph.outputs if o.source not in values]
     if missing:

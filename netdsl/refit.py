@@ -51,6 +51,7 @@ class Prepared:
     spec_path: str = ""
     precision: str = "float32"
     warnings: list = field(default_factory=list)  # binding's warnings (unused weights, a `module.` prefix read)
+    profiles: list = field(default_factory=list)  # the spec's optimization profiles (symbolic.Profile) now
 
 
 def spec_path_of(manifest: dict, plan_path: str, spec: str | None) -> str:
@@ -130,7 +131,7 @@ def prepare_spec(spec_path: str, weights, precision: str | None = None, strict: 
     recorded = {name: (dtype, tuple(shape)) for name, (dtype, shape, _) in ctx.names.items()}
     return Prepared("", None, b"", dict(ctx.arrays), recorded,
                     source if isinstance(weights, (str, os.PathLike)) else None, False, spec_path, precision,
-                    list(diagnostics))
+                    list(diagnostics), checked.graph.profiles)
 
 
 def speaks_for(prepared: Prepared) -> str:
@@ -148,6 +149,22 @@ def speaks_for(prepared: Prepared) -> str:
                 "cannot take new weights")
     return f"{prepared.plan_path} (refit: {mode}, {prepared.precision}): all {count} refittable weights present with " \
            "the engine's dtypes and shapes"
+
+
+def profile_changes(prepared: Prepared) -> list[str]:
+    """How the spec's optimization profiles now differ from those the engine was built with (its
+    manifest's), one sentence per changed range; none for a spec alone. Weights do not depend on the
+    ranges, so new weights still fit: the engine keeps serving its own ranges, and only a build serves
+    the new ones."""
+    from .diff import compare_profiles
+    from .symbolic import Profile
+
+    if prepared.manifest is None:
+        return []
+    built = [Profile(index, {name: (r["min"], r["opt"], r["max"]) for name, r in ranges.items()})
+             for index, ranges in enumerate(prepared.manifest.get("profiles", []))]
+    # the manifest records the ranges (not multiple_of): compare those
+    return compare_profiles(built, [Profile(p.index, p.ranges) for p in prepared.profiles])
 
 
 def check(prepared: Prepared) -> list[str]:

@@ -152,6 +152,9 @@ def build_schema() -> dict:
             "residual": {"type": "boolean", "default": True,
                          "description": "Q/DQ on the other input of a residual add, so TensorRT fuses the add"}}}
     assert set(quantization["properties"]) == set(SECTION_KEYS)
+    for key, rule in quantization["properties"].items():  # spec parameters work here too
+        quantization["properties"][key] = {"anyOf": [rule, {"$ref": "#/definitions/param_ref"}]}
+    quantization["properties"]["when"] = WHEN
     output = {"anyOf": [{"$ref": "#/definitions/name"},
                         {"type": "object", "required": ["name", "from"], "additionalProperties": False,
                          "properties": {"name": {"$ref": "#/definitions/name"}, "from": {"$ref": "#/definitions/name"},

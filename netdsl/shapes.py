@@ -9,7 +9,7 @@ from .graph import Graph, Node
 from .interpreter import Interpreter
 from .ops import ShapeError, TensorType
 from .symbolic import SymbolicError, allowed
-from .tensors import show_type
+from .tensors import is_static, show_shape, show_type
 
 
 class ShapeInference(Interpreter):
@@ -25,6 +25,7 @@ class ShapeInference(Interpreter):
             result = node.op.infer_shape(node, *args)
             if len(node.outputs) > 1 and not (isinstance(result, tuple) and not isinstance(result, TensorType)):
                 raise TypeError(f"{node.kind} returned one type for {len(node.outputs)} outputs")
+            check_static_weights(node, args)
             return result
         except SymbolicError as error:
             dynamic = sorted({str(d) for t in args for d in t.shape if not isinstance(d, int)})
@@ -49,6 +50,14 @@ def infer_shapes(graph: Graph, diagnostics: Diagnostics, profiles: list | None =
     initial = {i.name: TensorType(i.shape, i.dtype) for i in graph.inputs}
     with allowed(profiles or graph.profiles or None):
         return ShapeInference(graph, diagnostics).run(initial)
+
+
+def check_static_weights(node: Node, args) -> None:
+    """A weight is an array of one size: one whose shape follows a dynamic input size (batch norm over
+    dynamic channels, a linear layer over a dynamic last axis) cannot be given."""
+    for slot in node.op.weight_slots(node, *args):
+        if not is_static(slot.shape):
+            raise SymbolicError(f"its weight `{slot.name}` would have the shape {show_shape(slot.shape)}")
 
 
 def check_dtypes(node: Node, args) -> None:

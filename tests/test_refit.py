@@ -224,3 +224,45 @@ def test_refit_check_command_without_any_refittable_engine(small):
     build.build(str(spec), output=str(plan), weights=str(folder / "w.safetensors"))
     result = netdsl("refit", str(plan), "--weights", str(folder / "w.safetensors"), "--check")
     assert result.returncode == 0 and "small.plan itself was built without refit support" in result.stdout
+
+
+DYNAMIC = """\
+netdsl: 1
+inputs: [{name: image, shape: [batch, 3, height, width]}]
+dims:
+  batch: {min: 1, opt: 1, max: 2}
+  height: {min: 16, opt: 32, max: 64, multiple_of: 8}
+  width: {min: 16, opt: 32, max: 64}
+profiles:
+  - {height: [16, 16, 32], width: [16, 16, 32]}
+  - {height: [32, 64, 64], width: [32, 64, 64]}
+layers:
+  - {name: conv, kind: convolution, out_channels: 4, kernel: 3, padding: 1, bias: false}
+  - {name: bn, kind: batch_norm}
+  - {name: act, kind: relu}
+"""
+
+
+def test_refit_check_says_the_engine_was_built_for_other_profiles(tmp_path):
+    spec, weights, plan = tmp_path / "dynamic.yaml", tmp_path / "w.safetensors", tmp_path / "dynamic.plan"
+    spec.write_text(DYNAMIC)
+    write_weights(str(weights), random_state(spec, 0))
+    build.build(str(spec), output=str(plan), weights=str(weights))
+    refittable(plan)
+    write_weights(str(tmp_path / "new.safetensors"), random_state(spec, 1))
+    same = netdsl("refit", str(plan), "--weights", str(tmp_path / "new.safetensors"), "--check")
+    assert same.returncode == 0 and "refittable weights present" in same.stdout and "profiles" not in same.stderr
+    # a step (multiple_of) is netdsl's check, not the engine's: the engine's ranges are unchanged
+    spec.write_text(DYNAMIC.replace("multiple_of: 8", "multiple_of: 16"))
+    assert refit.profile_changes(refit.prepare(str(plan), str(weights))) == []
+    spec.write_text(DYNAMIC.replace("max: 64, multiple_of", "max: 128, multiple_of")
+                    .replace("{height: [32, 64, 64]", "{height: [32, 48, 128]"))
+    prepared = refit.prepare(str(plan), str(tmp_path / "new.safetensors"))
+    assert refit.check(prepared) == []  # the weights do not depend on the ranges
+    assert refit.profile_changes(prepared) == ["profile 1 `height`: 32..64 (opt 64) -> 32..128 (opt 48)"]
+    result = netdsl("refit", str(plan), "--weights", str(tmp_path / "new.safetensors"), "--check")
+    assert result.returncode == 0 and "refittable weights present" in result.stdout
+    assert (f"note: {plan} was built for other optimization profiles than {spec} gives now (engine -> spec):\n"
+            "  profile 1 `height`: 32..64 (opt 64) -> 32..128 (opt 48)\n"
+            "A refit keeps the engine's ranges; serving the new ones needs a rebuild. The weights fit either way.") \
+        in result.stderr

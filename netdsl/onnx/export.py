@@ -25,6 +25,7 @@ from ..diagnostics import NetdslError
 from ..interpreter import Interpreter
 from ..ops import REGISTRY
 from ..ops.primitive import Builder, Composite, Primitive, Value, several
+from ..symbolic import allowed
 from ..tensors import FLOAT_DTYPES, TensorType
 from . import EXPORTS, NotExportable
 
@@ -262,7 +263,8 @@ def to_model(checked, bound: dict):
     graph = checked.graph
     emitter = Emitter(bound)
     walk = Export(checked, emitter)
-    env = walk.run({i.name: Value(i.name, checked.types[i.name]) for i in graph.inputs})
+    with allowed(graph.profiles or None):  # sizes agree as shape inference found them: over the profiles
+        env = walk.run({i.name: Value(i.name, checked.types[i.name]) for i in graph.inputs})
     if walk.problems:
         raise ExportError("cannot write this spec as ONNX:\n  " + "\n  ".join(walk.problems))
     outputs = []

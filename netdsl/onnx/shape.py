@@ -288,3 +288,24 @@ def pixel_unshuffle(g, node, x):
     if x.type.rank != 4 or x.type.shape[1] != 1:  # SpaceToDepth orders channels as DCR: the same for one only
         return None
     return g.op("SpaceToDepth", x, blocksize=node.params["downscale_factor"])
+
+
+to_onnx("reshape_as")(lambda g, node, x, like: g.op("Reshape", x, g.op("Shape", like)))
+
+
+@to_onnx("anchor_points")
+def anchor_points(g, node, x):
+    # from x's shape when the model runs, so that a model with dynamic sizes gets its grid: the cell
+    # numbers along W and H (Range), each broadcast over the [H, W] grid (Expand), joined and flattened
+    p = node.params
+    size = g.op("Shape", x, start=-2)  # [H, W]
+
+    def centres(index, axes):
+        count = g.op("Gather", size, g.scalar(index, "int64"))
+        cells = g.op("Cast", g.op("Range", g.scalar(0, "int64"), count, g.scalar(1, "int64")), to=1)
+        along = g.op("Unsqueeze", g.op("Add", cells, g.scalar(p["offset"])), g.ints(axes))
+        return g.op("Unsqueeze", g.op("Expand", along, size), g.ints([0]))  # [1, H, W]
+
+    points = g.op("Concat", centres(1, [0]), centres(0, [1]), axis=0)
+    strides = g.op("Expand", g.scalar(p["stride"]), size)
+    return g.op("Reshape", points, g.ints([2, -1])), g.op("Reshape", strides, g.ints([1, -1]))

@@ -209,7 +209,7 @@ def spatial(shape, op_name: str, rank: int | tuple[int, ...] = 4, dynamic: bool 
                          expected=" or ".join(f"rank {r}" for r in ranks), found=show_shape(shape))
     if not all(isinstance(d, int) for d in shape[1:2 if dynamic else None]):
         raise ShapeError(f"{op_name} needs static channel and spatial sizes, found {show_shape(shape)}",
-                         found=show_shape(shape))
+                         found=show_shape(shape), code="dynamic-shape")
     return shape
 
 
@@ -263,9 +263,9 @@ def set_window(layer, padding, stride, dilation=None) -> None:
 
 
 def reshape_dims(shape) -> tuple:
-    """TensorRT reshape dimensions for a netdsl shape: a dynamic batch in front is copied (0), one
-    elsewhere is inferred (-1)."""
-    return tuple((0 if i == 0 else -1) if d is BATCH else d for i, d in enumerate(shape))
+    """TensorRT reshape dimensions for a netdsl shape: a dynamic size in front (the batch, or a named
+    one) is copied (0), one elsewhere is inferred (-1)."""
+    return tuple(d if isinstance(d, int) else 0 if i == 0 else -1 for i, d in enumerate(shape))
 
 
 def kind_index() -> dict[str, str]:

@@ -84,11 +84,11 @@ def distinct_axes(values, rank: int, param: str) -> list[int]:
 
 
 def static_dim(shape, index: int, kind: str, param: str) -> int:
-    """The size of ``shape[index]``, refusing the dynamic batch (whose size is known only at run time)."""
+    """The size of ``shape[index]``, refusing a dynamic one (whose size is known only at run time)."""
     size = shape[index]
     if not isinstance(size, int):
         raise ShapeError(f"{kind} cannot work on the dynamic dimension {size} (dimension {index}): its size is "
-                         "known only when the network runs", param, code="shape-mismatch",
+                         "known only when the network runs", param, code="dynamic-shape",
                          hint="give that dimension a fixed size, or work on another dimension")
     return size
 

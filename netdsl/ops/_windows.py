@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..params import Sides, Uniform
-from ..symbolic import below
+from ..symbolic import below, has_named_dims
 from . import BATCH, ShapeError, explicit_padding, reshape_dims, spatial
 
 AXES = {1: "[length]", 2: "[height, width]", 3: "[depth, height, width]"}
@@ -120,7 +120,7 @@ def fill_value(ctx, x_type, value: float, part: str):
 class Slicer:
     """TensorRT slices (``start``, ``size``, ``stride`` over every axis) of tensors that share the
     leading dimension of ``batch_of``: a dynamic batch is read once as a shape tensor and joined with
-    the static sizes."""
+    the static sizes; sizes over named dimensions are the network's shape tensors for them."""
 
     def __init__(self, ctx, batch_of, batch):
         self.ctx = ctx
@@ -134,8 +134,12 @@ class Slicer:
 
         trt, network = self.ctx.trt, self.ctx.network
         self.count += 1
-        layer = network.add_slice(x, tuple(start), tuple(1 if d is BATCH else d for d in size), tuple(stride))
-        if self.dynamic:
+        layer = network.add_slice(x, tuple(start), tuple(d if isinstance(d, int) else 1 for d in size), tuple(stride))
+        if has_named_dims(size):  # sizes computed from the named dimensions (the batch among them)
+            from ..trt.dims import shape_tensors
+
+            layer.set_input(2, shape_tensors(self.ctx).shape(size))
+        elif self.dynamic:
             if self.batch is None:
                 shape = self.ctx.label(network.add_shape(self.batch_of), "shape").get_output(0)
                 self.batch = self.ctx.label(network.add_slice(shape, (0,), (1,), (1,)), "batch").get_output(0)

@@ -72,9 +72,15 @@ def at_least_2d(ctx, tensor, shape) -> tuple[object, tuple, int]:
 
 
 def reshape(ctx, tensor, shape, part: str):
-    """``tensor`` reshaped to the netdsl ``shape`` (at most one dynamic dimension, inferred)."""
+    """``tensor`` reshaped to the netdsl ``shape``: one dynamic dimension is inferred, several are
+    computed from the named dimensions (shape tensors)."""
     layer = ctx.network.add_shuffle(tensor)
-    layer.reshape_dims = tuple(d if isinstance(d, int) else -1 for d in shape)
+    if sum(not isinstance(d, int) for d in shape) <= 1:
+        layer.reshape_dims = tuple(d if isinstance(d, int) else -1 for d in shape)
+    else:
+        from ..trt.dims import shape_tensors
+
+        layer.set_input(1, shape_tensors(ctx).shape(shape))
     return ctx.label(layer, part).get_output(0)
 
 

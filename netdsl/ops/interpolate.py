@@ -6,6 +6,7 @@ import math
 
 from ..params import Bool, Choice, Pair, Param, Scale
 from . import REGISTRY, Op, ShapeError, TensorType, register, show_shape, spatial
+from ..symbolic import disagreement
 from ..tensors import is_static
 from ._windows import RANKS, per_axis, too_small
 
@@ -20,7 +21,8 @@ class Interpolate(Op):
     doc = ("Resizes the spatial axes (torch.nn.functional.interpolate): give either `scale_factor` (output = "
            "floor(input * factor)) or `size`. Modes: nearest (PyTorch's floor of dst * in / out), nearest-exact, "
            "linear (3-D input), bilinear and bicubic (4-D), trilinear (5-D), area (adaptive average pooling). "
-           "align_corners applies to the linear modes and bicubic.")
+           "align_corners applies to the linear modes and bicubic. On a named dynamic size, a factor is an "
+           "integer or 1/2, 1/4, ... of a size every allowed value of which it divides; `size` takes any input.")
     torch = "torch.nn.functional.interpolate (antialias=False, recompute_scale_factor=None)"
     scale = "scale_factor"
     params = {
@@ -45,15 +47,12 @@ class Interpolate(Op):
         if mode == "area" and not is_static(shape[1:]):
             raise ShapeError(f"mode area (adaptive average pooling) needs static spatial sizes, found "
                              f"{show_shape(shape)}", "mode", hint="a pooling layer with a fixed kernel works on "
-                             "dynamic sizes")
+                             "dynamic sizes", code="dynamic-shape")
         if p["align_corners"] and mode not in ("linear", "bilinear", "bicubic", "trilinear"):
             raise ShapeError("align_corners applies to the linear, bilinear, bicubic and trilinear modes only",
                              "align_corners", code="invalid-value")
-        if size is not None:
+        if size is not None:  # (on a dynamic input too: TensorRT's resize then takes the output shape)
             out = per_axis(size, rank, "size")
-            if not is_static(shape[1:]):
-                raise ShapeError(f"`size` on the dynamic input {show_shape(shape)}: netdsl resizes a dynamic input by "
-                                 f"`{self.scale}` only", "size", hint=f"give `{self.scale}` instead")
         else:
             out = tuple(scaled(s, f, self.scale) for s, f in zip(shape[2:], per_axis(factors, rank, self.scale)))
             if too_small(out) is not None:
@@ -85,6 +84,8 @@ class Interpolate(Op):
         if p["mode"] == "area":
             return REGISTRY["adaptive_avg_pool"].lower(node, ctx, x)
         sizes, outs = ctx.types[node.inputs[0]].shape[2:], ctx.types[node.name].shape[2:]
+        if p["size"] is not None and not is_static(sizes):  # in / out changes with the input: give out itself
+            return self.resize(node, ctx, x, None)
         scales = [trt_scale(p["mode"], size, out, factor, p["align_corners"], len(sizes))
                   for size, out, factor in zip(sizes, outs, self.factors(node, len(sizes)))]
         if any(scale is None for scale in scales):  # axes TensorRT's resize cannot map as PyTorch does
@@ -113,9 +114,15 @@ class Interpolate(Op):
         return value.data
 
     def resize(self, node, ctx, x, scales):
+        """TensorRT's resize with ``scales`` for the spatial axes, or (None) to netdsl's output shape."""
         trt, p = ctx.trt, node.params
         layer = ctx.network.add_resize(x)
-        layer.scales = [1.0, 1.0] + list(scales)
+        if scales is not None:
+            layer.scales = [1.0, 1.0] + list(scales)
+        else:
+            from ..trt.dims import shape_tensors
+
+            layer.set_input(1, shape_tensors(ctx).shape(ctx.types[node.name].shape))
         transform = trt.ResizeCoordinateTransformation
         if p["mode"] == "nearest":  # PyTorch: source index floor(dst * in / out)
             layer.resize_mode = trt.InterpolationMode.NEAREST
@@ -147,16 +154,25 @@ class Upsample(Interpolate):
 
 def scaled(size, factor: float, param: str):
     """PyTorch's output size floor(size * factor); for a dynamic size, the factor must be an integer or
-    one over a power of two (exact in floating point, so floor(height * 0.5) is height//2 for every height)."""
+    one over a power of two (exact in floating point, so floor(height * 0.5) is height//2 for every height)
+    that leaves no remainder for any size the profiles allow."""
     if isinstance(size, int):
         return int(size * factor)
     if factor == int(factor):
         return size * int(factor)
     inverse = 1 / factor
     if inverse == int(inverse) and int(inverse) & (int(inverse) - 1) == 0:
-        return size // int(inverse)
+        step = int(inverse)
+        # PyTorch maps output pixels back by 1 / factor, TensorRT by the lengths' ratio: equal when whole
+        where = disagreement(size, size // step * step)
+        if where is not None:
+            raise ShapeError(f"{param} {factor} on the dynamic size {size}: PyTorch maps pixels by {step}, TensorRT "
+                             f"by the ratio of the lengths, which differ where {size} is not a multiple of {step}: "
+                             f"{where}", param, code="dynamic-shape",
+                             hint=f"allow multiples of {step} only (`multiple_of: {step}` under `dims:`)")
+        return size // step
     raise ShapeError(f"{param} {factor} on the dynamic size {size}: only integer factors and 1/2, 1/4, ... give "
-                     "sizes netdsl can state for every input size", param)
+                     "sizes netdsl can state for every input size", param, code="dynamic-shape")
 
 
 def shortcut(mode: str, size: int, out: int, spatial: int):

@@ -108,7 +108,8 @@ class Linear(Composite):
             raise ShapeError("linear needs an input of rank 1 or more, found a scalar")
         features, declared = x.shape[-1], node.params["in_features"]
         if not isinstance(features, int):
-            raise ShapeError(f"the last axis of {show_shape(x.shape)} is dynamic; linear needs its size")
+            raise ShapeError(f"the last axis of {show_shape(x.shape)} is dynamic; linear needs its size",
+                             code="dynamic-shape")
         if declared is not None and declared != features:
             raise ShapeError(f"in_features is {declared}, but the last axis of {show_shape(x.shape)} has {features}",
                              "in_features", expected=str(declared), found=str(features))

@@ -48,7 +48,8 @@ def trailing(p, x):
 def channels(x, kind: str) -> int:
     if len(x.shape) < 2 or not isinstance(x.shape[1], int):
         raise ShapeError(f"{kind} needs an input [N, C, ...] with a fixed C, found {show_shape(x.shape)}",
-                         expected="[N, C, ...]", found=show_shape(x.shape))
+                         expected="[N, C, ...]", found=show_shape(x.shape),
+                         code="shape-mismatch" if len(x.shape) < 2 else "dynamic-shape")
     return x.shape[1]
 
 

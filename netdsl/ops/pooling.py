@@ -4,7 +4,7 @@ their adaptive forms (AdaptiveMaxPool*d, AdaptiveAvgPool*d) and global forms (ad
 import itertools
 
 from ..params import Bool, Padding, Pair, Param, Uniform
-from . import Op, ShapeError, TensorType, register, set_window, show_shape, spatial, window_output
+from . import Op, ShapeError, TensorType, register, set_window, spatial, window_output
 from ._windows import RANKS, Slicer, fill_value, per_axis, through_2d, too_small, window
 
 AXIS_NAMES = {1: "length", 2: "height and width", 3: "depth, height and width"}
@@ -25,9 +25,6 @@ class Pooling(Op):
     def infer_shape(self, node, x):
         win = self.window(node, x)
         sizes, ceil = x.shape[2:], node.params["ceil_mode"]
-        if max(win.dilation) > 1 and not all(isinstance(size, int) for size in sizes):
-            raise ShapeError(f"a dilated {self.kind} needs static spatial sizes, found {show_shape(x.shape)}",
-                             "dilation", hint="dilated pooling lowers to one slice per kernel cell, of static size")
         out = [window_output(size, k, s, win.padding[axis], win.padding[win.rank + axis], d, ceil)
                for axis, (size, k, s, d) in enumerate(zip(sizes, win.kernel, win.stride, win.dilation))]
         short = too_small(out)

@@ -117,3 +117,37 @@ class Reshape(Primitive):
         layer.reshape_dims = tuple(d if isinstance(d, int) else 0 if i < x.type.rank and x.type.shape[i] == d else -1
                                    for i, d in enumerate(out.shape))
         return ctx.label(layer).get_output(0)
+
+
+@register
+class ReshapeAs(Primitive):
+    kind = "reshape_as"
+    example = {"inputs": [[1, 64, 400], [1, 64, 20, 20]]}
+    torch = "torch.Tensor.reshape_as, torch.Tensor.view_as"
+    doc = ("Gives the first input the shape of the second (x.reshape_as(like), x.view_as(like)); only the "
+           "second's shape is read. The element counts must agree, for named dynamic sizes at every size the "
+           "profiles allow (ultralytics' attention: `.view(B, C, H, W)` of a [B, C, H*W] product, over any "
+           "image size).")
+    params = {}
+    min_inputs = max_inputs = 2
+    dtypes = None
+
+    def infer(self, p, x, like):
+        total, wanted = product(x.shape), product(like.shape)
+        where = disagreement(total, wanted)
+        if where is not None:
+            raise ShapeError(f"cannot reshape {show_shape(x.shape)} as {show_shape(like.shape)}: {total} elements "
+                             f"become {wanted}" + (f" {where}" if where.startswith("at ") else ""),
+                             expected=f"{total} elements", found=str(wanted))
+        return TensorType(like.shape, x.dtype)
+
+    def compute(self, p, out, x, like):
+        return x.reshape(out.shape)
+
+    def emit(self, ctx, p, out, x, like):
+        layer = ctx.network.add_shuffle(x.data)
+        if all(isinstance(d, int) for d in like.type.shape):
+            layer.reshape_dims = like.type.shape
+        else:  # like's shape when the network runs
+            layer.set_input(1, ctx.label(ctx.network.add_shape(like.data), "shape").get_output(0))
+        return ctx.label(layer).get_output(0)

@@ -27,9 +27,9 @@ class Roll(Composite):
                 raise ShapeError(f"with `dims` null, `shifts` is one number, found {len(shifts)}", "shifts",
                                  code="invalid-value")
             if not all(isinstance(d, int) for d in x.type.shape):
-                raise ShapeError("with `dims` null, roll flattens the whole tensor, dynamic batch included; "
+                raise ShapeError("with `dims` null, roll flattens the whole tensor, dynamic sizes included; "
                                  "its size is known only when the network runs", "dims",
-                                 hint="name the dimensions to roll in `dims`")
+                                 hint="name the dimensions to roll in `dims`", code="dynamic-shape")
             flat = g.reshape(x, shape=(-1,))
             return g.reshape(self.roll(g, flat, {0: shifts[0]}), shape=tuple(x.type.shape))
         dims = as_list(dims)

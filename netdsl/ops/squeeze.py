@@ -29,7 +29,7 @@ class Squeeze(Composite):
                 index = axis(value, max(len(shape), 1), "dim")
                 if index < len(shape) and isinstance(shape[index], Dim):
                     raise ShapeError(f"cannot squeeze the dynamic dimension {shape[index]}: whether it is 1 is "
-                                     "known only when the network runs", "dim")
+                                     "known only when the network runs", "dim", code="dynamic-shape")
                 if index < len(shape) and shape[index] == 1:
                     removed.add(index)
         return g.reshape(x, shape=tuple(d for i, d in enumerate(shape) if i not in removed))

@@ -4,6 +4,7 @@ TensorRT's index type, where torch gives int64. Which of several equal values co
 specified (torch does not specify it either for topk)."""
 
 from ..params import Bool, Int, Param
+from ..symbolic import below
 from ..tensors import FLOAT_DTYPES, TensorType, show_shape
 from . import ShapeError, register
 from .axes import Axes, at_least_2d, normalize_axes, reshape
@@ -50,10 +51,11 @@ class TopK(Primitive):
     def infer(self, p, x):
         axis, k = normalize_axes(p["dim"], x.rank)[:1], p["k"]
         size = x.shape[axis[0]] if axis else 1
-        if not isinstance(size, int):
-            raise ShapeError(f"topk along the dynamic axis {axis[0]} of {show_shape(x.shape)}: k cannot be checked "
-                             "against its size", "dim")
-        if k > size:
+        smaller = below(size, k) if not isinstance(size, int) else None
+        if smaller is not None:  # k against every size the profiles allow
+            raise ShapeError(f"k {k} is larger than the dynamic axis {axis[0]} of {show_shape(x.shape)} {smaller}",
+                             "k", code="invalid-value", hint="raise the dimension's min, or lower k")
+        if isinstance(size, int) and k > size:
             raise ShapeError(f"k {k} is larger than axis {axis[0] if axis else 0}'s size {size}", "k",
                              code="invalid-value", expected=f"at most {size}", found=str(k))
         if k > MAX_K:

@@ -138,10 +138,11 @@ def read_graph(root: YamlNode, source: Source, diagnostics: Diagnostics, overrid
     expander.expand_list(layer_list.items, scope)
     outputs = read_outputs(top, scope, expander, diagnostics)
     quantization = None
-    if "quantization" in top.entries:  # netdsl.quant is imported only by specs that quantize
+    section = quantization_section(top.entries.get("quantization"), spec_params or {}, diagnostics)
+    if section is not None:  # netdsl.quant is imported only by specs that quantize
         from ..quant.section import check_exclusions, read_quantization
 
-        quantization = read_quantization(top.entries["quantization"], source.path, diagnostics)
+        quantization = read_quantization(section, source.path, diagnostics)
         if quantization is not None:
             check_exclusions(quantization, expander.nodes, diagnostics)
     # Broken layers are already left out, and shape inference skips whatever depends on them, so the
@@ -149,6 +150,23 @@ def read_graph(root: YamlNode, source: Source, diagnostics: Diagnostics, overrid
     return Graph(name or source.path.rsplit("/", 1)[-1].rsplit(".", 1)[0], inputs, expander.nodes, outputs,
                  weights=weights, build=build, quantization=quantization, profiles=profiles,
                  params={key: value.value for key, value in (spec_params or {}).items()})
+
+
+def quantization_section(node: YamlNode | None, spec_params: dict, diagnostics: Diagnostics) -> YamlNode | None:
+    """The `quantization:` section with the spec's parameters put in; None when there is none or its
+    `when:` leaves it out (`when: "${quantize != 'none'}"`, `dtype: $quantize`: one spec, float or
+    quantized by `--set`)."""
+    if not isinstance(node, Map):
+        return node
+    node = Expander({}, diagnostics, spec_params).substitute_node(node, Scope("", {}, {}, args=spec_params))
+    if node is None or not included(node, spec_params, diagnostics):
+        return None
+    if "when" in node.entries:
+        copy = Map(node.pos)
+        copy.entries = {k: v for k, v in node.entries.items() if k != "when"}
+        copy.key_pos = {k: v for k, v in node.key_pos.items() if k != "when"}
+        node = copy
+    return node
 
 
 def read_version(top: Map, source: Source, diagnostics: Diagnostics) -> bool:

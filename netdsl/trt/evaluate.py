@@ -492,7 +492,9 @@ def shuffle(ev, layer, x, shape=None):
 @handles("CONSTANT")
 def constant(ev, layer):
     array = ev.weights(layer, "weights", "CONSTANT")
-    return array.reshape(tuple(layer.shape))
+    # a copy: the array TensorRT hands back views memory the lowering owns, freed with it, and a constant
+    # that is a network output outlives the network in the results
+    return np.array(array).reshape(tuple(layer.shape))
 
 
 @handles("CONCATENATION")

@@ -9,11 +9,14 @@ difference is a bug in netdsl (InternalError naming the layer), never silently b
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ..diagnostics import InternalError, NetdslError
 from ..interpreter import Interpreter
 from ..ops import show_shape
+from ..symbolic import allowed
 from ..tensors import output_dtype as engine_output_dtype
 from . import backend
 
@@ -111,17 +114,30 @@ class Lowering:
         around it; for layers a TensorRT cannot build in that precision."""
         if self.precision == "float32":
             return lower_layer(x)
+        x = self.label(self.network.add_cast(x, self.trt.float32), "to_float32").get_output(0)
+        with self.float32():
+            result = lower_layer(x)
+        self.notes.append(f"layer `{self.node.name}` runs in float32: {reason}")
+        return self.to_build_dtype(result)
+
+    @contextlib.contextmanager
+    def float32(self):
+        """Within this block, float32 tensors and constants are float32 whatever the build's precision
+        (for layers TensorRT has in float32 only); cast the results with :meth:`to_build_dtype`."""
         import numpy as np
 
         saved = (self.precision, self.dtype, self.np_dtype)
-        x = self.label(self.network.add_cast(x, self.trt.float32), "to_float32").get_output(0)
         self.precision, self.dtype, self.np_dtype = "float32", self.trt.float32, np.float32
         try:
-            result = lower_layer(x)
+            yield
         finally:
             self.precision, self.dtype, self.np_dtype = saved
-        self.notes.append(f"layer `{self.node.name}` runs in float32: {reason}")
-        return self.label(self.network.add_cast(result, self.dtype), f"to_{self.precision}").get_output(0)
+
+    def to_build_dtype(self, tensor, part: str | None = None):
+        """A float32 tensor cast to the build's float type (itself in a float32 build)."""
+        if self.precision == "float32":
+            return tensor
+        return self.label(self.network.add_cast(tensor, self.dtype), part or f"to_{self.precision}").get_output(0)
 
     def trt_dtype(self, dtype: str):
         """The TensorRT dtype of a tensor of this netdsl dtype: float32 tensors take the build's
@@ -281,11 +297,11 @@ def network_flags(trt) -> int:
     return 1 << int(flag) if flag is not None else 0
 
 
-def lower(checked, bound: dict, builder, precision: str = "float32", quantizer=None):
+def lower(checked, bound: dict, builder, precision: str = "float32", quantizer=None, profiles=None):
     """A strongly typed INetworkDefinition for ``checked`` with ``bound`` weights (from
     :func:`netdsl.weights.bind.bind`), with quantize/dequantize pairs where ``quantizer``
-    (:func:`netdsl.quant.quantizer_for`) puts them. Returns (network, context); keep the context alive
-    until the engine is built."""
+    (:func:`netdsl.quant.quantizer_for`) puts them. ``profiles``: the build's, when they are not the
+    spec's. Returns (network, context); keep the context alive until the engine is built."""
     trt = backend().trt
     network = builder.create_network(network_flags(trt))
     ctx = Lowering(trt, network, precision)
@@ -306,7 +322,8 @@ def lower(checked, bound: dict, builder, precision: str = "float32", quantizer=N
             cast.name = f"{graph_input.name}/cast"
             tensor = cast.get_output(0)
         env[graph_input.name] = tensor
-    values = Lower(graph, ctx).run(env)
+    with allowed(profiles or graph.profiles or None):  # composites' expansions compare sizes as validate did
+        values = Lower(graph, ctx).run(env)
     used = set()
     for output in graph.outputs:
         tensor = values[output.source]

@@ -94,6 +94,29 @@ def test_eps_change_is_refittable():
     assert d.refit_reasons == []
 
 
+def test_changed_profile_ranges_need_a_rebuild_but_the_weights_still_refit(tmp_path):
+    old = ROOT / "specs" / "dynamic" / "detector_dynamic.yaml"
+    text = old.read_text()
+    new = tmp_path / "detector.yaml"
+    new.write_text(text.replace("height: [320, 640, 640]", "height: [320, 480, 608]")
+                   .replace("width: {min: 128, opt: 320, max: 640, multiple_of: 32}",
+                            "width: {min: 128, opt: 320, max: 640, multiple_of: 64}")
+                   .replace("width: [320, 640, 640]}", "width: [320, 640, 640]}\n  - {height: [128, 128, 128], width: [128, 128, 128]}"))
+    d = diff.compare(diff.load_side(str(old)), diff.load_side(str(new)))
+    assert d.profiles == ["profile 0 `width`: 128..320 (opt 256, multiples of 32) -> 128..320 (opt 256, multiples of 64)",
+                          "profile 1 `height`: 320..640 (opt 640, multiples of 32) -> 320..608 (opt 480, multiples of 32)",
+                          "profile 1 `width`: 320..640 (opt 640, multiples of 32) -> 320..640 (opt 640, multiples of 64)",
+                          "profile 2 added"]
+    assert d.refit_reasons == [] and not (d.changed or d.shapes or d.weights or d.io)
+    result = netdsl("diff", str(old), str(new))
+    assert result.returncode == 1
+    assert "optimization profiles (an engine serves the ranges it was built with: rebuild for NEW's; its weights " \
+           "refit as before):\n  profile 0 `width`" in result.stdout
+    assert "refit: an engine built from OLD can be refit to NEW" in result.stdout
+    as_json = json.loads(netdsl("diff", str(old), str(new), "--format", "json").stdout)
+    assert as_json["profiles"] == d.profiles and as_json["refit"] == {"possible": True, "reasons": []}
+
+
 def test_identical_specs_exit_0_and_formatting_does_not_count(tmp_path):
     old = (HERE / "channels" / "old.yaml").read_text()
     (tmp_path / "reflowed.yaml").write_text("# a comment\n" + old.replace("{name: relu1, kind: relu}",

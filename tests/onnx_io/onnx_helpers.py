@@ -13,10 +13,11 @@ def run_onnxruntime(model_or_bytes, feed: dict) -> list:
     return session.run(None, feed)
 
 
-def build_with_tensorrt_rtx(data: bytes, batch=(1, 1, 2)) -> bytes:
+def build_with_tensorrt_rtx(data: bytes, batch=(1, 1, 2), profiles: list | None = None) -> bytes:
     """The serialized engine TensorRT-RTX builds from the ONNX model through its ONNX parser (every
-    dynamic dimension of an input gets the range ``batch``); raises AssertionError with the parser's
-    or the builder's errors."""
+    dynamic dimension of an input gets the range ``batch``, or ``profiles`` gives optimization profiles:
+    input name -> its (min, opt, max) shapes); raises AssertionError with the parser's or the builder's
+    errors."""
     from netdsl.trt import make_logger
 
     import tensorrt_rtx as trt
@@ -30,7 +31,12 @@ def build_with_tensorrt_rtx(data: bytes, batch=(1, 1, 2)) -> bytes:
                                                                         for i in range(parser.num_errors)))
     config = builder.create_builder_config()
     dynamic = [network.get_input(i) for i in range(network.num_inputs) if -1 in tuple(network.get_input(i).shape)]
-    if dynamic:
+    for shapes in profiles or ():
+        profile = builder.create_optimization_profile()
+        for name, (low, opt, high) in shapes.items():
+            profile.set_shape(name, low, opt, high)
+        config.add_optimization_profile(profile)
+    if dynamic and not profiles:
         profile = builder.create_optimization_profile()
         for tensor in dynamic:
             shapes = [tuple(size if d == -1 else d for d in tensor.shape) for size in batch]

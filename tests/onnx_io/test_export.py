@@ -66,6 +66,37 @@ def test_names_weights_and_symbolic_dimensions():
     assert {p.key: p.value for p in model.metadata_props} == {"netdsl.batch.input": "1,8,32"}
 
 
+# a size in each optimization profile of specs/dynamic/*.yaml, not square
+DYNAMIC = {"detector_dynamic": [(1, 128, 192), (2, 352, 480)], "unet_dynamic": [(2, 68, 100), (1, 256, 264)]}
+
+
+@pytest.mark.parametrize("name", DYNAMIC)
+def test_named_dynamic_sizes_export_and_run_in_onnxruntime_at_a_size_in_each_profile(name):
+    # The detector's merge adds 2*((height+15)//16) rows to (height+7)//8: equal only because every allowed
+    # height is a multiple of 32 (the export compares sizes over the profiles, as validate does)
+    from netdsl.onnx.export import to_model
+
+    checked = load(str(ROOT / "specs" / "dynamic" / f"{name}.yaml"))
+    bound = random_weights(checked, seed=1)
+    model = to_model(checked, bound)
+    onnx.checker.check_model(model, full_check=True)
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in dims] == ["batch", 3, "height", "width"]
+    data = model.SerializeToString()
+    rng = np.random.default_rng(0)
+    for batch, height, width in DYNAMIC[name]:
+        feed = {"image": rng.standard_normal((batch, 3, height, width)).astype(np.float32)}
+        [got] = run_onnxruntime(data, feed)
+        [expected] = reference.run(checked, bound, feed).values()
+        assert got.shape == expected.shape
+        scale = max(1.0, float(np.abs(expected).max()))  # float32 both sides: 1e-5 as for the zoo above
+        assert np.abs(got - expected).max() <= 1e-5 * scale, (batch, height, width)
+    pytest.importorskip("tensorrt_rtx")  # and TensorRT-RTX's ONNX parser builds it with the spec's profiles
+    image = ("batch", 3, "height", "width")
+    build_with_tensorrt_rtx(data, profiles=[{"image": [tuple(p.ranges[d][i] if isinstance(d, str) else d for d in image)
+                                                        for i in range(3)]} for p in checked.graph.profiles])
+
+
 def test_a_dimension_that_is_not_an_int_becomes_a_dim_param_of_its_name():
     from netdsl.onnx.export import tensor_info
     from netdsl.tensors import Dim, TensorType

@@ -148,7 +148,7 @@ def test_shape_kinds_on_a_dynamic_batch():
     ("{name: l, kind: flatten, start_dim: 0}", "cannot flatten the dynamic batch"),
     ("{name: l, kind: tile, dims: [2, 1, 1, 1]}", "dynamic dimension N"),
     ("{name: l, kind: roll, shifts: 1, dims: 0}", "dynamic dimension N"),
-    ("{name: l, kind: roll, shifts: 1}", "roll flattens the whole tensor, dynamic batch included"),
+    ("{name: l, kind: roll, shifts: 1}", "roll flattens the whole tensor, dynamic sizes included"),
 ])
 def test_what_needs_the_batch_size_is_refused_with_a_dynamic_batch(layer, message):
     text = DYNAMIC.split("layers:")[0] + f"layers:\n  - {layer}\n"

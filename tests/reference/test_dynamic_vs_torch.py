@@ -96,3 +96,36 @@ def test_a_size_in_one_profile_and_another_in_the_other_fits_neither():
     checked = load_spec(str(ROOT / "specs" / "dynamic" / "unet_dynamic.yaml"))
     with pytest.raises(UsageError, match="height=64, width=512 fit no optimization profile"):
         reference.run(checked, random_weights(checked), {"image": np.zeros((1, 3, 64, 512), np.float32)})
+
+
+def test_reference_and_verify_commands_take_any_allowed_size_and_refuse_others(tmp_path):
+    import subprocess
+    import sys
+
+    from netdsl.weights import write_weights
+
+    spec = ROOT / "specs" / "dynamic" / "detector_dynamic.yaml"
+    checked = load_spec(str(spec))
+    write_weights(str(tmp_path / "w.safetensors"), {k: w.array for k, w in random_weights(checked).items()})
+    rng = np.random.default_rng(0)
+    for name, shape in (("ok", (2, 3, 160, 352)), ("odd", (1, 3, 100, 160)), ("big", (1, 3, 704, 160))):
+        np.save(tmp_path / f"{name}.npy", rng.standard_normal(shape).astype(np.float32))
+
+    def netdsl(*args):
+        return subprocess.run([sys.executable, "-m", "netdsl", *args, "--weights", str(tmp_path / "w.safetensors")],
+                              capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+    # 160 rows fit profile 0 only (128..320), 352 columns profile 1 only (320..640): no profile takes both
+    mixed = netdsl("reference", str(spec), "--input", str(tmp_path / "ok.npy"))
+    assert mixed.returncode == 2 and "height=160, width=352 fit no optimization profile" in mixed.stderr
+    np.save(tmp_path / "ok.npy", rng.standard_normal((2, 3, 160, 288)).astype(np.float32))
+    result = netdsl("reference", str(spec), "--input", str(tmp_path / "ok.npy"))
+    # one row per anchor and cell of both levels: 20x36 cells at stride 8, 10x18 at stride 16
+    assert result.returncode == 0 and "predictions: shape [2, 3, 900, 7]" in result.stdout
+    limits = ("(profile 0: batch 1..4, height 128..320 (multiples of 32), width 128..320 (multiples of 32); "
+              "profile 1: batch 1..4, height 320..640 (multiples of 32), width 320..640 (multiples of 32))")
+    for name, sizes, command in (("odd", "batch=1, height=100, width=160", "reference"),
+                                 ("big", "batch=1, height=704, width=160", "verify")):  # verify: before it needs a GPU
+        refused = netdsl(command, str(spec), "--input", str(tmp_path / f"{name}.npy"))
+        assert refused.returncode == 2 and f"the inputs' sizes {sizes} fit no optimization profile {limits}" \
+            in refused.stderr, (command, refused.stderr)

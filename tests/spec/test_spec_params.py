@@ -233,3 +233,18 @@ def test_check_and_load_of_a_file_take_the_parameters(tmp_path):
     assert load(str(spec), params={"scale": "m"}).graph.params["n3"] == 2
     checked, _ = check(str(spec), params={"scale": "m"})
     assert checked.graph.params["scale"] == "m" and load(str(spec)).graph.params["scale"] == "n"
+
+
+def test_quantization_section_chosen_by_a_parameter(tmp_path):
+    text = HEAD + """\
+params: {quantize: none}
+quantization: {dtype: $quantize, when: "${quantize != 'none'}", exclude: [c1]}
+layers:
+  - {name: c1, kind: convolution, out_channels: 4, kernel: 1}
+  - {name: c2, kind: convolution, out_channels: 4, kernel: 1}
+"""
+    assert checked(text).graph.quantization is None
+    quantized = checked(text, {"quantize": "fp8"}).graph.quantization
+    assert quantized.dtype == "fp8" and "c1" in quantized.exclude
+    found = errors(text, {"quantize": "int3"})
+    assert found and found[0][0] == "invalid-value" and "int3" in found[0][1]
