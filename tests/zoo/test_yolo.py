@@ -183,32 +183,34 @@ def test_uint8_bgr_frames_are_converted_as_ultralytics_predictor_does(tmp_path, 
 # -- TensorRT-RTX ---------------------------------------------------------------------------------------
 
 
-def lowered(family, precision, bound=None):
+def lowered(family, precision, bound=None, **params):
     pytest.importorskip("tensorrt_rtx")
     from netdsl.build import network_for
     from netdsl.spec.buildopts import BuildOptions
     from tests.opcases import random_weights
 
-    checked = load(spec(family), params={"scale": "n"})
+    checked = load(spec(family), params={"scale": "n", **params})
     bound = bound or random_weights(checked)
     _, network, ctx = network_for(checked, bound, BuildOptions(precision=precision))
     return checked, bound, network, ctx
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family, frames", [(family, False) for family in FAMILIES] + [("yolov8", True)])
 @pytest.mark.parametrize("precision", ["float32", "float16"])
-def test_tensorrt_shapes_at_every_profile_corner(family, precision):
+def test_tensorrt_shapes_at_every_profile_corner(family, frames, precision):
     """TensorRT's own shape inference of the lowered network: every tensor as netdsl says at the profile's
     min, opt and max, and output0 [B, 4 + 80, anchors] for the input's size, float32 out of a float16
-    network too."""
+    network too; with frames, the input is uint8 [B, H, W, 3]."""
     from netdsl.trt.dims import check_corners, corners
 
-    checked, _, network, _ = lowered(family, precision)
+    checked, _, network, _ = lowered(family, precision, frames=frames)
     assert check_corners(network, checked.types, checked.graph.profiles) > network.num_layers
-    output = network.get_output(0)
+    output, images = network.get_output(0), network.get_input(0)
     assert (output.name, str(output.dtype).rsplit(".", 1)[-1]) == ("output0", "FLOAT")
+    assert str(images.dtype).rsplit(".", 1)[-1] == ("UINT8" if frames else "FLOAT")
     for where, sizes in corners(checked.graph.profiles):
-        network.get_input(0).shape = (sizes["batch"], 3, sizes["height"], sizes["width"])
+        size = (sizes["height"], sizes["width"])
+        images.shape = (sizes["batch"], *size, 3) if frames else (sizes["batch"], 3, *size)
         anchors = sum((sizes["height"] // s) * (sizes["width"] // s) for s in STRIDES)
         assert tuple(output.shape) == (sizes["batch"], 84, anchors), where
 
