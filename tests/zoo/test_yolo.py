@@ -3,25 +3,25 @@ YAML configs ultralytics ships (no download), with random weights. Parameter cou
 against ultralytics' GFLOPs, the reference executor's `output0` against the model's eval output, a
 tensorrtx `.wts` bound without renaming, weight errors reported at once, and TensorRT-RTX builds."""
 
-import os
+import importlib.util
+import pathlib
+import sys
 
-os.environ.setdefault("YOLO_OFFLINE", "1")  # before ultralytics is imported: no downloads, no online checks
+import numpy as np
+import pytest
 
-import pathlib  # noqa: E402
-import sys  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from netdsl import reference, summary  # noqa: E402
-from netdsl.cli import main  # noqa: E402
-from netdsl.export import export_weights  # noqa: E402
-from netdsl.spec import load  # noqa: E402
-from netdsl.weights import read_weights  # noqa: E402
-from netdsl.weights.bind import bind  # noqa: E402
+from netdsl import reference, summary
+from netdsl.cli import main
+from netdsl.export import export_weights
+from netdsl.spec import load
+from netdsl.weights import read_weights
+from netdsl.weights.bind import bind
+from yolo_oracle import ultralytics_module
 
 torch = pytest.importorskip("torch")
-tasks = pytest.importorskip("ultralytics.nn.tasks")
+if importlib.util.find_spec("ultralytics") is None:  # not importorskip: see tests/yolo_oracle.py
+    pytest.skip("ultralytics is not installed", allow_module_level=True)
+tasks = ultralytics_module("ultralytics.nn.tasks")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from torch_models import gen_wts, randomized  # noqa: E402
 
@@ -48,15 +48,14 @@ def ultralytics_model(family: str, scale: str, seed: int = 0):
     return model
 
 
-def meta_model(family: str, scale: str, monkeypatch):
+def meta_model(family: str, scale: str, monkeypatch, classes: int = 80):
     """The DetectionModel on PyTorch's meta device (shapes only, no memory, so even the x scales cost well
     under a second). Detect.bias_init reads the strides, which the build's trial forward pass leaves on the
     meta device too: the strides are set to ultralytics' 8, 16, 32 instead (biases do not change FLOPs)."""
-    from ultralytics.nn.modules.head import Detect
-
+    Detect = ultralytics_module("ultralytics.nn.modules.head").Detect
     monkeypatch.setattr(Detect, "bias_init", lambda self: None)
     with torch.device("meta"):
-        model = tasks.DetectionModel(FAMILIES[family].format(scale), verbose=False)
+        model = tasks.DetectionModel(FAMILIES[family].format(scale), nc=classes, verbose=False)
     model.stride = model.model[-1].stride = torch.tensor([float(s) for s in STRIDES])
     return model
 
@@ -69,6 +68,14 @@ def test_parameter_count_equals_ultralytics(family, scale, monkeypatch):
     model = meta_model(family, scale, monkeypatch)
     expected = sum(p.numel() for p in model.parameters())  # what model.info() prints, DFL's 16 included
     assert summary.to_json(load(spec(family), params={"scale": scale}))["total_params"] == expected
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_classes_changes_the_heads_as_ultralytics_nc_does(family, monkeypatch):
+    model = meta_model(family, "s", monkeypatch, classes=3)  # c3 = max(c256, min(nc, 100)): c256 here
+    checked = load(spec(family), params={"scale": "s", "classes": 3})
+    assert summary.to_json(checked)["total_params"] == sum(p.numel() for p in model.parameters())
+    assert checked.types[checked.graph.outputs[0].source].shape[:2] == (checked.types["images"].shape[0], 7)
 
 
 def batch_norm_values(checked, sizes: dict) -> int:
@@ -85,8 +92,7 @@ def test_macs_match_ultralytics_gflops(family, scale, monkeypatch):
     as netdsl does, and batch norm as 4 operations per value (calculate_norm's 2, doubled for the affine
     part); SiLU, max pooling, nearest upsampling, softmax (a tensor method) and the decode count 0 in both.
     So thop = netdsl's MACs + 4 x the batch norm outputs, exactly."""
-    from ultralytics.utils.torch_utils import get_flops
-
+    get_flops = ultralytics_module("ultralytics.utils.torch_utils").get_flops
     gflops = get_flops(meta_model(family, scale, monkeypatch), 640)
     checked = load(spec(family), params={"scale": scale})
     macs = summary.to_json(checked)["total_macs"]  # per image at the profile's opt, 640x640
@@ -165,8 +171,7 @@ def test_a_missing_and_a_misshaped_key_are_reported_at_once_with_their_layers(tm
 def test_uint8_bgr_frames_are_converted_as_ultralytics_predictor_does(tmp_path, family):
     from types import SimpleNamespace
 
-    from ultralytics.engine.predictor import BasePredictor
-
+    BasePredictor = ultralytics_module("ultralytics.engine.predictor").BasePredictor
     model = ultralytics_model(family, "n", seed=5)
     export_weights(model, str(tmp_path / "model.safetensors"))
     frames = np.random.default_rng(6).integers(0, 256, (2, 224, 288, 3), dtype=np.uint8)
