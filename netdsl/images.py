@@ -37,7 +37,7 @@ def _pillow():
     try:
         from PIL import Image, ImageOps
     except ImportError:
-        raise UsageError("reading images needs Pillow, which is not installed (pip install pillow); or convert "
+        raise UsageError("reading images needs Pillow, which is not installed (pip install 'netdsl[images]' or pillow); or convert "
                          "the images to .npy arrays as the network takes them") from None
     return Image, ImageOps
 
@@ -186,7 +186,8 @@ def image_size(name: str, dims, profiles, imgsz) -> tuple[int, int]:
     if named and profiles and not any(p.allows(named) for p in profiles):
         limits = "; ".join(p.describe(named) for p in profiles)
         shown = ", ".join(f"{n}={v}" for n, v in named.items())
-        raise UsageError(f"images of {sizes[0]}x{sizes[1]} ({shown}) fit no optimization profile of the spec ({limits})")
+        raise UsageError(f"images of {sizes[0]}x{sizes[1]} ({shown}) fit no optimization profile of the spec "
+                         f"({limits})")
     return sizes[0], sizes[1]
 
 
