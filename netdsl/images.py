@@ -112,9 +112,10 @@ def resize_linear(image: np.ndarray, height: int, width: int) -> np.ndarray:
         return image
     x0, x1, a0, a1 = _weights(image.shape[1], width, clamp=True)
     y0, y1, b0, b1 = _weights(image.shape[0], height, clamp=False)
-    source = image.astype(np.int32)
+    needed, which = np.unique(np.concatenate([y0, y1]), return_inverse=True)  # not every row of a large image
+    source = image[needed].astype(np.int32)
     rows = source[:, x0] * a0[None, :, None] + source[:, x1] * a1[None, :, None]
-    top, bottom = rows[y0] >> 4, rows[y1] >> 4
+    top, bottom = rows[which[:height]] >> 4, rows[which[height:]] >> 4
     out = (((b0[:, None, None] * top) >> 16) + ((b1[:, None, None] * bottom) >> 16) + 2) >> 2
     return out.clip(0, 255).astype(np.uint8)
 
