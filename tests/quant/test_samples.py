@@ -4,21 +4,19 @@ dynamic dimensions (each sample at its own size, sizes outside the profiles refu
 import os
 import pathlib
 
-os.environ.setdefault("YOLO_OFFLINE", "1")
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-from ultralytics.data.augment import LetterBox  # noqa: E402
-
-from netdsl.build import bind_weights, load_spec  # noqa: E402
-from netdsl.cli import main  # noqa: E402
-from netdsl.diagnostics import UsageError  # noqa: E402
-from netdsl.quant.calibrate import calibrate  # noqa: E402
-from netdsl.spec import check_text  # noqa: E402
-from netdsl.weights.synthetic import random_weights  # noqa: E402
+from netdsl.build import bind_weights, load_spec
+from netdsl.cli import main
+from netdsl.diagnostics import UsageError
+from netdsl.quant.calibrate import calibrate
+from netdsl.spec import check_text
+from netdsl.weights.synthetic import random_weights
+from ultralytics_oracle import LetterBox
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LENET = str(ROOT / "specs/quantized/lenet_int8.yaml")
