@@ -13,7 +13,9 @@ from PIL import Image
 
 from netdsl import images
 from netdsl.diagnostics import UsageError
-from ultralytics_oracle import LetterBox
+from yolo_oracle import ultralytics_module
+
+LetterBox = ultralytics_module("ultralytics.data.augment").LetterBox
 
 RNG = np.random.default_rng(0)
 

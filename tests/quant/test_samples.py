@@ -16,7 +16,9 @@ from netdsl.diagnostics import UsageError
 from netdsl.quant.calibrate import calibrate
 from netdsl.spec import check_text
 from netdsl.weights.synthetic import random_weights
-from ultralytics_oracle import LetterBox
+from yolo_oracle import ultralytics_module
+
+LetterBox = ultralytics_module("ultralytics.data.augment").LetterBox
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LENET = str(ROOT / "specs/quantized/lenet_int8.yaml")
