@@ -41,7 +41,8 @@ class NMS(Primitive):
            "TensorRT's NMS layer, which TensorRT-RTX cannot build: `netdsl build` refuses it there (build "
            "without it, or with full TensorRT 10/11). No engine with it has run in netdsl's tests: the "
            "lowering's numbers are checked by netdsl's TensorRT-semantics evaluator (`netdsl compare`), "
-           "against this reference and ultralytics.")
+           "against this reference and ultralytics. ONNX export: NonMaxSuppression and the same padding, "
+           "without the 5000-candidate limit.")
     params = {
         "box_format": Param(Choice(("center", "corners")), "center",
                             doc="center: (cx, cy, w, h), as YOLO's output; corners: (x1, y1, x2, y2)"),

@@ -149,15 +149,29 @@ def test_inspect_shows_the_network_with_its_nms_layer(tmp_path):
     assert [o["shape"] for o in nms["outputs"]] == [[-1, 3], []]
 
 
-def test_onnx_export_refuses_nms_naming_the_layer():
-    pytest.importorskip("onnx")
-    from netdsl.onnx.export import ExportError, to_model
+def test_onnx_export_with_float16_inputs_and_a_dynamic_batch():
+    """The exported model (ONNX's NonMaxSuppression, which takes float32, and the padding) in ONNX
+    Runtime equals the reference, on float16 inputs the float16 outputs hold exactly."""
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from netdsl.onnx.export import to_model
+    from opcases.nms import random_detections
 
-    checked, _ = check_text(json.dumps({"netdsl": 1, "inputs": [{"name": "b", "shape": [1, 6, 4]},
-                                                                   {"name": "s", "shape": [1, 6, 2]}],
-                                        "layers": [{"name": "det", "kind": "nms", "inputs": ["b", "s"]}]}), "x.yaml")
-    with pytest.raises(ExportError, match=r"layer `det` \(nms\): nms has no ONNX form"):
-        to_model(checked, {})
+    batch = {"min": 1, "opt": 2, "max": 4}
+    spec = {"netdsl": 1, "inputs": [{"name": "b", "shape": [-1, 300, 4], "dtype": "float16", "batch": batch},
+                                    {"name": "s", "shape": [-1, 300, 5], "dtype": "float16", "batch": batch}],
+            "layers": [{"name": "det", "kind": "nms", "inputs": ["b", "s"], "max_detections": 40}]}
+    checked, diagnostics = check_text(json.dumps(spec), "x.yaml")
+    assert checked is not None, [str(d) for d in diagnostics]
+    model = to_model(checked, {})
+    onnx.checker.check_model(model, full_check=True)
+    feed = dict(zip("bs", (a.astype(np.float16) for a in random_detections(3, 300, 5, seed=7, extent=200))))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = dict(zip(OUTPUTS, session.run(None, feed)))
+    expected = reference.run(checked, {}, {k: v.astype(np.float32) for k, v in feed.items()})
+    for name in OUTPUTS:
+        np.testing.assert_array_equal(got[name].astype(expected[name].dtype), expected[name], err_msg=name)
+    assert got["det.boxes"].dtype == np.float16 and 0 < expected["det.num_dets"].min()
 
 
 @pytest.mark.parametrize("precision", ["float32", "float16"])
