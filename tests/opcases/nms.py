@@ -11,7 +11,20 @@ import numpy as np
 
 from opcases import Case
 
-os.environ.setdefault("YOLO_OFFLINE", "1")  # before ultralytics is imported (by the oracle, on first use)
+
+
+def ultralytics_non_max_suppression():
+    """ultralytics' function, imported offline and without its side effect on the environment: its import
+    sets OMP_NUM_THREADS=1 (and more) in os.environ, which later subprocesses (`netdsl reference` in
+    tests/test_runtime.py) inherit, computing in one thread and so with other roundings."""
+    saved = dict(os.environ)
+    os.environ["YOLO_OFFLINE"] = "1"
+    try:
+        from ultralytics.utils.nms import non_max_suppression
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return non_max_suppression
 
 DEFAULTS = {"box_format": "center", "score_threshold": 0.25, "iou_threshold": 0.45, "max_detections": 100,
             "class_aware": True}
@@ -21,8 +34,8 @@ def ultralytics_nms(boxes, scores, **params):
     """(num_dets, boxes, scores, classes) as netdsl pads them, from ultralytics' non_max_suppression on
     torch tensors boxes [B, N, 4] and scores [B, N, C] (max_nms: TensorRT's 5000 candidates)."""
     import torch
-    from ultralytics.utils.nms import non_max_suppression
 
+    non_max_suppression = ultralytics_non_max_suppression()
     p = {**DEFAULTS, **params}
     if p["box_format"] == "corners":  # ultralytics takes centers: exact for these coordinates
         boxes = torch.cat([(boxes[..., :2] + boxes[..., 2:]) / 2, boxes[..., 2:] - boxes[..., :2]], -1)
