@@ -1048,7 +1048,7 @@ def main(argv=None) -> int:
         from .render import print_diagnostics
 
         print_diagnostics(error.diagnostics, getattr(args, "format", "text"))
-        return EXIT_INVALID
+        return error.exit_code  # 1 (EXIT_INVALID), or 2 where the machine falls short (build.Unbuildable)
     except NetdslError as error:
         print(f"netdsl: error: {error}", file=sys.stderr)
         return error.exit_code
