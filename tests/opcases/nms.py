@@ -5,7 +5,6 @@ of 1/2 with integer centers and sizes, so that ultralytics' xywh->xyxy conversio
 scores are distinct, or tied only where their order cannot change the result (TensorRT leaves the order
 of equal scores unspecified)."""
 
-import os
 
 import numpy as np
 
@@ -14,17 +13,12 @@ from opcases import Case
 
 
 def ultralytics_non_max_suppression():
-    """ultralytics' function, imported offline and without its side effect on the environment: its import
-    sets OMP_NUM_THREADS=1 (and more) in os.environ, which later subprocesses (`netdsl reference` in
-    tests/test_runtime.py) inherit, computing in one thread and so with other roundings."""
-    saved = dict(os.environ)
-    os.environ["YOLO_OFFLINE"] = "1"
-    try:
-        from ultralytics.utils.nms import non_max_suppression
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    return non_max_suppression
+    """ultralytics' function, imported offline and without its side effect on the environment (see
+    tests/yolo_oracle.py)."""
+    from yolo_oracle import ultralytics_module
+
+    return ultralytics_module("ultralytics.utils.nms").non_max_suppression
+
 
 DEFAULTS = {"box_format": "center", "score_threshold": 0.25, "iou_threshold": 0.45, "max_detections": 100,
             "class_aware": True}
