@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import __version__
-from .diagnostics import NetdslError, UsageError
+from .diagnostics import NetdslError, SpecError, UsageError
 from .ops import BATCH
 from .spec import CheckedSpec, load as load_spec
 from .spec.buildopts import BuildOptions, check_option
@@ -215,6 +215,8 @@ def build_plan(checked: CheckedSpec, bound: dict, options: BuildOptions | None =
 
     options = options or BuildOptions()
     info = backend()
+    if info.is_rtx:
+        refuse_unbuildable(checked)
     if options.refit != "none" and cuda_devices() == 0:
         raise NoGPU(f"refit mode `{options.refit}` needs a GPU that TensorRT supports: TensorRT compiles refittable "
                     "engines on the device, and this machine has no CUDA GPU. Build with `--refit none` here, or "
@@ -226,6 +228,27 @@ def build_plan(checked: CheckedSpec, bound: dict, options: BuildOptions | None =
         plan = _build(checked, bound, options, progress, weights_path, info, pool, quantizer)
         plan.hashes = hashing.result()
     return plan
+
+
+class Unbuildable(SpecError):
+    """Layers the installed TensorRT cannot build (exit code 2: the machine, not the spec, falls short)."""
+
+    exit_code = 2
+
+
+def refuse_unbuildable(checked: CheckedSpec) -> None:
+    """Refuse, before lowering, the layers TensorRT-RTX cannot build, each at its line in the spec."""
+    from .diagnostics import Diagnostic
+
+    problems = [Diagnostic("needs-full-tensorrt", f"{node.kind} layer `{node.name}`: {node.op.rtx_unbuildable}",
+                           node.pos, layer=node.name, notes=list(node.trace), hint=FULL_TENSORRT_HINT)
+                for node in checked.graph.nodes if node.op.rtx_unbuildable]
+    if problems:
+        raise Unbuildable(problems)
+
+
+FULL_TENSORRT_HINT = ("full TensorRT: `pip install tensorrt` on a machine that reaches NVIDIA's package index "
+                      "(netdsl uses it when importable); `netdsl inspect` shows the network without building it")
 
 
 def _build(checked, bound, options, progress, weights_path, info, pool, quantizer) -> Plan:

@@ -612,6 +612,15 @@ def add_inputs(command) -> None:
                          help="input array (.npy, or .npz by input name); repeat for several inputs")
 
 
+def image_size(text: str) -> tuple[int, int]:
+    """`--imgsz 640` (square) or `--imgsz 480,640` (height, width), as ultralytics takes imgsz."""
+    parts = text.split(",")
+    if len(parts) not in (1, 2) or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected a size or height,width in pixels (640 or 480,640), not `{text}`")
+    sizes = [int(p) for p in parts]
+    return sizes[0], sizes[-1]
+
+
 class HelpFormatter(argparse.HelpFormatter):
     """argparse's formatter, told the width that it would ask shutil.get_terminal_size for: importing shutil
     (with bz2, lzma and zlib) took 2 ms of `netdsl validate`'s start-up, as argparse makes a formatter for
@@ -760,8 +769,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     "Methods: entropy (TensorRT's KL-divergence calibration), max, percentile, mse. The same data "
                     "gives the same file.")
     calibrate.add_argument("spec", metavar="SPEC")
-    calibrate.add_argument("--data", required=True, metavar="DIR", help="a folder of .npy/.npz samples (file-name "
-                           "order), or one .npy/.npz file")
+    calibrate.add_argument("--data", required=True, metavar="DIR", help="a folder of .npy/.npz samples or of images "
+                           "(.jpg/.jpeg/.png/.bmp; file-name order), or one such file")
+    calibrate.add_argument("--imgsz", metavar="H[,W]", type=image_size, help="images: the input's height and width "
+                           "where they are dynamic (default: the first profile's opt)")
+    calibrate.add_argument("--resize", default="letterbox", choices=["letterbox", "stretch"], help="images: keep the "
+                           "aspect ratio and pad with gray 114, centered, as ultralytics does (default), or stretch")
     calibrate.add_argument("-o", "--output", metavar="SCALES", help="default: the spec's `quantization.scales`")
     add_weights(calibrate)
     calibrate.add_argument("--method", default="entropy", help="entropy (default), max, percentile or mse")
@@ -1035,7 +1048,7 @@ def main(argv=None) -> int:
         from .render import print_diagnostics
 
         print_diagnostics(error.diagnostics, getattr(args, "format", "text"))
-        return EXIT_INVALID
+        return error.exit_code  # 1 (EXIT_INVALID), or 2 where the machine falls short (build.Unbuildable)
     except NetdslError as error:
         print(f"netdsl: error: {error}", file=sys.stderr)
         return error.exit_code

@@ -199,5 +199,5 @@ def weight(value, what: str):
     return array.astype(np.float32)
 
 
-for _module in ("activations", "elementwise", "shape", "nn", "reduce", "resize"):
+for _module in ("activations", "elementwise", "shape", "nn", "reduce", "resize", "detection"):
     importlib.import_module(f"{__name__}.{_module}")

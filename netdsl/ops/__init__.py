@@ -143,6 +143,7 @@ class Op:
     dtypes: tuple[str, ...] | None = FLOAT_DTYPES  # input dtypes accepted; None: any
     weight_only_params: tuple[str, ...] = ()  # parameters that only change derived weights (refit can follow)
     example: dict = {}  # for docs/layers.md where sample values do not fit: {params, inputs (shapes), dtypes}
+    rtx_unbuildable: str = ""  # why TensorRT-RTX cannot build this kind ("": it can); `netdsl build` refuses it there
 
     def output_names(self, node) -> tuple[str, ...]:
         """Names of the outputs of a kind with several (``values``, ``indices``); each becomes the

@@ -73,6 +73,7 @@ MODULES = {
     'mul': 'elementwise',
     'multihead_attention': 'multihead_attention',
     'neg': 'unary',
+    'nms': 'nms',
     'not_equal': 'unary',
     'pad': 'pad',
     'permute': 'permute',

@@ -4,8 +4,9 @@ then one ``tensor name: hex`` line per tensor, the hex being the bits of the flo
 (amax / 127), written as TensorRT's C++ stream writes them (lowercase, no leading zeros).
 
 Import maps the cache's tensor names to the spec's tensors (netdsl names each TensorRT tensor after
-the layer that makes it, so a cache TensorRT wrote for a netdsl-built network matches exactly) and
-reports every name that does not match. The amax kept is ``scale * 127`` in float64, which is exact,
+the layer that makes it, so a cache TensorRT wrote for a netdsl-built network matches exactly; caches
+of hand-built networks are matched by layer name and order, :mod:`.layer_order`) and reports how each
+name was matched and every name that was not. The amax kept is ``scale * 127`` in float64, which is exact,
 so exporting gives the same scale bits back.
 """
 
@@ -30,21 +31,29 @@ class Table:
 class Report:
     """What an import matched, for the user to review."""
 
-    matched: list = field(default_factory=list)
-    unmatched: list = field(default_factory=list)  # (name in the file, a suggestion or None)
+    matched: list = field(default_factory=list)  # spec tensors that got a range
+    unmatched: list = field(default_factory=list)  # (name in the file, a reason or suggestion or None)
     missing: list = field(default_factory=list)  # tensors the quantized layers read that got no range
     notes: list = field(default_factory=list)
+    by_layer_name: list = field(default_factory=list)  # (name in the file, spec tensor)
+    by_order: list = field(default_factory=list)  # (name in the file, spec tensor, other names that fitted)
 
     def lines(self) -> list[str]:
-        lines = [f"{len(self.matched)} tensor(s) matched"]
+        named = len(self.matched) - len(self.by_layer_name) - len(self.by_order)
+        how = [f"{count} {way}" for count, way in ((named, "by name"), (len(self.by_layer_name), "by layer name"),
+                                                   (len(self.by_order), "by layer order")) if count]
+        lines = [f"{len(self.matched)} tensor(s) matched" + (f": {', '.join(how)}" if len(how) > 1 else "")]
+        if self.by_layer_name:
+            lines.append("matched by layer name (TensorRT names a layer's output `<layer>_output`):")
+            lines += [f"  {name} -> {tensor}" for name, tensor in self.by_layer_name]
+        if self.by_order:
+            lines.append("matched by layer order (TensorRT's `(Unnamed Layer* N) [type]` names, placed between the "
+                         "tensors matched by name; review these):")
+            lines += [f"  {name} -> {tensor}" + (f"  (or was {', '.join(others)} meant?)" if others else "")
+                      for name, tensor, others in self.by_order]
         if self.unmatched:
             lines.append(f"{len(self.unmatched)} name(s) in the file match no tensor of the spec (left out):")
             lines += [f"  {name}" + (f"  ({hint})" if hint else "") for name, hint in self.unmatched]
-            if any(name.startswith("(Unnamed Layer*") for name, _ in self.unmatched):
-                lines.append("  note: `(Unnamed Layer* N) [Kind]_output` is TensorRT's name for the output of a layer "
-                             "its builder did not name (tensorrtx names few); netdsl names every tensor after its "
-                             "layer, so calibrate again here (`netdsl calibrate`) or name the tensors where the "
-                             "cache was made")
         if self.missing:
             lines.append(f"{len(self.missing)} tensor(s) the quantized layers read have no range: "
                          + ", ".join(self.missing))
@@ -97,17 +106,23 @@ def spec_tensors(checked) -> list[str]:
 
 def import_table(checked, path: str) -> tuple[Scales, Report]:
     from . import placement
+    from .layer_order import match_names
 
     table = read_table(path)
     known = spec_tensors(checked)
-    names = set(known)
+    matching = match_names([name for name, _, _ in table.entries], checked)
     scales, report = Scales(), Report()
     for name, scale, _ in table.entries:
-        if name in names:
-            scales.activations[name] = float(scale) * INT8_MAX  # exact in float64: 24 + 7 bits
-            report.matched.append(name)
-        else:
-            report.unmatched.append((name, did_you_mean(name, known)))
+        tensor = matching.tensor(name)
+        if tensor is None:
+            report.unmatched.append((name, matching.unmatched.get(name) or did_you_mean(name, known)))
+            continue
+        scales.activations[tensor] = float(scale) * INT8_MAX  # exact in float64: 24 + 7 bits
+        report.matched.append(tensor)
+        if name in matching.by_layer_name:
+            report.by_layer_name.append((name, tensor))
+        elif name in matching.by_order:
+            report.by_order.append((name, tensor, matching.ambiguous.get(name, [])))
     where = placement(checked)
     if where is not None:
         report.missing = [name for name in where.tensors if name not in scales.activations]

@@ -32,7 +32,8 @@ def cmd_calibrate(args) -> int:
     tensors = None
     if args.all_tensors:
         tensors = [name for name in spec_tensors(checked) if checked.types[name].dtype == "float32"]
-    scales = calibrate(checked, bound, args.data, args.method, args.percentile, args.batch, args.limit, tensors)
+    scales = calibrate(checked, bound, args.data, args.method, args.percentile, args.batch, args.limit, tensors,
+                       imgsz=args.imgsz, resize=args.resize)
     write_scales(output, scales)
     print(f"wrote {output}: {len(scales.activations)} tensor range(s), {scales.meta['method']}, {scales.meta['data']}")
     return 0

@@ -587,9 +587,12 @@ def gather(ev, layer, data, indices):
     mode = layer.mode.name
     axis = layer.axis
     if mode == "DEFAULT":
+        indices = np.where(indices < 0, indices + data.shape[axis], indices)
+        if layer.num_elementwise_dims == 1 and axis >= 1:  # per item of the leading axis, which both share
+            return np.stack([np.take(d, i, axis=axis - 1) for d, i in zip(data, indices)])
         if layer.num_elementwise_dims:
-            raise Unsupported("gather with elementwise (batch) dims")
-        return np.take(data, np.where(indices < 0, indices + data.shape[axis], indices), axis=axis)
+            raise Unsupported(f"gather with {layer.num_elementwise_dims} elementwise dims along axis {axis}")
+        return np.take(data, indices, axis=axis)
     if mode == "ELEMENT":
         return np.take_along_axis(data, np.where(indices < 0, indices + data.shape[axis], indices), axis=axis)
     batch = layer.num_elementwise_dims
@@ -598,6 +601,71 @@ def gather(ev, layer, data, indices):
     for position in np.ndindex(*indices.shape[:-1]):
         out[position] = data[position[:batch] + tuple(indices[position])]
     return out
+
+
+@handles("SCATTER")
+def scatter(ev, layer, data, indices, updates):
+    # IScatterLayer: the data with updates written at the indices. ND: indices [..., d] address the
+    # first d axes of data, updates [..., rest of data's shape]; ELEMENT: out[..., indices[i...], ...] =
+    # updates[i...] along `axis` (ONNX ScatterElements). Repeated indices: unspecified, the last wins here.
+    out = np.array(data, copy=True)
+    if layer.mode.name == "ELEMENT":
+        np.put_along_axis(out, indices.astype(np.int64), updates, axis=layer.axis)
+        return out
+    depth = indices.shape[-1]
+    out[tuple(np.moveaxis(indices.reshape(-1, depth), 1, 0))] = updates.reshape((-1,) + data.shape[depth:])
+    return out
+
+
+@handles("NMS")
+def nms(ev, layer, boxes, scores, max_per_class, iou_threshold=None, score_threshold=None):
+    # INMSLayer: per batch item, the (box, class) pairs scoring above ScoreThreshold (default 0), sorted by
+    # descending score whatever their class and cut to topk_box_limit, are selected in that order unless
+    # their IoU with a box already selected for the same class is above IoUThreshold (default 0), at most
+    # MaxOutputBoxesPerClass per class. Output: (batch, class, box) rows by batch, then by descending
+    # score, and their count. Boxes [B, N, 4] (shared by the classes) or [B, N, C, 4]; CORNER_PAIRS are
+    # any two opposite corners, CENTER_SIZES (cx, cy, w, h). Equal scores: unspecified; (box, class) order here.
+    limit = int(np.asarray(max_per_class).reshape(()))
+    thresholds = [np.float32(0 if t is None else np.asarray(t).reshape(())) for t in (iou_threshold, score_threshold)]
+    corners = nms_corners(boxes.astype(np.float32), layer.bounding_box_format.name)
+    if corners.ndim == 3:
+        corners = np.broadcast_to(corners[:, :, None], corners.shape[:2] + (scores.shape[2], 4))
+    rows = [row for b in range(scores.shape[0])
+            for row in nms_one_image(b, corners[b], scores[b], limit, layer.topk_box_limit, *thresholds)]
+    selected = np.array(rows, np.int64).reshape(-1, 3)
+    return selected.astype(DTYPES.get(layer.get_output(0).dtype.name, "int32")), np.array(len(rows), np.int32)
+
+
+def nms_corners(boxes, box_format: str):
+    """(x1, y1, x2, y2) with x1 <= x2 and y1 <= y2, from TensorRT's NMS box formats."""
+    if box_format == "CENTER_SIZES":
+        half = boxes[..., 2:] / np.float32(2)
+        boxes = np.concatenate([boxes[..., :2] - half, boxes[..., :2] + half], axis=-1)
+    return np.concatenate([np.minimum(boxes[..., :2], boxes[..., 2:]), np.maximum(boxes[..., :2], boxes[..., 2:])], -1)
+
+
+def nms_one_image(batch: int, corners, scores, limit: int, candidates: int, iou_threshold, score_threshold):
+    box, klass = np.nonzero(scores > score_threshold)
+    order = np.argsort(-scores[box, klass], kind="stable")[:candidates]
+    kept: dict = {}  # class -> the corners selected for it
+    rows = []
+    for j, c in zip(box[order], klass[order]):
+        previous = kept.setdefault(c, [])
+        if len(previous) >= limit:
+            continue
+        if previous and (iou(corners[j, c], np.array(previous)) > iou_threshold).any():
+            continue
+        previous.append(corners[j, c])
+        rows.append((batch, c, j))
+    return rows
+
+
+def iou(one, many):
+    width = np.maximum(np.minimum(one[2], many[:, 2]) - np.maximum(one[0], many[:, 0]), np.float32(0))
+    height = np.maximum(np.minimum(one[3], many[:, 3]) - np.maximum(one[1], many[:, 1]), np.float32(0))
+    inter = width * height
+    area = (one[2] - one[0]) * (one[3] - one[1])
+    return inter / (area + (many[:, 2] - many[:, 0]) * (many[:, 3] - many[:, 1]) - inter)
 
 
 @handles("TOPK")

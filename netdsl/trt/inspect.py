@@ -128,7 +128,7 @@ PARAMS = {
     "NORMALIZATION": ("axes", "epsilon", "num_groups"), "CUMULATIVE": ("op", "exclusive", "reverse"),
     "FILL": ("operation", "shape", "alpha", "beta", "to_type"), "QUANTIZE": ("axis", "to_type", "block_shape"),
     "DEQUANTIZE": ("axis", "to_type", "block_shape"), "ONE_HOT": ("axis",), "NON_ZERO": ("indices_type",),
-    "SCATTER": ("axis", "mode"), "GRID_SAMPLE": ("interpolation_mode", "align_corners", "sample_mode"),
+    "SCATTER": ("axis", "mode"), "NMS": ("bounding_box_format", "topk_box_limit", "indices_type"), "GRID_SAMPLE": ("interpolation_mode", "align_corners", "sample_mode"),
 }
 WEIGHT_ATTRIBUTES = {"CONVOLUTION": ("kernel", "bias"), "DECONVOLUTION": ("kernel", "bias"),
                      "CONSTANT": ("weights",), "SCALE": ("shift", "scale", "power")}

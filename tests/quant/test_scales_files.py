@@ -14,7 +14,6 @@ from netdsl.quant.scales import MAGIC, Scales, ScalesError, format_scales, parse
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SPEC = str(ROOT / "specs/quantized/lenet_int8.yaml")
-HERE = pathlib.Path(__file__).resolve().parent
 
 
 def test_format_is_sorted_and_reads_back_the_same():
@@ -82,17 +81,6 @@ def test_calib_table_round_trip_is_byte_stable(tmp_path):
     write_scales(str(tmp_path / "s.scales"), scales)  # through the scales file too
     assert format_table(read_scales(str(tmp_path / "s.scales")), checked) == text
     assert scales.activations["data"] == pytest.approx(1.0, rel=1e-3)  # 0x3c010204 = 1/127
-
-
-def test_tensorrtx_cache_imports_with_a_report():
-    checked = load_spec(SPEC)
-    scales, report = import_table(checked, str(HERE / "data/tensorrtx_lenet.table"))
-    assert sorted(scales.activations) == ["data", "prob"]
-    assert len(report.unmatched) == 11 and report.unmatched[0][0] == "(Unnamed Layer* 0) [Convolution]_output"
-    assert report.missing == ["pool1", "pool2", "relu3", "relu4"]
-    text = "\n".join(report.lines())
-    assert "TensorRT's name for the output of a layer" in text and "pool1, pool2" in text
-    assert scales.meta["calib.table header"] == "TRT-8601-EntropyCalibration2"
 
 
 def test_malformed_cache():

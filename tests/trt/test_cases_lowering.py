@@ -1,10 +1,11 @@
 """Every op case (tests/opcases) lowered with the real TensorRT-RTX and built into a plan, in float32
 and float16. The lowering compares TensorRT's own inferred shape and dtype of every layer output with
-netdsl's and raises on any difference."""
+netdsl's and raises on any difference. Kinds TensorRT-RTX cannot build (nms) are lowered, and their
+build must be refused before TensorRT builds anything."""
 
 import pytest
 
-from netdsl.build import build_plan
+from netdsl.build import Unbuildable, build_plan, network_for
 from netdsl.spec import check_text
 from netdsl.spec.buildopts import BuildOptions
 from opcases import all_cases, random_weights
@@ -20,5 +21,11 @@ PARAMS = [pytest.param(case, precision, id=f"{case.id}-{precision}")
 def test_lowering_builds(case, precision):
     checked, diagnostics = check_text(case.spec(), "case.yaml")
     assert checked is not None, [str(d) for d in diagnostics]
-    plan = build_plan(checked, random_weights(checked, case), BuildOptions(precision=precision))
+    bound, options = random_weights(checked, case), BuildOptions(precision=precision)
+    if any(node.op.rtx_unbuildable for node in checked.graph.nodes):
+        network_for(checked, bound, options)  # the lowering, TensorRT's shapes checked against netdsl's
+        with pytest.raises(Unbuildable):
+            build_plan(checked, bound, options)
+        return
+    plan = build_plan(checked, bound, options)
     assert len(plan.data) > 0

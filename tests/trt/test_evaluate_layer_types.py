@@ -32,8 +32,9 @@ def evaluate(build, *inputs, outputs=1):
         network.mark_output(tensor)
     got = Evaluator(network).run({f"x{i}": a for i, a in enumerate(inputs)})
     arrays = [got[t.name] for t in results]
-    for tensor, array in zip(results, arrays):
-        assert tuple(tensor.shape) == array.shape, (tuple(tensor.shape), array.shape)
+    for tensor, array in zip(results, arrays):  # -1: a size only the data decides (NMS, non-zero)
+        assert len(tensor.shape) == array.ndim and all(t in (-1, a) for t, a in zip(tensor.shape, array.shape)), \
+            (tuple(tensor.shape), array.shape)
     return arrays if len(arrays) > 1 else arrays[0]
 
 
@@ -342,6 +343,95 @@ def test_attention_masks():
           F.scaled_dot_product_attention(*t, attn_mask=torch.from_numpy(allowed), scale=1.0), 1e-4)
     close(evaluate(build(trt.AttentionNormalizationOp.NONE), q, k, v, added),
           (t[0] @ t[1].transpose(-1, -2) + torch.from_numpy(added)) @ t[2], 1e-4)
+
+
+def test_scatter_nd_and_element():
+    data = RNG.standard_normal((3, 4, 2)).astype(np.float32)
+    pairs = np.array([[0, 1], [2, 3], [1, 0]], np.int32)
+    updates = RNG.standard_normal((3, 2)).astype(np.float32)
+    got = evaluate(lambda n, x, i, u, k: n.add_scatter(x, i, u, trt.ScatterMode.ND).get_output(0), data, pairs, updates)
+    want = torch.from_numpy(data.copy()).index_put_(tuple(torch.from_numpy(pairs.T).long()), torch.from_numpy(updates))
+    close(got, want)
+    index = np.array([[[3, 0], [1, 2]], [[0, 0], [2, 1]], [[1, 3], [0, 2]]], np.int32)  # along axis 1, no repeats
+
+    def build(n, x, i, u, k):
+        layer = n.add_scatter(x, i, u, trt.ScatterMode.ELEMENT)
+        layer.axis = 1
+        return layer.get_output(0)
+
+    values = RNG.standard_normal(index.shape).astype(np.float32)
+    want = torch.from_numpy(data.copy()).scatter_(1, torch.from_numpy(index).long(), torch.from_numpy(values))
+    close(evaluate(build, data, index, values), want)
+
+
+def test_gather_per_item_of_the_leading_axis():
+    data = RNG.standard_normal((2, 5, 3)).astype(np.float32)
+    index = np.array([[4, 0, 4, 1], [2, 3, 0, 0]], np.int32)
+
+    def build(n, x, i, k):
+        layer = n.add_gather(x, i, 1)
+        layer.num_elementwise_dims = 1
+        return layer.get_output(0)
+
+    want = torch.from_numpy(data)[torch.arange(2)[:, None], torch.from_numpy(index).long()]
+    close(evaluate(build, data, index), want)
+
+
+def nms_inputs(batch=2, count=60, classes=3, seed=3):
+    """Integer centers and sizes, crowded, and distinct scores for every (box, class) pair (see
+    tests/opcases/nms.py for why)."""
+    rng = np.random.default_rng(seed)
+    boxes = np.concatenate([rng.integers(0, 80, (batch, count, 2)), rng.integers(6, 30, (batch, count, 2))], -1)
+    scores = rng.permutation(batch * count * classes).reshape(batch, count, classes) / (batch * count * classes)
+    return boxes.astype(np.float32), scores.astype(np.float32)
+
+
+def run_nms(boxes, scores, per_class, candidates=5000, box_format="CENTER_SIZES", iou=0.45, score=0.25):
+    def build(n, b, s, k):
+        layer = n.add_nms(b, s, const(n, k, np.array(per_class, np.int32)))
+        layer.bounding_box_format = getattr(trt.BoundingBoxFormat, box_format)
+        layer.topk_box_limit = candidates
+        layer.set_input(3, const(n, k, np.array(iou, np.float32)))
+        layer.set_input(4, const(n, k, np.array(score, np.float32)))
+        return layer.get_output(0), layer.get_output(1)
+
+    selected, count = evaluate(build, boxes, scores)
+    assert selected.dtype == np.int32 and count == len(selected)
+    return selected
+
+
+@pytest.mark.parametrize("per_class,candidates", [(1000, 5000), (2, 5000), (1000, 25)])
+def test_nms_against_ultralytics_per_class(per_class, candidates):
+    """INMSLayer (every class of every box a candidate, suppression within a class) is ultralytics'
+    multi-label NMS; at most per_class per class, and topk_box_limit is ultralytics' max_nms."""
+    from opcases.nms import ultralytics_non_max_suppression
+
+    non_max_suppression = ultralytics_non_max_suppression()
+    boxes, scores = nms_inputs()
+    selected = run_nms(boxes, scores, per_class, candidates)
+    prediction = torch.from_numpy(np.concatenate([boxes, scores], -1).transpose(0, 2, 1).copy())
+    found = non_max_suppression(prediction, 0.25, 0.45, multi_label=True, max_det=10000, max_nms=candidates)
+    for b, rows in enumerate(found):
+        ours = selected[selected[:, 0] == b]
+        counts = {}
+        keep = [counts.setdefault(int(c), []).append(1) or len(counts[int(c)]) <= per_class for c in rows[:, 5]]
+        rows = rows[torch.tensor(keep, dtype=torch.bool)].numpy()
+        assert len(ours) == len(rows) > 0
+        np.testing.assert_array_equal(ours[:, 1], rows[:, 5].astype(np.int32))
+        np.testing.assert_array_equal(scores[b, ours[:, 2], ours[:, 1]], rows[:, 4])
+        center, size = boxes[b, ours[:, 2], :2], boxes[b, ours[:, 2], 2:] / 2
+        np.testing.assert_array_equal(np.concatenate([center - size, center + size], 1), rows[:, :4])
+
+
+def test_nms_box_formats_and_thresholds():
+    boxes, scores = nms_inputs(batch=1, seed=4)
+    half = boxes[..., 2:] / 2
+    corners = np.concatenate([boxes[..., :2] + half, boxes[..., :2] - half], -1)  # the other two corners
+    centered = run_nms(boxes, scores, 50)
+    np.testing.assert_array_equal(run_nms(corners, scores, 50, box_format="CORNER_PAIRS"), centered)
+    assert len(run_nms(boxes, scores, 50, iou=1.0)) == (scores > 0.25).sum()  # no IoU is above 1
+    assert len(run_nms(boxes, scores, 50, score=1.0)) == 0
+    assert len(centered) < (scores > 0.25).sum()
 
 
 def test_unknown_layer_type_is_named():
