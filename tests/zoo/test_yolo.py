@@ -4,6 +4,7 @@ against ultralytics' GFLOPs, the reference executor's `output0` against the mode
 tensorrtx `.wts` bound without renaming, weight errors reported at once, and TensorRT-RTX builds."""
 
 import importlib.util
+import os
 import pathlib
 import sys
 
@@ -260,3 +261,50 @@ def test_tensorrt_network_evaluated_matches_ultralytics(tmp_path, family):
         else:
             error = np.abs(output - expected)
             assert error[:, :4].max() <= 4e-3 * np.abs(expected[:, :4]).max() and error[:, 4:].max() <= 4e-3
+
+
+# -- NMS in the engine ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", [pytest.param(f, marks=slow_unless(f == "yolov8")) for f in FAMILIES])
+def test_nms_outputs_equal_ultralytics_non_max_suppression_of_output0(tmp_path, family):
+    """With nms=true, the padded outputs against ultralytics' non_max_suppression (its pure-PyTorch NMS)
+    with the spec's defaults (conf 0.25, IoU 0.7, 300 detections, class-aware) on the output0 of the
+    same run (so that float32 rounding cannot move a box across a threshold); output0 itself is checked
+    against the model above. Random weights make most of the 1680 anchors candidates."""
+    non_max_suppression = ultralytics_module("ultralytics.utils.nms").non_max_suppression
+    model = ultralytics_model(family, "n", seed=9)
+    export_weights(model, str(tmp_path / "model.safetensors"))
+    checked = load(spec(family), params={"scale": "n", "nms": True})
+    bound = bind(checked, read_weights(str(tmp_path / "model.safetensors")), "model.safetensors", strict=True)
+    x = np.random.default_rng(10).random((2, 3, 256, 320), dtype=np.float32)
+    head = [n.name for n in checked.graph.nodes if n.name.endswith(".output")][0]
+    got = reference.run(checked, bound, {"images": x}, keep={head})
+    expected = non_max_suppression(torch.from_numpy(got[head]), 0.25, 0.7, max_det=300)
+    for b, detections in enumerate(expected):
+        n = len(detections)
+        assert 0 < n == got["num_dets"][b, 0]
+        # corners from (cx, cy, w, h): a few float32 steps (3e-5 at 256..512) between the two formulas
+        np.testing.assert_allclose(got["boxes"][b, :n], detections[:, :4].numpy(), rtol=0, atol=1e-4)
+        np.testing.assert_array_equal(got["scores"][b, :n], detections[:, 4].numpy())
+        np.testing.assert_array_equal(got["classes"][b, :n], detections[:, 5].numpy().astype(np.int32))
+        assert not got["boxes"][b, n:].any() and not got["scores"][b, n:].any() and (got["classes"][b, n:] == -1).all()
+
+
+def test_nms_network_shapes_and_the_tensorrt_rtx_refusal(tmp_path):
+    """The NMS variant lowers (TensorRT's shapes at every corner: padded outputs of fixed size), and
+    `netdsl build` with TensorRT-RTX refuses it at the nms layer, naming the alternatives, writing nothing."""
+    import subprocess
+
+    from netdsl.trt.dims import check_corners
+
+    checked, _, network, _ = lowered("yolov8", "float32", nms=True)
+    check_corners(network, checked.types, checked.graph.profiles)
+    outputs = {network.get_output(i).name: tuple(network.get_output(i).shape) for i in range(network.num_outputs)}
+    assert outputs == {"num_dets": (-1, 1), "boxes": (-1, 300, 4), "scores": (-1, 300), "classes": (-1, 300)}
+    result = subprocess.run([sys.executable, "-m", "netdsl", "build", spec("yolov8"), "--set", "nms=true",
+                             "--random-weights", "-o", str(tmp_path / "yolov8n.plan")], capture_output=True,
+                            text=True, cwd=ROOT, timeout=300, env={**os.environ, "NO_COLOR": "1"})
+    assert result.returncode == 2 and "error[needs-full-tensorrt]: nms layer `nms`" in result.stderr, result.stderr
+    assert "without it (the raw boxes and scores" in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
