@@ -1,7 +1,8 @@
 """`netdsl fmt`: one canonical layout for specs, so that diffs show only real changes.
 
-- Top-level keys in the order netdsl, name, description, weights, build, quantization, inputs, blocks,
-  layers, outputs, with one blank line between groups.
+- Top-level keys in the order netdsl, name, description, params, weights, build, quantization, inputs,
+  dims, profiles, blocks, layers, outputs, with one blank line between groups. Spec parameters one per
+  line, in their own order (each may use those above it).
 - Every input, layer and block instance on one line, as a flow mapping, keys in a fixed order: name,
   kind or block, inputs, when, repeat, then the kind's parameters in their declared order (see
   `netdsl schema`), then with, first, weights. Blocks: doc, params, inputs, layers, output.
@@ -23,7 +24,7 @@ from .diagnostics import InternalError, SpecError
 from .ops import REGISTRY
 from .yamlnodes import Map, Scalar, Seq, paused_gc
 
-TOP_GROUPS = (("netdsl", "name", "description"), ("weights",), ("build",), ("quantization",), ("inputs",),
+TOP_GROUPS = (("netdsl", "name", "description"), ("params",), ("weights",), ("build",), ("quantization",), ("inputs",),
               ("dims", "profiles"), ("blocks",), ("layers",), ("outputs",))
 TOP_ORDER = [key for group in TOP_GROUPS for key in group]
 INPUT_ORDER = ("name", "dtype", "shape", "batch")
@@ -141,6 +142,10 @@ class Formatter:
                         self.layer_list(value, 6)
                     else:
                         self.unit(sub_line, 4, f"{sub}: {self.flow(value)}")
+        elif key == "params" and isinstance(node, Map):  # one line per parameter, in their order (they build on
+            self.unit(key_line, 0, "params:", blank)       # the ones above them)
+            for name, value in node.entries.items():
+                self.unit(node.key_pos[name].line, 2, f"{name}: {self.flow(value)}")
         elif key == "dims" and isinstance(node, Map):  # one line per dimension
             self.unit(key_line, 0, "dims:", blank)
             for name, value in node.entries.items():

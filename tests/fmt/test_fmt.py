@@ -57,3 +57,13 @@ def test_unreadable_yaml_is_reported_not_rewritten(tmp_path):
     result = netdsl("fmt", str(spec))
     assert result.returncode == 1 and "error[" in result.stderr
     assert spec.read_text() == "netdsl: 1\nlayers: [{name: a\n"
+
+
+def test_spec_parameters_stay_first_in_their_order_one_per_line():
+    text = ("netdsl: 1\ninputs:\n  - {name: x, shape: [1, 3, 8, 8]}\nlayers:\n  - {name: c, kind: convolution, "
+            "out_channels: $c, kernel: 1}\nparams:\n  scale: n   # the size\n  width: {by: scale, n: 0.25, s: 0.5}"
+            "  # a table\n  # an expression over both\n  c: ${int(16 * width)}\n")
+    once = format_text(text)
+    assert once.startswith("netdsl: 1\n\nparams:\n  scale: n  # the size\n  width: {by: scale, n: 0.25, s: 0.5}  "
+                           "# a table\n  # an expression over both\n  c: ${int(16 * width)}\n\ninputs:\n")
+    assert format_text(once) == once and comments(once) == comments(text)
