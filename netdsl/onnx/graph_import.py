@@ -104,6 +104,7 @@ class GraphImporter:
         self.handled: dict[int, object] = {}  # id(node) -> how a pattern already took this node
         self.produced: dict[str, SpecLayer] = {}  # netdsl tensor -> layer (for renaming later)
         self.constant_layers: dict[str, str] = {}  # ONNX tensor -> its constant layer's tensor
+        self.constant_values: dict[tuple, str] = {}  # (parameter, dtype, shape, bytes) -> a constant layer's tensor
 
     # -- the walk ------------------------------------------------------------------------------------------
 
@@ -331,13 +332,21 @@ class GraphImporter:
         array = symbolic.known(value.array) if symbolic.is_symbolic(value.array) else np.asarray(value.array)
         if 0 in array.shape:
             raise NotExpressible("an empty constant (netdsl has no zero-size dimensions)")
+        # exporters repeat a traced constant at every use (YOLOv8's anchors, twice): one layer for equal values
+        same = (value.parameter, array.dtype.str, array.shape, array.tobytes())
+        if same in self.constant_values:
+            self.constant_layers[onnx_name] = self.constant_values[same]
+            return self.constant_values[same]
         dtype = "float32" if array.dtype == np.float64 else netdsl_dtype(array.dtype.name)
         params, weights = {"shape": list(array.shape), "dtype": dtype}, {}
         if dtype in FLOAT_TYPES and (array.size > 16 or value.parameter):
-            # parameters (a class token) and larger constants (position embeddings) go to the weight file
+            # parameters (a class token) and larger constants (position embeddings) go to the weight file;
+            # a tensor the file does not name as a parameter (a traced anchor grid) is a buffer
             weights = {"value": array.astype(np.float32)}
             if dtype == "float32":
                 del params["dtype"]
+            if not value.parameter:
+                params["buffer"] = True
         else:
             params["value"] = plain(array)
             if not array.shape or array.size == 1:
@@ -349,7 +358,7 @@ class GraphImporter:
         layer = SpecLayer("constant", params, [], weights, onnx_name=value.parameter or value.source,
                           op_type="Constant", weight_keys=keys)
         tensor = self.append(layer, None)[0]
-        self.constant_layers[onnx_name] = tensor
+        self.constant_layers[onnx_name] = self.constant_values[same] = tensor
         return tensor
 
     def add_layer(self, node, kind: str, params: dict, inputs: list[str], weights: dict, outputs,

@@ -113,3 +113,29 @@ def test_cli_import_then_validate_and_summary(tmp_path):
     result = subprocess.run([sys.executable, "-m", "netdsl", "validate", str(out), "--weights", "--strict"],
                             capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+class Gridded(torch.nn.Module):
+    """A grid computed in forward from the input's size (as YOLOv8's anchors are): the file holds it as
+    a constant, which is no parameter of the model."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = torch.nn.Conv2d(3, 2, 1)
+
+    def forward(self, x):
+        h, w = x.shape[-2:]
+        grid = torch.arange(h * w, dtype=torch.float32).reshape(1, 1, h, w) / (h * w)
+        return self.proj(x) - grid
+
+
+def test_a_traced_constant_is_a_buffer_not_a_parameter(tmp_path):
+    from netdsl.summary import to_json
+
+    model = randomized(Gridded())
+    path, imported = imported_from_torch(model, tmp_path, (1, 3, 4, 5), "grid")
+    assert "kind: constant, shape: [1, 1, 4, 5], buffer: true}" in imported.text
+    summary = to_json(imported.checked)
+    assert summary["total_params"] == sum(p.numel() for p in model.parameters())
+    assert sum(layer["buffers"] for layer in summary["layers"]) == 20
+    assert_same_outputs(path, imported, (1, 3, 4, 5))
