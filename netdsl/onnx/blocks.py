@@ -29,21 +29,37 @@ class BlockDef:
     params: dict  # name -> default
     layers: list  # dicts: name, kind, params (values may be `$param`), inputs, when
     doc: str = ""
+    inputs: list = field(default_factory=lambda: [BLOCK_INPUT])
 
 
 @dataclass
 class Instance:
     name: str  # the prefix P
     block: str
-    repeat: int
+    repeat: int | None  # None: one instance, named `P.<layer>` (netdsl/onnx/modules.py)
     inputs: list[str]
     first: dict = field(default_factory=dict)
     layers: list = field(default_factory=list)  # the SpecLayers it stands for
     with_: dict = field(default_factory=dict)  # arguments of a block shared by instances that differ in values
 
 
-def find_blocks(layers) -> tuple[dict[str, BlockDef], list]:
-    """(blocks by name, the layer list with instances in place of the layers they stand for)."""
+def find_blocks(layers, outputs: list[str]) -> tuple[dict[str, BlockDef], list, dict]:
+    """(blocks by name, the layer list with instances in place of the layers they stand for, renamed
+    tensors: the last tensor of each instance -> the instance's name, which stands for it). Chains
+    here, then repeated modules that are not chains (netdsl/onnx/modules.py)."""
+    from .modules import group_modules
+
+    blocks, items = find_chains(layers)
+    renamed = {instance.layers[-1].name: instance.name for instance in items if isinstance(instance, Instance)}
+    for item in items:
+        item.inputs = [renamed.get(t, t) for t in item.inputs]
+    items, more = group_modules(blocks, items, [renamed.get(t, t) for t in outputs])
+    renamed = {tensor: more.get(name, name) for tensor, name in renamed.items()} | more
+    return blocks, items, renamed
+
+
+def find_chains(layers) -> tuple[dict[str, BlockDef], list]:
+    """(blocks by name, the layer list with instances in place of the chains they stand for)."""
     blocks: dict[str, BlockDef] = {}
     by_text: dict[str, str] = {}
     items: list = list(layers)

@@ -332,8 +332,11 @@ class GraphImporter:
         array = symbolic.known(value.array) if symbolic.is_symbolic(value.array) else np.asarray(value.array)
         if 0 in array.shape:
             raise NotExpressible("an empty constant (netdsl has no zero-size dimensions)")
-        # exporters repeat a traced constant at every use (YOLOv8's anchors, twice): one layer for equal values
-        same = (value.parameter, array.dtype.str, array.shape, array.tobytes())
+        # exporters repeat a traced constant at every use (YOLOv8's anchors, twice): one layer for equal
+        # values in one module (across modules, a shared constant would tie modules that are alike)
+        from .naming import scope_path
+
+        same = (value.parameter, scope_path(value.source)[0], array.dtype.str, array.shape, array.tobytes())
         if same in self.constant_values:
             self.constant_layers[onnx_name] = self.constant_values[same]
             return self.constant_values[same]
@@ -478,16 +481,16 @@ def infer(layer: SpecLayer, types: list[TensorType]):
     op = REGISTRY.get(layer.kind)
     if op is None:
         raise NotExpressible(f"netdsl has no layer kind `{layer.kind}` yet")
-    checked = {}
     for key, value in layer.params.items():
         if key not in op.params:
             raise NotExpressible(f"{layer.kind} has no parameter `{key}`")
         try:
-            checked[key] = op.params[key].type.check(yaml_node(value))
+            op.params[key].type.check(yaml_node(value))
         except ParamError as error:
             raise NotExpressible(f"{layer.kind} parameter `{key}`: {error}") from None
+    params = checked_params(layer.kind, layer.params)
     try:
-        node = SimpleNamespace(name=layer.name, params=op.with_defaults(checked), inputs=layer.inputs)
+        node = SimpleNamespace(name=layer.name, params=params, inputs=layer.inputs)
         names = op.output_names(node)
         from ..shapes import check_dtypes
 
@@ -501,6 +504,13 @@ def infer(layer: SpecLayer, types: list[TensorType]):
             raise NotExpressible(f"weight {slot} of shape {list(array.shape)} does not fit netdsl's {layer.kind}")
     results = result if names else (result,)
     return layer.params, tuple(results), tuple(names) if names else ("",)
+
+
+def checked_params(kind: str, params: dict) -> dict:
+    """Parameters as the spec reader makes them of the same values written in a spec (checked, the
+    defaults filled in). Raises ParamError."""
+    op = REGISTRY[kind]
+    return op.with_defaults({key: op.params[key].type.check(yaml_node(value)) for key, value in params.items()})
 
 
 def pythonic(value):

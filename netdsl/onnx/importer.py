@@ -84,7 +84,9 @@ def import_model(model, spec_path: str, weights_file: str, partial: bool = False
         raise NotImportable(f"{source or 'the model'}: no output of the graph can be computed")
     for layer in graph.layers:
         layer.params = simplified(layer.kind, layer.params)
-    blocks, items = find_blocks(graph.layers)
+    written = [(layer.name, layer.kind, list(layer.inputs), layer.params) for layer in graph.layers]
+    blocks, items, renamed = find_blocks(graph.layers, [tensor for _, tensor in outputs])
+    outputs = [(name, renamed.get(tensor, tensor)) for name, tensor in outputs]
     weights = {layer.weight_keys.get(slot, f"{layer.name}.{slot}"): array for layer in graph.layers
                for slot, array in layer.weights.items()}
     stem = os.path.splitext(os.path.basename(spec_path))[0]
@@ -94,6 +96,7 @@ def import_model(model, spec_path: str, weights_file: str, partial: bool = False
     text = spec_text(name, graph, blocks, items, outputs, weights_file if weights else None, metadata, batch, source,
                      model)
     checked, bound = check(text, spec_path, weights)
+    same_network(checked, written)
     return Imported(text, weights, graph.problems, len(graph.layers), len(blocks), checked,
                     weights_file if weights else None, bound)
 
@@ -112,6 +115,27 @@ def check(text: str, spec_path: str, weights: dict):
         raise InternalError(f"netdsl import wrote a spec netdsl refuses (a bug in the importer):\n{problems}")
     tensors = {key: Tensor(key, "float32", tuple(array.shape), array) for key, array in weights.items()}
     return checked, bind(checked, tensors, "<imported weights>", strict=True)
+
+
+def same_network(checked, written: list) -> None:
+    """The spec as read back (blocks expanded) against the layers it was written from: a block
+    written wrongly would pass the checker and compute something else. A difference is a bug here."""
+    from ..diagnostics import InternalError
+    from .graph_import import checked_params
+    from .modules import COMMUTATIVE
+
+    nodes = {node.name: node for node in checked.graph.nodes}
+    for name, kind, inputs, params in written:
+        node = nodes.get(name)
+        # (a block may write the operands of an add the other way round: `when: false` passes the first on)
+        swapped = kind in COMMUTATIVE and node is not None and list(node.inputs) == inputs[::-1]
+        if node is None or (node.kind, node.params) != (kind, checked_params(kind, params)) or (
+                list(node.inputs) != inputs and not swapped):
+            found = "nothing" if node is None else f"{node.kind} of {list(node.inputs)} with {node.params}"
+            raise InternalError(f"netdsl import wrote layer `{name}` as {found}, not as {kind} of {inputs} "
+                                f"with {params} (a bug in the importer)")
+    if len(nodes) != len(written):
+        raise InternalError(f"netdsl import wrote {len(nodes)} layers for {len(written)} (a bug in the importer)")
 
 
 def simplified(kind: str, params: dict) -> dict:
@@ -230,7 +254,7 @@ def spec_text(name, graph, blocks, items, outputs, weights_file, metadata, batch
             lines.append(f"  {block.name}:")
             if block.params:
                 lines.append(f"    params: {flow(block.params)}")
-            lines.append(f"    inputs: [x]")
+            lines.append(f"    inputs: {flow(block.inputs)}")
             lines.append("    layers:")
             lines += [f"      - {flow(entry)}" for entry in block.layers]
     lines += ["", "layers:"]
@@ -245,11 +269,12 @@ def spec_text(name, graph, blocks, items, outputs, weights_file, metadata, batch
                 entry["inputs"] = item.inputs[0] if len(item.inputs) == 1 else item.inputs
             if item.with_:
                 entry["with"] = item.with_
-            entry["repeat"] = item.repeat
+            if item.repeat is not None:
+                entry["repeat"] = item.repeat
             if item.first:
                 entry["first"] = item.first
             lines.append(f"  - {flow(entry)}")
-            previous = item.layers[-1].name
+            previous = item.name
     lines += ["", "outputs:"]
     for output, tensor in outputs:
         lines.append(f"  - {flow(output if output == tensor else {'name': output, 'from': tensor})}")
