@@ -124,6 +124,9 @@ class GraphImporter:
         for node in self.ordered_nodes():
             self.visit(node)
         outputs = self.graph_outputs()
+        from .attention import fuse_attention
+
+        self.layers = fuse_attention(self.layers, {tensor for _, tensor in outputs}, self.type_of, infer)
         return ImportedGraph(self.graph.name, self.inputs, self.layers, outputs, self.problems, self.cut, self.opset)
 
     def ordered_nodes(self) -> list:

@@ -54,6 +54,11 @@ def test_vit_structure_small(tmp_path):
     assert kinds["encoder.layers.encoder_layer_1.mlp.0"] == "linear"  # MatMul + Add
     assert kinds["encoder.layers.encoder_layer_1.mlp.1"] == "gelu"  # the erf form, one layer
     assert kinds["encoder.pos_embedding"] == "constant" and kinds["heads.head"] == "fully_connected"
+    # nn.MultiheadAttention's MatMul -> Softmax -> MatMul (q and k^T each scaled by E^-1/4) is one layer
+    assert kinds["encoder.layers.encoder_layer_1.self_attention.attention"] == "scaled_dot_product_attention"
+    assert "softmax" not in kinds.values() and "matmul" not in kinds.values()
+    # the encoder layers: one block, one line each
+    assert "  - {name: encoder.layers.encoder_layer_1, block: encoder_layer_0}" in imported.text.splitlines()
 
 
 @pytest.mark.slow
