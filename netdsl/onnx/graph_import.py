@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from ..ops import REGISTRY, ShapeError
-from ..tensors import BATCH, DTYPES, Dim, TensorType
+from ..tensors import BATCH, DTYPES, Dim, Size, TensorType
 from . import NodeInfo, NotExpressible, Operand, attributes, convert
 from . import symbolic
 
@@ -87,13 +87,21 @@ class ImportedGraph:
     problems: list[str]  # "node `x` (OpType): reason"
     cut: list  # (netdsl input name, type): with partial, outputs of nodes left out, made inputs
     opset: int = 0
+    dims: dict = field(default_factory=dict)  # named dimension -> whether it is a batch (netdsl/onnx/dims.py)
+    dim_params: dict = field(default_factory=dict)  # named dimension -> ONNX's dim_param
+    sizes: object = None  # the Sizes the import compared sizes over
 
 
 class GraphImporter:
-    def __init__(self, model, partial: bool = False):
+    def __init__(self, model, partial: bool = False, sizes=None):
+        from .dims import Sizes
+
         self.model = model
         self.graph = model.graph
         self.partial = partial
+        self.sizes = sizes or Sizes()
+        self.dims: dict[str, bool] = {}
+        self.dim_params: dict[str, str] = {}
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
         self.values: dict[str, object] = {}
         self.layers: list[SpecLayer] = []
@@ -114,20 +122,27 @@ class GraphImporter:
         for tensor in self.graph.initializer:
             key = tensor.name if PARAMETER_NAME.match(tensor.name) else None
             self.values[tensor.name] = Const(numpy_helper.to_array(tensor), tensor.name, key)
-        for value in self.graph.input:
-            if value.name not in self.values:
-                self.add_input(value)
+        inputs = [value for value in self.graph.input if value.name not in self.values]
+        # dynamic sizes other than the batch make every dynamic dimension a named one (netdsl/onnx/dims.py)
+        self.named = any(not (d.HasField("dim_value") and d.dim_value > 0) for value in inputs
+                         for d in list(value.type.tensor_type.shape.dim)[1:])
+        for value in inputs:
+            self.add_input(value)
         for node in self.graph.node:
             for name in node.input:
                 self.consumers.setdefault(name, []).append(node)
         self.outputs_of_graph = {o.name for o in self.graph.output}
-        for node in self.ordered_nodes():
-            self.visit(node)
-        outputs = self.graph_outputs()
+        from ..symbolic import allowed
         from .attention import fuse_attention
+        from .dims import profile_of
 
-        self.layers = fuse_attention(self.layers, {tensor for _, tensor in outputs}, self.type_of, infer)
-        return ImportedGraph(self.graph.name, self.inputs, self.layers, outputs, self.problems, self.cut, self.opset)
+        with allowed([profile_of(self.dims, self.sizes)] if self.dims else None):
+            for node in self.ordered_nodes():
+                self.visit(node)
+            outputs = self.graph_outputs()
+            self.layers = fuse_attention(self.layers, {tensor for _, tensor in outputs}, self.type_of, infer)
+        return ImportedGraph(self.graph.name, self.inputs, self.layers, outputs, self.problems, self.cut, self.opset,
+                             self.dims, self.dim_params, self.sizes)
 
     def ordered_nodes(self) -> list:
         """The nodes in file order, each moved after what it reads where the file has it earlier (ONNX
@@ -161,15 +176,11 @@ class GraphImporter:
         for axis, dim in enumerate(tensor_type.shape.dim):
             if dim.HasField("dim_value") and dim.dim_value > 0:
                 dims.append(dim.dim_value)
-            elif axis == 0:
+            elif axis == 0 and not self.named:
                 dims.append(BATCH)
                 names[0] = dim.dim_param
             else:
-                label = f"`{dim.dim_param}`" if dim.dim_param else "unknown"
-                self.problems.append(f"input `{value.name}`: dimension {axis} is dynamic ({label}); netdsl inputs "
-                                     "are dynamic in the batch (dimension 0) only")
-                self.values[value.name] = Missing(f"input {value.name} has a dynamic dimension {axis}")
-                return
+                dims.append(self.named_dim(dim.dim_param, value.name, axis))
         if dtype not in DTYPES:
             self.problems.append(f"input `{value.name}`: dtype {dtype} (netdsl has {', '.join(DTYPES)})")
             self.values[value.name] = Missing(f"input {value.name} has dtype {dtype}")
@@ -178,6 +189,15 @@ class GraphImporter:
         t = TensorType(tuple(dims), dtype)
         self.inputs.append(GraphInput(name, value.name, t, names))
         self.values[value.name] = Tensor(name, t)
+
+    def named_dim(self, dim_param: str, input_name: str, axis: int) -> Dim:
+        from .dims import dim_name
+
+        name = dim_name(dim_param, input_name, axis)
+        self.dims.setdefault(name, axis == 0)
+        if dim_param and dim_param != name:
+            self.dim_params[name] = dim_param
+        return Dim(name)
 
     def visit(self, node) -> None:
         if id(node) in self.handled:
@@ -221,7 +241,8 @@ class GraphImporter:
         info = next((v for v in list(self.graph.value_info) + list(self.graph.output) if v.name == name), None)
         if info is None or not info.type.tensor_type.HasField("shape"):
             return
-        dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else (BATCH if i == 0 else None)
+        batch = self.named_dim("", name, 0) if self.named else BATCH
+        dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else (batch if i == 0 else None)
                 for i, d in enumerate(info.type.tensor_type.shape.dim)]
         dtype = onnx_dtype(info.type.tensor_type.elem_type)
         if None in dims or dtype not in DTYPES:
@@ -241,7 +262,7 @@ class GraphImporter:
         if node.op_type == "Shape" and isinstance(operands[0], Tensor):
             shape = operands[0].type.shape
             result = symbolic.run("Shape", attributes(node), [shape])[0]
-            self.set_constant(node, 0, result if any(isinstance(d, Dim) for d in result) else np.asarray(
+            self.set_constant(node, 0, result if any(isinstance(d, Size) for d in result) else np.asarray(
                 list(result), np.int64))
             return True
         if node.op_type == "Size" and isinstance(operands[0], Tensor) and all(isinstance(d, int)
@@ -642,6 +663,7 @@ def erf_gelu(importer, node, operands) -> bool:
 PATTERNS = (flatten_then_gemm, matmul_linear, sigmoid_times_input, erf_gelu)
 
 
-def import_graph(model, partial: bool = False) -> ImportedGraph:
-    """The model's graph as netdsl layers with provisional names (see naming.assign)."""
-    return GraphImporter(model, partial).run()
+def import_graph(model, partial: bool = False, sizes=None) -> ImportedGraph:
+    """The model's graph as netdsl layers with provisional names (see naming.assign); ``sizes``: the
+    ranges of its dynamic dimensions (netdsl/onnx/dims.py)."""
+    return GraphImporter(model, partial, sizes).run()

@@ -42,9 +42,10 @@ class Imported:
     bound: dict | None = None  # the weights bound to the checked spec (netdsl.weights.bind), ready to run
 
 
-def import_onnx(path: str, output: str, partial: bool = False, batch=None) -> Imported:
+def import_onnx(path: str, output: str, partial: bool = False, batch=None, sizes=None) -> Imported:
     """Reads ``path`` and writes ``output`` (a spec) and the weights next to it (same stem,
-    .safetensors), atomically and together. Raises NotImportable or OnnxFileError."""
+    .safetensors), atomically and together. ``sizes``: ranges of dynamic dimensions other than the
+    batch (netdsl.onnx.dims.Sizes). Raises NotImportable or OnnxFileError."""
     from ..files import write_together
     from ..weights.safetensors import safetensors_chunks
     from .load import read_model
@@ -52,7 +53,7 @@ def import_onnx(path: str, output: str, partial: bool = False, batch=None) -> Im
     model = read_model(path)
     stem = os.path.splitext(os.path.basename(output))[0]
     weights_file = f"{stem}.safetensors"
-    imported = import_model(model, output, weights_file, partial, batch, source=os.path.basename(path))
+    imported = import_model(model, output, weights_file, partial, batch, source=os.path.basename(path), sizes=sizes)
     files = {output: imported.text.encode()}
     if imported.weights:
         files[os.path.join(os.path.dirname(output), weights_file)] = safetensors_chunks(
@@ -62,16 +63,28 @@ def import_onnx(path: str, output: str, partial: bool = False, batch=None) -> Im
 
 
 def import_model(model, spec_path: str, weights_file: str, partial: bool = False, batch=None,
-                 source: str = "") -> Imported:
+                 source: str = "", sizes=None) -> Imported:
     """The spec text and weights of a ModelProto (nothing written); ``spec_path`` names it in messages."""
     from . import naming
     from .blocks import find_blocks
-    from .graph_import import NotExpressibleGraph, import_graph
+    from .dims import Sizes, import_sized, recorded, unknown_names
+    from .graph_import import NotExpressibleGraph
 
+    given = sizes or Sizes()
+    sizes = recorded(given, {p.key: p.value for p in model.metadata_props})
+    sizes.batch = sizes.batch or batch
     try:
-        graph = import_graph(model, partial)
+        graph = import_sized(model, partial, sizes)
     except NotExpressibleGraph as error:
         raise NotImportable(f"{source or spec_path}: {error}") from None
+    unknown = unknown_names(given, graph)
+    if unknown:
+        from ..diagnostics import UsageError
+
+        have = ", ".join(graph.dims) or ("batch" if any(not isinstance(d, int) for i in graph.inputs
+                                                       for d in i.type.shape[:1]) else "none")
+        raise UsageError(f"--dim {', '.join(unknown)}: {source or 'the model'} has no dynamic dimension of that name "
+                         f"(its dynamic dimensions: {have})")
     if graph.problems and not partial:
         raise NotImportable(f"{source or 'the model'}: {len(graph.problems)} thing(s) netdsl cannot express; nothing "
                             "written (--partial writes what can be):\n  " + "\n  ".join(graph.problems))
@@ -234,11 +247,13 @@ def spec_text(name, graph, blocks, items, outputs, weights_file, metadata, batch
     cut = {entry[0]: entry for entry in graph.cut}
     for graph_input in graph.inputs:
         t = graph_input.type
-        entry = {"name": graph_input.name, "shape": [-1 if not isinstance(d, int) else d for d in t.shape]}
+        named = graph.dims  # every dynamic dimension named (netdsl/onnx/dims.py), else a -1 batch
+        entry = {"name": graph_input.name, "shape": [d if isinstance(d, int) else d.name if named else -1
+                                                     for d in t.shape]}
         if t.dtype != "float32":
             entry["dtype"] = t.dtype
         notes = []
-        if t.shape and not isinstance(t.shape[0], int):
+        if t.shape and not isinstance(t.shape[0], int) and not named:
             low, opt, high = batch or batch_of(metadata, graph_input.onnx_name)
             entry["batch"] = {"min": low, "opt": opt, "max": high}
             if graph_input.dim_names.get(0):
@@ -248,6 +263,10 @@ def spec_text(name, graph, blocks, items, outputs, weights_file, metadata, batch
         if graph_input.name in cut:
             notes.append(f"made by node `{cut[graph_input.name][2]}` ({cut[graph_input.name][3]}), left out")
         lines.append(f"  - {flow(entry)}" + (f"  # {'; '.join(notes)}" if notes else ""))
+    if graph.dims:
+        from .dims import section
+
+        lines += section(graph.dims, graph.sizes, graph.dim_params)
     if blocks:
         lines += ["", "blocks:"]
         for block in blocks.values():
