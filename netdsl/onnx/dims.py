@@ -140,7 +140,8 @@ def section(dims: dict, sizes: Sizes, notes: dict) -> list[str]:
 
 def import_sized(model, partial: bool, sizes: Sizes):
     """The imported graph (netdsl/onnx/graph_import.py) at the smallest step of the named dimensions at
-    which nothing is left out; the attempt that leaves out the least when none does."""
+    which nothing is left out; else the attempt that gets furthest (its problems are the ones no step
+    solves)."""
     from .graph_import import import_graph
 
     best = None
@@ -149,8 +150,9 @@ def import_sized(model, partial: bool, sizes: Sizes):
         open_steps = [n for n, batch in attempt.dims.items() if not batch and n not in sizes.steps]
         if not sizes.with_step(step).fits(attempt.dims):
             continue
-        if best is None or len(attempt.problems) < len(best.problems):
-            best = attempt
+        score = (-len(attempt.layers), len(attempt.problems))
+        if best is None or score < best[0]:
+            best = score, attempt
         if not attempt.problems or not open_steps:
             break
-    return best if best is not None else import_graph(model, partial, sizes)
+    return best[1] if best is not None else import_graph(model, partial, sizes)

@@ -83,8 +83,9 @@ def compute(op_type: str, attrs: dict, inputs: list):
         return [elementwise(inputs[0], inputs[1], lambda a, b: arithmetic(op_type, a, b))]
     if op_type in ("ConstantOfShape", "Expand", "Range"):
         raise NotExpressible(f"{op_type} to a shape computed from a dynamic dimension (a constant grown to the "
-                             "run-time batch, as ViT's class token): netdsl's sizes are fixed numbers, and its "
-                             "output would follow a size known only at run time")
+                             "run-time batch, as ViT's class token; a grid over a dynamic size, as YOLOv8's anchors): "
+                             "netdsl's sizes are fixed numbers, and its output would follow a size known only at run "
+                             "time")
     raise NotExpressible(f"{op_type} on a shape computed from a dynamic dimension")
 
 

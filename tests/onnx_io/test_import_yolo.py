@@ -133,3 +133,18 @@ def test_ultralytics_export_at_640(tmp_path, monkeypatch):
     imported = check_import(path, tmp_path, x)
     assert parameters(imported.checked) == count
     assert "- {name: model.22.constant, kind: constant, shape: [1, 2, 8400], buffer: true}" in imported.text
+
+
+def test_dynamic_height_and_width_are_refused_at_the_anchor_grid(tmp_path, monkeypatch):
+    # ultralytics' dynamic=True computes the anchors from the feature maps' sizes at run time (Range):
+    # netdsl has no kind for a grid over a dynamic size yet; the backbone and neck import (multiple_of 32)
+    from ultralytics import YOLO
+
+    from netdsl.onnx.importer import NotImportable, import_onnx
+
+    monkeypatch.chdir(tmp_path)
+    path = YOLO("yolov8n.yaml").export(format="onnx", simplify=False, imgsz=320, opset=17, dynamic=True, verbose=False)
+    with pytest.raises(NotImportable, match=r"node `/model.22/Range` \(Range\): Range to a shape computed from a "
+                       r"dynamic dimension \(.*as YOLOv8's anchors\)"):
+        import_onnx(path, str(tmp_path / "yolov8n.yaml"))
+    assert not (tmp_path / "yolov8n.yaml").exists()
