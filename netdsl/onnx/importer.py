@@ -63,8 +63,9 @@ def import_onnx(path: str, output: str, partial: bool = False, batch=None, sizes
 
 
 def import_model(model, spec_path: str, weights_file: str, partial: bool = False, batch=None,
-                 source: str = "", sizes=None) -> Imported:
-    """The spec text and weights of a ModelProto (nothing written); ``spec_path`` names it in messages."""
+                 source: str = "", sizes=None, classes: dict | None = None) -> Imported:
+    """The spec text and weights of a ModelProto (nothing written); ``spec_path`` names it in messages;
+    ``classes`` (module path -> class name, from netdsl.from_torch) names its blocks."""
     from . import naming
     from .blocks import find_blocks
     from .dims import Sizes, import_sized, recorded, unknown_names
@@ -98,7 +99,7 @@ def import_model(model, spec_path: str, weights_file: str, partial: bool = False
     for layer in graph.layers:
         layer.params = simplified(layer.kind, layer.params)
     written = [(layer.name, layer.kind, list(layer.inputs), layer.params) for layer in graph.layers]
-    blocks, items, renamed = find_blocks(graph.layers, [tensor for _, tensor in outputs])
+    blocks, items, renamed = find_blocks(graph.layers, [tensor for _, tensor in outputs], classes)
     outputs = [(name, renamed.get(tensor, tensor)) for name, tensor in outputs]
     weights = {layer.weight_keys.get(slot, f"{layer.name}.{slot}"): array for layer in graph.layers
                for slot, array in layer.weights.items()}

@@ -205,9 +205,10 @@ def passes_through(union: list[Row], rows: list[Row], extra: set[str]) -> bool:
 # -- finding ---------------------------------------------------------------------------------------------
 
 
-def group_modules(blocks: dict, items: list, outputs: list[str]) -> tuple[list, dict]:
+def group_modules(blocks: dict, items: list, outputs: list[str], classes: dict) -> tuple[list, dict]:
     """Replaces units of one structure by block instances (adding the blocks to ``blocks``); returns
-    the new item list and the renamed tensors (a unit's last tensor -> the instance's name)."""
+    the new item list and the renamed tensors (a unit's last tensor -> the instance's name).
+    ``classes``: module path -> class name, where known, names the blocks."""
     clusters: list[Cluster] = []
     renamed: dict[str, str] = {}
     depth = 1
@@ -221,7 +222,7 @@ def group_modules(blocks: dict, items: list, outputs: list[str]) -> tuple[list, 
         items = substitute(items, new, renamed)
         depth += 1
     for cluster in clusters:
-        write_block(cluster, blocks)
+        write_block(cluster, blocks, classes)
     return items, renamed
 
 
@@ -273,9 +274,9 @@ def substitute(items: list, new: dict, renamed: dict) -> list:
 # -- writing -----------------------------------------------------------------------------------------------
 
 
-def write_block(cluster: Cluster, blocks: dict) -> None:
+def write_block(cluster: Cluster, blocks: dict, classes: dict) -> None:
     """The block of a cluster and the `with:` of each member's instance."""
-    from .blocks import BlockDef, unique_block_name
+    from .blocks import BlockDef, class_stem, unique_block_name
 
     members = cluster.members
     present = [{r.name: r for r in unit.rows} for unit in members]
@@ -302,7 +303,7 @@ def write_block(cluster: Cluster, blocks: dict) -> None:
                 arguments[index][switch] = True
     layers = [block_row(row, previous_row(cluster.rows, i, switches), parameter, values, switches, blocks)
               for i, row in enumerate(cluster.rows)]
-    name = unique_block_name(block_stem(members[0].name), blocks)
+    name = unique_block_name(class_stem(classes, [m.name for m in members]) or block_stem(members[0].name), blocks)
     blocks[name] = BlockDef(name, params, layers, inputs=input_names(len(members[0].inputs)))
     for unit, args in zip(members, arguments):
         instance = cluster.placed[id(unit)]
@@ -412,7 +413,8 @@ def block_row(row: Row, previous, parameter: dict, values: dict, switches: dict,
 
 
 def block_stem(prefix: str) -> str:
-    """A block is named after its first instance: `model.2` -> `model_2`, `model.22.cv2.0` -> `cv2_0`."""
+    """Without class names, a block is named after its first instance: `model.2` -> `model_2`,
+    `model.22.cv2.0` -> `cv2_0`."""
     parts = prefix.split(".")
     last = max((i for i, part in enumerate(parts) if not part.isdigit()), default=0)
     return "_".join(parts[last:])
