@@ -148,3 +148,25 @@ def test_dynamic_height_and_width_are_refused_at_the_anchor_grid(tmp_path, monke
                        r"dynamic dimension \(.*as YOLOv8's anchors\)"):
         import_onnx(path, str(tmp_path / "yolov8n.yaml"))
     assert not (tmp_path / "yolov8n.yaml").exists()
+
+
+def test_from_torch_names_blocks_as_ultralytics_does(tmp_path):
+    # netdsl.from_torch knows the modules' classes: Conv, C2f, Bottleneck become blocks of those names;
+    # the reference equals ultralytics' own forward pass (export mode: boxes and class scores)
+    import netdsl
+
+    model = export_mode(yolov8n())
+    imported = netdsl.from_torch(model, torch.randn(1, 3, 256, 256))
+    lines = imported.text.splitlines()
+    assert "  - {name: model.0, block: conv, with: {out_channels: 16}}" in lines
+    assert "  - {name: model.2, block: c2f, with: {cv1_conv_out_channels: 32, split_size_or_sections: [16, 16], " \
+           "m_0_cv1_conv_out_channels: 16, residual: true}}" in lines
+    assert "      - {name: m, block: bottleneck, inputs: split.1, with: {out_channels: $m_out_channels}, repeat: 2}" \
+           in lines
+    assert parameters(imported.checked) == 3_157_200
+    x = np.random.default_rng(3).standard_normal((2, 3, 256, 256)).astype(np.float32)
+    [ours] = reference.run(imported.checked, imported.bound, {"input": x}).values()
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    assert np.abs(ours[:, :4] - expected[:, :4]).max() <= 1e-6 * 256 * 20
+    assert np.abs(ours[:, 4:] - expected[:, 4:]).max() <= 1e-5
