@@ -697,8 +697,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                    "Read an ONNX model and write a spec (-o, .yaml) and its weights next to it (.safetensors, "
                    "state_dict names). Layer names come from the model's module names (PyTorch's exports keep them), "
                    "batch norm, activations and biases stay layers, shape computations become the plain operation "
-                   "they compute, and repeated structure becomes blocks with repeat. The spec is checked by netdsl "
-                   "before it is written. What netdsl cannot express is listed node by node and nothing is written, "
+                   "they compute, attention is one layer, and repeated modules become blocks (repeat for chains, with: "
+                   "per instance otherwise). Dynamic dimensions other than the batch become named dimensions "
+                   "(ranges: --dim). The spec is checked by netdsl before it is written. What netdsl cannot express is listed node by node and nothing is written, "
                    "unless --partial. Hostile files (truncated, lying sizes, external data outside the model's "
                    "folder) are refused. --torch MODULE:NAME imports a PyTorch module instead, traced by torch.fx.",
                    usage="netdsl import MODEL.onnx -o SPEC.yaml [--partial] [--batch MIN,OPT,MAX] "

@@ -10,14 +10,16 @@ On the way:
   (netdsl/onnx/symbolic.py) and the operation they feed gets plain parameters;
 - what PyTorch writes as several nodes comes back as the one layer it was: torch.flatten then
   nn.Linear (Flatten + Gemm) is `fully_connected`, MatMul by a constant plus a bias is `linear`,
-  x * sigmoid(x) is `silu`, the erf form of GELU is `gelu`; batch norm, activations and biases stay
+  x * sigmoid(x) is `silu`, the erf form of GELU is `gelu`, MatMul -> Softmax -> MatMul is
+  `scaled_dot_product_attention` (netdsl/onnx/attention.py); batch norm, activations and biases stay
   layers of their own (nothing is folded into a neighbour's weights);
+- sizes that are dynamic compare over the ranges netdsl/onnx/dims.py gives them;
 - every layer's output type is inferred by netdsl's own shape rules as it is made, so a node the
   table maps wrongly fails here, at its name.
 
 A node that cannot be expressed is listed (its name, op type and the reason); its outputs, and what
 depends on them, are left out. Layer names come from netdsl/onnx/naming.py, repeated structure from
-netdsl/onnx/blocks.py.
+netdsl/onnx/blocks.py and netdsl/onnx/modules.py.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """`netdsl import`: an ONNX model as a readable spec and a safetensors file of its weights.
 
     read (netdsl/onnx/load.py: sizes and external data checked)
-      -> layers (graph_import.py: the table, folding, shape computations, PyTorch's multi-node forms)
-      -> names (naming.py) -> blocks (blocks.py) -> spec text (here)
-      -> checked: the text goes through netdsl's own checker and the weights bind strictly before
-         anything is written
+      -> layers (graph_import.py: the table, folding, shape computations, PyTorch's multi-node forms;
+         attention.py; dynamic dimensions and their ranges: dims.py)
+      -> names (naming.py) -> blocks (blocks.py: chains with repeat; modules.py: other repeated
+         modules, with:) -> spec text (here)
+      -> checked: the text goes through netdsl's own checker, is read back equal to the layers it was
+         written from, and the weights bind strictly, before anything is written
 
 What cannot be expressed is listed, node by node; nothing is written then, unless ``partial`` is
 given: the spec then holds what could be expressed, and tensors that a left-out node made become

@@ -11,12 +11,17 @@ and one line each, `{name: Q, block: ..., with: {...}}`:
   (`groups` and `out_channels` that always agree are one); a value most units share is its default;
 - a unit that lacks layers of another structure joins it when each missing layer would only pass its
   first input on (a residual `add`, whose operands may be swapped): those layers get
-  `when: $residual` (`$<first name part>` for other layers), false by default;
+  `when: $residual` (the kind for a layer of an nn.Sequential, `$silu`; else the layers' first name
+  part, `$downsample`), false by default;
 - modules are taken outermost first; a unit whose structure is alone at its depth leaves its
-  sub-modules to the next depth, where they may join the blocks found already.
+  sub-modules to the next depth, where they may join the blocks found already; a unit made only of
+  modules of several layers each (an nn.Sequential of blocks, EfficientNet's `features.2`) is left to
+  its modules.
 
 netdsl/onnx/blocks.py finds chains (`P.0` ... `P.k-1`, with `repeat`) first; its instances may sit
-inside units here, which makes nested blocks.
+inside units here, which makes nested blocks. A block is named after its modules' class where
+netdsl.from_torch knows it (`inverted_residual`), else after its first instance (`features_2`). The
+importer reads the written spec back and compares it with the imported layers (importer.same_network).
 """
 
 from __future__ import annotations
@@ -236,7 +241,8 @@ def place(clusters: list[Cluster], unit: Unit) -> None:
         if len(unit.inputs) != len(cluster.members[0].inputs):
             continue
         union = joined(cluster.rows, unit.rows)
-        if union is None and all(structure(m.rows) == structure(cluster.rows) for m in cluster.members):
+        names = {row.name for row in cluster.rows}
+        if union is None and all({row.name for row in m.rows} == names for m in cluster.members):
             # the unit has layers the others lack (the others all have the whole structure: a member
             # that lacks layers already was checked against the structure as it is)
             union = joined(unit.rows, cluster.rows)
