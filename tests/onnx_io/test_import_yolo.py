@@ -12,6 +12,7 @@ has the source model's parameter count (the anchor grid is a buffer), and reads 
 ultralytics' module names, one block per module structure (Conv, C2f, the head's branches)."""
 
 import copy
+import importlib.util
 import os
 
 import numpy as np
@@ -20,11 +21,22 @@ import pytest
 from netdsl import reference
 from onnx_helpers import randomized, run_onnxruntime, torch_export
 
-os.environ.setdefault("YOLO_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
-pytest.importorskip("ultralytics")
+if importlib.util.find_spec("ultralytics") is None:
+    pytest.skip("ultralytics is not installed", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def ultralytics_environment():
+    """Imported here, not at collection: ultralytics sets OMP_NUM_THREADS=1 and more in os.environ,
+    which the subprocesses of later tests would inherit. Restored after this module's tests."""
+    saved = dict(os.environ)
+    os.environ["YOLO_OFFLINE"] = "1"  # nothing downloaded
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 
