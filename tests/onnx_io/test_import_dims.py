@@ -90,6 +90,11 @@ def test_height_and_width_become_named_dimensions(tmp_path):
                  if s.trainable)
     assert params == sum(p.numel() for p in model.parameters())
     assert_runs_as_onnxruntime(tmp_path / "fcn.onnx", imported, [(1, 3, 32, 48), (2, 3, 68, 100)])
+    # TensorRT-RTX builds its profile, its inferred shapes equal to netdsl's at min, opt and max
+    pytest.importorskip("tensorrt_rtx")
+    from netdsl.build import build_plan
+
+    assert len(build_plan(imported.checked, imported.bound).data) > 0
 
 
 def test_a_size_computed_from_height_and_width_is_a_reshape(tmp_path):
