@@ -89,10 +89,11 @@ def resize(attrs, inputs, scales, sizes) -> Layer:
         raise NotExpressible("Resize of the batch or channel dimension (interpolate resizes dims 2 and on)")
     params = {"scale_factor": full[2:]} if scales is not None else {"size": out[2:]}
     dynamic = [axis for axis in range(2, rank) if not isinstance(shape[axis], int)]
-    probes = [[size if axis in dynamic else shape[axis] for axis in range(rank)] for size in PROBES] if dynamic \
-        else [shape]
-    modes = {json_free(resize_mode(attrs, probe, [scaled(d, f) for d, f in zip(probe, full)], full, scales))
-             for probe in probes}
+    probes = [(shape, out)]  # a dynamic size is tried at several lengths (scaled by a whole factor)
+    if dynamic:
+        probes = [([size if axis in dynamic else shape[axis] for axis in range(rank)], None) for size in PROBES]
+        probes = [(probe, [scaled(d, f) for d, f in zip(probe, full)]) for probe, _ in probes]
+    modes = {frozen(resize_mode(attrs, probe, resized, full, scales)) for probe, resized in probes}
     if len(modes) > 1:
         raise NotExpressible("a resize of a dynamic dimension that PyTorch's modes match at some sizes only")
     params.update(dict(modes.pop()))
@@ -109,7 +110,7 @@ def scaled(size, scale: float):
     return size * int(scale)
 
 
-def json_free(params: dict) -> tuple:
+def frozen(params: dict) -> tuple:
     return tuple(sorted(params.items()))
 
 
