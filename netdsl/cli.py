@@ -279,6 +279,16 @@ def cmd_import(args) -> int:
             raise UsageError(f"--batch takes MIN,OPT,MAX with 1 <= MIN <= OPT <= MAX, found {args.batch!r}")
     if not args.output.endswith((".yaml", ".yml")):
         raise UsageError(f"-o names the spec to write (.yaml), found {args.output!r}")
+    sizes = None
+    if args.dim and args.torch:
+        raise UsageError("--dim ranges the dynamic dimensions of an ONNX file; --torch traces at the --shape given")
+    if args.dim:
+        from .onnx.dims import parse
+
+        try:
+            sizes = parse(args.dim, batch)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     if args.torch:
         from .torch_import import import_torch_cli
 
@@ -287,7 +297,7 @@ def cmd_import(args) -> int:
         need_onnx("import")
         from .onnx.importer import import_onnx
 
-        imported = import_onnx(args.model, args.output, args.partial, batch)
+        imported = import_onnx(args.model, args.output, args.partial, batch, sizes)
     for problem in imported.problems:
         print(f"left out: {problem}", file=sys.stderr)
     stem = args.output.rsplit(".", 1)[0]
@@ -789,11 +799,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                    "Read an ONNX model and write a spec (-o, .yaml) and its weights next to it (.safetensors, "
                    "state_dict names). Layer names come from the model's module names (PyTorch's exports keep them), "
                    "batch norm, activations and biases stay layers, shape computations become the plain operation "
-                   "they compute, and repeated structure becomes blocks with repeat. The spec is checked by netdsl "
-                   "before it is written. What netdsl cannot express is listed node by node and nothing is written, "
+                   "they compute, attention is one layer, and repeated modules become blocks (repeat for chains, with: "
+                   "per instance otherwise). Dynamic dimensions other than the batch become named dimensions "
+                   "(ranges: --dim). The spec is checked by netdsl before it is written. What netdsl cannot express is listed node by node and nothing is written, "
                    "unless --partial. Hostile files (truncated, lying sizes, external data outside the model's "
                    "folder) are refused. --torch MODULE:NAME imports a PyTorch module instead, traced by torch.fx.",
-                   usage="netdsl import MODEL.onnx -o SPEC.yaml [--partial] [--batch MIN,OPT,MAX]\n"
+                   usage="netdsl import MODEL.onnx -o SPEC.yaml [--partial] [--batch MIN,OPT,MAX] "
+                         "[--dim NAME=MIN:OPT:MAX]\n"
                          "       netdsl import --torch PACKAGE.MODULE:FACTORY --shape 1x3x224x224 -o SPEC.yaml")
     importer.add_argument("model", metavar="MODEL", help="an .onnx file, or with --torch a Python path "
                           "`package.module:callable` (a module class or a function returning a module)")
@@ -802,6 +814,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                           "left out become inputs of the spec")
     importer.add_argument("--batch", metavar="MIN,OPT,MAX", help="the range of a dynamic batch (default: the one "
                           "netdsl export recorded, else 1,1,32)")
+    importer.add_argument("--dim", action="append", metavar="NAME=MIN:OPT:MAX[:STEP]",
+                          help="the range of a named dynamic dimension (ONNX's dim_param, e.g. height=32:224:512; STEP "
+                          "sets multiple_of, which the import otherwise finds); repeat for each. Default 32:224:1024")
     importer.add_argument("--torch", action="store_true", help="MODEL is a PyTorch module to trace (torch.fx)")
     importer.add_argument("--shape", action="append", metavar="DIMS", help="with --torch: an example input shape, "
                           "e.g. 1x3x224x224 (N first: a dynamic batch, or --shape=-1x3x224x224); repeat for several "
