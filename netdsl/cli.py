@@ -29,6 +29,8 @@ commands:
   inspect SPEC       the TensorRT layers the spec lowers to: types, tensors, parameters, weights (no GPU)
   compare SPEC       per-layer errors of TensorRT against the reference executor (the engine on a GPU,
                      else the TensorRT-semantics evaluator)
+  detect SPEC IMAGE...
+                     a detector spec on pictures (reference executor, no GPU): detections, --draw OUT
   diff OLD NEW       what a change means: layers, parameters, shapes, costs, can engines be refit
                      (two scales files: the ranges that changed)
   calibrate SPEC --data DIR [-o SCALES]
@@ -277,6 +279,16 @@ def cmd_import(args) -> int:
             raise UsageError(f"--batch takes MIN,OPT,MAX with 1 <= MIN <= OPT <= MAX, found {args.batch!r}")
     if not args.output.endswith((".yaml", ".yml")):
         raise UsageError(f"-o names the spec to write (.yaml), found {args.output!r}")
+    sizes = None
+    if args.dim and args.torch:
+        raise UsageError("--dim ranges the dynamic dimensions of an ONNX file; --torch traces at the --shape given")
+    if args.dim:
+        from .onnx.dims import parse
+
+        try:
+            sizes = parse(args.dim, batch)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     if args.torch:
         from .torch_import import import_torch_cli
 
@@ -285,7 +297,7 @@ def cmd_import(args) -> int:
         need_onnx("import")
         from .onnx.importer import import_onnx
 
-        imported = import_onnx(args.model, args.output, args.partial, batch)
+        imported = import_onnx(args.model, args.output, args.partial, batch, sizes)
     for problem in imported.problems:
         print(f"left out: {problem}", file=sys.stderr)
     stem = args.output.rsplit(".", 1)[0]
@@ -409,6 +421,61 @@ def cmd_inspect(args) -> int:
     else:
         print(inspect.render(info, only))
     return EXIT_OK
+
+
+def cmd_detect(args) -> int:
+    from . import detect
+    from .build import bind_weights, load_spec
+
+    if args.random_weights and args.weights:
+        from .diagnostics import UsageError
+
+        raise UsageError("--random-weights runs without a weight file; drop --weights or --random-weights")
+    if args.draw and len(args.images) > 1 and not os.path.isdir(args.draw):
+        from .diagnostics import UsageError
+
+        raise UsageError(f"--draw {args.draw}: with several images, name an existing folder")
+    checked = load_spec(args.spec)
+    if args.random_weights:
+        from .weights.synthetic import random_weights
+
+        bound = random_weights(checked, args.seed)
+    else:
+        bound = bind_weights(checked, args.weights)
+    thresholds = detect.Thresholds(args.conf, args.iou, args.max_det)
+    results = detect.detect(checked, bound, args.images, thresholds, parse_imgsz(args.imgsz), args.names)
+    if args.format == "json":
+        print_json([{"image": path, "detections": [{"class": d.klass, "name": d.name, "score": round(d.score, 5),
+                                                    "box": [round(v, 2) for v in d.box]} for d in found]}
+                    for path, found in results])
+    else:
+        if args.random_weights:
+            print(f"RANDOM WEIGHTS (seed {args.seed}): detections mean nothing")
+        for path, found in results:
+            print(f"{path}: {len(found)} detection{'s' if len(found) != 1 else ''}")
+            for d in found:
+                print(f"  {d.name:<16} {d.score:.3f}  [{d.box[0]:.1f}, {d.box[1]:.1f}, {d.box[2]:.1f}, {d.box[3]:.1f}]")
+    for path, found in results if args.draw else ():
+        output = args.draw if len(results) == 1 and not os.path.isdir(args.draw) else os.path.join(
+            args.draw, os.path.splitext(os.path.basename(path))[0] + ".png")
+        detect.draw(path, found, output)
+        if args.format != "json":
+            print(f"wrote {output}")
+    return EXIT_OK
+
+
+def parse_imgsz(text):
+    if text is None:
+        return None
+    from .diagnostics import UsageError
+
+    try:
+        sizes = [int(v) for v in text.replace("x", ",").split(",")]
+    except ValueError:
+        sizes = []
+    if len(sizes) not in (1, 2) or min(sizes) < 1:
+        raise UsageError(f"--imgsz takes SIZE or HEIGHT,WIDTH, found {text!r}")
+    return (sizes[0], sizes[-1])
 
 
 def cmd_compare(args) -> int:
@@ -732,11 +799,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                    "Read an ONNX model and write a spec (-o, .yaml) and its weights next to it (.safetensors, "
                    "state_dict names). Layer names come from the model's module names (PyTorch's exports keep them), "
                    "batch norm, activations and biases stay layers, shape computations become the plain operation "
-                   "they compute, and repeated structure becomes blocks with repeat. The spec is checked by netdsl "
-                   "before it is written. What netdsl cannot express is listed node by node and nothing is written, "
+                   "they compute, attention is one layer, and repeated modules become blocks (repeat for chains, with: "
+                   "per instance otherwise). Dynamic dimensions other than the batch become named dimensions "
+                   "(ranges: --dim). The spec is checked by netdsl before it is written. What netdsl cannot express is listed node by node and nothing is written, "
                    "unless --partial. Hostile files (truncated, lying sizes, external data outside the model's "
                    "folder) are refused. --torch MODULE:NAME imports a PyTorch module instead, traced by torch.fx.",
-                   usage="netdsl import MODEL.onnx -o SPEC.yaml [--partial] [--batch MIN,OPT,MAX]\n"
+                   usage="netdsl import MODEL.onnx -o SPEC.yaml [--partial] [--batch MIN,OPT,MAX] "
+                         "[--dim NAME=MIN:OPT:MAX]\n"
                          "       netdsl import --torch PACKAGE.MODULE:FACTORY --shape 1x3x224x224 -o SPEC.yaml")
     importer.add_argument("model", metavar="MODEL", help="an .onnx file, or with --torch a Python path "
                           "`package.module:callable` (a module class or a function returning a module)")
@@ -745,6 +814,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                           "left out become inputs of the spec")
     importer.add_argument("--batch", metavar="MIN,OPT,MAX", help="the range of a dynamic batch (default: the one "
                           "netdsl export recorded, else 1,1,32)")
+    importer.add_argument("--dim", action="append", metavar="NAME=MIN:OPT:MAX[:STEP]",
+                          help="the range of a named dynamic dimension (ONNX's dim_param, e.g. height=32:224:512; STEP "
+                          "sets multiple_of, which the import otherwise finds); repeat for each. Default 32:224:1024")
     importer.add_argument("--torch", action="store_true", help="MODEL is a PyTorch module to trace (torch.fx)")
     importer.add_argument("--shape", action="append", metavar="DIMS", help="with --torch: an example input shape, "
                           "e.g. 1x3x224x224 (N first: a dynamic batch, or --shape=-1x3x224x224); repeat for several "
@@ -875,6 +947,31 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     inspect.add_argument("--layer", action="append", metavar="NAME", help="only this spec layer (or TensorRT layer); "
                          "repeat for several")
     inspect.add_argument("--format", **formats)
+
+    detecting = add("detect", cmd_detect, "run a detector spec on pictures with the reference executor (no GPU)",
+                    "Letterbox each picture to the spec's input size (as ultralytics' predictor does), run the spec "
+                    "on the CPU with the reference executor, and print the detections in the picture's pixels. A "
+                    "spec ending in an `nms` layer gives its own detections; one with ultralytics' raw output0 "
+                    "[B, 4 + classes, anchors] goes through the same NMS with --conf/--iou/--max-det. --draw writes "
+                    "the picture with its boxes (Pillow).",
+                    usage="netdsl detect SPEC IMAGE... [--weights FILE | --random-weights] [--set scale=s] "
+                    "[--imgsz H[,W]] [--draw OUT] [options]")
+    detecting.add_argument("spec", metavar="SPEC")
+    detecting.add_argument("images", nargs="+", metavar="IMAGE", help=".jpg, .png or .bmp files")
+    detecting.add_argument("--weights", metavar="FILE", help="weight file (default: the spec's `weights:`)")
+    detecting.add_argument("--random-weights", action="store_true", help="seeded random weights: checks that the "
+                           "spec runs; its detections mean nothing")
+    detecting.add_argument("--seed", type=int, default=0, help="with --random-weights: the seed (default 0)")
+    detecting.add_argument("--imgsz", metavar="H[,W]", help="input size where the spec's height/width are dynamic "
+                           "(default: the first profile's opt)")
+    detecting.add_argument("--conf", type=float, default=0.25, help="score threshold for a raw output (0.25)")
+    detecting.add_argument("--iou", type=float, default=0.45, help="IoU threshold for a raw output (0.45)")
+    detecting.add_argument("--max-det", type=int, default=300, help="most detections per picture, raw output (300)")
+    detecting.add_argument("--names", metavar="FILE", help="class names, one per line (default: COCO's for 80 "
+                           "classes, else numbers)")
+    detecting.add_argument("--draw", metavar="OUT", help="write the picture with its boxes (.png/.jpg), or a folder "
+                           "for several pictures")
+    detecting.add_argument("--format", **formats)
 
     comparing = add("compare", cmd_compare, "per-layer errors of TensorRT against the reference executor",
                     "Run the reference executor and TensorRT on the same input (--input, or seeded random at the "

@@ -54,8 +54,9 @@ def from_torch(module, example_inputs, dynamic_batch: bool = True, partial: bool
         module.train(was_training)
     model = parse_model(buffer.getvalue(), f"<{type(module).__name__}>")
     spec_name = name or snake(type(module).__name__)
+    classes = {path: type(child).__name__ for path, child in module.named_modules() if path}
     return import_model(model, f"{spec_name}.yaml", f"{spec_name}.safetensors", partial, batch,
-                        source=f"PyTorch module {type(module).__module__}.{type(module).__name__}")
+                        source=f"PyTorch module {type(module).__module__}.{type(module).__name__}", classes=classes)
 
 
 def snake(name: str) -> str:

@@ -29,21 +29,38 @@ class BlockDef:
     params: dict  # name -> default
     layers: list  # dicts: name, kind, params (values may be `$param`), inputs, when
     doc: str = ""
+    inputs: list = field(default_factory=lambda: [BLOCK_INPUT])
 
 
 @dataclass
 class Instance:
     name: str  # the prefix P
     block: str
-    repeat: int
+    repeat: int | None  # None: one instance, named `P.<layer>` (netdsl/onnx/modules.py)
     inputs: list[str]
     first: dict = field(default_factory=dict)
     layers: list = field(default_factory=list)  # the SpecLayers it stands for
     with_: dict = field(default_factory=dict)  # arguments of a block shared by instances that differ in values
 
 
-def find_blocks(layers) -> tuple[dict[str, BlockDef], list]:
-    """(blocks by name, the layer list with instances in place of the layers they stand for)."""
+def find_blocks(layers, outputs: list[str], classes: dict | None = None) -> tuple[dict[str, BlockDef], list, dict]:
+    """(blocks by name, the layer list with instances in place of the layers they stand for, renamed
+    tensors: the last tensor of each instance -> the instance's name, which stands for it). Chains
+    here, then repeated modules that are not chains (netdsl/onnx/modules.py). ``classes``: module
+    path -> class name, where known (netdsl.from_torch), names the blocks (`inverted_residual`)."""
+    from .modules import group_modules
+
+    blocks, items = find_chains(layers, classes or {})
+    renamed = {instance.layers[-1].name: instance.name for instance in items if isinstance(instance, Instance)}
+    for item in items:
+        item.inputs = [renamed.get(t, t) for t in item.inputs]
+    items, more = group_modules(blocks, items, [renamed.get(t, t) for t in outputs], classes or {})
+    renamed = {tensor: more.get(name, name) for tensor, name in renamed.items()} | more
+    return blocks, items, renamed
+
+
+def find_chains(layers, classes: dict) -> tuple[dict[str, BlockDef], list]:
+    """(blocks by name, the layer list with instances in place of the chains they stand for)."""
     blocks: dict[str, BlockDef] = {}
     by_text: dict[str, str] = {}
     items: list = list(layers)
@@ -59,7 +76,8 @@ def find_blocks(layers) -> tuple[dict[str, BlockDef], list]:
         if text in by_text:
             block.name = by_text[text]
         else:
-            block.name = unique_block_name(prefix, blocks)
+            block.name = unique_block_name(class_stem(classes, [f"{prefix}.{i}" for i in range(len(groups))])
+                                           or prefix, blocks)
             blocks[block.name] = block
             by_text[text] = block.name
         count = sum(len(g) for g in groups)
@@ -289,6 +307,15 @@ def block_with_first(first, others, outside):
 
 def others_value(others, layer: str, key: str):
     return next(row[2][key] for row in others if row[0] == layer)
+
+
+def class_stem(classes: dict, prefixes: list[str]) -> str | None:
+    """`inverted_residual` when every module at ``prefixes`` is an InvertedResidual, else None (and for
+    containers, whose class says nothing)."""
+    names = {classes.get(prefix) for prefix in prefixes}
+    if len(names) != 1 or None in names or names & {"Sequential", "ModuleList", "ModuleDict"}:
+        return None
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", names.pop()).lower()
 
 
 def unique_block_name(prefix: str, blocks: dict) -> str:

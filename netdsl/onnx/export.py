@@ -7,7 +7,8 @@ keeps its name, every ONNX node is named ``<layer>/<OpType>`` (so the importer, 
 names from node names as it does for PyTorch's exports, gives the layer its name back), and weights
 are initializers named ``<layer>.<slot>``, PyTorch's ``state_dict`` keys. A dimension that is not an
 integer (the dynamic batch ``N``, or any named dimension) becomes an ONNX ``dim_param`` of its name;
-the batch range of a dynamic input is kept in the model's metadata (``netdsl.batch.<input>``).
+the batch range of a dynamic input is kept in the model's metadata (``netdsl.batch.<input>``), and the
+first profile's range of each named dimension (``netdsl.dim.<name>``: min,opt,max,multiple_of).
 
     >>> from netdsl.spec import load
     >>> from netdsl.weights.synthetic import random_weights
@@ -292,6 +293,10 @@ def to_model(checked, bound: dict):
 
     model.producer_version = __version__
     batches = {f"netdsl.batch.{i.name}": ",".join(map(str, i.batch)) for i in graph.inputs if i.batch}
+    if graph.profiles:  # the first profile's ranges of the named dimensions: min,opt,max,multiple_of
+        first = graph.profiles[0]
+        batches.update({f"netdsl.dim.{name}": ",".join(map(str, (*first.ranges[name], first.steps.get(name, 1))))
+                        for name in first.ranges if name != "N"})
     helper.set_model_props(model, batches)
     return model
 

@@ -10,14 +10,16 @@ On the way:
   (netdsl/onnx/symbolic.py) and the operation they feed gets plain parameters;
 - what PyTorch writes as several nodes comes back as the one layer it was: torch.flatten then
   nn.Linear (Flatten + Gemm) is `fully_connected`, MatMul by a constant plus a bias is `linear`,
-  x * sigmoid(x) is `silu`, the erf form of GELU is `gelu`; batch norm, activations and biases stay
+  x * sigmoid(x) is `silu`, the erf form of GELU is `gelu`, MatMul -> Softmax -> MatMul is
+  `scaled_dot_product_attention` (netdsl/onnx/attention.py); batch norm, activations and biases stay
   layers of their own (nothing is folded into a neighbour's weights);
+- sizes that are dynamic compare over the ranges netdsl/onnx/dims.py gives them;
 - every layer's output type is inferred by netdsl's own shape rules as it is made, so a node the
   table maps wrongly fails here, at its name.
 
 A node that cannot be expressed is listed (its name, op type and the reason); its outputs, and what
 depends on them, are left out. Layer names come from netdsl/onnx/naming.py, repeated structure from
-netdsl/onnx/blocks.py.
+netdsl/onnx/blocks.py and netdsl/onnx/modules.py.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from ..ops import REGISTRY, ShapeError
-from ..tensors import BATCH, DTYPES, Dim, TensorType
+from ..tensors import BATCH, DTYPES, Dim, Size, TensorType
 from . import NodeInfo, NotExpressible, Operand, attributes, convert
 from . import symbolic
 
@@ -87,13 +89,21 @@ class ImportedGraph:
     problems: list[str]  # "node `x` (OpType): reason"
     cut: list  # (netdsl input name, type): with partial, outputs of nodes left out, made inputs
     opset: int = 0
+    dims: dict = field(default_factory=dict)  # named dimension -> whether it is a batch (netdsl/onnx/dims.py)
+    dim_params: dict = field(default_factory=dict)  # named dimension -> ONNX's dim_param
+    sizes: object = None  # the Sizes the import compared sizes over
 
 
 class GraphImporter:
-    def __init__(self, model, partial: bool = False):
+    def __init__(self, model, partial: bool = False, sizes=None):
+        from .dims import Sizes
+
         self.model = model
         self.graph = model.graph
         self.partial = partial
+        self.sizes = sizes or Sizes()
+        self.dims: dict[str, bool] = {}
+        self.dim_params: dict[str, str] = {}
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
         self.values: dict[str, object] = {}
         self.layers: list[SpecLayer] = []
@@ -104,6 +114,7 @@ class GraphImporter:
         self.handled: dict[int, object] = {}  # id(node) -> how a pattern already took this node
         self.produced: dict[str, SpecLayer] = {}  # netdsl tensor -> layer (for renaming later)
         self.constant_layers: dict[str, str] = {}  # ONNX tensor -> its constant layer's tensor
+        self.constant_values: dict[tuple, str] = {}  # (parameter, dtype, shape, bytes) -> a constant layer's tensor
 
     # -- the walk ------------------------------------------------------------------------------------------
 
@@ -113,17 +124,27 @@ class GraphImporter:
         for tensor in self.graph.initializer:
             key = tensor.name if PARAMETER_NAME.match(tensor.name) else None
             self.values[tensor.name] = Const(numpy_helper.to_array(tensor), tensor.name, key)
-        for value in self.graph.input:
-            if value.name not in self.values:
-                self.add_input(value)
+        inputs = [value for value in self.graph.input if value.name not in self.values]
+        # dynamic sizes other than the batch make every dynamic dimension a named one (netdsl/onnx/dims.py)
+        self.named = any(not (d.HasField("dim_value") and d.dim_value > 0) for value in inputs
+                         for d in list(value.type.tensor_type.shape.dim)[1:])
+        for value in inputs:
+            self.add_input(value)
         for node in self.graph.node:
             for name in node.input:
                 self.consumers.setdefault(name, []).append(node)
         self.outputs_of_graph = {o.name for o in self.graph.output}
-        for node in self.ordered_nodes():
-            self.visit(node)
-        outputs = self.graph_outputs()
-        return ImportedGraph(self.graph.name, self.inputs, self.layers, outputs, self.problems, self.cut, self.opset)
+        from ..symbolic import allowed
+        from .attention import fuse_attention
+        from .dims import profile_of
+
+        with allowed([profile_of(self.dims, self.sizes)] if self.dims else None):
+            for node in self.ordered_nodes():
+                self.visit(node)
+            outputs = self.graph_outputs()
+            self.layers = fuse_attention(self.layers, {tensor for _, tensor in outputs}, self.type_of, infer)
+        return ImportedGraph(self.graph.name, self.inputs, self.layers, outputs, self.problems, self.cut, self.opset,
+                             self.dims, self.dim_params, self.sizes)
 
     def ordered_nodes(self) -> list:
         """The nodes in file order, each moved after what it reads where the file has it earlier (ONNX
@@ -157,15 +178,11 @@ class GraphImporter:
         for axis, dim in enumerate(tensor_type.shape.dim):
             if dim.HasField("dim_value") and dim.dim_value > 0:
                 dims.append(dim.dim_value)
-            elif axis == 0:
+            elif axis == 0 and not self.named:
                 dims.append(BATCH)
                 names[0] = dim.dim_param
             else:
-                label = f"`{dim.dim_param}`" if dim.dim_param else "unknown"
-                self.problems.append(f"input `{value.name}`: dimension {axis} is dynamic ({label}); netdsl inputs "
-                                     "are dynamic in the batch (dimension 0) only")
-                self.values[value.name] = Missing(f"input {value.name} has a dynamic dimension {axis}")
-                return
+                dims.append(self.named_dim(dim.dim_param, value.name, axis))
         if dtype not in DTYPES:
             self.problems.append(f"input `{value.name}`: dtype {dtype} (netdsl has {', '.join(DTYPES)})")
             self.values[value.name] = Missing(f"input {value.name} has dtype {dtype}")
@@ -174,6 +191,15 @@ class GraphImporter:
         t = TensorType(tuple(dims), dtype)
         self.inputs.append(GraphInput(name, value.name, t, names))
         self.values[value.name] = Tensor(name, t)
+
+    def named_dim(self, dim_param: str, input_name: str, axis: int) -> Dim:
+        from .dims import dim_name
+
+        name = dim_name(dim_param, input_name, axis)
+        self.dims.setdefault(name, axis == 0)
+        if dim_param and dim_param != name:
+            self.dim_params[name] = dim_param
+        return Dim(name)
 
     def visit(self, node) -> None:
         if id(node) in self.handled:
@@ -217,7 +243,8 @@ class GraphImporter:
         info = next((v for v in list(self.graph.value_info) + list(self.graph.output) if v.name == name), None)
         if info is None or not info.type.tensor_type.HasField("shape"):
             return
-        dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else (BATCH if i == 0 else None)
+        batch = self.named_dim("", name, 0) if self.named else BATCH
+        dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else (batch if i == 0 else None)
                 for i, d in enumerate(info.type.tensor_type.shape.dim)]
         dtype = onnx_dtype(info.type.tensor_type.elem_type)
         if None in dims or dtype not in DTYPES:
@@ -237,7 +264,7 @@ class GraphImporter:
         if node.op_type == "Shape" and isinstance(operands[0], Tensor):
             shape = operands[0].type.shape
             result = symbolic.run("Shape", attributes(node), [shape])[0]
-            self.set_constant(node, 0, result if any(isinstance(d, Dim) for d in result) else np.asarray(
+            self.set_constant(node, 0, result if any(isinstance(d, Size) for d in result) else np.asarray(
                 list(result), np.int64))
             return True
         if node.op_type == "Size" and isinstance(operands[0], Tensor) and all(isinstance(d, int)
@@ -331,13 +358,24 @@ class GraphImporter:
         array = symbolic.known(value.array) if symbolic.is_symbolic(value.array) else np.asarray(value.array)
         if 0 in array.shape:
             raise NotExpressible("an empty constant (netdsl has no zero-size dimensions)")
+        # exporters repeat a traced constant at every use (YOLOv8's anchors, twice): one layer for equal
+        # values in one module (across modules, a shared constant would tie modules that are alike)
+        from .naming import scope_path
+
+        same = (value.parameter, scope_path(value.source)[0], array.dtype.str, array.shape, array.tobytes())
+        if same in self.constant_values:
+            self.constant_layers[onnx_name] = self.constant_values[same]
+            return self.constant_values[same]
         dtype = "float32" if array.dtype == np.float64 else netdsl_dtype(array.dtype.name)
         params, weights = {"shape": list(array.shape), "dtype": dtype}, {}
         if dtype in FLOAT_TYPES and (array.size > 16 or value.parameter):
-            # parameters (a class token) and larger constants (position embeddings) go to the weight file
+            # parameters (a class token) and larger constants (position embeddings) go to the weight file;
+            # a tensor the file does not name as a parameter (a traced anchor grid) is a buffer
             weights = {"value": array.astype(np.float32)}
             if dtype == "float32":
                 del params["dtype"]
+            if not value.parameter:
+                params["buffer"] = True
         else:
             params["value"] = plain(array)
             if not array.shape or array.size == 1:
@@ -349,7 +387,7 @@ class GraphImporter:
         layer = SpecLayer("constant", params, [], weights, onnx_name=value.parameter or value.source,
                           op_type="Constant", weight_keys=keys)
         tensor = self.append(layer, None)[0]
-        self.constant_layers[onnx_name] = tensor
+        self.constant_layers[onnx_name] = self.constant_values[same] = tensor
         return tensor
 
     def add_layer(self, node, kind: str, params: dict, inputs: list[str], weights: dict, outputs,
@@ -469,16 +507,16 @@ def infer(layer: SpecLayer, types: list[TensorType]):
     op = REGISTRY.get(layer.kind)
     if op is None:
         raise NotExpressible(f"netdsl has no layer kind `{layer.kind}` yet")
-    checked = {}
     for key, value in layer.params.items():
         if key not in op.params:
             raise NotExpressible(f"{layer.kind} has no parameter `{key}`")
         try:
-            checked[key] = op.params[key].type.check(yaml_node(value))
+            op.params[key].type.check(yaml_node(value))
         except ParamError as error:
             raise NotExpressible(f"{layer.kind} parameter `{key}`: {error}") from None
+    params = checked_params(layer.kind, layer.params)
     try:
-        node = SimpleNamespace(name=layer.name, params=op.with_defaults(checked), inputs=layer.inputs)
+        node = SimpleNamespace(name=layer.name, params=params, inputs=layer.inputs)
         names = op.output_names(node)
         from ..shapes import check_dtypes
 
@@ -492,6 +530,13 @@ def infer(layer: SpecLayer, types: list[TensorType]):
             raise NotExpressible(f"weight {slot} of shape {list(array.shape)} does not fit netdsl's {layer.kind}")
     results = result if names else (result,)
     return layer.params, tuple(results), tuple(names) if names else ("",)
+
+
+def checked_params(kind: str, params: dict) -> dict:
+    """Parameters as the spec reader makes them of the same values written in a spec (checked, the
+    defaults filled in). Raises ParamError."""
+    op = REGISTRY[kind]
+    return op.with_defaults({key: op.params[key].type.check(yaml_node(value)) for key, value in params.items()})
 
 
 def pythonic(value):
@@ -620,6 +665,7 @@ def erf_gelu(importer, node, operands) -> bool:
 PATTERNS = (flatten_then_gemm, matmul_linear, sigmoid_times_input, erf_gelu)
 
 
-def import_graph(model, partial: bool = False) -> ImportedGraph:
-    """The model's graph as netdsl layers with provisional names (see naming.assign)."""
-    return GraphImporter(model, partial).run()
+def import_graph(model, partial: bool = False, sizes=None) -> ImportedGraph:
+    """The model's graph as netdsl layers with provisional names (see naming.assign); ``sizes``: the
+    ranges of its dynamic dimensions (netdsl/onnx/dims.py)."""
+    return GraphImporter(model, partial, sizes).run()

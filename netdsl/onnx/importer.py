@@ -1,10 +1,12 @@
 """`netdsl import`: an ONNX model as a readable spec and a safetensors file of its weights.
 
     read (netdsl/onnx/load.py: sizes and external data checked)
-      -> layers (graph_import.py: the table, folding, shape computations, PyTorch's multi-node forms)
-      -> names (naming.py) -> blocks (blocks.py) -> spec text (here)
-      -> checked: the text goes through netdsl's own checker and the weights bind strictly before
-         anything is written
+      -> layers (graph_import.py: the table, folding, shape computations, PyTorch's multi-node forms;
+         attention.py; dynamic dimensions and their ranges: dims.py)
+      -> names (naming.py) -> blocks (blocks.py: chains with repeat; modules.py: other repeated
+         modules, with:) -> spec text (here)
+      -> checked: the text goes through netdsl's own checker, is read back equal to the layers it was
+         written from, and the weights bind strictly, before anything is written
 
 What cannot be expressed is listed, node by node; nothing is written then, unless ``partial`` is
 given: the spec then holds what could be expressed, and tensors that a left-out node made become
@@ -42,9 +44,10 @@ class Imported:
     bound: dict | None = None  # the weights bound to the checked spec (netdsl.weights.bind), ready to run
 
 
-def import_onnx(path: str, output: str, partial: bool = False, batch=None) -> Imported:
+def import_onnx(path: str, output: str, partial: bool = False, batch=None, sizes=None) -> Imported:
     """Reads ``path`` and writes ``output`` (a spec) and the weights next to it (same stem,
-    .safetensors), atomically and together. Raises NotImportable or OnnxFileError."""
+    .safetensors), atomically and together. ``sizes``: ranges of dynamic dimensions other than the
+    batch (netdsl.onnx.dims.Sizes). Raises NotImportable or OnnxFileError."""
     from ..files import write_together
     from ..weights.safetensors import safetensors_chunks
     from .load import read_model
@@ -52,7 +55,7 @@ def import_onnx(path: str, output: str, partial: bool = False, batch=None) -> Im
     model = read_model(path)
     stem = os.path.splitext(os.path.basename(output))[0]
     weights_file = f"{stem}.safetensors"
-    imported = import_model(model, output, weights_file, partial, batch, source=os.path.basename(path))
+    imported = import_model(model, output, weights_file, partial, batch, source=os.path.basename(path), sizes=sizes)
     files = {output: imported.text.encode()}
     if imported.weights:
         files[os.path.join(os.path.dirname(output), weights_file)] = safetensors_chunks(
@@ -62,16 +65,29 @@ def import_onnx(path: str, output: str, partial: bool = False, batch=None) -> Im
 
 
 def import_model(model, spec_path: str, weights_file: str, partial: bool = False, batch=None,
-                 source: str = "") -> Imported:
-    """The spec text and weights of a ModelProto (nothing written); ``spec_path`` names it in messages."""
+                 source: str = "", sizes=None, classes: dict | None = None) -> Imported:
+    """The spec text and weights of a ModelProto (nothing written); ``spec_path`` names it in messages;
+    ``classes`` (module path -> class name, from netdsl.from_torch) names its blocks."""
     from . import naming
     from .blocks import find_blocks
-    from .graph_import import NotExpressibleGraph, import_graph
+    from .dims import Sizes, import_sized, recorded, unknown_names
+    from .graph_import import NotExpressibleGraph
 
+    given = sizes or Sizes()
+    sizes = recorded(given, {p.key: p.value for p in model.metadata_props})
+    sizes.batch = sizes.batch or batch
     try:
-        graph = import_graph(model, partial)
+        graph = import_sized(model, partial, sizes)
     except NotExpressibleGraph as error:
         raise NotImportable(f"{source or spec_path}: {error}") from None
+    unknown = unknown_names(given, graph)
+    if unknown:
+        from ..diagnostics import UsageError
+
+        have = ", ".join(graph.dims) or ("batch" if any(not isinstance(d, int) for i in graph.inputs
+                                                       for d in i.type.shape[:1]) else "none")
+        raise UsageError(f"--dim {', '.join(unknown)}: {source or 'the model'} has no dynamic dimension of that name "
+                         f"(its dynamic dimensions: {have})")
     if graph.problems and not partial:
         raise NotImportable(f"{source or 'the model'}: {len(graph.problems)} thing(s) netdsl cannot express; nothing "
                             "written (--partial writes what can be):\n  " + "\n  ".join(graph.problems))
@@ -84,7 +100,9 @@ def import_model(model, spec_path: str, weights_file: str, partial: bool = False
         raise NotImportable(f"{source or 'the model'}: no output of the graph can be computed")
     for layer in graph.layers:
         layer.params = simplified(layer.kind, layer.params)
-    blocks, items = find_blocks(graph.layers)
+    written = [(layer.name, layer.kind, list(layer.inputs), layer.params) for layer in graph.layers]
+    blocks, items, renamed = find_blocks(graph.layers, [tensor for _, tensor in outputs], classes)
+    outputs = [(name, renamed.get(tensor, tensor)) for name, tensor in outputs]
     weights = {layer.weight_keys.get(slot, f"{layer.name}.{slot}"): array for layer in graph.layers
                for slot, array in layer.weights.items()}
     stem = os.path.splitext(os.path.basename(spec_path))[0]
@@ -94,6 +112,7 @@ def import_model(model, spec_path: str, weights_file: str, partial: bool = False
     text = spec_text(name, graph, blocks, items, outputs, weights_file if weights else None, metadata, batch, source,
                      model)
     checked, bound = check(text, spec_path, weights)
+    same_network(checked, written)
     return Imported(text, weights, graph.problems, len(graph.layers), len(blocks), checked,
                     weights_file if weights else None, bound)
 
@@ -112,6 +131,27 @@ def check(text: str, spec_path: str, weights: dict):
         raise InternalError(f"netdsl import wrote a spec netdsl refuses (a bug in the importer):\n{problems}")
     tensors = {key: Tensor(key, "float32", tuple(array.shape), array) for key, array in weights.items()}
     return checked, bind(checked, tensors, "<imported weights>", strict=True)
+
+
+def same_network(checked, written: list) -> None:
+    """The spec as read back (blocks expanded) against the layers it was written from: a block
+    written wrongly would pass the checker and compute something else. A difference is a bug here."""
+    from ..diagnostics import InternalError
+    from .graph_import import checked_params
+    from .modules import COMMUTATIVE
+
+    nodes = {node.name: node for node in checked.graph.nodes}
+    for name, kind, inputs, params in written:
+        node = nodes.get(name)
+        # (a block may write the operands of an add the other way round: `when: false` passes the first on)
+        swapped = kind in COMMUTATIVE and node is not None and list(node.inputs) == inputs[::-1]
+        if node is None or (node.kind, node.params) != (kind, checked_params(kind, params)) or (
+                list(node.inputs) != inputs and not swapped):
+            found = "nothing" if node is None else f"{node.kind} of {list(node.inputs)} with {node.params}"
+            raise InternalError(f"netdsl import wrote layer `{name}` as {found}, not as {kind} of {inputs} "
+                                f"with {params} (a bug in the importer)")
+    if len(nodes) != len(written):
+        raise InternalError(f"netdsl import wrote {len(nodes)} layers for {len(written)} (a bug in the importer)")
 
 
 def simplified(kind: str, params: dict) -> dict:
@@ -210,11 +250,13 @@ def spec_text(name, graph, blocks, items, outputs, weights_file, metadata, batch
     cut = {entry[0]: entry for entry in graph.cut}
     for graph_input in graph.inputs:
         t = graph_input.type
-        entry = {"name": graph_input.name, "shape": [-1 if not isinstance(d, int) else d for d in t.shape]}
+        named = graph.dims  # every dynamic dimension named (netdsl/onnx/dims.py), else a -1 batch
+        entry = {"name": graph_input.name, "shape": [d if isinstance(d, int) else d.name if named else -1
+                                                     for d in t.shape]}
         if t.dtype != "float32":
             entry["dtype"] = t.dtype
         notes = []
-        if t.shape and not isinstance(t.shape[0], int):
+        if t.shape and not isinstance(t.shape[0], int) and not named:
             low, opt, high = batch or batch_of(metadata, graph_input.onnx_name)
             entry["batch"] = {"min": low, "opt": opt, "max": high}
             if graph_input.dim_names.get(0):
@@ -224,13 +266,17 @@ def spec_text(name, graph, blocks, items, outputs, weights_file, metadata, batch
         if graph_input.name in cut:
             notes.append(f"made by node `{cut[graph_input.name][2]}` ({cut[graph_input.name][3]}), left out")
         lines.append(f"  - {flow(entry)}" + (f"  # {'; '.join(notes)}" if notes else ""))
+    if graph.dims:
+        from .dims import section
+
+        lines += section(graph.dims, graph.sizes, graph.dim_params)
     if blocks:
         lines += ["", "blocks:"]
         for block in blocks.values():
             lines.append(f"  {block.name}:")
             if block.params:
                 lines.append(f"    params: {flow(block.params)}")
-            lines.append(f"    inputs: [x]")
+            lines.append(f"    inputs: {flow(block.inputs)}")
             lines.append("    layers:")
             lines += [f"      - {flow(entry)}" for entry in block.layers]
     lines += ["", "layers:"]
@@ -245,11 +291,12 @@ def spec_text(name, graph, blocks, items, outputs, weights_file, metadata, batch
                 entry["inputs"] = item.inputs[0] if len(item.inputs) == 1 else item.inputs
             if item.with_:
                 entry["with"] = item.with_
-            entry["repeat"] = item.repeat
+            if item.repeat is not None:
+                entry["repeat"] = item.repeat
             if item.first:
                 entry["first"] = item.first
             lines.append(f"  - {flow(entry)}")
-            previous = item.layers[-1].name
+            previous = item.name
     lines += ["", "outputs:"]
     for output, tensor in outputs:
         lines.append(f"  - {flow(output if output == tensor else {'name': output, 'from': tensor})}")

@@ -7,7 +7,8 @@ layer is named after:
 
 1. the initializer it reads, when that is `<path>.weight` or `<path>.bias` (the module itself);
 2. else its node's scope path: the module, when it is the only layer made in that scope
-   (`layer1.0.relu_1`), or the module plus the operation for several (`layer1.0.add`);
+   (`layer1.0.relu_1`), or the module plus the operation for several (`layer1.0.add`, then
+   `layer1.0.add_2`: PyTorch's own node numbers count nodes that folding removed);
 3. else the operation (`flatten`), for nodes without scopes.
 
 Names are cleaned into netdsl's (letters, digits, `_`, parts joined by `.`) and made unique.
@@ -43,8 +44,9 @@ def scope_path(node_name: str) -> tuple[str, str]:
 
 
 def snake(op: str) -> str:
-    """`GlobalAveragePool_1` -> `global_average_pool_1`."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", op).lower()
+    """`GlobalAveragePool_1` -> `global_average_pool_1`; `Constant_12_output_0` (a tensor PyTorch names
+    after its node) -> `constant_12`."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", re.sub(r"_output_0$", "", op)).lower()
 
 
 def clean(name: str, fallback: str) -> str:
@@ -64,7 +66,12 @@ def assign(layers, taken: set[str]) -> dict[str, str]:
         path, op = scope_path(layer.onnx_name) if "/" in layer.onnx_name else ("", "")
         if not path and layer.onnx_name and "/" not in layer.onnx_name:
             path = layer.onnx_name  # a plain node name (other exporters, hand-made models)
-        candidates.append((clean(path, ""), snake(clean(op, "")) or snake(layer.op_type) or layer.kind))
+        op = snake(clean(op, ""))
+        if op:
+            # PyTorch numbers a scope's nodes, folded ones included (`Concat_25`): unique() numbers the
+            # layers again; a folded constant is named for what it is, not for the last node folded into it
+            op = "constant" if layer.kind == "constant" else re.sub(r"_\d+$", "", op)
+        candidates.append((clean(path, ""), op or snake(layer.op_type) or layer.kind))
     per_scope: dict[str, int] = {}
     for path, _ in candidates:
         per_scope[path] = per_scope.get(path, 0) + 1

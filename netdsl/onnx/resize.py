@@ -5,6 +5,7 @@ position."""
 
 import math
 
+from ..symbolic import Size
 from . import Layer, NotExportable, NotExpressible, constant, onnx_op, present, to_onnx
 
 LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
@@ -62,6 +63,10 @@ def align_corners(attrs, shape, out, scales) -> bool:
     raise NotExpressible(f"linear or cubic resize with coordinate_transformation_mode {coordinate}")
 
 
+# sizes a named (dynamic) dimension is tried at: the rules below hold for all of them or are refused
+PROBES = (1, 2, 3, 5, 7, 8, 13, 16, 31, 64)
+
+
 def resize(attrs, inputs, scales, sizes) -> Layer:
     shape = list(inputs[0].type.shape)
     rank = len(shape)
@@ -73,14 +78,46 @@ def resize(attrs, inputs, scales, sizes) -> Layer:
     if scales is not None:
         for axis, scale in zip(axes, scales):
             if float(scale) != 1:  # (an axis kept as it is may be the dynamic batch)
-                full[axis], out[axis] = float(scale), math.floor(shape[axis] * float(scale))
+                full[axis], out[axis] = float(scale), scaled(shape[axis], float(scale))
     else:
         for axis, size in zip(axes, sizes):
+            if not isinstance(shape[axis], int) and not (isinstance(size, Size) and size == shape[axis]):
+                raise NotExpressible("Resize of a dynamic dimension to a given size")
             if size is not shape[axis] and size != shape[axis]:
                 out[axis], full[axis] = int(size), int(size) / shape[axis]
     if rank < 3 or out[:2] != shape[:2]:
         raise NotExpressible("Resize of the batch or channel dimension (interpolate resizes dims 2 and on)")
     params = {"scale_factor": full[2:]} if scales is not None else {"size": out[2:]}
+    dynamic = [axis for axis in range(2, rank) if not isinstance(shape[axis], int)]
+    probes = [(shape, out)]  # a dynamic size is tried at several lengths (scaled by a whole factor)
+    if dynamic:
+        probes = [([size if axis in dynamic else shape[axis] for axis in range(rank)], None) for size in PROBES]
+        probes = [(probe, [scaled(d, f) for d, f in zip(probe, full)]) for probe, _ in probes]
+    modes = {frozen(resize_mode(attrs, probe, resized, full, scales)) for probe, resized in probes}
+    if len(modes) > 1:
+        raise NotExpressible("a resize of a dynamic dimension that PyTorch's modes match at some sizes only")
+    params.update(dict(modes.pop()))
+    return Layer("interpolate", params)
+
+
+def scaled(size, scale: float):
+    """The resized length: floor(size * scale); a dynamic size by a whole factor only."""
+    if isinstance(size, int):
+        return math.floor(size * scale)
+    if not float(scale).is_integer():
+        raise NotExpressible(f"Resize of the dynamic dimension {size} by {scale} (netdsl resizes a named "
+                             "dimension by whole factors)")
+    return size * int(scale)
+
+
+def frozen(params: dict) -> tuple:
+    return tuple(sorted(params.items()))
+
+
+def resize_mode(attrs, shape, out, full, scales) -> dict:
+    """The interpolate mode (and align_corners) that picks the pixels ONNX's attributes pick."""
+    params = {}
+    rank = len(shape)
     mode = attrs.get("mode", "nearest")
     if mode == "nearest":
         params["mode"] = nearest_mode(attrs, shape, out, full, scales is not None)
@@ -93,7 +130,7 @@ def resize(attrs, inputs, scales, sizes) -> Layer:
     if attrs.get("antialias", 0) and any(o < size for size, o in zip(shape[2:], out[2:])):
         # checked against torch.nn.functional.interpolate(antialias=True): its filter differs from ONNX's
         raise NotExpressible("antialiased downsampling (PyTorch's antialiasing filter differs from ONNX's)")
-    return Layer("interpolate", params)
+    return params
 
 
 @onnx_op("Resize", "interpolate", RESIZE)

@@ -1,6 +1,6 @@
 """Shapes and layout: the ONNX inputs that hold shapes, axes, indices or pads become parameters."""
 
-from . import Layer, NotExpressible, constant, ints, one_or_list, onnx_op, plain, present, scalar, to_onnx
+from . import Layer, NotExportable, NotExpressible, constant, ints, one_or_list, onnx_op, plain, present, scalar, to_onnx
 
 INT64_MAX, INT64_MIN = 2**63 - 1, -(2**63)
 
@@ -62,9 +62,14 @@ def Reshape(node, attrs, inputs):
 def reshape(g, node, x):
     # ONNX's Reshape reads 0 and -1 as netdsl does; a dynamic dimension kept in place is copied (0)
     shape = g.out.shape
-    if all(isinstance(d, int) or (i < x.type.rank and x.type.shape[i] == d) for i, d in enumerate(shape)):
-        return g.op("Reshape", x, g.ints(d if isinstance(d, int) else 0 for d in shape))
-    return g.op("Reshape", x, g.ints(node.params["shape"]))
+    target = [d if isinstance(d, int) else 0 if i < x.type.rank and x.type.shape[i] == d else -1
+              for i, d in enumerate(shape)]
+    if target.count(-1) <= 1:  # a dynamic size kept in place is copied (0), one merged one inferred (-1)
+        return g.op("Reshape", x, g.ints(target))
+    wanted = node.params["shape"]
+    if all(isinstance(d, int) for d in wanted):
+        return g.op("Reshape", x, g.ints(wanted))
+    raise NotExportable(f"a reshape to {list(map(str, shape))} needs several dynamic sizes computed at run time")
 
 
 @onnx_op("Squeeze", "squeeze", ("axes",))

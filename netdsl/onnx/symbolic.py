@@ -34,10 +34,10 @@ def run(op_type: str, attrs: dict, inputs: list):
 def settled(result):
     import numpy as np
 
-    from ..tensors import Dim
+    from ..symbolic import Size
 
     result = result if isinstance(result, np.ndarray) else np.array(result, dtype=object)
-    if result.dtype == object and not any(isinstance(v, Dim) for v in result.reshape(-1)):
+    if result.dtype == object and not any(isinstance(v, Size) for v in result.reshape(-1)):
         return np.asarray(result.tolist(), np.int64)
     return result
 
@@ -83,8 +83,9 @@ def compute(op_type: str, attrs: dict, inputs: list):
         return [elementwise(inputs[0], inputs[1], lambda a, b: arithmetic(op_type, a, b))]
     if op_type in ("ConstantOfShape", "Expand", "Range"):
         raise NotExpressible(f"{op_type} to a shape computed from a dynamic dimension (a constant grown to the "
-                             "run-time batch, as ViT's class token): netdsl's sizes are fixed numbers, and its "
-                             "output would follow a size known only at run time")
+                             "run-time batch, as ViT's class token; a grid over a dynamic size, as YOLOv8's anchors): "
+                             "netdsl's sizes are fixed numbers, and its output would follow a size known only at run "
+                             "time")
     raise NotExpressible(f"{op_type} on a shape computed from a dynamic dimension")
 
 
@@ -116,39 +117,44 @@ def elementwise(a, b, function):
 
 
 def equal(a, b):
-    from ..tensors import Dim
+    from ..symbolic import Size
 
-    if isinstance(a, Dim) or isinstance(b, Dim):
-        if isinstance(a, Dim) and isinstance(b, Dim) and a == b:
+    if isinstance(a, Size) or isinstance(b, Size):
+        if isinstance(a, Size) and isinstance(b, Size) and a == b:
             return True
-        other = b if isinstance(a, Dim) else a
-        if not isinstance(other, Dim) and other < 1:  # a size is at least 1: never 0 or -1
+        other = b if isinstance(a, Size) else a
+        if not isinstance(other, Size) and other < 1:  # a size is at least 1: never 0 or -1
             return False
         raise NotExpressible("a comparison with a dynamic dimension, whose value is known only at run time")
     return bool(a == b)
 
 
 def arithmetic(op_type: str, a, b):
-    from ..tensors import Dim
+    """Sizes computed from dynamic dimensions stay expressions (N*2, height//32: a reshape then infers
+    that entry); what has no integer form is refused."""
+    from ..symbolic import Size, SymbolicError
 
-    if isinstance(a, Dim) or isinstance(b, Dim):
-        one = 0 if op_type in ("Add", "Sub") else 1
-        if isinstance(a, Dim) and b == one and not isinstance(b, Dim):
-            return a
-        if isinstance(b, Dim) and a == one and op_type in ("Add", "Mul"):
-            return b
-        raise NotExpressible(f"arithmetic ({op_type}) on the dynamic dimension {a if isinstance(a, Dim) else b}")
+    if isinstance(a, Size) or isinstance(b, Size):
+        try:
+            if op_type == "Div":
+                if isinstance(b, Size) or b < 1:
+                    raise SymbolicError("a division by a dynamic size")
+                return a // int(b)  # sizes are positive: ONNX's truncation is the floor
+            return {"Mul": lambda: a * b, "Add": lambda: a + b, "Sub": lambda: a - b}[op_type]()
+        except SymbolicError:
+            shown = a if isinstance(a, Size) else b
+            raise NotExpressible(f"arithmetic ({op_type}) on the dynamic dimension {shown}") from None
     return {"Mul": a * b, "Add": a + b, "Sub": a - b, "Div": a // b if b else 0}[op_type]
 
 
 def reshape_target(values, input_shape) -> list[int]:
     """A computed Reshape target as netdsl's `shape`: a dynamic dimension kept in place is copied (0),
     one other unknown entry is inferred (-1)."""
-    from ..tensors import Dim
+    from ..symbolic import Size
 
     shape = []
     for index, value in enumerate(list(values)):
-        if isinstance(value, Dim):
+        if isinstance(value, Size):
             shape.append(0 if index < len(input_shape) and input_shape[index] == value else -1)
         else:
             shape.append(int(value))
@@ -159,14 +165,14 @@ def reshape_target(values, input_shape) -> list[int]:
 
 def expand_target(values, input_shape) -> list[int]:
     """A computed Expand shape as netdsl's `size` (-1 keeps the input's dimension)."""
-    from ..tensors import Dim
+    from ..symbolic import Size
 
     values = list(values)
     offset = len(values) - len(input_shape)
     size = []
     for index, value in enumerate(values):
         have = input_shape[index - offset] if index >= offset else None
-        if isinstance(value, Dim):
+        if isinstance(value, Size):
             if have != value:
                 raise NotExpressible(f"Expand to the dynamic dimension {value} from size {have}: the output shape "
                                      "would follow a run-time size (netdsl has no shape tensors yet)")

@@ -1,7 +1,7 @@
 """Constant tensors: small values written in the spec, or larger ones (anchors, position embeddings,
 class tokens) from the weight file by name, shape-checked like every weight."""
 
-from ..params import Choice, Dims, Literal, Param, literal_shape
+from ..params import Bool, Choice, Dims, Literal, Param, literal_shape
 from ..tensors import DTYPES, TensorType, is_float
 from . import ShapeError, WeightSlot, register
 from .primitive import Primitive
@@ -19,6 +19,8 @@ class Constant(Primitive):
         "value": Param(Literal(), None, doc="a number or nested list; leave out to read weight `value`"),
         "shape": Param(Dims(1), None, doc="the shape (required for weights from the file)"),
         "dtype": Param(Choice(DTYPES), "float32"),
+        "buffer": Param(Bool(), False, doc="weight `value` is a buffer (torch's register_buffer: anchors, a fixed "
+                        "grid), not a parameter: parameter counts leave it out, as PyTorch's do"),
     }
     min_inputs = max_inputs = 0
     dtypes = None
@@ -46,7 +48,8 @@ class Constant(Primitive):
             return []
         # an integer tensor is a buffer, never a parameter (PyTorch's parameters are floating point)
         floating = is_float(dtype)
-        return [WeightSlot("value", tuple(shape), trainable=floating, dtype="float32" if floating else dtype)]
+        return [WeightSlot("value", tuple(shape), trainable=floating and not node.params["buffer"],
+                           dtype="float32" if floating else dtype)]
 
     def array(self, p, out):
         import numpy as np

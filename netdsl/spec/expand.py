@@ -107,6 +107,7 @@ class Expander:
     def __init__(self, blocks: dict[str, Block], diagnostics: Diagnostics, spec_params: dict | None = None):
         self.blocks = blocks
         self.spec_params = spec_params or {}  # the spec's `params:`, seen in every block unless shadowed
+        self.passed_through: set[str] = set()  # tensors standing for a layer left out by `when`
         self.diagnostics = diagnostics
         self.nodes: list[Node] = []
         self.tensors: dict[str, Pos] = {}  # every tensor name defined so far -> where
@@ -165,6 +166,7 @@ class Expander:
             if enabled is False:
                 if inputs:
                     self.define(scope, local, inputs[0], entries["name"].pos)
+                    self.passed_through.add(inputs[0])
                 return
         if "block" in entries:
             self.expand_instance(layer, scope, local, full, inputs)
@@ -228,6 +230,9 @@ class Expander:
             return None
         name = str(reference.value)
         tensor = scope.names.get(name)
+        if tensor is None and "." in name:  # `parts.0` of a layer left out by `when`: passed through as well
+            owner = scope.names.get(name.rpartition(".")[0])
+            tensor = owner if owner in self.passed_through and owner not in self.multi else None
         if tensor in self.multi:
             self.several_outputs(tensor, reference.pos, full)
             return None

@@ -74,6 +74,12 @@ def torch_export(model, path, shape, dynamic: bool = True, opset: int = 17) -> N
 
 def randomized(model, seed: int = 0):
     """tests/zoo's random weights (one definition for the zoo and the import tests)."""
+    import pathlib
+    import sys
+
+    zoo = str(pathlib.Path(__file__).resolve().parents[1] / "zoo")
+    if zoo not in sys.path:
+        sys.path.insert(0, zoo)
     from torch_models import randomized as zoo_randomized
 
     return zoo_randomized(model, seed)

@@ -184,3 +184,31 @@ def test_bicubic_that_keeps_every_length_is_refused():
     assert checked is not None, [str(d) for d in diagnostics]
     with pytest.raises(ExportError, match="layer `up` .*ONNX Runtime copies the input"):
         to_model(checked, {})
+
+
+def test_flatten_over_named_sizes_exports_with_one_inferred_dimension():
+    # flatten(start_dim=2) of [batch, 4, height, width]: Reshape [0, 4, -1], run in ONNX Runtime at two sizes
+    from netdsl.onnx.export import to_model
+    from netdsl.spec import check_text
+
+    checked, diagnostics = check_text("""\
+netdsl: 1
+inputs:
+  - {name: x, shape: [batch, 3, height, width]}
+dims:
+  batch: {min: 1, opt: 1, max: 4}
+  height: {min: 8, opt: 16, max: 32}
+  width: {min: 8, opt: 16, max: 32}
+layers:
+  - {name: c, kind: convolution, out_channels: 4, kernel: 1}
+  - {name: f, kind: flatten, start_dim: 2}
+""")
+    assert checked is not None, diagnostics
+    bound = random_weights(checked, seed=2)
+    data = to_model(checked, bound).SerializeToString()
+    for shape in ((1, 3, 8, 12), (3, 3, 31, 9)):
+        feed = {"x": np.random.default_rng(1).standard_normal(shape).astype(np.float32)}
+        [got] = run_onnxruntime(data, feed)
+        [expected] = reference.run(checked, bound, feed).values()
+        assert got.shape == expected.shape == (shape[0], 4, shape[2] * shape[3])
+        assert np.abs(got - expected).max() <= 1e-5 * max(1.0, float(np.abs(expected).max()))

@@ -29,8 +29,9 @@ def test_resnet18_keeps_module_names_blocks_and_state_dict():
     assert set(imported.weights) == set(state)
     for key, value in state.items():
         np.testing.assert_array_equal(imported.weights[key], value, err_msg=key)
-    assert "- {name: layer1, block: layer1, repeat: 2}" in imported.text
-    assert "- {name: layer3, block: layer, with: {out_channels: 256}, repeat: 2" in imported.text
+    # blocks are named after the modules' class (BasicBlock), which an ONNX file does not record
+    assert "- {name: layer1, block: basic_block, repeat: 2}" in imported.text
+    assert "- {name: layer3, block: basic_block_2, with: {out_channels: 256}, repeat: 2" in imported.text
     assert "layer1.0.conv1" in {n.name for n in imported.checked.graph.nodes}
     x = np.random.default_rng(5).standard_normal((2, 3, 224, 224)).astype(np.float32)
     [ours] = reference.run(imported.checked, bound_weights(imported), {"input": x}).values()
@@ -38,6 +39,13 @@ def test_resnet18_keeps_module_names_blocks_and_state_dict():
         expected = model(torch.from_numpy(x)).numpy()
     assert np.abs(ours - expected).max() <= 1e-4 * max(1.0, float(np.abs(expected).max()))
     assert model.training is False  # (randomized put it in eval mode; from_torch leaves the mode as it was)
+
+
+def test_mobilenet_v2_blocks_are_named_after_their_class():
+    imported = netdsl.from_torch(randomized(MODELS["mobilenet_v2"]()), torch.randn(1, 3, 64, 64))
+    lines = imported.text.splitlines()
+    assert sum(", block: inverted_residual, with: {" in line for line in lines) == 16  # features.2 ... 17
+    assert "  - {name: features.0, block: features_0, with: {stride: 2}}" in lines  # an nn.Sequential: no class name
 
 
 def test_the_module_keeps_its_training_mode():

@@ -65,7 +65,19 @@ def test_mobilenet_v2(tmp_path):
     model = randomized(MODELS["mobilenet_v2"]())
     path, imported = imported_from_torch(model, tmp_path, (1, 3, 224, 224), "mobilenet_v2")
     assert parameters(imported.checked) == sum(p.numel() for p in model.parameters()) == 3_504_872
-    assert "{name: features.1.conv.0.2, kind: relu6}" in imported.text  # Clip(0, 6) is PyTorch's ReLU6
+    text = imported.text
+    assert '{name: "2", kind: relu6}' in text  # Clip(0, 6) is PyTorch's ReLU6
+    # features.2 ... features.17 are no chain (widths, strides and the residual vary): one block, with:
+    assert [line.split(",")[0] for line in text.splitlines() if "block: features_2," in line] == [
+        f"  - {{name: features.{i}" for i in range(2, 18)]
+    assert "params: {conv_0_0_out_channels: required, stride: 1, conv_2_out_channels: required, residual: false}" in text
+    assert "{name: add, kind: add, inputs: [conv.3, x], when: $residual}" in text
+    assert ("- {name: features.3, block: features_2, with: {conv_0_0_out_channels: 144, conv_2_out_channels: 24, "
+            "residual: true}}") in text
+    assert "- {name: features.4, block: features_2, with: {conv_0_0_out_channels: 144, stride: 2, " in text
+    # the Conv2dNormActivation modules (features.0, features.1.conv.0, features.18) are a block of their own
+    assert "- {name: features.18, block: features_0, with: {out_channels: 1280, kernel: 1, padding: 0}}" in text
+    assert len(text.splitlines()) <= 66  # the hand-written specs/zoo/mobilenet_v2.yaml's length
     assert_same_outputs(path, imported, (1, 3, 224, 224))
 
 
@@ -113,3 +125,29 @@ def test_cli_import_then_validate_and_summary(tmp_path):
     result = subprocess.run([sys.executable, "-m", "netdsl", "validate", str(out), "--weights", "--strict"],
                             capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+class Gridded(torch.nn.Module):
+    """A grid computed in forward from the input's size (as YOLOv8's anchors are): the file holds it as
+    a constant, which is no parameter of the model."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = torch.nn.Conv2d(3, 2, 1)
+
+    def forward(self, x):
+        h, w = x.shape[-2:]
+        grid = torch.arange(h * w, dtype=torch.float32).reshape(1, 1, h, w) / (h * w)
+        return self.proj(x) - grid
+
+
+def test_a_traced_constant_is_a_buffer_not_a_parameter(tmp_path):
+    from netdsl.summary import to_json
+
+    model = randomized(Gridded())
+    path, imported = imported_from_torch(model, tmp_path, (1, 3, 4, 5), "grid")
+    assert "kind: constant, shape: [1, 1, 4, 5], buffer: true}" in imported.text
+    summary = to_json(imported.checked)
+    assert summary["total_params"] == sum(p.numel() for p in model.parameters())
+    assert sum(layer["buffers"] for layer in summary["layers"]) == 20
+    assert_same_outputs(path, imported, (1, 3, 4, 5))

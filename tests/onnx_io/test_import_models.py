@@ -40,7 +40,10 @@ def test_efficientnet_b0(tmp_path):
     assert sum(p.numel() for p in model.parameters()) == 5_288_548
     text = imported.text
     assert "{name: features.1.0.block.1.activation, kind: silu}" in text  # x * sigmoid(x) as one layer
-    assert "{name: features.2.0.block.1.1, kind: batch_norm, eps: 0.001}" in text
+    assert "{name: block.1.1, kind: batch_norm, eps: 0.001}" in text
+    # features.N is an nn.Sequential of MBConv blocks: the 15 MBConv with expansion are one block, with:
+    assert sum(", block: features_2_0, with: {" in line for line in text.splitlines()) == 15
+    assert "{name: add, kind: add, inputs: [block.3.1, x], when: $residual}" in text
 
 
 def test_vit_structure_small(tmp_path):
@@ -51,6 +54,11 @@ def test_vit_structure_small(tmp_path):
     assert kinds["encoder.layers.encoder_layer_1.mlp.0"] == "linear"  # MatMul + Add
     assert kinds["encoder.layers.encoder_layer_1.mlp.1"] == "gelu"  # the erf form, one layer
     assert kinds["encoder.pos_embedding"] == "constant" and kinds["heads.head"] == "fully_connected"
+    # nn.MultiheadAttention's MatMul -> Softmax -> MatMul (q and k^T each scaled by E^-1/4) is one layer
+    assert kinds["encoder.layers.encoder_layer_1.self_attention.attention"] == "scaled_dot_product_attention"
+    assert "softmax" not in kinds.values() and "matmul" not in kinds.values()
+    # the encoder layers: one block, one line each
+    assert "  - {name: encoder.layers.encoder_layer_1, block: encoder_layer_0}" in imported.text.splitlines()
 
 
 @pytest.mark.slow

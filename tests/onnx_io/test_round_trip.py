@@ -17,6 +17,7 @@ pytest.importorskip("onnxruntime")
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SPECS = ["lenet.yaml", "zoo/resnet18.yaml", "zoo/mobilenet_v2.yaml", "zoo/unet_small.yaml",
+         "dynamic/detector_dynamic.yaml", "dynamic/unet_dynamic.yaml",  # named dimensions (their first profile)
          *(pytest.param(f"zoo/{name}.yaml", marks=pytest.mark.slow) for name in ("resnet50", "alexnet", "vgg16"))]
 
 
@@ -51,6 +52,8 @@ def test_spec_to_onnx_to_spec_is_the_same_network(name):
     bound = random_weights(checked, seed=2)
     imported = import_model(to_model(checked, bound), str(ROOT / "specs" / name), "weights.safetensors")
     assert network(imported.checked) == network(checked)
+    if checked.graph.profiles:  # the first profile's ranges come back (netdsl export records them)
+        assert imported.checked.graph.profiles[0] == checked.graph.profiles[0]
     for key, weight in bound.items():  # the weights come back under their names, unchanged
         np.testing.assert_array_equal(imported.weights[key], weight.array)
 

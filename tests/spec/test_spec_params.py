@@ -248,3 +248,15 @@ layers:
     assert quantized.dtype == "fp8" and "c1" in quantized.exclude
     found = errors(text, {"quantize": "int3"})
     assert found and found[0][0] == "invalid-value" and "int3" in found[0][1]
+
+
+def test_outputs_of_a_layer_left_out_pass_its_input_through():
+    result = checked(HEAD + """\
+params: {split: false}
+layers:
+  - {name: act, kind: relu}
+  - {name: parts, kind: chunk, chunks: 3, dim: 1, when: $split}
+  - {name: first, kind: sigmoid, inputs: parts.0}
+""")
+    assert result.graph.node("first").inputs == ["act"]
+    assert result.types["first"].shape == (1, 3, 16, 16)
