@@ -80,6 +80,10 @@ class Walker:
             if type(value).__name__ == "Failed":
                 raise ExpressionError(f"`{node.id}` has no value", quiet=True)
             return value
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left, right = self.value(node.left), self.value(node.right)
+            if isinstance(left, str) and isinstance(right, str):  # names: 'yolov8' + scale + '.scales'
+                return self.bounded(left + right)
         if isinstance(node, ast.BinOp) and type(node.op) in self.binary:
             left, right = self.number(node.left), self.number(node.right)
             try:

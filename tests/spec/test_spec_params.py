@@ -111,6 +111,7 @@ def test_unknown_parameter_in_a_layer_is_located():
     ("scale in ['m', 'l', 'x'] and not flag", {"scale": "l", "flag": False}, True),
     ("1 < x <= 3", {"x": 3}, True),
     ("-x ** 2", {"x": 3}, -9),
+    ("'yolov8' + scale + '.scales'", {"scale": "s"}, "yolov8s.scales"),
 ])
 def test_expressions_compute_as_python_does(expression, names, expected):
     assert evaluate(expression, names) == expected
@@ -129,6 +130,7 @@ def test_expressions_compute_as_python_does(expression, names, expected):
     ("y + 1", "`y` is not a parameter"),
     ("1 +", "not an expression"),
     ("'a' * 3", "not a number"),
+    ("'a' + 3", "not a number"),
     ("x" * 1001, "at most 1000"),
 ])
 def test_expressions_refuse_what_they_cannot_do(expression, fragment):

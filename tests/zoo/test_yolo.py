@@ -312,3 +312,43 @@ def test_nms_network_shapes_and_the_tensorrt_rtx_refusal(tmp_path):
     assert result.returncode == 2 and "error[needs-full-tensorrt]: nms layer `nms`" in result.stderr, result.stderr
     assert "without it (the raw boxes and scores" in result.stderr and "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+# -- INT8 / FP8 (issue 18): calibrated from pictures, built, Q/DQ read back ----------------------------
+
+@pytest.mark.slow
+def test_yolov8n_int8_and_fp8_calibrated_on_images_build_with_qdq_where_the_spec_says(tmp_path, capsys):
+    from PIL import Image
+
+    from netdsl.build import bind_weights, build_plan, options_for
+    from netdsl.quant import quantizer_for
+    from netdsl.quant.scales import read_scales
+
+    sys.path.insert(0, str(ROOT / "tests" / "trt"))
+    from test_quant_build import check_network
+
+    model = ultralytics_model("yolov8", "n")
+    weights = tmp_path / "yolov8n.safetensors"
+    export_weights(model, str(weights))
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    rng = np.random.default_rng(3)
+    for index, size in enumerate(((120, 160), (200, 150), (96, 96))):  # letterboxed to 128x128 by calibrate
+        Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(pictures / f"{index}.png")
+    scales = tmp_path / "yolov8n.scales"
+    assert main(["calibrate", spec("yolov8"), "--set", "quantize=int8", "--weights", str(weights), "--data",
+                 str(pictures), "--imgsz", "128", "--method", "max", "-o", str(scales)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    calibrated = read_scales(str(scales)).activations
+    for dtype in ("int8", "fp8"):
+        checked = load(spec("yolov8"), params={"quantize": dtype, "scales": str(scales)})
+        quantizer = quantizer_for(checked)
+        where = quantizer.placement
+        convolutions = [n.name for n in checked.graph.nodes if n.kind == "convolution"]
+        excluded = {f"model.22.cv{b}.{i}.2" for b in (2, 3) for i in range(3)} | {"model.22.dfl.conv"}
+        assert set(where.layers) >= set(convolutions) - excluded and not excluded & set(where.layers)
+        assert set(where.tensors) <= set(calibrated)  # every quantized activation has a calibrated range
+        bound = bind_weights(checked, str(weights))
+        check_network(checked, bound, quantizer)  # Q/DQ on each input and weight, scales as calibrated
+        plan = build_plan(checked, bound, options_for(checked), quantizer=quantizer)
+        assert plan.quantization["dtype"] == dtype and plan.data.nbytes > 0
