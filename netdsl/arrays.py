@@ -17,7 +17,7 @@ class Declared(NamedTuple):
     shape: tuple  # None for the dynamic batch, a name (str) for a named dynamic dimension
     batch: tuple | None  # (min, max) of a dynamic batch
     dtype: str  # what the arrays are converted to (float32, float16, an integer dtype or bool)
-    profiles: tuple = ()  # per optimization profile: {dim name: (min, max, step)} of the named dimensions
+    profiles: tuple = ()  # the optimization profiles (netdsl.symbolic.Profile) of the named dimensions
 
 
 def show(shape) -> str:
@@ -29,6 +29,11 @@ def check_arrays(declared: list[Declared], inputs: dict) -> tuple[dict, int | No
     :func:`check_arrays_sized`."""
     arrays, sizes = check_arrays_sized(declared, inputs)
     return arrays, sizes.get(None)
+
+
+def fitting_profile(profiles, sizes: dict) -> int | None:
+    """The index of the first profile (netdsl.symbolic.Profile) that allows all these named sizes, or None."""
+    return next((p.index for p in profiles if p.allows(sizes)), None)
 
 
 def check_sizes(declared: list[Declared], arrays: dict) -> dict:
@@ -45,13 +50,9 @@ def check_sizes(declared: list[Declared], arrays: dict) -> dict:
                                      f"`{entry.name}`; inputs that share a dimension need the same size there")
                 seen.setdefault(dim, entry.name)
     profiles = next((e.profiles for e in declared if e.profiles), ())
-    if sizes and profiles and not any(all(low <= sizes[n] <= high and sizes[n] % step == 0
-                                          for n, (low, high, step) in p.items() if n in sizes) for p in profiles):
+    if sizes and profiles and fitting_profile(profiles, sizes) is None:
         given = ", ".join(f"{n}={v}" for n, v in sizes.items())
-        limits = "; ".join(f"profile {i}: " + ", ".join(f"{n} {low}..{high}" + (f" (multiples of {step})" if step > 1
-                                                                                 else "")
-                                                       for n, (low, high, step) in p.items() if n in sizes)
-                           for i, p in enumerate(profiles))
+        limits = "; ".join(p.describe(sizes) for p in profiles)
         raise UsageError(f"the inputs' sizes {given} fit no optimization profile ({limits})")
     return sizes
 

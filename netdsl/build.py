@@ -166,11 +166,9 @@ def _configure(trt, builder, config, checked: CheckedSpec, options: BuildOptions
 def profiles_of(checked: CheckedSpec, options: BuildOptions) -> list:
     """The optimization profiles a build makes: the command line's (``options.profiles``) or the spec's,
     the -1 batch's range from ``options.batch`` when given."""
-    from .symbolic import Profile
-
     profiles = options.profiles or checked.graph.profiles
     if options.batch is not None:
-        profiles = [Profile(p.index, {**p.ranges, BATCH.name: options.batch}) for p in profiles]
+        profiles = [p._replace(ranges={**p.ranges, BATCH.name: options.batch}) for p in profiles]
     return profiles
 
 
@@ -285,8 +283,9 @@ def _build(checked, bound, options, progress, weights_path, info, pool, quantize
     if ctx.quant is not None:
         plan.quantization = ctx.quant.describe()
     if any(has_named_dims(i.shape) for i in checked.graph.inputs):
-        plan.profiles = [{name: dict(zip(("min", "opt", "max"), r)) for name, r in p.ranges.items()}
-                         for p in profiles_of(checked, options)]
+        plan.profiles = [{name: {**dict(zip(("min", "opt", "max"), r)), **({"multiple_of": p.steps[name]}
+                                                                           if p.steps.get(name, 1) > 1 else {})}
+                          for name, r in p.ranges.items()} for p in profiles_of(checked, options)]
     return plan  # the lowering context (and its weight arrays) may go now: the plan holds its own copy
 
 

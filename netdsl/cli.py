@@ -58,7 +58,7 @@ commands:
 
 engines (need a GPU):
   run ENGINE --input X [-o Y]   execute a plan on inputs
-  bench ENGINE [--batch N]      latency p50/p99 and throughput
+  bench ENGINE [--batch N]      latency p50/p99 and throughput (named dims: --dim NAME=SIZE, --profile I)
   verify SPEC [--engine E]      engine outputs against the reference executor, with tolerances
 
 exit codes: 0 ok, 1 the input is invalid (verify: outputs differ), 2 usage or environment error,
@@ -354,18 +354,30 @@ def cmd_run(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .runtime import Engine, batch_of
+    from .runtime import Engine, bench_inputs
 
     engine = Engine.open(args.engine)
-    batch = batch_of(engine.manifest, args.batch)
+    inputs = bench_inputs(engine.manifest, args.batch, args.profile, dict(parse_dim_size(d) for d in args.dim or ()))
     with engine:
-        result = engine.bench(batch, args.iterations)
+        result = engine.bench(inputs, args.iterations)
     if args.format == "json":
         print_json(result)
     else:
-        print(f"batch {result['batch']}, {result['iterations']} runs: p50 {result['p50_ms']:.3f} ms, p99 "
-              f"{result['p99_ms']:.3f} ms, {result['throughput']:,.0f} samples/s")
+        named = "".join(f", {name} {size}" for name, size in result["sizes"].items())
+        profile = f", profile {result['profile']}" if result["profile"] is not None else ""
+        print(f"batch {result['batch']}{named}{profile}, {result['iterations']} runs: p50 {result['p50_ms']:.3f} ms, "
+              f"p99 {result['p99_ms']:.3f} ms, {result['throughput']:,.0f} samples/s")
     return EXIT_OK
+
+
+def parse_dim_size(text: str) -> tuple[str, int]:
+    """`--dim height=480` -> ("height", 480)."""
+    from .diagnostics import UsageError
+
+    name, _, size = text.partition("=")
+    if not name or not size.isdigit() or int(size) < 1:
+        raise UsageError(f"--dim takes NAME=SIZE (e.g. height=480), found {text!r}")
+    return name, int(size)
 
 
 def cmd_verify(args) -> int:
@@ -378,10 +390,13 @@ def cmd_verify(args) -> int:
     if args.engine:
         engine = runtime.Engine.open(args.engine)
         runtime.check_engine_matches(engine.manifest, args.spec, weights)
-    declared = reference.declared(checked)
+    # the engine's inputs when given (it may have been built for other profiles than the spec's)
+    declared = runtime.declared_inputs(engine.manifest) if args.engine else reference.declared(checked)
     inputs = (arrays.read_inputs(args.input, [d.name for d in declared]) if args.input
               else runtime.sample_inputs(declared))
-    expected = reference.run(checked, bound, inputs)
+    if args.engine:
+        engine.check(inputs)  # before any GPU is needed
+    expected = reference.run(checked, bound, inputs)  # the reference at the same sizes as the engine
     runtime.require_gpu(runtime.cuda_runtime())  # before a build that could not be run
     if not args.engine:
         from .trtexec import precision_of
@@ -904,24 +919,30 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     refit.add_argument("--strict", action="store_true", help="unused weights are errors")
 
     run = add("run", cmd_run, "execute an engine plan on inputs (needs a GPU)",
-              "Load ENGINE and its manifest (ENGINE.json), check the inputs against its I/O tensors and batch range, "
+              "Load ENGINE and its manifest (ENGINE.json), check the inputs against its I/O tensors, batch range and "
+              "optimization profiles (named dimensions: the first profile that allows their sizes is selected), "
               "and execute on GPU 0 with cuda-python. Exit 4 when this machine cannot run engines.")
     run.add_argument("engine", metavar="ENGINE")
     add_inputs(run)
     run.add_argument("-o", "--output", metavar="FILE", help="write outputs: .npy (one output) or .npz")
     bench = add("bench", cmd_bench, "time an engine plan (needs a GPU)",
                 "Execute ENGINE repeatedly on zero inputs and print p50/p99 latency of execution (no copies) and "
-                "throughput. Exit 4 when this machine cannot run engines.")
+                "throughput. Named dynamic dimensions take the opt of the selected profile (--profile) unless "
+                "--dim sets them. Exit 4 when this machine cannot run engines.")
     bench.add_argument("engine", metavar="ENGINE")
     bench.add_argument("--batch", type=int, help="batch size (default: the profile's opt)")
+    bench.add_argument("--profile", type=int, metavar="INDEX", help="with named dynamic dimensions: the "
+                       "optimization profile to select; its opt sizes are the default (default: 0)")
+    bench.add_argument("--dim", action="append", metavar="NAME=SIZE", help="the size of a named dynamic dimension, "
+                       "within the profile (e.g. --dim height=480); repeat for each")
     bench.add_argument("--iterations", type=int, default=200)
     bench.add_argument("--format", **formats)
     verify = add("verify", cmd_verify, "compare an engine with the reference executor (needs a GPU)",
                  "Run the spec on the reference executor and on an engine (ENGINE, or one built now) with the same "
-                 "inputs (--input, or seeded random ones at the largest batch) and report each output's maximum "
-                 "absolute and relative error. Passes when |engine - reference| <= atol + rtol*|reference| "
-                 "everywhere: float32 1e-4 + 1e-3, float16 1e-2 + 1e-2, bfloat16 5e-2 + 5e-2. Exit 0 pass, 1 fail, "
-                 "4 when this machine cannot run engines.")
+                 "inputs (--input, or seeded random ones at the largest batch and sizes of the engine's first "
+                 "profile) and report each output's maximum absolute and relative error. Passes when "
+                 "|engine - reference| <= atol + rtol*|reference| everywhere: float32 1e-4 + 1e-3, float16 "
+                 "1e-2 + 1e-2, bfloat16 5e-2 + 5e-2. Exit 0 pass, 1 fail, 4 when this machine cannot run engines.")
     verify.add_argument("spec", metavar="SPEC")
     add_weights(verify, strict=False)
     verify.add_argument("--engine", metavar="ENGINE", help="a plan built from this spec (default: build one now)")

@@ -88,11 +88,9 @@ def declared(checked) -> list:
     """The spec's inputs as :class:`netdsl.arrays.Declared` (floats run in float32)."""
     from .arrays import Declared
 
-    profiles = tuple({n: (r[0], r[2], p.steps.get(n, 1)) for n, r in p.ranges.items() if n != BATCH.name}
-                     for p in checked.graph.profiles)
     return [Declared(i.name, tuple(None if d is BATCH else d if isinstance(d, int) else d.name for d in i.shape),
                      i.batch and i.batch[::2], "float32" if is_float(i.dtype) else i.dtype,
-                     profiles if any(profiles) else ())
+                     tuple(checked.graph.profiles))
             for i in checked.graph.inputs]
 
 

@@ -1,24 +1,30 @@
 """Running engine plans with cuda-python (`cuda.bindings`): load a plan and its manifest, allocate
-device buffers, copy in, execute (`set_tensor_address` + `execute_async_v3`) with a dynamic batch, copy
-out, and free everything, on error too.
+device buffers, copy in, execute (`set_tensor_address` + `execute_async_v3`) with a dynamic batch or
+named dynamic dimensions, copy out, and free everything, on error too.
 
 Everything that can be decided without a GPU is decided first, so that a mistake is reported on any
 machine: the manifest is read and matched to the plan (SHA-256), inputs are checked against the
-engine's I/O tensors and batch range, and buffer sizes are derived from the manifest. Only then is a
-GPU needed; without one (or without a TensorRT that runs on it) :class:`CannotRun` stops the command
-with exit code 4.
+engine's I/O tensors, batch range and optimization profiles (the first profile that allows their sizes
+is chosen), and buffer sizes are planned: from the manifest for a -1 batch, from the shapes TensorRT's
+execution context reports for named dimensions. Only then is a GPU needed; without one (or without a
+TensorRT that runs on it) :class:`CannotRun` stops the command with exit code 4. The TensorRT calls for
+named dimensions (`set_optimization_profile_async`, `set_input_shape`, `get_tensor_shape`) follow the
+API that TensorRT 10/11 and TensorRT-RTX share; no GPU of this project runs TensorRT, so they have only
+run against a stand-in context (tests/test_runtime_dynamic.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from .arrays import Declared, check_arrays
-from .diagnostics import NetdslError, UsageError
+from .arrays import Declared, check_arrays_sized, fitting_profile
+from .diagnostics import InternalError, NetdslError, UsageError
 
 ITEMSIZE = {"float32": 4, "float16": 2}
 RTX_CAPABILITIES = {(8, 0), (8, 6), (8, 9), (12, 0), (12, 1)}  # what TensorRT-RTX 1.7 says it runs on
@@ -64,17 +70,47 @@ def read_manifest(plan_path: str) -> tuple[dict, bytes]:
     return manifest, plan
 
 
+def engine_profiles(manifest: dict) -> list:
+    """The engine's optimization profiles of named dimensions (netdsl.symbolic.Profile, in the engine's
+    order) as its manifest records them; none when its only dynamic size is the -1 batch."""
+    from .symbolic import Profile
+
+    return [Profile(index, {name: (r["min"], r["opt"], r["max"]) for name, r in ranges.items()},
+                    {name: r["multiple_of"] for name, r in ranges.items() if r.get("multiple_of", 1) > 1})
+            for index, ranges in enumerate(manifest.get("profiles") or ())]
+
+
 def declared_inputs(manifest: dict) -> list[Declared]:
-    if manifest.get("profiles"):
-        raise UsageError("this engine has named dynamic dimensions (its manifest's `profiles`); netdsl's runtime "
-                         "runs engines whose only dynamic size is the -1 batch. Run it with TensorRT directly, or "
-                         "check the spec with `netdsl reference`, which takes any size its profiles allow")
+    """The engine's inputs: static sizes, None for the -1 batch, a name for a named dimension."""
+    from .tensors import BATCH
+
+    profiles = tuple(engine_profiles(manifest))
     declared = []
     for entry in manifest["inputs"]:
         batch = entry.get("batch")
-        shape = tuple(None if d == -1 else int(d) for d in entry["shape"])
-        declared.append(Declared(entry["name"], shape, (batch["min"], batch["max"]) if batch else None, entry["dtype"]))
+        shape = tuple(None if d in (-1, BATCH.name) else d for d in entry.get("dims", entry["shape"]))
+        declared.append(Declared(entry["name"], shape, (batch["min"], batch["max"]) if batch else None,
+                                 entry["dtype"], profiles))
     return declared
+
+
+class CheckedInputs(NamedTuple):
+    """Inputs ready to run, and what they decide about the engine's dynamic sizes."""
+
+    arrays: dict  # name -> array in the engine's dtype
+    batch: int | None  # the -1 batch
+    sizes: dict  # named dimension -> size
+    profile: int | None  # the optimization profile to select; None for an engine without named dimensions
+
+
+def check_inputs(manifest: dict, inputs: dict) -> CheckedInputs:
+    """The inputs checked against the engine as `netdsl reference` checks them against a spec (names,
+    static sizes, dtypes, the batch range, named sizes the same in every input and within a profile), and
+    the first optimization profile that allows their sizes."""
+    arrays, sizes = check_arrays_sized(declared_inputs(manifest), inputs)
+    batch = sizes.pop(None, None)
+    profile = fitting_profile(engine_profiles(manifest), sizes) if manifest.get("profiles") else None
+    return CheckedInputs(arrays, batch, sizes, profile)
 
 
 @dataclass(frozen=True)
@@ -86,23 +122,38 @@ class Buffer:
     is_input: bool
 
 
-def buffer_plan(manifest: dict, batch: int | None) -> list[Buffer]:
-    """The device buffer of every I/O tensor at this batch size (the dynamic dimension filled in)."""
-    declared_inputs(manifest)  # refuses named dynamic dimensions
+def buffer_plan(manifest: dict, batch: int | None, shapes: dict | None = None) -> list[Buffer]:
+    """The device buffer of every I/O tensor. Without named dimensions its shape is the manifest's with
+    the -1 batch filled in; with them, ``shapes`` (name -> shape) is what TensorRT's execution context
+    reports once the input shapes are set (``get_tensor_shape``), never netdsl's own size expressions."""
     buffers = []
     for entries, is_input in ((manifest["inputs"], True), (manifest["outputs"], False)):
         for entry in entries:
-            dims = entry["shape"]
-            if -1 in dims and batch is None:
-                raise UsageError(f"`{entry['name']}` has a dynamic batch; a batch size is needed")
-            shape = tuple(batch if d == -1 else int(d) for d in dims)
-            count = 1
-            for d in shape:
-                count *= d
             if entry["dtype"] not in ITEMSIZE:
                 raise UsageError(f"`{entry['name']}` has dtype {entry['dtype']}, which netdsl cannot run")
-            buffers.append(Buffer(entry["name"], shape, entry["dtype"], count * ITEMSIZE[entry["dtype"]], is_input))
+            shape = tensor_shape(entry, batch, shapes)
+            buffers.append(Buffer(entry["name"], shape, entry["dtype"], math.prod(shape) * ITEMSIZE[entry["dtype"]],
+                                  is_input))
     return buffers
+
+
+def tensor_shape(entry: dict, batch: int | None, shapes: dict | None) -> tuple:
+    name, dims = entry["name"], entry["shape"]
+    if shapes is None:
+        if "dims" in entry:
+            raise InternalError(f"`{name}` has named dimensions: its shape must come from TensorRT")
+        if -1 in dims and batch is None:
+            raise UsageError(f"`{name}` has a dynamic batch; a batch size is needed")
+        return tuple(batch if d == -1 else int(d) for d in dims)
+    shape = tuple(int(d) for d in shapes[name])
+    if len(shape) != len(dims) or any(d not in (-1, s) for d, s in zip(dims, shape)):
+        raise DeviceError(f"TensorRT gives `{name}` the shape {list(shape)}, which does not fit the manifest's "
+                          f"{entry.get('dims', dims)}")
+    if min(shape, default=0) < 0:
+        raise DeviceError(f"TensorRT leaves `{name}` at shape {list(shape)}: netdsl's runtime needs every output "
+                          "size to follow from the input sizes (an output whose size depends on the data needs "
+                          "TensorRT's output allocator)")
+    return shape
 
 
 def batch_of(manifest: dict, requested: int | None) -> int | None:
@@ -118,6 +169,41 @@ def batch_of(manifest: dict, requested: int | None) -> int | None:
     if not low <= requested <= high:
         raise UsageError(f"batch {requested} is outside the engine's range {low}..{high}")
     return requested
+
+
+def bench_inputs(manifest: dict, batch: int | None, profile: int | None = None, sizes: dict | None = None
+                 ) -> CheckedInputs:
+    """Zero inputs for `bench`, checked as `run` checks its inputs: the -1 batch at ``batch`` (default its
+    opt); named dimensions at ``sizes`` (name -> size), the others at the opt of optimization profile
+    ``profile`` (default 0), which is the profile selected."""
+    import numpy as np
+
+    from .tensors import BATCH
+
+    profiles, sizes = engine_profiles(manifest), dict(sizes or {})
+    if not profiles and (profile is not None or sizes):
+        raise UsageError("--profile and --dim set named dynamic dimensions; this engine has none")
+    index = None
+    if profiles:
+        names = sorted({n for p in profiles for n in p.ranges} - {BATCH.name})
+        if batch is not None and not any(entry.get("batch") for entry in manifest["inputs"]):
+            raise UsageError(f"this engine has no -1 batch; its dynamic sizes are named ({', '.join(names)}): set "
+                             "them with --dim NAME=SIZE")
+        index = 0 if profile is None else profile
+        if not 0 <= index < len(profiles):
+            raise UsageError(f"--profile {index}: the engine has optimization profiles 0..{len(profiles) - 1}")
+        unknown = sorted(set(sizes) - set(names))
+        if unknown:
+            raise UsageError(f"--dim {', '.join(unknown)}: the engine's named dimensions are {', '.join(names)}")
+        chosen = profiles[index]
+        sizes = {**{n: r[1] for n, r in chosen.ranges.items() if n in names}, **sizes}
+        if not chosen.allows(sizes):
+            raise UsageError(f"sizes {', '.join(f'{n}={v}' for n, v in sizes.items())} are outside "
+                             f"{chosen.describe(sizes)}")
+    batch = batch_of(manifest, batch)
+    zeros = {d.name: np.zeros(tuple(batch if dim is None else sizes[dim] if isinstance(dim, str) else dim
+                                    for dim in d.shape), d.dtype) for d in declared_inputs(manifest)}
+    return check_inputs(manifest, zeros)._replace(profile=index)
 
 
 # -- the device side ------------------------------------------------------------------------------------
@@ -168,24 +254,30 @@ def require_gpu(cudart) -> tuple[int, int]:
 
 
 class DeviceBuffers:
-    """Device memory for a list of buffers and a stream; everything is freed on exit, error or not."""
+    """A stream and device memory for buffers (given here, or to :meth:`allocate` once their sizes are
+    known); everything is freed on exit, error or not."""
 
-    def __init__(self, cudart, buffers: list[Buffer]):
+    def __init__(self, cudart, buffers: list[Buffer] = ()):
         self.cudart = cudart
-        self.buffers = {b.name: b for b in buffers}
+        self.initial = list(buffers)
+        self.buffers: dict[str, Buffer] = {}
         self.pointers: dict[str, int] = {}
         self.stream = None
 
     def __enter__(self):
         try:
             self.stream = call(self.cudart.cudaStreamCreate(), "cudaStreamCreate")
-            for buffer in self.buffers.values():
-                self.pointers[buffer.name] = call(self.cudart.cudaMalloc(max(buffer.nbytes, 1)),
-                                                  f"cudaMalloc({buffer.nbytes:,} bytes for `{buffer.name}`)")
+            self.allocate(self.initial)
         except BaseException:
             self.close()
             raise
         return self
+
+    def allocate(self, buffers: list[Buffer]) -> None:
+        for buffer in buffers:
+            self.buffers[buffer.name] = buffer
+            self.pointers[buffer.name] = call(self.cudart.cudaMalloc(max(buffer.nbytes, 1)),
+                                              f"cudaMalloc({buffer.nbytes:,} bytes for `{buffer.name}`)")
 
     def __exit__(self, *exc):
         self.close()
@@ -235,8 +327,8 @@ class Engine:
     def open(cls, plan_path: str) -> "Engine":
         return cls(*read_manifest(plan_path), plan_path)
 
-    def check(self, inputs: dict) -> tuple[dict, int | None]:
-        return check_arrays(declared_inputs(self.manifest), inputs)
+    def check(self, inputs: dict) -> CheckedInputs:
+        return check_inputs(self.manifest, inputs)
 
     def __enter__(self):
         from .trt import backend, make_logger
@@ -258,37 +350,45 @@ class Engine:
         self.context = self.engine = None
 
     def run(self, inputs: dict) -> dict:
-        arrays, batch = self.check(inputs)
-        with DeviceBuffers(self.cudart, buffer_plan(self.manifest, batch)) as device:
-            self.bind(device)
-            for name, array in arrays.items():
-                device.upload(name, array)
+        checked = self.check(inputs)
+        with DeviceBuffers(self.cudart) as device:
+            self.prepare(device, checked)
             self.execute(device)
             return {entry["name"]: device.download(entry["name"]) for entry in self.manifest["outputs"]}
 
-    def bind(self, device: DeviceBuffers) -> None:
-        for buffer in device.buffers.values():
-            if buffer.is_input and not self.context.set_input_shape(buffer.name, buffer.shape):
-                raise DeviceError(f"TensorRT refused shape {list(buffer.shape)} for `{buffer.name}`")
-            if not self.context.set_tensor_address(buffer.name, device.pointers[buffer.name]):
-                raise DeviceError(f"TensorRT refused the address of `{buffer.name}`")
+    def prepare(self, device: DeviceBuffers, checked: CheckedInputs) -> None:
+        """Select the optimization profile (engines with named dimensions), set every input's shape, then
+        allocate, bind and upload. Output sizes are what the context reports for these input shapes."""
+        context = self.context
+        if checked.profile is not None and not context.set_optimization_profile_async(checked.profile,
+                                                                                       int(device.stream)):
+            raise DeviceError(f"TensorRT refused optimization profile {checked.profile}")
+        for name, array in checked.arrays.items():
+            if not context.set_input_shape(name, array.shape):
+                raise DeviceError(f"TensorRT refused shape {list(array.shape)} for `{name}`")
+        shapes = None
+        if checked.profile is not None:
+            shapes = {entry["name"]: tuple(context.get_tensor_shape(entry["name"]))
+                      for entry in self.manifest["inputs"] + self.manifest["outputs"]}
+        device.allocate(buffer_plan(self.manifest, checked.batch, shapes))
+        for name, pointer in device.pointers.items():
+            if not context.set_tensor_address(name, pointer):
+                raise DeviceError(f"TensorRT refused the address of `{name}`")
+        for name, array in checked.arrays.items():
+            device.upload(name, array)
 
     def execute(self, device: DeviceBuffers) -> None:
         if not self.context.execute_async_v3(int(device.stream)):
             raise DeviceError("TensorRT could not enqueue the engine")
         device.synchronize()
 
-    def bench(self, batch: int | None, iterations: int = 200, warmup: int = 20) -> dict:
-        """Latency percentiles (ms) and throughput (samples/s) of execution alone (no copies)."""
+    def bench(self, checked: CheckedInputs, iterations: int = 200, warmup: int = 20) -> dict:
+        """Latency percentiles (ms) and throughput (samples/s) of execution alone (no copies), on the
+        inputs of :func:`bench_inputs`."""
         import numpy as np
 
-        batch = batch_of(self.manifest, batch)
-        buffers = buffer_plan(self.manifest, batch)
-        with DeviceBuffers(self.cudart, buffers) as device:
-            self.bind(device)
-            for buffer in buffers:
-                if buffer.is_input:
-                    device.upload(buffer.name, np.zeros(buffer.shape, buffer.dtype))
+        with DeviceBuffers(self.cudart) as device:
+            self.prepare(device, checked)
             for _ in range(warmup):
                 self.execute(device)
             times = []
@@ -296,10 +396,12 @@ class Engine:
                 start = time.perf_counter()
                 self.execute(device)
                 times.append(time.perf_counter() - start)
-        samples = batch or buffers[0].shape[0]
+        first = next(iter(checked.arrays.values()))
+        samples = checked.batch or (first.shape[0] if first.ndim else 1)
         latencies = np.array(times) * 1e3
-        return {"batch": samples, "iterations": iterations, "p50_ms": float(np.percentile(latencies, 50)),
-                "p99_ms": float(np.percentile(latencies, 99)), "throughput": samples / float(np.mean(times))}
+        return {"batch": samples, "sizes": checked.sizes, "profile": checked.profile, "iterations": iterations,
+                "p50_ms": float(np.percentile(latencies, 50)), "p99_ms": float(np.percentile(latencies, 99)),
+                "throughput": samples / float(np.mean(times))}
 
 
 # -- verify ---------------------------------------------------------------------------------------------
@@ -330,7 +432,7 @@ def sample_inputs(declared: list[Declared], seed: int = 0) -> dict:
 
     rng = np.random.default_rng(seed)
     def size(entry, dim):  # the batch's largest; a named dimension's largest in the first profile
-        return entry.batch[1] if dim is None else entry.profiles[0][dim][1] if isinstance(dim, str) else dim
+        return entry.batch[1] if dim is None else entry.profiles[0].ranges[dim][2] if isinstance(dim, str) else dim
 
     return {d.name: rng.standard_normal(tuple(size(d, dim) for dim in d.shape)).astype(np.float32) for d in declared}
 

@@ -76,8 +76,8 @@ def test_inputs_are_checked_against_the_engine(lenet_plan, inputs, message):
 
 
 def test_float64_inputs_are_converted_to_the_engine_dtype(lenet_plan):
-    arrays, batch = runtime.Engine.open(str(lenet_plan)).check({"data": np.ones((3, 1, 32, 32))})
-    assert arrays["data"].dtype == np.float32 and batch == 3
+    arrays, batch, sizes, profile = runtime.Engine.open(str(lenet_plan)).check({"data": np.ones((3, 1, 32, 32))})
+    assert arrays["data"].dtype == np.float32 and batch == 3 and sizes == {} and profile is None
 
 
 def test_bench_batch_defaults_to_opt_and_stays_in_range(lenet_plan):
@@ -86,6 +86,10 @@ def test_bench_batch_defaults_to_opt_and_stays_in_range(lenet_plan):
     assert runtime.batch_of(manifest, 64) == 64
     with pytest.raises(UsageError, match="outside the engine's range 1..64"):
         runtime.batch_of(manifest, 0)
+    inputs = runtime.bench_inputs(manifest, 5)
+    assert inputs.arrays["data"].shape == (5, 1, 32, 32) and inputs.batch == 5 and inputs.profile is None
+    with pytest.raises(UsageError, match="this engine has none"):
+        runtime.bench_inputs(manifest, None, sizes={"height": 32})
 
 
 def test_compare_applies_precision_tolerances():
@@ -100,13 +104,14 @@ def test_compare_applies_precision_tolerances():
 
 
 class RecordingCuda:
-    """Stands in for cuda.bindings.runtime: hands out fake pointers and records what is freed."""
+    """Stands in for cuda.bindings.runtime: hands out fake pointers, records what is freed and copied (copies
+    move nothing)."""
 
     class cudaMemcpyKind:
         cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost = 1, 2
 
     def __init__(self, fail_at=None):
-        self.live, self.next, self.fail_at, self.streams = set(), 1, fail_at, 0
+        self.live, self.next, self.fail_at, self.streams, self.copies = set(), 1, fail_at, 0, []
 
     def cudaStreamCreate(self):
         self.streams += 1
@@ -125,6 +130,13 @@ class RecordingCuda:
 
     def cudaFree(self, pointer):
         self.live.remove(pointer)
+        return (0,)
+
+    def cudaMemcpyAsync(self, destination, source, nbytes, kind, stream):
+        self.copies.append((kind, nbytes))
+        return (0,)
+
+    def cudaStreamSynchronize(self, stream):
         return (0,)
 
 

@@ -18,6 +18,7 @@ trt = pytest.importorskip("tensorrt_rtx")
 torch = pytest.importorskip("torch")
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SPECS = {"unet_dynamic": unet, "detector_dynamic": detector}
+MULTIPLE_OF = {"unet_dynamic": 4, "detector_dynamic": 32}  # the specs' `multiple_of` of height (and width)
 
 
 def load(name):
@@ -40,7 +41,8 @@ def test_builds_with_one_optimization_profile_per_spec_profile(name):
     record = build.manifest(plan, f"{name}.plan")
     assert record["inputs"][0]["shape"] == [-1, 3, -1, -1]
     assert record["inputs"][0]["dims"] == ["batch", 3, "height", "width"]
-    assert [p["height"] for p in record["profiles"]] == [dict(zip(("min", "opt", "max"), r["height"])) for r in spec_ranges]
+    assert [p["height"] for p in record["profiles"]] == [
+        {**dict(zip(("min", "opt", "max"), r["height"])), "multiple_of": MULTIPLE_OF[name]} for r in spec_ranges]
     runtime = trt.Runtime(trt.Logger(trt.Logger.ERROR))
     engine = runtime.deserialize_cuda_engine(plan.data) if hasattr(runtime, "deserialize_cuda_engine") else None
     if engine is not None:  # needs a GPU with TensorRT-RTX; the build above does not
