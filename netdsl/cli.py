@@ -440,23 +440,14 @@ def cmd_inspect(args) -> int:
 
 def cmd_detect(args) -> int:
     from . import detect
-    from .build import bind_weights, load_spec
+    from .build import load_spec
 
-    if args.random_weights and args.weights:
-        from .diagnostics import UsageError
-
-        raise UsageError("--random-weights runs without a weight file; drop --weights or --random-weights")
     if args.draw and len(args.images) > 1 and not os.path.isdir(args.draw):
         from .diagnostics import UsageError
 
         raise UsageError(f"--draw {args.draw}: with several images, name an existing folder")
     checked = load_spec(args.spec)
-    if args.random_weights:
-        from .weights.synthetic import random_weights
-
-        bound = random_weights(checked, args.seed)
-    else:
-        bound = bind_weights(checked, args.weights)
+    bound = weights_or_random(args, checked)
     thresholds = detect.Thresholds(args.conf, args.iou, args.max_det)
     results = detect.detect(checked, bound, args.images, thresholds, parse_imgsz(args.imgsz), args.names)
     if args.format == "json":
@@ -479,6 +470,27 @@ def cmd_detect(args) -> int:
     return EXIT_OK
 
 
+def weights_or_random(args, checked) -> dict:
+    """The spec's weights bound (`--weights` or its own file), or with `--random-weights` seeded ones."""
+    if args.random_weights and args.weights:
+        from .diagnostics import UsageError
+
+        raise UsageError("--random-weights runs without a weight file; drop --weights or --random-weights")
+    if args.random_weights:
+        from .weights.synthetic import random_weights
+
+        return random_weights(checked, args.seed)
+    from .build import bind_weights
+
+    return bind_weights(checked, args.weights)
+
+
+def add_weight_source(command, random_help: str) -> None:
+    command.add_argument("--weights", metavar="FILE", help="weight file (default: the spec's `weights:`)")
+    command.add_argument("--random-weights", action="store_true", help=random_help)
+    command.add_argument("--seed", type=int, default=0, help="with --random-weights: the seed (default 0)")
+
+
 def parse_imgsz(text):
     if text is None:
         return None
@@ -495,15 +507,10 @@ def parse_imgsz(text):
 
 def cmd_compare(args) -> int:
     from . import arrays, compare, reference, runtime
-    from .build import bind_weights, load_spec
+    from .build import load_spec
 
     checked = load_spec(args.spec)
-    if args.random_weights:
-        from .weights.synthetic import random_weights
-
-        bound = random_weights(checked, args.seed)
-    else:
-        bound = bind_weights(checked, args.weights)
+    bound = weights_or_random(args, checked)
     declared = reference.declared(checked)
     inputs = (arrays.read_inputs(args.input, [d.name for d in declared]) if args.input
               else runtime.sample_inputs(declared))
@@ -979,10 +986,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     "[--imgsz H[,W]] [--draw OUT] [options]")
     detecting.add_argument("spec", metavar="SPEC")
     detecting.add_argument("images", nargs="+", metavar="IMAGE", help=".jpg, .png or .bmp files")
-    detecting.add_argument("--weights", metavar="FILE", help="weight file (default: the spec's `weights:`)")
-    detecting.add_argument("--random-weights", action="store_true", help="seeded random weights: checks that the "
-                           "spec runs; its detections mean nothing")
-    detecting.add_argument("--seed", type=int, default=0, help="with --random-weights: the seed (default 0)")
+    add_weight_source(detecting, "seeded random weights: checks that the spec runs; its detections mean nothing")
     detecting.add_argument("--imgsz", metavar="H[,W]", help="input size where the spec's height/width are dynamic "
                            "(default: the first profile's opt)")
     detecting.add_argument("--conf", type=float, default=0.25, help="score threshold for a raw output (0.25)")
@@ -1005,9 +1009,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     usage="netdsl compare SPEC [--weights FILE | --random-weights] [--input X] [--precision P] "
                     "[--layer NAME]... [--evaluator] [--format json]")
     comparing.add_argument("spec", metavar="SPEC")
-    comparing.add_argument("--weights", metavar="FILE", help="weight file (default: the spec's `weights:`)")
-    comparing.add_argument("--random-weights", action="store_true", help="seeded random weights instead of a file")
-    comparing.add_argument("--seed", type=int, default=0, help="with --random-weights: the seed (default 0)")
+    add_weight_source(comparing, "seeded random weights instead of a file")
     comparing.add_argument("--input", action="append", metavar="[NAME=]FILE", help="inputs (default: seeded random)")
     comparing.add_argument("--precision", help="float32 (default: the spec's), float16 or bfloat16 (also fp16, bf16...)")
     if not isinstance(comparing, NotBuilt):
