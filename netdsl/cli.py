@@ -485,12 +485,6 @@ def weights_or_random(args, checked) -> dict:
     return bind_weights(checked, args.weights)
 
 
-def add_weight_source(command, random_help: str) -> None:
-    command.add_argument("--weights", metavar="FILE", help="weight file (default: the spec's `weights:`)")
-    command.add_argument("--random-weights", action="store_true", help=random_help)
-    command.add_argument("--seed", type=int, default=0, help="with --random-weights: the seed (default 0)")
-
-
 def parse_imgsz(text):
     if text is None:
         return None
@@ -690,10 +684,14 @@ def apply_sets(args) -> None:
     use_params(values)
 
 
-def add_weights(command, strict: bool = True) -> None:
+def add_weights(command, strict: bool = True, random: str | None = None) -> None:
+    """--weights, and --strict; with ``random`` (its help), --random-weights and --seed too."""
     command.add_argument("--weights", metavar="FILE", help="weight file (default: the spec's `weights:`)")
     if strict:
         command.add_argument("--strict", action="store_true", help="unused weights are errors")
+    if random:
+        command.add_argument("--random-weights", action="store_true", help=random)
+        command.add_argument("--seed", type=int, default=0, help="with --random-weights: the seed (default 0)")
 
 
 def add_inputs(command) -> None:
@@ -774,7 +772,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 "[--batch MIN,OPT,MAX] [options]")
     build.add_argument("spec", metavar="SPEC")
     build.add_argument("-o", "--output", metavar="OUT", help="plan file (default: <spec name>.plan here)")
-    add_weights(build)
+    add_weights(build, random="build on seeded random weights instead of a weight file, to check that the "
+                "network builds and to time it; the manifest marks the engine (random_weights) and `verify` refuses it")
     build.add_argument("--precision", help="float32 (default), float16 or bfloat16 (also fp32, fp16, half, bf16): "
                        "compute dtype; weights are converted, inputs and outputs keep the spec's dtype")
     build.add_argument("--batch", metavar="MIN,OPT,MAX", help="dynamic batch profile, for every input with -1")
@@ -790,10 +789,6 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                        "TensorRT-RTX has none)")
     build.add_argument("--optimization-level", metavar="0-5", help="builder optimization level")
     build.add_argument("-v", "--verbose", action="count", default=0, help="show TensorRT's log (-vv: verbose)")
-    build.add_argument("--random-weights", action="store_true", help="build on seeded random weights instead of a "
-                       "weight file, to check that the network builds and to time it; the manifest marks the engine "
-                       "(random_weights) and `verify` refuses it")
-    build.add_argument("--seed", type=int, default=0, help="with --random-weights: the seed (default 0)")
     build.add_argument("--scales", metavar="FILE", help="a spec that quantizes: its scales file (default: the "
                        "spec's `quantization.scales`)")
     build.add_argument("--format", **formats)
@@ -811,10 +806,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                    usage="netdsl export SPEC -o OUT.onnx [--weights FILE | --random-weights [--seed N]]")
     exporter.add_argument("spec", metavar="SPEC")
     exporter.add_argument("-o", "--output", required=True, metavar="OUT", help="the .onnx file to write")
-    add_weights(exporter, strict=False)
-    exporter.add_argument("--random-weights", action="store_true", help="seeded random weights instead of a "
-                          "weight file (as `build --random-weights`), to look at the graph or time it")
-    exporter.add_argument("--seed", type=int, default=0, help="with --random-weights: the seed (default 0)")
+    add_weights(exporter, strict=False, random="seeded random weights instead of a weight file (as `build "
+                "--random-weights`), to look at the graph or time it")
     exporter.add_argument("--format", **formats)
 
     importer = add("import", cmd_import, "an ONNX model (or a PyTorch module) as a readable spec and its weights",
@@ -986,7 +979,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     "[--imgsz H[,W]] [--draw OUT] [options]")
     detecting.add_argument("spec", metavar="SPEC")
     detecting.add_argument("images", nargs="+", metavar="IMAGE", help=".jpg, .png or .bmp files")
-    add_weight_source(detecting, "seeded random weights: checks that the spec runs; its detections mean nothing")
+    add_weights(detecting, strict=False, random="seeded random weights: checks that the spec runs; its detections "
+                "mean nothing")
     detecting.add_argument("--imgsz", metavar="H[,W]", help="input size where the spec's height/width are dynamic "
                            "(default: the first profile's opt)")
     detecting.add_argument("--conf", type=float, default=0.25, help="score threshold for a raw output (0.25)")
@@ -1009,7 +1003,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                     usage="netdsl compare SPEC [--weights FILE | --random-weights] [--input X] [--precision P] "
                     "[--layer NAME]... [--evaluator] [--format json]")
     comparing.add_argument("spec", metavar="SPEC")
-    add_weight_source(comparing, "seeded random weights instead of a file")
+    add_weights(comparing, strict=False, random="seeded random weights instead of a file")
     comparing.add_argument("--input", action="append", metavar="[NAME=]FILE", help="inputs (default: seeded random)")
     comparing.add_argument("--precision", help="float32 (default: the spec's), float16 or bfloat16 (also fp16, bf16...)")
     if not isinstance(comparing, NotBuilt):
