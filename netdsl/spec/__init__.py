@@ -16,7 +16,7 @@ from ..ops import BATCH, Dim, TensorType
 from ..tensors import DTYPES, MAX_RANK
 from ..params import MAX_DIM
 from ..yamlnodes import Map, Node as YamlNode, Scalar, compose, describe, paused_gc, read_source
-from .expand import Expander, Scope, read_blocks
+from .expand import Expander, Scope, read_blocks, substitute_params
 from .buildopts import read_build
 from .dims import read_profiles
 from .weightnames import check_layer_weights, read_weights_source
@@ -158,7 +158,7 @@ def quantization_section(node: YamlNode | None, spec_params: dict, diagnostics: 
     quantized by `--set`)."""
     if not isinstance(node, Map):
         return node
-    node = Expander({}, diagnostics, spec_params).substitute_node(node, Scope("", {}, {}, args=spec_params))
+    node = substitute_params(node, spec_params, diagnostics)
     if node is None or not included(node, spec_params, diagnostics):
         return None
     if "when" in node.entries:
@@ -196,7 +196,7 @@ def included(entry: Map, spec_params: dict, diagnostics: Diagnostics) -> bool | 
     when = entry.entries.get("when")
     if when is None:
         return True
-    resolved = Expander({}, diagnostics, spec_params).substitute_node(when, Scope("", {}, {}, args=spec_params))
+    resolved = substitute_params(when, spec_params, diagnostics)
     return None if resolved is None else bool_of(resolved, "`when`", diagnostics)
 
 

@@ -103,6 +103,12 @@ def read_blocks(node: YamlNode | None, diagnostics: Diagnostics) -> dict[str, Bl
     return blocks
 
 
+def substitute_params(node: YamlNode, params: dict, diagnostics: Diagnostics) -> YamlNode | None:
+    """``node`` with the spec's parameters put in (`$name`, `${...}`), outside any layer: an input's or
+    output's `when:`, the `quantization:` section. None after a reported error."""
+    return Expander({}, diagnostics, params).substitute_node(node, Scope("", {}, {}, args=params))
+
+
 class Expander:
     def __init__(self, blocks: dict[str, Block], diagnostics: Diagnostics, spec_params: dict | None = None):
         self.blocks = blocks
