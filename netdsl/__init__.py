@@ -1,15 +1,33 @@
 """netdsl: declarative TensorRT networks.
 
-Kept light on purpose: importing netdsl loads no TensorRT, torch or numpy, so that `netdsl --help` and
-`netdsl validate` start fast. The API lives in submodules (`netdsl.spec`, `netdsl.summary`, …).
+The public API (docs/python.md)::
+
+    import netdsl
+    net = netdsl.load("specs/lenet.yaml").bind()        # a checked spec with its weights
+    net.reference({"data": x})                           # the numpy reference executor
+    net.build("lenet.plan", precision="fp16")            # a TensorRT engine and its manifest
+
+Kept light on purpose: importing netdsl loads no TensorRT, torch or numpy (the API's module is imported
+on first use), so that `netdsl --help` and `netdsl validate` start fast.
 """
 
 __version__ = "0.1.0"
 
+__all__ = ["Engine", "NetdslError", "Network", "SpecError", "UsageError", "from_torch", "import_onnx", "load"]
 
-def from_torch(module, example_inputs, **options):
-    """A PyTorch module as a spec and its weights (see :mod:`netdsl.torch_import`); torch is imported
-    only when this is called."""
-    from .torch_import import from_torch as run
+_FROM = {"Engine": "api", "Network": "api", "from_torch": "api", "import_onnx": "api", "load": "api",
+         "NetdslError": "diagnostics", "SpecError": "diagnostics", "UsageError": "diagnostics"}
 
-    return run(module, example_inputs, **options)
+
+def __getattr__(name: str):
+    if name not in _FROM:
+        raise AttributeError(f"module 'netdsl' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"netdsl.{_FROM[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -182,7 +182,7 @@ def test_from_torch_names_blocks_as_ultralytics_does(tmp_path):
            in lines
     assert parameters(imported.checked) == 3_157_200
     x = np.random.default_rng(3).standard_normal((2, 3, 256, 256)).astype(np.float32)
-    [ours] = reference.run(imported.checked, imported.bound, {"input": x}).values()
+    [ours] = imported.reference({"input": x}).values()
     with torch.no_grad():
         expected = model(torch.from_numpy(x)).numpy()
     assert np.abs(ours[:, :4] - expected[:, :4]).max() <= 1e-6 * 256 * 20
