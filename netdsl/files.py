@@ -18,6 +18,7 @@ import errno
 import glob
 import hashlib
 import os
+import stat
 import tempfile
 import threading
 
@@ -57,8 +58,7 @@ def write_together(files: dict) -> None:
             try:
                 for path in files:  # what would stop a rename midway: refuse before anything is replaced
                     current = path
-                    if os.path.isdir(path):
-                        raise IsADirectoryError(errno.EISDIR, "a folder is in the way", path)
+                    _refuse_special(path)
                 digests = {}
                 later_functions = [callable(data) for data in files.values()]
                 for index, (path, data) in enumerate(files.items()):
@@ -79,6 +79,30 @@ def write_together(files: dict) -> None:
                 _fsync_folder(folder)
     except OSError as error:
         raise UsageError(f"cannot write {current}: {error.strerror or error}") from None
+
+
+# what stands at an output path that netdsl must not replace by a file (st_mode's type -> its name)
+_SPECIAL = {stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device", stat.S_IFIFO: "a FIFO (named pipe)",
+            stat.S_IFSOCK: "a socket"}
+
+
+def _refuse_special(path: str) -> None:
+    """Outputs replace regular files only: renaming over /dev/null (run as root) or a FIFO would destroy
+    it. Links are followed, so a link to a device is refused too."""
+    from .diagnostics import UsageError
+
+    if not path:
+        raise UsageError("an output path is empty: give a file name")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "a folder is in the way", path)
+    if not stat.S_ISREG(mode):
+        kind = _SPECIAL.get(stat.S_IFMT(mode), "not a regular file")
+        raise UsageError(f"cannot write {path}: it is {kind}, not a regular file; netdsl replaces an output whole, "
+                         "so give the path of a file")
 
 
 def _prefix(path: str) -> str:

@@ -66,3 +66,25 @@ def test_a_failing_chunk_source_leaves_nothing_behind(tmp_path):
     with pytest.raises(UsageError, match="No space left"):
         files.write_atomic(str(tmp_path / "w"), chunks())
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "link to a device", "empty"])
+def test_special_targets_are_refused_and_left_alone(tmp_path, kind):
+    # renaming a staged file over /dev/null (as root) or a FIFO would replace it: refuse, write nothing
+    if kind == "device":
+        target = "/dev/null"
+    elif kind == "fifo":
+        target = str(tmp_path / "pipe")
+        os.mkfifo(target)
+    elif kind == "link to a device":
+        target = str(tmp_path / "link")
+        os.symlink("/dev/null", target)
+    else:
+        target = ""
+    before = os.stat(target).st_mode if target else None
+    companion = tmp_path / "manifest.json"
+    with pytest.raises(UsageError, match="empty" if kind == "empty" else "not a regular file"):
+        files.write_together({str(companion): b"{}", target: b"plan"})
+    if target:
+        assert os.stat(target).st_mode == before
+    assert not companion.exists() and not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
