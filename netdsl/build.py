@@ -389,10 +389,11 @@ def default_output(spec: str) -> str:
 
 
 def build(spec: str, output: str | None = None, weights: str | None = None, strict: bool = False, progress=None,
-          **overrides) -> tuple[Plan, dict]:
+          params: dict | None = None, **overrides) -> tuple[Plan, dict]:
     """The whole of `netdsl build`: (plan, manifest), both written to ``output`` (default
-    ``<spec name>.plan`` here) and ``<output>.json``. ``overrides`` are build options."""
-    checked = load_spec(spec)
+    ``<spec name>.plan`` here) and ``<output>.json``. ``params``: values for the spec's `params:`;
+    ``overrides`` are build options."""
+    checked = load_spec(spec, params=params)
     options = options_for(checked, **overrides)
     weights_path = checked.weights_file(weights)
     bound = bind_weights(checked, weights_path, strict)

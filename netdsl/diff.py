@@ -23,8 +23,9 @@ from .summary import json_dims, rows
 from .yamlnodes import paused_gc
 
 
-def load_side(reference: str):
-    """A checked spec from a path or `REV:path`; raises SpecError or UsageError."""
+def load_side(reference: str, params: dict | None = None):
+    """A checked spec from a path or `REV:path`, with ``params`` for its `params:`; raises SpecError or
+    UsageError."""
     from .spec import check, check_text
 
     if not os.path.exists(reference) and ":" in reference:
@@ -36,9 +37,9 @@ def load_side(reference: str):
             text = result.stdout.decode("utf-8")
         except UnicodeDecodeError:
             raise UsageError(f"{reference} is not UTF-8 text") from None
-        checked, diagnostics = check_text(text, reference)
+        checked, diagnostics = check_text(text, reference, params=params)
     else:
-        checked, diagnostics = check(reference)
+        checked, diagnostics = check(reference, params=params)
     if checked is None:
         raise SpecError(diagnostics)
     return checked

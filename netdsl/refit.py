@@ -83,10 +83,11 @@ def tensors_from(weights) -> tuple[dict, str]:
 
 
 def prepare(plan_path: str, weights, spec: str | None = None, strict: bool = False,
-            check_only: bool = False) -> Prepared:
+            check_only: bool = False, params: dict | None = None) -> Prepared:
     """Bind ``weights`` (a file or a mapping) to the engine's spec and lower it the way the build did;
     raises SpecError for weights that do not bind, UsageError for a plan that cannot be refit (with
-    ``check_only``, a plan built without refit is accepted: its manifest records the same weights)."""
+    ``check_only``, a plan built without refit is accepted: its manifest records the same weights). The
+    spec's `params:` take the values the manifest records, else ``params``."""
     from .build import sha256_file
     from .spec.buildopts import check_option
 
@@ -102,7 +103,8 @@ def prepare(plan_path: str, weights, spec: str | None = None, strict: bool = Fal
         precision = check_option("precision", manifest.get("precision"))
     except ValueError as error:
         raise UsageError(f"{plan_path}: its manifest is damaged ({error})") from None
-    prepared = prepare_spec(spec_path, weights, precision, strict, manifest["spec"].get("params"))
+    recorded = manifest["spec"].get("params")
+    prepared = prepare_spec(spec_path, weights, precision, strict, params if recorded is None else recorded)
     prepared.plan_path, prepared.manifest, prepared.plan = plan_path, manifest, plan
     prepared.spec_changed = manifest["spec"]["sha256"] != sha256_file(spec_path)
     return prepared
@@ -112,7 +114,7 @@ def prepare_spec(spec_path: str, weights, precision: str | None = None, strict: 
                  params: dict | None = None) -> Prepared:
     """Bind ``weights`` to a spec and lower it as a build at ``precision`` (default: the spec's) would:
     the names, dtypes and shapes a refittable engine of it has, with no engine and no GPU. ``params``:
-    the values of the spec's `params:` the engine was built with (its manifest's), else `--set`'s."""
+    values for the spec's `params:` (those the engine was built with, or the command line's --set)."""
     from .build import options_for
     from .spec import load
     from .trt import backend, make_logger
@@ -227,16 +229,18 @@ def refit_plan(plan: bytes, arrays: dict, precision: str) -> bytes:
     return bytes(memoryview(engine.serialize()))
 
 
-def refit(plan_path: str, weights, output: str | None = None, spec: str | None = None, strict: bool = False) -> dict:
+def refit(plan_path: str, weights, output: str | None = None, spec: str | None = None, strict: bool = False,
+          params: dict | None = None) -> dict:
     """Refit and write the plan (in place, or to ``output``) with its updated manifest; returns the
-    manifest. On any failure the original plan and manifest are untouched."""
+    manifest. On any failure the original plan and manifest are untouched. ``params``: as for
+    :func:`prepare`."""
     import hashlib
 
     from .build import manifest_path, sha256_file
     from .files import write_together
     from .runtime import cuda_runtime, require_gpu
 
-    prepared = prepare(plan_path, weights, spec, strict)
+    prepared = prepare(plan_path, weights, spec, strict, params=params)
     problems = check(prepared)
     if problems:
         raise RefitError(problems)

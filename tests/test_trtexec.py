@@ -7,7 +7,7 @@ import pytest
 
 from netdsl.diagnostics import UsageError
 from netdsl.spec import check_text
-from netdsl.trtexec import batch_from_shapes, parse_shapes, precision_of, workspace_of
+from netdsl.cli.trtexec import batch_from_shapes, parse_shapes, precision_of, workspace_of
 
 SPEC = """\
 netdsl: 1

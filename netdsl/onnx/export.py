@@ -301,17 +301,18 @@ def to_model(checked, bound: dict):
     return model
 
 
-def export(spec: str, output: str, weights: str | None = None, random_seed: int | None = None) -> dict:
+def export(spec: str, output: str, weights: str | None = None, random_seed: int | None = None,
+           params: dict | None = None) -> dict:
     """Write ``spec`` with its weights (the spec's file, ``weights``, or seeded random ones) to
-    ``output`` as ONNX, atomically; checked by ``onnx.checker`` with full checks first. Returns what
-    was written (for the CLI)."""
+    ``output`` as ONNX, atomically; checked by ``onnx.checker`` with full checks first. ``params``: values
+    for the spec's `params:`. Returns what was written (for the CLI)."""
     from onnx import checker
 
     from ..build import bind_weights
     from ..files import write_atomic
     from ..spec import load
 
-    checked = load(spec)
+    checked = load(spec, params=params)
     if random_seed is not None:
         from ..weights.synthetic import random_weights
 

@@ -145,3 +145,35 @@ def parse_scales(text: str | None, path: str = "<scales>") -> Scales:
     if diagnostics.has_errors:
         raise ScalesError(diagnostics)
     return scales
+
+
+def diff_scales(old_path: str, new_path: str) -> tuple[str, bool]:
+    """(the text of `netdsl diff` for two scales files, whether they differ)."""
+    old, new = read_scales(old_path), read_scales(new_path)
+    lines = [f"--- {old_path}", f"+++ {new_path}"]
+    changed = added = removed = 0
+    for name in sorted(set(old.activations) | set(new.activations)):
+        a, b = old.activations.get(name), new.activations.get(name)
+        if a == b:
+            continue
+        if a is None:
+            added += 1
+            lines.append(f"  + {name}: {b:.6g}")
+        elif b is None:
+            removed += 1
+            lines.append(f"  - {name}: {a:.6g}")
+        else:
+            changed += 1
+            ratio = f"x{b / a:.3f}" if a else "from 0"
+            lines.append(f"  ~ {name}: {a:.6g} -> {b:.6g} ({ratio})")
+    for name in sorted(set(old.weights) | set(new.weights)):
+        if old.weights.get(name) != new.weights.get(name):
+            changed += 1
+            lines.append(f"  ~ weight {name}: per-channel ranges changed")
+    for key in sorted(set(old.meta) | set(new.meta)):
+        if old.meta.get(key) != new.meta.get(key):
+            lines.append(f"  {key}: {old.meta.get(key, '(none)')} -> {new.meta.get(key, '(none)')}")
+    differ = bool(changed or added or removed)
+    summary = (f"scales: {changed} changed, {added} added, {removed} removed" if differ
+               else "no differences in the ranges")
+    return "\n".join(lines[:2] + [summary] + lines[2:]), differ or len(lines) > 2

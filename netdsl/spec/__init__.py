@@ -25,14 +25,6 @@ from .fields import IDENT_RE, bool_of, check_keys, expect_list, expect_map, int_
 VERSION = 1
 TOP_KEYS = ("netdsl", "name", "description", "params", "weights", "build", "quantization", "inputs", "dims",
             "profiles", "blocks", "layers", "outputs")
-_overrides: dict = {}  # `--set NAME=VALUE` of the running command (see use_params)
-
-
-def use_params(overrides: dict) -> None:
-    """Values for the spec's `params:` that every spec read from now on in this process gets (the CLI's
-    `--set`); a Python caller passes ``params=`` to :func:`check` instead."""
-    _overrides.clear()
-    _overrides.update(overrides)
 
 
 class CheckedSpec:
@@ -81,7 +73,7 @@ def check_document(root: YamlNode, source: Source, diagnostics: Diagnostics, par
     from ..shapes import infer_shapes
     from .explain import explain_mismatches
 
-    graph = read_graph(root, source, diagnostics, _overrides if params is None else params)
+    graph = read_graph(root, source, diagnostics, params)
     if graph is None:
         return None, diagnostics
     types = infer_shapes(graph, diagnostics)

@@ -249,20 +249,23 @@ def zero_weights(checked) -> dict:
     return bound
 
 
-def lowered(path: str, weights: str | None = None, precision: str | None = None, checked=None):
+def lowered(path: str, weights: str | None = None, precision: str | None = None, checked=None,
+            params: dict | None = None):
     """(checked spec, builder, network, lowering context) for a spec: its weights when ``weights`` is
-    given, else zeros of the right shapes (what inspection needs)."""
+    given, else zeros of the right shapes (what inspection needs). ``params``: values for the spec's
+    `params:` (the command line's --set)."""
     from ..build import bind_weights, load_spec, network_for, options_for
 
-    checked = checked or load_spec(path)
+    checked = checked or load_spec(path, params=params)
     bound = bind_weights(checked, weights) if weights else zero_weights(checked)
     options = options_for(checked, precision=precision)
     builder, network, ctx = network_for(checked, bound, options)
     return checked, builder, network, ctx
 
 
-def inspect_spec(path: str, weights: str | None = None, precision: str | None = None) -> NetworkInfo:
-    checked, builder, network, ctx = lowered(path, weights, precision)
+def inspect_spec(path: str, weights: str | None = None, precision: str | None = None,
+                 params: dict | None = None) -> NetworkInfo:
+    checked, builder, network, ctx = lowered(path, weights, precision, params=params)
     return read_back(network, ctx, [node.name for node in checked.graph.nodes], ctx.precision)
 
 

@@ -194,14 +194,16 @@ class CheckedWithWeights:
     diagnostics: Diagnostics
 
 
-def check_with_weights(spec_path: str, weights: str | None = None, strict: bool = False) -> CheckedWithWeights:
+def check_with_weights(spec_path: str, weights: str | None = None, strict: bool = False,
+                       params: dict | None = None) -> CheckedWithWeights:
     """Check a spec and bind its weights (``weights``, else the spec's file) in one run: when the spec
     has errors, the weights of the layers that did check are still checked, so an edited layer's
-    weight-shape mismatch shows up beside the shape error it causes downstream."""
+    weight-shape mismatch shows up beside the shape error it causes downstream. ``params``: values for the
+    spec's `params:` (the command line's --set)."""
     from ..diagnostics import UsageError
     from ..spec import check
 
-    checked, diagnostics = check(spec_path, partial=True)
+    checked, diagnostics = check(spec_path, partial=True, params=params)
     if checked is None:
         return CheckedWithWeights(None, None, None, diagnostics)
     path = checked.weights_file(weights)

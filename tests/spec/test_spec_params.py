@@ -185,6 +185,47 @@ def test_cli_set_reaches_the_spec(tmp_path, capsys):
     assert "NAME=VALUE" in capsys.readouterr().err
 
 
+def test_set_does_not_outlive_its_command(tmp_path, capsys):
+    """Commands run one after another in one process: each reads the spec with its own --set, or none."""
+    spec = tmp_path / "family.yaml"
+    spec.write_text(FAMILY)
+
+    def repeats(*sets):
+        argv = ["summary", str(spec), "--format", "json"] + [word for s in sets for word in ("--set", s)]
+        assert main(argv) == 0
+        names = [row["name"] for row in json.loads(capsys.readouterr().out)["layers"]]
+        return sum(name.startswith("model.1.m.") and name.endswith(".cv1") for name in names)
+
+    assert repeats("scale=m") == 2
+    assert repeats() == 1  # the spec's own `scale: n`
+    assert repeats("scale=m") == 2
+    assert repeats("scale=n") == 1
+    assert main(["validate", str(spec), "--set", "scale=z"]) == 1  # a failing command leaves nothing either
+    assert repeats() == 1
+
+
+def test_no_module_state_holds_set(tmp_path, capsys):
+    """--set travels as params= through calls, never through a module-level variable."""
+    import sys
+
+    import netdsl.spec
+
+    spec = tmp_path / "wide.yaml"
+    spec.write_text(HEAD + "params: {width: 8}\nlayers:\n  - {name: c, kind: convolution, out_channels: $width, "
+                    "kernel: 1}\n")
+    assert main(["summary", str(spec), "--set", "width=7919"]) == 0
+    assert "7919" in capsys.readouterr().out
+    assert not hasattr(netdsl.spec, "use_params") and not hasattr(netdsl.spec, "_overrides")
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] != "netdsl":
+            continue
+        for attribute, value in list(vars(module).items()):
+            held = value.get("width") if isinstance(value, dict) else None
+            assert held != 7919, f"{name}.{attribute} holds --set width=7919 after the command"
+            if isinstance(value, (list, set)):
+                assert "width=7919" not in value, f"{name}.{attribute} holds --set width=7919 after the command"
+
+
 def test_the_manifest_records_the_parameters_an_engine_was_built_with(tmp_path, capsys):
     pytest.importorskip("tensorrt_rtx")
     spec = tmp_path / "family.yaml"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from .diagnostics import UsageError, did_you_mean
+from ..diagnostics import UsageError, did_you_mean
 
 PRECISION_FLAGS = {"--fp16": "float16", "--bf16": "bfloat16"}
 _QUANTIZED = ("netdsl has no implicit quantization: TensorRT 11 and TensorRT-RTX quantize explicitly, with "
@@ -85,7 +85,7 @@ def add_precision_flags(parser) -> None:
 
 def precision_of(args) -> str | None:
     """--precision (any accepted spelling) and --fp16/--bf16, which must agree."""
-    from .spec.buildopts import canonical_precision
+    from ..spec.buildopts import canonical_precision
 
     chosen = {}
     if getattr(args, "precision", None) is not None:
@@ -138,8 +138,8 @@ def batch_from_shapes(checked, args, notes: list[str]) -> tuple[int, int, int] |
     """The batch range --shapes/--minShapes/--optShapes/--maxShapes give, checked against the spec's
     inputs; None when none was given. netdsl varies only the batch of inputs whose shape starts with -1,
     and one range serves them all."""
-    from .ops import BATCH
-    from .symbolic import has_named_dims
+    from ..ops import BATCH
+    from ..symbolic import has_named_dims
 
     if any(has_named_dims(i.shape) for i in checked.graph.inputs):
         return None  # the shapes set named dimensions: profiles_from_flags
@@ -191,7 +191,7 @@ def profiles_from_flags(checked, args, notes: list[str]):
     is given: each `--profile NAME=MIN:OPT:MAX[,NAME=...]`, or each i-th --minShapes/--optShapes/
     --maxShapes (Polygraphy: each repeated --trt-*-shapes), makes profile i; a dimension the flags leave
     out keeps the spec's range (its profile i, else its last). --shapes alone fixes every size."""
-    from .symbolic import Profile, has_named_dims
+    from ..symbolic import Profile, has_named_dims
 
     graph = checked.graph
     if not any(has_named_dims(i.shape) for i in graph.inputs):
@@ -239,7 +239,7 @@ def profiles_from_flags(checked, args, notes: list[str]):
 
 def _named_sizes(checked, shapes: dict):
     """(dim name, size) for every dynamic dimension of the inputs ``shapes`` gives; static ones must match."""
-    from .ops import show_shape
+    from ..ops import show_shape
 
     inputs = {graph_input.name: graph_input for graph_input in checked.graph.inputs}
     seen = {}
@@ -264,7 +264,7 @@ def _named_sizes(checked, shapes: dict):
 
 
 def _batch_of(graph_input, dims: tuple, batch_dim) -> int:
-    from .ops import show_shape
+    from ..ops import show_shape
 
     spec_shape = ["-1" if d is batch_dim else str(d) for d in graph_input.shape]
     shown = f"input `{graph_input.name}` is [{', '.join(spec_shape)}]"

@@ -1,0 +1,159 @@
+"""Argument groups more than one command takes, declared once (as Polygraphy's argument groups are), and
+the few helpers their handlers share. Nothing here imports more than argparse at start-up: a handler
+imports what it needs when it runs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_BUG, EXIT_CANNOT_RUN = 0, 1, 2, 3, 4
+FORMATS = {"choices": ("text", "json"), "default": "text", "help": "output format (default: text)"}
+
+
+def add_format(command) -> None:
+    """--format text|json."""
+    command.add_argument("--format", **FORMATS)
+
+
+def add_set(command) -> None:
+    """--set NAME=VALUE, for a command that reads a spec: see :func:`params_of`."""
+    command.add_argument("--set", action="append", metavar="NAME=VALUE",
+                         help="a value for one of the spec's `params:` (e.g. --set scale=s); repeat for several")
+
+
+def params_of(args) -> dict:
+    """`--set NAME=VALUE...` as the ``params=`` that every spec this command reads is given."""
+    from ..spec.specparams import parse_override
+
+    values = {}
+    for text in getattr(args, "set", None) or ():
+        try:
+            name, value = parse_override(text)
+        except ValueError as error:
+            from ..diagnostics import UsageError
+
+            raise UsageError(f"--set {error}") from None
+        values[name] = value
+    return values
+
+
+def add_weights(command, strict: bool = True, random: str | None = None) -> None:
+    """--weights, and --strict; with ``random`` (its help), --random-weights and --seed too."""
+    command.add_argument("--weights", metavar="FILE", help="weight file (default: the spec's `weights:`)")
+    if strict:
+        command.add_argument("--strict", action="store_true", help="unused weights are errors")
+    if random:
+        command.add_argument("--random-weights", action="store_true", help=random)
+        command.add_argument("--seed", type=int, default=0, help="with --random-weights: the seed (default 0)")
+
+
+def refuse_both_weights(args, doing: str) -> None:
+    """--weights and --random-weights together are a usage error; ``doing``: what the command does
+    without a weight file ("builds", "runs"...)."""
+    if getattr(args, "random_weights", False) and args.weights:
+        from ..diagnostics import UsageError
+
+        raise UsageError(f"--random-weights {doing} without a weight file; drop --weights or --random-weights")
+
+
+def weights_or_random(args, checked) -> dict:
+    """The spec's weights bound (`--weights` or its own file), or with `--random-weights` seeded ones."""
+    refuse_both_weights(args, "runs")
+    if args.random_weights:
+        from ..weights.synthetic import random_weights
+
+        return random_weights(checked, args.seed)
+    from ..build import bind_weights
+
+    return bind_weights(checked, args.weights)
+
+
+def add_inputs(command, required: bool = True) -> None:
+    """--input [NAME=]FILE, repeated."""
+    if required:
+        command.add_argument("--input", action="append", required=True, metavar="[NAME=]FILE",
+                             help="input array (.npy, or .npz by input name); repeat for several inputs")
+    else:
+        command.add_argument("--input", action="append", metavar="[NAME=]FILE", help="inputs (default: seeded random)")
+
+
+def add_precision(command, help_text: str, trtexec_flags: bool = True) -> None:
+    """--precision P, and (``trtexec_flags``) trtexec's --fp16/--bf16 for the same thing."""
+    command.add_argument("--precision", help=help_text)
+    if trtexec_flags:
+        from .trtexec import add_precision_flags
+
+        add_precision_flags(command)
+
+
+def add_output(command, metavar: str, help_text: str, required: bool = False) -> None:
+    """-o/--output."""
+    command.add_argument("-o", "--output", required=required, metavar=metavar, help=help_text)
+
+
+def image_size(text: str) -> tuple[int, int]:
+    """`--imgsz 640` (square) or `--imgsz 480,640` (height, width), as ultralytics takes imgsz."""
+    parts = text.split(",")
+    if len(parts) not in (1, 2) or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected a size or height,width in pixels (640 or 480,640), not `{text}`")
+    sizes = [int(p) for p in parts]
+    return sizes[0], sizes[-1]
+
+
+def print_json(data) -> None:
+    import json  # only where JSON is asked for: start-up counts for `netdsl validate`
+
+    json.dump(data, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def emit_outputs(path, outputs) -> int:
+    """Outputs written to ``path`` (.npy/.npz), else described on standard output."""
+    from .. import arrays
+
+    if path:
+        arrays.write_outputs(path, outputs)
+        print(f"wrote {path}")
+    else:
+        print(arrays.describe_outputs(outputs))
+    return EXIT_OK
+
+
+def write_or_print(text: str, output: str | None) -> None:
+    """``text`` to the file ``output`` (atomically), else to standard output."""
+    if output:
+        from ..files import write_atomic
+
+        write_atomic(output, text.encode())
+    else:
+        sys.stdout.write(text)
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, told the width that it would ask shutil.get_terminal_size for: importing shutil
+    (with bz2, lzma and zlib) took 2 ms of `netdsl validate`'s start-up, as argparse makes a formatter for
+    every argument added."""
+
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+        super().__init__(prog, indent_increment, max_help_position, terminal_columns() - 2 if width is None else width)
+
+
+class RawDescriptionHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def terminal_columns() -> int:
+    """shutil.get_terminal_size().columns: $COLUMNS, else the width of the terminal on standard output,
+    else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80

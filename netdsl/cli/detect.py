@@ -1,0 +1,87 @@
+"""`netdsl detect`: a detector spec on pictures, with the reference executor (no GPU)."""
+
+from __future__ import annotations
+
+import os
+
+from .args import EXIT_OK, add_format, add_set, add_weights, print_json, weights_or_random
+
+
+def add_detect(add) -> None:
+    detecting = add("detect", cmd_detect, "run a detector spec on pictures with the reference executor (no GPU)",
+                    "Letterbox each picture to the spec's input size (as ultralytics' predictor does), run the spec "
+                    "on the CPU with the reference executor, and print the detections in the picture's pixels. A "
+                    "spec ending in an `nms` layer gives its own detections; one with ultralytics' raw output0 "
+                    "[B, 4 + classes, anchors] goes through the same NMS with --conf/--iou/--max-det. --draw writes "
+                    "the picture with its boxes (Pillow).",
+                    usage="netdsl detect SPEC IMAGE... [--weights FILE | --random-weights] [--set scale=s] "
+                    "[--imgsz H[,W]] [--draw OUT] [options]")
+    add_set(detecting)
+    detecting.add_argument("spec", metavar="SPEC")
+    detecting.add_argument("images", nargs="+", metavar="IMAGE", help=".jpg, .png or .bmp files")
+    add_weights(detecting, strict=False, random="seeded random weights: checks that the spec runs; its detections "
+                "mean nothing")
+    detecting.add_argument("--imgsz", metavar="H[,W]", help="input size where the spec's height/width are dynamic "
+                           "(default: the first profile's opt)")
+    detecting.add_argument("--conf", type=float, default=0.25, help="score threshold for a raw output (0.25)")
+    detecting.add_argument("--iou", type=float, default=0.45, help="IoU threshold for a raw output (0.45)")
+    detecting.add_argument("--max-det", type=int, default=300, help="most detections per picture, raw output (300)")
+    detecting.add_argument("--names", metavar="FILE", help="class names, one per line (default: COCO's for 80 "
+                           "classes, else numbers)")
+    detecting.add_argument("--draw", metavar="OUT", help="write the picture with its boxes (.png/.jpg), or a folder "
+                           "for several pictures")
+    add_format(detecting)
+
+
+def cmd_detect(args) -> int:
+    from .. import detect
+    from ..build import load_spec
+
+    if args.draw and len(args.images) > 1 and not os.path.isdir(args.draw):
+        from ..diagnostics import UsageError
+
+        raise UsageError(f"--draw {args.draw}: with several images, name an existing folder")
+    checked = load_spec(args.spec, params=args.params)
+    bound = weights_or_random(args, checked)
+    thresholds = detect.Thresholds(args.conf, args.iou, args.max_det)
+    results = detect.detect(checked, bound, args.images, thresholds, parse_imgsz(args.imgsz), args.names)
+    if args.format == "json":
+        print_json([{"image": path, "detections": [{"class": d.klass, "name": d.name, "score": round(d.score, 5),
+                                                    "box": [round(v, 2) for v in d.box]} for d in found]}
+                    for path, found in results])
+    else:
+        print_detections(args, results)
+    for path, found in results if args.draw else ():
+        output = args.draw if len(results) == 1 and not os.path.isdir(args.draw) else os.path.join(
+            args.draw, os.path.splitext(os.path.basename(path))[0] + ".png")
+        detect.draw(path, found, output)
+        if args.format != "json":
+            print(f"wrote {output}")
+    return EXIT_OK
+
+
+def print_detections(args, results) -> None:
+    if args.random_weights:
+        print(f"RANDOM WEIGHTS (seed {args.seed}): detections mean nothing")
+    for path, found in results:
+        print(f"{path}: {len(found)} detection{'s' if len(found) != 1 else ''}")
+        for d in found:
+            print(f"  {d.name:<16} {d.score:.3f}  [{d.box[0]:.1f}, {d.box[1]:.1f}, {d.box[2]:.1f}, {d.box[3]:.1f}]")
+
+
+def parse_imgsz(text):
+    """`--imgsz 640`, `480,640` or `480x640` -> (height, width); None when not given."""
+    if text is None:
+        return None
+    from ..diagnostics import UsageError
+
+    try:
+        sizes = [int(v) for v in text.replace("x", ",").split(",")]
+    except ValueError:
+        sizes = []
+    if len(sizes) not in (1, 2) or min(sizes) < 1:
+        raise UsageError(f"--imgsz takes SIZE or HEIGHT,WIDTH, found {text!r}")
+    return (sizes[0], sizes[-1])
+
+
+COMMANDS = {"detect": add_detect}

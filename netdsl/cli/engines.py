@@ -1,0 +1,254 @@
+"""Commands that execute a network or read what TensorRT makes of it: reference, compare, inspect (no GPU
+needed), run, bench, verify (a GPU)."""
+
+from __future__ import annotations
+
+import sys
+
+from .args import (EXIT_INVALID, EXIT_OK, add_format, add_inputs, add_output, add_precision, add_set, add_weights,
+                   emit_outputs, print_json, weights_or_random)
+
+
+def add_reference(add) -> None:
+    ref = add("reference", cmd_reference, "run a spec on numpy: what the engine should compute",
+              "Execute the spec on numpy (NCHW, float32) with the semantics of its TensorRT lowering, checked "
+              "against PyTorch in netdsl's tests. Inputs: --input x.npy for a one-input network, --input NAME=x.npy "
+              "per input, or an .npz with arrays named after the inputs.")
+    add_set(ref)
+    ref.add_argument("spec", metavar="SPEC")
+    add_weights(ref)
+    add_inputs(ref)
+    add_output(ref, "FILE", "write outputs: .npy (one output) or .npz; default: print their shapes and statistics")
+    ref.add_argument("--float", action="store_true", help="a spec that quantizes: run it in float (default: its "
+                     "quantized layers fake-quantized, as the engine computes them)")
+    ref.add_argument("--scales", metavar="FILE", help="scales file (default: the spec's `quantization.scales`)")
+
+
+def cmd_reference(args) -> int:
+    from .. import arrays, reference
+    from ..build import bind_weights, load_spec
+
+    checked = load_spec(args.spec, params=args.params)
+    bound = bind_weights(checked, args.weights, args.strict)
+    inputs = arrays.read_inputs(args.input, [i.name for i in checked.graph.inputs])
+    quantizer = None
+    if checked.graph.quantization is not None and not args.float:
+        from ..quant import quantizer_for
+
+        quantizer = quantizer_for(checked, args.scales)
+    outputs = reference.run(checked, bound, inputs, quantizer=quantizer)
+    return emit_outputs(args.output, outputs)
+
+
+def add_compare(add) -> None:
+    comparing = add("compare", cmd_compare, "per-layer errors of TensorRT against the reference executor",
+                    "Run the reference executor and TensorRT on the same input (--input, or seeded random at the "
+                    "largest batch) and print, for every spec layer's output (or --layer ones), the maximum and mean "
+                    "absolute and the maximum relative error, and the first layer over tolerance (|TensorRT - "
+                    "reference| <= atol + rtol*|reference|, `verify`'s tolerances). On a GPU that TensorRT runs on, "
+                    "the tensors are marked as engine outputs and the engine is run. Otherwise (or with "
+                    "--evaluator) TensorRT's side is the lowered network evaluated with numpy following TensorRT's "
+                    "documented layer semantics, and the report says so. Exit 0 all within tolerance, 1 otherwise.",
+                    usage="netdsl compare SPEC [--weights FILE | --random-weights] [--input X] [--precision P] "
+                    "[--layer NAME]... [--evaluator] [--format json]")
+    add_set(comparing)
+    comparing.add_argument("spec", metavar="SPEC")
+    add_weights(comparing, strict=False, random="seeded random weights instead of a file")
+    add_inputs(comparing, required=False)
+    add_precision(comparing, "float32 (default: the spec's), float16 or bfloat16 (also fp16, bf16...)")
+    comparing.add_argument("--layer", action="append", metavar="NAME", help="only this spec layer's outputs; repeat")
+    comparing.add_argument("--evaluator", action="store_true", help="compare the evaluator even where a GPU could "
+                           "run the engine")
+    add_format(comparing)
+
+
+def cmd_compare(args) -> int:
+    from .. import compare, reference, runtime
+    from ..build import load_spec
+    from .trtexec import precision_of
+
+    checked = load_spec(args.spec, params=args.params)
+    bound = weights_or_random(args, checked)
+    inputs = inputs_or_samples(args, reference.declared(checked))
+    use_engine = False
+    if not args.evaluator:
+        try:
+            runtime.require_gpu(runtime.cuda_runtime())
+            use_engine = True
+        except runtime.CannotRun as reason:
+            print(f"note: {reason}; comparing the TensorRT-semantics evaluator instead of an engine", file=sys.stderr)
+    precision = precision_of(args) or (checked.graph.build.precision if checked.graph.build else None) or "float32"
+    result = compare.compare(checked, bound, inputs, precision, args.layer, use_engine)
+    if args.format == "json":
+        print_json(result.to_json())
+    else:
+        print(compare.render(result))
+    return EXIT_OK if result.first_failure is None else EXIT_INVALID
+
+
+def inputs_or_samples(args, declared) -> dict:
+    """--input's arrays, else seeded random ones at the largest sizes ``declared`` allows."""
+    from .. import arrays, runtime
+
+    if args.input:
+        return arrays.read_inputs(args.input, [d.name for d in declared])
+    return runtime.sample_inputs(declared)
+
+
+def add_inspect(add) -> None:
+    inspect = add("inspect", cmd_inspect, "the TensorRT layers a spec lowers to (no GPU needed)",
+                  "Lower the spec to TensorRT's INetworkDefinition (as `build` does, without building) and read it "
+                  "back: per spec layer, each TensorRT layer's type, name, input and output tensors with shapes and "
+                  "dtypes, the parameters that decide what it computes (kernel, stride, padding mode and amounts, "
+                  "pooling type and divisor, activation alpha/beta, resize mode and coordinates, matmul operations, "
+                  "shuffle permutations...) and its weight names. Without --weights the weights are zeros of the "
+                  "right shapes. An ENGINE.plan is read with TensorRT's engine inspector, which needs a GPU.",
+                  usage="netdsl inspect SPEC|ENGINE.plan [--layer NAME]... [--precision P] [--format json]")
+    add_set(inspect)
+    inspect.add_argument("spec", metavar="SPEC|ENGINE.plan")
+    inspect.add_argument("--weights", metavar="FILE", help="bind this weight file (default: zeros; names and shapes "
+                         "are the same)")
+    add_precision(inspect, "float32 (default), float16 or bfloat16: the network of that build", trtexec_flags=False)
+    inspect.add_argument("--layer", action="append", metavar="NAME", help="only this spec layer (or TensorRT layer); "
+                         "repeat for several")
+    add_format(inspect)
+
+
+def cmd_inspect(args) -> int:
+    from ..trt import inspect
+
+    if args.spec.endswith((".plan", ".engine", ".trt")):
+        info = inspect.inspect_plan(args.spec)
+    else:
+        info = inspect.inspect_spec(args.spec, args.weights, args.precision, params=args.params)
+    only = set(args.layer) if args.layer else None
+    if only is not None:
+        known = {layer.spec_layer for layer in info.layers} | {layer.name for layer in info.layers}
+        missing = sorted(only - known)
+        if missing:
+            from ..diagnostics import UsageError
+
+            raise UsageError(f"no layer named {', '.join(f'`{m}`' for m in missing)} in {args.spec}")
+        only |= {layer.spec_layer for layer in info.layers if layer.name in only}
+    if args.format == "json":
+        record = info.to_json()
+        if only is not None:
+            record["layers"] = [layer for layer in record["layers"] if layer["spec_layer"] in only]
+        print_json(record)
+    else:
+        print(inspect.render(info, only))
+    return EXIT_OK
+
+
+def add_run(add) -> None:
+    run = add("run", cmd_run, "execute an engine plan on inputs (needs a GPU)",
+              "Load ENGINE and its manifest (ENGINE.json), check the inputs against its I/O tensors, batch range and "
+              "optimization profiles (named dimensions: the first profile that allows their sizes is selected), "
+              "and execute on GPU 0 with cuda-python. Exit 4 when this machine cannot run engines.")
+    run.add_argument("engine", metavar="ENGINE")
+    add_inputs(run)
+    add_output(run, "FILE", "write outputs: .npy (one output) or .npz")
+
+
+def cmd_run(args) -> int:
+    from .. import arrays
+    from ..runtime import Engine, declared_inputs
+
+    engine = Engine.open(args.engine)
+    inputs = arrays.read_inputs(args.input, [d.name for d in declared_inputs(engine.manifest)])
+    engine.check(inputs)  # before any GPU is needed
+    with engine:
+        outputs = engine.run(inputs)
+    return emit_outputs(args.output, outputs)
+
+
+def add_bench(add) -> None:
+    bench = add("bench", cmd_bench, "time an engine plan (needs a GPU)",
+                "Execute ENGINE repeatedly on zero inputs and print p50/p99 latency of execution (no copies) and "
+                "throughput. Named dynamic dimensions take the opt of the selected profile (--profile) unless "
+                "--dim sets them. Exit 4 when this machine cannot run engines.")
+    bench.add_argument("engine", metavar="ENGINE")
+    bench.add_argument("--batch", type=int, help="batch size (default: the profile's opt)")
+    bench.add_argument("--profile", type=int, metavar="INDEX", help="with named dynamic dimensions: the "
+                       "optimization profile to select; its opt sizes are the default (default: 0)")
+    bench.add_argument("--dim", action="append", metavar="NAME=SIZE", help="the size of a named dynamic dimension, "
+                       "within the profile (e.g. --dim height=480); repeat for each")
+    bench.add_argument("--iterations", type=int, default=200)
+    add_format(bench)
+
+
+def cmd_bench(args) -> int:
+    from ..runtime import Engine, bench_inputs
+
+    engine = Engine.open(args.engine)
+    inputs = bench_inputs(engine.manifest, args.batch, args.profile, dict(parse_dim_size(d) for d in args.dim or ()))
+    with engine:
+        result = engine.bench(inputs, args.iterations)
+    if args.format == "json":
+        print_json(result)
+    else:
+        named = "".join(f", {name} {size}" for name, size in result["sizes"].items())
+        profile = f", profile {result['profile']}" if result["profile"] is not None else ""
+        print(f"batch {result['batch']}{named}{profile}, {result['iterations']} runs: p50 {result['p50_ms']:.3f} ms, "
+              f"p99 {result['p99_ms']:.3f} ms, {result['throughput']:,.0f} samples/s")
+    return EXIT_OK
+
+
+def parse_dim_size(text: str) -> tuple[str, int]:
+    """`--dim height=480` -> ("height", 480)."""
+    from ..diagnostics import UsageError
+
+    name, _, size = text.partition("=")
+    if not name or not size.isdigit() or int(size) < 1:
+        raise UsageError(f"--dim takes NAME=SIZE (e.g. height=480), found {text!r}")
+    return name, int(size)
+
+
+def add_verify(add) -> None:
+    verify = add("verify", cmd_verify, "compare an engine with the reference executor (needs a GPU)",
+                 "Run the spec on the reference executor and on an engine (ENGINE, or one built now) with the same "
+                 "inputs (--input, or seeded random ones at the largest batch and sizes of the engine's first "
+                 "profile) and report each output's maximum absolute and relative error. Passes when "
+                 "|engine - reference| <= atol + rtol*|reference| everywhere: float32 1e-4 + 1e-3, float16 "
+                 "1e-2 + 1e-2, bfloat16 5e-2 + 5e-2. Exit 0 pass, 1 fail, 4 when this machine cannot run engines.")
+    add_set(verify)
+    verify.add_argument("spec", metavar="SPEC")
+    add_weights(verify, strict=False)
+    verify.add_argument("--engine", metavar="ENGINE", help="a plan built from this spec (default: build one now)")
+    add_precision(verify, "when building: float32, float16 or bfloat16 (also fp16, bf16...)")
+    add_inputs(verify, required=False)
+
+
+def cmd_verify(args) -> int:
+    from .. import reference, runtime
+    from ..build import bind_weights, build_plan, load_spec, manifest, options_for
+
+    checked = load_spec(args.spec, params=args.params)
+    weights = checked.weights_file(args.weights)
+    bound = bind_weights(checked, weights)
+    if args.engine:
+        engine = runtime.Engine.open(args.engine)
+        runtime.check_engine_matches(engine.manifest, args.spec, weights)
+    # the engine's inputs when given (it may have been built for other profiles than the spec's)
+    inputs = inputs_or_samples(args, runtime.declared_inputs(engine.manifest) if args.engine
+                               else reference.declared(checked))
+    if args.engine:
+        engine.check(inputs)  # before any GPU is needed
+    expected = reference.run(checked, bound, inputs)  # the reference at the same sizes as the engine
+    runtime.require_gpu(runtime.cuda_runtime())  # before a build that could not be run
+    if not args.engine:
+        from .trtexec import precision_of
+
+        plan = build_plan(checked, bound, options_for(checked, precision=precision_of(args)), weights_path=weights)
+        engine = runtime.Engine(manifest(plan, "(in memory)"), plan.data)
+    with engine:
+        got = engine.run(inputs)
+    rows = runtime.compare(expected, got, engine.manifest["precision"])
+    for row in rows:
+        print(f"{row['output']}: max abs error {row['max_abs']:.3g}, max rel error {row['max_rel']:.3g} "
+              f"(tolerance {row['atol']:g} + {row['rtol']:g}*|ref|): {'pass' if row['pass'] else 'FAIL'}")
+    return EXIT_OK if all(row["pass"] for row in rows) else EXIT_INVALID
+
+
+COMMANDS = {"reference": add_reference, "compare": add_compare, "inspect": add_inspect, "run": add_run,
+            "bench": add_bench, "verify": add_verify}
