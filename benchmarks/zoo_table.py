@@ -1,4 +1,4 @@
-"""The model zoo table for README: parameters and multiply-accumulates (netdsl summary), the number of layers
+"""The model zoo table of docs/zoo.md: parameters and multiply-accumulates (netdsl summary), the number of layers
 in the TensorRT network netdsl defines (before TensorRT fuses any) and the time of a TensorRT-RTX build of
 each spec in specs/zoo (random weights, float32, this machine, one build each after a warm-up build of
 LeNet).

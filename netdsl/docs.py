@@ -32,7 +32,7 @@ def layer_reference() -> str:
              "Every kind netdsl knows, with its parameters and defaults (PyTorch's), the PyTorch operation it "
              "matches, and an example that netdsl checked on a sample input when this page was generated. "
              "Every layer also takes `name`, `inputs` (default: the layer above), `when` and `weights` (exact "
-             "file names of its weights); see the README. For a walkthrough from a PyTorch module to a spec, "
+             "file names of its weights); see [spec.md](spec.md). For a walkthrough from a PyTorch module to a spec, "
              "see [pytorch.md](pytorch.md).", "",
              "| kind | what it computes |", "|---|---|"]
     lines += [f"| [`{kind}`](#{kind}) | {_first_sentence(REGISTRY[kind].doc)} |" for kind in kinds]

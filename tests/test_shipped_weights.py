@@ -1,5 +1,5 @@
 """The weights the repo ships (tools/train_lenet.py): both files agree, bind strictly to the spec, and a
-plain PyTorch LeNet with them reproduces the shipped predictions and the accuracy README states."""
+plain PyTorch LeNet with them reproduces the shipped predictions and the accuracy docs/weights.md states."""
 
 import pathlib
 import re
@@ -50,13 +50,13 @@ def torch_lenet(weights, x):
     return F.softmax(F.linear(x, w["fc3.weight"], w["fc3.bias"]), dim=1)
 
 
-def test_pytorch_reproduces_shipped_predictions_and_readme_accuracy():
+def test_pytorch_reproduces_shipped_predictions_and_stated_accuracy():
     data = heldout()
     assert data["images"].shape == (360, 1, 32, 32) and data["images"].dtype == np.float32
     prob = torch_lenet(read_weights(str(WEIGHTS / "lenet.safetensors")), torch.from_numpy(data["images"])).numpy()
     np.testing.assert_allclose(prob, data["prob"], rtol=1e-4, atol=1e-6)
     assert np.array_equal(prob.argmax(1), data["predicted"])
     accuracy = float((data["predicted"] == data["labels"]).mean())
-    stated = re.search(r"held-out accuracy of ([0-9.]+)%", (ROOT / "README.md").read_text())
-    assert stated, "README states the held-out accuracy"
+    stated = re.search(r"held-out accuracy of ([0-9.]+)%", (ROOT / "docs" / "weights.md").read_text())
+    assert stated, "docs/weights.md states the held-out accuracy"
     assert float(stated.group(1)) == round(accuracy * 100, 1)

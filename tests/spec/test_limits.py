@@ -1,5 +1,5 @@
 """The layer limit: a network of exactly MAX_LAYERS layers is read, one more is refused, and only layers
-count (graph inputs, block instances and disabled layers do not). README states the same number."""
+count (graph inputs, block instances and disabled layers do not). docs/security.md states the same number."""
 
 import pathlib
 
@@ -74,6 +74,6 @@ layers:
     assert checked is None and too_many(diagnostics)[0].layer == "fifth"
 
 
-def test_readme_states_the_limit():
-    readme = (ROOT / "README.md").read_text()
-    assert f"networks of more than {expand.MAX_LAYERS:,} layers" in " ".join(readme.split())
+def test_security_page_states_the_limit():
+    page = (ROOT / "docs" / "security.md").read_text()
+    assert f"networks of more than {expand.MAX_LAYERS:,} layers" in " ".join(page.split())

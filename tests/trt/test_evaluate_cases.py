@@ -28,7 +28,7 @@ torch = pytest.importorskip("torch")
 TOLERANCE = {"float32": 1e-5, "float16": 4e-3, "bfloat16": 3e-2}
 
 # Differences between PyTorch's meaning and TensorRT's documented semantics that the lowering does not
-# handle yet (listed in the README); strict, so that a fix is noticed.
+# handle yet (listed in docs/spec.md); strict, so that a fix is noticed.
 KNOWN: dict = {}
 
 PARAMS = [pytest.param(case, precision, id=f"{case.id}-{precision}",
