@@ -135,7 +135,7 @@ def build_schema() -> dict:
                                                 "to": {"type": "string"}}}}}}],
                "description": "the default weight file (relative to this spec), or {file, prefix, rename}"}
     assert set(weights["anyOf"][1]["properties"]) == set(WEIGHTS_KEYS)
-    from .quant.section import DTYPES as QUANTIZED_DTYPES, SECTION_KEYS, WEIGHT_AXIS
+    from .spec.quantization import DTYPES as QUANTIZED_DTYPES, SECTION_KEYS, WEIGHT_AXIS
 
     quantization = {
         "type": "object", "additionalProperties": False,

@@ -139,8 +139,8 @@ def read_graph(root: YamlNode, source: Source, diagnostics: Diagnostics, overrid
     outputs = read_outputs(top, scope, expander, diagnostics)
     quantization = None
     section = quantization_section(top.entries.get("quantization"), spec_params or {}, diagnostics)
-    if section is not None:  # netdsl.quant is imported only by specs that quantize
-        from ..quant.section import check_exclusions, read_quantization
+    if section is not None:
+        from .quantization import check_exclusions, read_quantization
 
         quantization = read_quantization(section, source.path, diagnostics)
         if quantization is not None:
