@@ -6,7 +6,7 @@ from __future__ import annotations
 from .ops import REGISTRY
 from .spec import VERSION
 from .tensors import DTYPES
-from .spec.expand import BLOCK_KEYS, INSTANCE_KEYS, MAX_REPEAT
+from .spec.blocks import BLOCK_KEYS, INSTANCE_KEYS, MAX_REPEAT
 from .spec.weightnames import WEIGHTS_KEYS
 
 SCHEMA_ID = "https://netdsl.invalid/schema/netdsl-1.schema.json"

@@ -16,7 +16,7 @@ from ..ops import BATCH, Dim, TensorType
 from ..tensors import DTYPES, MAX_RANK
 from ..params import MAX_DIM
 from ..yamlnodes import Map, Node as YamlNode, Scalar, compose, describe, paused_gc, read_source
-from .expand import Expander, Scope, read_blocks, substitute_params
+from .blocks import Expander, Scope, read_blocks, substitute_params
 from .buildopts import read_build
 from .dims import read_profiles
 from .weightnames import check_layer_weights, read_weights_source
