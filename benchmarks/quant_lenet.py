@@ -30,7 +30,7 @@ from netdsl.build import bind_weights, load_spec  # noqa: E402
 from netdsl.quant import Quantizer, placement  # noqa: E402
 from netdsl.quant.calibrate import METHODS, calibrate  # noqa: E402
 from netdsl.quant.scales import Scales  # noqa: E402
-from netdsl.quant.section import Quantization  # noqa: E402
+from netdsl.spec.quantization import Quantization  # noqa: E402
 from tools.lenet_calibration import heldout, training_like  # noqa: E402
 
 SPEC = os.path.join(ROOT, "specs", "lenet.yaml")

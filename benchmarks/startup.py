@@ -24,7 +24,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WATCHED = ("yaml", "argparse", "dataclasses", "netdsl.cli", "netdsl.diagnostics", "netdsl.yamlnodes",
-           "netdsl.params", "netdsl.ops", "netdsl.graph", "netdsl.spec.expand", "netdsl.spec", "netdsl.shapes",
+           "netdsl.params", "netdsl.ops", "netdsl.graph", "netdsl.spec.blocks", "netdsl.spec", "netdsl.shapes",
            "netdsl.render")
 
 

@@ -32,7 +32,7 @@ HEAD = ("name", "kind", "block", "inputs", "when", "repeat")
 TAIL = ("with", "first", "weights")
 BLOCK_ORDER = ("doc", "params", "inputs", "layers", "output")
 WEIGHTS_ORDER = ("file", "prefix", "rename")
-QUANTIZATION_ORDER = ("dtype", "scales", "kinds", "exclude", "residual")  # netdsl.quant.section.SECTION_KEYS
+QUANTIZATION_ORDER = ("dtype", "scales", "kinds", "exclude", "residual")  # netdsl.spec.quantization.SECTION_KEYS
 PLAIN_SAFE = re.compile(r"[A-Za-z_$./][A-Za-z0-9_$./+\-]*\Z")
 
 

@@ -81,7 +81,7 @@ class Graph:
         self.version = version
         self.weights = weights  # spec.weightnames.WeightsSource: default file and name rules
         self.build = build  # spec.buildopts.BuildOptions: the spec's `build:` section
-        self.quantization = quantization  # quant.section.Quantization: the spec's `quantization:` section
+        self.quantization = quantization  # spec.quantization.Quantization: the spec's `quantization:` section
         self.profiles = [] if profiles is None else profiles  # symbolic.Profile: the ranges of the dynamic dims
         self.params = {} if params is None else params  # the spec's `params:` as used (after `--set`)
 

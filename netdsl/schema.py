@@ -6,7 +6,7 @@ from __future__ import annotations
 from .ops import REGISTRY
 from .spec import VERSION
 from .tensors import DTYPES
-from .spec.expand import BLOCK_KEYS, INSTANCE_KEYS, MAX_REPEAT
+from .spec.blocks import BLOCK_KEYS, INSTANCE_KEYS, MAX_REPEAT
 from .spec.weightnames import WEIGHTS_KEYS
 
 SCHEMA_ID = "https://netdsl.invalid/schema/netdsl-1.schema.json"
@@ -17,6 +17,7 @@ PARAM_REF = {"type": "string", "pattern": r"^\$([A-Za-z_][A-Za-z0-9_]*|\{.*\})$"
              "description": "a parameter (`$name`: the block's, or the spec's `params:`) or an expression `${...}`"}
 
 
+DIM = {"type": "integer", "minimum": 1}
 WHEN = {"description": "false leaves it out (a spec parameter or expression: `when: $nms`)",
         "anyOf": [{"type": "boolean"}, PARAM_REF]}
 
@@ -82,14 +83,18 @@ def _instance_rule() -> dict:
             "then": {"properties": properties, "required": ["name", "block"], "additionalProperties": False}}
 
 
-def build_schema() -> dict:
-    layer = {
+def _layer_rule() -> dict:
+    """A layer: a kind with its parameters, or a block instance."""
+    return {
         "type": "object",
         "required": ["name"],
         "properties": {"kind": {"enum": sorted(REGISTRY), "description": "the layer kind"}},
         "oneOf": [{"required": ["kind"]}, {"required": ["block"]}],
         "allOf": [_kind_rule(REGISTRY[k]) for k in sorted(REGISTRY)] + [_instance_rule()],
     }
+
+
+def _block_rule() -> dict:
     block = {
         "type": "object",
         "required": ["layers"],
@@ -106,8 +111,11 @@ def build_schema() -> dict:
         },
     }
     assert set(block["properties"]) == set(BLOCK_KEYS)
-    dim = {"type": "integer", "minimum": 1}
-    graph_input = {
+    return block
+
+
+def _input_rule() -> dict:
+    return {
         "type": "object",
         "required": ["name", "shape"],
         "additionalProperties": False,
@@ -115,15 +123,18 @@ def build_schema() -> dict:
             "name": {"$ref": "#/definitions/name"},
             "dtype": {"enum": list(DTYPES), "default": "float32"},
             "shape": {"type": "array", "minItems": 0, "maxItems": 8,
-                      "items": [{"anyOf": [dim, {"const": -1}, IDENT]}], "additionalItems": {"anyOf": [dim, IDENT]},
+                      "items": [{"anyOf": [DIM, {"const": -1}, IDENT]}], "additionalItems": {"anyOf": [DIM, IDENT]},
                       "description": "sizes, or names of dynamic dimensions (ranges in `dims:`/`profiles:`); the "
                                      "first dimension may be -1 for a dynamic batch"},
             "batch": {"type": "object", "required": ["min", "opt", "max"], "additionalProperties": False,
-                      "properties": {k: dim for k in ("min", "opt", "max")},
+                      "properties": {k: DIM for k in ("min", "opt", "max")},
                       "description": "range of a dynamic batch"},
             "when": WHEN,
         },
     }
+
+
+def _weights_rule() -> dict:
     weights = {"anyOf": [{"type": "string", "minLength": 1}, {
         "type": "object", "additionalProperties": False,
         "properties": {
@@ -135,7 +146,11 @@ def build_schema() -> dict:
                                                 "to": {"type": "string"}}}}}}],
                "description": "the default weight file (relative to this spec), or {file, prefix, rename}"}
     assert set(weights["anyOf"][1]["properties"]) == set(WEIGHTS_KEYS)
-    from .quant.section import DTYPES as QUANTIZED_DTYPES, SECTION_KEYS, WEIGHT_AXIS
+    return weights
+
+
+def _quantization_rule() -> dict:
+    from .spec.quantization import DTYPES as QUANTIZED_DTYPES, SECTION_KEYS, WEIGHT_AXIS
 
     quantization = {
         "type": "object", "additionalProperties": False,
@@ -155,10 +170,17 @@ def build_schema() -> dict:
     for key, rule in quantization["properties"].items():  # spec parameters work here too
         quantization["properties"][key] = {"anyOf": [rule, {"$ref": "#/definitions/param_ref"}]}
     quantization["properties"]["when"] = WHEN
-    output = {"anyOf": [{"$ref": "#/definitions/name"},
-                        {"type": "object", "required": ["name", "from"], "additionalProperties": False,
-                         "properties": {"name": {"$ref": "#/definitions/name"}, "from": {"$ref": "#/definitions/name"},
-                                        "when": WHEN}}]}
+    return quantization
+
+
+def _output_rule() -> dict:
+    return {"anyOf": [{"$ref": "#/definitions/name"},
+                      {"type": "object", "required": ["name", "from"], "additionalProperties": False,
+                       "properties": {"name": {"$ref": "#/definitions/name"}, "from": {"$ref": "#/definitions/name"},
+                                      "when": WHEN}}]}
+
+
+def build_schema() -> dict:
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": SCHEMA_ID,
@@ -175,22 +197,23 @@ def build_schema() -> dict:
                                       "`${...}` over the ones above, or a table `{by: <parameter>, <value>: ...}`",
                        "additionalProperties": {"anyOf": [{"type": ["number", "string", "boolean"]},
                                                           {"type": "object", "required": ["by"]}]}},
-            "weights": weights,
-            "quantization": quantization,
-            "inputs": {"type": "array", "items": graph_input, "minItems": 1},
+            "weights": _weights_rule(),
+            "quantization": _quantization_rule(),
+            "inputs": {"type": "array", "items": _input_rule(), "minItems": 1},
             "dims": {"type": "object", "propertyNames": IDENT, "description": "range of each named dimension",
                      "additionalProperties": {"type": "object", "required": ["min", "opt", "max"],
                                               "additionalProperties": False,
-                                              "properties": {k: dim for k in ("min", "opt", "max", "multiple_of")}}},
+                                              "properties": {k: DIM for k in ("min", "opt", "max", "multiple_of")}}},
             "profiles": {"type": "array", "minItems": 1, "description": "one TensorRT optimization profile each: "
                          "named dimension -> [min, opt, max] (others keep their `dims:` range)",
                          "items": {"type": "object", "propertyNames": IDENT, "additionalProperties": {"anyOf": [
-                             {"type": "array", "items": dim, "minItems": 3, "maxItems": 3},
+                             {"type": "array", "items": DIM, "minItems": 3, "maxItems": 3},
                              {"type": "object", "required": ["min", "opt", "max"], "additionalProperties": False,
-                              "properties": {k: dim for k in ("min", "opt", "max")}}]}}},
+                              "properties": {k: DIM for k in ("min", "opt", "max")}}]}}},
             "blocks": {"type": "object", "propertyNames": IDENT, "additionalProperties": {"$ref": "#/definitions/block"}},
             "layers": {"type": "array", "items": {"$ref": "#/definitions/layer"}, "minItems": 1},
-            "outputs": {"type": "array", "items": output, "minItems": 1},
+            "outputs": {"type": "array", "items": _output_rule(), "minItems": 1},
         },
-        "definitions": {"name": NAME, "ident": IDENT, "param_ref": PARAM_REF, "layer": layer, "block": block},
+        "definitions": {"name": NAME, "ident": IDENT, "param_ref": PARAM_REF, "layer": _layer_rule(),
+                        "block": _block_rule()},
     }

@@ -403,3 +403,126 @@ def below(size, least: int) -> str | None:
     if not isinstance(size, Size):
         return f"{size}" if size < least else None
     return _where([size], lambda x: x < least)
+
+
+# -- simpler forms under the profiles ------------------------------------------------------------------
+
+_UNIT = "unit:"  # Dim("unit:height") is height / its step (a name no spec can write)
+
+
+def simplify(size, profiles: list[Profile]):
+    """An equal form of ``size`` for every value ``profiles`` allow: floor divisions that a dim's step
+    (`multiple_of`) makes exact are taken out, and those whose value the ranges fix become constants;
+    ``size`` itself when nothing shorter comes out.
+
+        >>> h, w = Dim("height"), Dim("width")
+        >>> every_32 = Profile(0, {"height": (128, 640, 1280), "width": (128, 640, 1280)},
+        ...                    {"height": 32, "width": 32})
+        >>> simplify((h + 15) // 16, [every_32])
+        height//16
+        >>> simplify((h + 15) // 16 * ((w + 15) // 16) + (h + 31) // 32 * ((w + 31) // 32), [every_32])
+        5*(height//32)*(width//32)
+        >>> simplify((h + 15) // 16, [Profile(0, {"height": (128, 640, 1280)})])  # any height: as it was
+        (height+15)//16
+    """
+    if not isinstance(size, Size) or not profiles:
+        return size
+    names = size.names()
+    if not all(names <= set(profile.ranges) for profile in profiles):
+        return size
+    steps = {name: math.gcd(*(profile.steps.get(name, 1) for profile in profiles)) for name in names}
+    replacements, bounds = {}, {}
+    for name in names:  # a dim with a step is step * a unit dim, whose range is the dim's divided by the step
+        low = min(profile.ranges[name][0] for profile in profiles)
+        high = max(profile.ranges[name][2] for profile in profiles)
+        step = steps[name]
+        unit = Dim(_UNIT + name) if step > 1 else Dim(name)
+        replacements[name] = step * unit
+        bounds[unit.name] = (-(-low // step), high // step)
+    simpler = _from_units(_rebuild(size, replacements, bounds), steps)
+    if len(str(simpler)) >= len(str(size)) or not _equal_at_corners(size, simpler, profiles):
+        return size
+    return simpler
+
+
+def _rebuild(size, replacements: dict, bounds: dict):
+    """``size`` with each dim replaced (name -> size), its floor divisions reduced within ``bounds``."""
+    total = 0
+    for monomial, coefficient in _terms(size).items():
+        value = coefficient
+        for atom in monomial:
+            value = value * (replacements[atom.name] if isinstance(atom, Dim) else
+                             _reduced_floor(_rebuild(atom.inner, replacements, bounds), atom.divisor, bounds))
+        total = total + value
+    return total
+
+
+def _reduced_floor(inner, divisor: int, bounds: dict):
+    """``inner // divisor``, with a factor common to the divisor and the coefficients of ``inner``'s dims
+    taken out ((g*p + c)//(g*d) = (p + c//g)//d for every integer p), and a constant when ``inner``
+    stays within one multiple of the divisor over ``bounds``."""
+    if not isinstance(inner, Size):
+        return inner // divisor
+    terms = inner.terms()
+    common = math.gcd(divisor, *(c for m, c in terms.items() if m))
+    if common > 1:
+        inner = _make({m: c // common for m, c in terms.items() if m}) + terms.get((), 0) // common
+        divisor //= common
+    low, high = _bounds(inner, bounds)
+    return low // divisor if low // divisor == high // divisor else inner // divisor
+
+
+def _bounds(size, bounds: dict) -> tuple[int, int]:
+    """An interval holding every value of ``size`` when each dim stays within ``bounds`` (name -> (low,
+    high)), by interval arithmetic: never narrower than the true range."""
+    low = high = 0
+    for monomial, coefficient in _terms(size).items():
+        lo = hi = coefficient
+        for atom in monomial:
+            if isinstance(atom, Dim):
+                a_lo, a_hi = bounds[atom.name]
+            else:
+                a_lo, a_hi = (value // atom.divisor for value in _bounds(atom.inner, bounds))
+            products = (lo * a_lo, lo * a_hi, hi * a_lo, hi * a_hi)
+            lo, hi = min(products), max(products)
+        low, high = low + lo, high + hi
+    return low, high
+
+
+def _from_units(size, steps: dict):
+    """``size`` over unit dims back over the dims (unit = dim // step, exact), each term's coefficient
+    spread over its units: 4*unit:height*unit:width with steps 32 is (height//16)*(width//16)."""
+    total = 0
+    for monomial, coefficient in _terms(size).items():
+        units = [atom.name[len(_UNIT):] for atom in monomial if isinstance(atom, Dim) and atom.name.startswith(_UNIT)]
+        divisors = [steps[name] for name in units]
+        spread = True
+        while spread:
+            spread = False
+            for index, divisor in enumerate(divisors):
+                prime = _smallest_prime_factor(math.gcd(coefficient, divisor))
+                if prime:
+                    coefficient, divisors[index], spread = coefficient // prime, divisor // prime, True
+        value = coefficient
+        for name, divisor in zip(units, divisors):
+            value = value * (Dim(name) // divisor)
+        for atom in monomial:
+            if isinstance(atom, FloorDiv):
+                value = value * (_from_units(atom.inner, steps) // atom.divisor)
+            elif not atom.name.startswith(_UNIT):
+                value = value * atom
+        total = total + value
+    return total
+
+
+def _smallest_prime_factor(number: int) -> int | None:
+    """None for 0 and 1."""
+    if number < 2:
+        return None
+    return next((p for p in range(2, math.isqrt(number) + 1) if number % p == 0), number)
+
+
+def _equal_at_corners(a, b, profiles: list[Profile]) -> bool:
+    """A guard on :func:`simplify`: ``a`` and ``b`` agree at each profile's min, opt and max sizes."""
+    return all(evaluate(a, point) == evaluate(b, point) for profile in profiles for role in range(3)
+               for point in [{name: r[role] for name, r in profile.ranges.items()}])

@@ -220,7 +220,6 @@ class _Composer:
         MapStart, SeqStart = yaml.MappingStartEvent, yaml.SequenceStartEvent
         MapEnd, SeqEnd = yaml.MappingEndEvent, yaml.SequenceEndEvent
         DocStart, StreamEnd = yaml.DocumentStartEvent, yaml.StreamEndEvent
-        source = self.source
         stack: list[_Frame] = []
         root = None
         documents = 0
@@ -228,32 +227,14 @@ class _Composer:
             event = next_event()
             kind = type(event)
             if kind is ScalarEvent:
-                node = self.scalar(event, source)
-                size = 1
+                node, size = self.scalar(event, self.source), 1
                 self.expanded += 1
             elif kind is MapStart or kind is SeqStart:
-                mark = event.start_mark
-                if len(stack) >= MAX_DEPTH:
-                    self.diagnostics.error("too-deep", f"nesting is deeper than {MAX_DEPTH} levels",
-                                           self.pos(mark))
+                if not self.open_container(event, kind is MapStart, stack):
                     return None
-                container = (Map if kind is MapStart else Seq)(Pos(source, mark.line + 1, mark.column + 1))
-                if event.tag is not None:
-                    self.check_tag(event, "map" if kind is MapStart else "seq")
-                if event.anchor:
-                    self.open_anchors.add(event.anchor)
-                stack.append(_Frame(container, event.anchor))
-                self.expanded += 1
                 continue
             elif kind is MapEnd or kind is SeqEnd:
-                frame = stack.pop()
-                node, size = frame.node, frame.size
-                if frame.merges:
-                    self.merge(node, frame.merges)
-                if frame.anchor:
-                    self.open_anchors.discard(frame.anchor)
-                    self.anchors[frame.anchor] = node
-                    self.sizes[id(node)] = size
+                node, size = self.close_container(stack.pop())
             elif kind is AliasEvent:
                 node = self.alias(event)
                 if node is None:
@@ -279,32 +260,62 @@ class _Composer:
                     self.pos(event.start_mark),
                     hint="anchors and aliases that nest each other grow exponentially")
                 return None
-            if not stack:
-                root = node
-                continue
-            frame = stack[-1]
-            frame.size += size
-            parent = frame.node
-            if type(parent) is Seq:
-                parent.items.append(node)
-            elif frame.key_node is None:
-                frame.key_node = node
-                frame.key = self.key(node)
+            if stack:
+                self.attach(stack[-1], node, size)
             else:
-                key, key_node = frame.key, frame.key_node
-                frame.key = frame.key_node = None
-                if key is None:
-                    continue
-                if key == "<<" and not key_node.quoted:
-                    frame.merges = (frame.merges or []) + [node]
-                elif key in parent.entries:
-                    self.diagnostics.error(
-                        "duplicate-key", f"key `{key}` appears twice in this mapping", key_node.pos,
-                        notes=[Note(parent.key_pos[key], "first defined here")],
-                        hint="YAML keeps only one of them; remove or rename the other")
-                else:
-                    parent.entries[key] = node
-                    parent.key_pos[key] = key_node.pos
+                root = node
+
+    def open_container(self, event, is_map: bool, stack: list[_Frame]) -> bool:
+        """Push a new map or sequence; False (reported) past MAX_DEPTH."""
+        mark = event.start_mark
+        if len(stack) >= MAX_DEPTH:
+            self.diagnostics.error("too-deep", f"nesting is deeper than {MAX_DEPTH} levels", self.pos(mark))
+            return False
+        container = (Map if is_map else Seq)(Pos(self.source, mark.line + 1, mark.column + 1))
+        if event.tag is not None:
+            self.check_tag(event, "map" if is_map else "seq")
+        if event.anchor:
+            self.open_anchors.add(event.anchor)
+        stack.append(_Frame(container, event.anchor))
+        self.expanded += 1
+        return True
+
+    def close_container(self, frame: _Frame) -> tuple[Node, int]:
+        """The finished map or sequence, its `<<` merges applied and its anchor now usable; and its size."""
+        node = frame.node
+        if frame.merges:
+            self.merge(node, frame.merges)
+        if frame.anchor:
+            self.open_anchors.discard(frame.anchor)
+            self.anchors[frame.anchor] = node
+            self.sizes[id(node)] = frame.size
+        return node, frame.size
+
+    def attach(self, frame: _Frame, node: Node, size: int) -> None:
+        """Add ``node`` to the open container: an item of a sequence, or a map's key, then its value."""
+        frame.size += size
+        parent = frame.node
+        if type(parent) is Seq:
+            parent.items.append(node)
+            return
+        if frame.key_node is None:
+            frame.key_node = node
+            frame.key = self.key(node)
+            return
+        key, key_node = frame.key, frame.key_node
+        frame.key = frame.key_node = None
+        if key is None:
+            return
+        if key == "<<" and not key_node.quoted:
+            frame.merges = (frame.merges or []) + [node]
+        elif key in parent.entries:
+            self.diagnostics.error(
+                "duplicate-key", f"key `{key}` appears twice in this mapping", key_node.pos,
+                notes=[Note(parent.key_pos[key], "first defined here")],
+                hint="YAML keeps only one of them; remove or rename the other")
+        else:
+            parent.entries[key] = node
+            parent.key_pos[key] = key_node.pos
 
     def key(self, node: Node) -> str | None:
         if type(node) is not Scalar:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from netdsl.cli import main
-from netdsl.spec import expand
+from netdsl.spec import blocks
 
 COMMANDS = {"validate": ["validate", "{old}"], "fmt": ["fmt", "--check", "{old}"], "summary": ["summary", "{old}"],
             "diff": ["diff", "{old}", "{new}"]}
@@ -28,11 +28,11 @@ def cpu_seconds(argv: list[str]) -> float:
 @pytest.mark.parametrize("command", COMMANDS)
 def test_time_per_layer_stays_flat_up_to_the_limit(command, chain, tmp_path):
     per_layer = {}
-    for layers in (1000, expand.MAX_LAYERS):
+    for layers in (1000, blocks.MAX_LAYERS):
         old, new = tmp_path / f"old{layers}.yaml", tmp_path / f"new{layers}.yaml"
         old.write_text(chain(layers, name="old", comments=True))
         new.write_text(chain(layers, name="new", comments=True))
         argv = [part.format(old=old, new=new) for part in COMMANDS[command]]
         per_layer[layers] = min(cpu_seconds(argv) for _ in range(2 if layers == 1000 else 1)) / layers
-    ratio = per_layer[expand.MAX_LAYERS] / per_layer[1000]
-    assert ratio < 2, f"{command}: {ratio:.2f}x the time per layer at {expand.MAX_LAYERS:,} layers as at 1,000"
+    ratio = per_layer[blocks.MAX_LAYERS] / per_layer[1000]
+    assert ratio < 2, f"{command}: {ratio:.2f}x the time per layer at {blocks.MAX_LAYERS:,} layers as at 1,000"

@@ -1,7 +1,8 @@
 """Explicit quantization: INT8 or FP8 (E4M3) quantize/dequantize pairs in the network, with scales
 computed beforehand (TensorRT 11 and TensorRT-RTX have no other kind; TensorRT 10 takes the same).
 
-- :mod:`.section`: the spec's `quantization:` section (dtype, scales file, exclusions).
+- :mod:`netdsl.spec.quantization` (part of the front end): the spec's `quantization:` section (dtype,
+  scales file, exclusions).
 - :mod:`.placement`: where the Q/DQ pairs go (TensorRT's placement recommendations).
 - :mod:`.scales`: the scales file (text, one tensor a line, sorted).
 - :mod:`.fake`: fake quantization in numpy, as TensorRT computes it.

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .section import DTYPES
+from ..spec.quantization import DTYPES
 # the largest magnitude of each quantized type: amax maps to it (scale = amax / QMAX)
 QMAX = {"int8": 127.0, "fp8": 448.0, "int4": 7.0}
 INT8_RANGE = (-128.0, 127.0)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .section import WEIGHT_AXIS, WEIGHT_ONLY, Quantization, excluded
+from ..spec.quantization import WEIGHT_AXIS, WEIGHT_ONLY, Quantization, excluded
 
 FOLDED_INTO_WEIGHTS = ("batch_norm",)  # between a layer and an add, still fusable
 

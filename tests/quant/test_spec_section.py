@@ -55,7 +55,7 @@ def test_unknown_key_is_reported():
 
 def test_exclusions_by_name_prefix_and_kind():
     checked = load(str(ROOT / "specs/zoo/resnet18.yaml"))
-    from netdsl.quant.section import Quantization
+    from netdsl.spec.quantization import Quantization
 
     everything = placement(checked, Quantization())
     convolutions = [n.name for n in checked.graph.nodes if n.kind == "convolution"]
@@ -68,7 +68,7 @@ def test_exclusions_by_name_prefix_and_kind():
 
 def test_residual_add_quantizes_its_other_input():
     checked = load(str(ROOT / "specs/zoo/resnet18.yaml"))
-    from netdsl.quant.section import Quantization
+    from netdsl.spec.quantization import Quantization
 
     where = placement(checked, Quantization())
     add = where.layers["layer1.0.add"]  # inputs [layer1.0.bn2, maxpool]: bn2 comes from conv2 and fuses

@@ -5,7 +5,7 @@ import pathlib
 
 import pytest
 
-from netdsl.spec import check_text, expand
+from netdsl.spec import blocks, check_text
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -20,8 +20,8 @@ def spec(layers: int, inputs: int = 1, repeat_unit: int = 10) -> str:
             if inputs > 1 else "  - {name: first, kind: relu}"]
     remaining = layers - 1
     repeats, rest = divmod(remaining, repeat_unit)
-    for start in range(0, repeats, expand.MAX_REPEAT):
-        body.append(f"  - {{name: chain{start}, block: unit, repeat: {min(expand.MAX_REPEAT, repeats - start)}}}")
+    for start in range(0, repeats, blocks.MAX_REPEAT):
+        body.append(f"  - {{name: chain{start}, block: unit, repeat: {min(blocks.MAX_REPEAT, repeats - start)}}}")
     body += [f"  - {{name: last{i}, kind: relu}}" for i in range(rest)]
     return "\n".join(head + body) + "\n"
 
@@ -31,20 +31,20 @@ def too_many(diagnostics) -> list:
 
 
 def test_documented_limit_is_accepted_and_one_more_refused():
-    checked, diagnostics = check_text(spec(expand.MAX_LAYERS))
+    checked, diagnostics = check_text(spec(blocks.MAX_LAYERS))
     assert checked is not None, list(diagnostics)[:3]
-    assert len(checked.graph.nodes) == expand.MAX_LAYERS
-    one_more = spec(expand.MAX_LAYERS) + "  - {name: one_more, kind: relu}\n"
+    assert len(checked.graph.nodes) == blocks.MAX_LAYERS
+    one_more = spec(blocks.MAX_LAYERS) + "  - {name: one_more, kind: relu}\n"
     checked, diagnostics = check_text(one_more)
     assert checked is None
     [error] = too_many(diagnostics)
-    assert f"more than {expand.MAX_LAYERS:,} layers" in error.message
+    assert f"more than {blocks.MAX_LAYERS:,} layers" in error.message
     assert error.layer == "one_more" and error.pos.line == one_more.count("\n")
 
 
 @pytest.mark.parametrize("inputs", [1, 3])
 def test_graph_inputs_do_not_count(monkeypatch, inputs):
-    monkeypatch.setattr(expand, "MAX_LAYERS", 25)
+    monkeypatch.setattr(blocks, "MAX_LAYERS", 25)
     checked, diagnostics = check_text(spec(25, inputs=inputs, repeat_unit=4))
     assert checked is not None and len(checked.graph.nodes) == 25, list(diagnostics)[:3]
     checked, diagnostics = check_text(spec(26, inputs=inputs, repeat_unit=4))
@@ -52,7 +52,7 @@ def test_graph_inputs_do_not_count(monkeypatch, inputs):
 
 
 def test_disabled_layers_and_block_instances_do_not_count(monkeypatch):
-    monkeypatch.setattr(expand, "MAX_LAYERS", 4)
+    monkeypatch.setattr(blocks, "MAX_LAYERS", 4)
     text = """\
 netdsl: 1
 inputs:
@@ -76,4 +76,4 @@ layers:
 
 def test_security_page_states_the_limit():
     page = (ROOT / "docs" / "security.md").read_text()
-    assert f"networks of more than {expand.MAX_LAYERS:,} layers" in " ".join(page.split())
+    assert f"networks of more than {blocks.MAX_LAYERS:,} layers" in " ".join(page.split())

@@ -12,7 +12,7 @@ from netdsl.build import bind_weights, build_plan, load_spec, network_for, optio
 from netdsl.quant import Quantizer, placement
 from netdsl.quant.fake import scale_of, weight_amax
 from netdsl.quant.scales import Scales
-from netdsl.quant.section import Quantization
+from netdsl.spec.quantization import Quantization
 from netdsl.spec import check_text
 from netdsl.trt import backend
 from netdsl.weights.synthetic import random_weights

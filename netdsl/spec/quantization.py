@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from ..diagnostics import Diagnostics, Pos, did_you_mean
 from ..yamlnodes import Node as YamlNode, Scalar, Seq, describe
-from ..spec.fields import bool_of, check_keys, expect_list, expect_map, text_of
+from .fields import bool_of, check_keys, expect_list, expect_map, text_of
 
 DTYPES = ("int8", "fp8", "int4")  # fp8: E4M3 (float8_e4m3fn); int4: weights only
 WEIGHT_ONLY = {"int4": ("fully_connected", "linear")}  # TensorRT quantizes only GEMM weights to INT4

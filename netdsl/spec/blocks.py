@@ -270,11 +270,32 @@ class Expander:
 
     def add_layer(self, layer: Map, scope: Scope, local: str, full: str, inputs: list[str] | None) -> None:
         entries = layer.entries
-        kind_node = entries.get("kind")
+        op = self.layer_kind(layer, scope, local, full)
+        if op is None:
+            return
+        weight_names = (read_layer_weights(entries["weights"], full, self.diagnostics, scope.prefix)
+                        if "weights" in entries else ({}, {}))
+        params, param_pos, ok = self.layer_params(layer, op, scope, full)
+        ok = self.check_input_count(layer, op, inputs, full) and ok and weight_names is not None
+        pos = entries["name"].pos
+        self.define(scope, local, full, pos)
+        if not self.claim(full, pos) or not self.count_layer(full, pos, scope):
+            return
+        if not ok or inputs is None:
+            return
+        node = Node(full, op.kind, op, params, inputs, layer.pos, param_pos, scope.trace, *weight_names,
+                    blocks=scope.blocks)
+        if node.outputs != (full,) and not self.define_outputs(node, scope, local, pos):
+            return
+        self.nodes.append(node)
+
+    def layer_kind(self, layer: Map, scope: Scope, local: str, full: str):
+        """The op of the layer's `kind`; None (reported) when it has none or an unknown one."""
+        kind_node = layer.entries.get("kind")
         if kind_node is None:
             self.diagnostics.error("missing-key", f"layer `{full}` needs a `kind` (or a `block`)", layer.pos,
                                    layer=full)
-            return
+            return None
         kind = kind_node.value if isinstance(kind_node, Scalar) else None
         op = REGISTRY.get(kind) if isinstance(kind, str) else None
         if op is None:
@@ -284,27 +305,20 @@ class Expander:
             self.diagnostics.error("unknown-kind", f"unknown layer kind `{kind}` in layer `{full}`",
                                    kind_node.pos, layer=full,
                                    hint=hint or "known kinds: " + ", ".join(sorted(REGISTRY)))
-            self.define(scope, local, full, entries["name"].pos)  # defined but unusable: no cascade
-            return
+            self.define(scope, local, full, layer.entries["name"].pos)  # defined but unusable: no cascade
+        return op
+
+    def layer_params(self, layer: Map, op, scope: Scope, full: str) -> tuple[dict, dict, bool]:
+        """The layer's parameters checked against its kind, defaults filled in; their positions; and
+        False when any was wrong (reported)."""
         params, param_pos, ok = {}, {}, True
-        weight_names = (read_layer_weights(entries["weights"], full, self.diagnostics, scope.prefix)
-                        if "weights" in entries else ({}, {}))
-        if weight_names is None:
-            ok = False
-        for key, value in entries.items():
+        for key, value in layer.entries.items():
             if key in LAYER_KEYS:
                 continue
             spec = op.params.get(key)
             if spec is None:
                 ok = False
-                if key in INSTANCE_KEYS:
-                    message = f"`{key}` belongs to block instances, not to layers of a kind"
-                else:
-                    message = f"unknown parameter `{key}` for {op.kind} layer `{full}`"
-                hint = did_you_mean(key, op.params) or (
-                    "parameters: " + ", ".join(op.params) if op.params else f"{op.kind} takes no parameters")
-                self.diagnostics.error("unknown-param", message, layer.key_pos[key], layer=full, hint=hint,
-                                       notes=list(scope.trace))
+                self.unknown_layer_param(layer, op, key, scope, full)
                 continue
             try:
                 params[key] = spec.type.check(value)
@@ -320,47 +334,61 @@ class Expander:
                 continue
             param_pos[key] = value.pos
         for key, spec in op.params.items():
-            if key not in params and key not in param_pos:
-                if spec.required:
-                    if key not in entries:
-                        ok = False
-                        self.diagnostics.error("missing-param", f"{op.kind} layer `{full}` needs `{key}`",
-                                               layer.pos, layer=full, hint=spec.doc or None, notes=list(scope.trace))
-                else:
-                    params[key] = spec.default
-        if inputs is not None:
-            count = len(inputs)
-            if count < op.min_inputs or (op.max_inputs is not None and count > op.max_inputs):
+            if key in params or key in param_pos:
+                continue
+            if not spec.required:
+                params[key] = spec.default
+            elif key not in layer.entries:
                 ok = False
-                wanted = (f"{op.min_inputs}" if op.max_inputs == op.min_inputs else
-                          f"at least {op.min_inputs}" if op.max_inputs is None else
-                          f"{op.min_inputs} to {op.max_inputs}")
-                self.diagnostics.error(
-                    "input-count", f"{op.kind} layer `{full}` takes {wanted} input(s), found {count}",
-                    entries.get("inputs", layer).pos, layer=full, expected=wanted, found=str(count),
-                    hint=None if "inputs" in entries else "name them with `inputs: [a, b]`")
-        pos = entries["name"].pos
-        self.define(scope, local, full, pos)
-        if not self.claim(full, pos):
-            return
+                self.diagnostics.error("missing-param", f"{op.kind} layer `{full}` needs `{key}`",
+                                       layer.pos, layer=full, hint=spec.doc or None, notes=list(scope.trace))
+        return params, param_pos, ok
+
+    def unknown_layer_param(self, layer: Map, op, key: str, scope: Scope, full: str) -> None:
+        if key in INSTANCE_KEYS:
+            message = f"`{key}` belongs to block instances, not to layers of a kind"
+        else:
+            message = f"unknown parameter `{key}` for {op.kind} layer `{full}`"
+        hint = did_you_mean(key, op.params) or (
+            "parameters: " + ", ".join(op.params) if op.params else f"{op.kind} takes no parameters")
+        self.diagnostics.error("unknown-param", message, layer.key_pos[key], layer=full, hint=hint,
+                               notes=list(scope.trace))
+
+    def check_input_count(self, layer: Map, op, inputs: list[str] | None, full: str) -> bool:
+        """False (reported) when the layer has fewer or more inputs than its kind takes."""
+        if inputs is None:
+            return True
+        count = len(inputs)
+        if count >= op.min_inputs and (op.max_inputs is None or count <= op.max_inputs):
+            return True
+        wanted = (f"{op.min_inputs}" if op.max_inputs == op.min_inputs else
+                  f"at least {op.min_inputs}" if op.max_inputs is None else
+                  f"{op.min_inputs} to {op.max_inputs}")
+        self.diagnostics.error(
+            "input-count", f"{op.kind} layer `{full}` takes {wanted} input(s), found {count}",
+            layer.entries.get("inputs", layer).pos, layer=full, expected=wanted, found=str(count),
+            hint=None if "inputs" in layer.entries else "name them with `inputs: [a, b]`")
+        return False
+
+    def count_layer(self, full: str, pos: Pos, scope: Scope) -> bool:
+        """One more layer; False (reported) past MAX_LAYERS, which stops the expansion."""
         self.layers += 1
-        if self.layers > MAX_LAYERS:
-            self.too_many = True
-            self.diagnostics.error("too-many-layers", f"the network expands to more than {MAX_LAYERS:,} layers",
-                                   pos, layer=full, hint="check `repeat` counts" if scope.blocks else None)
-            return
-        if not ok or inputs is None:
-            return
-        node = Node(full, op.kind, op, params, inputs, layer.pos, param_pos, scope.trace, *weight_names,
-                    blocks=scope.blocks)
-        if node.outputs != (full,):
-            self.multi[full] = node.outputs
-            for tensor in node.outputs:
-                if not self.claim(tensor, pos):
-                    return
-                scope.names[local + tensor[len(full):]] = tensor
-                scope.positions[local + tensor[len(full):]] = pos
-        self.nodes.append(node)
+        if self.layers <= MAX_LAYERS:
+            return True
+        self.too_many = True
+        self.diagnostics.error("too-many-layers", f"the network expands to more than {MAX_LAYERS:,} layers",
+                               pos, layer=full, hint="check `repeat` counts" if scope.blocks else None)
+        return False
+
+    def define_outputs(self, node: Node, scope: Scope, local: str, pos: Pos) -> bool:
+        """Names for each output of a layer with several (`split.0`, `split.1`); False when one is taken."""
+        self.multi[node.name] = node.outputs
+        for tensor in node.outputs:
+            if not self.claim(tensor, pos):
+                return False
+            scope.names[local + tensor[len(node.name):]] = tensor
+            scope.positions[local + tensor[len(node.name):]] = pos
+        return True
 
     def claim(self, full: str, pos: Pos) -> bool:
         """Register a global tensor name; False (reported) when another layer already has it."""
