@@ -4,7 +4,7 @@ Kept light on purpose: importing netdsl loads no TensorRT, torch or numpy, so th
 `netdsl validate` start fast. The API lives in submodules (`netdsl.spec`, `netdsl.summary`, …).
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 
 def from_torch(module, example_inputs, **options):

@@ -20,7 +20,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from . import __version__
+from ._version import __version__
 from .diagnostics import NetdslError, SpecError, UsageError
 from .ops import BATCH
 from .spec import CheckedSpec, load as load_spec

@@ -289,7 +289,7 @@ def to_model(checked, bound: dict):
                                    outputs, list(emitter.initializers.values()), value_info=inner)
     model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="netdsl", ir_version=IR_VERSION)
-    from .. import __version__
+    from .._version import __version__
 
     model.producer_version = __version__
     batches = {f"netdsl.batch.{i.name}": ",".join(map(str, i.batch)) for i in graph.inputs if i.batch}
