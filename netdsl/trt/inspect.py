@@ -252,7 +252,9 @@ def zero_weights(checked) -> dict:
 def lowered(path: str, weights: str | None = None, precision: str | None = None, checked=None):
     """(checked spec, builder, network, lowering context) for a spec: its weights when ``weights`` is
     given, else zeros of the right shapes (what inspection needs)."""
-    from ..build import bind_weights, load_spec, network_for, options_for
+    from ..spec import load as load_spec
+    from ..weights.bind import bind_weights
+    from .network import network_for, options_for
 
     checked = checked or load_spec(path)
     bound = bind_weights(checked, weights) if weights else zero_weights(checked)
@@ -272,8 +274,7 @@ def inspect_plan(path: str) -> NetworkInfo:
     run on this project's machines."""
     import json
 
-    from ..build import cuda_devices
-    from . import backend, make_logger
+    from . import backend, cuda_devices, make_logger
 
     if cuda_devices() == 0:
         raise NetdslError(f"inspecting an engine plan needs a GPU (TensorRT deserializes plans on the device); "
