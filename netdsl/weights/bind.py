@@ -17,7 +17,7 @@ from ..diagnostics import Diagnostic, Diagnostics, Pos, Source, SpecError, Usage
 from ..ops import show_shape
 from ..spec.weightnames import WeightsSource, find_prefix_rule, suggest_mapping
 from ..tensors import INTEGER_DTYPES
-from . import FLOAT_DTYPES, Tensor
+from .stored import FLOAT_DTYPES, Tensor
 
 IGNORED_SUFFIXES = (".num_batches_tracked",)
 BINDABLE = FLOAT_DTYPES + ("float64",)
