@@ -133,6 +133,7 @@ def cmd_weights_convert(args) -> int:
 def cmd_build(args) -> int:
     from . import build
     from .trt import backend
+    from .trt.network import options_for
 
     if args.verbose:
         import logging
@@ -144,7 +145,7 @@ def cmd_build(args) -> int:
         logger.setLevel(logging.DEBUG if args.verbose > 1 else logging.INFO)
     checked, bound, weights_path, warnings = checked_for_build(args)
     notes: list[str] = []
-    options = build.options_for(checked, **build_overrides(args, checked, notes))
+    options = options_for(checked, **build_overrides(args, checked, notes))
     progress = None
     if sys.stderr.isatty() and not args.verbose and args.format == "text":
         from .trt.progress import make_progress
@@ -309,7 +310,8 @@ def cmd_import(args) -> int:
 
 def cmd_reference(args) -> int:
     from . import arrays, reference
-    from .build import bind_weights, load_spec
+    from .build import load_spec
+    from .weights.bind import bind_weights
 
     checked = load_spec(args.spec)
     bound = bind_weights(checked, args.weights, args.strict)
@@ -382,7 +384,9 @@ def parse_dim_size(text: str) -> tuple[str, int]:
 
 def cmd_verify(args) -> int:
     from . import arrays, reference, runtime
-    from .build import bind_weights, build_plan, load_spec, manifest, options_for
+    from .build import build_plan, load_spec, manifest
+    from .trt.network import options_for
+    from .weights.bind import bind_weights
 
     checked = load_spec(args.spec)
     weights = checked.weights_file(args.weights)
@@ -480,7 +484,7 @@ def weights_or_random(args, checked) -> dict:
         from .weights.synthetic import random_weights
 
         return random_weights(checked, args.seed)
-    from .build import bind_weights
+    from .weights.bind import bind_weights
 
     return bind_weights(checked, args.weights)
 

@@ -21,9 +21,10 @@ def scales_output(checked, output: str | None) -> str:
 
 
 def cmd_calibrate(args) -> int:
-    from ..build import bind_weights, load_spec
+    from ..build import load_spec
+    from ..weights.bind import bind_weights
     from .calibrate import calibrate
-    from .calibtable import spec_tensors
+    from .layer_order import spec_tensors
     from .scales import write_scales
 
     checked = load_spec(args.spec)
