@@ -67,7 +67,7 @@ def prepare(folder: str) -> tuple[str, str, float]:
     from ultralytics import YOLO
     from ultralytics.utils import LOGGER
 
-    from netdsl.export import export_weights
+    from netdsl.weights.from_torch import export_weights
 
     model = YOLO("yolov8n.yaml")
     weights = os.path.join(folder, "yolov8n.safetensors")

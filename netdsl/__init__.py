@@ -11,7 +11,7 @@ Kept light on purpose: importing netdsl loads no TensorRT, torch or numpy (the A
 on first use), so that `netdsl --help` and `netdsl validate` start fast.
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = ["Engine", "NetdslError", "Network", "SpecError", "UsageError", "from_torch", "import_onnx", "load"]
 

@@ -117,7 +117,7 @@ class Network:
             return self._with(_bind_arrays(self.checked, weights, strict), None, None)
         if weights is not None and not isinstance(weights, (str, os.PathLike)):
             raise UsageError(f"weights must be a file path or a dict of arrays, not {type(weights).__name__}")
-        from .build import bind_weights
+        from .weights.bind import bind_weights
 
         path = self.checked.weights_file(None if weights is None else os.fspath(weights))
         return self._with(bind_weights(self.checked, path, strict), path, None)

@@ -13,20 +13,21 @@ INetworkDefinition without building, for inspection.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import json
 import os
 import time
 from dataclasses import dataclass, field
 
-from . import __version__
+from ._version import __version__
 from .diagnostics import NetdslError, SpecError, UsageError
 from .ops import BATCH
 from .spec import CheckedSpec, load as load_spec
-from .spec.buildopts import BuildOptions, check_option
+from .spec.buildopts import BuildOptions
 from .symbolic import has_named_dims
-from .trt import backend, make_logger
+from .trt import backend, cuda_devices, make_logger
+from .trt.network import network_for, options_for, profiles_of
+from .weights.bind import bind_weights
 
 REFIT_FLAGS = {"none": (), "refit": ("REFIT",), "refit-identical": ("REFIT_IDENTICAL",),
                "weightless": ("STRIP_PLAN", "REFIT_IDENTICAL")}
@@ -61,85 +62,6 @@ class Plan:
     profiles: list = field(default_factory=list)  # per optimization profile: named dim -> {min, opt, max}
 
 
-def bind_weights(checked: CheckedSpec, path: str | None = None, strict: bool = False):
-    """Bound weights (canonical name -> BoundWeight) from ``path`` or the spec's default file; raises
-    SpecError listing every problem."""
-    from .diagnostics import Diagnostics, SpecError
-    from .weights.bind import bind, read_for
-
-    path = checked.weights_file(path)
-    if path is None:
-        if not any(node.weight_slots(checked.types) for node in checked.graph.nodes):
-            return {}
-        raise UsageError(f"{checked.path} names no weights file (`weights:` in the spec); give one with --weights, "
-                         "or build with --random-weights to check and time the build")
-    diagnostics = Diagnostics()
-    tensors = read_for(checked, path, diagnostics)
-    if tensors is None:
-        raise SpecError(diagnostics)
-    return bind(checked, tensors, path, strict=strict)
-
-
-def options_for(checked: CheckedSpec, **overrides) -> BuildOptions:
-    """The spec's `build:` options with ``overrides`` (command-line values, strings allowed) on top,
-    every value checked before anything is lowered."""
-    options = checked.graph.build or BuildOptions()
-    checked_overrides = {}
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        try:
-            checked_overrides[key] = check_option(key, value)
-        except ValueError as error:
-            raise UsageError(str(error)) from None
-    options = options.merged(checked_overrides)
-    if options.batch is not None and not any(i.batch for i in checked.graph.inputs):
-        raise UsageError(f"--batch given, but no input of {checked.path} has a dynamic batch (-1)")
-    if options.profiles or options.batch:  # sizes the spec's ranges did not allow: every shape checked again
-        from .diagnostics import Diagnostics, SpecError
-        from .shapes import infer_shapes
-
-        diagnostics = Diagnostics()
-        infer_shapes(checked.graph, diagnostics, profiles_of(checked, options))
-        if diagnostics.has_errors:
-            raise SpecError(diagnostics)
-    return options
-
-
-def cuda_devices() -> int:
-    """How many CUDA GPUs the driver reports (0 without a driver). Used only to say early that a
-    refittable build cannot be made here."""
-    try:
-        cuda = ctypes.CDLL("libcuda.so.1")
-    except OSError:
-        return 0
-    count = ctypes.c_int(0)
-    if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0:
-        return 0
-    return count.value
-
-
-def network_for(checked: CheckedSpec, bound: dict, options: BuildOptions | None = None, builder=None,
-                quantizer="spec"):
-    """(builder, network, lowering context) for the spec; the context keeps the weight arrays alive.
-    ``quantizer``: "spec" (the spec's `quantization:` section with its scales file, if it has one),
-    None (no quantization) or a :class:`netdsl.quant.Quantizer`."""
-    from .trt.lowering import lower
-
-    trt = backend().trt
-    if builder is None:
-        builder = trt.Builder(make_logger(trt))
-    if quantizer == "spec":
-        quantizer = None
-        if checked.graph.quantization is not None:
-            from .quant import quantizer_for
-
-            quantizer = quantizer_for(checked)
-    options = options or BuildOptions()
-    network, ctx = lower(checked, bound, builder, options.precision, quantizer, profiles_of(checked, options))
-    return builder, network, ctx
-
-
 def _configure(trt, builder, config, checked: CheckedSpec, options: BuildOptions) -> None:
     if options.workspace is not None:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace)
@@ -161,15 +83,6 @@ def _configure(trt, builder, config, checked: CheckedSpec, options: BuildOptions
         config.num_compute_capabilities = len(options.targets)
         for index, target in enumerate(options.targets):
             config.set_compute_capability(getattr(trt.ComputeCapability, target.upper()), index)
-
-
-def profiles_of(checked: CheckedSpec, options: BuildOptions) -> list:
-    """The optimization profiles a build makes: the command line's (``options.profiles``) or the spec's,
-    the -1 batch's range from ``options.batch`` when given."""
-    profiles = options.profiles or checked.graph.profiles
-    if options.batch is not None:
-        profiles = [p._replace(ranges={**p.ranges, BATCH.name: options.batch}) for p in profiles]
-    return profiles
 
 
 def profile_shapes(checked: CheckedSpec, options: BuildOptions) -> list[dict]:

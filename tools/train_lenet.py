@@ -25,7 +25,7 @@ from torch.nn import functional as F
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from netdsl.export import export_weights  # noqa: E402
+from netdsl.weights.from_torch import export_weights  # noqa: E402
 
 
 class LeNet(nn.Module):

@@ -65,7 +65,7 @@ def weights_or_random(args, checked) -> dict:
         from ..weights.synthetic import random_weights
 
         return random_weights(checked, args.seed)
-    from ..build import bind_weights
+    from ..weights.bind import bind_weights
 
     return bind_weights(checked, args.weights)
 

@@ -26,7 +26,8 @@ def add_reference(add) -> None:
 
 def cmd_reference(args) -> int:
     from .. import arrays, reference
-    from ..build import bind_weights, load_spec
+    from ..spec import load as load_spec
+    from ..weights.bind import bind_weights
 
     checked = load_spec(args.spec, params=args.params)
     bound = bind_weights(checked, args.weights, args.strict)
@@ -221,7 +222,10 @@ def add_verify(add) -> None:
 
 def cmd_verify(args) -> int:
     from .. import reference, runtime
-    from ..build import bind_weights, build_plan, load_spec, manifest, options_for
+    from ..build import build_plan, manifest
+    from ..spec import load as load_spec
+    from ..trt.network import options_for
+    from ..weights.bind import bind_weights
 
     checked = load_spec(args.spec, params=args.params)
     weights = checked.weights_file(args.weights)

@@ -33,9 +33,10 @@ def add_calibrate(add) -> None:
 
 
 def cmd_calibrate(args) -> int:
-    from ..build import bind_weights, load_spec
+    from ..spec import load as load_spec
+    from ..weights.bind import bind_weights
     from ..quant.calibrate import calibrate
-    from ..quant.calibtable import spec_tensors
+    from ..quant.layer_order import spec_tensors
     from ..quant.scales import write_scales
 
     checked = load_spec(args.spec, params=args.params)

@@ -43,22 +43,6 @@ class Instance:
     with_: dict = field(default_factory=dict)  # arguments of a block shared by instances that differ in values
 
 
-def find_blocks(layers, outputs: list[str], classes: dict | None = None) -> tuple[dict[str, BlockDef], list, dict]:
-    """(blocks by name, the layer list with instances in place of the layers they stand for, renamed
-    tensors: the last tensor of each instance -> the instance's name, which stands for it). Chains
-    here, then repeated modules that are not chains (netdsl/onnx/modules.py). ``classes``: module
-    path -> class name, where known (netdsl.from_torch), names the blocks (`inverted_residual`)."""
-    from .modules import group_modules
-
-    blocks, items = find_chains(layers, classes or {})
-    renamed = {instance.layers[-1].name: instance.name for instance in items if isinstance(instance, Instance)}
-    for item in items:
-        item.inputs = [renamed.get(t, t) for t in item.inputs]
-    items, more = group_modules(blocks, items, [renamed.get(t, t) for t in outputs], classes or {})
-    renamed = {tensor: more.get(name, name) for tensor, name in renamed.items()} | more
-    return blocks, items, renamed
-
-
 def find_chains(layers, classes: dict) -> tuple[dict[str, BlockDef], list]:
     """(blocks by name, the layer list with instances in place of the chains they stand for)."""
     blocks: dict[str, BlockDef] = {}

@@ -136,23 +136,3 @@ def section(dims: dict, sizes: Sizes, notes: dict) -> list[str]:
             comment.append("the smallest step at which every layer's sizes agree")
         lines.append(f"  {name}: {entry}}}  # {'; '.join(comment)}")
     return lines
-
-
-def import_sized(model, partial: bool, sizes: Sizes):
-    """The imported graph (netdsl/onnx/graph_import.py) at the smallest step of the named dimensions at
-    which nothing is left out; else the attempt that gets furthest (its problems are the ones no step
-    solves)."""
-    from .graph_import import import_graph
-
-    best = None
-    for step in STEPS:
-        attempt = import_graph(model, partial, sizes.with_step(step))
-        open_steps = [n for n, batch in attempt.dims.items() if not batch and n not in sizes.steps]
-        if not sizes.with_step(step).fits(attempt.dims):
-            continue
-        score = (-len(attempt.layers), len(attempt.problems))
-        if best is None or score < best[0]:
-            best = score, attempt
-        if not attempt.problems or not open_steps:
-            break
-    return best[1] if best is not None else import_graph(model, partial, sizes)

@@ -256,7 +256,7 @@ def tensor_info(name: str, t: TensorType):
 
 
 def to_model(checked, bound: dict):
-    """The ONNX ModelProto of a checked spec with its bound weights (``netdsl.build.bind_weights``, or
+    """The ONNX ModelProto of a checked spec with its bound weights (``netdsl.weights.bind.bind_weights``, or
     ``netdsl.weights.synthetic.random_weights``). Raises ExportError listing every layer that has no
     ONNX form."""
     from onnx import helper
@@ -289,7 +289,7 @@ def to_model(checked, bound: dict):
                                    outputs, list(emitter.initializers.values()), value_info=inner)
     model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="netdsl", ir_version=IR_VERSION)
-    from .. import __version__
+    from .._version import __version__
 
     model.producer_version = __version__
     batches = {f"netdsl.batch.{i.name}": ",".join(map(str, i.batch)) for i in graph.inputs if i.batch}
@@ -308,7 +308,7 @@ def export(spec: str, output: str, weights: str | None = None, random_seed: int 
     for the spec's `params:`. Returns what was written (for the CLI)."""
     from onnx import checker
 
-    from ..build import bind_weights
+    from ..weights.bind import bind_weights
     from ..files import write_atomic
     from ..spec import load
 

@@ -32,6 +32,7 @@ from ..ops import REGISTRY, ShapeError
 from ..tensors import BATCH, DTYPES, Dim, Size, TensorType
 from . import NodeInfo, NotExpressible, Operand, attributes, convert
 from . import symbolic
+from .dims import STEPS, Sizes, dim_name, profile_of
 
 PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*\Z")  # state_dict keys, not onnx::Mul_12
 MAX_FOLDED = 2**26  # elements of one constant computed at import time
@@ -96,8 +97,6 @@ class ImportedGraph:
 
 class GraphImporter:
     def __init__(self, model, partial: bool = False, sizes=None):
-        from .dims import Sizes
-
         self.model = model
         self.graph = model.graph
         self.partial = partial
@@ -136,8 +135,6 @@ class GraphImporter:
         self.outputs_of_graph = {o.name for o in self.graph.output}
         from ..symbolic import allowed
         from .attention import fuse_attention
-        from .dims import profile_of
-
         with allowed([profile_of(self.dims, self.sizes)] if self.dims else None):
             for node in self.ordered_nodes():
                 self.visit(node)
@@ -193,8 +190,6 @@ class GraphImporter:
         self.values[value.name] = Tensor(name, t)
 
     def named_dim(self, dim_param: str, input_name: str, axis: int) -> Dim:
-        from .dims import dim_name
-
         name = dim_name(dim_param, input_name, axis)
         self.dims.setdefault(name, axis == 0)
         if dim_param and dim_param != name:
@@ -669,3 +664,21 @@ def import_graph(model, partial: bool = False, sizes=None) -> ImportedGraph:
     """The model's graph as netdsl layers with provisional names (see naming.assign); ``sizes``: the
     ranges of its dynamic dimensions (netdsl/onnx/dims.py)."""
     return GraphImporter(model, partial, sizes).run()
+
+
+def import_sized(model, partial: bool, sizes: Sizes):
+    """The imported graph at the smallest step of the named dimensions (netdsl/onnx/dims.py) at which
+    nothing is left out; else the attempt that gets furthest (its problems are the ones no step
+    solves)."""
+    best = None
+    for step in STEPS:
+        attempt = import_graph(model, partial, sizes.with_step(step))
+        open_steps = [n for n, batch in attempt.dims.items() if not batch and n not in sizes.steps]
+        if not sizes.with_step(step).fits(attempt.dims):
+            continue
+        score = (-len(attempt.layers), len(attempt.problems))
+        if best is None or score < best[0]:
+            best = score, attempt
+        if not attempt.problems or not open_steps:
+            break
+    return best[1] if best is not None else import_graph(model, partial, sizes)

@@ -69,9 +69,9 @@ def import_model(model, spec_path: str, weights_file: str, partial: bool = False
     """The spec text and weights of a ModelProto (nothing written); ``spec_path`` names it in messages;
     ``classes`` (module path -> class name, from netdsl.from_torch) names its blocks."""
     from . import naming
-    from .blocks import find_blocks
-    from .dims import Sizes, import_sized, recorded, unknown_names
-    from .graph_import import NotExpressibleGraph
+    from .dims import Sizes, recorded, unknown_names
+    from .graph_import import NotExpressibleGraph, import_sized
+    from .modules import find_blocks
 
     given = sizes or Sizes()
     sizes = recorded(given, {p.key: p.value for p in model.metadata_props})

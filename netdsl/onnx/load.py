@@ -16,7 +16,7 @@ from ..diagnostics import NetdslError
 
 MAX_FILE = 2**31 - 1  # protobuf's own limit for one message
 MAX_ELEMENTS = 2**31 - 1  # per tensor (TensorRT's volume limit)
-MAX_NODES = 100_000  # netdsl's layer limit (spec/expand.py)
+MAX_NODES = 100_000  # netdsl's layer limit (spec/blocks.py)
 MAX_TOTAL_BYTES = 16 * 2**30  # all initializers together, external data included
 
 

@@ -32,6 +32,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .blocks import BLOCK_INPUT, BlockDef, Instance, class_stem, find_chains, unique_block_name, written_default
+
 COMMUTATIVE = {"add", "mul", "max", "min"}
 MAX_SWAPS = 4  # commutative layers a join may try both operand orders of (2**4 tries)
 
@@ -118,8 +120,6 @@ def unit_at(items: list, start: int, end: int, prefix: str, readers: dict) -> Un
 
 
 def input_names(count: int) -> list[str]:
-    from .blocks import BLOCK_INPUT
-
     return [BLOCK_INPUT] if count == 1 else [f"{BLOCK_INPUT}{i}" for i in range(count)]
 
 
@@ -210,6 +210,20 @@ def passes_through(union: list[Row], rows: list[Row], extra: set[str]) -> bool:
 # -- finding ---------------------------------------------------------------------------------------------
 
 
+def find_blocks(layers, outputs: list[str], classes: dict | None = None) -> tuple[dict[str, BlockDef], list, dict]:
+    """(blocks by name, the layer list with instances in place of the layers they stand for, renamed
+    tensors: the last tensor of each instance -> the instance's name, which stands for it). Chains
+    first (netdsl/onnx/blocks.py), then repeated modules that are not chains (here). ``classes``: module
+    path -> class name, where known (netdsl.from_torch), names the blocks (`inverted_residual`)."""
+    blocks, items = find_chains(layers, classes or {})
+    renamed = {instance.layers[-1].name: instance.name for instance in items if isinstance(instance, Instance)}
+    for item in items:
+        item.inputs = [renamed.get(t, t) for t in item.inputs]
+    items, more = group_modules(blocks, items, [renamed.get(t, t) for t in outputs], classes or {})
+    renamed = {tensor: more.get(name, name) for tensor, name in renamed.items()} | more
+    return blocks, items, renamed
+
+
 def group_modules(blocks: dict, items: list, outputs: list[str], classes: dict) -> tuple[list, dict]:
     """Replaces units of one structure by block instances (adding the blocks to ``blocks``); returns
     the new item list and the renamed tensors (a unit's last tensor -> the instance's name).
@@ -256,8 +270,6 @@ def place(clusters: list[Cluster], unit: Unit) -> None:
 def substitute(items: list, new: dict, renamed: dict) -> list:
     """The items with each new unit's items replaced by its instance, and references to a unit's last
     tensor by the instance's name."""
-    from .blocks import Instance
-
     for unit, _ in new.values():
         renamed[output_of(unit.items[-1])] = unit.name
     result, skip = [], set()
@@ -282,8 +294,6 @@ def substitute(items: list, new: dict, renamed: dict) -> list:
 
 def write_block(cluster: Cluster, blocks: dict, classes: dict) -> None:
     """The block of a cluster and the `with:` of each member's instance."""
-    from .blocks import BlockDef, class_stem, unique_block_name
-
     members = cluster.members
     present = [{r.name: r for r in unit.rows} for unit in members]
     values = member_values(cluster.rows, present, blocks)
@@ -335,8 +345,6 @@ def member_values(rows: list[Row], present: list[dict], blocks: dict) -> dict:
 
 def default(row: Row, key: str, params: dict, blocks: dict):
     """The value a parameter has where a layer (or a chain instance's `with:`) leaves it out."""
-    from .blocks import written_default
-
     if row.block is None:
         return written_default(row.kind, key, params)
     return blocks[row.block[0]].params.get(key)
@@ -382,8 +390,6 @@ def switch_names(rows: list[Row], present: list[dict]) -> dict[str, list[str]]:
 def previous_row(rows: list[Row], index: int, switches: dict) -> str | None:
     """What a row reads when it names no inputs; None after a switched layer (which may pass its
     input on instead)."""
-    from .blocks import BLOCK_INPUT
-
     if index == 0:
         return BLOCK_INPUT
     switched = {name for names in switches.values() for name in names}

@@ -136,9 +136,7 @@ class Slicer:
         self.count += 1
         layer = network.add_slice(x, tuple(start), tuple(d if isinstance(d, int) else 1 for d in size), tuple(stride))
         if has_named_dims(size):  # sizes computed from the named dimensions (the batch among them)
-            from ..trt.dims import shape_tensors
-
-            layer.set_input(2, shape_tensors(self.ctx).shape(size))
+            layer.set_input(2, self.ctx.shape_tensor(size))
         elif self.dynamic:
             if self.batch is None:
                 shape = self.ctx.label(network.add_shape(self.batch_of), "shape").get_output(0)

@@ -8,7 +8,7 @@ TensorRT-RTX builds in float32 only) counts the cells along each axis."""
 from ..params import Float, Param
 from ..tensors import show_shape
 from . import ShapeError, TensorType, register
-from .axes import reshape
+from ._axes import reshape
 from .primitive import Primitive
 
 MAX_CONSTANT_CELLS = 1 << 20  # larger static grids are filled at run time too, not stored in the plan (12 MiB)

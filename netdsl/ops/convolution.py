@@ -89,7 +89,7 @@ class Convolution(Op):
         return through_2d(ctx, x, x_type, ctx.types[node.name].shape, self.window(node, x_type), convolution)
 
     def reference(self, node, ctx, x):
-        from ..reference import convolution
+        from ._numpy import convolution
 
         p = node.params
         win = self.window(node, ctx.input_type())

@@ -3,7 +3,7 @@
 from ..params import Int, Param
 from ..tensors import FLOAT_DTYPES
 from . import register
-from .axes import normalize_axes
+from ._axes import normalize_axes
 from .primitive import Primitive
 
 

@@ -120,9 +120,7 @@ class Interpolate(Op):
         if scales is not None:
             layer.scales = [1.0, 1.0] + list(scales)
         else:
-            from ..trt.dims import shape_tensors
-
-            layer.set_input(1, shape_tensors(ctx).shape(ctx.types[node.name].shape))
+            layer.set_input(1, ctx.shape_tensor(ctx.types[node.name].shape))
         transform = trt.ResizeCoordinateTransformation
         if p["mode"] == "nearest":  # PyTorch: source index floor(dst * in / out)
             layer.resize_mode = trt.InterpolationMode.NEAREST

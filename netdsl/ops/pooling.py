@@ -62,7 +62,7 @@ class Pooling(Op):
         # the padded input (count_include_pad) or inside the input; a ceil-mode overhang counts for neither.
         import numpy as np
 
-        from ..reference import pad_to_cover, windows
+        from ._numpy import pad_to_cover, windows
 
         win = self.window(node, ctx.input_type())
         rank, out_sizes = win.rank, ctx.output_shape()[2:]

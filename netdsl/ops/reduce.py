@@ -4,7 +4,7 @@ min, product. Integer inputs keep their dtype (torch promotes sums and products 
 from ..params import Bool, Param
 from ..tensors import FLOAT_DTYPES, TensorType
 from . import register
-from .axes import Axes, mask, normalize_axes
+from ._axes import Axes, mask, normalize_axes
 from .primitive import Primitive
 
 

@@ -106,9 +106,7 @@ class Reshape(Primitive):
             if dims.count(-1) <= 1:
                 layer.reshape_dims = tuple(dims)
             else:
-                from ..trt.dims import shape_tensors
-
-                layer.set_input(1, shape_tensors(ctx).shape(out.shape))
+                layer.set_input(1, ctx.shape_tensor(out.shape))
             return ctx.label(layer).get_output(0)
         if sum(isinstance(d, Dim) for d in out.shape) > 1:
             raise ShapeError("a reshape keeping two dynamic dimensions needs shape tensors, which netdsl does not "

@@ -5,7 +5,7 @@ it mixes samples. Inside a composite's expansion any axis is allowed."""
 from ..params import Int, Param
 from ..tensors import TensorType
 from . import ShapeError, register, show_shape
-from .axes import at_least_2d, reshape
+from ._axes import at_least_2d, reshape
 from .primitive import Composite, Primitive
 
 

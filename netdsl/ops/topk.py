@@ -7,7 +7,7 @@ from ..params import Bool, Int, Param
 from ..symbolic import below
 from ..tensors import FLOAT_DTYPES, TensorType, show_shape
 from . import ShapeError, register
-from .axes import Axes, at_least_2d, normalize_axes, reshape
+from ._axes import Axes, at_least_2d, normalize_axes, reshape
 from .primitive import Primitive
 
 MAX_K = 3840  # TensorRT's top-k layer refuses a larger k (checked on TensorRT-RTX 1.7; documented for TensorRT 10)
@@ -24,7 +24,7 @@ def order(x, axis: int, largest: bool):
 
 def top(ctx, x, axis: int, k: int, largest: bool):
     """TensorRT's top-k of a Value along ``axis``: (values, indices) at rank 2 or more, and that shape's
-    axis offset (see :func:`netdsl.ops.axes.at_least_2d`)."""
+    axis offset (see :func:`netdsl.ops._axes.at_least_2d`)."""
     tensor, padded, offset = at_least_2d(ctx, x.data, x.type.shape)
     operation = ctx.trt.TopKOperation.MAX if largest else ctx.trt.TopKOperation.MIN
     layer = ctx.label(ctx.network.add_topk(tensor, operation, k, 1 << (axis + offset)), "topk")

@@ -10,7 +10,7 @@ SIGNED = FLOAT_DTYPES + ("int8", "int32", "int64")
 
 class Unary(Primitive):
     trt_operation = ""  # the TensorRT UnaryOperation member
-    numpy = ""  # the numpy function (or netdsl.reference helper)
+    numpy = ""  # the numpy function (or a netdsl.ops._numpy kernel)
     result_dtype: str | None = None
 
     def infer(self, p, x):
@@ -20,7 +20,7 @@ class Unary(Primitive):
         import numpy as np
 
         if self.numpy == "erf":
-            from ..reference import erf
+            from ._numpy import erf
 
             return erf(x)
         return getattr(np, self.numpy)(x)

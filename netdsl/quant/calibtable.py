@@ -16,6 +16,7 @@ import struct
 from dataclasses import dataclass, field
 
 from ..diagnostics import Diagnostics, Pos, Source, UsageError, did_you_mean
+from .layer_order import match_names, spec_tensors
 from .scales import HEADER_KEY, Scales, ScalesError
 
 INT8_MAX = 127.0
@@ -99,14 +100,8 @@ def read_table(path: str) -> Table:
     return parse_table(text, path)
 
 
-def spec_tensors(checked) -> list[str]:
-    """Every tensor of the spec in graph order (inputs, then each layer's outputs): TensorRT's order."""
-    return [i.name for i in checked.graph.inputs] + [name for node in checked.graph.nodes for name in node.outputs]
-
-
 def import_table(checked, path: str) -> tuple[Scales, Report]:
     from . import placement
-    from .layer_order import match_names
 
     table = read_table(path)
     known = spec_tensors(checked)

@@ -91,10 +91,13 @@ def output_index(match) -> int:
     return int(match.group(match.re.groups - 1) or match.group(match.re.groups) or 0)
 
 
+def spec_tensors(checked) -> list[str]:
+    """Every tensor of the spec in graph order (inputs, then each layer's outputs): TensorRT's order."""
+    return [i.name for i in checked.graph.inputs] + [name for node in checked.graph.nodes for name in node.outputs]
+
+
 def match_names(names: list[str], checked) -> Matching:
     """Match the cache's tensor ``names`` (in the cache's order) to ``checked``'s tensors."""
-    from .calibtable import spec_tensors
-
     tensors = spec_tensors(checked)
     rank = {name: index for index, name in enumerate(tensors)}
     nodes = {node.name: node for node in checked.graph.nodes}

@@ -9,7 +9,7 @@ toolkits keep in a model's ``state_dict``, used instead of calibrating.
   ``<module>.input_quantizer._amax`` and ``<module>.weight_quantizer._amax``.
 
 The module names must be the spec's layer names (netdsl's specs use PyTorch's). Export the state_dict
-with :func:`netdsl.export.export_weights` (safetensors; netdsl reads no pickles).
+with :func:`netdsl.weights.from_torch.export_weights` (safetensors; netdsl reads no pickles).
 """
 
 from __future__ import annotations

@@ -53,6 +53,21 @@ def backend() -> Backend:
     return _backend
 
 
+def cuda_devices() -> int:
+    """How many CUDA GPUs the driver reports (0 without a driver). Used only to say early that a
+    refittable build, or reading a plan back, cannot be done here."""
+    import ctypes
+
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return 0
+    count = ctypes.c_int(0)
+    if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0:
+        return 0
+    return count.value
+
+
 _loggers: dict = {}
 
 

@@ -14,7 +14,7 @@ from ..symbolic import Dim, FloorDiv, evaluate
 
 
 class ShapeTensors:
-    """int64 shape tensors for the sizes of one network (see :func:`shape_tensors`)."""
+    """int64 shape tensors for the sizes of one network (kept on the lowering context: ``ctx.size_tensors``)."""
 
     def __init__(self, ctx):
         self.ctx = ctx
@@ -81,14 +81,6 @@ class ShapeTensors:
         self.steps += 1
         layer = self.ctx.network.add_elementwise(a, b, getattr(self.ctx.trt.ElementWiseOperation, name))
         return self.ctx.label(layer, f"size[{key.replace('//', ' div ')}]#{self.steps}").get_output(0)
-
-
-def shape_tensors(ctx) -> ShapeTensors:
-    """The network's ShapeTensors (made on first use, kept on the lowering context)."""
-    found = getattr(ctx, "_shape_tensors", None)
-    if found is None:
-        found = ctx._shape_tensors = ShapeTensors(ctx)
-    return found
 
 
 def corners(profiles) -> list[tuple[str, dict]]:

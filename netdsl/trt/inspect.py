@@ -254,7 +254,9 @@ def lowered(path: str, weights: str | None = None, precision: str | None = None,
     """(checked spec, builder, network, lowering context) for a spec: its weights when ``weights`` is
     given, else zeros of the right shapes (what inspection needs). ``params``: values for the spec's
     `params:` (the command line's --set)."""
-    from ..build import bind_weights, load_spec, network_for, options_for
+    from ..spec import load as load_spec
+    from ..weights.bind import bind_weights
+    from .network import network_for, options_for
 
     checked = checked or load_spec(path, params=params)
     bound = bind_weights(checked, weights) if weights else zero_weights(checked)
@@ -275,8 +277,7 @@ def inspect_plan(path: str) -> NetworkInfo:
     run on this project's machines."""
     import json
 
-    from ..build import cuda_devices
-    from . import backend, make_logger
+    from . import backend, cuda_devices, make_logger
 
     if cuda_devices() == 0:
         raise NetdslError(f"inspecting an engine plan needs a GPU (TensorRT deserializes plans on the device); "

@@ -19,6 +19,7 @@ from ..ops import show_shape
 from ..symbolic import allowed
 from ..tensors import output_dtype as engine_output_dtype
 from . import backend
+from .dims import ShapeTensors
 
 FP16_MAX = 65504.0
 
@@ -60,6 +61,7 @@ class Lowering:
         self.is_rtx = False
         self.notes: list[str] = []  # what the build should tell the user (precision workarounds)
         self.quant = None  # netdsl.quant.lowering.QDQ when the spec quantizes: Q/DQ on layer inputs and weights
+        self.size_tensors = ShapeTensors(self)  # int64 tensors of the symbolic sizes, each built once per network
 
     # -- weights -----------------------------------------------------------------------------------
 
@@ -175,6 +177,11 @@ class Lowering:
         self.label(layer, part)
         self.constant_layers[layer.name] = converted
         return layer.get_output(0)
+
+    def shape_tensor(self, shape):
+        """A 1-D int64 tensor holding the netdsl ``shape`` (ints and symbolic sizes), computed from the
+        network inputs at run time: for the shape input of a shuffle, slice or resize."""
+        return self.size_tensors.shape(shape)
 
     def expand_rank(self, tensor, t, rank: int):
         """``tensor`` (of netdsl type ``t``) with 1s prepended up to ``rank`` (TensorRT broadcasts only

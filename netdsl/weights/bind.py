@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..diagnostics import Diagnostic, Diagnostics, Pos, Source, SpecError, did_you_mean
+from ..diagnostics import Diagnostic, Diagnostics, Pos, Source, SpecError, UsageError, did_you_mean
 from ..ops import show_shape
 from ..spec.weightnames import WeightsSource, find_prefix_rule, suggest_mapping
 from ..tensors import INTEGER_DTYPES
-from . import FLOAT_DTYPES, Tensor
+from .stored import FLOAT_DTYPES, Tensor
 
 IGNORED_SUFFIXES = (".num_batches_tracked",)
 BINDABLE = FLOAT_DTYPES + ("float64",)
@@ -29,6 +29,22 @@ class BoundWeight:
     layer: str
     slot: str
     array: object  # float32 numpy array, shaped as the slot
+
+
+def bind_weights(checked, path: str | None = None, strict: bool = False) -> dict[str, BoundWeight]:
+    """Bound weights (canonical name -> BoundWeight) from ``path`` or the spec's default file; raises
+    SpecError listing every problem."""
+    path = checked.weights_file(path)
+    if path is None:
+        if not any(node.weight_slots(checked.types) for node in checked.graph.nodes):
+            return {}
+        raise UsageError(f"{checked.path} names no weights file (`weights:` in the spec); give one with --weights, "
+                         "or build with --random-weights to check and time the build")
+    diagnostics = Diagnostics()
+    tensors = read_for(checked, path, diagnostics)
+    if tensors is None:
+        raise SpecError(diagnostics)
+    return bind(checked, tensors, path, strict=strict)
 
 
 def bind(checked, tensors: dict[str, Tensor], path: str, strict: bool = False,
@@ -200,7 +216,6 @@ def check_with_weights(spec_path: str, weights: str | None = None, strict: bool 
     has errors, the weights of the layers that did check are still checked, so an edited layer's
     weight-shape mismatch shows up beside the shape error it causes downstream. ``params``: values for the
     spec's `params:` (the command line's --set)."""
-    from ..diagnostics import UsageError
     from ..spec import check
 
     checked, diagnostics = check(spec_path, partial=True, params=params)

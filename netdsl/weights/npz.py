@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from . import Tensor, fail
+from .stored import Tensor, fail
 
 MAX_TOTAL = 16 * 1024**3  # 16 GiB uncompressed
 MAX_RATIO = 1000  # a zip bomb inflates far beyond this

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 
-from . import Tensor, fail
+from .stored import Tensor, fail
 
 MAX_HEADER = 100 * 1024 * 1024
 MAX_RANK = 8

@@ -15,7 +15,7 @@ from __future__ import annotations
 import mmap
 import os
 
-from . import Tensor, fail
+from .stored import Tensor, fail
 
 MAX_NAME = 1024
 RELEASE = 16 << 20  # bytes of the map read before they are released

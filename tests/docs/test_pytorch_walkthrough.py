@@ -9,10 +9,10 @@ import pytest
 
 from netdsl import reference
 from netdsl.diagnostics import Diagnostics
-from netdsl.export import export_weights
 from netdsl.spec import load
 from netdsl.weights import read_weights
 from netdsl.weights.bind import bind
+from netdsl.weights.from_torch import export_weights
 
 torch = pytest.importorskip("torch")
 PAGE = pathlib.Path(__file__).resolve().parents[2] / "docs" / "pytorch.md"

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from netdsl.reference import deconvolution
-from netdsl.spec import check_text
+from netdsl.ops._numpy import deconvolution
 from netdsl.ops.deconvolution import spread
 from netdsl.ops.pooling import cell_starts
+from netdsl.spec import check_text
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

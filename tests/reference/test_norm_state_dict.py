@@ -6,8 +6,8 @@ import pytest
 
 from netdsl import reference
 from netdsl.build import bind_weights
-from netdsl.export import export_weights
 from netdsl.spec import check_text
+from netdsl.weights.from_torch import export_weights
 
 torch = pytest.importorskip("torch")
 nn = torch.nn

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from netdsl.diagnostics import NetdslError
-from netdsl.export import export_weights
 from netdsl.weights import read_weights, write_weights
 from netdsl.weights.convert import convert
+from netdsl.weights.from_torch import export_weights
 
 torch = pytest.importorskip("torch")
 ROOT = pathlib.Path(__file__).resolve().parents[2]

@@ -13,10 +13,10 @@ import pytest
 
 from netdsl import reference, summary
 from netdsl.cli import main
-from netdsl.export import export_weights
 from netdsl.spec import load
 from netdsl.weights import read_weights
 from netdsl.weights.bind import bind
+from netdsl.weights.from_torch import export_weights
 from yolo_oracle import ultralytics_module
 
 torch = pytest.importorskip("torch")

@@ -1,6 +1,6 @@
 """EfficientNet-B0 and MobileNetV3-Small (specs/zoo) against PyTorch models with torchvision's module names
 (tests/zoo/torch_models_cnn2.py): torchvision's parameter counts and GFLOPS figures, weights exported by
-netdsl.export binding strictly with no renaming, the reference executor equal to the model in eval mode
+netdsl.weights.from_torch binding strictly with no renaming, the reference executor equal to the model in eval mode
 on batch 2 (slow), and TensorRT-RTX builds in float16 and bfloat16 (slow; tests/trt/test_build.py builds
 every shipped spec in float32 in the default run)."""
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from netdsl import build, reference, summary
-from netdsl.export import export_weights
 from netdsl.spec.buildopts import BuildOptions
+from netdsl.weights.from_torch import export_weights
 
 torch = pytest.importorskip("torch")
 HERE = pathlib.Path(__file__).resolve().parent
@@ -65,7 +65,7 @@ def test_parameters_and_macs_are_torchvisions(name):
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """name -> (model in eval mode with random weights, path of its weights exported by netdsl.export)."""
+    """name -> (model in eval mode with random weights, path of its weights exported by netdsl.weights.from_torch)."""
     models = {}
 
     def get(name):

@@ -1,6 +1,6 @@
 """ConvNeXt-T and Swin-T against their PyTorch definitions (tests/zoo/torch_models_swin.py, torchvision's
 module names): parameter counts and MACs equal torchvision's published figures; weights exported by
-netdsl.export bind with no renaming; the reference executor equals the model in eval mode on batch 2;
+netdsl.weights.from_torch bind with no renaming; the reference executor equals the model in eval mode on batch 2;
 TensorRT-RTX builds them in float32, float16 and bfloat16, its inferred shapes equal to netdsl's (the
 lowering compares them layer by layer, and the outputs here)."""
 
@@ -13,9 +13,9 @@ import pytest
 
 from netdsl import reference, summary
 from netdsl.build import load_spec
-from netdsl.export import export_weights
 from netdsl.weights import read_weights
 from netdsl.weights.bind import bind
+from netdsl.weights.from_torch import export_weights
 
 torch = pytest.importorskip("torch")
 HERE = pathlib.Path(__file__).resolve().parent

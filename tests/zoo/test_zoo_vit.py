@@ -12,9 +12,9 @@ import pytest
 
 from netdsl import reference, summary
 from netdsl.build import bind_weights, build_plan, load_spec, network_for
-from netdsl.export import export_weights
 from netdsl.spec import check_text
 from netdsl.spec.buildopts import BuildOptions
+from netdsl.weights.from_torch import export_weights
 from opcases import random_weights
 
 torch = pytest.importorskip("torch")

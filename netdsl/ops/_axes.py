@@ -78,9 +78,7 @@ def reshape(ctx, tensor, shape, part: str):
     if sum(not isinstance(d, int) for d in shape) <= 1:
         layer.reshape_dims = tuple(d if isinstance(d, int) else -1 for d in shape)
     else:
-        from ..trt.dims import shape_tensors
-
-        layer.set_input(1, shape_tensors(ctx).shape(shape))
+        layer.set_input(1, ctx.shape_tensor(shape))
     return ctx.label(layer, part).get_output(0)
 
 

@@ -1,6 +1,6 @@
 """Export a PyTorch model's weights for netdsl (and for tensorrtx's C++ loaders).
 
-    from netdsl.export import export_weights
+    from netdsl.weights.from_torch import export_weights
     export_weights(model, "weights/model.safetensors")   # dtypes and shapes kept
     export_weights(model, "weights/model.wts")           # tensorrtx text format, float32
 
@@ -40,7 +40,7 @@ def export_weights(model_or_state, path: str, metadata: dict | None = None) -> N
     `.wts` follows tensorrtx's gen_wts.py: every entry (buffers such as ``num_batches_tracked``
     included) as float32 big-endian hex, which tensorrtx's ``>> std::hex`` loaders read.
     ``metadata`` (strings) goes into a safetensors header."""
-    from .weights import Tensor, weight_format, write_weights
+    from . import Tensor, weight_format, write_weights
 
     kind = weight_format(path)
     arrays, dtypes = state_arrays(model_or_state)
