@@ -3,7 +3,8 @@
 computes, and the located error of every case that must fail), the reference executor against PyTorch
 (same file), and the lowering on TensorRT-RTX in float32 and float16 (tests/trt/test_cases.py).
 
-Each module here holds ``CASES``, a list of :class:`Case`, for one group of kinds.
+Each module here is named after the op module of netdsl/ops/ whose kinds it tests and holds ``CASES``, a
+list of :class:`Case`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,14 @@
+"""Cases of netdsl/ops/softmax.py: log_softmax, softmax."""
+
 import torch
+import torch.nn.functional as F
 
 from opcases import Case
 
+
 CASES = [
+    Case("softmax", inputs=[(3, 10)], torch=lambda x: F.softmax(x, 1)),
+    Case("softmax", {"axis": -1}, inputs=[(2, 3, 4, 5)], low=-20, high=20, torch=lambda x: F.softmax(x, -1), name="wide-range"),
     Case("softmax", inputs=[(2, 10)], torch=lambda x: torch.softmax(x, 1)),
     Case("softmax", {"axis": -1}, inputs=[(2, 3, 4, 5)], torch=lambda x: torch.softmax(x, -1)),
     Case("softmax", {"axis": 2}, inputs=[(3, 1, 7, 2)], torch=lambda x: torch.softmax(x, 2)),
