@@ -43,3 +43,11 @@ CASES = [
     Case("batch_norm", {}, inputs=[((2, 3, 5), "float16")], torch=half(batch_norm()), **HALF),
     Case("batch_norm", {}, inputs=[(6,)], error="shape-mismatch", message="[N, C, ...]"),
 ]
+
+# Also built with a dynamic batch
+CASES += [
+    Case("batch_norm", {"eps": 0.001}, inputs=[(2, 6, 5, 5)], torch=bn(0.001), weights=variances),
+    Case("batch_norm", {}, inputs=[(2, 8, 4, 4)], torch=bn(), weights=variances,
+         batch_builds=("float32", "float16", "bfloat16")),
+    Case("batch_norm", {"eps": 0.001}, inputs=[(2, 8)], torch=bn(0.001), weights=variances, batch_builds=("float32",)),
+]

@@ -24,3 +24,12 @@ CASES = [
     Case("concat", {"axis": 1}, inputs=[((3, 1), "bfloat16"), ((3, 2), "bfloat16")],
          torch=lambda a, b: torch.cat([a.bfloat16(), b.bfloat16()], 1), atol=8e-3, rtol=8e-3),
 ]
+
+# Also built with a dynamic batch
+CASES += [
+    Case("concat", inputs=[(2, 4, 3, 5)] * 2, torch=lambda a, b: torch.cat([a, b], 1)),
+    Case("concat", {"axis": -1}, inputs=[(2, 4, 3, 5)] * 3, torch=lambda a, b, c: torch.cat([a, b, c], -1)),
+    Case("concat", inputs=[(2, 8, 4, 4)] * 2, torch=lambda a, b: torch.cat([a, b], 1), batch_builds=("float32",)),
+    Case("concat", {"axis": 3}, inputs=[(2, 8, 4, 4)] * 2, torch=lambda a, b: torch.cat([a, b], 3),
+         batch_builds=("float32",)),
+]

@@ -61,3 +61,22 @@ CASES = [
     Case("convolution", {"out_channels": 2, "kernel": 12}, inputs=[X1], error="shape-mismatch",
          message="larger than the padded input"),
 ]
+
+# Also built with a dynamic batch
+CASES += [
+    Case("convolution", {"out_channels": 4, "kernel": 3}, inputs=[(2, 8, 16, 16)], torch=conv(), atol=1e-4,
+         batch_builds=("float32", "float16", "bfloat16")),
+    Case("convolution", {"out_channels": 4, "kernel": [3, 5], "stride": 2, "padding": [1, 2], "bias": False},
+         inputs=[(2, 8, 16, 17)], torch=conv(2, (1, 2)), atol=1e-4, batch_builds=("float32",)),
+    Case("convolution", {"out_channels": 8, "kernel": 3, "padding": "same", "stride": 2}, inputs=[(2, 8, 15, 16)],
+         # same: out = ceil(in / 2); height: total padding 2, width: 1, the odd cell at the end
+         torch=lambda x, w: F.conv2d(F.pad(x, (0, 1, 1, 1)), w["weight"], w["bias"], 2), atol=1e-4,
+         batch_builds=("float32", "float16", "bfloat16")),
+    Case("convolution", {"out_channels": 8, "kernel": 3, "groups": 8, "dilation": 2}, inputs=[(2, 8, 16, 16)],
+         torch=conv(dilation=2, groups=8), atol=1e-4, batch_builds=("float32",)),
+    Case("convolution", {"out_channels": 4, "kernel": 2, "padding": {"top": 1, "bottom": 0, "left": 0, "right": 1}},
+         inputs=[(2, 8, 9, 9)], torch=lambda x, w: F.conv2d(F.pad(x, (0, 1, 1, 0)), w["weight"], w["bias"]),
+         atol=1e-4, batch_builds=("float32", "float16", "bfloat16")),
+    Case("convolution", {"out_channels": 4, "kernel": 3, "padding": 1}, inputs=[(2, 3, 11)],
+         torch=conv_nd(F.conv1d, padding=1), batch_builds=("float32", "float16")),
+]

@@ -49,3 +49,17 @@ CASES = [
     Case("deconvolution", {"out_channels": 2, "kernel": 3, "output_padding": [1, 1]}, inputs=[X3],
          error="shape-mismatch", message="`output_padding` gives 2 values"),
 ]
+
+# Also built with a dynamic batch: output_padding and 1-D windows (lowered through 2-D) then take their batch
+# size from a shape tensor
+CASES += [
+    Case("deconvolution", {"out_channels": 4, "kernel": 4, "stride": 2, "padding": 1}, inputs=[(2, 8, 8, 8)],
+         torch=deconv(2, (1, 1, 1, 1)), atol=1e-4, batch_builds=("float32",)),
+    Case("deconvolution", {"out_channels": 8, "kernel": 3, "groups": 2, "bias": False, "dilation": 2},
+         inputs=[(2, 8, 8, 8)], torch=deconv(1, (0, 0, 0, 0), 2, 2), atol=1e-4,
+         batch_builds=("float32", "float16", "bfloat16")),
+    Case("deconvolution", {"out_channels": 2, "kernel": 2, "stride": 3, "output_padding": 1}, inputs=[(2, 3, 5, 6)],
+         torch=deconv_nd(F.conv_transpose2d, 3, output_padding=1), batch_builds=("float32", "float16")),
+    Case("deconvolution", {"out_channels": 2, "kernel": 2, "stride": 2, "dilation": 2}, inputs=[(2, 4, 5)],
+         torch=deconv_nd(F.conv_transpose1d, 2, dilation=2), batch_builds=("float32", "float16")),
+]

@@ -30,3 +30,20 @@ CASES = [
     Case("logical_and", inputs=[(2, 3), (2, 3)], error="wrong-dtype", message="takes bool"),
     Case("sub", inputs=[(2, 3), (2, 3), (2, 3)], error="input-count"),
 ]
+
+# Three or two inputs of one shape, also built with a dynamic batch
+CASES += [
+    Case("add", inputs=[(2, 4, 3, 5)] * 3, torch=lambda a, b, c: a + b + c),
+    Case("sub", inputs=[(2, 4, 3, 5)] * 2, torch=lambda a, b: a - b),
+    Case("mul", inputs=[(2, 4, 3, 5)] * 3, torch=lambda a, b, c: a * b * c),
+    Case("div", inputs=[(2, 4, 3, 5)] * 2, torch=lambda a, b: a / b),
+    Case("max", inputs=[(2, 4, 3, 5)] * 3, torch=lambda a, b, c: torch.maximum(torch.maximum(a, b), c)),
+    Case("min", inputs=[(2, 4, 3, 5)] * 2, torch=lambda a, b: torch.minimum(a, b)),
+    Case("add", inputs=[(2, 8, 4, 4)] * 2, torch=lambda a, b: a + b, batch_builds=("float32", "float16", "bfloat16")),
+    Case("sub", inputs=[(2, 8, 4, 4)] * 2, torch=lambda a, b: a - b, batch_builds=("float32",)),
+    Case("mul", inputs=[(2, 8, 4, 4)] * 2, torch=lambda a, b: a * b, batch_builds=("float32",)),
+    Case("div", inputs=[(2, 8, 4, 4)] * 2, torch=lambda a, b: a / b, batch_builds=("float32",)),
+    Case("max", inputs=[(2, 8, 4, 4)] * 2, torch=torch.maximum, batch_builds=("float32",)),
+    Case("min", inputs=[(2, 8, 4, 4)] * 2, torch=torch.minimum, batch_builds=("float32",)),
+    Case("mul", inputs=[(2, 4, 3, 5), (1, 4, 1, 5)], torch=lambda a, b: a * b, atol=0, rtol=0),  # exact: one rounding
+]

@@ -82,3 +82,27 @@ CASES = [
          message="`scale_factor` gives 2 values"),
     Case("interpolate", {"scale_factor": 0.1}, inputs=[X2], error="shape-mismatch", message="turns 7x9 into 0x0"),
 ]
+
+# Also built with a dynamic batch
+CASES += [
+    Case("upsample", {"scale": 2}, inputs=[(2, 6, 5, 5)], torch=interpolate(scale_factor=2, mode="nearest")),
+    Case("upsample", {"size": [13, 7]}, inputs=[(2, 6, 5, 5)], torch=interpolate(size=(13, 7), mode="nearest")),
+    Case("upsample", {"mode": "bilinear", "scale": [2, 3]}, inputs=[(2, 6, 5, 5)],
+         torch=interpolate(scale_factor=(2, 3), mode="bilinear")),
+    Case("upsample", {"mode": "bilinear", "size": [9, 17]}, inputs=[(2, 6, 5, 5)],
+         torch=interpolate(size=(9, 17), mode="bilinear")),
+    Case("upsample", {"mode": "bilinear", "size": [9, 17], "align_corners": True}, inputs=[(2, 6, 5, 5)],
+         torch=interpolate(size=(9, 17), mode="bilinear", align_corners=True)),
+    Case("upsample", {"mode": "bilinear", "scale": 0.5}, inputs=[(2, 6, 5, 5)],
+         torch=interpolate(scale_factor=0.5, mode="bilinear")),
+    Case("upsample", {"scale": 2}, inputs=[(2, 8, 5, 5)], torch=interpolate(scale_factor=2, mode="nearest"),
+         batch_builds=("float32",)),
+    Case("upsample", {"mode": "bilinear", "size": [11, 7]}, inputs=[(2, 8, 5, 5)],
+         torch=interpolate(size=(11, 7), mode="bilinear"), batch_builds=("float32",)),
+    Case("upsample", {"mode": "bilinear", "scale": [2, 3], "align_corners": True}, inputs=[(2, 8, 5, 5)],
+         torch=interpolate(scale_factor=(2, 3), mode="bilinear", align_corners=True), batch_builds=("float32",)),
+    Case("interpolate", {"mode": "bicubic", "scale_factor": 1.5}, inputs=[(2, 3, 4, 6)],
+         batch_builds=("float32", "float16")),
+    Case("interpolate", {"mode": "area", "size": 3}, inputs=[(2, 3, 7)], torch=interpolate(size=3, mode="area"),
+         batch_builds=("float32", "float16")),
+]

@@ -15,3 +15,12 @@ CASES = [
     Case("lrn", {"size": 3}, inputs=[(2, 5, 7)], error="shape-mismatch", message="needs an input [N, C, H, W]"),
     Case("lrn", {"size": 3}, inputs=[(1, 5, 2, 3, 3)], error="shape-mismatch", message="found [1, 5, 2, 3, 3]"),
 ]
+
+# Also built with a dynamic batch
+CASES += [
+    Case("lrn", {"size": 5, "alpha": 0.001, "beta": 0.75, "k": 2}, inputs=[(2, 6, 5, 5)],
+         torch=lambda x: F.local_response_norm(x, 5, 0.001, 0.75, 2)),
+    Case("lrn", {"size": 3}, inputs=[(2, 6, 5, 5)], torch=lambda x: F.local_response_norm(x, 3)),
+    Case("lrn", {"size": 5}, inputs=[(2, 8, 4, 4)], torch=lambda x: F.local_response_norm(x, 5),
+         batch_builds=("float32",)),
+]

@@ -64,7 +64,8 @@ CASES = [
     Case("max_pool", {"kernel": 3, "stride": 2, "padding": 1}, inputs=[(2, 3)], error="shape-mismatch",
          message="needs a rank-4 input"),
     Case("adaptive_avg_pool", {"output_size": 4}, inputs=[(2, 3, 12)], torch=lambda x: F.adaptive_avg_pool1d(x, 4)),
-    Case("adaptive_avg_pool", {"output_size": 5}, inputs=[(2, 3, 12)], torch=lambda x: F.adaptive_avg_pool1d(x, 5)),
+    Case("adaptive_avg_pool", {"output_size": 5}, inputs=[(2, 3, 12)], torch=lambda x: F.adaptive_avg_pool1d(x, 5),
+         batch_builds=("float32", "float16")),
     Case("adaptive_max_pool", {"output_size": [3, 7]}, inputs=[(2, 3, 6, 14)],
          torch=lambda x: F.adaptive_max_pool2d(x, (3, 7))),
     Case("adaptive_avg_pool", {"output_size": [3, 4]}, inputs=[(3, 2, 7, 10)],
@@ -82,4 +83,33 @@ CASES = [
     Case("global_avg_pool", inputs=[X3], torch=lambda x: F.adaptive_avg_pool3d(x, 1)),
     Case("global_max_pool", inputs=[X3], torch=lambda x: F.adaptive_max_pool3d(x, 1)),
     Case("global_max_pool", inputs=[(2, 3)], error="shape-mismatch", message="needs a rank-4 input"),
+]
+
+# Also built with a dynamic batch: the slices of dilated max pooling and adaptive pooling then take their
+# batch size from a shape tensor
+CASES += [
+    Case("global_avg_pool", inputs=[(2, 6, 5, 5)], torch=lambda x: F.adaptive_avg_pool2d(x, 1)),
+    Case("global_max_pool", inputs=[(2, 6, 5, 5)], torch=lambda x: F.adaptive_max_pool2d(x, 1)),
+    Case("global_avg_pool", inputs=[(2, 8, 7, 7)], torch=lambda x: F.adaptive_avg_pool2d(x, 1),
+         batch_builds=("float32",)),
+    Case("global_max_pool", inputs=[(2, 8, 7, 7)], torch=lambda x: F.adaptive_max_pool2d(x, 1),
+         batch_builds=("float32",)),
+    Case("max_pool", {"kernel": 2}, inputs=[(2, 8, 16, 16)], torch=lambda x: F.max_pool2d(x, 2),
+         batch_builds=("float32",)),
+    Case("max_pool", {"kernel": 3, "stride": 2, "padding": 1}, inputs=[(2, 8, 15, 15)],
+         torch=lambda x: F.max_pool2d(x, 3, 2, 1), batch_builds=("float32",)),
+    Case("max_pool", {"kernel": 3, "stride": 2, "ceil_mode": True}, inputs=[(2, 8, 16, 16)],
+         torch=lambda x: F.max_pool2d(x, 3, 2, ceil_mode=True), batch_builds=("float32",)),
+    Case("avg_pool", {"kernel": 3, "stride": 1, "padding": 1, "count_include_pad": False}, inputs=[(2, 8, 16, 16)],
+         torch=lambda x: F.avg_pool2d(x, 3, 1, 1, count_include_pad=False), batch_builds=("float32",)),
+    Case("avg_pool", {"kernel": 2, "ceil_mode": True}, inputs=[(2, 8, 15, 15)],
+         torch=lambda x: F.avg_pool2d(x, 2, ceil_mode=True), batch_builds=("float32",)),
+    Case("max_pool", {"kernel": 2, "stride": 1, "dilation": 2, "padding": 1}, inputs=[(2, 3, 6, 7)],
+         torch=lambda x: F.max_pool2d(x, 2, 1, 1, 2), batch_builds=("float32", "float16")),
+    Case("avg_pool", {"kernel": 2}, inputs=[(2, 3, 4, 6, 8)], torch=lambda x: F.avg_pool3d(x, 2),
+         batch_builds=("float32", "float16")),
+    Case("adaptive_max_pool", {"output_size": [3, 2]}, inputs=[(2, 3, 7, 5)],
+         torch=lambda x: F.adaptive_max_pool2d(x, (3, 2)), batch_builds=("float32", "float16")),
+    Case("global_avg_pool", inputs=[(2, 3, 4, 5, 6)], torch=lambda x: F.adaptive_avg_pool3d(x, 1),
+         batch_builds=("float32", "float16")),
 ]

@@ -30,3 +30,12 @@ CASES = [
     Case("reshape", {"shape": [-1, -1]}, inputs=[(3, 5)], error="invalid-value", message="at most one"),
     Case("reshape", {"shape": [0, 0, 0]}, inputs=[(3, 5)], error="shape-mismatch", message="does not have"),
 ]
+
+# Also built with a dynamic batch (0 copies it)
+CASES += [
+    Case("reshape", {"shape": [0, -1, 5]}, inputs=[(2, 6, 5, 5)], torch=lambda x: x.reshape(x.shape[0], -1, 5)),
+    Case("reshape", {"shape": [0, -1, 2]}, inputs=[(2, 8, 4, 4)], torch=lambda x: x.reshape(x.shape[0], -1, 2),
+         batch_builds=("float32",)),
+    Case("reshape", {"shape": [0, 4, 2, 16]}, inputs=[(2, 8, 4, 4)], torch=lambda x: x.reshape(x.shape[0], 4, 2, 16),
+         batch_builds=("float32",)),
+]
