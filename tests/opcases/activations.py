@@ -57,3 +57,17 @@ CASES += [
     Case("elu", {"alpha": 0.7}, inputs=[(2, 6, 5, 5)], low=-9, high=9, torch=lambda x: F.elu(x, 0.7)),
     Case("elu", {"alpha": 0.5}, inputs=[(2, 8, 4, 4)], torch=lambda x: F.elu(x, 0.5), batch_builds=("float32",)),
 ]
+
+# [2, 3, 7, 5]: height and width that differ and are odd
+CASES += [
+    Case("relu", inputs=[(2, 3, 7, 5)], torch=F.relu),
+    Case("relu6", inputs=[(2, 3, 7, 5)], low=-9, high=9, torch=F.relu6),
+    Case("sigmoid", inputs=[(2, 3, 7, 5)], torch=torch.sigmoid),
+    Case("tanh", inputs=[(2, 3, 7, 5)], torch=torch.tanh),
+    Case("silu", inputs=[(2, 3, 7, 5)], torch=F.silu),
+    Case("hardswish", inputs=[(2, 3, 7, 5)], low=-5, high=5, torch=F.hardswish),
+    Case("gelu", {"approximate": "tanh"}, inputs=[(2, 3, 7, 5)], torch=lambda x: F.gelu(x, approximate="tanh")),
+    Case("elu", {"alpha": 0.5}, inputs=[(2, 3, 7, 5)], torch=lambda x: F.elu(x, 0.5)),
+    Case("leaky_relu", {"negative_slope": 0.2}, inputs=[(2, 3, 7, 5)], torch=lambda x: F.leaky_relu(x, 0.2)),
+    Case("clip", {"min": -1, "max": 1}, inputs=[(2, 3, 7, 5)], torch=lambda x: F.hardtanh(x, -1, 1)),
+]

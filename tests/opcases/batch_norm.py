@@ -51,3 +51,4 @@ CASES += [
          batch_builds=("float32", "float16", "bfloat16")),
     Case("batch_norm", {"eps": 0.001}, inputs=[(2, 8)], torch=bn(0.001), weights=variances, batch_builds=("float32",)),
 ]
+CASES += [Case("batch_norm", {}, inputs=[(2, 3, 7, 5)], torch=bn(), weights=variances)]

@@ -24,3 +24,4 @@ CASES += [
     Case("lrn", {"size": 5}, inputs=[(2, 8, 4, 4)], torch=lambda x: F.local_response_norm(x, 5),
          batch_builds=("float32",)),
 ]
+CASES += [Case("lrn", {"size": 5}, inputs=[(2, 3, 7, 5)], torch=lambda x: F.local_response_norm(x, 5))]
