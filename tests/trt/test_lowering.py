@@ -30,8 +30,11 @@ def random_weights(checked, seed=0):
     return bound
 
 
-def one_layer(layer: str, shape=(2, 8, 16, 16)):
-    checked, diagnostics = check_text(f"netdsl: 1\ninputs:\n  - {{name: x0, shape: {list(shape)}}}\nlayers:\n"
+def one_layer(layer: str, shape=(2, 8, 16, 16), dynamic=False):
+    """A one-layer network on an input x0 (with ``dynamic``, its batch from 1 to 4)."""
+    dims = [-1, *shape[1:]] if dynamic else list(shape)
+    batch = ", batch: {min: 1, opt: 2, max: 4}" if dynamic else ""
+    checked, diagnostics = check_text(f"netdsl: 1\ninputs:\n  - {{name: x0, shape: {dims}{batch}}}\nlayers:\n"
                                       f"  - {{name: l, {layer}}}\n")
     assert checked is not None, [str(d) for d in diagnostics]
     return checked
