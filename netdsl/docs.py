@@ -1,10 +1,11 @@
-"""The layer-kind reference page, generated from the registry (`netdsl docs -o docs/layers.md`).
+"""The layer-kind reference page, generated from the registry (`python tools/regenerate.py`, or
+`netdsl docs -o docs/layers.md` for this page alone).
 
 Everything on the page comes from :data:`netdsl.ops.REGISTRY`: each kind's ``doc``, its parameters
 (type, default, ``doc``), the PyTorch operation its doc names, and an example that is checked by netdsl
 itself on a sample input, with the output shape and weight shapes it gives. A kind with thin docs
-still gets its entry: what is missing is said, never invented. A test regenerates the page and compares
-it with the committed one, so new kinds appear as soon as they are registered.
+still gets its entry: what is missing is said, never invented. A test runs `tools/regenerate.py --check`,
+so new kinds appear as soon as they are registered. :func:`kind_table` is the README's short table.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def layer_reference() -> str:
 
     kinds = sorted(REGISTRY)
     lines = ["# Layer kinds", "",
-             "<!-- Generated from the layer registry by `netdsl docs -o docs/layers.md`; do not edit. -->", "",
+             "<!-- Generated from the layer registry by `python tools/regenerate.py`; do not edit. -->", "",
              "Every kind netdsl knows, with its parameters and defaults (PyTorch's), the PyTorch operation it "
              "matches, and an example that netdsl checked on a sample input when this page was generated. "
              "Every layer also takes `name`, `inputs` (default: the layer above), `when` and `weights` (exact "
@@ -38,6 +39,18 @@ def layer_reference() -> str:
     lines += [f"| [`{kind}`](#{kind}) | {_first_sentence(REGISTRY[kind].doc)} |" for kind in kinds]
     for kind in kinds:
         lines += ["", *kind_section(REGISTRY[kind])]
+    return "\n".join(lines) + "\n"
+
+
+def kind_table() -> str:
+    """The README's compact table: each op module of ``netdsl/ops/`` (the group) with the kinds it defines."""
+    from .ops import kind_index
+
+    groups: dict[str, list[str]] = {}
+    for kind, module in kind_index().items():
+        groups.setdefault(module.replace("_", " "), []).append(kind)
+    lines = ["| group | kinds |", "|---|---|"]
+    lines += [f"| {group} | {', '.join(f'`{kind}`' for kind in kinds)} |" for group, kinds in sorted(groups.items())]
     return "\n".join(lines) + "\n"
 
 

@@ -1,9 +1,13 @@
 """Op test cases, written once as data and run by every executor (after ONNX's
-``onnx/backend/test/case/node``): shape inference (tests/ops/test_cases.py, against the shapes PyTorch
-computes, and the located error of every case that must fail), the reference executor against PyTorch
-(same file), and the lowering on TensorRT-RTX in float32 and float16 (tests/trt/test_cases.py).
+``onnx/backend/test/case/node``): shape inference against the shapes PyTorch computes, the located error
+of every case that must fail, and the reference executor against PyTorch (tests/ops/test_cases_reference.py);
+the lowering built on TensorRT-RTX in float32 and float16, and with a dynamic batch in the precisions a case
+names (tests/trt/test_cases_lowering.py); the TensorRT-semantics evaluator (tests/trt/test_evaluate_cases.py);
+a named dynamic size on the first and the last axis (tests/trt/test_dynamic_opcases.py); ONNX export
+(tests/onnx_io/test_export_cases.py).
 
-Each module here holds ``CASES``, a list of :class:`Case`, for one group of kinds.
+Each module here is named after the op module of netdsl/ops/ whose kinds it tests and holds ``CASES``, a
+list of :class:`Case`.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class Case:
     fp16: bool = True  # ... also in float16
     name: str = ""
     weights: Callable | None = None  # slot name, shape, rng -> array (default N(0, 0.5), running_var > 0)
+    batch_builds: tuple = ()  # precisions it is also built in with a dynamic batch (range 1 to 4)
 
     @property
     def id(self) -> str:
@@ -48,9 +53,14 @@ class Case:
     def input_specs(self) -> list[tuple[tuple, str]]:
         return [(shape_of(i), dtype_of(i)) for i in self.inputs]
 
-    def spec(self) -> str:
-        """A one-layer spec (JSON is YAML) with inputs x0, x1... and every output of the layer."""
+    def spec(self, dynamic_batch: bool = False) -> str:
+        """A one-layer spec (JSON is YAML) with inputs x0, x1... and every output of the layer; with
+        ``dynamic_batch``, the first axis of every input is a batch of 1 to 4."""
         inputs = [{"name": f"x{i}", "shape": list(s), "dtype": d} for i, (s, d) in enumerate(self.input_specs())]
+        if dynamic_batch:
+            for item in inputs:
+                item["shape"][0] = -1
+                item["batch"] = {"min": 1, "opt": 2, "max": 4}
         if not inputs:
             inputs = [{"name": "unused", "shape": [1]}]
         layer = {"name": "l", "kind": self.kind, **self.params}

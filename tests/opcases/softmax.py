@@ -1,9 +1,16 @@
+"""Cases of netdsl/ops/softmax.py: log_softmax, softmax."""
+
 import torch
+import torch.nn.functional as F
 
 from opcases import Case
 
+
 CASES = [
-    Case("softmax", inputs=[(2, 10)], torch=lambda x: torch.softmax(x, 1)),
+    Case("softmax", inputs=[(3, 10)], torch=lambda x: F.softmax(x, 1)),
+    Case("softmax", {"axis": -1}, inputs=[(2, 3, 4, 5)], low=-20, high=20, torch=lambda x: F.softmax(x, -1), name="wide-range"),
+    Case("softmax", inputs=[(2, 10)], torch=lambda x: torch.softmax(x, 1),
+         batch_builds=("float32", "float16", "bfloat16")),
     Case("softmax", {"axis": -1}, inputs=[(2, 3, 4, 5)], torch=lambda x: torch.softmax(x, -1)),
     Case("softmax", {"axis": 2}, inputs=[(3, 1, 7, 2)], torch=lambda x: torch.softmax(x, 2)),
     Case("softmax", {"axis": 0}, inputs=[(9,)], torch=lambda x: torch.softmax(x, 0)),  # rank 1: TensorRT needs 2
@@ -23,4 +30,11 @@ CASES = [
     Case("softmax", {"axis": 3}, inputs=[(2, 3, 4)], error="shape-mismatch", message="out of range"),
     Case("softmax", {"axis": 1}, inputs=[()], error="shape-mismatch", message="out of range"),
     Case("log_softmax", inputs=[((2, 3), "int32")], error="wrong-dtype"),
+]
+
+# On a [2, C, H, W] feature map and a [2, 10] batch of logits, also built with a dynamic batch
+CASES += [
+    Case("softmax", inputs=[(2, 6, 5, 5)], torch=lambda x: F.softmax(x, 1)),
+    Case("softmax", {"axis": -1}, inputs=[(2, 6, 5, 5)], torch=lambda x: F.softmax(x, -1)),
+    Case("softmax", {"axis": -1}, inputs=[(2, 8, 4, 5)], torch=lambda x: F.softmax(x, -1), batch_builds=("float32",)),
 ]

@@ -1,9 +1,18 @@
+"""Cases of netdsl/ops/unary.py: the one-input kinds (math functions, rounding, isnan/isinf, logical_not) and the
+comparisons it composes."""
+
 import torch
 
 from opcases import Case
 
+
 X = (3, 4, 5)
+
+
 CASES = [
+    Case("not_equal", inputs=[((3, 4), "int32"), ((4,), "int32")], torch=torch.ne),
+    Case("less_equal", inputs=[((3, 4), "int32"), ((4,), "int32")], torch=torch.le),
+    Case("greater_equal", inputs=[((3, 4), "int32"), ((3, 1), "int32")], torch=torch.ge),
     Case("exp", inputs=[X], torch=torch.exp),
     Case("log", inputs=[X], low=0.1, high=5, torch=torch.log),
     Case("sqrt", inputs=[X], low=0.0, high=5, torch=torch.sqrt),

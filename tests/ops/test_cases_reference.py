@@ -8,7 +8,7 @@ import pytest
 from netdsl import reference
 from netdsl.ops import REGISTRY
 from netdsl.spec import check_text
-from opcases import Case, all_cases, random_weights
+from opcases import Case, all_cases, covered_kinds, random_weights
 
 torch = pytest.importorskip("torch")
 
@@ -70,3 +70,7 @@ def test_case_ids_are_unique():
 
 def test_every_case_kind_exists():
     assert {c.kind for c in CASES} <= set(REGISTRY)
+
+
+def test_every_kind_has_a_case_that_succeeds():
+    assert covered_kinds() == set(REGISTRY)
