@@ -14,6 +14,7 @@ import itertools
 import re
 
 from .params import REQUIRED
+from .diagnostics import InternalError
 
 SAMPLE_SHAPE = (1, 8, 16, 16)
 MAX_TRIES = 64
@@ -43,12 +44,17 @@ def layer_reference() -> str:
 
 
 def kind_table() -> str:
-    """The README's compact table: each op module of ``netdsl/ops/`` (the group) with the kinds it defines."""
+    """The README's compact table: each group (the ``GROUP`` its op module declares) with its kinds."""
+    import importlib
+
     from .ops import kind_index
 
     groups: dict[str, list[str]] = {}
     for kind, module in kind_index().items():
-        groups.setdefault(module.replace("_", " "), []).append(kind)
+        group = getattr(importlib.import_module(f"netdsl.ops.{module}"), "GROUP", None)
+        if group is None:
+            raise InternalError(f"netdsl/ops/{module}.py declares no GROUP (its row in the README's kind table)")
+        groups.setdefault(group, []).append(kind)
     lines = ["| group | kinds |", "|---|---|"]
     lines += [f"| {group} | {', '.join(f'`{kind}`' for kind in kinds)} |" for group, kinds in sorted(groups.items())]
     return "\n".join(lines) + "\n"

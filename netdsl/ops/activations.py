@@ -6,6 +6,8 @@ from ..params import Choice, Float, Param
 from . import ShapeError, register
 from .primitive import Composite, Primitive
 
+GROUP = "activations"  # its row in the README's kind table (tools/regenerate.py)
+
 
 class Activation(Primitive):
     trt_type = ""  # the TensorRT ActivationType member

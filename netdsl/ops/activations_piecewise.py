@@ -7,6 +7,8 @@ from . import BATCH, Op, ShapeError, WeightSlot, register, show_shape
 from .activations import Activation
 from .primitive import Composite
 
+GROUP = "activations"  # its row in the README's kind table (tools/regenerate.py)
+
 
 @register
 class Prelu(Op):

@@ -8,6 +8,8 @@ from . import ShapeError, register
 from .activations import Activation
 from .primitive import Composite
 
+GROUP = "activations"  # its row in the README's kind table (tools/regenerate.py)
+
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 

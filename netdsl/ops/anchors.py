@@ -11,6 +11,8 @@ from . import ShapeError, TensorType, register
 from ._axes import reshape
 from .primitive import Primitive
 
+GROUP = "detection"  # its row in the README's kind table (tools/regenerate.py)
+
 MAX_CONSTANT_CELLS = 1 << 20  # larger static grids are filled at run time too, not stored in the plan (12 MiB)
 
 

@@ -12,6 +12,8 @@ from . import ShapeError, register
 from .matmul import product_macs
 from .primitive import Builder, Composite, Value
 
+GROUP = "linear algebra, attention"  # its row in the README's kind table (tools/regenerate.py)
+
 # What masked positions get before the softmax: float16's lowest value, which every float type holds
 # (-inf cannot be a float16 weight here), and whose exp() is exactly 0 next to any allowed score. A row
 # with every position masked comes out uniform, where torch gives NaN.

@@ -3,6 +3,8 @@
 from ..params import Float, Param
 from . import BATCH, Op, ShapeError, WeightSlot, register, show_shape
 
+GROUP = "normalization"  # its row in the README's kind table (tools/regenerate.py)
+
 
 def fold(gamma, beta, mean, var, eps: float):
     """Batch norm as one multiply-add per channel: (scale, shift) with y = x * scale + shift. Refit

@@ -6,6 +6,8 @@ from . import BATCH, ShapeError, TensorType, register, show_shape
 from ._layout import axis, static_dim
 from .primitive import Composite, Primitive
 
+GROUP = "shape"  # its row in the README's kind table (tools/regenerate.py)
+
 
 @register
 class Concat(Primitive):

@@ -6,6 +6,8 @@ from ..tensors import DTYPES, TensorType, is_float
 from . import ShapeError, WeightSlot, register
 from .primitive import Primitive
 
+GROUP = "dtype, constants, no-ops"  # its row in the README's kind table (tools/regenerate.py)
+
 
 @register
 class Constant(Primitive):

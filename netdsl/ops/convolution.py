@@ -4,6 +4,8 @@ from ..params import Bool, Int, Padding, Pair, Param, Uniform
 from . import Op, ShapeError, TensorType, WeightSlot, register, set_window, window_output
 from ._windows import through_2d, too_small, window
 
+GROUP = "convolution, pooling"  # its row in the README's kind table (tools/regenerate.py)
+
 
 def check_groups(channels: int, out_channels: int, groups: int) -> None:
     if channels % groups:

@@ -6,6 +6,8 @@ from . import register
 from ._axes import normalize_axes
 from .primitive import Primitive
 
+GROUP = "reductions"  # its row in the README's kind table (tools/regenerate.py)
+
 
 @register
 class Cumsum(Primitive):

@@ -5,6 +5,8 @@ from . import Op, ShapeError, TensorType, WeightSlot, register, set_window
 from ._windows import Slicer, fill_value, per_axis, through_2d, too_small, window
 from .convolution import product
 
+GROUP = "convolution, pooling"  # its row in the README's kind table (tools/regenerate.py)
+
 
 @register
 class Deconvolution(Op):

@@ -18,6 +18,8 @@ from . import ShapeError, register
 from .matmul import product_macs
 from .primitive import Primitive
 
+GROUP = "linear algebra, attention"  # its row in the README's kind table (tools/regenerate.py)
+
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 

@@ -6,6 +6,8 @@ from ..tensors import BroadcastError, TensorType, broadcast, show_type
 from . import ShapeError, register
 from .primitive import Primitive
 
+GROUP = "element-wise"  # its row in the README's kind table (tools/regenerate.py)
+
 NUMERIC = ("float32", "float16", "bfloat16", "int8", "uint8", "int32", "int64")
 
 

@@ -8,6 +8,8 @@ from . import ShapeError, TensorType, register
 from ._layout import Ints, slice_layer, static_dim
 from .primitive import Primitive
 
+GROUP = "shape"  # its row in the README's kind table (tools/regenerate.py)
+
 
 @register
 class Expand(Primitive):

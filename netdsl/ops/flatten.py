@@ -7,6 +7,8 @@ from ._layout import axis
 from .primitive import Composite
 from .reshape import product
 
+GROUP = "shape"  # its row in the README's kind table (tools/regenerate.py)
+
 
 @register
 class Flatten(Composite):

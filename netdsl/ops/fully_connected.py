@@ -4,6 +4,8 @@
 from ..params import Bool, Int, Param
 from . import BATCH, Op, ShapeError, TensorType, WeightSlot, per_sample, register, reshape_dims, show_shape
 
+GROUP = "linear algebra, attention"  # its row in the README's kind table (tools/regenerate.py)
+
 
 @register
 class FullyConnected(Op):

@@ -8,6 +8,8 @@ from . import ShapeError, TensorType, register
 from ._layout import Ints, as_list, axis, static_dim
 from .primitive import Primitive
 
+GROUP = "shape"  # its row in the README's kind table (tools/regenerate.py)
+
 INDEX_DTYPES = ("int32", "int64")
 
 

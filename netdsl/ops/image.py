@@ -8,6 +8,8 @@ from ..tensors import FLOAT_DTYPES, show_shape
 from . import ShapeError, register
 from .primitive import Composite
 
+GROUP = "detection"  # its row in the README's kind table (tools/regenerate.py)
+
 CHANNEL_AXIS = {"nhwc": 3, "nchw": 1}
 
 

@@ -10,6 +10,8 @@ from ..symbolic import disagreement
 from ..tensors import is_static
 from ._windows import RANKS, per_axis, too_small
 
+GROUP = "resize"  # its row in the README's kind table (tools/regenerate.py)
+
 MODES = ("nearest", "bilinear", "linear", "bicubic", "trilinear", "nearest-exact", "area")
 RANK_OF_MODE = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}  # spatial input rank a mode needs
 CUBIC_COEFFICIENT = -0.75  # PyTorch's bicubic A (TensorRT's cubic_coeff)

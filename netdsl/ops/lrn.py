@@ -3,6 +3,8 @@
 from ..params import Float, Int, Param
 from . import Op, ShapeError, register, show_shape
 
+GROUP = "convolution, pooling"  # its row in the README's kind table (tools/regenerate.py)
+
 
 @register
 class LRN(Op):

@@ -7,6 +7,8 @@ from ..tensors import BATCH, BroadcastError, TensorType, broadcast, show_shape, 
 from . import ShapeError, WeightSlot, register
 from .primitive import Composite, Primitive
 
+GROUP = "linear algebra, attention"  # its row in the README's kind table (tools/regenerate.py)
+
 
 def product_macs(out: TensorType, inner) -> int:
     """Multiply-accumulates of a product with ``inner`` terms per output element, for one sample (the

@@ -12,6 +12,8 @@ from ..tensors import show_shape, show_type
 from . import REGISTRY, ShapeError, WeightSlot, register
 from .primitive import Composite, Value
 
+GROUP = "linear algebra, attention"  # its row in the README's kind table (tools/regenerate.py)
+
 
 @register
 class MultiheadAttention(Composite):

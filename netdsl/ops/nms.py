@@ -18,6 +18,8 @@ from . import ShapeError, register
 from .primitive import Primitive
 from .topk import MAX_K
 
+GROUP = "detection"  # its row in the README's kind table (tools/regenerate.py)
+
 # TensorRT's NMS layer considers at most this many candidates (score above the threshold) per image: its
 # topk_box_limit, whose largest allowed value is 5000 (2000 on SM 5.3 and 6.2, which TensorRT 10 does not
 # support). ultralytics' max_nms is 30000; the reference keeps TensorRT's limit.

@@ -10,6 +10,8 @@ from ..params import MAX_DIM, Bool, Float, Int, Param, ParamType, _fail
 from ..yamlnodes import Scalar, Seq
 from . import BATCH, Op, ShapeError, WeightSlot, register, reshape_dims, show_shape
 
+GROUP = "normalization"  # its row in the README's kind table (tools/regenerate.py)
+
 
 class Sizes(ParamType):
     """One positive integer or a list of them (PyTorch's ``normalized_shape``); the value is a tuple."""

@@ -7,6 +7,8 @@ from . import ShapeError, TensorType, register
 from ._layout import Ints, slice_layer, static_dim
 from .primitive import Primitive
 
+GROUP = "shape"  # its row in the README's kind table (tools/regenerate.py)
+
 SAMPLE_MODES = {"constant": "FILL", "reflect": "REFLECT", "replicate": "CLAMP", "circular": "WRAP"}
 NUMPY_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 

@@ -4,6 +4,8 @@ layer list and indices, such as torchvision's `classifier.0`, can be written as 
 from ..params import Float, Param
 from . import Op, register
 
+GROUP = "dtype, constants, no-ops"  # its row in the README's kind table (tools/regenerate.py)
+
 
 @register
 class Identity(Op):

@@ -5,6 +5,8 @@ from . import ShapeError, TensorType, register
 from ._layout import Ints, distinct_axes
 from .primitive import Composite, Primitive
 
+GROUP = "shape"  # its row in the README's kind table (tools/regenerate.py)
+
 
 @register
 class Permute(Primitive):

@@ -6,6 +6,8 @@ from . import ShapeError, register
 from ._layout import static_dim
 from .primitive import Composite
 
+GROUP = "shape"  # its row in the README's kind table (tools/regenerate.py)
+
 
 def split_input(x, kind: str):
     shape = x.type.shape

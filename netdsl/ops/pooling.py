@@ -7,6 +7,8 @@ from ..params import Bool, Padding, Pair, Param, Uniform
 from . import Op, ShapeError, TensorType, register, set_window, spatial, window_output
 from ._windows import RANKS, Slicer, fill_value, per_axis, through_2d, too_small, window
 
+GROUP = "convolution, pooling"  # its row in the README's kind table (tools/regenerate.py)
+
 AXIS_NAMES = {1: "length", 2: "height and width", 3: "depth, height and width"}
 
 

@@ -7,6 +7,8 @@ from . import register
 from ._axes import Axes, mask, normalize_axes
 from .primitive import Primitive
 
+GROUP = "reductions"  # its row in the README's kind table (tools/regenerate.py)
+
 
 class Reduction(Primitive):
     params = {"dim": Param(Axes(), None, doc="an axis, a list of axes, or null for every axis"),

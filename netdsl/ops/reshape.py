@@ -8,6 +8,8 @@ from . import Dim, ShapeError, TensorType, register
 from ._layout import Ints
 from .primitive import Primitive
 
+GROUP = "shape"  # its row in the README's kind table (tools/regenerate.py)
+
 
 def product(sizes):
     total = 1

@@ -11,6 +11,8 @@ from ..tensors import numpy_dtype
 from . import register
 from .normalization import Normalization, Sizes, in_dtype, trailing
 
+GROUP = "normalization"  # its row in the README's kind table (tools/regenerate.py)
+
 
 def machine_epsilon(dtype: str) -> float:
     import numpy as np

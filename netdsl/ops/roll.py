@@ -7,6 +7,8 @@ from . import ShapeError, register
 from ._layout import Ints, as_list, axis, static_dim
 from .primitive import Composite
 
+GROUP = "shape"  # its row in the README's kind table (tools/regenerate.py)
+
 
 @register
 class Roll(Composite):

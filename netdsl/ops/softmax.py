@@ -8,6 +8,8 @@ from . import ShapeError, register, show_shape
 from ._axes import at_least_2d, reshape
 from .primitive import Composite, Primitive
 
+GROUP = "reductions"  # its row in the README's kind table (tools/regenerate.py)
+
 
 def normalize_axis(axis: int, rank: int, param: str = "axis") -> int:
     if not -rank <= axis < rank:

@@ -6,6 +6,8 @@ from . import ShapeError, register
 from ._layout import Ints, axis, static_dim
 from .primitive import Composite
 
+GROUP = "shape"  # its row in the README's kind table (tools/regenerate.py)
+
 
 class Pieces(Composite):
     dtypes = None

@@ -5,6 +5,8 @@ from . import Dim, ShapeError, register
 from ._layout import Ints, as_list, axis
 from .primitive import Composite
 
+GROUP = "shape"  # its row in the README's kind table (tools/regenerate.py)
+
 
 @register
 class Squeeze(Composite):

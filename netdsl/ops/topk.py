@@ -10,6 +10,8 @@ from . import ShapeError, register
 from ._axes import Axes, at_least_2d, normalize_axes, reshape
 from .primitive import Primitive
 
+GROUP = "reductions"  # its row in the README's kind table (tools/regenerate.py)
+
 MAX_K = 3840  # TensorRT's top-k layer refuses a larger k (checked on TensorRT-RTX 1.7; documented for TensorRT 10)
 ORDERED = FLOAT_DTYPES + ("int8", "int32", "int64")
 

@@ -5,6 +5,8 @@ from ..tensors import FLOAT_DTYPES, TensorType
 from . import register
 from .primitive import Composite, Primitive
 
+GROUP = "element-wise"  # its row in the README's kind table (tools/regenerate.py)
+
 SIGNED = FLOAT_DTYPES + ("int8", "int32", "int64")
 
 

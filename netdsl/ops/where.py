@@ -5,6 +5,8 @@ from ..tensors import BroadcastError, TensorType, broadcast, show_type
 from . import ShapeError, register
 from .primitive import Primitive
 
+GROUP = "element-wise"  # its row in the README's kind table (tools/regenerate.py)
+
 
 @register
 class Where(Primitive):
