@@ -83,6 +83,18 @@ def test_help_names_the_commands_and_exit_codes():
         assert word in out
 
 
+def test_help_lists_each_command_once():
+    from netdsl.cli import build_parser
+
+    out = netdsl("--help").stdout
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    for name in commands:
+        rows = [line for line in out.splitlines() if line.startswith("  ") and line.split()[0] == name]
+        assert len(rows) == (1 if name not in ("weights", "scales") else 2), (name, rows)  # weights ls/convert...
+    assert "{" not in out  # argparse's own {validate,summary,...} list is not shown
+
+
 def test_schema_command_writes_json(tmp_path):
     target = tmp_path / "schema.json"
     assert netdsl("schema", "-o", str(target)).returncode == 0

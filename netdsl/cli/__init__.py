@@ -38,8 +38,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser."""
     parser = argparse.ArgumentParser(prog="netdsl", description=INTRO, formatter_class=RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"netdsl {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", help="one of the commands above; "
-                                     "`netdsl COMMAND -h` for its options")
+    # (help suppressed: the grouped list in the description is the one list of commands)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", help=argparse.SUPPRESS)
     summaries = {}
 
     def add(name, handler, help_text, description=None, usage=None):
@@ -55,7 +55,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         for name in (only,) if chosen else names:
             module.COMMANDS[name](add)
     if not chosen:
-        parser.description = f"{INTRO}\n\n{command_list(commands, summaries)}\n\n{EXIT_CODES}"
+        parser.description = (f"{INTRO}\n\n{command_list(commands, summaries)}\n\n`netdsl COMMAND -h` for a command's "
+                              f"options.\n\n{EXIT_CODES}")
     return parser
 
 
