@@ -49,7 +49,8 @@ class Comparison:
     def to_json(self):
         first = self.first_failure
         return {"compared": self.against, "precision": self.precision, "atol": self.atol, "rtol": self.rtol,
-                "inputs": {name: list(shape) for name, shape in self.inputs.items()}, "first_failure": first.layer if first else None, "rows": [row.to_json() for row in self.rows]}
+                "inputs": {name: list(shape) for name, shape in self.inputs.items()},
+                "first_failure": first.layer if first else None, "rows": [row.to_json() for row in self.rows]}
 
 
 def chosen_tensors(checked, layers: list[str] | None) -> list[tuple[str, str, str]]:

@@ -45,10 +45,10 @@ def cmd_reference(args) -> int:
 def add_compare(add) -> None:
     comparing = add("compare", cmd_compare, "per-layer errors of TensorRT against the reference executor",
                     "Run the reference executor and TensorRT on the same input (--input, or seeded random at the "
-                    "profile's opt sizes, or those --batch and --shapes give) and print, for every spec layer's output (or --layer ones), the maximum and mean "
-                    "absolute and the maximum relative error, and the first layer over tolerance (|TensorRT - "
-                    "reference| <= atol + rtol*|reference|, `verify`'s tolerances). On a GPU that TensorRT runs on, "
-                    "the tensors are marked as engine outputs and the engine is run. Otherwise (or with "
+                    "profile's opt sizes, or those --batch and --shapes give) and print, for every spec layer's "
+                    "output (or --layer ones), the maximum and mean absolute and the maximum relative error, and the "
+                    "first layer over tolerance (|TensorRT - reference| <= atol + rtol*|reference|, `verify`'s "
+                    "tolerances). On a GPU that TensorRT runs on, the tensors are marked as engine outputs and the engine is run. Otherwise (or with "
                     "--evaluator) TensorRT's side is the lowered network evaluated with numpy following TensorRT's "
                     "documented layer semantics, and the report says so. Exit 0 all within tolerance, 1 otherwise.",
                     usage="netdsl compare SPEC [--weights FILE | --random-weights] [--input X | --batch N | --shapes "
@@ -59,9 +59,9 @@ def add_compare(add) -> None:
     add_inputs(comparing, required=False)
     comparing.add_argument("--batch", type=int, metavar="N", help="random inputs: this batch (default: the batch's "
                            "opt; the largest can take minutes and gigabytes)")
-    comparing.add_argument("--shapes", metavar="SIZES", help="random inputs: sizes of dynamic dimensions, NAME=SIZE,... "
-                           "(N: the batch; e.g. N=4,height=320) or trtexec's INPUT:4x3x320x320,... (default: the first "
-                           "profile's opt)")
+    comparing.add_argument("--shapes", metavar="SIZES", help="random inputs: sizes of dynamic dimensions, "
+                           "NAME=SIZE,... (N: the batch; e.g. N=4,height=320) or trtexec's INPUT:4x3x320x320,... "
+                           "(default: the first profile's opt)")
     add_precision(comparing, "float32 (default: the spec's), float16 or bfloat16 (also fp16, bf16...)")
     comparing.add_argument("--layer", action="append", metavar="NAME", help="only this spec layer's outputs; repeat")
     comparing.add_argument("--evaluator", action="store_true", help="compare the evaluator even where a GPU could "
@@ -129,8 +129,8 @@ def given_sizes(args, checked) -> dict:
             name, _, size = item.partition("=")
             name = name.strip()
             if name not in dynamic:
-                raise UsageError(f"--shapes {item}: `{name}` is not a dynamic dimension of {checked.path}; "
-                                 f"{'its dynamic dimensions are ' + ', '.join(sorted(dynamic)) if dynamic else 'it has none'}")
+                known = f"its dynamic dimensions are {', '.join(sorted(dynamic))}" if dynamic else "it has none"
+                raise UsageError(f"--shapes {item}: `{name}` is not a dynamic dimension of {checked.path}; {known}")
             if not size.strip().isdigit() or int(size) < 1:
                 raise UsageError(f"--shapes {item}: the size must be a positive integer")
             given[name] = int(size)
