@@ -48,7 +48,8 @@ def add_compare(add) -> None:
                     "profile's opt sizes, or those --batch and --shapes give) and print, for every spec layer's "
                     "output (or --layer ones), the maximum and mean absolute and the maximum relative error, and the "
                     "first layer over tolerance (|TensorRT - reference| <= atol + rtol*|reference|, `verify`'s "
-                    "tolerances). On a GPU that TensorRT runs on, the tensors are marked as engine outputs and the engine is run. Otherwise (or with "
+                    "tolerances). On a GPU that TensorRT runs on, the tensors are marked as engine outputs and the "
+                    "engine is run. Otherwise (or with "
                     "--evaluator) TensorRT's side is the lowered network evaluated with numpy following TensorRT's "
                     "documented layer semantics, and the report says so. Exit 0 all within tolerance, 1 otherwise.",
                     usage="netdsl compare SPEC [--weights FILE | --random-weights] [--input X | --batch N | --shapes "
