@@ -40,6 +40,7 @@ class Comparison:
     atol: float
     rtol: float
     rows: list = field(default_factory=list)
+    inputs: dict = field(default_factory=dict)  # input name -> the shape compared at
 
     @property
     def first_failure(self) -> Row | None:
@@ -48,6 +49,7 @@ class Comparison:
     def to_json(self):
         first = self.first_failure
         return {"compared": self.against, "precision": self.precision, "atol": self.atol, "rtol": self.rtol,
+                "inputs": {name: list(shape) for name, shape in self.inputs.items()},
                 "first_failure": first.layer if first else None, "rows": [row.to_json() for row in self.rows]}
 
 
@@ -80,6 +82,8 @@ def compare(checked, bound, inputs: dict, precision: str = "float32", layers: li
             use_engine: bool = False) -> Comparison:
     """Per chosen tensor, TensorRT's value against the reference executor's. ``use_engine``: build and run
     an engine (needs a GPU that TensorRT runs on); otherwise evaluate the lowered network."""
+    import numpy as np
+
     from . import reference
     from .runtime import TOLERANCES
 
@@ -88,7 +92,8 @@ def compare(checked, bound, inputs: dict, precision: str = "float32", layers: li
     got = engine_tensors(checked, bound, inputs, precision, wanted) if use_engine else \
         evaluated_tensors(checked, bound, inputs, precision)
     atol, rtol = TOLERANCES[precision]
-    result = Comparison(ENGINE if use_engine else EVALUATOR, precision, atol, rtol)
+    result = Comparison(ENGINE if use_engine else EVALUATOR, precision, atol, rtol,
+                        inputs={name: np.shape(array) for name, array in inputs.items()})
     for layer, kind, tensor in wanted:
         result.rows.append(row(layer, kind, tensor, got[tensor], expected[tensor], atol, rtol))
     return result
@@ -143,7 +148,9 @@ def render(result: Comparison) -> str:
         header = (f"TensorRT-semantics evaluator vs reference executor, {result.precision}: no engine was run "
                   "(no GPU that TensorRT runs on, or --evaluator); TensorRT's side is the lowered network evaluated "
                   "with TensorRT's documented layer semantics")
-    lines = [header, f"tolerance |TensorRT - reference| <= {result.atol:g} + {result.rtol:g} * |reference|", ""]
+    lines = [header, "inputs: " + ", ".join(f"{name} [{', '.join(map(str, shape))}]"
+                                            for name, shape in result.inputs.items()),
+             f"tolerance |TensorRT - reference| <= {result.atol:g} + {result.rtol:g} * |reference|", ""]
     width = max([len(r.tensor) for r in result.rows] + [6])
     lines.append(f"{'tensor':<{width}}  {'kind':<16} {'shape':<20} {'max abs':>10} {'mean abs':>10} {'max rel':>10}")
     for r in result.rows:

@@ -166,6 +166,13 @@ class UsageError(NetdslError):
     exit_code = 2
 
 
+class CannotRun(NetdslError):
+    """This machine cannot run engines: no CUDA GPU, no cuda-python, or no TensorRT that runs here (exit
+    code 4). Here, below every pass, so that one that needs a GPU (reading a plan) can say so too."""
+
+    exit_code = 4
+
+
 class InternalError(Exception):
     """A bug in netdsl, never a user mistake."""
 

@@ -30,7 +30,10 @@ def load_side(reference: str, params: dict | None = None):
 
     if not os.path.exists(reference) and ":" in reference:
         revision, path = reference.split(":", 1)
-        result = subprocess.run(["git", "show", f"{revision}:{path}"], capture_output=True, timeout=60)
+        if revision.startswith("-"):  # git would take it as an option (`--output=FILE` writes FILE)
+            raise UsageError(f"{reference}: not a file, and `{revision}` is not a git revision (it starts with `-`)")
+        result = subprocess.run(["git", "show", "--end-of-options", f"{revision}:{path}"], capture_output=True,
+                                timeout=60)
         if result.returncode != 0:
             raise UsageError(f"git show {reference} failed: {result.stderr.decode(errors='replace').strip()[:200]}")
         try:

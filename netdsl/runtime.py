@@ -24,16 +24,10 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .arrays import Declared, check_arrays_sized, fitting_profile
-from .diagnostics import InternalError, NetdslError, UsageError
+from .diagnostics import CannotRun, InternalError, NetdslError, UsageError
 
 ITEMSIZE = {"float32": 4, "float16": 2}
 RTX_CAPABILITIES = {(8, 0), (8, 6), (8, 9), (12, 0), (12, 1)}  # what TensorRT-RTX 1.7 says it runs on
-
-
-class CannotRun(NetdslError):
-    """This machine cannot run engines: no CUDA GPU, no cuda-python, or no TensorRT that runs here."""
-
-    exit_code = 4
 
 
 class DeviceError(NetdslError):

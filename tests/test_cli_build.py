@@ -65,6 +65,22 @@ def test_unknown_flags_get_builds_usage_and_the_netdsl_spelling(tmp_path, args, 
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("args,says", [
+    (["--int8"], "--int8: netdsl has no implicit quantization"),
+    (["--fp8"], "--fp8: netdsl has no implicit quantization"),
+    (["--best"], "--best: netdsl has no implicit quantization"),
+    (["--precision", "int8"], "INT8 is not a netdsl precision"),
+    (["--precision", "fp8"], "FP8 is not a netdsl precision"),
+])
+def test_implicit_quantization_points_to_the_quantization_section_and_calibrate(tmp_path, args, says):
+    """What to do instead of --int8: a `quantization:` section, and ranges from `netdsl calibrate`."""
+    result = netdsl("build", LENET, "-o", str(tmp_path / "x.plan"), *args)
+    assert result.returncode == 2 and says in result.stderr and "Traceback" not in result.stderr
+    assert "add a `quantization:` section to the spec" in result.stderr.replace("Add a", "add a")
+    assert "`netdsl calibrate SPEC --data DIR -o SCALES`" in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
 def test_unknown_flags_of_nested_commands_get_their_usage():
     result = netdsl("weights", "ls", LENET, "--bogus")
     assert result.returncode == 2 and "usage: netdsl weights ls" in result.stderr

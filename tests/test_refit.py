@@ -222,8 +222,14 @@ def test_refit_check_command_without_any_refittable_engine(small):
     assert result.returncode == 2 and "is a spec: refit needs an engine" in result.stderr
     plan = folder / "small.plan"
     build.build(str(spec), output=str(plan), weights=str(folder / "w.safetensors"))
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
     result = netdsl("refit", str(plan), "--weights", str(folder / "w.safetensors"), "--check")
-    assert result.returncode == 0 and "small.plan itself was built without refit support" in result.stdout
+    # the weights fit engines built with refit, and the text says so; but this engine takes none, and a CI
+    # gate on --check must fail where `netdsl refit` itself would
+    assert result.returncode == 1, result.stderr
+    assert "fits engines built like" in result.stdout and "with --refit refit" in result.stdout
+    assert "small.plan itself was built without refit support and cannot take new weights" in result.stdout
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
 
 
 DYNAMIC = """\

@@ -88,9 +88,34 @@ def add_precision(command, help_text: str, trtexec_flags: bool = True) -> None:
         add_precision_flags(command)
 
 
-def add_output(command, metavar: str, help_text: str, required: bool = False) -> None:
-    """-o/--output."""
-    command.add_argument("-o", "--output", required=required, metavar=metavar, help=help_text)
+STDOUT = "-"
+ARRAYS = "the format follows the extension (.npy or .npz); name a file"
+
+
+def add_output(command, metavar: str, help_text: str, required: bool = False, stream: str | None = None,
+               flags: tuple = ("-o", "--output")) -> None:
+    """-o/--output PATH, checked by :func:`output_path`: never empty; `-` is standard output where ``stream`` is
+    True, else refused with ``stream`` as the reason (a plan and its manifest go together...). What the help
+    says about `-` is added to ``help_text``."""
+    if stream is True:
+        help_text = f"{help_text}; `-`: standard output" if help_text else "`-`: standard output"
+    command.add_argument(*flags, required=required, metavar=metavar, help=help_text, type=output_path(stream))
+
+
+def output_path(stream: str | bool | None = None):
+    """An argparse ``type`` for a path to write: the empty path is refused (`-o ''` from a script whose variable
+    was unset would otherwise fall back to a default name), and so is `-` unless ``stream`` is True (then
+    :data:`STDOUT` stands for standard output); a string ``stream`` says why this output cannot be a stream."""
+
+    def checked(text: str) -> str:
+        if not text:
+            raise argparse.ArgumentTypeError("an empty path; name the file to write")
+        if text == STDOUT and stream is not True:
+            raise argparse.ArgumentTypeError(f"`-` (standard output) is not taken here: {stream or 'name a file'}")
+        return text
+
+    checked.__name__ = "output path"
+    return checked
 
 
 def image_size(text: str) -> tuple[int, int]:
@@ -122,8 +147,8 @@ def emit_outputs(path, outputs) -> int:
 
 
 def write_or_print(text: str, output: str | None) -> None:
-    """``text`` to the file ``output`` (atomically), else to standard output."""
-    if output:
+    """``text`` to the file ``output`` (atomically), else (None or `-`) to standard output."""
+    if output and output != STDOUT:
         from ..files import write_atomic
 
         write_atomic(output, text.encode())

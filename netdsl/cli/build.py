@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 
 from ..diagnostics import SpecError
-from .args import (EXIT_OK, add_format, add_output, add_precision, add_set, add_weights, print_json,
+from .args import (EXIT_INVALID, EXIT_OK, add_format, add_output, add_precision, add_set, add_weights, print_json,
                    refuse_both_weights)
 
+TOGETHER = "a plan and its manifest (OUT.json) are written together; name a file"
 RANDOM_BUILD = ("build on seeded random weights instead of a weight file, to check that the network builds and to "
                 "time it; the manifest marks the engine (random_weights) and `verify` refuses it")
 
@@ -22,7 +23,7 @@ def add_build(add) -> None:
                 "[--batch MIN,OPT,MAX] [options]")
     add_set(build)
     build.add_argument("spec", metavar="SPEC")
-    add_output(build, "OUT", "plan file (default: <spec name>.plan here)")
+    add_output(build, "OUT", "plan file (default: <spec name>.plan here); never `-`", stream=TOGETHER)
     add_weights(build, random=RANDOM_BUILD)
     add_precision(build, "float32 (default), float16 or bfloat16 (also fp32, fp16, half, bf16): compute dtype; "
                   "weights are converted, inputs and outputs keep the spec's dtype", trtexec_flags=False)
@@ -169,10 +170,11 @@ def add_refit(add) -> None:
     refit.add_argument("engine", metavar="ENGINE|SPEC", help="a plan with its manifest (ENGINE.json); with --check "
                        "also a plan built without refit, or a spec (.yaml): no engine needed")
     refit.add_argument("--weights", required=True, metavar="NEW", help="the new weights (.safetensors, .wts, .npz)")
-    refit.add_argument("--check", action="store_true", help="only check that NEW fits (no GPU needed)")
+    refit.add_argument("--check", action="store_true", help="only check that NEW fits (no GPU needed); exit 1 when "
+                       "it does not, or when ENGINE was built without refit support and so takes no new weights")
     add_precision(refit, "with a SPEC: the precision of the engines to check for (default: the spec's, else "
                   "float32)", trtexec_flags=False)
-    add_output(refit, "OUT", "write the refitted plan here (default: in place)")
+    add_output(refit, "OUT", "write the refitted plan here (default: in place); never `-`", stream=TOGETHER)
     refit.add_argument("--spec", metavar="SPEC", help="the spec the engine was built from (default: as recorded)")
     refit.add_argument("--strict", action="store_true", help="unused weights are errors")
 
@@ -200,7 +202,9 @@ def cmd_refit(args) -> int:
     if args.check:
         print(f"{args.weights} fits {refit.speaks_for(prepared)}.\nChecked here: names, dtypes and shapes (no GPU "
               "needed); TensorRT's Refitter did not run.")
-        return EXIT_OK
+        # a CI gate on --check must fail where the refit itself would: an engine built without refit support
+        unrefittable = prepared.manifest is not None and prepared.manifest.get("refit", "none") == "none"
+        return EXIT_INVALID if unrefittable else EXIT_OK
     record = refit.refit(args.engine, args.weights, args.output, args.spec, args.strict, params=args.params)
     print(f"refitted {count} weights; wrote {args.output or args.engine} ({record['plan']['bytes']:,} bytes) and its "
           "manifest")

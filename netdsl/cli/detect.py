@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .args import EXIT_OK, add_format, add_set, add_weights, print_json, weights_or_random
+from .args import EXIT_OK, add_format, add_set, add_weights, output_path, print_json, weights_or_random
 
 
 def add_detect(add) -> None:
@@ -29,7 +29,7 @@ def add_detect(add) -> None:
     detecting.add_argument("--names", metavar="FILE", help="class names, one per line (default: COCO's for 80 "
                            "classes, else numbers)")
     detecting.add_argument("--draw", metavar="OUT", help="write the picture with its boxes (.png/.jpg), or a folder "
-                           "for several pictures")
+                           "for several pictures", type=output_path("a picture's format follows its extension"))
     add_format(detecting)
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from .args import EXIT_INVALID, EXIT_OK, add_output
+from .args import EXIT_INVALID, EXIT_OK, STDOUT, add_output
 
 
 def add_docs(add) -> None:
     docs = add("docs", cmd_docs, "write the reference page of every layer kind (Markdown)",
                "Generate the layer-kind reference (parameters, defaults, the PyTorch operation each kind matches, "
                "an example checked by netdsl) from the layer registry. docs/layers.md is this output.")
-    add_output(docs, "FILE", "write to FILE instead of standard output")
+    add_output(docs, "FILE", "write to FILE instead of standard output", stream=True)
     docs.add_argument("--check", action="store_true", help="exit 1 if FILE is not up to date")
 
 
@@ -20,7 +20,7 @@ def cmd_docs(args) -> int:
 
     text = layer_reference()
     if args.check:
-        if not args.output:
+        if args.output in (None, STDOUT):
             from ..diagnostics import UsageError
 
             raise UsageError("--check needs -o FILE, the page to compare with")
@@ -29,7 +29,7 @@ def cmd_docs(args) -> int:
                 return EXIT_OK
         print(f"{args.output} is out of date; regenerate it: netdsl docs -o {args.output}", file=sys.stderr)
         return EXIT_INVALID
-    if args.output:
+    if args.output != STDOUT and args.output:
         from ..files import write_atomic
 
         write_atomic(args.output, text.encode())

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from .args import (EXIT_INVALID, EXIT_OK, add_format, add_inputs, add_output, add_precision, add_set, add_weights,
-                   emit_outputs, print_json, weights_or_random)
+from .args import (ARRAYS, EXIT_INVALID, EXIT_OK, add_format, add_inputs, add_output, add_precision, add_set,
+                   add_weights, emit_outputs, print_json, weights_or_random)
 
 
 def add_reference(add) -> None:
@@ -18,7 +18,8 @@ def add_reference(add) -> None:
     ref.add_argument("spec", metavar="SPEC")
     add_weights(ref)
     add_inputs(ref)
-    add_output(ref, "FILE", "write outputs: .npy (one output) or .npz; default: print their shapes and statistics")
+    add_output(ref, "FILE", "write outputs: .npy (one output) or .npz; default: print their shapes and statistics",
+               stream=ARRAYS)
     ref.add_argument("--float", action="store_true", help="a spec that quantizes: run it in float (default: its "
                      "quantized layers fake-quantized, as the engine computes them)")
     ref.add_argument("--scales", metavar="FILE", help="scales file (default: the spec's `quantization.scales`)")
@@ -44,18 +45,24 @@ def cmd_reference(args) -> int:
 def add_compare(add) -> None:
     comparing = add("compare", cmd_compare, "per-layer errors of TensorRT against the reference executor",
                     "Run the reference executor and TensorRT on the same input (--input, or seeded random at the "
-                    "largest batch) and print, for every spec layer's output (or --layer ones), the maximum and mean "
-                    "absolute and the maximum relative error, and the first layer over tolerance (|TensorRT - "
-                    "reference| <= atol + rtol*|reference|, `verify`'s tolerances). On a GPU that TensorRT runs on, "
-                    "the tensors are marked as engine outputs and the engine is run. Otherwise (or with "
+                    "profile's opt sizes, or those --batch and --shapes give) and print, for every spec layer's "
+                    "output (or --layer ones), the maximum and mean absolute and the maximum relative error, and the "
+                    "first layer over tolerance (|TensorRT - reference| <= atol + rtol*|reference|, `verify`'s "
+                    "tolerances). On a GPU that TensorRT runs on, the tensors are marked as engine outputs and the "
+                    "engine is run. Otherwise (or with "
                     "--evaluator) TensorRT's side is the lowered network evaluated with numpy following TensorRT's "
                     "documented layer semantics, and the report says so. Exit 0 all within tolerance, 1 otherwise.",
-                    usage="netdsl compare SPEC [--weights FILE | --random-weights] [--input X] [--precision P] "
-                    "[--layer NAME]... [--evaluator] [--format json]")
+                    usage="netdsl compare SPEC [--weights FILE | --random-weights] [--input X | --batch N | --shapes "
+                    "SIZES] [--precision P] [--layer NAME]... [--evaluator] [--format json]")
     add_set(comparing)
     comparing.add_argument("spec", metavar="SPEC")
     add_weights(comparing, strict=False, random="seeded random weights instead of a file")
     add_inputs(comparing, required=False)
+    comparing.add_argument("--batch", type=int, metavar="N", help="random inputs: this batch (default: the batch's "
+                           "opt; the largest can take minutes and gigabytes)")
+    comparing.add_argument("--shapes", metavar="SIZES", help="random inputs: sizes of dynamic dimensions, "
+                           "NAME=SIZE,... (N: the batch; e.g. N=4,height=320) or trtexec's INPUT:4x3x320x320,... "
+                           "(default: the first profile's opt)")
     add_precision(comparing, "float32 (default: the spec's), float16 or bfloat16 (also fp16, bf16...)")
     comparing.add_argument("--layer", action="append", metavar="NAME", help="only this spec layer's outputs; repeat")
     comparing.add_argument("--evaluator", action="store_true", help="compare the evaluator even where a GPU could "
@@ -64,13 +71,13 @@ def add_compare(add) -> None:
 
 
 def cmd_compare(args) -> int:
-    from .. import compare, reference, runtime
+    from .. import compare, runtime
     from ..build import load_spec
     from .trtexec import precision_of
 
     checked = load_spec(args.spec, params=args.params)
     bound = weights_or_random(args, checked)
-    inputs = inputs_or_samples(args, reference.declared(checked))
+    inputs = compare_inputs(args, checked)
     use_engine = False
     if not args.evaluator:
         try:
@@ -85,6 +92,60 @@ def cmd_compare(args) -> int:
     else:
         print(compare.render(result))
     return EXIT_OK if result.first_failure is None else EXIT_INVALID
+
+
+def compare_inputs(args, checked) -> dict:
+    """--input's arrays, else seeded random ones (as `verify`'s) with every dynamic dimension at its opt (the
+    batch's, and the first profile's for named ones) unless --batch or --shapes sizes it."""
+    from .. import arrays, reference
+    from ..diagnostics import UsageError
+
+    declared = reference.declared(checked)
+    if args.input:
+        if args.batch is not None or args.shapes:
+            raise UsageError("--batch and --shapes size random inputs; --input's arrays have their own sizes")
+        return arrays.read_inputs(args.input, [d.name for d in declared])
+    sizes = {name: ranges[1] for name, ranges in checked.graph.profiles[0].ranges.items()} \
+        if checked.graph.profiles else {}
+    sizes.update(given_sizes(args, checked))
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    batches = {i.name: sizes.get("N", i.batch[1]) for i in checked.graph.inputs if i.batch}
+    return {d.name: rng.standard_normal(tuple(batches[d.name] if dim is None else sizes[dim] if isinstance(dim, str)
+                                              else dim for dim in d.shape)).astype(np.float32) for d in declared}
+
+
+def given_sizes(args, checked) -> dict:
+    """{dimension: size} from --batch N and --shapes (NAME=SIZE,... or trtexec's INPUT:NxCxHxW,...), each
+    dimension dynamic in the spec; the ranges are checked with the inputs, as for --input's arrays."""
+    from ..diagnostics import UsageError
+    from ..tensors import BATCH
+    from .trtexec import named_sizes, parse_shapes
+
+    dynamic = {d.name for i in checked.graph.inputs for d in i.shape if not isinstance(d, int)}
+    given = {}
+    if args.shapes and "=" in args.shapes:
+        for item in args.shapes.split(","):
+            name, _, size = item.partition("=")
+            name = name.strip()
+            if name not in dynamic:
+                known = f"its dynamic dimensions are {', '.join(sorted(dynamic))}" if dynamic else "it has none"
+                raise UsageError(f"--shapes {item}: `{name}` is not a dynamic dimension of {checked.path}; {known}")
+            if not size.strip().isdigit() or int(size) < 1:
+                raise UsageError(f"--shapes {item}: the size must be a positive integer")
+            given[name] = int(size)
+    elif args.shapes:
+        given = dict(named_sizes(checked, parse_shapes(args.shapes, "--shapes")))
+    if args.batch is not None:
+        if BATCH.name not in dynamic:
+            named = f"; its dynamic sizes are named: --shapes {sorted(dynamic)[0]}=SIZE" if dynamic else ""
+            raise UsageError(f"--batch: {checked.path} has no -1 batch{named}")
+        if args.batch < 1 or given.get(BATCH.name, args.batch) != args.batch:
+            raise UsageError(f"--batch {args.batch}: " + ("the batch must be at least 1" if args.batch < 1 else
+                             f"--shapes gives the batch {given[BATCH.name]}"))
+        given[BATCH.name] = args.batch
+    return given
 
 
 def inputs_or_samples(args, declared) -> dict:
@@ -148,7 +209,7 @@ def add_run(add) -> None:
               "and execute on GPU 0 with cuda-python. Exit 4 when this machine cannot run engines.")
     run.add_argument("engine", metavar="ENGINE")
     add_inputs(run)
-    add_output(run, "FILE", "write outputs: .npy (one output) or .npz")
+    add_output(run, "FILE", "write outputs: .npy (one output) or .npz", stream=ARRAYS)
 
 
 def cmd_run(args) -> int:

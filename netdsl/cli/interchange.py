@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .args import EXIT_OK, add_format, add_output, add_set, add_weights, print_json, refuse_both_weights
+from .args import EXIT_OK, STDOUT, add_format, add_output, add_set, add_weights, refuse_both_weights
 
 
 def need_onnx(command: str) -> None:
@@ -28,7 +28,7 @@ def add_export(add) -> None:
                    usage="netdsl export SPEC -o OUT.onnx [--weights FILE | --random-weights [--seed N]]")
     add_set(exporter)
     exporter.add_argument("spec", metavar="SPEC")
-    add_output(exporter, "OUT", "the .onnx file to write", required=True)
+    add_output(exporter, "OUT", "the .onnx file to write", required=True, stream=True)
     add_weights(exporter, strict=False, random="seeded random weights instead of a weight file (as `build "
                 "--random-weights`), to look at the graph or time it")
     add_format(exporter)
@@ -39,14 +39,22 @@ def cmd_export(args) -> int:
     from ..onnx.export import export
 
     refuse_both_weights(args, "exports")
-    written = export(args.spec, args.output, args.weights, args.seed if args.random_weights else None,
-                     params=args.params)
+    streamed = args.output == STDOUT  # the model on standard output, what is said about it on standard error
+    written = export(args.spec, None if streamed else args.output, args.weights,
+                     args.seed if args.random_weights else None, params=args.params)
+    if streamed:
+        sys.stdout.buffer.write(written.pop("data"))
+        sys.stdout.flush()
+        written["path"] = STDOUT
+    report = sys.stderr if streamed else sys.stdout
     if args.format == "json":
-        print_json(written)
+        import json
+
+        print(json.dumps(written, indent=2), file=report)
     else:
         marked = ", RANDOM WEIGHTS" if args.random_weights else ""
         print(f"wrote {written['path']} ({written['bytes']:,} bytes; {written['nodes']} nodes, "
-              f"{written['initializers']} initializers, opset {written['opset']}{marked})")
+              f"{written['initializers']} initializers, opset {written['opset']}{marked})", file=report)
     return EXIT_OK
 
 
@@ -65,7 +73,8 @@ def add_import(add) -> None:
                          "       netdsl import --torch PACKAGE.MODULE:FACTORY --shape 1x3x224x224 -o SPEC.yaml")
     importer.add_argument("model", metavar="MODEL", help="an .onnx file, or with --torch a Python path "
                           "`package.module:callable` (a module class or a function returning a module)")
-    add_output(importer, "SPEC", "the spec to write (.yaml)", required=True)
+    add_output(importer, "SPEC", "the spec to write (.yaml); never `-`", required=True,
+               stream="the spec and its weights (.safetensors beside it) are written together; name a file")
     importer.add_argument("--partial", action="store_true", help="write what can be expressed; outputs of nodes "
                           "left out become inputs of the spec")
     importer.add_argument("--batch", metavar="MIN,OPT,MAX", help="the range of a dynamic batch (default: the one "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from .args import EXIT_INVALID, EXIT_OK, add_output, add_set, add_weights, image_size
+from .args import EXIT_INVALID, EXIT_OK, STDOUT, add_output, add_set, add_weights, image_size
 
 
 def add_calibrate(add) -> None:
@@ -22,7 +22,8 @@ def add_calibrate(add) -> None:
                            "where they are dynamic (default: the first profile's opt)")
     calibrate.add_argument("--resize", default="letterbox", choices=["letterbox", "stretch"], help="images: keep the "
                            "aspect ratio and pad with gray 114, centered, as ultralytics does (default), or stretch")
-    add_output(calibrate, "SCALES", "default: the spec's `quantization.scales`")
+    add_output(calibrate, "SCALES", "the scales file to write (required: calibrate never replaces the spec's own "
+               "`quantization.scales` unasked; name it here to replace it)", stream=True)
     add_weights(calibrate)
     calibrate.add_argument("--method", default="entropy", help="entropy (default), max, percentile or mse")
     calibrate.add_argument("--percentile", type=float, default=99.99, help="for --method percentile (99.99)")
@@ -37,19 +38,45 @@ def cmd_calibrate(args) -> int:
     from ..weights.bind import bind_weights
     from ..quant.calibrate import calibrate
     from ..quant.layer_order import spec_tensors
-    from ..quant.scales import write_scales
 
     checked = load_spec(args.spec, params=args.params)
-    output = scales_output(checked, args.output)
+    if not args.output:
+        refuse_default_output(checked)
     bound = bind_weights(checked, args.weights)
     tensors = None
     if args.all_tensors:
         tensors = [name for name in spec_tensors(checked) if checked.types[name].dtype == "float32"]
     scales = calibrate(checked, bound, args.data, args.method, args.percentile, args.batch, args.limit, tensors,
                        imgsz=args.imgsz, resize=args.resize)
-    write_scales(output, scales)
-    print(f"wrote {output}: {len(scales.activations)} tensor range(s), {scales.meta['method']}, {scales.meta['data']}")
+    write_scales_to(args.output, scales)
+    print(f"wrote {args.output}: {len(scales.activations)} tensor range(s), {scales.meta['method']}, "
+          f"{scales.meta['data']}", file=report_stream(args.output))
     return EXIT_OK
+
+
+def refuse_default_output(checked) -> None:
+    """calibrate without -o: a usage error naming the spec's own scales file, which a shipped spec's file
+    (weights/lenet_int8.scales) would be, so that following a spec's comment never dirties a checkout."""
+    from ..diagnostics import UsageError
+
+    section = checked.graph.quantization
+    own = f"; to replace the spec's own file, name it: -o {section.scales}" if section and section.scales else ""
+    raise UsageError(f"give -o SCALES, the scales file to write{own}")
+
+
+def write_scales_to(output: str, scales) -> None:
+    """A scales file to ``output``, or to standard output for `-`."""
+    from ..quant.scales import format_scales, write_scales
+
+    if output == STDOUT:
+        sys.stdout.write(format_scales(scales))
+    else:
+        write_scales(output, scales)
+
+
+def report_stream(output: str):
+    """Where "wrote ..." goes: standard error when the file itself went to standard output."""
+    return sys.stderr if output == STDOUT else sys.stdout
 
 
 def scales_output(checked, output: str | None) -> str:
@@ -81,7 +108,7 @@ def add_scales(add) -> None:
     add_set(imported)
     imported.add_argument("file", metavar="FILE", help="calib.table (any other name: read as a cache), or "
                           ".safetensors/.npz/.wts with _amax buffers")
-    add_output(imported, "SCALES", "default: the spec's `quantization.scales`")
+    add_output(imported, "SCALES", "default: the spec's `quantization.scales`", stream=True)
     imported.add_argument("--strict", action="store_true", help="exit 1 when a quantized layer's input got no range")
     exported = commands.add_parser(
         "export", help="a scales file as a TensorRT calibration cache (calib.table)",
@@ -90,7 +117,7 @@ def add_scales(add) -> None:
         "tensor order (--spec) or sorted.")
     exported.set_defaults(handler=cmd_scales_export)
     exported.add_argument("scales", metavar="SCALES")
-    add_output(exported, "FILE", None, required=True)
+    add_output(exported, "FILE", "the calibration cache to write", required=True, stream=True)
     exported.add_argument("--spec", metavar="SPEC", help="order the tensors as the spec's network does")
     exported.add_argument("--header", help="first line, e.g. TRT-100300-EntropyCalibration2 (TensorRT checks it)")
 
@@ -98,7 +125,6 @@ def add_scales(add) -> None:
 def cmd_scales_import(args) -> int:
     from ..build import load_spec
     from ..diagnostics import UsageError
-    from ..quant.scales import write_scales
 
     checked = load_spec(args.spec, params=args.params)
     output = scales_output(checked, args.output)
@@ -114,9 +140,9 @@ def cmd_scales_import(args) -> int:
         print(line, file=sys.stderr)
     if not scales.activations and not scales.weights:
         raise UsageError(f"nothing in {args.file} matches {args.spec}; nothing written")
-    write_scales(output, scales)
+    write_scales_to(output, scales)
     print(f"wrote {output}: {len(scales.activations)} tensor range(s)"
-          + (f", {len(scales.weights)} weight range(s)" if scales.weights else ""))
+          + (f", {len(scales.weights)} weight range(s)" if scales.weights else ""), file=report_stream(output))
     return EXIT_INVALID if report.missing and args.strict else EXIT_OK
 
 
@@ -134,8 +160,12 @@ def cmd_scales_export(args) -> int:
     if scales.weights:
         print(f"note: {len(scales.weights)} per-channel weight range(s) are not part of a calibration cache (TensorRT "
               "computes weight scales itself); left out", file=sys.stderr)
-    write_atomic(args.output, format_table(scales, checked, args.header).encode())
-    print(f"wrote {args.output}: {len(scales.activations)} tensor(s)")
+    table = format_table(scales, checked, args.header)
+    if args.output == STDOUT:
+        sys.stdout.write(table)
+    else:
+        write_atomic(args.output, table.encode())
+    print(f"wrote {args.output}: {len(scales.activations)} tensor(s)", file=report_stream(args.output))
     return EXIT_OK
 
 

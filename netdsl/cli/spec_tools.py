@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from ..diagnostics import SpecError
-from .args import EXIT_INVALID, EXIT_OK, add_format, add_set, print_json, write_or_print
+from .args import EXIT_INVALID, EXIT_OK, add_format, add_output, add_set, print_json, write_or_print
 
 SPEC_DEFAULT = "(the spec's weights file)"
 
@@ -163,7 +163,8 @@ def add_graph(add) -> None:
                   "Graphviz's `dot`: apt install graphviz).")
     add_set(picture)
     picture.add_argument("spec", metavar="SPEC")
-    picture.add_argument("-o", "--output", required=True, metavar="FILE", help="net.dot, net.svg or net.png")
+    add_output(picture, "FILE", "net.dot, net.svg or net.png", required=True,
+               stream="the format follows the extension (.dot, .svg or .png)")
 
 
 def cmd_graph(args) -> int:
@@ -179,7 +180,7 @@ def add_schema(add) -> None:
     schema = add("schema", cmd_schema, "print the JSON Schema of the spec language",
                  "Print a JSON Schema of the spec language. Point yaml-language-server at it with a first line "
                  "`# yaml-language-server: $schema=<path to the schema>` in a spec.")
-    schema.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    add_output(schema, "FILE", "write to FILE instead of standard output", stream=True)
 
 
 def cmd_schema(args) -> int:

@@ -19,7 +19,9 @@ from ..diagnostics import UsageError, did_you_mean
 
 PRECISION_FLAGS = {"--fp16": "float16", "--bf16": "bfloat16"}
 _QUANTIZED = ("netdsl has no implicit quantization: TensorRT 11 and TensorRT-RTX quantize explicitly, with "
-              "quantize/dequantize layers in the network; precisions are --precision float32|float16|bfloat16")
+              "quantize/dequantize layers in the network. Add a `quantization:` section to the spec (dtype int8 or "
+              "fp8) and make its ranges with `netdsl calibrate SPEC --data DIR -o SCALES` (or `netdsl scales import` "
+              "a calib.table); precisions are --precision float32|float16|bfloat16")
 FLAG_HINTS = {  # flags of trtexec or Polygraphy that netdsl does not take -> what to write instead
     "--onnx": "netdsl builds from a YAML spec: `netdsl build SPEC` (the spec names its weights)",
     "--deploy": "netdsl builds from a YAML spec: `netdsl build SPEC`",
@@ -224,7 +226,7 @@ def profiles_from_flags(checked, args, notes: list[str]):
         else:
             for role, slots in (("shapes", (0, 1, 2)), ("min", (0,)), ("opt", (1,)), ("max", (2,))):
                 if index < len(texts[role]):
-                    for name, size in _named_sizes(checked, parse_shapes(texts[role][index], f"--{role}Shapes")):
+                    for name, size in named_sizes(checked, parse_shapes(texts[role][index], f"--{role}Shapes")):
                         for slot in slots:
                             ranges[name][slot] = size
         for name, (low, opt, high) in ranges.items():
@@ -237,7 +239,7 @@ def profiles_from_flags(checked, args, notes: list[str]):
     return profiles
 
 
-def _named_sizes(checked, shapes: dict):
+def named_sizes(checked, shapes: dict):
     """(dim name, size) for every dynamic dimension of the inputs ``shapes`` gives; static ones must match."""
     from ..ops import show_shape
 

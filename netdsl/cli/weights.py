@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .args import EXIT_OK, HelpFormatter, add_format, print_json
+from .args import EXIT_OK, HelpFormatter, add_format, output_path, print_json
 
 
 def add_weights_commands(add) -> None:
@@ -25,7 +25,7 @@ def add_weights_commands(add) -> None:
         "is refused. OUT is written atomically: on failure nothing is written.")
     converted.set_defaults(handler=cmd_weights_convert)
     converted.add_argument("input", metavar="IN")
-    converted.add_argument("output", metavar="OUT")
+    converted.add_argument("output", metavar="OUT", type=output_path("the format follows the extension"))
 
 
 def cmd_weights_ls(args) -> int:

@@ -301,11 +301,12 @@ def to_model(checked, bound: dict):
     return model
 
 
-def export(spec: str, output: str, weights: str | None = None, random_seed: int | None = None,
+def export(spec: str, output: str | None, weights: str | None = None, random_seed: int | None = None,
            params: dict | None = None) -> dict:
     """Write ``spec`` with its weights (the spec's file, ``weights``, or seeded random ones) to
     ``output`` as ONNX, atomically; checked by ``onnx.checker`` with full checks first. ``params``: values
-    for the spec's `params:`. Returns what was written (for the CLI)."""
+    for the spec's `params:`. Returns what was written (for the CLI); with ``output`` None, nothing is
+    written and the serialized model is returned too, under "data"."""
     from onnx import checker
 
     from ..weights.bind import bind_weights
@@ -322,6 +323,9 @@ def export(spec: str, output: str, weights: str | None = None, random_seed: int 
     model = to_model(checked, bound)
     checker.check_model(model, full_check=True)
     data = model.SerializeToString()
+    written = {"path": output, "bytes": len(data), "nodes": len(model.graph.node),
+               "initializers": len(model.graph.initializer), "opset": OPSET}
+    if output is None:  # the caller writes it (`netdsl export -o -`: standard output)
+        return {**written, "data": data}
     write_atomic(output, data)
-    return {"path": output, "bytes": len(data), "nodes": len(model.graph.node),
-            "initializers": len(model.graph.initializer), "opset": OPSET}
+    return written

@@ -147,8 +147,10 @@ def canonical_precision(value) -> str:
         return PRECISION_ALIASES[text]
     accepted = f"precision must be one of {', '.join(PRECISIONS)} (also {', '.join(PRECISION_ALIASES)})"
     if text in UNSUPPORTED_PRECISIONS:
+        how = "" if text == "tf32" else (": add a `quantization:` section to the spec (dtype int8 or fp8) and make "
+                                         "its ranges with `netdsl calibrate SPEC --data DIR -o SCALES`")
         raise ValueError(f"{accepted}; {UNSUPPORTED_PRECISIONS[text]} is not a netdsl precision: TensorRT 11 and "
-                         "TensorRT-RTX quantize explicitly, with quantize/dequantize layers in the network")
+                         f"TensorRT-RTX quantize explicitly, with quantize/dequantize layers in the network{how}")
     raise ValueError(accepted)
 
 

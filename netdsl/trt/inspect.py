@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..diagnostics import InternalError, NetdslError
+from ..diagnostics import CannotRun, InternalError
 
 # LayerType member -> concrete binding class, where the name does not follow from the member's
 _CLASS_NAMES = {"ELEMENTWISE": "IElementWiseLayer", "SOFTMAX": "ISoftMaxLayer", "LRN": "ILRNLayer",
@@ -280,15 +280,15 @@ def inspect_plan(path: str) -> NetworkInfo:
     from . import backend, cuda_devices, make_logger
 
     if cuda_devices() == 0:
-        raise NetdslError(f"inspecting an engine plan needs a GPU (TensorRT deserializes plans on the device); "
-                          f"inspect the spec instead: `netdsl inspect SPEC`", ) from None
+        raise CannotRun("inspecting an engine plan needs a GPU (TensorRT deserializes plans on the device); "
+                        "inspect the spec instead: `netdsl inspect SPEC`") from None
     trt = backend().trt
     with open(path, "rb") as f:
         data = f.read()
     engine = trt.Runtime(make_logger(trt)).deserialize_cuda_engine(data)
     if engine is None:
-        raise NetdslError(f"{path}: this TensorRT ({backend().flavour} {backend().version}) cannot deserialize the "
-                          "plan (built by another version, or for another GPU)")
+        raise CannotRun(f"{path}: this TensorRT ({backend().flavour} {backend().version}) cannot deserialize the "
+                        "plan (built by another version, or for another GPU)")
     inspector = engine.create_engine_inspector()
     report = json.loads(inspector.get_engine_information(trt.LayerInformationFormat.JSON))
     layers = []

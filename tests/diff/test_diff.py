@@ -158,6 +158,21 @@ def test_rev_path_sides_read_from_git(repo):
     assert result.returncode == 1 and "conv1: out_channels 6 -> 8" in result.stdout
 
 
+def test_a_revision_starting_with_a_dash_never_reaches_git_as_an_option(repo):
+    """`--output=x.txt:net.yaml` is no file, so it reads as REV:path; handed to `git show` as it was, git took
+    the revision for its --output option and wrote x.txt."""
+    folder, _ = repo
+    before = sorted(path.name for path in folder.iterdir())
+    for side in ("--output=x.txt:net.yaml", "-p:net.yaml"):
+        result = netdsl("diff", "--", side, "net.yaml", cwd=folder)
+        assert result.returncode == 2, result.stderr
+        assert f"{side}: not a file, and `{side.split(':')[0]}` is not a git revision" in result.stderr
+        assert "Traceback" not in result.stderr and sorted(path.name for path in folder.iterdir()) == before
+    # a plain revision still reads from git
+    result = netdsl("diff", "HEAD:net.yaml", "net.yaml", cwd=folder)
+    assert result.returncode == 1 and "conv1: out_channels 6 -> 8" in result.stdout
+
+
 def test_git_textconv_shows_the_summary(repo):
     folder, git = repo
     command = f"{sys.executable} -m netdsl summary --textconv"
