@@ -18,7 +18,7 @@ computed beforehand (TensorRT 11 and TensorRT-RTX have no other kind; TensorRT 1
 
 from __future__ import annotations
 
-from ..diagnostics import UsageError
+from ..diagnostics import NetdslError, UsageError
 from .placement import Placement, placement
 
 
@@ -59,6 +59,12 @@ class Quantizer:
             if amax.size != array.shape[axis]:
                 raise UsageError(f"the scales file gives {amax.size} ranges for `{name}`, which has "
                                  f"{array.shape[axis]} output channels")
+            own = weight_amax(array, axis)
+            wrong = np.flatnonzero((amax == 0) & (own > 0))
+            if wrong.size:  # a range of 0 is for a channel of zeros only: any other value would be lost
+                raise NetdslError(f"{self.origin}: `weight {name}` gives output channel {wrong[0]} a range of 0, but "
+                                  f"its weights are not all zero (largest |w| {own[wrong[0]]:.6g}); a range of 0 "
+                                  "is for a channel of zeros (pruned)")
         else:
             amax = weight_amax(array, axis)
         return scale_of(amax, self.dtype), axis

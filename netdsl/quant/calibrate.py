@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..diagnostics import UsageError
+from ..diagnostics import NetdslError, UsageError
 from .histogram import BINS, entropy_amax, mse_amax, percentile_amax
 from .scales import Scales, canonical
 
@@ -95,6 +95,12 @@ def calibrate(checked, bound, data: str, method: str = "entropy", percentile: fl
         meter.close()
     if seen == 0:
         raise UsageError(f"no calibration samples in {data}")
+    zero = [name for name, found in observed.items() if found.amax == 0]
+    if zero:
+        shown = ", ".join(f"`{name}`" for name in zero[:8]) + (f" and {len(zero) - 8} more" if len(zero) > 8 else "")
+        raise NetdslError(f"{shown} {'is' if len(zero) == 1 else 'are'} 0 for every one of the {seen} samples of "
+                          f"{data}: a range of 0 has no scale, nothing written; calibrate with samples that reach "
+                          "it, or leave the layers that read it in float (`exclude:` in `quantization:`)")
     amax = {name: canonical(amax_of(found, method, percentile, dtype)) for name, found in observed.items()}
     description = DESCRIPTIONS[method].format(percentile=percentile, bins=BINS)
     source = f"{seen} samples from {data}"
@@ -112,8 +118,10 @@ def observe(found: Observed, magnitude: np.ndarray, number: int) -> None:
 
 
 def amax_of(found: Observed, method: str, percentile: float, dtype: str) -> float:
-    if method == "max" or found.amax == 0:
-        return found.amax
+    """The range of one tensor (its largest |value| > 0) by ``method``; a constant tensor gets its
+    largest |value| from every method."""
+    if method == "max" or not found.hist[1:-1].any():
+        return found.amax  # every |value| is 0 or the largest (a constant tensor): nothing to clip
     width = found.amax / BINS
     if method == "entropy":
         return entropy_amax(found.hist, width)

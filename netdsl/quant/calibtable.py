@@ -12,14 +12,17 @@ so exporting gives the same scale bits back.
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 
-from ..diagnostics import Diagnostics, Pos, Source, UsageError, did_you_mean
+from ..diagnostics import Diagnostics, NetdslError, Pos, Source, UsageError, did_you_mean
 from .layer_order import match_names, spec_tensors
 from .scales import HEADER_KEY, Scales, ScalesError
 
 INT8_MAX = 127.0
+SHOWN = 200  # unmatched names listed in the report; the rest are counted
+LIMIT = 64 << 20  # bytes: a cache of a million tensors is about 40 MiB
 
 
 @dataclass
@@ -50,15 +53,21 @@ class Report:
         if self.by_order:
             lines.append("matched by layer order (TensorRT's `(Unnamed Layer* N) [type]` names, placed between the "
                          "tensors matched by name; review these):")
-            lines += [f"  {name} -> {tensor}" + (f"  (or was {', '.join(others)} meant?)" if others else "")
+            lines += [f"  {name} -> {tensor}" + (f"  (or was {shown(others, 8)} meant?)" if others else "")
                       for name, tensor, others in self.by_order]
         if self.unmatched:
             lines.append(f"{len(self.unmatched)} name(s) in the file match no tensor of the spec (left out):")
-            lines += [f"  {name}" + (f"  ({hint})" if hint else "") for name, hint in self.unmatched]
+            lines += [f"  {name}" + (f"  ({hint})" if hint else "") for name, hint in self.unmatched[:SHOWN]]
+            if len(self.unmatched) > SHOWN:
+                lines.append(f"  ... and {len(self.unmatched) - SHOWN:,} more")
         if self.missing:
             lines.append(f"{len(self.missing)} tensor(s) the quantized layers read have no range: "
                          + ", ".join(self.missing))
         return lines + self.notes
+
+
+def shown(names: list, most: int) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most:,} more" if len(names) > most else "")
 
 
 def parse_table(text: str, path: str = "calib.table") -> Table:
@@ -82,7 +91,15 @@ def parse_table(text: str, path: str = "calib.table") -> Table:
             diagnostics.error("bad-calib-table", f"expected `tensor name: hex scale`, found `{line.strip()[:80]}`",
                               Pos(source, number, 1))
             continue
-        entries.append((name.strip(), struct.unpack(">f", bits.to_bytes(4, "big"))[0], number))
+        scale = struct.unpack(">f", bits.to_bytes(4, "big"))[0]
+        if not (math.isfinite(scale) and scale > 0):
+            diagnostics.error("bad-calib-table", f"`{name.strip()}`: the scale {value.strip()} is {scale!r} as a "
+                              "float32, not a range (a finite number > 0)",
+                              Pos(source, number, len(name) + 2 + len(value) - len(value.lstrip())),
+                              hint="TensorRT writes a positive scale for every tensor it calibrated; the file "
+                                   "was changed or written by another tool")
+            continue
+        entries.append((name.strip(), scale, number))
     if diagnostics.has_errors:
         raise ScalesError(diagnostics)
     return Table(header, entries)
@@ -91,7 +108,10 @@ def parse_table(text: str, path: str = "calib.table") -> Table:
 def read_table(path: str) -> Table:
     try:
         with open(path, "rb") as stream:
-            data = stream.read(64 << 20)
+            data = stream.read(LIMIT + 1)
+        if len(data) > LIMIT:
+            raise NetdslError(f"{path} is too large for a calibration cache (over {LIMIT >> 20} MiB; TensorRT's "
+                              "caches hold one short line per tensor)")
         text = data.decode("utf-8")
     except OSError as error:
         raise UsageError(f"cannot read {path}: {error.strerror}") from None
@@ -109,8 +129,11 @@ def import_table(checked, path: str) -> tuple[Scales, Report]:
     scales, report = Scales(), Report()
     for name, scale, _ in table.entries:
         tensor = matching.tensor(name)
-        if tensor is None:
-            report.unmatched.append((name, matching.unmatched.get(name) or did_you_mean(name, known)))
+        if tensor is None:  # a suggestion only for the names shown: difflib over every name would be quadratic
+            hint = matching.unmatched.get(name)
+            if hint is None and len(report.unmatched) < SHOWN:
+                hint = did_you_mean(name, known)
+            report.unmatched.append((name, hint))
             continue
         scales.activations[tensor] = float(scale) * INT8_MAX  # exact in float64: 24 + 7 bits
         report.matched.append(tensor)

@@ -40,11 +40,11 @@ def candidate(bins: np.ndarray, levels: int) -> np.ndarray:
 
 def kl_divergence(p: np.ndarray, q: np.ndarray) -> float:
     """KL(P || Q) of two unnormalized distributions (natural log); infinite where Q is empty and P not."""
-    p = np.asarray(p, np.float64) / np.sum(p)
-    q = np.asarray(q, np.float64) / np.sum(q)
+    p, q = np.asarray(p, np.float64), np.asarray(q, np.float64)
     present = p > 0
-    if np.any(q[present] == 0):
+    if np.any(q[present] == 0):  # an empty Q included
         return float("inf")
+    p, q = p / np.sum(p), q / np.sum(q)
     return float(np.sum(p[present] * np.log(p[present] / q[present])))
 
 
@@ -69,7 +69,9 @@ def entropy_amax(hist: np.ndarray, width: float, levels: int = 128, flatten_zero
         hist = np.array(hist, np.float64)
         hist[0] = hist[1]
     values = divergences(hist, levels)
-    if not values:  # fewer bins than levels: nothing to clip
+    if not any(np.isfinite(v) for v in values.values()):
+        # fewer bins than levels, or no candidate that keeps the range's top: every count in the last
+        # bins (a constant tensor, or zeros and one other value): nothing to clip
         return len(hist) * width
     best = min(values, key=lambda i: (values[i], i))  # the first minimum
     return (best + 0.5) * width

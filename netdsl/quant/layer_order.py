@@ -80,10 +80,10 @@ class _Unnamed:
     name: str
     layer_type: str  # as in the name: "Matrix Multiply"
     output: int
+    kind: str = field(init=False)  # "matrixmultiply", as PRODUCERS spells it
 
-    @property
-    def kind(self) -> str:
-        return self.layer_type.lower().replace(" ", "")
+    def __post_init__(self):
+        self.kind = self.layer_type.lower().replace(" ", "")
 
 
 def output_index(match) -> int:
@@ -119,9 +119,13 @@ def match_names(names: list[str], checked) -> Matching:
     fits = _fits(checked, tensors)
     bounds = [(-1, -1)] + [(position, index) for position, index, _ in _monotone(anchors, matching)]
     bounds.append((len(names), len(tensors)))
+    taken = 0  # unnamed is in cache order: each gap takes the next run of it (linear in the names)
     for (start, first), (end, last) in zip(bounds, bounds[1:]):
-        entries = [e for e in unnamed if start < e.position < end]
-        _align(entries, list(range(first + 1, last)), tensors, fits, matching, _place(tensors, first, last))
+        entries = []
+        while taken < len(unnamed) and unnamed[taken].position < end:
+            entries.append(unnamed[taken])
+            taken += 1
+        _align_gap(entries, list(range(first + 1, last)), tensors, fits, matching, _place(tensors, first, last))
     return matching
 
 
@@ -165,28 +169,55 @@ def _fits(checked, tensors: list[str]) -> list[tuple[set, int]]:
     return fits
 
 
-def _align(entries: list, spec: list[int], tensors, fits, matching: Matching, place: str) -> None:
-    """Match unnamed ``entries`` to the spec tensors numbered ``spec``, keeping both orders: the most
-    matches, then the latest entries (the largest sum of positions)."""
-    def fit(i, entry):
-        kinds, output = fits[spec[i]]
-        return entry.kind in kinds and entry.output == output
+ALIGN_CELLS = 1 << 18  # the most (spec tensors x unnamed names) one gap's alignment may weigh: under a second
 
-    best = [[(0, 0)] * (len(entries) + 1) for _ in range(len(spec) + 1)]
+
+def _align_gap(entries: list, spec: list[int], tensors, fits, matching: Matching, place: str) -> None:
+    """:func:`_align` on the entries that can matter, in time linear in ``entries``: an entry whose type
+    fits no tensor of the gap cannot match; of a run of entries of one type, only the last
+    ``len(spec)`` can (an alignment keeping the most matches, and the latest entries, would shift
+    them to the run's end). A gap still too large to align is left unmatched, saying so."""
+    wanted = {(kind, output) for kinds, output in (fits[i] for i in spec) for kind in kinds}
+    kept, run = [], []
+    for index, entry in enumerate(entries + [None]):
+        key = None if entry is None else (entry.kind, entry.output)
+        if run and key == (entries[run[0]].kind, entries[run[0]].output):
+            run.append(index)
+            continue
+        kept += run[max(len(run) - len(spec), 0):]
+        run = [index] if key in wanted else []
+    if len(kept) * len(spec) > ALIGN_CELLS:
+        for entry in entries:
+            matching.unmatched[entry.name] = (f"{len(entries):,} unnamed layers {place}, for {len(spec):,} tensor(s) "
+                                              "of the spec: too many to match by order")
+        return
+    _align(entries, kept, spec, tensors, fits, matching, place)
+
+
+def _align(entries: list, kept: list[int], spec: list[int], tensors, fits, matching: Matching, place: str) -> None:
+    """Match the unnamed ``entries`` numbered ``kept`` to the spec tensors numbered ``spec``, keeping
+    both orders: the most matches, then the latest entries (the largest sum of positions)."""
+    fitting = [{(kind, fits[index][1]) for kind in fits[index][0]} for index in spec]  # per spec tensor
+
+    def fit(i, entry):
+        return (entry.kind, entry.output) in fitting[i]
+
+    keys = [(entries[k].kind, entries[k].output) for k in kept]
+    best = [[(0, 0)] * (len(kept) + 1) for _ in range(len(spec) + 1)]
     for i in range(1, len(spec) + 1):
-        for j in range(1, len(entries) + 1):
+        for j in range(1, len(kept) + 1):
             best[i][j] = max(best[i - 1][j], best[i][j - 1])
-            if fit(i - 1, entries[j - 1]):
+            if keys[j - 1] in fitting[i - 1]:
                 count, late = best[i - 1][j - 1]
-                best[i][j] = max(best[i][j], (count + 1, late + j))
-    pairs, i, j = [], len(spec), len(entries)
+                best[i][j] = max(best[i][j], (count + 1, late + kept[j - 1] + 1))
+    pairs, i, j = [], len(spec), len(kept)
     while i and j:
         if best[i][j] == best[i - 1][j]:
             i -= 1
         elif best[i][j] == best[i][j - 1]:
             j -= 1
         else:
-            pairs.append((i - 1, j - 1))
+            pairs.append((i - 1, kept[j - 1]))
             i, j = i - 1, j - 1
     pairs.reverse()
     for k, (i, j) in enumerate(pairs):
@@ -197,7 +228,8 @@ def _align(entries: list, spec: list[int], tensors, fits, matching: Matching, pl
         if others:
             matching.ambiguous[entries[j].name] = others
     used = {entries[j].name for _, j in pairs}
+    wanted = set().union(*fitting)
     for entry in (e for e in entries if e.name not in used):
-        weights = entry.kind == "constant" and not any(fit(i, entry) for i in range(len(spec)))
+        weights = entry.kind == "constant" and (entry.kind, entry.output) not in wanted
         matching.unmatched[entry.name] = ("weights, which are quantized from their own values" if weights
                                           else f"no layer of the spec {place} is left for this {entry.layer_type}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+from ..diagnostics import NetdslError
 from .calibtable import Report
 from .scales import Scales
 
@@ -41,12 +42,12 @@ def import_qat(checked, path: str) -> tuple[Scales, Report]:
         scales.activations[tensor] = amax
         report.matched.append(key)
 
-    for key in sorted(tensors):
+    amaxes = {key: np.asarray(tensors[key].as_float32(), np.float64).reshape(-1)
+              for key in sorted(tensors) if AMAX_RE.match(key)}
+    check_ranges(amaxes, path)
+    for key, values in amaxes.items():
         match = AMAX_RE.match(key)
-        if match is None:
-            continue
         module, which = match.group("module"), match.group("which")
-        values = np.asarray(tensors[key].as_float32(), np.float64).reshape(-1)
         node = nodes.get(module)
         if which == "input" and node is not None:
             activation(node.inputs[0], float(values.max()), key)
@@ -69,3 +70,24 @@ def import_qat(checked, path: str) -> tuple[Scales, Report]:
         report.missing = [name for name in where.tensors if name not in scales.activations]
     scales.meta["method"] = f"quantization-aware training, imported from {path}"
     return scales, report
+
+
+def check_ranges(amaxes: dict, path: str) -> None:
+    """Refuse `_amax` buffers that are not ranges: every value finite, an activation's > 0, a weight's
+    >= 0 (0 for a channel of zeros, as pytorch-quantization leaves a pruned channel)."""
+    import numpy as np
+
+    problems = []
+    for key, values in amaxes.items():
+        weight = AMAX_RE.match(key).group("which") == "weight"
+        bad = ~np.isfinite(values) | (values < 0 if weight else values <= 0)
+        if values.size == 0:
+            problems.append(f"`{key}` is empty")
+        elif bad.any():
+            index = int(np.flatnonzero(bad)[0])
+            where = f" (element {index} of {values.size})" if values.size > 1 else ""
+            problems.append(f"`{key}` holds {float(values[index])!r}{where}")
+    if problems:
+        rule = "finite and > 0 (a weight's per-channel range may be 0 for a channel of zeros)"
+        more = f" (and {len(problems) - 1} more: {', '.join(problems[1:4])})" if len(problems) > 1 else ""
+        raise NetdslError(f"{path}: {problems[0]}, not a range: a range must be {rule}{more}; nothing written")

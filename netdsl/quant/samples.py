@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from ..diagnostics import UsageError
+from ..diagnostics import NetdslError, UsageError
 from ..images import SUFFIXES, is_image
 
 
@@ -87,7 +87,22 @@ class Samples:
             check_sizes(self.per_file, arrays)  # here, to name the file whose size fits no profile
         except UsageError as error:
             raise UsageError(f"{path}: {error}") from None
+        for name, array in arrays.items():
+            check_finite(array, name, path)
         return arrays
+
+
+def check_finite(array, name: str, path: str) -> None:
+    """Refuse NaN or infinite values in a float sample, naming the file and the first bad element (its
+    sample is the first index), here where the file is known: the reference run would not name it."""
+    if array.dtype.kind != "f":
+        return
+    bad = ~np.isfinite(array)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise NetdslError(f"{path}: sample {index[0]} of input `{name}` holds {float(array[index])} at index "
+                          f"{list(index[1:])} ({int(bad.sum())} non-finite value(s) in the file); calibration samples "
+                          "must be finite")
 
 
 def samples_of(path: str, inputs) -> dict:

@@ -91,6 +91,26 @@ def read_scales(path: str) -> Scales:
     return scales
 
 
+RANGE_HINT = ("a range is the largest |value| a tensor takes: a finite number > 0 (calibrate again with `netdsl "
+              "calibrate`, or fix the source the range came from)")
+
+
+def range_problem(token: str, weight: bool = False) -> str | None:
+    """Why ``token`` is not a range, else None. An activation's range must be finite and > 0 (a range of 0
+    has no scale: every value would quantize to 0); a weight's per-channel range may be 0, for a channel
+    of zeros (a pruned channel, as pytorch-quantization writes it), which is checked against the weight
+    when the network is built."""
+    try:
+        value = float(token)
+    except ValueError:
+        return f"`{token}` is not a number"
+    if not math.isfinite(value):
+        return f"the range `{token}` is not finite"
+    if value < 0 or (value == 0 and not weight):
+        return f"the range `{token}` is not positive"
+    return None
+
+
 def parse_scales(text: str | None, path: str = "<scales>") -> Scales:
     """Every problem of the file at once, each with its line."""
     source = Source(path, text or "")
@@ -126,14 +146,14 @@ def parse_scales(text: str | None, path: str = "<scales>") -> Scales:
                   hint="per-channel weight ranges are written `weight NAME v1 v2 ...`")
             continue
         amaxes = []
+        column = line.index(name) + len(name)
         for token in values:
-            try:
-                value = float(token)
-            except ValueError:
-                value = math.nan
-            if not (math.isfinite(value) and value >= 0):
-                error(number, f"`{token}` is not an amax (a finite number >= 0)", line.index(token) + 1)
-            amaxes.append(value)
+            column = line.index(token, column)
+            problem = range_problem(token, weight)
+            if problem:
+                error(number, f"`{name}`: {problem}", column + 1, hint=RANGE_HINT)
+            amaxes.append(float(token) if not problem else math.nan)
+            column += len(token)
         key = ("weight " if weight else "") + name
         if key in seen:
             error(number, f"`{name}` is given twice (first on line {seen[key]})")
