@@ -1,15 +1,20 @@
 """`netdsl detect`: a detector spec run by the reference executor on picture files, for a quick look
 without a GPU (does the spec, with these weights, find what is in the picture?).
 
-Each image is letterboxed to the input's size as ultralytics' predictor does (netdsl.images), run, and
-its detections are mapped back to the picture's pixels. A spec whose outputs come from an `nms` layer
-gives its detections as they are (the engine's own thresholds); a spec with ultralytics' raw output
-(`output0` [B, 4 + classes, anchors], boxes as cx, cy, w, h) goes through the same NMS as the `nms`
-kind, with the thresholds given here.
+Each picture is letterboxed as ultralytics' predictor (8.4.190) letterboxes it (netdsl.images): for an
+input of free height and width (two named dims), scaled so that its long side fits ``imgsz`` (640) and
+padded only to the next multiple of the stride (its "minimum rectangle", as for a PyTorch model), so a
+2000x1001 picture runs at 640x320; for a fixed-size input, scaled and padded to that size (as for a
+fixed-size engine). It is run, and its detections are mapped back to the picture's pixels as the
+predictor's ``scale_boxes`` maps them. A spec whose outputs come from an `nms` layer gives its
+detections as they are (the engine's own thresholds); a spec with ultralytics' raw output (`output0`
+[B, 4 + classes, anchors], boxes as cx, cy, w, h) goes through the same NMS as the `nms` kind, with the
+predictor's thresholds (conf 0.25, IoU 0.7, 300 detections) unless others are given.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from typing import NamedTuple
 
@@ -25,6 +30,8 @@ COCO = ("person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "t
         "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase",
         "scissors", "teddy bear", "hair drier", "toothbrush")  # the 80 COCO classes, in ultralytics' order
 NMS_OUTPUTS = ("num_dets", "boxes", "scores", "classes")
+IMGSZ = 640  # ultralytics' default image size
+MIN_STRIDE = 32  # ultralytics' AutoBackend pads to a multiple of max(the model's stride, 32)
 
 
 class Detection(NamedTuple):
@@ -36,7 +43,7 @@ class Detection(NamedTuple):
 
 class Thresholds(NamedTuple):
     score: float = 0.25
-    iou: float = 0.45
+    iou: float = 0.7
     max_detections: int = 300
 
 
@@ -67,13 +74,14 @@ def nms_outputs(graph) -> dict[str, str] | None:
 
 def detect(checked, bound, paths: list[str], thresholds: Thresholds = Thresholds(), imgsz=None,
            names_path: str | None = None) -> list[tuple[str, list[Detection]]]:
-    """(path, detections) for each picture in ``paths``."""
+    """(path, detections) for each picture in ``paths``; ``imgsz`` (height, width) where the input's size
+    is free (default 640)."""
     from . import images, reference
 
     graph = checked.graph
     if len(graph.inputs) != 1:
         raise UsageError(f"netdsl detect runs specs with one image input; {checked.path} has {len(graph.inputs)}")
-    target = images.image_input(graph.inputs[0], graph.profiles, imgsz)
+    fitting = fitting_for(graph.inputs[0], graph.profiles, imgsz)
     roles = nms_outputs(graph)
     if roles is None and len(graph.outputs) != 1:
         raise UsageError(f"{checked.path} has neither an `nms` layer's outputs (num_dets, boxes, scores, classes) nor "
@@ -81,10 +89,9 @@ def detect(checked, bound, paths: list[str], thresholds: Thresholds = Thresholds
     names = read_names(names_path, class_count(checked, roles))
     results = []
     for path in paths:
-        picture = images.load(path, target.channels)
-        box = images.letterbox_box(picture.shape, (target.height, target.width))
-        sample = images.to_input(images.letterbox(picture, (target.height, target.width)), target)
-        outputs = reference.run(checked, bound, {target.name: sample[None]})
+        picture = images.load(path, fitting.target.channels)
+        box, sample = fit(fitting, picture, graph.profiles, path)
+        outputs = reference.run(checked, bound, {fitting.target.name: sample[None]})
         if roles is not None:
             count, boxes, scores, classes = (outputs[roles[r]] for r in NMS_OUTPUTS)
         else:
@@ -97,6 +104,49 @@ def detect(checked, bound, paths: list[str], thresholds: Thresholds = Thresholds
             found.append(Detection(klass, name, float(scores[0, k]), unletterbox(boxes[0, k], box, picture.shape)))
         results.append((path, found))
     return results
+
+
+class Fitting(NamedTuple):
+    """How pictures are letterboxed into the detector's image input."""
+
+    target: object  # images.ImageInput; its height and width are the letterbox's size
+    stride: int | None  # for a free size: pad only to a multiple of this (ultralytics' minimum rectangle)
+    dims: tuple  # the input's height and width dims
+
+
+def fitting_for(graph_input, profiles, imgsz) -> Fitting:
+    """A free size (height and width two named dims) is letterboxed as ultralytics' predictor does for a
+    PyTorch model: ``imgsz`` rounded up to the stride (its check_imgsz), then the minimum rectangle. Any
+    other input is letterboxed to its size, a named dim taking ``imgsz`` (default 640)."""
+    from . import images
+    from .symbolic import Dim
+
+    nhwc, channels, dims = images.image_layout(graph_input)
+    free = all(isinstance(d, Dim) for d in dims) and dims[0].name != dims[1].name
+    if not free:
+        wanted = imgsz or tuple(None if isinstance(d, int) else IMGSZ for d in dims)
+        return Fitting(images.image_input(graph_input, profiles, wanted), None, dims)
+    steps = [p.steps.get(d.name, 1) for p in profiles for d in dims]
+    stride = max(MIN_STRIDE, math.lcm(*steps))
+    height, width = (max(-(-size // stride) * stride, stride) for size in imgsz or (IMGSZ, IMGSZ))
+    return Fitting(images.ImageInput(graph_input.name, height, width, channels, nhwc), stride, dims)
+
+
+def fit(fitting: Fitting, picture, profiles, path: str):
+    """(the letterbox, one sample of the input) for ``picture``; a free size must fit a profile."""
+    from . import images
+
+    target = fitting.target
+    box = images.letterbox_box(picture.shape, (target.height, target.width), fitting.stride)
+    if fitting.stride is not None:
+        size = images.letterboxed_size(box)
+        try:
+            images.image_size(target.name, fitting.dims, profiles, size)
+        except UsageError as error:
+            raise UsageError(f"{path}: letterboxed for --imgsz {target.height},{target.width}: {error}; another --imgsz "
+                             "gives another size") from None
+    fitted = images.letterbox(picture, (target.height, target.width), stride=fitting.stride)
+    return box, images.to_input(fitted, target)
 
 
 def class_count(checked, roles) -> int:
@@ -131,16 +181,28 @@ def raw_nms(output, thresholds: Thresholds):
 
 
 def unletterbox(xyxy, box, shape) -> tuple[float, float, float, float]:
-    """A box in the network's input pixels as a box in the picture's pixels (ultralytics' scale_boxes)."""
+    """A box in the network's input pixels as a box in the picture's pixels, clipped to the picture, as
+    ultralytics 8.4.190's scale_boxes computes it from the two sizes alone: the gain from the input's
+    size, each side of the resized picture rounded as LetterBox rounds it, then a gain per axis. For a
+    minimum rectangle this can differ from the letterbox by a pixel (2000x1001 runs at 640x320, which
+    scale_boxes takes as 639 columns); netdsl maps as the predictor does, so that its boxes are its."""
+    from .images import letterboxed_size
+
+    input_height, input_width = letterboxed_size(box)
     height, width = shape[:2]
-    x1, x2 = ((float(v) - box.left) / box.scale for v in (xyxy[0], xyxy[2]))
-    y1, y2 = ((float(v) - box.top) / box.scale for v in (xyxy[1], xyxy[3]))
+    gain = min(input_height / height, input_width / width)
+    new_height, new_width = max(round(height * gain), 1), max(round(width * gain), 1)
+    left, top = round((input_width - new_width) / 2 - 0.1), round((input_height - new_height) / 2 - 0.1)
+    gain_x, gain_y = new_width / width, new_height / height
+    x1, x2 = ((float(v) - left) / gain_x for v in (xyxy[0], xyxy[2]))
+    y1, y2 = ((float(v) - top) / gain_y for v in (xyxy[1], xyxy[3]))
     return (min(max(x1, 0.0), width), min(max(y1, 0.0), height), min(max(x2, 0.0), width),
             min(max(y2, 0.0), height))
 
 
-def draw(path: str, detections: list[Detection], output: str) -> None:
-    """The picture with its detections drawn on it (Pillow's ImageDraw), written atomically."""
+def draw(path: str, detections: list[Detection], output: str, banner: str | None = None) -> None:
+    """The picture with its detections drawn on it (Pillow's ImageDraw), written atomically; ``banner``
+    (such as RANDOM WEIGHTS) written large in its top left corner."""
     import io
 
     from .files import write_atomic
@@ -158,6 +220,15 @@ def draw(path: str, detections: list[Detection], output: str) -> None:
         left, top = detection.box[0], max(detection.box[1] - 12, 0)
         pen.rectangle(pen.textbbox((left, top), label), fill=color)
         pen.text((left, top), label, fill=(255, 255, 255))
+    if banner:
+        from PIL import ImageFont
+
+        try:
+            font = ImageFont.load_default(size=max(12, min(picture.size) // 12))
+        except TypeError:  # Pillow before 10.1: one small bitmap font
+            font = ImageFont.load_default()
+        pen.rectangle(pen.textbbox((4, 4), banner, font=font), fill=(0, 0, 0))
+        pen.text((4, 4), banner, fill=(255, 0, 0), font=font)
     data = io.BytesIO()
     picture.save(data, format=image_format(output))
     write_atomic(output, data.getvalue())

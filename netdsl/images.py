@@ -1,10 +1,12 @@
 """Images as network inputs: read with Pillow, fitted to the input's height and width, and laid out as
-the input takes them. `netdsl calibrate` reads calibration images through it (and `netdsl detect` will).
+the input takes them. `netdsl calibrate` and `netdsl detect` read images through it.
 
-Fitting is ultralytics' letterbox by default (its ``LetterBox`` as its predictor uses it: no stride
-rounding, upscaling allowed, centered): the image is scaled by ``r = min(H / h, W / w)`` to
-``round(w * r) x round(h * r)`` pixels (at least 1), then padded with gray 114 to H x W, the padding
-split as ``round(d / 2 - 0.1)`` before and ``round(d / 2 + 0.1)`` after. ``stretch`` resizes to H x W
+Fitting is ultralytics' letterbox by default (its ``LetterBox``, upscaling allowed, centered): the
+image is scaled by ``r = min(H / h, W / w)`` to ``round(w * r) x round(h * r)`` pixels (at least 1),
+then padded with gray 114, the padding split as ``round(d / 2 - 0.1)`` before and ``round(d / 2 + 0.1)``
+after. Padded to H x W, as the predictor does for a model of fixed size; or, given a stride, only to the
+next multiple of the stride (ultralytics' ``auto``, its predictor's "minimum rectangle" for a model of
+free size: a 2000x1001 picture into 640 becomes 640x320). ``stretch`` resizes to H x W
 without keeping the aspect ratio. Resizing is OpenCV's ``INTER_LINEAR`` (``cv2.resize``, which
 ultralytics and tensorrtx call) with its fixed-point arithmetic, written in numpy so that netdsl needs
 no OpenCV and still gives the same pixels.
@@ -81,21 +83,31 @@ class Letterbox(NamedTuple):
     right: int
 
 
-def letterbox_box(image_shape, size) -> Letterbox:
-    """ultralytics' LetterBox.get_params (auto=False, scaleup=True, center=True) for an image of
-    ``image_shape`` (height, width) into ``size`` (height, width)."""
+def letterbox_box(image_shape, size, stride: int | None = None) -> Letterbox:
+    """ultralytics' LetterBox.get_params (scaleup=True, center=True) for an image of ``image_shape``
+    (height, width) into ``size`` (height, width): padded to ``size`` (auto=False), or with ``stride``
+    to the smallest multiple of it (auto=True)."""
     (h, w), (height, width) = image_shape[:2], size
     r = min(height / h, width / w)
     new_w, new_h = max(round(w * r), 1), max(round(h * r), 1)
-    dw, dh = (width - new_w) / 2, (height - new_h) / 2
+    dw, dh = width - new_w, height - new_h
+    if stride is not None:
+        dw, dh = dw % stride, dh % stride
+    dw, dh = dw / 2, dh / 2
     return Letterbox(r, new_h, new_w, round(dh - 0.1), round(dh + 0.1), round(dw - 0.1), round(dw + 0.1))
 
 
-def letterbox(image: np.ndarray, size, value: int = GRAY) -> np.ndarray:
-    """``image`` (uint8 [h, w, c]) scaled to fit ``size`` (height, width) and padded with ``value``."""
-    box = letterbox_box(image.shape, size)
+def letterboxed_size(box: Letterbox) -> tuple[int, int]:
+    """(height, width) of the letterboxed image."""
+    return box.top + box.height + box.bottom, box.left + box.width + box.right
+
+
+def letterbox(image: np.ndarray, size, value: int = GRAY, stride: int | None = None) -> np.ndarray:
+    """``image`` (uint8 [h, w, c]) scaled to fit ``size`` (height, width) and padded with ``value``
+    (to ``size``, or with ``stride`` to the next multiple of it)."""
+    box = letterbox_box(image.shape, size, stride)
     resized = resize_linear(image, box.height, box.width)
-    out = np.full((size[0], size[1], image.shape[2]), value, np.uint8)
+    out = np.full((*letterboxed_size(box), image.shape[2]), value, np.uint8)
     out[box.top:box.top + box.height, box.left:box.left + box.width] = resized
     return out
 
@@ -151,19 +163,23 @@ class ImageInput(NamedTuple):
 def image_input(graph_input, profiles, imgsz=None) -> ImageInput:
     """How images feed ``graph_input`` (a :class:`netdsl.graph.Input`), at ``imgsz`` (height, width)
     where its height or width is dynamic (default: the first profile's opt)."""
+    nhwc, channels, dims = image_layout(graph_input)
+    height, width = image_size(graph_input.name, dims, profiles, imgsz)
+    return ImageInput(graph_input.name, height, width, channels, nhwc)
+
+
+def image_layout(graph_input):
+    """(nhwc, channels, (height dim, width dim)) of an input that takes images; refused otherwise."""
     from .tensors import is_float, show_shape
 
     shape, dtype = graph_input.shape, graph_input.dtype
     if len(shape) == 4 and dtype == "uint8" and shape[3] == 3:
-        nhwc, channels, dims = True, 3, (shape[1], shape[2])
-    elif len(shape) == 4 and is_float(dtype) and isinstance(shape[1], int) and shape[1] in (1, 3):
-        nhwc, channels, dims = False, shape[1], (shape[2], shape[3])
-    else:
-        raise UsageError(f"input `{graph_input.name}` {show_shape(shape)} {dtype} does not take images: images feed "
-                         "a float [N, 3, H, W] input (RGB / 255), a float [N, 1, H, W] input (luma / 255) or a uint8 "
-                         "[N, H, W, 3] input (BGR as read)")
-    height, width = image_size(graph_input.name, dims, profiles, imgsz)
-    return ImageInput(graph_input.name, height, width, channels, nhwc)
+        return True, 3, (shape[1], shape[2])
+    if len(shape) == 4 and is_float(dtype) and isinstance(shape[1], int) and shape[1] in (1, 3):
+        return False, shape[1], (shape[2], shape[3])
+    raise UsageError(f"input `{graph_input.name}` {show_shape(shape)} {dtype} does not take images: images feed "
+                     "a float [N, 3, H, W] input (RGB / 255), a float [N, 1, H, W] input (luma / 255) or a uint8 "
+                     "[N, H, W, 3] input (BGR as read)")
 
 
 def image_size(name: str, dims, profiles, imgsz) -> tuple[int, int]:

@@ -56,7 +56,7 @@ def expected_detections():
     the 48x64 picture."""
     nms = ultralytics_module("ultralytics.utils.nms").non_max_suppression
     scale_boxes = ultralytics_module("ultralytics.utils.ops").scale_boxes
-    found = nms(torch.tensor(PREDICTIONS, dtype=torch.float32), conf_thres=0.25, iou_thres=0.45)[0]
+    found = nms(torch.tensor(PREDICTIONS, dtype=torch.float32), conf_thres=0.25, iou_thres=0.7)[0]  # the predictor's
     boxes = scale_boxes((32, 32), found[:, :4].clone(), (48, 64))
     return [(int(c), float(s), [float(v) for v in b]) for b, s, c in zip(boxes, found[:, 4], found[:, 5])]
 
@@ -69,7 +69,7 @@ def test_detections_equal_ultralytics_postprocessing(files, capsys, nms):
     (result,) = json.loads(capsys.readouterr().out)
     found = [(d["class"], d["score"], d["box"]) for d in result["detections"]]
     expected = expected_detections()
-    assert len(expected) == 2  # anchor 0 (class 0) kept, anchor 1 suppressed by it, anchor 2 (class 1) kept
+    assert len(expected) == 2  # anchor 0 (class 0) kept, anchor 1 suppressed by it (IoU 0.78), anchor 2 (class 1) kept
     assert [c for c, _, _ in found] == [c for c, _, _ in expected]
     for (_, score, box), (_, want_score, want_box) in zip(found, expected):
         assert score == pytest.approx(want_score, abs=1e-5)
@@ -110,3 +110,28 @@ def test_refusals_are_clean(files, tmp_path, capsys):
     broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
     assert main(["detect", str(spec), str(broken), "--random-weights"]) == 2
     assert "broken.png" in capsys.readouterr().err
+
+
+def test_random_weights_show_five_detections_and_say_so_on_the_drawing(tmp_path, capsys):
+    """Eight separate boxes of one class: all eight found (JSON), five printed and drawn, and the drawing
+    says RANDOM WEIGHTS in red on black in its top left corner (the picture is plain gray)."""
+    rows = [[4 + 8 * (i % 4), 8 + 16 * (i // 4), 4, 4, 0.9 - 0.05 * i] for i in range(8)]  # cx, cy, w, h, score
+    predictions = [[list(column) for column in zip(*rows)]]  # [1, 5, 8]
+    spec = tmp_path / "eight.yaml"
+    spec.write_text(SPEC.replace(str(PREDICTIONS), str(predictions)).replace("[4, 2]", "[4, 1]")
+                    .replace("dim: [2, 3]", "dim: [1, 2, 3]"))  # the zero row broadcasts over 8 anchors
+    picture, drawn = tmp_path / "gray.png", tmp_path / "drawn.png"
+    PIL.fromarray(np.full((256, 256, 3), 114, np.uint8)).save(picture)  # 8x the input: boxes 32 px wide
+    assert main(["detect", str(spec), str(picture), "--random-weights", "--format", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)[0]["detections"]) == 8
+    assert main(["detect", str(spec), str(picture), "--random-weights", "--draw", str(drawn)]) == 0
+    out = capsys.readouterr().out
+    assert "RANDOM WEIGHTS (seed 0): detections mean nothing; the first 5" in out
+    assert "gray.png: 8 detections, the first 5 shown" in out
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("  ")] == ["0.900", "0.850", "0.800",
+                                                                                       "0.750", "0.700"]
+    with PIL.open(drawn) as image:
+        pixels = np.asarray(image.convert("RGB"))
+    assert (pixels[:32, :128] == (255, 0, 0)).all(-1).any() and (pixels[:32, :128] == 0).all(-1).any()
+    assert (pixels[176:208, 16:48] != 114).any()  # anchor 4 (x 16-48, y 176-208) drawn
+    assert (pixels[150:, 70:] == 114).all()  # anchors 5-7 (x 80-112, 144-176, 208-240) not drawn

@@ -9,11 +9,13 @@ from .args import EXIT_OK, add_format, add_set, add_weights, output_path, print_
 
 def add_detect(add) -> None:
     detecting = add("detect", cmd_detect, "run a detector spec on pictures with the reference executor (no GPU)",
-                    "Letterbox each picture to the spec's input size (as ultralytics' predictor does), run the spec "
-                    "on the CPU with the reference executor, and print the detections in the picture's pixels. A "
-                    "spec ending in an `nms` layer gives its own detections; one with ultralytics' raw output0 "
-                    "[B, 4 + classes, anchors] goes through the same NMS with --conf/--iou/--max-det. --draw writes "
-                    "the picture with its boxes (Pillow).",
+                    "Letterbox each picture as ultralytics' predictor does (an input of free height and width: "
+                    "the long side to --imgsz, padded to a multiple of 32; a fixed-size input: to its size), run the "
+                    "spec on the CPU with the reference executor, and print the detections in the picture's pixels, "
+                    "mapped back as the predictor maps them. A spec ending in an `nms` layer gives its own "
+                    "detections; one with ultralytics' raw output0 [B, 4 + classes, anchors] goes through the same "
+                    "NMS with --conf/--iou/--max-det (the predictor's defaults). --draw writes the picture with its "
+                    "boxes (Pillow).",
                     usage="netdsl detect SPEC IMAGE... [--weights FILE | --random-weights] [--set scale=s] "
                     "[--imgsz H[,W]] [--draw OUT] [options]")
     add_set(detecting)
@@ -21,10 +23,10 @@ def add_detect(add) -> None:
     detecting.add_argument("images", nargs="+", metavar="IMAGE", help=".jpg, .png or .bmp files")
     add_weights(detecting, strict=False, random="seeded random weights: checks that the spec runs; its detections "
                 "mean nothing")
-    detecting.add_argument("--imgsz", metavar="H[,W]", help="input size where the spec's height/width are dynamic "
-                           "(default: the first profile's opt)")
+    detecting.add_argument("--imgsz", metavar="H[,W]", help="image size where the spec's height/width are dynamic, "
+                           "rounded up to the stride as ultralytics does (default 640)")
     detecting.add_argument("--conf", type=float, default=0.25, help="score threshold for a raw output (0.25)")
-    detecting.add_argument("--iou", type=float, default=0.45, help="IoU threshold for a raw output (0.45)")
+    detecting.add_argument("--iou", type=float, default=0.7, help="IoU threshold for a raw output (0.7)")
     detecting.add_argument("--max-det", type=int, default=300, help="most detections per picture, raw output (300)")
     detecting.add_argument("--names", metavar="FILE", help="class names, one per line (default: COCO's for 80 "
                            "classes, else numbers)")
@@ -54,18 +56,27 @@ def cmd_detect(args) -> int:
     for path, found in results if args.draw else ():
         output = args.draw if len(results) == 1 and not os.path.isdir(args.draw) else os.path.join(
             args.draw, os.path.splitext(os.path.basename(path))[0] + ".png")
-        detect.draw(path, found, output)
+        if args.random_weights:
+            detect.draw(path, found[:RANDOM_SHOWN], output, banner="RANDOM WEIGHTS")
+        else:
+            detect.draw(path, found, output)
         if args.format != "json":
             print(f"wrote {output}")
     return EXIT_OK
 
 
+RANDOM_SHOWN = 5  # with random weights, the detections shown (and drawn): they only show that the spec runs
+
+
 def print_detections(args, results) -> None:
     if args.random_weights:
-        print(f"RANDOM WEIGHTS (seed {args.seed}): detections mean nothing")
+        print(f"RANDOM WEIGHTS (seed {args.seed}): detections mean nothing; the first {RANDOM_SHOWN} of each picture "
+              "are shown")
     for path, found in results:
-        print(f"{path}: {len(found)} detection{'s' if len(found) != 1 else ''}")
-        for d in found:
+        shown = found[:RANDOM_SHOWN] if args.random_weights else found
+        more = f", the first {len(shown)} shown" if len(shown) < len(found) else ""
+        print(f"{path}: {len(found)} detection{'s' if len(found) != 1 else ''}{more}")
+        for d in shown:
             print(f"  {d.name:<16} {d.score:.3f}  [{d.box[0]:.1f}, {d.box[1]:.1f}, {d.box[2]:.1f}, {d.box[3]:.1f}]")
 
 
