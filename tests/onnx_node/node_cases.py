@@ -47,16 +47,21 @@ class Outcome:
 
 
 @functools.cache
-def node_cases() -> dict:
-    """Name -> TestCase for every one-node case (the ``_expanded`` cases are ONNX function bodies:
-    graphs of other ops, not cases of the op itself)."""
+def collected() -> dict:
+    """Name -> TestCase for every node test ONNX has (those its wheel once shipped as
+    onnx/backend/test/data/node/*: the files are written from these), ``_expanded`` ones included."""
     from onnx.backend.test.case.node import collect_testcases
 
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         cases = collect_testcases()
-    return {c.name: c for c in sorted(cases, key=lambda c: c.name)
-            if len(c.model.graph.node) == 1 and "_expanded" not in c.name}
+    return {c.name: c for c in sorted(cases, key=lambda c: c.name)}
+
+
+def node_cases() -> dict:
+    """Name -> TestCase for every one-node case (the ``_expanded`` cases are ONNX function bodies:
+    graphs of other ops, not cases of the op itself)."""
+    return {name: c for name, c in collected().items() if len(c.model.graph.node) == 1 and "_expanded" not in name}
 
 
 def op_type(case) -> str:
