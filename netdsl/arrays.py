@@ -60,8 +60,10 @@ def check_sizes(declared: list[Declared], arrays: dict) -> dict:
 def check_arrays_sized(declared: list[Declared], inputs: dict) -> tuple[dict, dict]:
     """(name -> array converted to the declared dtype, dim name -> size, the dynamic batch under None). A
     UsageError says what is wrong: an unknown or missing input, a shape, dtype or batch that does not fit,
-    inputs with different batch sizes, named sizes that differ between inputs or fit no profile, NaN or
-    infinite values. Nothing is read from a memory-mapped input before its shape is checked."""
+    inputs with different batch sizes, named sizes that differ between inputs or fit no profile. NaN and
+    infinite values are data (an additive attention mask of -inf, what isnan/isinf look at, a float16
+    cast of a large value) and pass. Nothing is read from a memory-mapped input before its shape is
+    checked."""
     import numpy as np
 
     names = [d.name for d in declared]
@@ -91,9 +93,6 @@ def check_arrays_sized(declared: list[Declared], inputs: dict) -> tuple[dict, di
         converted = np.asarray(array, dtype=entry.dtype, order="C")
         if wanted_kind == "iu" and not np.array_equal(converted, array):
             raise UsageError(f"input `{entry.name}` holds values that {entry.dtype} cannot represent")
-        if wanted_kind == "f" and not np.isfinite(converted).all():
-            raise UsageError(f"input `{entry.name}` holds NaN or infinite values" + (
-                " (after conversion to float16)" if entry.dtype == "float16" else ""))
         arrays[entry.name] = converted
     return arrays, {**sizes, **({None: batch} if batch is not None else {})}
 
@@ -151,8 +150,18 @@ def write_outputs(path: str, outputs: dict) -> None:
 
 
 def describe_outputs(outputs: dict) -> str:
+    """One line per output; NaN and infinite values are counted, and the figures are of the finite ones."""
+    import numpy as np
+
     lines = []
     for name, array in outputs.items():
-        lines.append(f"{name}: shape {list(array.shape)}, {array.dtype}, min {array.min():.6g}, max {array.max():.6g}, "
-                     f"mean {array.mean():.6g}")
+        line = f"{name}: shape {list(array.shape)}, {array.dtype}"
+        finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array
+        if finite.size:
+            line += f", min {finite.min():.6g}, max {finite.max():.6g}, mean {finite.mean():.6g}"
+        if finite.size != array.size:
+            line += "".join(f", {count:,} {what}" for what, count in (
+                ("NaN", np.isnan(array).sum()), ("+inf", np.isposinf(array).sum()),
+                ("-inf", np.isneginf(array).sum())) if count)
+        lines.append(line)
     return "\n".join(lines)

@@ -175,6 +175,10 @@ class GraphImporter:
         for axis, dim in enumerate(tensor_type.shape.dim):
             if dim.HasField("dim_value") and dim.dim_value > 0:
                 dims.append(dim.dim_value)
+            elif dim.HasField("dim_value") and dim.dim_value == 0:  # a size 0 that is given, not a dynamic one
+                self.problems.append(f"input `{value.name}`: a dimension of size 0 (netdsl's dimensions are positive)")
+                self.values[value.name] = Missing(f"input {value.name} has a dimension of size 0")
+                return
             elif axis == 0 and not self.named:
                 dims.append(BATCH)
                 names[0] = dim.dim_param
@@ -438,7 +442,10 @@ class GraphImporter:
         for value in self.graph.output:
             found = self.values.get(value.name)
             if isinstance(found, Const):
-                found = Tensor(self.constant_layer(value.name, found), None)
+                try:
+                    found = Tensor(self.constant_layer(value.name, found), None)
+                except NotExpressible as reason:  # an empty constant
+                    found = Missing(str(reason))
             if isinstance(found, Tensor):
                 outputs.append((clean(value.name, "output"), found.name))
             elif isinstance(found, Missing) and not any(value.name in p for p in self.problems):

@@ -51,7 +51,36 @@ def parse_model(data: bytes, path: str = "<bytes>"):
         raise OnnxFileError(f"{path}: not an ONNX model (no graph, or a graph without nodes)")
     check_structure(model, path)
     load_external_data(model, path)
+    check_with_onnx(model, path)
     return model
+
+
+def check_with_onnx(model, path: str) -> None:
+    """ONNX's own checker, with its full check (strict shape inference): a graph where two nodes write one
+    tensor, an opset ONNX does not have, a node missing a required input are refused with the checker's
+    message. It runs after the external data is read (from inside the model's folder only, above), on
+    the model in memory; one of 2 GB or more, which protobuf cannot hand to the checker whole, is checked
+    from its file, whose external data locations are known to be safe by then. Then a graph with no
+    inputs, which a netdsl spec cannot be."""
+    from onnx import checker, shape_inference
+
+    large = model.ByteSize() >= MAX_FILE and os.path.isfile(path)
+    try:
+        checker.check_model(path if large else model, full_check=True)
+    except (checker.ValidationError, shape_inference.InferenceError) as error:
+        message = " ".join(str(error).split())
+        raise OnnxFileError(f"{path}: the ONNX checker refuses it: {message[:800]}") from None
+    from onnx.defs import onnx_opset_version
+
+    newest = onnx_opset_version()
+    for opset in model.opset_import:
+        if opset.domain in ("", "ai.onnx") and not 1 <= opset.version <= newest:
+            raise OnnxFileError(f"{path}: it imports ONNX opset {opset.version}, which ONNX does not have (the newest "
+                                f"is {newest}): its operators' meaning is unknown")
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    if not [value for value in model.graph.input if value.name not in initializers]:
+        raise OnnxFileError(f"{path}: the graph has no inputs (it computes constants); a netdsl spec computes "
+                            "from at least one input")
 
 
 def check_structure(model, path: str) -> None:

@@ -2,6 +2,7 @@
 x[:, 3]), or an integer tensor given as a second input (x[index] along `dim`: the index's shape replaces
 that dimension, as numpy.take and ONNX Gather; Swin's relative position bias is table[index])."""
 
+from ..diagnostics import NetdslError
 from ..params import Int, Param
 from ..tensors import show_type
 from . import ShapeError, TensorType, register
@@ -68,7 +69,9 @@ class Gather(Primitive):
             size = x.shape[p["dim"] % x.ndim]
             if index[0].size and not (0 <= index[0].min() and index[0].max() < size):
                 bad = index[0][(index[0] < 0) | (index[0] >= size)].flat[0]
-                raise IndexError(f"gather: index {bad} (input 2) is out of range for a dimension of size {size}")
+                # a data error, not netdsl's: TensorRT's gather takes 0 <= index < size, and so does netdsl
+                raise NetdslError(f"gather: index {bad} (input 2) is out of range for a dimension of size {size} "
+                                  f"(an index tensor counts from 0 to {size - 1}; negative ones are not taken)")
             return np.take(x, index[0], axis=p["dim"] % x.ndim)
         dim, picked = self.indices(p, x.shape)
         return np.take(x, picked if isinstance(p["index"], tuple) else picked[0], axis=dim)

@@ -23,9 +23,9 @@ def checked_axis(p, rank: int) -> int:
     return normalize_axis(p["axis"], max(rank, 1))
 
 
-def refuse_batch_axis(node, x: TensorType) -> None:
+def refuse_batch_axis(kind: str, node, x: TensorType) -> None:
     if x.rank >= 2 and checked_axis(node.params, x.rank) == 0:
-        raise ShapeError(f"{node.op.kind} over the batch axis of {show_shape(x.shape)} mixes samples", "axis",
+        raise ShapeError(f"{kind} over the batch axis of {show_shape(x.shape)} mixes samples", "axis",
                          hint="use axis 1 for the classes of an [N, classes] tensor")
 
 
@@ -44,7 +44,7 @@ class Softmax(Primitive):
         return x
 
     def infer_shape(self, node, x):
-        refuse_batch_axis(node, x)
+        refuse_batch_axis(self.kind, node, x)
         return super().infer_shape(node, x)
 
     def compute(self, p, out, x):
@@ -70,7 +70,7 @@ class LogSoftmax(Composite):
     params = AXIS
 
     def infer_shape(self, node, x):
-        refuse_batch_axis(node, x)
+        refuse_batch_axis(self.kind, node, x)
         return super().infer_shape(node, x)
 
     def expand(self, node, g, x):
