@@ -5,8 +5,8 @@ that would need two of them inferred is named as not expressible."""
 import numpy as np
 import pytest
 
-from netdsl.diagnostics import NetdslError
 from netdsl import reference
+from netdsl.diagnostics import NetdslError
 from onnx_helpers import run_onnxruntime
 
 onnx = pytest.importorskip("onnx")
