@@ -405,13 +405,18 @@ TOLERANCES = {"float32": (1e-4, 1e-3), "float16": (1e-2, 1e-2), "bfloat16": (5e-
 
 def compare(expected: dict, got: dict, precision: str) -> list[dict]:
     """Per output: max absolute and relative error, and whether |got - expected| <= atol + rtol * |expected|
-    holds everywhere, with the tolerances of ``precision``."""
+    holds everywhere, with the tolerances of ``precision``; an output of another shape than its reference fails
+    with infinite errors."""
     import numpy as np
 
     atol, rtol = TOLERANCES[precision]
     rows = []
     for name, reference in expected.items():
         value = got[name].astype(np.float32)
+        if value.shape != reference.shape:  # numpy would broadcast one over the other, or raise
+            rows.append({"output": name, "max_abs": float("inf"), "max_rel": float("inf"), "atol": atol,
+                         "rtol": rtol, "pass": False})
+            continue
         difference = np.abs(value - reference)
         rows.append({"output": name, "max_abs": float(difference.max(initial=0)),
                      "max_rel": float((difference / np.maximum(np.abs(reference), 1e-6)).max(initial=0)),

@@ -102,6 +102,35 @@ def test_compare_applies_precision_tolerances():
     assert row["pass"] and row["max_rel"] == pytest.approx(0.005, rel=1e-2)
 
 
+@pytest.mark.parametrize("precision", ["float32", "float16"])
+def test_compare_fails_on_one_bad_element(precision):
+    # every element but one within tolerance: `verify` must still fail (each element counts, not most)
+    reference = {"y": np.linspace(-3, 3, 24, dtype=np.float32).reshape(2, 3, 4)}
+    atol, rtol = runtime.TOLERANCES[precision]
+    bad = reference["y"].copy()
+    bad[1, 2, 3] += np.float32(3 * (atol + rtol * abs(bad[1, 2, 3])))
+    [row] = runtime.compare(reference, {"y": bad}, precision)
+    assert not row["pass"] and row["max_abs"] == pytest.approx(3 * (atol + rtol * 3.0), rel=1e-3)
+    [row] = runtime.compare(reference, {"y": reference["y"].copy()}, precision)  # the same array passes
+    assert row["pass"] and row["max_abs"] == 0
+
+
+def test_compare_fails_on_one_nan():
+    reference = {"y": np.ones((4, 5), np.float32), "z": np.zeros(3, np.float32)}
+    got = {"y": reference["y"].copy(), "z": np.zeros(3, np.float32)}
+    got["y"][2, 1] = np.nan
+    rows = {row["output"]: row for row in runtime.compare(reference, got, "float32")}
+    assert not rows["y"]["pass"] and rows["z"]["pass"]
+
+
+@pytest.mark.parametrize("shape", [(1, 6), (2, 6), (7,), (6, 1)])
+def test_compare_fails_on_an_output_of_another_shape(shape):
+    # (1, 6), (2, 6) and (6, 1) would broadcast against the (6,) reference, (7,) would not: all fail, none raises
+    reference = {"y": np.ones(6, np.float32)}
+    [row] = runtime.compare(reference, {"y": np.ones(shape, np.float32)}, "float32")
+    assert not row["pass"]
+
+
 class RecordingCuda:
     """Stands in for cuda.bindings.runtime: hands out fake pointers, records what is freed and copied (copies
     move nothing)."""

@@ -92,10 +92,28 @@ def squeeze(g, node, x):
 
 @onnx_op("Unsqueeze", "unsqueeze", ("axes",))
 def Unsqueeze(node, attrs, inputs):
-    # ONNX's axes count in the output; inserting them in ascending order gives the same result
-    out_rank = rank(inputs) + len(axes_of(node, attrs, inputs, 1, 13))
-    axes = sorted(a % out_rank for a in axes_of(node, attrs, inputs, 1, 13))
-    return Layer("unsqueeze", {"dim": one_or_list(axes)})
+    # ONNX's axes count in the output; netdsl's unsqueeze inserts one, so several make one reshape
+    given = axes_of(node, attrs, inputs, 1, 13)
+    out_rank = rank(inputs) + len(given)
+    axes = sorted(a % out_rank for a in given)
+    if len(axes) == 1:
+        return Layer("unsqueeze", {"dim": axes[0]})
+    return Layer("reshape", {"shape": unsqueezed(inputs[0].type.shape, axes)})
+
+
+def unsqueezed(shape, axes: list[int]) -> list[int]:
+    """The reshape target that inserts 1 at ``axes`` (ascending, counted in the output): a static size as
+    itself, a dynamic one as 0 (copied) where it keeps its position, else as the one -1 (inferred)."""
+    sizes, target = iter(enumerate(shape)), []
+    for position in range(len(shape) + len(axes)):
+        if position in axes:
+            target.append(1)
+            continue
+        index, size = next(sizes)
+        target.append(size if isinstance(size, int) else 0 if index == position else -1)
+    if target.count(-1) > 1:
+        raise NotExpressible("Unsqueeze inserting axes before two or more dynamic dimensions (a reshape infers one)")
+    return target
 
 
 @to_onnx("unsqueeze")

@@ -48,14 +48,25 @@ def test_the_small_model_imports(tmp_path):
 
 
 def test_truncated_files_are_refused(tmp_path):
-    data = small_model().SerializeToString()
-    for cut in range(1, len(data), max(1, len(data) // 40)):
+    model = small_model()
+    data = model.SerializeToString()
+    # the one cut that leaves a well-formed protobuf: the model without its last field, opset_import
+    model.ClearField("opset_import")
+    whole_fields = model.SerializeToString()
+    accepted = []
+    for cut in range(len(data)):  # every length: a cut at a field boundary parses, one inside a field does not
         path = tmp_path / "cut.onnx"
         path.write_bytes(data[:cut])
         try:
             import_file(path, tmp_path)
-        except NetdslError:
-            continue  # refused with a message; anything else (a traceback) fails the test
+        except NetdslError as error:  # refused with a message (anything else, a traceback, fails the test)
+            assert str(error).startswith(f"{path}: "), (cut, str(error))  # located
+            assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.onnx"], cut  # nothing written
+            continue
+        accepted.append(data[:cut])
+        for written in ("out.yaml", "out.safetensors"):
+            (tmp_path / written).unlink()
+    assert accepted in ([], [whole_fields])
 
 
 def test_garbage_is_refused(tmp_path):

@@ -1,6 +1,7 @@
 """EfficientNet-B0 and ViT-B/16 in plain PyTorch with torchvision's module names and parameter counts
-(written from torchvision's definitions: torchvision itself cannot be installed next to this torch),
-for the importer's tests. `vit(...)` takes smaller sizes for fast tests of the same structure."""
+(written from torchvision 0.28's models/efficientnet.py and vision_transformer.py: torchvision is
+installed but does not import next to this torch, its C++ operators are missing), for the importer's
+tests. `vit(...)` takes smaller sizes for fast tests of the same structure."""
 
 from collections import OrderedDict
 from functools import partial
@@ -10,9 +11,10 @@ from torch import nn
 
 
 class Conv2dNormActivation(nn.Sequential):
-    def __init__(self, cin, cout, kernel=3, stride=1, groups=1, activation=nn.SiLU, eps=1e-3):
+    def __init__(self, cin, cout, kernel=3, stride=1, groups=1, activation=nn.SiLU):
+        # efficientnet_b0 passes no norm_layer: plain nn.BatchNorm2d, eps 1e-5 (b5 to b7 use 1e-3)
         layers = [nn.Conv2d(cin, cout, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
-                  nn.BatchNorm2d(cout, eps=eps)]
+                  nn.BatchNorm2d(cout)]
         if activation is not None:
             layers.append(activation())
         super().__init__(*layers)

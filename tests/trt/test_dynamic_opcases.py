@@ -3,7 +3,8 @@ the last; every input axis of the same size at the same place from the end takes
 be the case's size S or 2S: validate either refuses it with a located diagnostic, or the layer lowers
 with TensorRT-RTX's shapes equal to netdsl's at every profile corner, and the lowered network evaluated
 with TensorRT's layer semantics equals the reference executor at size 2S (the reference itself is
-checked against PyTorch by the static cases and tests/trt/test_dynamic_kinds.py).
+checked against PyTorch by the static cases and tests/trt/test_dynamic_kinds.py). A refusal passes its
+variant, so the number that validate has a floor (LOWERED_AT_LEAST), printed with `-s`.
 
 Tolerance: the case's own, or 1e-4 relative (float32 on both sides; the same layers at twice the size sum
 twice as many terms); for float16 and bfloat16 tensors, test_evaluate_cases.py's (the evaluator rounds them).
@@ -22,6 +23,9 @@ pytest.importorskip("tensorrt_rtx")
 from netdsl.trt.evaluate import round_to  # noqa: E402
 
 REFUSALS = {"dynamic-shape", "shape-mismatch", "invalid-value"}
+# variants that validate (and so must lower exactly) when this was written: 819 of 980 (161 refused); a
+# change that refuses more is a regression, however located its messages: raise it as kinds learn names
+LOWERED_AT_LEAST = 800
 # the evaluator rounds every reduced-precision tensor, the reference keeps float32: as tests/trt/test_evaluate_cases.py
 TOLERANCE = {"float16": 4e-3, "bfloat16": 3e-2}
 
@@ -63,6 +67,14 @@ def arrays_at(case, checked, size: int) -> dict:
 
 VARIANTS = [pytest.param(case, axis, id=f"{case.id}@axis{axis}") for axis in (0, -1) for case in all_cases()
             if dynamic_variant(case, axis) is not None]
+
+
+def test_most_variants_are_not_refused():
+    lowered = sum(check_text(dynamic_variant(case, axis)[0], "case.yaml")[0] is not None
+                  for case, axis in (p.values for p in VARIANTS))
+    print(f"dynamic op cases: {lowered} of {len(VARIANTS)} variants validate and lower, "
+          f"{len(VARIANTS) - lowered} refused")
+    assert lowered >= LOWERED_AT_LEAST, f"{lowered} of {len(VARIANTS)} variants validate"
 
 
 @pytest.mark.parametrize("case, axis", VARIANTS)
