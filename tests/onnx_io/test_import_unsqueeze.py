@@ -14,12 +14,21 @@ pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 
+def unsqueezed(shape, axes):
+    rank = len(shape) + len(axes)
+    result = list(shape)
+    for axis in sorted(a % rank for a in axes):
+        result.insert(axis, 1)
+    return result
+
+
 def model(shape, axes):
     axes_tensor = numpy_helper.from_array(np.array(axes, np.int64), "axes")
     node = helper.make_node("Unsqueeze", ["x", "axes"], ["y"], name="/unsqueeze")
     relu = helper.make_node("Relu", ["y"], ["out"], name="/relu")  # so that the unsqueeze is not the output
     graph = helper.make_graph([node, relu], "unsqueeze", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
-                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)], [axes_tensor])
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, unsqueezed(shape, axes))],
+                              [axes_tensor])  # (the ONNX checker, which netdsl import runs, wants output shapes)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
