@@ -9,7 +9,7 @@ from .args import EXIT_OK, HelpFormatter, add_format, add_set, print_json
 
 def add_weights_commands(add) -> None:
     weights = add("weights", None, "list or convert weight files",
-                  "Weight files: .safetensors, tensorrtx/NVIDIA .wts and .npz.")
+                  "Weight files: .safetensors, tensorrtx/NVIDIA .wts and .npz (and PyTorch state_dicts, .pt, to read).")
     commands = weights.add_subparsers(dest="weights_command", metavar="COMMAND", required=True)
     listed = commands.add_parser("ls", formatter_class=HelpFormatter,
                                  help="names, dtypes, shapes and bytes of every tensor",
@@ -22,7 +22,7 @@ def add_weights_commands(add) -> None:
         "convert", formatter_class=HelpFormatter, help="convert between .safetensors, .wts and .npz (or from .pt)",
         description="Convert a weight file; formats follow the extensions. float32 values are kept exactly; "
         "float16/bfloat16 widen to float32 where the target lacks them; a conversion that would round a value "
-        "is refused. IN may be a PyTorch state_dict (.pt, .pth, .ckpt, .bin; needs torch), read with torch.load's "
+        "is refused. IN may be a PyTorch state_dict (.pt, .pth, .ckpt; needs torch), read with torch.load's "
         "weights_only=True, which runs no code: an ultralytics checkpoint or a pickled model is refused with the "
         "command that saves its state_dict. .wts files store tensors flat: --spec SPEC binds them to SPEC and "
         "gives each the shape of the layer that reads it. OUT is written atomically: on failure nothing is "
@@ -36,10 +36,12 @@ def add_weights_commands(add) -> None:
 
 
 def cmd_weights_ls(args) -> int:
-    from ..weights import read_weights
-    from ..weights.convert import format_listing, listing
+    from ..weights.convert import format_listing, listing, read_tensors
 
-    rows = listing(read_weights(args.file))
+    tensors, notes = read_tensors(args.file)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    rows = listing(tensors)
     if args.format == "json":
         print_json({"file": args.file, "tensors": rows})
     else:

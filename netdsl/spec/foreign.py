@@ -18,7 +18,7 @@ from ..diagnostics import UsageError
 
 ZIP = b"PK\x03\x04"
 HEAD = 128  # bytes read: a zip archive's first entry name (torch.save's `archive/data.pkl`) is among them
-TORCH_EXTENSIONS = (".pt", ".pth", ".ckpt", ".bin")
+TORCH_EXTENSIONS = (".pt", ".pth", ".ckpt")
 PLAN_EXTENSIONS = (".plan", ".engine", ".trt")
 WEIGHT_EXTENSIONS = (".safetensors", ".wts", ".npz")
 

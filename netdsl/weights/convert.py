@@ -35,6 +35,15 @@ def format_listing(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def read_tensors(path: str) -> tuple[dict[str, Tensor], list[str]]:
+    """(tensors, notes) of a weight file or a PyTorch checkpoint holding tensors."""
+    from .torch_checkpoint import is_torch_checkpoint, read_torch_checkpoint
+
+    if is_torch_checkpoint(path):
+        return read_torch_checkpoint(path)
+    return read_weights(path), []
+
+
 def convert(source: str, target: str, spec: str | None = None, params: dict | None = None) -> list[str]:
     """Write the tensors of ``source`` to ``target`` (format from the extension), atomically; returns
     notes on what changed form (widened dtypes, shapes a `.wts` cannot keep). ``source`` may also be a
@@ -45,16 +54,10 @@ def convert(source: str, target: str, spec: str | None = None, params: dict | No
 
     import numpy as np
 
-    from .torch_checkpoint import is_torch_checkpoint, read_torch_checkpoint
-
     kind = weight_format(target)
     if os.path.abspath(source) == os.path.abspath(target):
         raise NetdslError(f"{target}: converting a file onto itself would destroy it; write to a new path")
-    notes = []
-    if is_torch_checkpoint(source):
-        tensors, notes = read_torch_checkpoint(source)
-    else:
-        tensors = read_weights(source)
+    tensors, notes = read_tensors(source)
     if spec is not None:
         tensors, shaped = shaped_by_spec(tensors, source, spec, params)
         notes += shaped

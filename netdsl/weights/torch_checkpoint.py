@@ -1,4 +1,4 @@
-"""PyTorch checkpoints (`.pt`, `.pth`, `.ckpt`, `.bin`) read as weight files, for `netdsl weights convert`.
+"""PyTorch checkpoints (`.pt`, `.pth`, `.ckpt`) read as weight files, for `netdsl weights convert`.
 
 Only tensors are read, through torch's own ``torch.load(weights_only=True)``: its unpickler builds
 tensors, containers and plain numbers and refuses every other class, so no code in the file runs. A
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from ..diagnostics import NetdslError, UsageError
 from .stored import Tensor, fail
 
-EXTENSIONS = (".pt", ".pth", ".ckpt", ".bin")
+EXTENSIONS = (".pt", ".pth", ".ckpt")
 NESTED_KEYS = ("state_dict", "model_state_dict", "model", "ema", "state_dict_ema", "model_ema", "net", "weights")
 
 ULTRALYTICS_COMMAND = ("python -c \"import torch; from ultralytics import YOLO; "

@@ -163,3 +163,15 @@ def test_wts_that_does_not_fit_the_spec_is_refused_with_every_problem(tmp_path):
     assert result.returncode == 1
     assert "fc3.weight" in result.stdout + result.stderr and "conv2.bias" in result.stdout + result.stderr
     assert not out.exists()
+
+
+def test_weights_ls_lists_a_state_dict(tmp_path):
+    state = small_model().state_dict()
+    torch.save({"state_dict": state, "epoch": 1}, tmp_path / "model.ckpt")
+    result = netdsl("weights", "ls", tmp_path / "model.ckpt", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    import json
+
+    rows = {row["name"]: row for row in json.loads(result.stdout)["tensors"]}
+    assert {name: rows[name]["shape"] for name in rows} == {name: list(v.shape) for name, v in state.items()}
+    assert "under key 'state_dict'" in result.stderr
