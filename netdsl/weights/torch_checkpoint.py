@@ -46,13 +46,10 @@ def read_torch_checkpoint(path: str) -> tuple[dict[str, Tensor], list[str]]:
 
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        if pickled_class(str(error)):
-            raise NetdslError(refusal(path, str(error))) from None
-        fail(path, f"not a PyTorch checkpoint torch can read ({str(error).strip().splitlines()[0][:300]})",
-             line=0, col=0)
     except Exception as error:  # a damaged or foreign file: torch says which in its own words
-        said = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
+        if isinstance(error, pickle.UnpicklingError) and pickled_class(str(error)):
+            raise NetdslError(refusal(path, str(error))) from None
+        said = (str(error).strip().splitlines() or [""])[0][:300]
         fail(path, f"not a PyTorch checkpoint torch can read ({type(error).__name__}: {said})", line=0, col=0)
     state, notes = _state_dict(path, loaded)
     return _tensors(path, state, notes), notes
