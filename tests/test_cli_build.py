@@ -54,7 +54,6 @@ def test_precision_spellings_are_recorded_canonically(tmp_path, spelling, canoni
 
 @pytest.mark.parametrize("args,says", [
     (["--int8"], "--int8: netdsl has no implicit quantization"),
-    (["--onnx=model.onnx"], "--onnx: netdsl builds from a YAML spec"),
     (["--loadEngine", "x.plan"], "`netdsl run ENGINE"),
     (["--precison", "fp16"], "did you mean `--precision`?"),
 ])

@@ -67,7 +67,7 @@ def weights_or_random(args, checked) -> dict:
         return random_weights(checked, args.seed)
     from ..weights.bind import bind_weights
 
-    return bind_weights(checked, args.weights)
+    return bind_weights(checked, args.weights, getattr(args, "strict", False))
 
 
 def add_inputs(command, required: bool = True) -> None:

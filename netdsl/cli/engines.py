@@ -16,7 +16,8 @@ def add_reference(add) -> None:
               "per input, or an .npz with arrays named after the inputs.")
     add_set(ref)
     ref.add_argument("spec", metavar="SPEC")
-    add_weights(ref)
+    add_weights(ref, random="seeded random weights instead of a weight file (as `build --random-weights`): "
+                "the outputs mean nothing, but every layer runs")
     add_inputs(ref)
     add_output(ref, "FILE", "write outputs: .npy (one output) or .npz; default: print their shapes and statistics",
                stream=ARRAYS)
@@ -28,10 +29,11 @@ def add_reference(add) -> None:
 def cmd_reference(args) -> int:
     from .. import arrays, reference
     from ..spec import load as load_spec
-    from ..weights.bind import bind_weights
 
     checked = load_spec(args.spec, params=args.params)
-    bound = bind_weights(checked, args.weights, args.strict)
+    bound = weights_or_random(args, checked)
+    if args.random_weights:
+        print(f"note: RANDOM WEIGHTS (seed {args.seed}): these outputs mean nothing", file=sys.stderr)
     inputs = arrays.read_inputs(args.input, [i.name for i in checked.graph.inputs])
     quantizer = None
     if checked.graph.quantization is not None and not args.float:

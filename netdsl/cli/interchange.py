@@ -67,10 +67,14 @@ def add_import(add) -> None:
                    "per instance otherwise). Dynamic dimensions other than the batch become named dimensions "
                    "(ranges: --dim). The spec is checked by netdsl before it is written. What netdsl cannot express is listed node by node and nothing is written, "
                    "unless --partial. Hostile files (truncated, lying sizes, external data outside the model's "
-                   "folder) are refused. --torch MODULE:NAME imports a PyTorch module instead, traced by torch.fx.",
+                   "folder) are refused. --torch MODULE:NAME imports a PyTorch module instead (MODULE looked for in the current "
+                   "folder first, as `python -m` does), traced by torch.onnx's TorchScript exporter (torch.jit's "
+                   "tracer, dynamo=False) on random inputs of the --shape given; its outputs are named "
+                   "output0, output1... or --output-names.",
                    usage="netdsl import MODEL.onnx -o SPEC.yaml [--partial] [--batch MIN,OPT,MAX] "
                          "[--dim NAME=MIN:OPT:MAX]\n"
-                         "       netdsl import --torch PACKAGE.MODULE:FACTORY --shape 1x3x224x224 -o SPEC.yaml")
+                         "       netdsl import --torch PACKAGE.MODULE:FACTORY --shape 1x3x224x224 -o SPEC.yaml "
+                         "[--output-names A,B]")
     importer.add_argument("model", metavar="MODEL", help="an .onnx file, or with --torch a Python path "
                           "`package.module:callable` (a module class or a function returning a module)")
     add_output(importer, "SPEC", "the spec to write (.yaml); never `-`", required=True,
@@ -82,10 +86,13 @@ def add_import(add) -> None:
     importer.add_argument("--dim", action="append", metavar="NAME=MIN:OPT:MAX[:STEP]",
                           help="the range of a named dynamic dimension (ONNX's dim_param, e.g. height=32:224:512; STEP "
                           "sets multiple_of, which the import otherwise finds); repeat for each. Default 32:224:1024")
-    importer.add_argument("--torch", action="store_true", help="MODEL is a PyTorch module to trace (torch.fx)")
+    importer.add_argument("--torch", action="store_true", help="MODEL is a PyTorch module to trace (torch.onnx's "
+                          "TorchScript tracer)")
     importer.add_argument("--shape", action="append", metavar="DIMS", help="with --torch: an example input shape, "
                           "e.g. 1x3x224x224 (N first: a dynamic batch, or --shape=-1x3x224x224); repeat for several "
                           "inputs")
+    importer.add_argument("--output-names", metavar="A,B,...", help="with --torch: names of the module's outputs, "
+                          "in the order it returns them (default: output0, output1, ...)")
 
 
 def cmd_import(args) -> int:
@@ -104,10 +111,13 @@ def cmd_import(args) -> int:
             sizes = parse(args.dim, batch)
         except ValueError as error:
             raise UsageError(str(error)) from None
+    if args.output_names and not args.torch:
+        raise UsageError("--output-names names the outputs of a module traced with --torch; an ONNX file keeps its own")
     if args.torch:
         from ..torch_import import import_torch_cli
 
-        imported = import_torch_cli(args.model, args.output, args.shape, batch)
+        names = args.output_names.split(",") if args.output_names else None
+        imported = import_torch_cli(args.model, args.output, args.shape, batch, names)
     else:
         need_onnx("import")
         from ..onnx.importer import import_onnx

@@ -60,6 +60,8 @@ def add_build_flags(parser: argparse.ArgumentParser) -> None:
                                       "the i-th --minShapes/--optShapes/--maxShapes make profile i of a spec with "
                                       "named dimensions")
     add_precision_flags(group)
+    group.add_argument("--onnx", action=OnnxModel, metavar="MODEL.onnx", help="netdsl builds from a spec: "
+                       "`netdsl import MODEL.onnx -o SPEC.yaml` first")
     group.add_argument("--saveEngine", "--save-engine", dest="output", metavar="OUT", help="= -o OUT")
     for flag, dest, role in (("--shapes", "shapes", "the batch (min = opt = max unless given below)"),
                              ("--minShapes", "min_shapes", "the smallest batch"),
@@ -77,6 +79,17 @@ def add_build_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--timingCacheFile", dest="timing_cache", metavar="FILE", help="= --timing-cache FILE")
     group.add_argument("--builderOptimizationLevel", dest="optimization_level", metavar="0-5",
                        help="= --optimization-level")
+
+
+class OnnxModel(argparse.Action):
+    """trtexec's --onnx=MODEL: stops at once (before argparse asks for SPEC) with the import to run first."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import os
+
+        stem = os.path.splitext(os.path.basename(values))[0] or "model"
+        parser.error(f"{option_string} {values}: an ONNX model: `netdsl import {values} -o {stem}.yaml` first, "
+                     f"then `netdsl build {stem}.yaml` (the import writes the spec and its weights)")
 
 
 def add_precision_flags(parser) -> None:

@@ -27,7 +27,7 @@ from ..interpreter import Interpreter
 from ..ops import REGISTRY
 from ..ops.primitive import Builder, Composite, Primitive, Value, several
 from ..symbolic import allowed
-from ..tensors import FLOAT_DTYPES, TensorType
+from ..tensors import FLOAT_DTYPES, INTEGER_DTYPES, TensorType
 from . import EXPORTS, NotExportable
 
 OPSET = 21  # GroupNormalization per channel (21), Gelu (20), Resize's axes (18); ONNX Runtime and TensorRT read it
@@ -106,12 +106,14 @@ class Emitter:
 
     def weight(self, slot: str, dtype: str = "float32", shape=None) -> str:
         """The layer's bound weight as the initializer ``<layer>.<slot>`` (in ``dtype``, the dtype of
-        the tensors it meets; float32 unless the layer runs in float16)."""
+        the tensors it meets; float32 unless the layer runs in float16, or an integer dtype for an integer
+        buffer such as Swin's relative_position_index, whose bound float32 values are exact integers)."""
         import numpy as np
 
         name = f"{self.layer.name}.{slot}"
         if name not in self.initializers:
-            array = np.asarray(self.bound[name].array, storage_dtype(dtype if dtype in FLOAT_DTYPES else "float32"))
+            kept = dtype in FLOAT_DTYPES or dtype in INTEGER_DTYPES or dtype == "bool"
+            array = np.asarray(self.bound[name].array, storage_dtype(dtype if kept else "float32"))
             self.initializer(array if shape is None else array.reshape(shape), name)
         return name
 

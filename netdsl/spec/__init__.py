@@ -41,7 +41,11 @@ class CheckedSpec:
 def check(path: str, partial: bool = False, params: dict | None = None) -> tuple[CheckedSpec | None, Diagnostics]:
     """Read, expand and shape-check a spec; never raises for a user mistake. With ``partial``, a spec
     with errors still comes back (``complete`` False) when its graph could be read: the layers that did
-    check can then have their weights checked in the same run."""
+    check can then have their weights checked in the same run. An ONNX model, a checkpoint, a plan or
+    a weight file given for a spec raises a UsageError naming the command that takes it."""
+    from .foreign import refuse_foreign
+
+    refuse_foreign(path)
     diagnostics = Diagnostics()
     source = read_source(path, diagnostics)
     root = compose(source, diagnostics) if source is not None else None

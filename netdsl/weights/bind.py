@@ -29,6 +29,7 @@ class BoundWeight:
     layer: str
     slot: str
     array: object  # float32 numpy array, shaped as the slot
+    key: str | None = None  # the weight file's name for it, where it came from a file
 
 
 def bind_weights(checked, path: str | None = None, strict: bool = False) -> dict[str, BoundWeight]:
@@ -82,6 +83,7 @@ def bind(checked, tensors: dict[str, Tensor], path: str, strict: bool = False,
         stored = redirect.get(key, key)
         weight = _bind_one(node, slot, canonical, key, tensors.get(stored), unclaimed, path, diagnostics)
         if weight is not None:
+            weight.key = stored
             bound[canonical] = weight
     for rule in rules.rename:
         if not any(canonical.startswith(rule.old) for _, _, canonical in wanted.values()):

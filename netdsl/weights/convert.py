@@ -35,9 +35,21 @@ def format_listing(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def convert(source: str, target: str) -> list[str]:
+def read_tensors(path: str) -> tuple[dict[str, Tensor], list[str]]:
+    """(tensors, notes) of a weight file or a PyTorch checkpoint holding tensors."""
+    from .torch_checkpoint import is_torch_checkpoint, read_torch_checkpoint
+
+    if is_torch_checkpoint(path):
+        return read_torch_checkpoint(path)
+    return read_weights(path), []
+
+
+def convert(source: str, target: str, spec: str | None = None, params: dict | None = None) -> list[str]:
     """Write the tensors of ``source`` to ``target`` (format from the extension), atomically; returns
-    notes on what changed form (widened dtypes, shapes a `.wts` cannot keep)."""
+    notes on what changed form (widened dtypes, shapes a `.wts` cannot keep). ``source`` may also be a
+    PyTorch checkpoint holding tensors (see :mod:`.torch_checkpoint`). With ``spec``, the weights are
+    bound to it first (every problem reported, nothing written) and each flat tensor of a `.wts` takes the
+    shape of the layer that binds it."""
     import os
 
     import numpy as np
@@ -45,8 +57,14 @@ def convert(source: str, target: str) -> list[str]:
     kind = weight_format(target)
     if os.path.abspath(source) == os.path.abspath(target):
         raise NetdslError(f"{target}: converting a file onto itself would destroy it; write to a new path")
-    tensors = read_weights(source)
-    arrays, dtypes, widened, notes = {}, {}, [], []
+    tensors, notes = read_tensors(source)
+    if spec is not None:
+        tensors, shaped = shaped_by_spec(tensors, source, spec, params)
+        notes += shaped
+    elif kind != "wts" and any(t.shape is None and t.count > 1 for t in tensors.values()):
+        notes.append(f"{source} stores its tensors flat, and so does {target}: such a file binds to no spec; give "
+                     "--spec SPEC to restore each tensor's shape from the spec that binds it")
+    arrays, dtypes, widened = {}, {}, []
     for name, tensor in tensors.items():
         if not name or (kind == "wts" and any(c.isspace() for c in name)):
             raise NetdslError(f"{source}: tensor name {name!r} cannot be stored in a .{kind} file")
@@ -70,3 +88,32 @@ def convert(source: str, target: str) -> list[str]:
         notes.append(".wts files are flat: shapes are not kept (netdsl binds flat weights by value count)")
     write_weights(target, arrays, dtypes=dtypes)
     return notes
+
+
+def shaped_by_spec(tensors: dict[str, Tensor], source: str, spec: str, params: dict | None = None):
+    """(tensors, notes): ``tensors`` bound to ``spec`` as `netdsl build` binds them (a SpecError lists
+    every problem), each flat one reshaped as the layer reading it needs; those no layer reads stay as
+    they are."""
+    from ..diagnostics import Diagnostics, SpecError
+    from ..spec import load
+    from .bind import bind
+
+    checked = load(spec, params=params)
+    diagnostics = Diagnostics()
+    bound = bind(checked, tensors, source, diagnostics=diagnostics)
+    if diagnostics.has_errors:
+        raise SpecError(diagnostics)
+    shapes = {weight.key: tuple(weight.array.shape) for weight in bound.values()}
+    shaped, left = dict(tensors), []
+    for name, tensor in tensors.items():
+        if tensor.shape is not None:
+            continue
+        if name in shapes:
+            shaped[name] = Tensor(name, tensor.dtype, shapes[name], tensor.data.reshape(shapes[name]), tensor.line)
+        else:
+            left.append(name)
+    notes = [f"shapes from {spec}: {sum(name in shapes for name in tensors)} tensor(s) bound to its layers"]
+    if left:
+        notes.append(f"{len(left)} tensor(s) that no layer of {spec} reads stay flat: " + ", ".join(left[:5])
+                     + (", ..." if len(left) > 5 else ""))
+    return shaped, notes
