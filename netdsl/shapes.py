@@ -51,7 +51,6 @@ class ShapeInference(Interpreter):
                                    expected=error.expected, found=error.found, notes=list(node.trace))
             return None
 
-
     def check_bounds(self, node: Node, args, result) -> None:
         """A ShapeError when an output or a weight of ``node`` would be larger than the bound."""
         outputs = result if len(node.outputs) > 1 else (result,)
