@@ -100,6 +100,11 @@ def check_arrays_sized(declared: list[Declared], inputs: dict) -> tuple[dict, di
 def load_array(path: str):
     import numpy as np
 
+    from .files import input_problem
+
+    problem = input_problem(path)
+    if problem:
+        raise UsageError(f"cannot read {path}: {problem}")
     if not os.path.isfile(path):
         raise UsageError(f"no such file: {path}")
     try:

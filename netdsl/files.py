@@ -19,7 +19,6 @@ import glob
 import hashlib
 import os
 import stat
-import tempfile
 import threading
 
 PARALLEL_HASH = 1 << 20  # from this size a file is hashed on a second thread while it is written
@@ -105,6 +104,64 @@ def _refuse_special(path: str) -> None:
                          "so give the path of a file")
 
 
+class NotRegularFile(OSError):
+    """An input path that names a FIFO, a device or a socket: reading one could wait forever (a FIFO with
+    no writer) or never end (/dev/zero). ``strerror`` says what it is, for messages that quote it."""
+
+    def __init__(self, path: str, kind: str):
+        super().__init__(errno.EINVAL, f"it is {kind}, not a regular file", path)
+        self.kind = kind
+
+
+def open_regular(path, mode: str = "rb", encoding: str | None = None):
+    """Open an input file for reading, refusing at once what is not a regular file: a folder raises
+    IsADirectoryError, a FIFO, device or socket :class:`NotRegularFile` (both OSErrors, so a reader's
+    ``except OSError`` reports them with the path). The file is opened without blocking, so a FIFO with no
+    writer is refused instead of waited on, and checked with fstat on the descriptor that is then read,
+    so it cannot be swapped between the check and the read."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as error:
+        problem = _special_kind(path) if error.errno == errno.ENXIO else None  # ENXIO: opening a socket
+        if problem:
+            raise NotRegularFile(os.fspath(path), problem) from None
+        raise
+    try:
+        mode_bits = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode_bits):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", os.fspath(path))
+        if not stat.S_ISREG(mode_bits):
+            raise NotRegularFile(os.fspath(path), _SPECIAL.get(stat.S_IFMT(mode_bits), "a special file"))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, mode, encoding=encoding)
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def _special_kind(path) -> str | None:
+    """What stands at ``path`` when it is neither a regular file nor a folder ('a FIFO (named pipe)'), else
+    None (also when nothing is there)."""
+    try:
+        mode_bits = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISDIR(mode_bits) or stat.S_ISREG(mode_bits):
+        return None
+    return _SPECIAL.get(stat.S_IFMT(mode_bits), "a special file")
+
+
+def input_problem(path) -> str | None:
+    """Why ``path`` cannot be read as an input file ('it is a FIFO (named pipe), not a regular file', 'it is
+    a folder, not a file'), or None when it is a regular file or nothing is there (its reader says so)."""
+    if os.path.isdir(path):
+        return "it is a folder, not a file"
+    kind = _special_kind(path)
+    return None if kind is None else f"it is {kind}, not a regular file"
+
+
 def _prefix(path: str) -> str:
     return "." + os.path.basename(path) + "."
 
@@ -112,6 +169,8 @@ def _prefix(path: str) -> str:
 def _stage(path: str, data, hashed: bool) -> tuple[str, str | None]:
     """The temporary holding ``data``, written and fsynced, and its SHA-256 when ``hashed``."""
     folder = os.path.dirname(os.path.abspath(path))
+    import tempfile  # here, not at the top: it imports shutil, and readers of input files import this module
+
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=_prefix(path), suffix=".tmp")
     try:
         try:

@@ -27,6 +27,8 @@ from .arrays import Declared, check_arrays_sized, fitting_profile
 from .diagnostics import CannotRun, InternalError, NetdslError, UsageError
 
 ITEMSIZE = {"float32": 4, "float16": 2}
+MAX_MANIFEST_BYTES = 64 << 20  # a manifest records a few hundred bytes a weight: far below this
+MAX_MANIFEST_DEPTH = 64  # a manifest nests 5 deep; json's parser recurses once a level
 RTX_CAPABILITIES = {(8, 0), (8, 6), (8, 9), (12, 0), (12, 1)}  # what TensorRT-RTX 1.7 says it runs on
 
 
@@ -40,13 +42,16 @@ class DeviceError(NetdslError):
 def read_manifest(plan_path: str) -> tuple[dict, bytes]:
     """(manifest, plan bytes); the plan must be the one the manifest describes."""
     from .build import manifest_path
+    from .files import input_problem, open_regular
 
+    problem = input_problem(plan_path)
+    if problem:
+        raise UsageError(f"cannot read the engine plan {plan_path}: {problem}")
     if not os.path.isfile(plan_path):
         raise UsageError(f"no such engine plan: {plan_path}")
     record_path = manifest_path(plan_path)
     try:
-        with open(record_path, encoding="utf-8") as stream:
-            manifest = json.load(stream)
+        manifest = parse_manifest(record_path)
         plan_record, inputs, outputs = manifest["plan"], manifest["inputs"], manifest["outputs"]
         expected_hash = plan_record["sha256"]
         if not isinstance(inputs, list) or not isinstance(outputs, list):
@@ -54,14 +59,52 @@ def read_manifest(plan_path: str) -> tuple[dict, bytes]:
     except FileNotFoundError:
         raise UsageError(f"{plan_path} has no manifest ({record_path}); netdsl runs plans that `netdsl build` "
                          "wrote") from None
+    except OSError as error:
+        raise UsageError(f"cannot read the manifest {record_path}: {error.strerror or error}") from None
     except (ValueError, KeyError, TypeError) as error:
         raise UsageError(f"{record_path} is not a netdsl manifest ({str(error)[:80]})") from None
-    with open(plan_path, "rb") as stream:
-        plan = stream.read()
+    try:
+        with open_regular(plan_path) as stream:
+            plan = stream.read()
+    except OSError as error:
+        raise UsageError(f"cannot read the engine plan {plan_path}: {error.strerror or error}") from None
     if hashlib.sha256(plan).hexdigest() != expected_hash:
         raise UsageError(f"{plan_path} does not match its manifest (SHA-256 differs): the plan was replaced or "
                          "damaged after the build; build it again")
     return manifest, plan
+
+
+def parse_manifest(record_path: str) -> dict:
+    """The JSON of a manifest, its size and nesting bounded before it is parsed (json recurses once a
+    level, so a 100,000-deep file would end in a RecursionError); a ValueError says what is wrong."""
+    from .files import open_regular
+
+    with open_regular(record_path) as stream:
+        data = stream.read(MAX_MANIFEST_BYTES + 1)
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ValueError(f"it is larger than {MAX_MANIFEST_BYTES >> 20} MiB")
+    text = data.decode("utf-8")  # a UnicodeDecodeError is a ValueError
+    depth = json_depth(text)
+    if depth > MAX_MANIFEST_DEPTH:
+        raise ValueError(f"it nests {depth:,} levels deep; a manifest nests at most {MAX_MANIFEST_DEPTH}")
+    return json.loads(text)
+
+
+def json_depth(text: str) -> int:
+    """How deep the arrays and objects of JSON ``text`` nest (brackets inside strings do not count), in
+    linear time."""
+    import re
+
+    import numpy as np
+
+    outside_strings = re.sub(r'"[^"\\]*(?:\\.[^"\\]*)*"', "", text)
+    codes = np.frombuffer(outside_strings.encode("utf-8"), np.uint8)
+    if not len(codes):
+        return 0
+    opening = (codes == ord("[")) | (codes == ord("{"))
+    closing = (codes == ord("]")) | (codes == ord("}"))
+    steps = opening.view(np.int8) - closing.view(np.int8)
+    return max(int(np.cumsum(steps, dtype=np.int32).max()), 0)
 
 
 def engine_profiles(manifest: dict) -> list:

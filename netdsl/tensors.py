@@ -10,6 +10,7 @@ broadcasting between shapes of any rank from 0 to 8.
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 from .symbolic import Dim, Expr, Size, disagreement, agree  # noqa: F401 (re-exported)
@@ -18,6 +19,13 @@ MAX_RANK = 8
 DTYPES = ("float32", "float16", "bfloat16", "int8", "uint8", "int32", "int64", "bool")
 FLOAT_DTYPES = ("float32", "float16", "bfloat16")
 INTEGER_DTYPES = ("int8", "uint8", "int32", "int64")
+ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1, "uint8": 1, "int32": 4, "int64": 8, "bool": 1}
+# The most elements one tensor (a layer's output, a weight, an input) may have at the largest sizes its
+# profiles allow: TensorRT indexes most tensors with 32-bit volumes, and a bound known before anything is
+# allocated keeps `build`, `reference` and `export` from asking for tens of GiB. Its bytes follow from the
+# dtype (8 GiB of float32). NETDSL_MAX_TENSOR_ELEMENTS (or --max-tensor-elements) raises or lowers it.
+MAX_TENSOR_ELEMENTS = 2**31
+MAX_TENSOR_ELEMENTS_VARIABLE = "NETDSL_MAX_TENSOR_ELEMENTS"
 
 
 BATCH = Dim("N")
@@ -53,6 +61,27 @@ def volume(shape) -> int | None:
             return None
         total *= dim
     return total
+
+
+def max_tensor_elements() -> int:
+    """The bound on every tensor's elements: NETDSL_MAX_TENSOR_ELEMENTS when set, else MAX_TENSOR_ELEMENTS."""
+    text = os.environ.get(MAX_TENSOR_ELEMENTS_VARIABLE, "").strip().replace("_", "")
+    if not text:
+        return MAX_TENSOR_ELEMENTS
+    if not (text.isdigit() and text.isascii() and len(text) <= 20 and int(text) > 0):
+        from .diagnostics import UsageError
+
+        raise UsageError(f"{MAX_TENSOR_ELEMENTS_VARIABLE}={os.environ[MAX_TENSOR_ELEMENTS_VARIABLE]!r}: give a "
+                         "positive whole number of elements")
+    return int(text)
+
+
+def show_bytes(count: int) -> str:
+    """'8 GiB', '1.5 MiB', '12 bytes'."""
+    for unit, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if count >= 1 << shift:
+            return f"{count / (1 << shift):,.3g} {unit}"
+    return f"{count} bytes"
 
 
 def is_float(dtype: str) -> bool:

@@ -143,9 +143,11 @@ def _tagged(tag: str, text: str):
 def read_source(path: str, diagnostics: Diagnostics, max_bytes: int = MAX_FILE_BYTES) -> Source | None:
     """Read a UTF-8 text file with a size bound; problems become diagnostics (about the whole file,
     line 0, when it cannot be opened)."""
+    from .files import open_regular
+
     where = Pos(Source(path, ""), 0, 0)
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             data = handle.read(max_bytes + 1)
     except FileNotFoundError:
         diagnostics.error("file-not-found", f"no such file: {path}" + resolved_note(path), where)

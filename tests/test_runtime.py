@@ -3,6 +3,7 @@ sizes from the manifest, input validation, tolerances, device-memory cleanup on 
 stand-in for cuda-python), and exit code 4 from `run`, `bench` and `verify`. The real CUDA path ran on
 the lent H100 (tools/device_check_runtime.py; see the issue notes)."""
 
+import json
 import pathlib
 import subprocess
 import sys
@@ -223,3 +224,55 @@ def test_reference_command_writes_what_the_api_computes(tmp_path):
     expected = reference.run(checked, build.bind_weights(checked), {"data": images})["prob"]
     with np.load(tmp_path / "y.npz") as written:
         assert np.array_equal(written["prob"], expected)
+
+
+def fake_engine(tmp_path, manifest_text: str) -> pathlib.Path:
+    plan = tmp_path / "e.plan"
+    plan.write_bytes(b"plan")
+    (tmp_path / "e.plan.json").write_text(manifest_text)
+    return plan
+
+
+@pytest.mark.parametrize("command", [["run", "{plan}", "--input", "x.npy"],
+                                     ["refit", "{plan}", "--weights", str(ROOT / "weights" / "lenet.safetensors"),
+                                      "--check"]])
+def test_a_deeply_nested_manifest_is_refused_before_parsing(tmp_path, command):
+    plan = fake_engine(tmp_path, "[" * 100_000 + "]" * 100_000)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = netdsl(*[part.format(plan=plan) for part in command])
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "RecursionError" not in result.stderr
+    assert f"{plan}.json is not a netdsl manifest (it nests 100,000 levels deep" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_manifest_over_the_size_bound_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(runtime, "MAX_MANIFEST_BYTES", 1000)
+    plan = fake_engine(tmp_path, '{"pad": "' + "x" * 1000 + '"}')
+    with pytest.raises(UsageError, match="larger than"):
+        runtime.read_manifest(str(plan))
+
+
+def nested(depth: int, leaf):
+    """A JSON value nesting ``depth`` arrays and objects (alternating), with ``leaf`` inside."""
+    for level in range(depth):
+        leaf = [leaf, 1] if level % 2 else {"k[": leaf, "s": "}}"}
+    return leaf
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2, 5, 64, 65, 300])
+def test_json_depth_counts_what_json_nests(depth):
+    # the leaf is a string full of brackets and escaped quotes: only structure may count
+    text = json.dumps(nested(depth, '[[{"\\\\" ]] \\" {{'))
+    assert runtime.json_depth(text) == depth
+    assert json.loads(text) == nested(depth, '[[{"\\\\" ]] \\" {{')  # the text is the JSON the oracle reads
+
+
+def test_a_manifest_at_the_depth_bound_is_parsed(tmp_path):
+    plan = fake_engine(tmp_path, json.dumps(nested(runtime.MAX_MANIFEST_DEPTH, 0)))
+    with pytest.raises(UsageError, match="is not a netdsl manifest") as raised:
+        runtime.read_manifest(str(plan))
+    assert "nests" not in str(raised.value)  # parsed, and refused for its contents, not its depth
+    (tmp_path / "e.plan.json").write_text(json.dumps(nested(runtime.MAX_MANIFEST_DEPTH + 1, 0)))
+    with pytest.raises(UsageError, match="nests 65 levels deep"):
+        runtime.read_manifest(str(plan))

@@ -18,15 +18,29 @@ def add_format(command) -> None:
 
 
 def add_set(command) -> None:
-    """--set NAME=VALUE, for a command that reads a spec: see :func:`params_of`."""
+    """--set NAME=VALUE, and --max-tensor-elements N, for a command that reads a spec: see :func:`params_of`."""
     command.add_argument("--set", action="append", metavar="NAME=VALUE",
                          help="a value for one of the spec's `params:` (e.g. --set scale=s); repeat for several")
+    command.add_argument("--max-tensor-elements", type=positive_count, metavar="N",
+                         help="the most elements one tensor may have (default 2^31, or NETDSL_MAX_TENSOR_ELEMENTS)")
+
+
+def positive_count(text: str) -> int:
+    if not (text.isdigit() and text.isascii() and len(text) <= 20 and int(text) > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, not `{text}`")
+    return int(text)
 
 
 def params_of(args) -> dict:
-    """`--set NAME=VALUE...` as the ``params=`` that every spec this command reads is given."""
+    """`--set NAME=VALUE...` as the ``params=`` that every spec this command reads is given. Every command
+    passes here before it reads a spec, so --max-tensor-elements takes effect here too (through the
+    environment, where netdsl.tensors reads the bound)."""
     from ..spec.specparams import parse_override
 
+    if getattr(args, "max_tensor_elements", None):
+        from ..tensors import MAX_TENSOR_ELEMENTS_VARIABLE
+
+        os.environ[MAX_TENSOR_ELEMENTS_VARIABLE] = str(args.max_tensor_elements)
     values = {}
     for text in getattr(args, "set", None) or ():
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from ..diagnostics import NetdslError
+from ..files import open_regular
 
 MAX_FILE = 2**31 - 1  # protobuf's own limit for one message
 MAX_ELEMENTS = 2**31 - 1  # per tensor (TensorRT's volume limit)
@@ -31,7 +32,7 @@ def read_model(path: str):
         size = os.path.getsize(path)
         if size > MAX_FILE:
             raise OnnxFileError(f"{path}: {size:,} bytes, more than protobuf reads in one message ({MAX_FILE:,})")
-        with open(path, "rb") as stream:
+        with open_regular(path) as stream:
             data = stream.read(MAX_FILE + 1)
     except OSError as error:
         raise OnnxFileError(f"{path}: cannot read it: {error.strerror or error}") from None

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..diagnostics import Diagnostics, Pos, Source, SpecError
+from ..files import open_regular
 
 MAGIC = "# netdsl scales 1"
 NAME_RE = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*\Z")
@@ -74,7 +75,7 @@ def write_scales(path: str, scales: Scales) -> None:
 
 def read_scales(path: str) -> Scales:
     try:
-        with open(path, "rb") as stream:
+        with open_regular(path) as stream:
             data = stream.read(64 << 20)
     except OSError as error:
         from ..diagnostics import UsageError

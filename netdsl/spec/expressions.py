@@ -44,6 +44,28 @@ FUNCTIONS = {
 }
 
 
+def checked_value(value):
+    """``value`` when it is within the bounds every expression value is held to (a finite number of at
+    most MAX_MAGNITUDE, a string of at most MAX_TEXT characters), else ExpressionError: `--set` values
+    and literal parameters go through the same check as `${...}` results.
+
+        >>> checked_value(640)
+        640
+        >>> checked_value(10 ** 60)
+        Traceback (most recent call last):
+        ...
+        netdsl.spec.expressions.ExpressionError: a value is out of range (about 10^60; the bound is 10^15 either way)
+    """
+    return Walker.bounded(value)
+
+
+def _shown(value) -> str:
+    """A number for a message: a huge int by its order of magnitude (str() refuses ints over 4300 digits)."""
+    if isinstance(value, int) and abs(value) > 10 ** 20:
+        return f"{'-' if value < 0 else ''}about 10^{int(abs(value).bit_length() * math.log10(2))}"
+    return repr(value)
+
+
 def evaluate(text: str, names: dict):
     """The value of ``text`` with ``names`` (parameter name -> int, float, str or bool)."""
     if len(text) > MAX_TEXT:
@@ -148,7 +170,7 @@ class Walker:
     def bounded(value):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if isinstance(value, float) and not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
-                raise ExpressionError(f"a value is out of range ({value})")
+                raise ExpressionError(f"a value is out of range ({_shown(value)}; the bound is 10^15 either way)")
         elif isinstance(value, str) and len(value) > MAX_TEXT:
             raise ExpressionError("a string is too long")
         return value

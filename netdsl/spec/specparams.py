@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ..diagnostics import Diagnostics, Pos
 from ..yamlnodes import Map, Node as YamlNode, Scalar, describe
-from .expressions import ExpressionError, evaluate
+from .expressions import ExpressionError, checked_value, evaluate
 from .fields import IDENT_RE, expect_map
 
 MAX_PARAMS = 1000
@@ -82,7 +82,7 @@ def read_spec_params(node: YamlNode | None, overrides: dict | None, diagnostics:
                               hint="parameter names are letters, digits and `_`, not starting with a digit")
             continue
         if name in overrides:
-            values[name] = Scalar(overrides.pop(name), pos)
+            values[name] = Scalar(override_value(name, overrides.pop(name), diagnostics, pos), pos)
             continue
         value = definition_value(name, definition, values, diagnostics, reported)
         values[name] = Scalar(FAILED, pos) if value is None else value
@@ -92,6 +92,18 @@ def read_spec_params(node: YamlNode | None, overrides: dict | None, diagnostics:
                           mapping.pos if mapping is not None else where,
                           hint="declare it under `params:` at the top of the spec")
     return values
+
+
+def override_value(name: str, value, diagnostics: Diagnostics, pos: Pos):
+    """A `--set` value, held to the bounds a `${...}` value is held to (reported at the parameter)."""
+    try:
+        return checked_value(value)
+    except ExpressionError as error:
+        shown = str(value) if len(str(value)) <= 40 else str(value)[:37] + "..."
+        diagnostics.error("invalid-value", f"--set {name}={shown}: {error}", pos,
+                          hint="values of spec parameters are numbers, strings and booleans within the bounds "
+                          "of `${...}` expressions")
+        return FAILED
 
 
 def definition_value(name: str, definition: YamlNode, values: dict[str, Scalar], diagnostics: Diagnostics,
@@ -112,6 +124,11 @@ def definition_value(name: str, definition: YamlNode, values: dict[str, Scalar],
             if not error.quiet:
                 diagnostics.error("invalid-value", f"parameter `{name}`: {error}", definition.pos)
             return None
+    try:
+        checked_value(text)  # a literal is held to the bounds of `${...}` values too
+    except ExpressionError as error:
+        diagnostics.error("invalid-value", f"parameter `{name}`: {error}", definition.pos)
+        return None
     return definition
 
 

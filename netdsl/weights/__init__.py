@@ -23,20 +23,43 @@ FORMATS = {".wts": "wts", ".safetensors": "safetensors", ".npz": "npz"}
 
 
 def weight_format(path: str) -> str:
+    """The format a weight file's extension names; a UsageError naming the file otherwise."""
+    problem = format_problem(path)
+    if problem:
+        raise UsageError(problem)
+    return FORMATS[os.path.splitext(path)[1].lower()]
+
+
+def format_problem(path: str) -> str | None:
+    """Why netdsl cannot tell the format of the weight file ``path`` (the message names it), else None."""
     extension = os.path.splitext(path)[1].lower()
-    if extension not in FORMATS:
-        raise UsageError(f"{path}: unknown weight file type `{extension or '(none)'}`; "
-                          "netdsl reads .safetensors, .wts and .npz")
-    return FORMATS[extension]
+    if extension in FORMATS:
+        return None
+    found = f"its extension is `{extension}`" if extension else "it has no extension"
+    return (f"cannot tell the format of the weight file {path}: {found}; netdsl reads .safetensors, .wts and "
+            ".npz, by extension")
 
 
 def read_weights(path: str) -> dict[str, Tensor]:
     """All tensors of a weight file, by name."""
     kind = weight_format(path)
+    from ..files import input_problem
+
+    problem = input_problem(path)
+    if problem:
+        fail(path, f"cannot read the weight file {path}: {problem}", line=0, col=0, code="file-unreadable")
     if not os.path.isfile(path):
         from ..yamlnodes import resolved_note
 
         fail(path, f"no such weight file: {path}" + resolved_note(path), line=0, col=0, code="file-not-found")
+    try:
+        return _read(kind, path)
+    except OSError as error:  # unreadable (permissions), or replaced by a FIFO since the check above
+        fail(path, f"cannot read the weight file {path}: {error.strerror or error}", line=0, col=0,
+             code="file-unreadable")
+
+
+def _read(kind: str, path: str) -> dict[str, Tensor]:
     if kind == "wts":
         from .wts import read_wts
 

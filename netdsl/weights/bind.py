@@ -190,8 +190,15 @@ def read_for(checked, path: str, diagnostics: Diagnostics) -> dict[str, Tensor] 
     names is reported at that line, with the path as resolved against the spec's folder."""
     from . import read_weights
 
+    from . import format_problem
+
     rules = checked.graph.weights
-    if not os.path.isfile(path) and rules is not None and rules.file == path and rules.file_pos is not None:
+    from_spec = rules is not None and rules.file == path and rules.file_pos is not None
+    if from_spec and format_problem(path):  # at the `weights:` line, with the path as resolved
+        diagnostics.error("bad-weights", format_problem(os.path.abspath(path)), rules.file_pos,
+                          hint="rename the file to its format's extension, or give a file with --weights")
+        return None
+    if from_spec and not os.path.exists(path):
         folder = os.path.dirname(os.path.abspath(checked.path))
         diagnostics.error("file-not-found", f"the spec's weights file does not exist: {os.path.abspath(path)}",
                           rules.file_pos, hint=f"`weights:` is relative to the spec's folder, {folder}; or give "

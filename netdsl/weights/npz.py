@@ -15,7 +15,9 @@ MAX_RATIO = 1000  # a zip bomb inflates far beyond this
 
 
 def read_npz(path: str) -> dict[str, Tensor]:
-    with open(path, "rb") as stream:
+    from ..files import open_regular
+
+    with open_regular(path) as stream:
         raw = stream.read()
     try:
         # From memory, not the file: zipfile reads sizes the archive states (a damaged central directory

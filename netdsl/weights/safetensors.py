@@ -26,7 +26,9 @@ def read_safetensors(path: str) -> dict[str, Tensor]:
 
     import numpy as np
 
-    with open(path, "rb") as handle:
+    from ..files import open_regular
+
+    with open_regular(path) as handle:
         size = os.fstat(handle.fileno()).st_size
         prefix = handle.read(8)
         if len(prefix) < 8:

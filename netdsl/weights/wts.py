@@ -77,7 +77,9 @@ def _int(token: str):
 
 
 def read_wts(path: str) -> dict[str, Tensor]:
-    with open(path, "rb") as handle:
+    from ..files import open_regular
+
+    with open_regular(path) as handle:
         if os.fstat(handle.fileno()).st_size == 0:
             fail(path, "the file is empty; line 1 must be the number of entries")
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:

@@ -77,3 +77,129 @@ layers:
 def test_security_page_states_the_limit():
     page = (ROOT / "docs" / "security.md").read_text()
     assert f"networks of more than {blocks.MAX_LAYERS:,} layers" in " ".join(page.split())
+
+
+# -- the bound on every tensor ----------------------------------------------------------------------------
+
+BOUND = 2**31  # docs/security.md states it; every count below is worked out by hand from the shapes
+
+TOO_LARGE = {
+    # the issue's case: 2^62 output channels (output [1, 2^62, 8, 8])
+    "huge_channels": ("inputs: [{name: x, shape: [1, 1, 8, 8]}]\nlayers:\n"
+                      "  - {name: conv, kind: convolution, out_channels: 4611686018427387904, kernel: 1}\n",
+                      "conv", 4, f"{2**62 * 64:,} elements"),
+    # a constant of 10^10 elements
+    "big_constant": ("inputs: [{name: x, shape: [1, 100000]}]\nlayers:\n"
+                     "  - {name: c, kind: constant, shape: [100000, 100000], value: 1.0}\n"
+                     "  - {name: a, kind: add, inputs: [x, c]}\n", "c", 4, "10,000,000,000 elements"),
+    # only the weight is too large: output [1, 100000], weight [100000, 100000]
+    "big_weight": ("inputs: [{name: x, shape: [1, 100000]}]\nlayers:\n"
+                   "  - {name: fc, kind: fully_connected, out_features: 100000}\n", "fc", 4,
+                   "its weight `weight` would be [100000, 100000] float32, 10,000,000,000 elements"),
+    # small at the opt sizes, 64 * 8192 * 8192 = 2^32 elements at the profile's max
+    "dynamic_at_max": ("dims: {h: {min: 32, opt: 64, max: 8192}, w: {min: 32, opt: 64, max: 8192}}\n"
+                       "inputs: [{name: x, shape: [1, 16, h, w]}]\nlayers:\n"
+                       "  - {name: ok, kind: relu}\n"
+                       "  - {name: wide, kind: convolution, out_channels: 64, kernel: 1}\n", "wide", 6,
+                       f"{2**32:,} elements (16 GiB) at h=8192, w=8192"),
+    # the -1 batch at its max: output [2^20, 4096], 2^32 elements (the input has 2^30)
+    "batch_at_max": ("inputs: [{name: x, shape: [-1, 1024], batch: {min: 1, opt: 1, max: 1048576}}]\nlayers:\n"
+                     "  - {name: fc, kind: fully_connected, out_features: 4096}\n", "fc", 4,
+                     f"{2**32:,} elements (16 GiB) at N=1048576"),
+}
+
+
+@pytest.mark.parametrize("name", TOO_LARGE)
+def test_a_tensor_over_the_bound_is_refused_at_its_layer(name):
+    body, layer, line, found = TOO_LARGE[name]
+    text = "netdsl: 1\n" + body
+    checked, diagnostics = check_text(text)
+    assert checked is None
+    [error] = [d for d in diagnostics if d.severity == "error"]
+    assert (error.code, error.layer, error.pos.line) == ("too-large", layer, line), error.message
+    assert found in error.message and f"at most {BOUND:,} elements" in error.message
+    assert "--max-tensor-elements" in error.hint
+
+
+def test_an_input_over_the_bound_is_refused_at_its_line():
+    text = "netdsl: 1\ninputs:\n  - {name: x, dtype: int64, shape: [65536, 65536]}\nlayers: [{name: r, kind: relu}]\n"
+    checked, diagnostics = check_text(text)
+    [error] = list(diagnostics)
+    assert checked is None and (error.code, error.pos.line) == ("too-large", 3)
+    assert "input `x`" in error.message and "32 GiB" in error.message  # 2^32 int64 elements
+
+
+def test_the_bound_itself_is_accepted_and_one_element_more_refused():
+    def constant(rows):
+        return (f"netdsl: 1\ninputs: [{{name: x, shape: [1, 1]}}]\nlayers:\n"
+                f"  - {{name: c, kind: constant, shape: [{rows}, 32768], value: 0.0}}\n"
+                "  - {name: a, kind: add, inputs: [x, c]}\n")
+
+    assert check_text(constant(65536))[0] is not None  # 65536 * 32768 = 2^31
+    checked, diagnostics = check_text(constant(65537))
+    assert checked is None and [d.code for d in diagnostics] == ["too-large"]
+
+
+def test_the_bound_can_be_raised_and_lowered(monkeypatch):
+    text = "netdsl: 1\n" + TOO_LARGE["big_constant"][0]
+    lenet = (ROOT / "specs" / "lenet.yaml").read_text()
+    monkeypatch.setenv("NETDSL_MAX_TENSOR_ELEMENTS", str(10**10))
+    assert check_text(text)[0] is not None
+    monkeypatch.setenv("NETDSL_MAX_TENSOR_ELEMENTS", str(64 * 6 * 28 * 28))  # conv1's output at batch 64
+    assert check_text(lenet)[0] is not None
+    monkeypatch.setenv("NETDSL_MAX_TENSOR_ELEMENTS", str(64 * 6 * 28 * 28 - 1))
+    checked, diagnostics = check_text(lenet)
+    assert checked is None and [(d.code, d.layer) for d in diagnostics] == [("too-large", "conv1")]
+
+
+def netdsl(*args, env=None):
+    import os
+    import subprocess
+    import sys
+
+    environment = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "netdsl", *args], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT, env=environment)
+
+
+@pytest.mark.parametrize("command", [["validate"], ["inspect"], ["summary"], ["reference", "--weights", "{out}/../w.npz"],
+                                     ["export", "--random-weights", "-o", "{out}/x.onnx"],
+                                     ["build", "--random-weights", "-o", "{out}/x.plan"]])
+def test_commands_refuse_a_huge_tensor_with_one_located_line(tmp_path, command):
+    spec = tmp_path / "huge.yaml"
+    spec.write_text("netdsl: 1\n" + TOO_LARGE["huge_channels"][0])
+    out = tmp_path / "out"
+    out.mkdir()
+    args = [part.format(out=out) for part in command]
+    if command[0] == "reference":
+        import numpy as np
+
+        np.save(tmp_path / "x.npy", np.zeros((1, 1, 8, 8), np.float32))
+        args += ["--input", str(tmp_path / "x.npy")]
+    result = netdsl(*args, str(spec))
+    assert result.returncode == 1, result.stderr
+    text = result.stdout + result.stderr
+    assert f"{spec}:4:5: error[too-large]" in text and "Traceback" not in text
+    assert list(out.iterdir()) == []
+
+
+def test_the_flag_raises_the_bound():
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        spec = pathlib.Path(folder) / "big.yaml"
+        spec.write_text("netdsl: 1\n" + TOO_LARGE["big_constant"][0])
+        assert netdsl("validate", str(spec)).returncode == 1
+        assert netdsl("validate", "--max-tensor-elements", str(10**10), str(spec)).returncode == 0
+        result = netdsl("validate", str(spec), env={"NETDSL_MAX_TENSOR_ELEMENTS": "lots"})
+        assert result.returncode == 2 and "NETDSL_MAX_TENSOR_ELEMENTS" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_security_page_states_the_tensor_bound():
+    from netdsl import tensors
+
+    page = " ".join((ROOT / "docs" / "security.md").read_text().split())
+    assert tensors.MAX_TENSOR_ELEMENTS == BOUND
+    assert "2^31 (2,147,483,648) elements" in page
+    assert "--max-tensor-elements" in page and "NETDSL_MAX_TENSOR_ELEMENTS" in page

@@ -303,3 +303,40 @@ layers:
 """)
     assert result.graph.node("first").inputs == ["act"]
     assert result.types["first"].shape == (1, 3, 16, 16)
+
+
+SIZED = HEAD + "params: {c: 8}\nlayers:\n  - {name: conv, kind: convolution, out_channels: $c, kernel: 1}\n"
+SIXTY_DIGITS = "1" * 60
+
+
+@pytest.mark.parametrize("value", [int(SIXTY_DIGITS), 10 ** 15 + 1, -(10 ** 16), math.nan, math.inf, "s" * 1001])
+def test_set_values_go_through_the_bounds_of_expressions(value):
+    # the same value computed by `${...}` is refused too: both paths are held to one rule
+    with pytest.raises(ExpressionError):
+        evaluate("x * 1", {"x": value}) if not isinstance(value, str) else evaluate("x + ''", {"x": value})
+    found = errors(SIZED, {"c": value})
+    assert len(found) == 1, found
+    code, message, line = found[0]
+    assert code == "invalid-value" and message.startswith("--set c=") and line == 4
+    assert ("out of range" if not isinstance(value, str) else "too long") in message
+
+
+def test_literal_parameters_are_bounded_like_expressions():
+    found = errors(SIZED.replace("{c: 8}", "{c: 10000000000000000}"))
+    assert found == [("invalid-value", "parameter `c`: a value is out of range (10000000000000000; the bound is "
+                      "10^15 either way)", 4)]
+
+
+def test_set_at_the_bound_is_accepted_and_reaches_the_tensor_bound():
+    found = errors(SIZED, {"c": 10 ** 15})  # a legal parameter, but a convolution output of 256 * 10^15 elements
+    assert [code for code, _, _ in found] == ["too-large"]
+
+
+@pytest.mark.parametrize("text", [SIXTY_DIGITS, "9" * 5000, "nan", "-inf"])
+def test_set_on_the_command_line_is_one_located_line(tmp_path, capsys, text):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SIZED)
+    assert main(["validate", str(spec), "--set", f"c={text}"]) == 1
+    captured = capsys.readouterr()
+    output = captured.out + captured.err
+    assert f"{spec}:4:" in output and "error[invalid-value]: --set c=" in output and "Traceback" not in output

@@ -68,3 +68,29 @@ def test_missing_files_are_reported_about_the_file_not_a_line_in_it(tmp_path, mo
     [error] = result.diagnostics
     assert format_diagnostic(error, Painter(False)).startswith(
         f"gone.npz: error[file-not-found]: no such weight file: gone.npz (resolved: {tmp_path}/gone.npz)")
+
+
+def test_a_weights_path_without_an_extension_is_named_at_the_weights_line(tmp_path):
+    path = write(tmp_path, SPEC.replace("../w/net.wts", "../w/net"))
+    (tmp_path / "w" / "net").write_bytes((tmp_path / "w" / "net.wts").read_bytes())
+    result = check_with_weights(path)
+    [error] = result.diagnostics
+    assert (error.code, error.pos.line, error.pos.col) == ("bad-weights", 2, 10)
+    assert f"weight file {tmp_path / 'w' / 'net'}: it has no extension" in error.message
+    assert ".safetensors, .wts and .npz" in error.message
+
+
+def test_the_cli_names_a_weight_file_without_an_extension(tmp_path):
+    import subprocess
+    import sys
+
+    path = write(tmp_path, SPEC.replace("../w/net.wts", "../w/net"))
+    before = sorted(p.name for p in (tmp_path / "w").iterdir())
+    for args in (["build", path, "-o", str(tmp_path / "w" / "x.plan")], ["validate", path, "--weights"],
+                 ["validate", path, "--weights", str(tmp_path / "w" / "other")]):
+        result = subprocess.run([sys.executable, "-m", "netdsl", *args], capture_output=True, text=True, timeout=120)
+        output = result.stdout + result.stderr
+        assert result.returncode in (1, 2) and "Traceback" not in output, output
+        named = str(tmp_path / "w" / ("other" if "other" in args[-1] else "net"))
+        assert f"weight file {named}: it has no extension" in output, output
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == before

@@ -116,7 +116,7 @@ def test_npz_not_a_zip(tmp_path):
 def test_unknown_extension_is_a_clean_error(tmp_path):
     from netdsl.diagnostics import NetdslError
 
-    with pytest.raises(NetdslError, match="unknown weight file type `.pt`"):
+    with pytest.raises(NetdslError, match=r"weight file .*model.pt: its extension is `.pt`"):
         read_weights(str(tmp_path / "model.pt"))
 
 
