@@ -5,6 +5,7 @@ imports what it needs when it runs."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -31,16 +32,31 @@ def positive_count(text: str) -> int:
     return int(text)
 
 
+@contextlib.contextmanager
+def tensor_bound(args):
+    """--max-tensor-elements for the duration of one command: netdsl.tensors reads the bound from
+    NETDSL_MAX_TENSOR_ELEMENTS, which is set here and put back afterwards, so a later command in the same
+    process (main() called twice) keeps its own bound."""
+    if not getattr(args, "max_tensor_elements", None):
+        yield
+        return
+    from ..tensors import MAX_TENSOR_ELEMENTS_VARIABLE as name
+
+    before = os.environ.get(name)
+    os.environ[name] = str(args.max_tensor_elements)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
 def params_of(args) -> dict:
-    """`--set NAME=VALUE...` as the ``params=`` that every spec this command reads is given. Every command
-    passes here before it reads a spec, so --max-tensor-elements takes effect here too (through the
-    environment, where netdsl.tensors reads the bound)."""
+    """`--set NAME=VALUE...` as the ``params=`` that every spec this command reads is given."""
     from ..spec.specparams import parse_override
 
-    if getattr(args, "max_tensor_elements", None):
-        from ..tensors import MAX_TENSOR_ELEMENTS_VARIABLE
-
-        os.environ[MAX_TENSOR_ELEMENTS_VARIABLE] = str(args.max_tensor_elements)
     values = {}
     for text in getattr(args, "set", None) or ():
         try:

@@ -1,6 +1,7 @@
 """The layer limit: a network of exactly MAX_LAYERS layers is read, one more is refused, and only layers
 count (graph inputs, block instances and disabled layers do not). docs/security.md states the same number."""
 
+import os
 import pathlib
 
 import pytest
@@ -203,3 +204,16 @@ def test_security_page_states_the_tensor_bound():
     assert tensors.MAX_TENSOR_ELEMENTS == BOUND
     assert "2^31 (2,147,483,648) elements" in page
     assert "--max-tensor-elements" in page and "NETDSL_MAX_TENSOR_ELEMENTS" in page
+
+
+def test_the_tensor_bound_flag_lasts_one_command(monkeypatch):
+    # --max-tensor-elements is read through NETDSL_MAX_TENSOR_ELEMENTS; a second main() in the same process
+    # must not inherit the first one's bound
+    from netdsl.cli import main
+    from netdsl.tensors import MAX_TENSOR_ELEMENTS_VARIABLE
+
+    monkeypatch.delenv(MAX_TENSOR_ELEMENTS_VARIABLE, raising=False)
+    lenet = str(ROOT / "specs" / "lenet.yaml")
+    assert main(["validate", lenet, "--max-tensor-elements", "1000"]) == 1
+    assert MAX_TENSOR_ELEMENTS_VARIABLE not in os.environ
+    assert main(["validate", lenet]) == 0
