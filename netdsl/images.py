@@ -23,7 +23,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .diagnostics import UsageError
+from .diagnostics import NetdslError, UsageError
+from .files import open_regular
+
+
+class ImageError(NetdslError):
+    """A picture that cannot be read (exit 1: the input is wrong)."""
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 GRAY = 114  # ultralytics' padding value
@@ -51,16 +56,20 @@ def load(path: str, channels: int = 3) -> np.ndarray:
     with a message naming the file."""
     Image, ImageOps = _pillow()
     try:
-        with warnings.catch_warnings():
+        stream = open_regular(path)  # a FIFO or device is refused at once, never waited on
+    except OSError as error:
+        raise ImageError(f"{path}: cannot read it: {error.strerror or error}") from None
+    try:
+        with stream, warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that: refuse there too
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(stream) as image:
                 image = ImageOps.exif_transpose(image)
                 pixels = _pixels(image, channels)
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
-        raise UsageError(f"{path}: refused, too large: {error}") from None
+        raise ImageError(f"{path}: refused, too large: {error}") from None
     except Exception as error:  # Pillow's decoders raise many types on hostile files: name the file, no traceback
-        raise UsageError(f"{path}: not a readable image ({type(error).__name__}: {error})") from None
+        raise ImageError(f"{path}: not a readable image ({type(error).__name__}: {error})") from None
     return pixels[..., ::-1] if channels == 3 else pixels[..., None]
 
 

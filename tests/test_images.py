@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from netdsl import images
+from netdsl.images import ImageError
 from netdsl.diagnostics import UsageError
 from yolo_oracle import ultralytics_module
 
@@ -123,24 +124,24 @@ def png_header_only(width: int, height: int) -> bytes:
 def test_hostile_images_are_refused_with_their_names(tmp_path, monkeypatch):
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(png_header_only(100_000, 100_000))
-    with pytest.raises(UsageError, match="bomb.png: refused, too large"):
+    with pytest.raises(ImageError, match="bomb.png: refused, too large"):
         images.load(str(bomb))
     # between MAX_IMAGE_PIXELS and twice that Pillow only warns: refused too
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)
     warned = tmp_path / "warned.png"
     Image.fromarray(natural(40, 60)).save(warned)  # 2400 pixels
-    with pytest.raises(UsageError, match="warned.png: refused, too large"):
+    with pytest.raises(ImageError, match="warned.png: refused, too large"):
         images.load(str(warned))
     monkeypatch.undo()
     whole = tmp_path / "whole.jpg"
     Image.fromarray(natural(200, 200)).save(whole, quality=90)
     cut = tmp_path / "cut.jpg"
     cut.write_bytes(whole.read_bytes()[:3000])
-    with pytest.raises(UsageError, match="cut.jpg: not a readable image"):
+    with pytest.raises(ImageError, match="cut.jpg: not a readable image"):
         images.load(str(cut))
     text = tmp_path / "notes.png"
     text.write_text("not a picture")
-    with pytest.raises(UsageError, match="notes.png: not a readable image"):
+    with pytest.raises(ImageError, match="notes.png: not a readable image"):
         images.load(str(text))
 
 
