@@ -108,7 +108,7 @@ def test_refusals_are_clean(files, tmp_path, capsys):
     assert "has 1 names, the network 2 classes" in capsys.readouterr().err
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
-    assert main(["detect", str(spec), str(broken), "--random-weights"]) == 2
+    assert main(["detect", str(spec), str(broken), "--random-weights"]) == 1  # a bad input, not a usage error
     assert "broken.png" in capsys.readouterr().err
 
 
