@@ -19,7 +19,8 @@ from .diagnostics import UsageError
 
 # build keyword -> the BuildOptions field it sets (the keywords are the `netdsl build` flags' names)
 _OPTION_FIELDS = {"precision": "precision", "workspace": "workspace", "refit": "refit", "target": "targets",
-                  "timing_cache": "timing_cache", "optimization_level": "optimization_level", "batch": "batch"}
+                  "timing_cache": "timing_cache", "optimization_level": "optimization_level", "batch": "batch",
+                  "profiles": "profiles"}
 
 
 class Network:
@@ -87,6 +88,12 @@ class Network:
         return self._bound is not None
 
     @property
+    def bound_weights(self) -> dict:
+        """Canonical weight name -> :class:`netdsl.weights.bind.BoundWeight` (the array with its layer and
+        slot), as netdsl's passes take them; raises UsageError before :meth:`bind`."""
+        return self._need_weights()
+
+    @property
     def weights(self) -> dict:
         """Canonical weight name (``conv1.weight``) -> float32 array; raises UsageError before :meth:`bind`."""
         return {name: w.array for name, w in self._need_weights().items()}
@@ -133,10 +140,10 @@ class Network:
 
     # -- what it computes ------------------------------------------------------------------------------------
 
-    def reference(self, inputs: dict, scales: str | None = None) -> dict:
+    def reference(self, inputs: dict, scales: str | None = None, quantized: bool = True) -> dict:
         """Output name -> numpy array, computed by netdsl's numpy reference executor (what the engine should
         compute) for ``inputs`` given by name. A spec that quantizes computes as its Q/DQ layers do, with
-        ``scales`` (default: the spec's scales file).
+        ``scales`` (default: the spec's scales file), unless ``quantized`` is False (all in float).
 
         >>> import numpy as np
         >>> net = load("specs/lenet.yaml").bind()
@@ -147,11 +154,11 @@ class Network:
         from .reference import run
 
         quantizer = None
-        if self.checked.graph.quantization is not None:
+        if self.checked.graph.quantization is not None and quantized:
             from .quant import quantizer_for
 
             quantizer = quantizer_for(self.checked, scales)
-        elif scales is not None:
+        elif scales is not None and self.checked.graph.quantization is None:
             raise UsageError(f"scales given, but {self.path} has no `quantization:` section")
         return run(self.checked, self._need_weights(), inputs, quantizer=quantizer)
 
@@ -160,8 +167,9 @@ class Network:
     def build(self, output: str | None = None, *, scales: str | None = None, progress=None, **options) -> Engine:
         """A TensorRT engine, written with its manifest (``<output>.json``) when ``output`` is given.
         ``options`` are `netdsl build`'s flags as keywords: precision, batch ("1,8,32" or a tuple),
-        workspace, refit, target, timing_cache, optimization_level. Raises UsageError for a bad option,
-        BuildFailed with TensorRT's own messages."""
+        workspace, refit, target, timing_cache, optimization_level; and profiles (a list of
+        :class:`netdsl.symbolic.Profile`, what `--profile` makes). A value None leaves the spec's `build:`
+        option. Raises UsageError for a bad option, BuildFailed with TensorRT's own messages."""
         from . import build
 
         unknown = sorted(set(options) - set(_OPTION_FIELDS))
@@ -192,20 +200,13 @@ class Network:
 
         return quantizer_for(self.checked, scales)
 
-    def export_onnx(self, path: str) -> dict:
+    def export_onnx(self, path: str | None) -> dict:
         """Write the network with its weights to ``path`` as ONNX (checked by onnx.checker first, written
-        atomically); returns what was written (path, bytes, nodes, initializers, opset)."""
-        from onnx import checker
+        atomically); returns what was written (path, bytes, nodes, initializers, opset). With ``path``
+        None nothing is written and the serialized model comes back under "data"."""
+        from .onnx.export import write_model
 
-        from .files import write_atomic
-        from .onnx.export import OPSET, to_model
-
-        model = to_model(self.checked, self._need_weights())
-        checker.check_model(model, full_check=True)
-        data = model.SerializeToString()
-        write_atomic(path, data)
-        return {"path": path, "bytes": len(data), "nodes": len(model.graph.node),
-                "initializers": len(model.graph.initializer), "opset": OPSET}
+        return write_model(self.checked, self._need_weights(), path)
 
     def save(self, spec_path: str) -> None:
         """Write the spec's text to ``spec_path`` and, when bound, its weights beside it (same stem,

@@ -88,16 +88,16 @@ def refuse_both_weights(args, doing: str) -> None:
         raise UsageError(f"--random-weights {doing} without a weight file; drop --weights or --random-weights")
 
 
-def weights_or_random(args, checked) -> dict:
-    """The spec's weights bound (`--weights` or its own file), or with `--random-weights` seeded ones."""
+def network_of(args):
+    """The command's spec (with --set) as a :class:`netdsl.api.Network`, bound to `--weights` (or the spec's
+    own file; `--strict` where the command has it) or, with `--random-weights`, to seeded random weights."""
+    from ..api import load
+
     refuse_both_weights(args, "runs")
+    network = load(args.spec, params=args.params)
     if args.random_weights:
-        from ..weights.synthetic import random_weights
-
-        return random_weights(checked, args.seed)
-    from ..weights.bind import bind_weights
-
-    return bind_weights(checked, args.weights, getattr(args, "strict", False))
+        return network.bind(random_weights=True, seed=args.seed)
+    return network.bind(args.weights, strict=getattr(args, "strict", False))
 
 
 def add_inputs(command, required: bool = True) -> None:

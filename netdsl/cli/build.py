@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 from ..diagnostics import SpecError
-from .args import (EXIT_INVALID, EXIT_OK, add_format, add_output, add_precision, add_set, add_weights, print_json,
-                   refuse_both_weights)
+from .args import (EXIT_INVALID, EXIT_OK, add_format, add_output, add_precision, add_set, add_weights, network_of,
+                   print_json, refuse_both_weights)
 
 TOGETHER = "a plan and its manifest (OUT.json) are written together; name a file"
 RANDOM_BUILD = ("build on seeded random weights instead of a weight file, to check that the network builds and to "
@@ -49,25 +49,20 @@ def add_build(add) -> None:
 
 
 def cmd_build(args) -> int:
-    from .. import build
+    from ..build import default_output, manifest_path
 
     if args.verbose:
         show_log(args.verbose)
-    checked, bound, weights_path, warnings = checked_for_build(args)
+    network, warnings = network_for_build(args)
     notes: list[str] = []
-    options = build.options_for(checked, **build_overrides(args, checked, notes))
-    plan = build.build_plan(checked, bound, options, progress_bar(args), weights_path, quantizer_of(args, checked))
-    if args.random_weights:
-        from ..weights.synthetic import KIND
-
-        plan.random_weights = {"seed": args.seed, "values": KIND,
-                               "warning": "random weights: this engine checks the build and times it; it computes "
-                               "nothing meaningful"}
-    output = args.output or build.default_output(args.spec)
-    record = build.save(plan, output)
+    engine = network.build(scales=args.scales, progress=progress_bar(args),
+                           **build_overrides(args, network.checked, notes))
+    plan = engine.plan
+    output = args.output or default_output(args.spec)
+    record = engine.save(output)
     notes += plan.notes
     if args.format == "json":
-        print_json({"plan": output, "manifest": build.manifest_path(output), "bytes": plan.data.nbytes,
+        print_json({"plan": output, "manifest": manifest_path(output), "bytes": plan.data.nbytes,
                    "build_seconds": round(plan.build_seconds, 3), "tensorrt": record["tensorrt"],
                    "precision": record["precision"], "workspace": record["workspace"], "refit": record["refit"],
                    "inputs": record["inputs"],
@@ -82,7 +77,7 @@ def cmd_build(args) -> int:
     if plan.quantization:
         marked = f", {plan.quantization['dtype']} in {len(plan.quantization['layers'])} layers" + marked
     print(f"wrote {output} ({plan.data.nbytes:,} bytes; {record['tensorrt']['flavour']} {record['tensorrt']['version']}, "
-          f"{plan.options.precision}{marked}) and {build.manifest_path(output)}")
+          f"{plan.options.precision}{marked}) and {manifest_path(output)}")
     return EXIT_OK
 
 
@@ -107,32 +102,16 @@ def progress_bar(args):
     return make_progress(backend().trt)
 
 
-def quantizer_of(args, checked):
-    """--scales for a spec that quantizes, else "spec" (its own `quantization.scales`)."""
-    if not args.scales:
-        return "spec"
-    from ..quant import quantizer_for
-
-    if checked.graph.quantization is None:
-        from ..diagnostics import UsageError
-
-        raise UsageError(f"--scales given, but {args.spec} has no `quantization:` section")
-    return quantizer_for(checked, args.scales)
-
-
-def checked_for_build(args):
-    """(checked spec, bound weights, weights path, warnings) for `build`: the spec's and the weights'
-    problems in one report, or seeded random weights with --random-weights. Text warnings are printed
-    here; JSON output carries them."""
+def network_for_build(args):
+    """(netdsl.api.Network with its weights, warnings) for `build`: the spec's and the weights' problems in
+    one report, or seeded random weights with --random-weights. Text warnings are printed here; JSON
+    output carries them."""
+    from ..api import Network
     from ..render import print_diagnostics
 
     if args.random_weights:
-        from ..spec import load
-        from ..weights.synthetic import random_weights
-
         refuse_both_weights(args, "builds")
-        checked = load(args.spec, params=args.params)
-        return checked, random_weights(checked, args.seed), None, []
+        return network_of(args), []
     from ..weights.bind import check_with_weights
 
     result = check_with_weights(args.spec, args.weights, args.strict, params=args.params)
@@ -140,7 +119,8 @@ def checked_for_build(args):
         raise SpecError(result.diagnostics)
     if result.diagnostics and args.format == "text":
         print_diagnostics(result.diagnostics)
-    return result.spec, result.weights, result.weights_path if result.weights else None, list(result.diagnostics)
+    path = result.weights_path if result.weights else None
+    return Network(result.spec, args.params, result.weights, path), list(result.diagnostics)
 
 
 def build_overrides(args, checked, notes: list[str]) -> dict:
@@ -148,7 +128,7 @@ def build_overrides(args, checked, notes: list[str]) -> dict:
     from . import trtexec
 
     return {"precision": trtexec.precision_of(args), "workspace": trtexec.workspace_of(args), "refit": args.refit,
-            "targets": args.target, "timing_cache": args.timing_cache,
+            "target": args.target, "timing_cache": args.timing_cache,
             "optimization_level": args.optimization_level,
             "batch": trtexec.batch_from_shapes(checked, args, notes) or args.batch,
             "profiles": trtexec.profiles_from_flags(checked, args, notes)}

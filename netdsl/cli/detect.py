@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .args import EXIT_OK, add_format, add_set, add_weights, output_path, print_json, weights_or_random
+from .args import EXIT_OK, add_format, add_set, add_weights, network_of, output_path, print_json
 
 
 def add_detect(add) -> None:
@@ -37,14 +37,12 @@ def add_detect(add) -> None:
 
 def cmd_detect(args) -> int:
     from .. import detect
-    from ..build import load_spec
-
     if args.draw and len(args.images) > 1 and not os.path.isdir(args.draw):
         from ..diagnostics import UsageError
 
         raise UsageError(f"--draw {args.draw}: with several images, name an existing folder")
-    checked = load_spec(args.spec, params=args.params)
-    bound = weights_or_random(args, checked)
+    network = network_of(args)
+    checked, bound = network.checked, network.bound_weights
     thresholds = detect.Thresholds(args.conf, args.iou, args.max_det)
     results = detect.detect(checked, bound, args.images, thresholds, parse_imgsz(args.imgsz), args.names)
     if args.format == "json":

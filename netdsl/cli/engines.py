@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from .args import (ARRAYS, EXIT_INVALID, EXIT_OK, add_format, add_inputs, add_output, add_precision, add_set,
-                   add_weights, emit_outputs, print_json, weights_or_random)
+                   add_weights, emit_outputs, network_of, print_json)
 
 
 def add_reference(add) -> None:
@@ -27,21 +27,13 @@ def add_reference(add) -> None:
 
 
 def cmd_reference(args) -> int:
-    from .. import arrays, reference
-    from ..spec import load as load_spec
+    from .. import arrays
 
-    checked = load_spec(args.spec, params=args.params)
-    bound = weights_or_random(args, checked)
+    network = network_of(args)
     if args.random_weights:
         print(f"note: RANDOM WEIGHTS (seed {args.seed}): these outputs mean nothing", file=sys.stderr)
-    inputs = arrays.read_inputs(args.input, [i.name for i in checked.graph.inputs])
-    quantizer = None
-    if checked.graph.quantization is not None and not args.float:
-        from ..quant import quantizer_for
-
-        quantizer = quantizer_for(checked, args.scales)
-    outputs = reference.run(checked, bound, inputs, quantizer=quantizer)
-    return emit_outputs(args.output, outputs)
+    inputs = arrays.read_inputs(args.input, [i["name"] for i in network.inputs])
+    return emit_outputs(args.output, network.reference(inputs, scales=args.scales, quantized=not args.float))
 
 
 def add_compare(add) -> None:
@@ -74,11 +66,10 @@ def add_compare(add) -> None:
 
 def cmd_compare(args) -> int:
     from .. import compare, runtime
-    from ..build import load_spec
     from .trtexec import precision_of
 
-    checked = load_spec(args.spec, params=args.params)
-    bound = weights_or_random(args, checked)
+    network = network_of(args)
+    checked, bound = network.checked, network.bound_weights
     inputs = compare_inputs(args, checked)
     use_engine = False
     if not args.evaluator:

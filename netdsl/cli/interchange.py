@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from .args import EXIT_OK, STDOUT, add_format, add_output, add_set, add_weights, refuse_both_weights
+from .args import (EXIT_OK, STDOUT, add_format, add_output, add_set, add_weights, network_of,
+                   refuse_both_weights)
 
 
 def need_onnx(command: str) -> None:
@@ -36,12 +37,9 @@ def add_export(add) -> None:
 
 def cmd_export(args) -> int:
     need_onnx("export")
-    from ..onnx.export import export
-
     refuse_both_weights(args, "exports")
     streamed = args.output == STDOUT  # the model on standard output, what is said about it on standard error
-    written = export(args.spec, None if streamed else args.output, args.weights,
-                     args.seed if args.random_weights else None, params=args.params)
+    written = network_of(args).export_onnx(None if streamed else args.output)
     if streamed:
         sys.stdout.buffer.write(written.pop("data"))
         sys.stdout.flush()

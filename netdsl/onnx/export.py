@@ -305,15 +305,10 @@ def to_model(checked, bound: dict):
 
 def export(spec: str, output: str | None, weights: str | None = None, random_seed: int | None = None,
            params: dict | None = None) -> dict:
-    """Write ``spec`` with its weights (the spec's file, ``weights``, or seeded random ones) to
-    ``output`` as ONNX, atomically; checked by ``onnx.checker`` with full checks first. ``params``: values
-    for the spec's `params:`. Returns what was written (for the CLI); with ``output`` None, nothing is
-    written and the serialized model is returned too, under "data"."""
-    from onnx import checker
-
-    from ..weights.bind import bind_weights
-    from ..files import write_atomic
+    """Write ``spec`` with its weights (the spec's file, ``weights``, or seeded random ones) to ``output``
+    as ONNX; see :func:`write_model`. ``params``: values for the spec's `params:`."""
     from ..spec import load
+    from ..weights.bind import bind_weights
 
     checked = load(spec, params=params)
     if random_seed is not None:
@@ -322,6 +317,18 @@ def export(spec: str, output: str | None, weights: str | None = None, random_see
         bound = random_weights(checked, random_seed)
     else:
         bound = bind_weights(checked, weights)
+    return write_model(checked, bound, output)
+
+
+def write_model(checked, bound: dict, output: str | None) -> dict:
+    """Write the checked spec with its bound weights to ``output`` as ONNX, atomically; checked by
+    ``onnx.checker`` with full checks first. Returns what was written (path, bytes, nodes, initializers,
+    opset); with ``output`` None, nothing is written and the serialized model is returned too, under
+    "data"."""
+    from onnx import checker
+
+    from ..files import write_atomic
+
     model = to_model(checked, bound)
     checker.check_model(model, full_check=True)
     data = model.SerializeToString()
