@@ -363,9 +363,11 @@ class GraphImporter:
             return self.constant_values[same]
         dtype = "float32" if array.dtype == np.float64 else netdsl_dtype(array.dtype.name)
         params, weights = {"shape": list(array.shape), "dtype": dtype}, {}
-        if dtype in FLOAT_TYPES and (array.size > 16 or value.parameter):
+        if dtype in FLOAT_TYPES and array.ndim and (array.size > 16 or value.parameter):
             # parameters (a class token) and larger constants (position embeddings) go to the weight file;
-            # a tensor the file does not name as a parameter (a traced anchor grid) is a buffer
+            # a tensor the file does not name as a parameter (a traced anchor grid) is a buffer. A scalar
+            # stays a value: torch's dynamo exporter makes initializers of scalars (Swin's q * head_dim^-0.5),
+            # and a weight has at least one dimension
             weights = {"value": array.astype(np.float32)}
             if dtype == "float32":
                 del params["dtype"]

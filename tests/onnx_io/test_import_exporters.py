@@ -1,0 +1,95 @@
+"""Every zoo model through both of torch's ONNX exporters and back: `torch.onnx.export` with torch's
+defaults (since torch 2.9 the dynamo exporter, through onnxscript: scalars as initializers, weights in a
+`.onnx.data` file beside the model) and the TorchScript exporter (`dynamo=False`). Each imported spec's
+reference equals ONNX Runtime on the same file; through the TorchScript exporter its parameter count is
+the model's (the dynamo one folds batch norm into the convolutions, as its optimizer does by default).
+
+Tolerance: float32 (eps 1.2e-7) with sums in another order than ONNX Runtime's; over a dozen layers of
+dot products up to 3072 long the differences seen are about 1e-6 of the output's scale, so 1e-4 of the
+scale (the bound tests/onnx_io uses throughout) leaves room for summation order and fails on any wrong
+weight, axis or constant, which moves outputs by a large fraction of their scale."""
+
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+from netdsl import reference
+from onnx_helpers import dynamo_export, randomized, run_onnxruntime, torch_export
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[0] / "zoo"))
+import torch_models  # noqa: E402
+import torch_models_cnn2  # noqa: E402
+import torch_models_swin  # noqa: E402
+import torch_models_vit  # noqa: E402
+import torchvision_models  # noqa: E402
+
+ZOO = {**torch_models.MODELS, **torch_models_cnn2.MODELS, **torch_models_swin.MODELS, **torch_models_vit.MODELS}
+FAST = {"mobilenet_v3_small", "resnet18"}  # a few seconds per exporter; the rest are slow
+TOLERANCE = 1e-4
+
+
+def export(model, path, shape, exporter):
+    if exporter == "dynamo":
+        dynamo_export(model, path, shape)
+    else:
+        torch_export(model, path, shape, dynamic=False)
+
+
+def assert_import_equals_onnxruntime(model, tmp_path, shape, exporter):
+    from netdsl.onnx.importer import import_onnx
+
+    path = tmp_path / "model.onnx"
+    export(model, path, shape, exporter)
+    imported = import_onnx(str(path), str(tmp_path / "model.yaml"))
+    checked = imported.checked
+    if exporter == "torchscript":  # (the dynamo exporter folds batch norm into the convolutions before it)
+        parameters = sum(s.count for n in checked.graph.nodes for s in n.weight_slots(checked.types) if s.trainable)
+        assert parameters == sum(p.numel() for p in model.parameters())
+    [onnx_input] = onnx.load(str(path), load_external_data=False).graph.input
+    x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    [ours] = reference.run(checked, imported.bound, {checked.graph.inputs[0].name: x}).values()
+    [theirs] = run_onnxruntime(path, {onnx_input.name: x})
+    assert ours.shape == theirs.shape
+    scale = max(1.0, float(np.abs(theirs).max()))
+    assert np.abs(ours - theirs).max() <= TOLERANCE * scale, (np.abs(ours - theirs).max(), scale)
+    return imported
+
+
+@pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=() if n in FAST else pytest.mark.slow) for n in ZOO])
+def test_zoo_model_through_each_exporter(tmp_path, name, exporter):
+    assert_import_equals_onnxruntime(randomized(ZOO[name]()), tmp_path, (1, 3, 224, 224), exporter)
+
+
+@pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
+def test_small_vit_through_each_exporter(tmp_path, exporter):
+    # torchvision's ViT structure (class token, GELU's x / sqrt(2), attention) at a size that runs by default
+    imported = assert_import_equals_onnxruntime(randomized(torchvision_models.vit_tiny()), tmp_path,
+                                                (1, 3, 32, 32), exporter)
+    assert "gelu" in {n.kind for n in imported.checked.graph.nodes}
+
+
+@pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
+def test_a_scalar_constant_is_a_value(tmp_path, exporter):
+    # Swin's q * head_dim^-0.5: the dynamo exporter writes the scalar as a rank-0 initializer, which
+    # the importer wrote as a constant of `shape: []` (a weight of no dimensions, refused by the spec)
+    class Scaled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(8, 8)
+
+        def forward(self, x):
+            return self.linear(x) * 0.1767766952966369
+
+    imported = assert_import_equals_onnxruntime(randomized(Scaled()), tmp_path, (2, 4, 8), exporter)
+    assert "shape: []" not in imported.text
+    [scale] = [n for n in imported.checked.graph.nodes if n.kind == "constant"]
+    assert scale.params["value"] == pytest.approx(0.1767766952966369)
