@@ -187,3 +187,31 @@ def test_from_torch_names_blocks_as_ultralytics_does(tmp_path):
         expected = model(torch.from_numpy(x)).numpy()
     assert np.abs(ours[:, :4] - expected[:, :4]).max() <= 1e-6 * 256 * 20
     assert np.abs(ours[:, 4:] - expected[:, 4:]).max() <= 1e-5
+
+
+def test_yolo11_attention_with_dynamic_batch_height_and_width(tmp_path):
+    # YOLO11's attention (C2PSA's, ultralytics' own module): `.view(B, C, H, W)` of [B, C, H*W], whose sizes are
+    # all known only at run time: `reshape_as` the attention's input, which has them
+    import warnings
+
+    from ultralytics.nn.modules.block import Attention
+
+    from netdsl.onnx.importer import import_onnx
+
+    path = tmp_path / "attention.onnx"
+    model = randomized(Attention(64, num_heads=2)).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randn(1, 64, 32, 32),), str(path), dynamo=False, input_names=["input"],
+                          output_names=["output"], opset_version=17,
+                          dynamic_axes={"input": {0: "batch", 2: "height", 3: "width"}})
+    imported = import_onnx(str(path), str(tmp_path / "attention.yaml"))
+    assert "reshape_as" in {n.kind for n in imported.checked.graph.nodes}
+    assert "  - {name: input, shape: [batch, 64, height, width]}" in imported.text
+    for batch, height, width in ((1, 32, 64), (2, 64, 32)):  # two sizes of each dimension, in the ranges
+        x = np.random.default_rng(height).standard_normal((batch, 64, height, width)).astype(np.float32)
+        [ours] = reference.run(imported.checked, imported.bound, {"input": x}).values()
+        [theirs] = run_onnxruntime(path.read_bytes(), {"input": x})
+        assert ours.shape == theirs.shape == x.shape
+        # float32 over a softmax of H*W <= 2048 scores and two 1x1 convolutions: 1e-5 of the scale
+        assert np.abs(ours - theirs).max() <= 1e-5 * max(1.0, float(np.abs(theirs).max()))
