@@ -272,6 +272,9 @@ class GraphImporter:
         if node.op_type == "Expand" and len(operands) > 1 and not symbolic.is_symbolic(operands[0].array) \
                 and symbolic.is_symbolic(operands[1].array):
             return False  # a constant grown to a run-time size (ViT's class token): a layer (resolve_sizes)
+        if node.op_type in ("Range", "ConstantOfShape") and any(
+                o is not None and symbolic.is_symbolic(o.array) for o in operands):
+            return False  # a grid over a run-time size (YOLO's anchors): layers (resolve_sizes)
         if node.op_type == "Shape":  # of a constant (or of a computed size vector, whose length is known)
             self.set_constant(node, 0, np.asarray(np.shape(operands[0].array), np.int64))
             return True
@@ -328,6 +331,11 @@ class GraphImporter:
         """Reshape and Expand targets computed from sizes become the plain numbers netdsl takes."""
         import numpy as np
 
+        if node.op_type in ("Range", "ConstantOfShape") and any(
+                isinstance(o, Const) and symbolic.is_symbolic(o.array) for o in operands):
+            self.values[node.output[0]] = (self.run_time_range if node.op_type == "Range" else
+                                           self.run_time_constant)(node, operands)
+            return None
         if node.op_type == "Expand" and len(operands) > 1 and isinstance(operands[0], Const) \
                 and isinstance(operands[1], Const) and symbolic.is_symbolic(operands[1].array):
             constant = self.constant_layer(node.input[0], operands[0])
@@ -340,7 +348,7 @@ class GraphImporter:
             except NotExpressible:
                 like = self.tensor_shaped(operands[1].array.reshape(-1)) if node.op_type == "Reshape" else None
                 if like is None and node.op_type == "Expand":
-                    self.expand_to_sizes(node, operands[0], list(operands[1].array.reshape(-1)))
+                    self.values[node.output[0]] = self.grown(node, operands[0], list(operands[1].array.reshape(-1)))
                     return None
                 if like is None:
                     raise
@@ -354,31 +362,75 @@ class GraphImporter:
             return [operands[0], Const(np.asarray(values, np.int64), operands[1].source)]
         return operands
 
-    def expand_to_sizes(self, node, value: Tensor, target: list) -> None:
-        """Expand to sizes known only at run time (ViT's class token grown to the batch, [1, 1, D] ->
-        [N, 1, D]), where a tensor of the graph has those sizes on the same axes: `where(c, value, value)`
-        with a condition c of that tensor's sizes there and 1 elsewhere (`equal(s, s)` of a corner s of it),
-        whatever c holds, is ``value`` broadcast to them."""
+    def grown(self, node, value: Tensor, target: list) -> Tensor:
+        """``value`` expanded to sizes known only at run time (ViT's class token grown to the batch,
+        [1, 1, D] -> [N, 1, D]), where a tensor of the graph has those sizes on the same axes or on its
+        last ones: `where(c, value, value)` with a condition c of that tensor's sizes there and 1 elsewhere
+        (`equal(s, s)` of a corner s of it), whatever c holds, is ``value`` broadcast to them."""
         shape = (1,) * (len(target) - len(value.type.shape)) + tuple(value.type.shape)
         grown = [axis for axis, size in enumerate(target) if isinstance(size, Size) and shape[axis] != size]
-        source = next((v for v in reversed(list(self.values.values())) if isinstance(v, Tensor) and all(
-            axis < len(v.type.shape) and v.type.shape[axis] == target[axis] for axis in grown)), None)
-        if source is None:
-            raise NotExpressible(f"Expand to the sizes {', '.join(str(target[a]) for a in grown)}, which no tensor of "
-                                 "the graph has on those axes")
+        found = None
+        for candidate in reversed(list(self.values.values())):
+            if not isinstance(candidate, Tensor):
+                continue
+            rank = len(candidate.type.shape)
+            offsets = [0, rank - len(target)] + ([axis - grown[0] for axis in range(rank) if candidate.type.shape[
+                axis] == target[grown[0]]] if len(grown) == 1 else [])
+            for offset in dict.fromkeys(offsets):
+                if (offset == 0 or len(grown) == 1) and all(0 <= axis + offset < rank and candidate.type.shape[
+                        axis + offset] == target[axis] for axis in grown):
+                    found = candidate, offset
+                    break
+            if found:
+                break
+        if found is None:
+            raise NotExpressible(f"{node.op_type} to the sizes {', '.join(str(target[a]) for a in grown)}, which "
+                                 "no tensor of the graph has")
+        source, offset = found
+        if len(target) > len(value.type.shape):
+            value = self.helper_layer(node, "reshape", {"shape": list(shape)}, [value.name])
         static = [-1 if isinstance(size, Size) or size == 1 else int(size) for size in target]
-        if any(size != -1 for size in static) or len(target) > len(value.type.shape):
+        if any(size != -1 for size in static):
             value = self.helper_layer(node, "expand", {"size": static}, [value.name])
-        others = [axis for axis in range(len(source.type.shape)) if axis not in grown]
+        kept = [axis + offset for axis in grown]
+        others = [axis for axis in range(len(source.type.shape)) if axis not in kept]
         corner = source
-        if others:
-            corner = self.helper_layer(node, "slice", {"dim": others, "start": [0] * len(others),
-                                                       "end": [1] * len(others)}, [source.name])
-        if len(corner.type.shape) != len(target):
-            corner = self.helper_layer(node, "reshape", {"shape": [0 if a in grown else 1 for a in range(len(target))]},
-                                       [corner.name])
+        if others:  # (a reduction, not a slice: a slice cannot cut a run-time size)
+            corner = self.helper_layer(node, "reduce_max", {"dim": others, "keepdim": True}, [source.name])
+        if len(corner.type.shape) != len(target) or offset:
+            corner = self.helper_layer(node, "reshape", {"shape": [(-1 if offset else 0) if a in grown else 1
+                                                                   for a in range(len(target))]}, [corner.name])
         condition = self.helper_layer(node, "equal", {}, [corner.name, corner.name])
-        self.add_layer(node, "where", {}, [condition.name, value.name, value.name], {}, None)
+        return self.helper_layer(node, "where", {}, [condition.name, value.name, value.name])
+
+    def run_time_range(self, node, operands) -> Tensor:
+        """Range(start, limit, delta) to a limit known only at run time (a feature map's width, for YOLO's
+        anchors): start + delta * i over i = 0 .. limit - 1, the i as a running sum of ones less one."""
+        import numpy as np
+
+        start, limit, delta = (operands[i].array for i in range(3))
+        if symbolic.is_symbolic(start) or symbolic.is_symbolic(delta) or np.size(limit) != 1:
+            raise NotExpressible("Range with a start or step known only at run time")
+        size = limit.reshape(-1)[0]
+        if not isinstance(size, Size) or float(delta) != 1 or float(start) != 0:
+            raise NotExpressible(f"Range from {start} by {delta} to {size} (netdsl makes 0, 1, ... size - 1)")
+        dtype = np.asarray(start).dtype
+        one = self.scalar_layer(node, "one", np.asarray(1, dtype))
+        ones = self.grown(node, one, [size])
+        counted = self.helper_layer(node, "cumsum", {"dim": 0}, [ones.name])
+        return self.helper_layer(node, "sub", {}, [counted.name, one.name])
+
+    def run_time_constant(self, node, operands) -> Tensor:
+        """ConstantOfShape to sizes known only at run time (YOLO's stride column, [H*W, 1])."""
+        import numpy as np
+
+        value = attributes(node).get("value", np.zeros(1, np.float32))
+        filled = self.scalar_layer(node, "value", np.asarray(value).reshape(-1)[0])
+        return self.grown(node, filled, list(operands[0].array.reshape(-1)))
+
+    def scalar_layer(self, node, what: str, array) -> Tensor:
+        name = self.constant_layer(f"{node.name}/{what}", Const(array, node.name))
+        return Tensor(name, self.type_of(name))
 
     def helper_layer(self, node, kind: str, params: dict, inputs: list) -> Tensor:
         """One of several layers made for ``node``, named after it; its output is no ONNX tensor."""
