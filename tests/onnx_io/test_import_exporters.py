@@ -1,7 +1,7 @@
 """Every zoo model through both of torch's ONNX exporters and back: `torch.onnx.export` with torch's
 defaults (since torch 2.9 the dynamo exporter, through onnxscript: scalars as initializers, weights in a
 `.onnx.data` file beside the model) and the TorchScript exporter (`dynamo=False`). Each imported spec's
-reference equals ONNX Runtime on the same file; through the TorchScript exporter its parameter count is
+reference equals ONNX Runtime on the same file (with a dynamic batch too, at batch 1 and 3); through the TorchScript exporter its parameter count is
 the model's (the dynamo one folds batch norm into the convolutions, as its optimizer does by default).
 
 Tolerance: float32 (eps 1.2e-7) with sums in another order than ONNX Runtime's; over a dozen layers of
@@ -36,30 +36,34 @@ FAST = {"mobilenet_v3_small", "resnet18"}  # a few seconds per exporter; the res
 TOLERANCE = 1e-4
 
 
-def export(model, path, shape, exporter):
+def export(model, path, shape, exporter, dynamic):
     if exporter == "dynamo":
-        dynamo_export(model, path, shape)
+        batch = ({0: torch.export.Dim("batch", max=32)},) if dynamic else None
+        dynamo_export(model, path, (2, *shape[1:]) if dynamic else shape, dynamic_shapes=batch)
     else:
-        torch_export(model, path, shape, dynamic=False)
+        torch_export(model, path, shape, dynamic=dynamic)
 
 
-def assert_import_equals_onnxruntime(model, tmp_path, shape, exporter):
+def assert_import_equals_onnxruntime(model, tmp_path, shape, exporter, dynamic=False):
+    """Exported with a static batch, or a dynamic one (then compared at batch 1 and 3)."""
     from netdsl.onnx.importer import import_onnx
 
     path = tmp_path / "model.onnx"
-    export(model, path, shape, exporter)
+    export(model, path, shape, exporter, dynamic)
     imported = import_onnx(str(path), str(tmp_path / "model.yaml"))
     checked = imported.checked
     if exporter == "torchscript":  # (the dynamo exporter folds batch norm into the convolutions before it)
         parameters = sum(s.count for n in checked.graph.nodes for s in n.weight_slots(checked.types) if s.trainable)
         assert parameters == sum(p.numel() for p in model.parameters())
     [onnx_input] = onnx.load(str(path), load_external_data=False).graph.input
-    x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
-    [ours] = reference.run(checked, imported.bound, {checked.graph.inputs[0].name: x}).values()
-    [theirs] = run_onnxruntime(path, {onnx_input.name: x})
-    assert ours.shape == theirs.shape
-    scale = max(1.0, float(np.abs(theirs).max()))
-    assert np.abs(ours - theirs).max() <= TOLERANCE * scale, (np.abs(ours - theirs).max(), scale)
+    assert isinstance(checked.graph.inputs[0].shape[0], int) != dynamic
+    for batch in (1, 3) if dynamic else (shape[0],):
+        x = np.random.default_rng(batch).standard_normal((batch, *shape[1:])).astype(np.float32)
+        [ours] = reference.run(checked, imported.bound, {checked.graph.inputs[0].name: x}).values()
+        [theirs] = run_onnxruntime(path, {onnx_input.name: x})
+        assert ours.shape == theirs.shape and ours.shape[0] == batch
+        scale = max(1.0, float(np.abs(theirs).max()))
+        assert np.abs(ours - theirs).max() <= TOLERANCE * scale, (np.abs(ours - theirs).max(), scale)
     return imported
 
 
@@ -69,11 +73,19 @@ def test_zoo_model_through_each_exporter(tmp_path, name, exporter):
     assert_import_equals_onnxruntime(randomized(ZOO[name]()), tmp_path, (1, 3, 224, 224), exporter)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
-def test_small_vit_through_each_exporter(tmp_path, exporter):
+@pytest.mark.parametrize("name", list(ZOO))
+def test_zoo_model_with_a_dynamic_batch(tmp_path, name, exporter):
+    assert_import_equals_onnxruntime(randomized(ZOO[name]()), tmp_path, (1, 3, 224, 224), exporter, dynamic=True)
+
+
+@pytest.mark.parametrize("dynamic", [False, True], ids=["static", "dynamic_batch"])
+@pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
+def test_small_vit_through_each_exporter(tmp_path, exporter, dynamic):
     # torchvision's ViT structure (class token, GELU's x / sqrt(2), attention) at a size that runs by default
     imported = assert_import_equals_onnxruntime(randomized(torchvision_models.vit_tiny()), tmp_path,
-                                                (1, 3, 32, 32), exporter)
+                                                (1, 3, 32, 32), exporter, dynamic)
     assert "gelu" in {n.kind for n in imported.checked.graph.nodes}
 
 
