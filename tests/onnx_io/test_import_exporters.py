@@ -4,6 +4,7 @@ defaults (since torch 2.9 the dynamo exporter, through onnxscript: scalars as in
 reference equals ONNX Runtime on the same file (with a dynamic batch too, at batch 1 and 3); through the
 TorchScript exporter its parameter count is that of the model's parameters the file keeps (the dynamo
 one folds batch norm into the convolutions, as its optimizer does by default).
+
 Tolerance: float32 (eps 1.2e-7) with sums in another order than ONNX Runtime's; over a dozen layers of
 dot products up to 3072 long the differences seen are about 1e-6 of the output's scale, so 1e-4 of the
 scale (the bound tests/onnx_io uses throughout) leaves room for summation order and fails on any wrong
