@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from netdsl import reference
+from netdsl.onnx.importer import NotImportable
 from onnx_helpers import dynamo_export, randomized, run_onnxruntime, torch_export
 
 torch = pytest.importorskip("torch")
@@ -78,9 +79,15 @@ def test_zoo_model_through_each_exporter(tmp_path, name, exporter):
     assert_import_equals_onnxruntime(randomized(ZOO[name]()), tmp_path, (1, 3, 224, 224), exporter)
 
 
+# the dynamo exporter writes ConvNeXt-T's layer scale and Swin-T's patch merging with an Unsqueeze of three
+# axes at once when the batch is dynamic; netdsl/onnx/shape.py maps Unsqueeze to netdsl's one-axis unsqueeze
+UNSQUEEZE = pytest.mark.xfail(strict=True, raises=NotImportable, reason="Unsqueeze of several axes (netdsl/onnx/shape.py)")
+REFUSED = {("convnext_tiny", "dynamo"): UNSQUEEZE, ("swin_t", "dynamo"): UNSQUEEZE}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
-@pytest.mark.parametrize("name", list(ZOO))
+@pytest.mark.parametrize("name, exporter", [pytest.param(n, e, marks=REFUSED.get((n, e), ())) for n in ZOO
+                                            for e in ("dynamo", "torchscript")])
 def test_zoo_model_with_a_dynamic_batch(tmp_path, name, exporter):
     assert_import_equals_onnxruntime(randomized(ZOO[name]()), tmp_path, (1, 3, 224, 224), exporter, dynamic=True)
 
