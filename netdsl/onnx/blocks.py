@@ -100,7 +100,7 @@ def merge_similar(blocks: dict, instances: list) -> None:
         for index, key in positions:
             values = [m.layers[index][key] for m in members]
             alike = all([m.layers[i][k] for m in members] == values for i, k in positions if k == key)
-            names_of[(index, key)] = key if alike else f"{first.layers[index]['name'].replace('.', '_')}_{key}"
+            names_of[(index, key)] = key if alike else layer_parameter(first.layers[index]["name"], key)
         defaults = {param: [m.params[param] for m in members] for param in first.params}
         merged = BlockDef(common_name(names, blocks), {}, [dict(layer) for layer in first.layers])
         for (index, key), param in names_of.items():
@@ -267,7 +267,7 @@ def block_with_first(first, others, outside):
     keys = [key for _, key in differing]
     param_names = {(layer, key): key if keys.count(key) == 1 or all(
         common[l][2][k] == common[layer][2][key] and others_value(others, l, k) == others_value(others, layer, key)
-        for l, k in differing if k == key) else f"{layer.replace('.', '_')}_{key}" for layer, key in differing}
+        for l, k in differing if k == key) else layer_parameter(layer, key) for layer, key in differing}
     params, first_args = {}, {}
     for (layer, key), param in param_names.items():
         params[param] = others_value(others, layer, key)
@@ -287,6 +287,13 @@ def block_with_first(first, others, outside):
         previous = None if index and first[index - 1][0] in switches else previous_of(first, index)
         layers.append(row_dict(row, previous, f"${switches[row[0]]}" if row[0] in switches else None, values))
     return BlockDef("", params, layers), first_args, outside
+
+
+def layer_parameter(layer: str, key: str) -> str:
+    """The block parameter for one layer's value: `conv.1` -> `conv_1_stride`; a layer named by its index
+    in an nn.Sequential (`3`) -> `out_features_3` (a parameter name cannot start with a digit)."""
+    text = re.sub(r"\W", "_", layer)
+    return f"{text}_{key}" if re.match(r"[A-Za-z_]", text) else f"{key}_{text}"
 
 
 def others_value(others, layer: str, key: str):

@@ -96,8 +96,9 @@ class ImportedGraph:
 
 
 class GraphImporter:
-    def __init__(self, model, partial: bool = False, sizes=None):
+    def __init__(self, model, partial: bool = False, sizes=None, named_batch: bool = False):
         self.model = model
+        self.named_batch = named_batch
         self.graph = model.graph
         self.partial = partial
         self.sizes = sizes or Sizes()
@@ -125,7 +126,7 @@ class GraphImporter:
             self.values[tensor.name] = Const(numpy_helper.to_array(tensor), tensor.name, key)
         inputs = [value for value in self.graph.input if value.name not in self.values]
         # dynamic sizes other than the batch make every dynamic dimension a named one (netdsl/onnx/dims.py)
-        self.named = any(not (d.HasField("dim_value") and d.dim_value > 0) for value in inputs
+        self.named = self.named_batch or any(not (d.HasField("dim_value") and d.dim_value > 0) for value in inputs
                          for d in list(value.type.tensor_type.shape.dim)[1:])
         for value in inputs:
             self.add_input(value)
@@ -272,6 +273,12 @@ class GraphImporter:
             return True
         if not all(o is None or isinstance(o, Const) for o in operands) or node.op_type in NOT_FOLDED:
             return False
+        if node.op_type == "Expand" and len(operands) > 1 and not symbolic.is_symbolic(operands[0].array) \
+                and symbolic.is_symbolic(operands[1].array):
+            return False  # a constant grown to a run-time size (ViT's class token): a layer (resolve_sizes)
+        if node.op_type in ("Range", "ConstantOfShape") and any(
+                o is not None and symbolic.is_symbolic(o.array) for o in operands):
+            return False  # a grid over a run-time size (YOLO's anchors): layers (resolve_sizes)
         if node.op_type == "Shape":  # of a constant (or of a computed size vector, whose length is known)
             self.set_constant(node, 0, np.asarray(np.shape(operands[0].array), np.int64))
             return True
@@ -328,15 +335,121 @@ class GraphImporter:
         """Reshape and Expand targets computed from sizes become the plain numbers netdsl takes."""
         import numpy as np
 
+        if node.op_type in ("Range", "ConstantOfShape") and any(
+                isinstance(o, Const) and symbolic.is_symbolic(o.array) for o in operands):
+            self.values[node.output[0]] = (self.run_time_range if node.op_type == "Range" else
+                                           self.run_time_constant)(node, operands)
+            return None
+        if node.op_type == "Expand" and len(operands) > 1 and isinstance(operands[0], Const) \
+                and isinstance(operands[1], Const) and symbolic.is_symbolic(operands[1].array):
+            constant = self.constant_layer(node.input[0], operands[0])
+            operands = [Tensor(constant, self.type_of(constant)), operands[1]]
         if node.op_type in ("Reshape", "Expand") and len(operands) > 1 and isinstance(operands[1], Const) \
                 and symbolic.is_symbolic(operands[1].array) and isinstance(operands[0], Tensor):
             target = symbolic.reshape_target if node.op_type == "Reshape" else symbolic.expand_target
-            values = target(operands[1].array.reshape(-1), operands[0].type.shape)
+            try:
+                values = target(operands[1].array.reshape(-1), operands[0].type.shape)
+            except NotExpressible:
+                like = self.tensor_shaped(operands[1].array.reshape(-1)) if node.op_type == "Reshape" else None
+                if like is None and node.op_type == "Expand":
+                    self.values[node.output[0]] = self.grown(node, operands[0], list(operands[1].array.reshape(-1)))
+                    return None
+                if like is None:
+                    raise
+                # YOLO11's attention, `.view(B, C, H, W)` of [B, C, H*W]: two sizes known only at run time,
+                # both those of a tensor the graph has
+                self.add_layer(node, "reshape_as", {}, [operands[0].name, like], {}, None)
+                return None
             if node.op_type == "Expand":
                 self.add_layer(node, "expand", {"size": values}, [operands[0].name], {}, None)
                 return None
             return [operands[0], Const(np.asarray(values, np.int64), operands[1].source)]
         return operands
+
+    def grown(self, node, value: Tensor, target: list) -> Tensor:
+        """``value`` expanded to sizes known only at run time (ViT's class token grown to the batch,
+        [1, 1, D] -> [N, 1, D]), where a tensor of the graph has those sizes on the same axes or on its
+        last ones: `where(c, value, value)` with a condition c of that tensor's sizes there and 1 elsewhere
+        (`equal(s, s)` of a corner s of it), whatever c holds, is ``value`` broadcast to them."""
+        shape = (1,) * (len(target) - len(value.type.shape)) + tuple(value.type.shape)
+        grown = [axis for axis, size in enumerate(target) if isinstance(size, Size) and shape[axis] != size]
+        found = None
+        for candidate in reversed(list(self.values.values())):
+            if not isinstance(candidate, Tensor):
+                continue
+            rank = len(candidate.type.shape)
+            offsets = [0, rank - len(target)] + ([axis - grown[0] for axis in range(rank) if candidate.type.shape[
+                axis] == target[grown[0]]] if len(grown) == 1 else [])
+            for offset in dict.fromkeys(offsets):
+                if (offset == 0 or len(grown) == 1) and all(0 <= axis + offset < rank and candidate.type.shape[
+                        axis + offset] == target[axis] for axis in grown):
+                    found = candidate, offset
+                    break
+            if found:
+                break
+        if found is None:
+            raise NotExpressible(f"{node.op_type} to the sizes {', '.join(str(target[a]) for a in grown)}, which "
+                                 "no tensor of the graph has")
+        source, offset = found
+        if len(target) > len(value.type.shape):
+            value = self.helper_layer(node, "reshape", {"shape": list(shape)}, [value.name])
+        static = [-1 if isinstance(size, Size) or size == 1 else int(size) for size in target]
+        if any(size != -1 for size in static):
+            value = self.helper_layer(node, "expand", {"size": static}, [value.name])
+        kept = [axis + offset for axis in grown]
+        others = [axis for axis in range(len(source.type.shape)) if axis not in kept]
+        corner = source
+        if others:  # (a reduction, not a slice: a slice cannot cut a run-time size)
+            corner = self.helper_layer(node, "reduce_max", {"dim": others, "keepdim": True}, [source.name])
+        if len(corner.type.shape) != len(target) or offset:
+            corner = self.helper_layer(node, "reshape", {"shape": [(-1 if offset else 0) if a in grown else 1
+                                                                   for a in range(len(target))]}, [corner.name])
+        condition = self.helper_layer(node, "equal", {}, [corner.name, corner.name])
+        return self.helper_layer(node, "where", {}, [condition.name, value.name, value.name])
+
+    def run_time_range(self, node, operands) -> Tensor:
+        """Range(start, limit, delta) to a limit known only at run time (a feature map's width, for YOLO's
+        anchors): start + delta * i over i = 0 .. limit - 1, the i as a running sum of ones less one."""
+        import numpy as np
+
+        start, limit, delta = (operands[i].array for i in range(3))
+        if symbolic.is_symbolic(start) or symbolic.is_symbolic(delta) or np.size(limit) != 1:
+            raise NotExpressible("Range with a start or step known only at run time")
+        size = limit.reshape(-1)[0]
+        if not isinstance(size, Size) or float(delta) != 1 or float(start) != 0:
+            raise NotExpressible(f"Range from {start} by {delta} to {size} (netdsl makes 0, 1, ... size - 1)")
+        dtype = np.asarray(start).dtype
+        one = self.scalar_layer(node, "one", np.asarray(1, dtype))
+        ones = self.grown(node, one, [size])
+        counted = self.helper_layer(node, "cumsum", {"dim": 0}, [ones.name])
+        return self.helper_layer(node, "sub", {}, [counted.name, one.name])
+
+    def run_time_constant(self, node, operands) -> Tensor:
+        """ConstantOfShape to sizes known only at run time (YOLO's stride column, [H*W, 1])."""
+        import numpy as np
+
+        value = attributes(node).get("value", np.zeros(1, np.float32))
+        filled = self.scalar_layer(node, "value", np.asarray(value).reshape(-1)[0])
+        return self.grown(node, filled, list(operands[0].array.reshape(-1)))
+
+    def scalar_layer(self, node, what: str, array) -> Tensor:
+        name = self.constant_layer(f"{node.name}/{what}", Const(array, node.name))
+        return Tensor(name, self.type_of(name))
+
+    def helper_layer(self, node, kind: str, params: dict, inputs: list) -> Tensor:
+        """One of several layers made for ``node``, named after it; its output is no ONNX tensor."""
+        tensor = self.append(SpecLayer(kind, params, inputs, onnx_name=node.name, op_type=node.op_type), None)[0]
+        return Tensor(tensor, self.type_of(tensor))
+
+    def tensor_shaped(self, sizes) -> str | None:
+        """The latest tensor whose shape is ``sizes`` (ints and sizes computed from dynamic dimensions)."""
+        wanted = list(sizes)
+        for value in reversed(list(self.values.values())):
+            if isinstance(value, Tensor) and len(value.type.shape) == len(wanted) and all(
+                    (have == size) if isinstance(size, Size) else (isinstance(have, int) and have == int(size))
+                    for have, size in zip(value.type.shape, wanted)):
+                return value.name
+        return None
 
     def tensor_input(self, node, index: int, value) -> str:
         """The netdsl tensor for a layer's tensor input: a layer's output, or a constant as a layer."""
@@ -367,9 +480,11 @@ class GraphImporter:
             return self.constant_values[same]
         dtype = "float32" if array.dtype == np.float64 else netdsl_dtype(array.dtype.name)
         params, weights = {"shape": list(array.shape), "dtype": dtype}, {}
-        if dtype in FLOAT_TYPES and (array.size > 16 or value.parameter):
+        if dtype in FLOAT_TYPES and array.ndim and (array.size > 16 or value.parameter):
             # parameters (a class token) and larger constants (position embeddings) go to the weight file;
-            # a tensor the file does not name as a parameter (a traced anchor grid) is a buffer
+            # a tensor the file does not name as a parameter (a traced anchor grid) is a buffer. A scalar
+            # stays a value: torch's dynamo exporter makes initializers of scalars (Swin's q * head_dim^-0.5),
+            # and a weight has at least one dimension
             weights = {"value": array.astype(np.float32)}
             if dtype == "float32":
                 del params["dtype"]
@@ -667,19 +782,32 @@ def erf_gelu(importer, node, operands) -> bool:
 PATTERNS = (flatten_then_gemm, matmul_linear, sigmoid_times_input, erf_gelu)
 
 
-def import_graph(model, partial: bool = False, sizes=None) -> ImportedGraph:
+def import_graph(model, partial: bool = False, sizes=None, named_batch: bool = False) -> ImportedGraph:
     """The model's graph as netdsl layers with provisional names (see naming.assign); ``sizes``: the
-    ranges of its dynamic dimensions (netdsl/onnx/dims.py)."""
-    return GraphImporter(model, partial, sizes).run()
+    ranges of its dynamic dimensions (netdsl/onnx/dims.py); ``named_batch``: a dynamic batch alone is a
+    named dimension too, not `-1` with `batch:`."""
+    return GraphImporter(model, partial, sizes, named_batch).run()
 
 
 def import_sized(model, partial: bool, sizes: Sizes):
+    """The imported graph with a dynamic batch alone as `-1` with `batch:`, else (where that leaves
+    something out: a reshape of the batch into attention heads, [L, N, E] -> [L, N * heads, E / heads],
+    which `-1` cannot say) as the named dimension `batch`."""
+    graph = import_stepped(model, partial, sizes)
+    if graph.problems and any(isinstance(d, Dim) and d == BATCH for i in graph.inputs for d in i.type.shape[:1]):
+        named = import_stepped(model, partial, sizes, named_batch=True)
+        if len(named.problems) < len(graph.problems):
+            return named
+    return graph
+
+
+def import_stepped(model, partial: bool, sizes: Sizes, named_batch: bool = False):
     """The imported graph at the smallest step of the named dimensions (netdsl/onnx/dims.py) at which
     nothing is left out; else the attempt that gets furthest (its problems are the ones no step
     solves)."""
     best = None
     for step in STEPS:
-        attempt = import_graph(model, partial, sizes.with_step(step))
+        attempt = import_graph(model, partial, sizes.with_step(step), named_batch)
         open_steps = [n for n, batch in attempt.dims.items() if not batch and n not in sizes.steps]
         if not sizes.with_step(step).fits(attempt.dims):
             continue
@@ -688,4 +816,4 @@ def import_sized(model, partial: bool, sizes: Sizes):
             best = score, attempt
         if not attempt.problems or not open_steps:
             break
-    return best[1] if best is not None else import_graph(model, partial, sizes)
+    return best[1] if best is not None else import_graph(model, partial, sizes, named_batch)

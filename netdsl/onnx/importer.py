@@ -120,17 +120,26 @@ def import_model(model, spec_path: str, weights_file: str, partial: bool = False
 def check(text: str, spec_path: str, weights: dict):
     """The written spec through netdsl's checker, its weights bound strictly: an importer that writes
     something netdsl refuses has a bug, said here rather than when the user first runs the spec."""
-    from ..diagnostics import InternalError
+    from ..diagnostics import InternalError, SpecError
     from ..spec import check_text
     from ..weights import Tensor
     from ..weights.bind import bind
 
     checked, diagnostics = check_text(text, spec_path)
     if checked is None:
-        problems = "\n".join(str(d) for d in diagnostics if d.severity == "error")
-        raise InternalError(f"netdsl import wrote a spec netdsl refuses (a bug in the importer):\n{problems}")
+        raise InternalError(f"netdsl import made a spec netdsl refuses (a bug in the importer; nothing written):\n"
+                            f"{unwritten(diagnostics)}")
     tensors = {key: Tensor(key, "float32", tuple(array.shape), array) for key, array in weights.items()}
-    return checked, bind(checked, tensors, "<imported weights>", strict=True)
+    try:
+        return checked, bind(checked, tensors, "<imported weights>", strict=True)
+    except SpecError as error:  # the importer's own weights do not fit its own spec: netdsl's fault, not the model's
+        raise InternalError(f"netdsl import made weights its own spec refuses (a bug in the importer; nothing "
+                            f"written):\n{unwritten(error.diagnostics)}") from None
+
+
+def unwritten(diagnostics) -> str:
+    """Diagnostics of a spec that was never written, located by line in the text rather than in a file."""
+    return "\n".join(f"  line {d.pos.line}:{d.pos.col}: {d.message}" for d in diagnostics if d.severity == "error")
 
 
 def same_network(checked, written: list) -> None:

@@ -351,10 +351,29 @@ def default(row: Row, key: str, params: dict, blocks: dict):
 
 
 def parameter_names(groups: list[list[tuple]]) -> list[str]:
-    """`stride` where one series is a `stride`; `conv_2_out_channels` where several share a key."""
+    """`stride` where one series is a `stride`; `conv_2_out_channels` where several share a key; for
+    layers named by their index in an nn.Sequential (`0` and `3`, Swin's MLP), `out_features_0` and
+    `out_features_3`: each series keeps a name of its own."""
     keys = [Counter(key for _, key in group).most_common(1)[0][0] for group in groups]
     taken = Counter(keys)
-    return [key if taken[key] == 1 else identifier(f"{group[0][0]}_{key}") for key, group in zip(keys, groups)]
+    names = [key if taken[key] == 1 else identifier(f"{group[0][0]}_{key}") for key, group in zip(keys, groups)]
+    clashes = Counter(names)
+    names = [name if clashes[name] == 1 else identifier(f"{key}_{group[0][0]}")
+             for name, key, group in zip(names, keys, groups)]
+    return distinct(names)
+
+
+def distinct(names: list[str]) -> list[str]:
+    """The names, a later repeat numbered (`p`, `p_2`): a block's parameters must stay apart."""
+    seen: set[str] = set()
+    result = []
+    for name in names:
+        candidate, number = name, 2
+        while candidate in seen:
+            candidate, number = f"{name}_{number}", number + 1
+        seen.add(candidate)
+        result.append(candidate)
+    return result
 
 
 def identifier(text: str) -> str:

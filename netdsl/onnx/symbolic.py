@@ -82,10 +82,10 @@ def compute(op_type: str, attrs: dict, inputs: list):
     if op_type in ("Mul", "Add", "Sub", "Div"):
         return [elementwise(inputs[0], inputs[1], lambda a, b: arithmetic(op_type, a, b))]
     if op_type in ("ConstantOfShape", "Expand", "Range"):
-        raise NotExpressible(f"{op_type} to a shape computed from a dynamic dimension (a constant grown to the "
-                             "run-time batch, as ViT's class token; a grid over a dynamic size, as YOLOv8's anchors): "
-                             "netdsl's sizes are fixed numbers, and its output would follow a size known only at run "
-                             "time")
+        # (a constant grown to a run-time size, ViT's class token, or a grid over one, YOLO's anchors, is made
+        # of layers by graph_import.py; here the values grown are sizes themselves)
+        raise NotExpressible(f"{op_type} of sizes to a shape computed from a dynamic dimension: netdsl's sizes "
+                             "are fixed numbers, and its output would follow a size known only at run time")
     raise NotExpressible(f"{op_type} on a shape computed from a dynamic dimension")
 
 

@@ -4,9 +4,16 @@ import numpy as np
 
 
 def run_onnxruntime(model_or_bytes, feed: dict) -> list:
+    """ONNX Runtime's outputs for a model, its bytes, or a file's path (a path reads external data beside
+    it, which torch's dynamo exporter writes)."""
+    import os
+
     import onnxruntime as ort
 
-    data = model_or_bytes if isinstance(model_or_bytes, bytes) else model_or_bytes.SerializeToString()
+    if isinstance(model_or_bytes, (str, os.PathLike)):
+        data = str(model_or_bytes)
+    else:
+        data = model_or_bytes if isinstance(model_or_bytes, bytes) else model_or_bytes.SerializeToString()
     options = ort.SessionOptions()
     options.intra_op_num_threads = 2  # the test machine's share
     session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
@@ -70,6 +77,22 @@ def torch_export(model, path, shape, dynamic: bool = True, opset: int = 17) -> N
                           output_names=["output"], dynamic_axes=axes, opset_version=opset,
                           training=torch.onnx.TrainingMode.PRESERVE)
 
+
+def dynamo_export(model, path, shape, dynamic_shapes=None) -> None:
+    """torch.onnx.export with torch's defaults (since torch 2.9 the dynamo exporter, through onnxscript):
+    no names, opset or options of ours, so the file is what a user gets from `torch.onnx.export(model,
+    (x,), path)`; ``dynamic_shapes`` as torch.export takes them."""
+    import contextlib
+    import io
+    import warnings
+
+    import torch
+
+    x = torch.randn(*shape)
+    # the exporter prints its progress; the test's output stays the test's
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model.eval(), (x,), str(path), dynamic_shapes=dynamic_shapes)
 
 
 def randomized(model, seed: int = 0):

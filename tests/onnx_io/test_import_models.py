@@ -4,6 +4,9 @@ outputs equal ONNX Runtime's on the file, their parameter counts equal the model
 models are slow (exports of 5 M and 86 M parameters); a small ViT of the same structure runs by
 default."""
 
+import pathlib
+import sys
+
 import numpy as np
 import pytest
 
@@ -15,6 +18,8 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 import torchvision_models  # noqa: E402
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "zoo"))
 
 
 def check_import(model, tmp_path, shape, dynamic=True, tolerance=1e-4):
@@ -69,11 +74,41 @@ def test_vit_b_16(tmp_path):
     check_import(model, tmp_path, (1, 3, 224, 224), dynamic=False)
 
 
-def test_vit_with_a_dynamic_batch_is_refused_at_the_class_token(tmp_path):
-    from netdsl.onnx.importer import NotImportable, import_onnx
+def assert_equal_at_batches(imported, path, shape, batches, tolerance=1e-4):
+    """The imported reference equals ONNX Runtime on the file at each batch size (float32: see check_import)."""
+    for batch in batches:
+        x = np.random.default_rng(batch).standard_normal((batch, *shape[1:])).astype(np.float32)
+        [ours] = reference.run(imported.checked, imported.bound, {"input": x}).values()
+        [theirs] = run_onnxruntime(path, {"input": x})
+        assert ours.shape == theirs.shape and ours.shape[0] == batch
+        assert np.abs(ours - theirs).max() <= tolerance * max(1.0, float(np.abs(theirs).max()))
+
+
+def test_vit_with_a_dynamic_batch(tmp_path):
+    # the class token is expanded to the run-time batch (Expand to a shape computed from the input's) and
+    # nn.MultiheadAttention reshapes the batch into its heads ([L, N, E] -> [L, N * heads, E / heads]):
+    # the batch is then the named dimension `batch`, and the class token a `where` over a [batch, 1, 1]
+    # corner of the patches
+    from netdsl.onnx.importer import import_onnx
 
     path = tmp_path / "vit.onnx"
     torch_export(randomized(torchvision_models.vit_tiny()), path, (1, 3, 32, 32), dynamic=True)
-    with pytest.raises(NotImportable, match=r"node `/Expand` \(Expand\): Expand to a shape computed from a dynamic"):
-        import_onnx(str(path), str(tmp_path / "vit.yaml"))
-    assert not (tmp_path / "vit.yaml").exists()
+    imported = import_onnx(str(path), str(tmp_path / "vit.yaml"))
+    assert "  - {name: input, shape: [batch, 3, 32, 32]}" in imported.text
+    assert "  batch: {min: 1, opt: 1, max: 32}" in imported.text
+    kinds = [n.kind for n in imported.checked.graph.nodes]
+    assert "where" in kinds and "expand" not in kinds
+    assert_equal_at_batches(imported, path, (1, 3, 32, 32), (1, 3))
+
+
+@pytest.mark.slow
+def test_swin_t_with_a_dynamic_batch(tmp_path):
+    # the window partition reshapes ([N, 56, 56, C] -> [N * 64, 49, C] and back) with the batch dynamic
+    import torch_models_swin
+
+    from netdsl.onnx.importer import import_onnx
+
+    path = tmp_path / "swin_t.onnx"
+    torch_export(randomized(torch_models_swin.SwinT()), path, (1, 3, 224, 224), dynamic=True)
+    imported = import_onnx(str(path), str(tmp_path / "swin_t.yaml"))
+    assert_equal_at_batches(imported, path, (1, 3, 224, 224), (1, 2))

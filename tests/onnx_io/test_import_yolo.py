@@ -152,19 +152,30 @@ def test_ultralytics_export_at_640(tmp_path, monkeypatch):
     assert "- {name: model.22.constant, kind: constant, shape: [1, 2, 8400], buffer: true}" in imported.text
 
 
-def test_dynamic_height_and_width_are_refused_at_the_anchor_grid(tmp_path, monkeypatch):
-    # ultralytics' dynamic=True computes the anchors from the feature maps' sizes at run time (Range):
-    # netdsl has no kind for a grid over a dynamic size yet; the backbone and neck import (multiple_of 32)
+@pytest.mark.parametrize("name", ["yolov8n", "yolo11n"])
+def test_ultralytics_dynamic_export(tmp_path, monkeypatch, name):
+    # ultralytics' dynamic=True: batch, height and width known only at run time. The anchor grid comes from
+    # the feature maps' sizes (Range, ConstantOfShape: a running sum of ones over a `where` grown to the
+    # size), YOLO11's attention views [B, C, H*W] as [B, C, H, W] (reshape_as)
     from ultralytics import YOLO
 
-    from netdsl.onnx.importer import NotImportable, import_onnx
+    from netdsl.onnx.importer import import_onnx
 
     monkeypatch.chdir(tmp_path)
-    path = YOLO("yolov8n.yaml").export(format="onnx", simplify=False, imgsz=320, opset=17, dynamic=True, verbose=False)
-    with pytest.raises(NotImportable, match=r"node `/model.22/Range` \(Range\): Range to a shape computed from a "
-                       r"dynamic dimension \(.*as YOLOv8's anchors\)"):
-        import_onnx(path, str(tmp_path / "yolov8n.yaml"))
-    assert not (tmp_path / "yolov8n.yaml").exists()
+    yolo = YOLO(f"{name}.yaml")
+    randomized(yolo.model)
+    path = yolo.export(format="onnx", simplify=False, imgsz=320, opset=17, dynamic=True, verbose=False)
+    imported = import_onnx(path, str(tmp_path / f"{name}.yaml"))
+    assert "  - {name: images, shape: [batch, 3, height, width]}" in imported.text
+    assert "  height: {min: 32, opt: 224, max: 1024, multiple_of: 32}" in imported.text
+    for batch, height, width in ((1, 320, 256), (2, 256, 320)):  # two sizes of each dimension
+        x = np.random.default_rng(height).random((batch, 3, height, width)).astype(np.float32)
+        [ours] = reference.run(imported.checked, imported.bound, {"images": x}).values()
+        [theirs] = run_onnxruntime(path, {"images": x})
+        assert ours.shape == theirs.shape == (batch, 84, 21 * height * width // 32 ** 2)
+        # as check_import: boxes in pixels (float32 rounding over ~70 layers), class scores in [0, 1]
+        boxes, scores = np.abs(ours[:, :4] - theirs[:, :4]).max(), np.abs(ours[:, 4:] - theirs[:, 4:]).max()
+        assert boxes <= 1e-6 * height * 20 and scores <= 1e-5, (boxes, scores)
 
 
 def test_from_torch_names_blocks_as_ultralytics_does(tmp_path):
@@ -187,3 +198,31 @@ def test_from_torch_names_blocks_as_ultralytics_does(tmp_path):
         expected = model(torch.from_numpy(x)).numpy()
     assert np.abs(ours[:, :4] - expected[:, :4]).max() <= 1e-6 * 256 * 20
     assert np.abs(ours[:, 4:] - expected[:, 4:]).max() <= 1e-5
+
+
+def test_yolo11_attention_with_dynamic_batch_height_and_width(tmp_path):
+    # YOLO11's attention (C2PSA's, ultralytics' own module): `.view(B, C, H, W)` of [B, C, H*W], whose sizes are
+    # all known only at run time: `reshape_as` the attention's input, which has them
+    import warnings
+
+    from ultralytics.nn.modules.block import Attention
+
+    from netdsl.onnx.importer import import_onnx
+
+    path = tmp_path / "attention.onnx"
+    model = randomized(Attention(64, num_heads=2)).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randn(1, 64, 32, 32),), str(path), dynamo=False, input_names=["input"],
+                          output_names=["output"], opset_version=17,
+                          dynamic_axes={"input": {0: "batch", 2: "height", 3: "width"}})
+    imported = import_onnx(str(path), str(tmp_path / "attention.yaml"))
+    assert "reshape_as" in {n.kind for n in imported.checked.graph.nodes}
+    assert "  - {name: input, shape: [batch, 64, height, width]}" in imported.text
+    for batch, height, width in ((1, 32, 64), (2, 64, 32)):  # two sizes of each dimension, in the ranges
+        x = np.random.default_rng(height).standard_normal((batch, 64, height, width)).astype(np.float32)
+        [ours] = reference.run(imported.checked, imported.bound, {"input": x}).values()
+        [theirs] = run_onnxruntime(path.read_bytes(), {"input": x})
+        assert ours.shape == theirs.shape == x.shape
+        # float32 over a softmax of H*W <= 2048 scores and two 1x1 convolutions: 1e-5 of the scale
+        assert np.abs(ours - theirs).max() <= 1e-5 * max(1.0, float(np.abs(theirs).max()))
