@@ -3,8 +3,9 @@
 Four networks (issue 28): ResNet-50 batch 8, ViT-B/16 batch 2, YOLOv8n at 640 batch 1, EfficientNet-B0
 batch 8, random weights. Every run is a fresh process that loads its network, runs one warm-up pass and
 then REPEAT timed passes, and reports the median and minimum pass, its peak RSS over the whole process
-(getrusage ru_maxrss: imports, weights and working memory) and the growth of peak RSS during the timed
-passes (the working memory of a pass; /proc/self/clear_refs resets the peak after the warm-up). Rounds
+(getrusage ru_maxrss: imports, weights and working memory) and the growth of peak RSS over the passes
+(the working memory; /proc/self/clear_refs resets the peak once the network is loaded; PyTorch's
+allocator keeps what the warm-up took, so the warm-up counts). Rounds
 are interleaved (netdsl, PyTorch, ONNX Runtime, netdsl, ...), so a busy moment of the shared machine
 hits every side; ratios are medians over rounds of the per-round ratio of median times, and the ratio
 of the best times.
@@ -16,6 +17,7 @@ older OpenBLAS kernel and slows numpy: the child processes run without both (the
 and CI keep them). PyTorch's ONNX export (for ONNX Runtime) runs once per network before the rounds.
 
 Run: python benchmarks/reference_speed.py [--rounds 3] [--repeat 3] [--models resnet50 vit_b_16 ...]
+     [--before TREE]  (TREE: an earlier checkout, e.g. `git archive main | tar -x -C TREE`, timed in the same rounds)
 Targets (issue 28): reference / PyTorch <= 1.0 with peak memory <= PyTorch's; reference / ONNX Runtime <= 1.5.
 """
 
@@ -69,11 +71,11 @@ def measure(run, repeat: int) -> dict:
     import gc
     import resource
 
-    run()  # warm-up: first-call costs (allocator, dispatch, ONNX Runtime's first run)
     gc.collect()
     before = peak_rss_bytes("VmRSS:")
     with open("/proc/self/clear_refs", "w") as clear:
-        clear.write("5")  # reset VmHWM to the current RSS
+        clear.write("5")  # reset VmHWM to the current RSS: the network and its weights are loaded
+    run()  # warm-up: first-call costs (allocator, dispatch, ONNX Runtime's first run)
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -83,18 +85,18 @@ def measure(run, repeat: int) -> dict:
             "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
-def side_netdsl(model: str, repeat: int, onnx_path: str) -> dict:
+def side_netdsl(model: str, repeat: int, onnx_path: str, root: str = ROOT) -> dict:
     import numpy as np
 
-    sys.path.insert(0, ROOT)
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    sys.path.insert(0, root)  # --before: another checkout's netdsl (its tools/reference_outputs.py too)
+    sys.path.insert(0, os.path.join(root, "tools"))
     from reference_outputs import weights
 
     from netdsl import reference
     from netdsl.build import load_spec
 
     spec, batch, size = MODELS[model]
-    checked = load_spec(os.path.join(ROOT, "specs", "zoo", f"{spec}.yaml"))
+    checked = load_spec(os.path.join(root, "specs", "zoo", f"{spec}.yaml"))
     bound = weights(checked)
     x = np.random.default_rng(0).standard_normal((batch, 3, size, size)).astype(np.float32)
     feeds = {checked.graph.inputs[0].name: x}
@@ -155,6 +157,7 @@ def blas_kernel() -> str:
 
 
 SIDES = {"netdsl": side_netdsl, "torch": side_torch, "ort": side_ort}
+BEFORE = "before"  # the side for --before: the reference of another checkout (e.g. `git archive` of main)
 
 
 def child_env() -> dict:
@@ -163,9 +166,11 @@ def child_env() -> dict:
     return env
 
 
-def run_side(side: str, model: str, repeat: int, onnx_path: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--side", side, "--models", model, "--repeat", str(repeat),
-                          "--onnx", onnx_path], capture_output=True, text=True, env=child_env())
+def run_side(side: str, model: str, repeat: int, onnx_path: str, before: str | None) -> dict:
+    command = [sys.executable, __file__, "--side", side, "--models", model, "--repeat", str(repeat), "--onnx", onnx_path]
+    if side == BEFORE:
+        command[3:4] = ["netdsl", "--before", before]
+    out = subprocess.run(command, capture_output=True, text=True, env=child_env())
     if out.returncode:
         raise SystemExit(f"{side} {model} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -179,12 +184,14 @@ def main() -> int:
     parser.add_argument("--side", choices=list(SIDES), help=argparse.SUPPRESS)
     parser.add_argument("--onnx", help=argparse.SUPPRESS)
     parser.add_argument("--blas", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--before", metavar="TREE", help="also time the reference of this checkout, interleaved")
     args = parser.parse_args()
     if args.blas:
         print(blas_kernel())
         return 0
     if args.side:
-        print(json.dumps(SIDES[args.side](args.models[0], args.repeat, args.onnx)))
+        extra = {"root": os.path.abspath(args.before)} if args.before else {}
+        print(json.dumps(SIDES[args.side](args.models[0], args.repeat, args.onnx, **extra)))
         return 0
     kernel = subprocess.run([sys.executable, __file__, "--blas"], capture_output=True, text=True, env=child_env())
     print(f"{platform.node()}, {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
@@ -200,20 +207,22 @@ def main() -> int:
             subprocess.run([sys.executable, "-c", f"import sys; sys.argv = ['x']; sys.path.insert(0, {os.path.dirname(__file__)!r}); "
                             f"import reference_speed as r; r.export({model!r}, {onnx_path!r})"], check=True,
                            env=child_env(), capture_output=True)
-            rounds = [{side: run_side(side, model, args.repeat, onnx_path) for side in SIDES}
+            sides = list(SIDES) + ([BEFORE] if args.before else [])
+            rounds = [{side: run_side(side, model, args.repeat, onnx_path, args.before) for side in sides}
                       for _ in range(args.rounds)]
-            for side in SIDES:
+            for side in sides:
                 runs = [r[side] for r in rounds]
                 print(f"{model:16} {side:7} {statistics.median(r['median'] for r in runs):9.3f} "
                       f"{min(r['min'] for r in runs):7.3f} {statistics.median(r['working'] for r in runs) / 2**20:12.0f} "
                       f"{statistics.median(r['maxrss'] for r in runs) / 2**20:11.0f}")
-            for base in ("torch", "ort"):
-                ratio = statistics.median(r["netdsl"]["median"] / r[base]["median"] for r in rounds)
-                best = min(r["netdsl"]["min"] for r in rounds) / min(r[base]["min"] for r in rounds)
-                memory = statistics.median(r["netdsl"]["working"] / max(r[base]["working"], 1) for r in rounds)
-                rss = statistics.median(r["netdsl"]["maxrss"] / r[base]["maxrss"] for r in rounds)
-                print(f"{'':16} reference / {base}: time {ratio:.2f}x (best {best:.2f}x), working memory "
-                      f"{memory:.2f}x, maxrss {rss:.2f}x")
+            for mine in ["netdsl"] + ([BEFORE] if args.before else []):
+                for base in ("torch", "ort"):
+                    ratio = statistics.median(r[mine]["median"] / r[base]["median"] for r in rounds)
+                    best = min(r[mine]["min"] for r in rounds) / min(r[base]["min"] for r in rounds)
+                    memory = statistics.median(r[mine]["working"] / max(r[base]["working"], 1) for r in rounds)
+                    rss = statistics.median(r[mine]["maxrss"] / r[base]["maxrss"] for r in rounds)
+                    print(f"{'':16} {mine} / {base}: time {ratio:.2f}x (best {best:.2f}x), working memory "
+                          f"{memory:.2f}x, maxrss {rss:.2f}x")
             sys.stdout.flush()
     return 0
 
