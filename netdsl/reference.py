@@ -19,6 +19,7 @@ import numpy as np
 from .diagnostics import NetdslError
 from .interpreter import Interpreter
 from .ops import BATCH, show_shape
+from .ops._numpy import release_workspace
 from .symbolic import allowed
 from .tensors import is_float, numpy_dtype
 
@@ -116,9 +117,12 @@ def run(checked, bound: dict, inputs: dict, keep: set[str] | None = None, quanti
         quant = FakeQuant(quantizer)
     context = Context(bound, checked.types, sizes.get(BATCH.name), sizes, quant=quant)
     # (composites' expansions compare symbolic sizes over the profiles, as validate did)
-    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"), \
-            allowed(checked.graph.profiles or None):
-        values = Reference(checked.graph, context).run(dict(arrays), keep=wanted)
+    try:
+        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"), \
+                allowed(checked.graph.profiles or None):
+            values = Reference(checked.graph, context).run(dict(arrays), keep=wanted)
+    finally:
+        release_workspace()  # the convolutions' im2col buffer
     missing = [o.source for o in checked.graph.outputs if o.source not in values]
     if missing:
         raise NetdslError(f"could not compute {', '.join(missing)}")

@@ -38,9 +38,20 @@ def _reference_functions():
         "TANH": lambda x, a, b: np.tanh(x),
         "ELU": lambda x, a, b: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0))),
         "HARD_SIGMOID": lambda x, a, b: np.clip(a * x + b, 0, 1),
-        "GELU_ERF": lambda x, a, b: 0.5 * x * (1 + erf(x / np.float32(math.sqrt(2)))),
+        "GELU_ERF": lambda x, a, b: _gelu_erf(x, erf),
         "GELU_TANH": lambda x, a, b: 0.5 * x * (1 + np.tanh(np.float32(math.sqrt(2 / math.pi)) * (x + 0.044715 * x ** 3))),
     }
+
+
+def _gelu_erf(x, erf):
+    """0.5 * x * (1 + erf(x / sqrt(2))), in erf's result buffer (halving is exact, so the order is free)."""
+    import numpy as np
+
+    result = erf(x / np.float32(math.sqrt(2)))
+    result += 1
+    result *= x
+    result *= 0.5
+    return result
 
 
 class _Functions(dict):
