@@ -71,8 +71,9 @@ class Lowering:
 
         array = np.asarray(array, np.float32, order="C")
         if self.precision == "float16":
-            big = np.abs(array) > FP16_MAX
-            if big.any():
+            # two reductions and one conversion: no temporary arrays (|x| and the mask) unless refusing
+            if array.size and (array.max() > FP16_MAX or array.min() < -FP16_MAX):
+                big = np.abs(array) > FP16_MAX
                 raise NetdslError(f"weight `{name}` has {int(big.sum()):,} values beyond float16's range "
                                   f"(|x| > {FP16_MAX:g}, largest {float(np.abs(array).max()):g}); "
                                   "build with precision float32 or bfloat16")
