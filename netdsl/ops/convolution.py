@@ -79,8 +79,17 @@ class Convolution(Op):
         x_type = ctx.types[node.inputs[0]]
 
         def convolution(x, win):
-            bias = ctx.weights("bias") if p["bias"] else ctx.empty()
-            weights, kernel = ctx.kernel("weight", (p["out_channels"], x_type.shape[1] // p["groups"], *win.kernel))
+            batch_norm = ctx.folds.get(node.name)
+            if batch_norm is not None:  # the following batch norm folded into the weights: one layer fewer
+                from .batch_norm import folded_into
+
+                weight, bias, sources = folded_into(ctx, node, batch_norm, p["bias"])
+                weights = ctx.trt_weights(weight, f"{node.name}.weight", sources)
+                bias, kernel = ctx.trt_weights(bias, f"{node.name}.bias", sources), None
+            else:
+                bias = ctx.weights("bias") if p["bias"] else ctx.empty()
+                weights, kernel = ctx.kernel("weight", (p["out_channels"], x_type.shape[1] // p["groups"],
+                                                        *win.kernel))
             layer = ctx.network.add_convolution_nd(x, p["out_channels"], win.kernel, weights, bias)
             if kernel is not None:  # quantized: the weight through Q/DQ, as the layer's second input
                 layer.set_input(1, kernel)
