@@ -62,6 +62,7 @@ class Lowering:
         self.notes: list[str] = []  # what the build should tell the user (precision workarounds)
         self.quant = None  # netdsl.quant.lowering.QDQ when the spec quantizes: Q/DQ on layer inputs and weights
         self.size_tensors = ShapeTensors(self)  # int64 tensors of the symbolic sizes, each built once per network
+        self.shape_cache: dict = {}  # (tensor name, shape) -> its int64 shape tensor (ops/_layout.shape_tensor)
         self.every_tensor = False  # keep every spec tensor in the network (no folding, no dropped pass-throughs)
         self.folds: dict = {}  # convolution name -> the batch_norm node folded into its weights
         self.folded_batch_norms: set = set()  # names of those batch_norm nodes
