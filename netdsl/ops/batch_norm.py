@@ -20,21 +20,22 @@ SLOTS = ("weight", "bias", "running_mean", "running_var")
 
 
 def folded_into(ctx, layer, batch_norm, has_bias: bool):
-    """The weights of ``layer`` (a convolution whose only consumer is ``batch_norm``) with the batch norm
-    folded in: ``(weight * scale, bias * scale + shift, sources)``, per output channel, in float32, and the
-    bound weights they derive from. The lowering gives TensorRT these under ``<layer>.weight`` and
-    ``<layer>.bias``; refit lowers again and so derives them again with this function."""
+    """TensorRT weights of ``layer`` (a convolution whose only consumer is ``batch_norm``) with the batch
+    norm folded in: ``(weight * scale, bias * scale + shift)`` per output channel (float32 products),
+    named ``<layer>.weight`` and ``<layer>.bias``, derived from both layers' bound weights. Refit lowers
+    again and so derives them again with this function."""
     import numpy as np
 
     scale, shift = fold(*(ctx.bound[f"{batch_norm.name}.{slot}"].array for slot in SLOTS),
                         batch_norm.params["eps"])
     weight = ctx.bound[f"{layer.name}.weight"].array
-    folded_weight = np.multiply(weight, scale.reshape((-1,) + (1,) * (weight.ndim - 1)), dtype=np.float32)
-    folded_bias = shift if not has_bias else np.add(
+    bias = shift if not has_bias else np.add(
         np.multiply(ctx.bound[f"{layer.name}.bias"].array, scale, dtype=np.float32), shift, dtype=np.float32)
     sources = (f"{layer.name}.weight", *((f"{layer.name}.bias",) if has_bias else ()),
                *(f"{batch_norm.name}.{slot}" for slot in SLOTS))
-    return folded_weight, folded_bias, sources
+    return (ctx.scaled_weights(weight, scale.reshape((-1,) + (1,) * (weight.ndim - 1)), f"{layer.name}.weight",
+                               sources),
+            ctx.trt_weights(bias, f"{layer.name}.bias", sources))
 
 
 @register

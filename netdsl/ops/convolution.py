@@ -83,9 +83,7 @@ class Convolution(Op):
             if batch_norm is not None:  # the following batch norm folded into the weights: one layer fewer
                 from .batch_norm import folded_into
 
-                weight, bias, sources = folded_into(ctx, node, batch_norm, p["bias"])
-                weights = ctx.trt_weights(weight, f"{node.name}.weight", sources)
-                bias, kernel = ctx.trt_weights(bias, f"{node.name}.bias", sources), None
+                (weights, bias), kernel = folded_into(ctx, node, batch_norm, p["bias"]), None
             else:
                 bias = ctx.weights("bias") if p["bias"] else ctx.empty()
                 weights, kernel = ctx.kernel("weight", (p["out_channels"], x_type.shape[1] // p["groups"],
