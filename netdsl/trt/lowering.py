@@ -94,18 +94,6 @@ class Lowering:
     def trt_weights(self, array, name: str, derived_from: tuple[str, ...] = ()):
         return self.hand_over(self.convert(array, name), name, tuple(array.shape), derived_from)
 
-    def scaled_weights(self, array, factor, name: str, derived_from: tuple[str, ...]):
-        """``trt_weights(array * factor)`` (float32 product, ``factor`` broadcast), converted to float16
-        as it is computed: one pass and no float32 temporary (a batch norm folded into a convolution)."""
-        import numpy as np
-
-        if self.precision != "float16":
-            return self.trt_weights(np.multiply(array, factor, dtype=np.float32), name, derived_from)
-        converted = np.multiply(array, factor, out=np.empty(array.shape, np.float16), casting="unsafe")
-        if converted.size and not np.abs(converted).max() < FP16_MAX:  # at or past float16's largest value:
-            self.convert(np.multiply(array, factor, dtype=np.float32), name)  # refused as any other weight
-        return self.hand_over(converted, name, tuple(array.shape), derived_from)
-
     def hand_over(self, converted, name: str, shape: tuple, derived_from: tuple[str, ...]):
         """trt.Weights over ``converted`` (already in the build's dtype), named ``name`` once its layer exists."""
         if self.precision == "bfloat16":
