@@ -122,8 +122,6 @@ def build_plan(checked: CheckedSpec, bound: dict, options: BuildOptions | None =
                weights_path: str | None = None, quantizer="spec") -> Plan:
     """Build a serialized engine. ``progress``: an object with phase_start/step_complete/phase_finish
     (see :mod:`netdsl.trt.progress`), or None; ``quantizer``: as for :func:`network_for`."""
-    from concurrent.futures import ThreadPoolExecutor
-
     options = options or BuildOptions()
     info = backend()
     if info.is_rtx:
@@ -132,12 +130,10 @@ def build_plan(checked: CheckedSpec, bound: dict, options: BuildOptions | None =
         raise NoGPU(f"refit mode `{options.refit}` needs a GPU that TensorRT supports: TensorRT compiles refittable "
                     "engines on the device, and this machine has no CUDA GPU. Build with `--refit none` here, or "
                     "build on the machine the engine is for.")
-    # The manifest's file hashes are computed while TensorRT builds (hashlib releases the GIL).
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        paths = [p for p in (checked.path, weights_path) if p and os.path.isfile(p)]
-        hashing = pool.submit(lambda: {path: sha256_file(path) for path in paths})
-        plan = _build(checked, bound, options, progress, weights_path, info, pool, quantizer)
-        plan.hashes = hashing.result()
+    plan = _build(checked, bound, options, progress, weights_path, info, quantizer)
+    # The manifest's file hashes, after the build rather than on a second thread during it: TensorRT's
+    # build uses every core, and on a 2-core machine the hashing thread took one from it.
+    plan.hashes = {path: sha256_file(path) for path in (checked.path, weights_path) if path and os.path.isfile(path)}
     return plan
 
 
@@ -162,7 +158,7 @@ FULL_TENSORRT_HINT = ("full TensorRT: `pip install tensorrt` on a machine that r
                       "(netdsl uses it when importable); `netdsl inspect` shows the network without building it")
 
 
-def _build(checked, bound, options, progress, weights_path, info, pool, quantizer) -> Plan:
+def _build(checked, bound, options, progress, weights_path, info, quantizer) -> Plan:
     trt = info.trt
     errors: list[str] = []
     builder = trt.Builder(make_logger(trt, errors))
@@ -171,7 +167,6 @@ def _build(checked, bound, options, progress, weights_path, info, pool, quantize
         from .trt.dims import check_corners
 
         check_corners(network, checked.types, profiles_of(checked, options))  # TensorRT's shapes = netdsl's
-    digest = pool.submit(weights_digest, ctx.arrays)
     config = builder.create_builder_config()
     notes: list[str] = ctx.notes
     _configure(trt, builder, config, checked, options)
@@ -192,7 +187,7 @@ def _build(checked, bound, options, progress, weights_path, info, pool, quantize
              for name, (dtype, shape, sources) in ctx.names.items()]
     plan = Plan(memoryview(serialized), checked, options, weights_path, _io(checked, options, "inputs"),
                 _io(checked, options, "outputs"), names, info.flavour, info.version, notes, build_seconds)
-    plan.weights_digest = digest.result()
+    plan.weights_digest = weights_digest(ctx.arrays)  # after the build, for the reason build_plan gives
     if ctx.quant is not None:
         plan.quantization = ctx.quant.describe()
     if any(has_named_dims(i.shape) for i in checked.graph.inputs):

@@ -107,7 +107,7 @@ def evaluated_tensors(checked, bound, inputs: dict, precision: str) -> dict:
     from .trt.evaluate import Evaluator
 
     arrays, _ = check_inputs(checked, inputs)
-    _, network, ctx = network_for(checked, bound, BuildOptions(precision=precision))
+    _, network, ctx = network_for(checked, bound, BuildOptions(precision=precision), every_tensor=True)
     tensors = Evaluator(network, ctx).run(arrays, keep="all")
     for output in checked.graph.outputs:  # the lowering renames a layer's tensor to the output it feeds
         for name in (f"{output.name}/{precision}", output.source, output.name):

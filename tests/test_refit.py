@@ -83,7 +83,8 @@ def test_prepared_arrays_are_bit_identical_to_the_build(small, precision):
     prepared = refit.prepare(str(plan), str(folder / "w.wts"))
     assert build.weights_digest(prepared.arrays) == prepared.manifest["engine_weights_sha256"]
     assert refit.check(prepared) == []
-    assert {"bn.scale", "bn.shift", "conv.weight", "up.weight", "up.bias", "fc.weight", "fc.bias"} == set(prepared.arrays)
+    # bn is folded into conv: conv.weight and conv.bias are derived from both layers' weights
+    assert {"conv.weight", "conv.bias", "up.weight", "up.bias", "fc.weight", "fc.bias"} == set(prepared.arrays)
     wanted = {"float32": np.float32, "float16": np.float16, "bfloat16": np.uint16}[precision]
     deconv = np.float32 if precision == "bfloat16" else wanted  # TensorRT-RTX: bfloat16 deconvolution runs in float32
     assert all(a.dtype == (deconv if name.startswith("up.") else wanted) for name, a in prepared.arrays.items())
@@ -94,12 +95,40 @@ def test_folded_batch_norm_matches_pytorch(small_plan):
     spec, folder, plan = small_plan
     prepared = refit.prepare(str(plan), str(folder / "w.safetensors"))
     w = {k: torch.from_numpy(np.array(t.data)) for k, t in read_weights(str(folder / "w.safetensors")).items()}
-    x = torch.randn(2, 8, 3, 3)
-    expected = torch.nn.functional.batch_norm(x, w["bn.running_mean"], w["bn.running_var"], w["bn.weight"], w["bn.bias"],
-                                              False, 0.0, 1e-5)
-    folded = x * torch.from_numpy(prepared.arrays["bn.scale"]).view(1, -1, 1, 1) + torch.from_numpy(
-        prepared.arrays["bn.shift"]).view(1, -1, 1, 1)
-    assert torch.allclose(folded, expected, atol=1e-5)
+    x = torch.randn(2, 3, 16, 16)
+    expected = torch.nn.functional.batch_norm(torch.nn.functional.conv2d(x, w["conv.weight"]), w["bn.running_mean"],
+                                              w["bn.running_var"], w["bn.weight"], w["bn.bias"], False, 0.0, 1e-5)
+    folded = torch.nn.functional.conv2d(x, torch.from_numpy(prepared.arrays["conv.weight"]),
+                                        torch.from_numpy(prepared.arrays["conv.bias"]))
+    # float32 sums of 27 products, outputs up to about 30: a few float32 roundings of that size
+    assert torch.allclose(folded, expected, atol=1e-4), (folded - expected).abs().max()
+
+
+def independently_folded(state, eps=1e-5):
+    """conv's weight and bias with bn folded in, in float64 numpy (not netdsl's code)."""
+    scale = state["bn.weight"].astype(np.float64) / np.sqrt(state["bn.running_var"].astype(np.float64) + eps)
+    weight = state["conv.weight"].astype(np.float64) * scale[:, None, None, None]
+    bias = state["bn.bias"].astype(np.float64) - state["bn.running_mean"].astype(np.float64) * scale
+    return weight, bias
+
+
+@pytest.mark.parametrize("precision", ["float32", "float16"])
+def test_refit_derives_the_folded_weights_the_build_gave_tensorrt(small, precision):
+    spec, folder = small
+    state = {k: np.array(t.data) for k, t in read_weights(str(folder / "w.safetensors")).items()}
+    plan = folder / "small.plan"
+    record = build.build(str(spec), output=str(plan), weights=str(folder / "w.safetensors"), precision=precision)[1]
+    derived = {w["name"]: w.get("derived_from") for w in record["weights_in_engine"]}
+    assert derived["conv.weight"] == derived["conv.bias"] == ["conv.weight", "bn.weight", "bn.bias",
+                                                              "bn.running_mean", "bn.running_var"]
+    prepared = refit.prepare(str(plan), str(folder / "w.safetensors"), check_only=True)  # refit --check
+    assert refit.check(prepared) == []
+    assert build.weights_digest(prepared.arrays) == record["engine_weights_sha256"]  # what the build gave TensorRT
+    weight, bias = independently_folded(state)
+    got_weight, got_bias = (prepared.arrays[f"conv.{slot}"].astype(np.float64) for slot in ("weight", "bias"))
+    # float32: the product of two float32 roundings (scale, then weight * scale); float16: its own rounding
+    rtol = 2.5e-7 if precision == "float32" else 2 ** -11
+    assert np.allclose(got_weight, weight, rtol=rtol, atol=0) and np.allclose(got_bias, bias, rtol=rtol, atol=1e-7)
 
 
 def test_new_weights_fit_and_in_memory_mappings_work(small_plan):
@@ -107,7 +136,8 @@ def test_new_weights_fit_and_in_memory_mappings_work(small_plan):
     new = random_state(spec, 1)
     prepared = refit.prepare(str(plan), new)
     assert refit.check(prepared) == [] and prepared.weights_path is None
-    assert np.array_equal(prepared.arrays["conv.weight"], new["conv.weight"])
+    weight, _ = independently_folded(new)
+    assert np.allclose(prepared.arrays["conv.weight"], weight, rtol=2.5e-7, atol=0)
 
 
 def test_missing_and_misshapen_new_weights_are_all_reported(small_plan):

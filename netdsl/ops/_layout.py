@@ -98,25 +98,42 @@ def static_dim(shape, index: int, kind: str, param: str) -> int:
 
 def shape_tensor(ctx, source, shape):
     """An int64 shape tensor holding ``shape``, whose dynamic dimensions are read at run time from the
-    Value ``source`` (where it has a dimension of the same name)."""
+    Value ``source`` (where it has a dimension of the same name). Made once per source and shape in a
+    network (a split's equal parts share it); neighbouring dynamic dimensions are one slice of the
+    source's shape, static ones one constant."""
     import numpy as np
 
-    sizes = ctx.label(ctx.network.add_shape(source.data), "shape").get_output(0)
-    pieces, run = [], []
-    for dim in list(shape) + [None]:
+    key = (source.data.name, tuple(map(str, shape)))
+    cached = ctx.shape_cache.get(key)
+    if cached is not None:
+        return cached
+    runs = []  # [int, ...] static sizes, or [start, stop) of the source's shape
+    for dim in shape:
         if isinstance(dim, int):
-            run.append(dim)
+            if runs and isinstance(runs[-1], list):
+                runs[-1].append(dim)
+            else:
+                runs.append([dim])
             continue
-        if run:
+        index = source.type.shape.index(dim)
+        if runs and isinstance(runs[-1], tuple) and runs[-1][1] == index:
+            runs[-1] = (runs[-1][0], index + 1)
+        else:
+            runs.append((index, index + 1))
+    sizes = ctx.label(ctx.network.add_shape(source.data), "shape").get_output(0)
+    pieces = []
+    for run in runs:
+        if isinstance(run, list):
             pieces.append(ctx.literal(np.array(run, np.int64), "int64", f"dims{len(pieces)}"))
-            run = []
-        if dim is not None:
-            index = source.type.shape.index(dim)
-            layer = ctx.network.add_slice(sizes, (index,), (1,), (1,))
-            pieces.append(ctx.label(layer, f"dim{index}").get_output(0))
-    if len(pieces) == 1:
-        return pieces[0]
-    return ctx.label(ctx.network.add_concatenation(pieces), "size").get_output(0)
+        else:
+            start, stop = run
+            layer = ctx.network.add_slice(sizes, (start,), (stop - start,), (1,))
+            pieces.append(ctx.label(layer, f"dim{start}" if stop == start + 1 else f"dim{start}-{stop - 1}")
+                          .get_output(0))
+    tensor = pieces[0] if len(pieces) == 1 else \
+        ctx.label(ctx.network.add_concatenation(pieces), "size").get_output(0)
+    ctx.shape_cache[key] = tensor
+    return tensor
 
 
 def slice_layer(ctx, x, start, shape, stride, mode: str | None = None, fill=None):

@@ -16,6 +16,29 @@ def fold(gamma, beta, mean, var, eps: float):
     return scale.astype(np.float32), shift.astype(np.float32)
 
 
+SLOTS = ("weight", "bias", "running_mean", "running_var")
+
+
+def folded_into(ctx, layer, batch_norm, has_bias: bool):
+    """TensorRT weights of ``layer`` (a convolution whose only consumer is ``batch_norm``) with the batch
+    norm folded in: ``(weight * scale, bias * scale + shift)`` per output channel (float32 products),
+    named ``<layer>.weight`` and ``<layer>.bias``, derived from both layers' bound weights. Refit lowers
+    again and so derives them again with this function."""
+    import numpy as np
+
+    scale, shift = fold(*(ctx.bound[f"{batch_norm.name}.{slot}"].array for slot in SLOTS),
+                        batch_norm.params["eps"])
+    weight = ctx.bound[f"{layer.name}.weight"].array
+    bias = shift if not has_bias else np.add(
+        np.multiply(ctx.bound[f"{layer.name}.bias"].array, scale, dtype=np.float32), shift, dtype=np.float32)
+    sources = (f"{layer.name}.weight", *((f"{layer.name}.bias",) if has_bias else ()),
+               *(f"{batch_norm.name}.{slot}" for slot in SLOTS))
+    # a float32 product, then the build's conversion: multiplying straight into float16 (numpy's buffered
+    # cast) was no faster, and float16's range check over the result cost more than over float32
+    weight = np.multiply(weight, scale.reshape((-1,) + (1,) * (weight.ndim - 1)), dtype=np.float32)
+    return ctx.trt_weights(weight, f"{layer.name}.weight", sources), ctx.trt_weights(bias, f"{layer.name}.bias", sources)
+
+
 @register
 class BatchNorm(Op):
     kind = "batch_norm"
@@ -37,6 +60,8 @@ class BatchNorm(Op):
                 WeightSlot("running_mean", (c,), trainable=False), WeightSlot("running_var", (c,), trainable=False)]
 
     def lower(self, node, ctx, x):
+        if node.name in ctx.folded_batch_norms:
+            return x  # the preceding convolution's weights carry it (folded_into)
         # The derived weights are in the build's precision (what refit gives again); an input declared in
         # another float dtype is cast to it and back.
         dtype = x.dtype

@@ -79,8 +79,15 @@ class Convolution(Op):
         x_type = ctx.types[node.inputs[0]]
 
         def convolution(x, win):
-            bias = ctx.weights("bias") if p["bias"] else ctx.empty()
-            weights, kernel = ctx.kernel("weight", (p["out_channels"], x_type.shape[1] // p["groups"], *win.kernel))
+            batch_norm = ctx.folds.get(node.name)
+            if batch_norm is not None:  # the following batch norm folded into the weights: one layer fewer
+                from .batch_norm import folded_into
+
+                (weights, bias), kernel = folded_into(ctx, node, batch_norm, p["bias"]), None
+            else:
+                bias = ctx.weights("bias") if p["bias"] else ctx.empty()
+                weights, kernel = ctx.kernel("weight", (p["out_channels"], x_type.shape[1] // p["groups"],
+                                                        *win.kernel))
             layer = ctx.network.add_convolution_nd(x, p["out_channels"], win.kernel, weights, bias)
             if kernel is not None:  # quantized: the weight through Q/DQ, as the layer's second input
                 layer.set_input(1, kernel)

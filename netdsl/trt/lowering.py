@@ -62,6 +62,10 @@ class Lowering:
         self.notes: list[str] = []  # what the build should tell the user (precision workarounds)
         self.quant = None  # netdsl.quant.lowering.QDQ when the spec quantizes: Q/DQ on layer inputs and weights
         self.size_tensors = ShapeTensors(self)  # int64 tensors of the symbolic sizes, each built once per network
+        self.shape_cache: dict = {}  # (tensor name, shape) -> its int64 shape tensor (ops/_layout.shape_tensor)
+        self.every_tensor = False  # keep every spec tensor in the network (no folding, no dropped pass-throughs)
+        self.folds: dict = {}  # convolution name -> the batch_norm node folded into its weights
+        self.folded_batch_norms: set = set()  # names of those batch_norm nodes
 
     # -- weights -----------------------------------------------------------------------------------
 
@@ -71,8 +75,9 @@ class Lowering:
 
         array = np.asarray(array, np.float32, order="C")
         if self.precision == "float16":
-            big = np.abs(array) > FP16_MAX
-            if big.any():
+            # two reductions and one conversion: no temporary arrays (|x| and the mask) unless refusing
+            if array.size and (array.max() > FP16_MAX or array.min() < -FP16_MAX):
+                big = np.abs(array) > FP16_MAX
                 raise NetdslError(f"weight `{name}` has {int(big.sum()):,} values beyond float16's range "
                                   f"(|x| > {FP16_MAX:g}, largest {float(np.abs(array).max()):g}); "
                                   "build with precision float32 or bfloat16")
@@ -87,13 +92,16 @@ class Lowering:
         return list(self.arrays.values())
 
     def trt_weights(self, array, name: str, derived_from: tuple[str, ...] = ()):
-        converted = self.convert(array, name)
+        return self.hand_over(self.convert(array, name), name, tuple(array.shape), derived_from)
+
+    def hand_over(self, converted, name: str, shape: tuple, derived_from: tuple[str, ...]):
+        """trt.Weights over ``converted`` (already in the build's dtype), named ``name`` once its layer exists."""
         if self.precision == "bfloat16":
             weights = self.trt.Weights(self.trt.bfloat16, converted.ctypes.data, converted.size)
         else:
             weights = self.trt.Weights(converted)
         self.pending.append((weights, name))
-        self.names[name] = (self.precision, tuple(array.shape), derived_from)
+        self.names[name] = (self.precision, shape, derived_from)
         self.arrays[name] = converted
         return weights
 
@@ -273,6 +281,14 @@ class Lower(Interpreter):
         result = node.op.lower(node, ctx, *args)
         ctx.name_pending()
         tensors = (result,) if len(node.outputs) == 1 else tuple(result)
+        if node.name in ctx.folded_batch_norms:  # the convolution's output is this layer's: its name too
+            rename(tensors[0], node.outputs[0])
+            check_type(node.name, node.outputs[0], tensors[0], ctx.types[node.outputs[0]], ctx)
+            return tensors[0]
+        if len(tensors) == 1 and not ctx.every_tensor and tensors[0] in args:
+            # a pass-through (dropout, a no-op reshape): no layer, the tensor keeps its producer's name
+            check_type(node.name, node.outputs[0], tensors[0], ctx.types[node.outputs[0]], ctx)
+            return tensors[0]
         outputs = []
         for name, tensor in zip(node.outputs, tensors):
             if ctx.network.num_layers == layer_count or tensor in args or tensor in outputs:
@@ -304,11 +320,33 @@ def network_flags(trt) -> int:
     return 1 << int(flag) if flag is not None else 0
 
 
-def lower(checked, bound: dict, builder, precision: str = "float32", quantizer=None, profiles=None):
+def batch_norm_folds(graph, types) -> dict:
+    """Convolution name -> the batch_norm node that is the only consumer of its output (not itself a
+    graph output), in the same float dtype: those fold into the convolution's weights."""
+    consumers: dict = {}
+    for node in graph.nodes:
+        for name in node.inputs:
+            consumers.setdefault(name, []).append(node)
+    outputs = {output.source for output in graph.outputs}
+    folds = {}
+    for node in graph.nodes:
+        if node.kind != "convolution" or len(node.outputs) != 1 or node.outputs[0] in outputs:
+            continue
+        following = consumers.get(node.outputs[0], [])
+        if len(following) == 1 and following[0].kind == "batch_norm" and types[node.outputs[0]].dtype == "float32" \
+                and following[0].inputs[0] == node.outputs[0]:
+            folds[node.name] = following[0]
+    return folds
+
+
+def lower(checked, bound: dict, builder, precision: str = "float32", quantizer=None, profiles=None,
+          every_tensor: bool = False):
     """A strongly typed INetworkDefinition for ``checked`` with ``bound`` weights (from
     :func:`netdsl.weights.bind.bind`), with quantize/dequantize pairs where ``quantizer``
     (:func:`netdsl.quant.quantizer_for`) puts them. ``profiles``: the build's, when they are not the
-    spec's. Returns (network, context); keep the context alive until the engine is built."""
+    spec's. ``every_tensor``: every spec tensor stays a tensor of the network (for layer-wise comparison),
+    so no batch norm is folded into its convolution and pass-throughs get identity layers. Returns
+    (network, context); keep the context alive until the engine is built."""
     trt = backend().trt
     network = builder.create_network(network_flags(trt))
     ctx = Lowering(trt, network, precision)
@@ -319,6 +357,10 @@ def lower(checked, bound: dict, builder, precision: str = "float32", quantizer=N
     ctx.is_rtx = backend().is_rtx
     ctx.bound, ctx.types = bound, checked.types
     graph = checked.graph
+    ctx.every_tensor = every_tensor
+    if not every_tensor and quantizer is None:
+        ctx.folds = batch_norm_folds(graph, checked.types)
+        ctx.folded_batch_norms = {node.name for node in ctx.folds.values()}
     env = {}
     for graph_input in graph.inputs:
         shape = tuple(d if isinstance(d, int) else -1 for d in graph_input.shape)
@@ -331,21 +373,23 @@ def lower(checked, bound: dict, builder, precision: str = "float32", quantizer=N
         env[graph_input.name] = tensor
     with allowed(profiles or graph.profiles or None):  # composites' expansions compare sizes as validate did
         values = Lower(graph, ctx).run(env)
-    used = set()
+    used = set()  # names of the tensors marked as outputs so far
+    inputs = {graph_input.name for graph_input in graph.inputs}
     for output in graph.outputs:
         tensor = values[output.source]
         output_dtype = io_dtype(trt, engine_output_dtype([i.dtype for i in graph.inputs],
                                                          checked.types[output.source].dtype))
-        # an output needs a layer of its own when it is cast, repeated, or a graph input itself
-        if tensor.dtype != output_dtype or output.source in used or output.source in env:
+        # an output needs a layer of its own when it is cast, repeated, or a graph input itself (also
+        # through pass-throughs, which share their input's tensor)
+        if tensor.dtype != output_dtype or tensor.name in used or tensor.name in inputs or output.source in env:
             if tensor.name == output.name:
                 rename(tensor, f"{output.name}/{ctx.precision}")
             layer = network.add_cast(tensor, output_dtype) if tensor.dtype != output_dtype else \
                 network.add_identity(tensor)
             layer.name = f"{output.name}/output"
             tensor = layer.get_output(0)
-        used.add(output.source)
         rename(tensor, output.name)
+        used.add(output.name)
         network.mark_output(tensor)
     return network, ctx
 

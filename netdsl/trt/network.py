@@ -46,10 +46,12 @@ def profiles_of(checked, options: BuildOptions) -> list:
     return profiles
 
 
-def network_for(checked, bound: dict, options: BuildOptions | None = None, builder=None, quantizer="spec"):
+def network_for(checked, bound: dict, options: BuildOptions | None = None, builder=None, quantizer="spec",
+                every_tensor: bool = False):
     """(builder, network, lowering context) for the spec; the context keeps the weight arrays alive.
     ``quantizer``: "spec" (the spec's `quantization:` section with its scales file, if it has one),
-    None (no quantization) or a :class:`netdsl.quant.Quantizer`."""
+    None (no quantization) or a :class:`netdsl.quant.Quantizer`; ``every_tensor``: as for
+    :func:`netdsl.trt.lowering.lower`."""
     from .lowering import lower
 
     trt = backend().trt
@@ -62,5 +64,6 @@ def network_for(checked, bound: dict, options: BuildOptions | None = None, build
 
             quantizer = quantizer_for(checked)
     options = options or BuildOptions()
-    network, ctx = lower(checked, bound, builder, options.precision, quantizer, profiles_of(checked, options))
+    network, ctx = lower(checked, bound, builder, options.precision, quantizer, profiles_of(checked, options),
+                         every_tensor)
     return builder, network, ctx

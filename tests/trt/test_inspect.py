@@ -41,7 +41,7 @@ def test_reduced_precision_weights_are_named(precision):
     info = inspect_spec(str(ROOT / "specs/zoo/resnet18.yaml"), precision=precision)
     assert info.layers[0].name == "input/cast" and info.layers[0].spec_layer is None
     named = [w for layer in info.layers for w in layer.weights]
-    assert "bn1.scale" in named and "fc.weight" in named and "" not in named
+    assert "conv1.bias" in named and "fc.weight" in named and "" not in named  # conv1.bias: bn1 folded in
     assert {t.dtype for layer in info.layers[1:-1] for t in layer.outputs} == {precision}
 
 
@@ -56,7 +56,7 @@ def test_resnet50_inspects_in_under_a_second():
     inspect_spec(str(ROOT / "specs/zoo/resnet18.yaml"))  # TensorRT and netdsl imported, builder made
     start = time.perf_counter()
     info = inspect_spec(str(ROOT / "specs/zoo/resnet50.yaml"))
-    assert time.perf_counter() - start < 1.0 and len(info.layers) > 150
+    assert time.perf_counter() - start < 1.0 and len(info.layers) > 120  # 125 with batch norms folded
 
 
 def test_spec_layer_grouping():

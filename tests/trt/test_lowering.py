@@ -64,6 +64,29 @@ def test_float16_refuses_weights_out_of_range():
         network_for(checked, weights, BuildOptions(precision="float16"))
 
 
+def test_float16_refuses_folded_batch_norm_weights_out_of_range():
+    from netdsl.diagnostics import NetdslError
+
+    spec = """netdsl: 1
+inputs: [{name: x, shape: [1, 2, 4, 4]}]
+layers:
+  - {name: conv, kind: convolution, out_channels: 2, kernel: 1}
+  - {name: bn, kind: batch_norm}
+"""
+    checked, _ = check_text(spec)
+    weights = random_weights(checked)
+    for name, value in (("conv.weight", 1.0), ("conv.bias", 0.0), ("bn.bias", 0.0), ("bn.running_mean", 0.0),
+                        ("bn.running_var", 1.0)):
+        weights[name].array[...] = value
+    weights["bn.weight"].array[...] = 70000.0  # conv.weight * 70000 / sqrt(1 + 1e-5): past 65504
+    with pytest.raises(NetdslError, match="`conv.weight` has 4 values beyond float16's range"):
+        network_for(checked, weights, BuildOptions(precision="float16"))
+    weights["bn.weight"].array[...] = 60000.0  # within: one layer, the convolution, holds the batch norm
+    network, ctx = network_for(checked, weights, BuildOptions(precision="float16"))[1:]
+    assert [network.get_layer(i).type.name for i in range(network.num_layers)] == ["CAST", "CONVOLUTION", "CAST"]
+    assert ctx.names["conv.weight"][2][-1] == "bn.running_var"
+
+
 def test_bfloat16_rounding_matches_torch():
     torch = pytest.importorskip("torch")
     from netdsl.trt.lowering import bfloat16_bits
