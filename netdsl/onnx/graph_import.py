@@ -779,7 +779,98 @@ def erf_gelu(importer, node, operands) -> bool:
     return True
 
 
-PATTERNS = (flatten_then_gemm, matmul_linear, sigmoid_times_input, erf_gelu)
+def strided_index(importer, name: str, depth: int = 0):
+    """The indices ``name`` as (shape, strides, offset) where they are offset + sum over the axes d of
+    i_d * strides[d] (i_d running over shape[d]), built of Range, Mul by a constant, Unsqueeze and Add
+    as the dynamo exporter computes `as_strided`'s indices; else None."""
+    import numpy as np
+
+    value = importer.values.get(name)
+    if isinstance(value, Const) and not symbolic.is_symbolic(value.array) and value.array.dtype.kind in "iu":
+        array = value.array.astype(np.int64)
+        offset = int(array.reshape(-1)[0]) if array.size else 0
+        strides = [int(np.take(array, 1, axis).reshape(-1)[0]) - offset if size > 1 else 0
+                   for axis, size in enumerate(array.shape)]
+        grid = sum((np.arange(size).reshape([-1 if a == axis else 1 for a in range(array.ndim)]) * stride
+                    for axis, (size, stride) in enumerate(zip(array.shape, strides))), np.zeros((), np.int64))
+        return (list(array.shape), strides, offset) if np.array_equal(array, grid + offset) else None
+    node = importer.producers.get(name) if depth < 16 else None
+    if node is None:
+        return None
+    operands = [importer.values.get(i) for i in node.input]
+    consts = [o.array for o in operands if isinstance(o, Const)]
+    if node.op_type == "Range" and len(consts) == 3 and not symbolic.is_symbolic(consts[0]) \
+            and not symbolic.is_symbolic(consts[2]) and np.size(consts[1]) == 1:
+        return [consts[1].reshape(-1)[0]], [int(consts[2])], int(consts[0])
+    if node.op_type == "Mul" and len(node.input) == 2:
+        for index in (0, 1):
+            factor = operands[1 - index]
+            if isinstance(factor, Const) and not symbolic.is_symbolic(factor.array) and factor.array.size == 1 \
+                    and factor.array.dtype.kind in "iu" and factor.array.ndim == 0:
+                found = strided_index(importer, node.input[index], depth + 1)
+                if found is not None:
+                    scale = int(factor.array)
+                    return found[0], [s * scale for s in found[1]], found[2] * scale
+        return None
+    if node.op_type == "Unsqueeze" and importer.opset >= 13 and len(consts) == 1 and len(node.input) == 2 \
+            and not symbolic.is_symbolic(consts[0]):
+        found = strided_index(importer, node.input[0], depth + 1)
+        if found is None:
+            return None
+        shape, strides = list(found[0]), list(found[1])
+        rank = len(shape) + consts[0].size
+        for axis in sorted(int(a) % rank for a in consts[0].reshape(-1)):
+            shape.insert(axis, 1)
+            strides.insert(axis, 0)
+        return shape, strides, found[2]
+    if node.op_type == "Add" and len(node.input) == 2:
+        a, b = (strided_index(importer, i, depth + 1) for i in node.input)
+        if a is None or b is None:
+            return None
+        rank = max(len(a[0]), len(b[0]))
+        a, b = (([1] * (rank - len(x[0])) + x[0], [0] * (rank - len(x[1])) + x[1], x[2]) for x in (a, b))
+        shape, strides = [], []
+        for sa, sb, ta, tb in zip(a[0], b[0], a[1], b[1]):
+            if not (isinstance(sa, int) and sa == 1 or isinstance(sb, int) and sb == 1 or sa == sb):
+                return None
+            shape.append(sb if isinstance(sa, int) and sa == 1 else sa)
+            strides.append(ta + tb)
+        return shape, strides, a[2] + b[2]
+    return None
+
+
+def contiguous_gather(importer, node, operands) -> bool:
+    """The dynamo exporter's `as_strided` of a contiguous tensor (ConvNeXt-T's and Swin-T's pooled features
+    with a dynamic batch): Gather on axis 0 of a flat tensor at the indices sum over d of i_d * strides[d],
+    the strides those of a row-major tensor of that shape (the last 1, each other the product of the sizes
+    after it) and no offset, reading every element once: that tensor reshaped to the shape."""
+    from ..symbolic import disagreement
+
+    if node.op_type != "Gather" or attributes(node).get("axis", 0) != 0 or not isinstance(operands[0], Tensor) \
+            or operands[0].type.rank != 1:
+        return False
+    if not hasattr(importer, "producers"):
+        importer.producers = {output: n for n in importer.graph.node for output in n.output}
+    found = strided_index(importer, node.input[1])
+    if found is None or found[2] != 0:
+        return False
+    shape, strides, _ = found
+    expected = 1
+    for size, stride in zip(reversed(shape), reversed(strides)):
+        if not (isinstance(size, int) and size == 1) and not (isinstance(expected, int) and stride == expected):
+            return False
+        expected = expected * size
+    if disagreement(expected, operands[0].type.shape[0]) is not None:
+        return False
+    try:  # (one size known only at run time at most: the reshape infers it, the element counts being equal)
+        target = symbolic.reshape_target(shape, operands[0].type.shape)
+    except NotExpressible:
+        return False
+    importer.add_layer(node, "reshape", {"shape": target}, [operands[0].name], {}, None)
+    return True
+
+
+PATTERNS = (flatten_then_gemm, matmul_linear, sigmoid_times_input, erf_gelu, contiguous_gather)
 
 
 def import_graph(model, partial: bool = False, sizes=None, named_batch: bool = False) -> ImportedGraph:

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 from netdsl import reference
-from netdsl.onnx.importer import NotImportable
 from onnx_helpers import dynamo_export, randomized, run_onnxruntime, torch_export
 
 torch = pytest.importorskip("torch")
@@ -79,13 +78,10 @@ def test_zoo_model_through_each_exporter(tmp_path, name, exporter):
     assert_import_equals_onnxruntime(randomized(ZOO[name]()), tmp_path, (1, 3, 224, 224), exporter)
 
 
-# with a dynamic batch, the dynamo exporter flattens ConvNeXt-T's and Swin-T's batch into a reshape's -1 together
-# with other sizes (Reshape to [-1, C] of an [N, 1, 1, C] or [N, H, W, C] tensor); netdsl's reshape keeps the batch
-# as its own dimension, so the importer refuses that node, naming it. (Before the multi-axis Unsqueeze import,
-# they stopped earlier, at an Unsqueeze of three axes.)
-UNSQUEEZE = pytest.mark.xfail(strict=True, raises=NotImportable,
-                              reason="a reshape that merges the dynamic batch with other sizes")
-REFUSED = {("convnext_tiny", "dynamo"): UNSQUEEZE, ("swin_t", "dynamo"): UNSQUEEZE}
+# with a dynamic batch, the dynamo exporter writes ConvNeXt-T's and Swin-T's pooling as `as_strided`: a Reshape to
+# [-1] (the batch merged with the other sizes, which the importer says with the named dimension `batch`) and a
+# Gather at the contiguous indices computed from the batch (imported as the reshape back). Nothing is refused now.
+REFUSED = {}
 
 
 @pytest.mark.slow
