@@ -32,22 +32,24 @@ class Sizes:
     steps: dict = field(default_factory=dict)  # name -> multiple_of given
     step: int = 1  # the step tried for the others
     origin: dict = field(default_factory=dict)  # name -> where its range comes from, for the spec's comment
+    default_high: int = DEFAULT_SIZE[2]  # the largest default size (narrowed where tensors would be too large)
+    batch_is_default: bool = False  # `batch` holds netdsl import's default range (narrowed), not --batch
 
     def range_of(self, name: str, batch: bool) -> tuple:
         if name in self.named:
             return self.named[name]
         if batch:
             return self.batch or DEFAULT_BATCH
-        low, opt, high = DEFAULT_SIZE
+        low, opt, high = DEFAULT_SIZE[0], min(DEFAULT_SIZE[1], self.default_high), self.default_high
         step = self.step_of(name)
         low = -(-low // step) * step
-        return low, max(low, round(opt / step) * step), high // step * step
+        return low, max(low, round(opt / step) * step), max(low, high // step * step)
 
     def step_of(self, name: str) -> int:
         return self.steps.get(name, self.step)
 
     def with_step(self, step: int) -> "Sizes":
-        return Sizes(self.batch, self.named, self.steps, step, self.origin)
+        return Sizes(self.batch, self.named, self.steps, step, self.origin, self.default_high, self.batch_is_default)
 
     def fits(self, names) -> bool:
         """Whether the given ranges are multiples of the step being tried."""
@@ -79,7 +81,8 @@ def parse(texts: list[str], batch: tuple | None) -> Sizes:
 def recorded(sizes: Sizes, metadata: dict) -> Sizes:
     """The ranges netdsl's exporter recorded (`netdsl.dim.<name>`: min,opt,max,multiple_of) where none
     is given."""
-    result = Sizes(sizes.batch, dict(sizes.named), dict(sizes.steps), sizes.step, dict(sizes.origin))
+    result = Sizes(sizes.batch, dict(sizes.named), dict(sizes.steps), sizes.step, dict(sizes.origin),
+                   sizes.default_high, sizes.batch_is_default)
     for key, text in metadata.items():
         name = key[len("netdsl.dim."):]
         if not key.startswith("netdsl.dim.") or name in result.named:
@@ -131,7 +134,14 @@ def section(dims: dict, sizes: Sizes, notes: dict) -> list[str]:
         if step > 1:
             entry += f", multiple_of: {step}"
         comment = [f"ONNX's `{notes[name]}`"] if notes.get(name) else []
-        comment.append(sizes.origin.get(name) or ("--batch" if batch and sizes.batch else "netdsl import's default"))
+        narrowed = ", narrowed to keep every tensor within netdsl's bound"
+        if batch and sizes.batch and not sizes.batch_is_default:
+            origin = "--batch"
+        elif batch:
+            origin = "netdsl import's default" + (narrowed if (sizes.batch or DEFAULT_BATCH)[2] < DEFAULT_BATCH[2] else "")
+        else:
+            origin = "netdsl import's default" + (narrowed if sizes.default_high < DEFAULT_SIZE[2] else "")
+        comment.append(sizes.origin.get(name) or origin)
         if step > 1 and name not in sizes.steps:
             comment.append("the smallest step at which every layer's sizes agree")
         lines.append(f"  {name}: {entry}}}  # {'; '.join(comment)}")

@@ -64,10 +64,49 @@ def import_onnx(path: str, output: str, partial: bool = False, batch=None, sizes
     return imported
 
 
+class TooLarge(Exception):
+    """The imported spec is refused only for tensors over netdsl's bound (netdsl.tensors) at the largest
+    sizes its ranges allow."""
+
+    def __init__(self, diagnostics):
+        super().__init__(unwritten(diagnostics))
+
+
 def import_model(model, spec_path: str, weights_file: str, partial: bool = False, batch=None,
                  source: str = "", sizes=None, classes: dict | None = None) -> Imported:
     """The spec text and weights of a ModelProto (nothing written); ``spec_path`` names it in messages;
-    ``classes`` (module path -> class name, from netdsl.from_torch) names its blocks."""
+    ``classes`` (module path -> class name, from netdsl.from_torch) names its blocks.
+
+    Default ranges (sizes up to 1024, a batch up to 32) are narrowed, halving their maxima, sizes first,
+    when a tensor would be over netdsl's bound at the largest sizes (an attention over 1024x1024 positions);
+    ranges given by the user, or recorded in the file, are kept, and the import is refused saying which to
+    make smaller."""
+    import dataclasses
+
+    from .dims import DEFAULT_BATCH, DEFAULT_SIZE, Sizes
+
+    sizes = sizes or Sizes()
+    user_batch = batch is not None or sizes.batch is not None or "batch" in sizes.named \
+        or any(p.key.startswith("netdsl.batch.") for p in model.metadata_props)
+    high_size, high_batch = DEFAULT_SIZE[2], DEFAULT_BATCH[2]
+    while True:
+        tried = dataclasses.replace(sizes, default_high=high_size, batch_is_default=not user_batch)
+        try:
+            return _import_model(model, spec_path, weights_file, partial, batch if user_batch else
+                                 (DEFAULT_BATCH[0], DEFAULT_BATCH[1], high_batch), source, tried, classes)
+        except TooLarge as error:
+            if high_size > DEFAULT_SIZE[0]:
+                high_size //= 2
+            elif not user_batch and high_batch > 1:
+                high_batch //= 2
+            else:
+                raise NotImportable(f"{source or spec_path}: at the largest sizes its ranges allow, a tensor would "
+                                    f"be over netdsl's bound; give smaller ranges (--batch MIN,OPT,MAX, --dim "
+                                    f"NAME=MIN:OPT:MAX):\n{error}") from None
+
+
+def _import_model(model, spec_path: str, weights_file: str, partial: bool, batch, source: str, sizes,
+                  classes: dict | None) -> Imported:
     from . import naming
     from .dims import Sizes, recorded, unknown_names
     from .graph_import import NotExpressibleGraph, import_sized
@@ -126,6 +165,9 @@ def check(text: str, spec_path: str, weights: dict):
     from ..weights.bind import bind
 
     checked, diagnostics = check_text(text, spec_path)
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if checked is None and errors and all(d.code == "too-large" for d in errors):
+        raise TooLarge(diagnostics)
     if checked is None:
         raise InternalError(f"netdsl import made a spec netdsl refuses (a bug in the importer; nothing written):\n"
                             f"{unwritten(diagnostics)}")

@@ -138,3 +138,4 @@ def test_a_resize_by_a_fraction_of_a_named_size_is_refused_by_name(tmp_path):
                        r"by 1.5 \(netdsl resizes a named dimension by whole factors\)"):
         import_onnx(str(tmp_path / "up.onnx"), str(tmp_path / "up.yaml"))
     assert not (tmp_path / "up.yaml").exists()
+

@@ -219,6 +219,9 @@ def test_yolo11_attention_with_dynamic_batch_height_and_width(tmp_path):
     imported = import_onnx(str(path), str(tmp_path / "attention.yaml"))
     assert "reshape_as" in {n.kind for n in imported.checked.graph.nodes}
     assert "  - {name: input, shape: [batch, 64, height, width]}" in imported.text
+    # [batch, 2, H*W, H*W] scores: at netdsl import's default sizes (up to 1024x1024) 2^41 elements, over netdsl's
+    # bound (2^31); the default sizes narrow until every tensor fits (here 64), and the spec says so
+    assert "height: {min: 32, opt: 64, max: 64}  # netdsl import's default, narrowed" in imported.text
     for batch, height, width in ((1, 32, 64), (2, 64, 32)):  # two sizes of each dimension, in the ranges
         x = np.random.default_rng(height).standard_normal((batch, 64, height, width)).astype(np.float32)
         [ours] = reference.run(imported.checked, imported.bound, {"input": x}).values()
