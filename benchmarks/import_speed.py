@@ -47,7 +47,7 @@ def make_files(folder: str, size: int) -> dict:
     try:
         yolo = YOLO("yolov8n.yaml")
         randomized(yolo.model)
-        files["YOLOv8n"] = str(yolo.export(format="onnx", simplify=False, imgsz=size, opset=17, dynamic=False,
+        files["YOLOv8n"] = os.path.join(folder, yolo.export(format="onnx", simplify=False, imgsz=size, opset=17, dynamic=False,
                                            verbose=False))
     finally:
         os.chdir(here)
