@@ -83,6 +83,7 @@ def main():
         os.chdir(ROOT)
         try:
             steps = {"ultralytics forward": theirs, "netdsl calibrate": ours}
+            theirs()  # warm-up of torch (its first pass sets up kernels); netdsl's is a fresh calibrate each run
             times = {name: [] for name in steps}
             for _ in range(args.runs):
                 for name, step in steps.items():
