@@ -11,10 +11,15 @@ a slow moment of the machine hits both; the figures are medians. Two settings:
 Then a median `-X importtime` profile: cumulative milliseconds of the top-level imports of the validate
 command (netdsl.ops is the registry of layer kinds).
 
-Run: python benchmarks/startup.py [--runs N] [--spec PATH]
+With --all: every spec in specs/ and specs/zoo (bytecode cached only), each `netdsl validate SPEC` interleaved
+with `python -c pass` in the same loop; median and minimum of each, ratio of the medians and of the minimums.
+Targets (issue 28): lenet <= 2x, yolov8.yaml <= 3x, every zoo spec <= 3x.
+
+Run: python benchmarks/startup.py [--runs N] [--spec PATH] [--all]
 """
 
 import argparse
+import glob
 import os
 import statistics
 import subprocess
@@ -45,6 +50,32 @@ def interleaved(commands: list[list[str]], env: dict, runs: int) -> list[float]:
     return [statistics.median(t) for t in times]
 
 
+def all_specs(runs: int) -> None:
+    """Every spec of specs/ and specs/zoo next to `python -c pass`, bytecode cached, fresh processes."""
+    specs = sorted(glob.glob("specs/*.yaml", root_dir=ROOT)) + sorted(glob.glob("specs/zoo/*.yaml", root_dir=ROOT))
+    targets = {"specs/lenet.yaml": 2.0}
+    baseline = [sys.executable, "-c", "pass"]
+    commands = [baseline] + [[sys.executable, "-m", "netdsl", "validate", spec] for spec in specs]
+    with tempfile.TemporaryDirectory() as cache:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = cache
+        for command in commands:  # warm-up: fills the bytecode cache
+            run_once(command, env)
+        times = [[] for _ in commands]
+        for _ in range(runs):
+            for index, command in enumerate(commands):
+                times[index].append(run_once(command, env))
+    base_med, base_min = statistics.median(times[0]), min(times[0])
+    print(f"validate every spec, bytecode cached, {runs} interleaved runs each (fresh processes)")
+    print(f"  {'python -c pass':<36} median {base_med * 1000:6.1f} ms  min {base_min * 1000:6.1f} ms")
+    for spec, samples in zip(specs, times[1:]):
+        med, low = statistics.median(samples), min(samples)
+        target = targets.get(spec, 3.0)
+        verdict = "met" if med / base_med <= target else "NOT met"
+        print(f"  {spec:<36} median {med * 1000:6.1f} ms  min {low * 1000:6.1f} ms  "
+              f"x{med / base_med:.2f} (min/min x{low / base_min:.2f}; target <= {target:g}: {verdict})")
+
+
 def import_profile(command: list[str], env: dict, runs: int) -> dict[str, float]:
     """Median cumulative import time (ms) of each watched module, from `-X importtime`."""
     samples: dict[str, list[float]] = {name: [] for name in WATCHED}
@@ -67,7 +98,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--spec", default="specs/lenet.yaml")
+    parser.add_argument("--all", action="store_true", help="every spec in specs/ and specs/zoo, bytecode cached")
     args = parser.parse_args()
+    if args.all:
+        all_specs(args.runs)
+        return
 
     baseline = [sys.executable, "-c", "pass"]
     validate = [sys.executable, "-m", "netdsl", "validate", args.spec]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import itertools
 import math
 from typing import NamedTuple
 
@@ -356,10 +357,28 @@ def allowed(profiles: list[Profile] | None):
         _PROFILES.reset(token)
 
 
+SMALL_GRID = 1 << 12  # at most this many points: walked in Python (no numpy import, no array set-up)
+
+
+def _small_grid(profile: Profile, names: list[str]) -> tuple[list[str], list[tuple]] | None:
+    """The points of ``profile.grid(names)`` in the same order (its names, then each point's values) when
+    they are at most SMALL_GRID, every value of every dim; else None."""
+    def count(name):
+        low, _, high = profile.ranges[name]
+        return (high - low) // profile.steps.get(name, 1) + 1
+
+    ordered = sorted(names, key=count)
+    points = 1
+    for name in ordered:
+        points *= count(name)
+    if points > SMALL_GRID:
+        return None
+    axes = [range(profile.ranges[n][0], profile.ranges[n][2] + 1, profile.steps.get(n, 1)) for n in ordered]
+    return ordered, list(itertools.product(*axes))
+
+
 def _where(sizes, failing) -> str | None:
     """The first allowed point where ``failing(values...)`` holds: 'at height=321 (profile 0: ...)'."""
-    import numpy as np
-
     names = set()
     for size in sizes:
         if isinstance(size, Size):
@@ -367,6 +386,19 @@ def _where(sizes, failing) -> str | None:
     for profile in _PROFILES.get() or ():
         if not names <= set(profile.ranges):
             continue
+        small = _small_grid(profile, sorted(names))
+        if small is not None:  # the same points in the same order as the numpy walk below
+            ordered, points = small
+            for values in points:
+                bindings = dict(zip(ordered, values))
+                found = [evaluate(s, bindings) for s in sizes]
+                if failing(*found):
+                    at = ", ".join(f"{n}={bindings[n]}" for n in sorted(bindings))
+                    shown = ", ".join(f"{s} = {int(v)}" for s, v in zip(sizes, found) if isinstance(s, Size))
+                    return f"at {at} ({profile.describe(names)}): {shown}"
+            continue
+        import numpy as np
+
         grid = profile.grid(sorted(names))
         values = [np.broadcast_to(np.asarray(evaluate(s, grid)), (len(next(iter(grid.values()))),)) if grid
                   else np.asarray([evaluate(s, {})]) for s in sizes]
@@ -402,6 +434,10 @@ def below(size, least: int) -> str | None:
     """Where ``size`` is below ``least`` for some allowed value, else None (for a static size: whether)."""
     if not isinstance(size, Size):
         return f"{size}" if size < least else None
+    names = size.names()
+    if all(_bounds(size, {n: (r[0], r[2]) for n, r in profile.ranges.items()})[0] >= least for profile in _PROFILES.get() or ()
+           if names <= set(profile.ranges)):
+        return None  # interval arithmetic is never narrower than the true range: no allowed value is below
     return _where([size], lambda x: x < least)
 
 

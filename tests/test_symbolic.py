@@ -53,6 +53,23 @@ def test_disagreement_names_a_value_and_its_profile():
     assert disagreement(H - H // 2, (H + 1) // 2) is not None  # without profiles: only equal forms agree
 
 
+@pytest.mark.parametrize("small_grid", [0, 1 << 12])  # 0: every grid through numpy; else small ones in Python
+def test_where_gives_the_first_failing_point_by_either_walk(monkeypatch, small_grid):
+    import netdsl.symbolic as symbolic
+
+    monkeypatch.setattr(symbolic, "SMALL_GRID", small_grid)
+    profiles = [Profile(0, {"height": (32, 64, 96), "width": (3, 5, 9)}, {"height": 32}),
+                Profile(1, {"height": (40, 50, 60), "width": (1, 2, 4)})]
+    with allowed(profiles):
+        # brute force by hand: profile 0 never fails (height >= 32, width >= 3); profile 1, height-major as
+        # the grid orders the dim with fewer values (width: 4) first: width=1, height=40 is the first point
+        assert below(H // 8 + W - 6, 1) == "at height=40, width=1 (profile 1: height 40..60, width 1..4): " \
+                                           "width+height//8-6 = 0"
+        assert below(H // 8 + W - 3, 1) is None  # the interval bound proves it without a walk
+        assert disagreement(H // 32 * 32 + W, H + W) == "at height=40, width=1 (profile 1: height 40..60, " \
+                                                        "width 1..4): width+32*(height//32) = 33, height+width = 41"
+
+
 def test_quotient_divides_whole_terms():
     assert quotient(16 * H * W, 4 * H) == 4 * W
     assert quotient(16 * H * W + 4, 4 * H) is None

@@ -150,9 +150,12 @@ class Builder:
 
     def constant(self, value, dtype: str = "float32") -> Value:
         """A constant of ``dtype`` from a number or nested list (or numpy array)."""
-        import numpy as np
+        from ..tensors import FLOAT_DTYPES, numpy_dtype
 
-        from ..tensors import numpy_dtype
+        if self.mode == "types" and dtype in FLOAT_DTYPES and type(value) in (float, int, bool) and \
+                abs(value) < 1 << 31:  # a scalar: its type without importing numpy (validate's start-up)
+            return Value(None, TensorType((), dtype))
+        import numpy as np
 
         array = np.asarray(value, dtype=numpy_dtype(dtype))
         t = TensorType(tuple(array.shape), dtype)

@@ -1,0 +1,102 @@
+"""Import speed: `netdsl import` (netdsl.onnx.importer.import_onnx: read, ONNX's checker, graph import,
+block detection, spec check, weights written) next to `onnx.load` of the same file, in one process.
+
+Target (issue 28): ResNet-50 <= 2x, YOLOv8n <= 3x. The files are made here, offline, with random weights:
+ResNet-50 (tests/zoo/torch_models.py) through torch's TorchScript exporter with a dynamic batch (as
+tests/onnx_io/onnx_helpers.torch_export writes it), and YOLOv8n through ultralytics' own exporter
+(`YOLO("yolov8n.yaml").export(format="onnx", simplify=False, opset=17)`, as tests/onnx_io/test_import_yolo.py).
+Runs are interleaved (one warm-up each first); medians and minimums. The checker's share is ONNX's
+`checker.check_model(data, full_check=True)` on the file's bytes, as netdsl.onnx.load.check_with_onnx calls it
+for a model without external data, timed on its own.
+
+Run: python benchmarks/import_speed.py [--runs N] [--size 640]
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "onnx_io"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "zoo"))
+os.environ.setdefault("YOLO_OFFLINE", "1")
+
+
+def make_files(folder: str, size: int) -> dict:
+    import torch
+
+    from onnx_helpers import torch_export
+    from torch_models import MODELS, randomized
+
+    torch.manual_seed(0)
+    files = {}
+    resnet = os.path.join(folder, "resnet50.onnx")
+    torch_export(randomized(MODELS["resnet50"]()), resnet, (1, 3, 224, 224), dynamic=True)
+    files["ResNet-50"] = resnet
+    try:
+        from ultralytics import YOLO
+    except ImportError:
+        print("ultralytics is not installed: YOLOv8n left out")
+        return files
+    here = os.getcwd()
+    os.chdir(folder)  # the exporter writes next to the model's yaml name, in the working folder
+    try:
+        yolo = YOLO("yolov8n.yaml")
+        randomized(yolo.model)
+        files["YOLOv8n"] = os.path.join(folder, yolo.export(format="onnx", simplify=False, imgsz=size, opset=17, dynamic=False,
+                                           verbose=False))
+    finally:
+        os.chdir(here)
+    return files
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--size", type=int, default=640, help="YOLOv8n's export size")
+    args = parser.parse_args()
+
+    import onnx
+    from onnx import checker
+
+    from netdsl.onnx.importer import import_onnx
+
+    targets = {"ResNet-50": 2.0, "YOLOv8n": 3.0}
+    with tempfile.TemporaryDirectory() as folder:
+        files = make_files(folder, args.size)
+        print(f"netdsl import / onnx.load, one process, {args.runs} interleaved runs (medians; minimums)")
+        for label, path in files.items():
+            out = os.path.join(folder, f"{label}.yaml")
+            steps = {"onnx.load": lambda: onnx.load(path), "netdsl import": lambda: import_onnx(path, out),
+                     "checker": None}
+            model = onnx.load(path)
+            with open(path, "rb") as stream:
+                data = stream.read()
+            steps["checker"] = lambda: checker.check_model(data, full_check=True)  # as the importer calls it
+            for step in steps.values():
+                step()
+            times = {name: [] for name in steps}
+            for _ in range(args.runs):
+                for name, step in steps.items():
+                    start = time.perf_counter()
+                    step()
+                    times[name].append(time.perf_counter() - start)
+            med = {name: statistics.median(t) for name, t in times.items()}
+            low = {name: min(t) for name, t in times.items()}
+            ratio = med["netdsl import"] / med["onnx.load"]
+            verdict = "met" if ratio <= targets[label] else "NOT met"
+            print(f"  {label} ({os.path.getsize(path) / 1e6:.1f} MB, {len(model.graph.node)} nodes):")
+            for name in steps:
+                print(f"    {name:<14} median {med[name] * 1000:8.1f} ms  min {low[name] * 1000:8.1f} ms")
+            print(f"    ratio x{ratio:.2f} (min/min x{low['netdsl import'] / low['onnx.load']:.2f}; "
+                  f"target <= {targets[label]:g}: {verdict}); the checker is "
+                  f"{100 * med['checker'] / med['netdsl import']:.0f}% of the import")
+
+
+if __name__ == "__main__":
+    main()
