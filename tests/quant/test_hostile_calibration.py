@@ -110,9 +110,11 @@ def test_cache_matching_is_linear_in_the_names():
         assert "too many to match by order" in too_many and "after `r200`" in too_many
         return took
 
-    small, large = seconds(10_000), seconds(80_000)
+    small = min(seconds(10_000) for _ in range(3))  # the least disturbed of three: a loaded machine inflates one
+    large = min(seconds(80_000) for _ in range(2))
     assert large < 30  # 240,001 names: a few seconds at most on a loaded machine
-    assert large / max(small, 1e-3) < 8 * 2  # linear: 8x the names, 8x the time (quadratic would be 64x)
+    # linear: 8x the names, 8x the time; quadratic would be 64x. 3x headroom for cache and allocator effects
+    assert large / max(small, 1e-3) < 8 * 3
 
 
 def test_cache_with_many_unmatched_names_imports_quickly(tmp_path, capsys):

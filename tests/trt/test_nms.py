@@ -84,8 +84,11 @@ def test_lowered_network_equals_reference_and_ultralytics(sizes, extra):
     expected = reference.run(checked, {}, {"head": x})
     _, network, ctx = build.network_for(checked, {})
     got = Evaluator(network, ctx).run({"head": x})
-    for name in OUTPUTS:
-        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    for name in OUTPUTS:  # the same boxes and classes; scores through two float32 sigmoids, within an ulp or two
+        if name == "det.scores":
+            np.testing.assert_allclose(got[name], expected[name], rtol=1e-6, atol=0, err_msg=name)
+        else:
+            np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
     rows = torch.from_numpy(x.reshape(x.shape[0], 7, -1).transpose(0, 2, 1).copy())
     params = {"max_detections": 20, **({"class_aware": False, "iou_threshold": 0.2} if extra else {})}
     theirs = ultralytics_nms(rows[..., :4], torch.sigmoid(rows[..., 4:]), **params)
