@@ -35,6 +35,12 @@ class Context:
         self.batch = batch  # of the dynamic inputs; None when every shape is static
         self.sizes = sizes if sizes is not None else ({BATCH.name: batch} if batch is not None else {})
         self.node = None
+        self.dying: frozenset = frozenset()  # indices of this node's inputs that it may overwrite
+
+    def reusable(self, index: int = 0) -> bool:
+        """Whether the layer may write its result into input ``index``'s buffer: the tensor is not used
+        again, is no caller's input or bound weight, and shares its memory with no other live tensor."""
+        return index in self.dying
 
     def array(self, slot: str) -> np.ndarray:
         array = self.bound[f"{self.node.name}.{slot}"].array
@@ -64,8 +70,42 @@ class Reference(Interpreter):
         super().__init__(graph)
         self.ctx = ctx
 
+    def run(self, initial, keep=None):
+        self.order = {id(node): index for index, node in enumerate(self.graph.nodes)}
+        self.last_use = self.last_uses() if keep is not None else {}
+        self.keep = keep or set()
+        # buffers no layer may overwrite: the caller's inputs and the bound weights
+        self.protected = {id(_root(a)) for a in initial.values() if isinstance(a, np.ndarray)}
+        self.protected.update(id(_root(w.array)) for w in self.ctx.bound.values()
+                              if isinstance(getattr(w, "array", None), np.ndarray))
+        return super().run(initial, keep)
+
+    def donated(self, node, args) -> frozenset:
+        index = self.order.get(id(node))
+        dying = [i for i, name in enumerate(node.inputs)
+                 if self.last_use.get(name) == index and name not in self.keep and node.inputs.count(name) == 1]
+        if not dying:
+            return frozenset()
+        roots = {}
+        for value in self.env.values():
+            for one in value if isinstance(value, tuple) else (value,):
+                if isinstance(one, np.ndarray):
+                    key = id(_root(one))
+                    roots[key] = roots.get(key, 0) + 1
+        free = set()
+        for i in dying:
+            array = args[i]
+            if not isinstance(array, np.ndarray) or not array.flags.writeable or array.dtype != np.float32:
+                continue
+            key = id(_root(array))
+            if (key not in self.protected and roots.get(key) == 1 and array.flags.c_contiguous
+                    and _root(array).flags.owndata):
+                free.add(i)
+        return frozenset(free)
+
     def call(self, node, args):
         self.ctx.node = node
+        self.ctx.dying = self.donated(node, args) if self.ctx.quant is None else frozenset()
         if self.ctx.quant is not None:
             args = self.ctx.quant.inputs(node, args)
         result = node.op.reference(node, self.ctx, *args)
@@ -82,6 +122,13 @@ class Reference(Interpreter):
             raise InternalError(f"layer `{node.name}`: the reference computed shape {list(result.shape)} for "
                                 f"`{name}`, netdsl inferred {show_shape(expected.shape)}")
         return result
+
+
+def _root(array: np.ndarray) -> np.ndarray:
+    """The array that owns ``array``'s memory (following views to their base)."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
 
 
 def declared(checked) -> list:
