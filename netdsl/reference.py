@@ -36,6 +36,7 @@ class Context:
         self.sizes = sizes if sizes is not None else ({BATCH.name: batch} if batch is not None else {})
         self.node = None
         self.dying: frozenset = frozenset()  # indices of this node's inputs that it may overwrite
+        self.substitutes: dict = {}  # "<layer>.<slot>" -> array used instead (batch norm folded in)
 
     def reusable(self, index: int = 0) -> bool:
         """Whether the layer may write its result into input ``index``'s buffer: the tensor is not used
@@ -43,8 +44,14 @@ class Context:
         return index in self.dying
 
     def array(self, slot: str) -> np.ndarray:
-        array = self.bound[f"{self.node.name}.{slot}"].array
+        key = f"{self.node.name}.{slot}"
+        if key in self.substitutes:
+            return self.substitutes[key]
+        array = self.bound[key].array
         return array if self.quant is None else self.quant.weight(self.node, slot, array)
+
+    def substituted(self, slot: str) -> bool:
+        return f"{self.node.name}.{slot}" in self.substitutes
 
     def input_type(self, index: int = 0):
         return self.types[self.node.inputs[index]]
@@ -78,7 +85,39 @@ class Reference(Interpreter):
         self.protected = {id(_root(a)) for a in initial.values() if isinstance(a, np.ndarray)}
         self.protected.update(id(_root(w.array)) for w in self.ctx.bound.values()
                               if isinstance(getattr(w, "array", None), np.ndarray))
+        self.folded = self.fold_batch_norms(keep) if self.ctx.quant is None else set()
         return super().run(initial, keep)
+
+    def fold_batch_norms(self, keep) -> set:
+        """A batch norm whose input is a convolution's output used nowhere else is folded into that
+        convolution's weights (weight * scale per output channel, bias * scale + shift), as
+        ``netdsl.ops.batch_norm.fold`` derives them; the batch norm then passes its input on. The results
+        differ from the two separate steps by float32 rounding. Returns the folded batch norms' names."""
+        from .ops.batch_norm import fold
+
+        producers = {node.outputs[0]: node for node in self.graph.nodes if len(node.outputs) == 1}
+        uses: dict = {}
+        for node in self.graph.nodes:
+            for name in node.inputs:
+                uses[name] = uses.get(name, 0) + 1
+        outputs = {o.source for o in self.graph.outputs} | set(keep or ())
+        folded = set()
+        for node in self.graph.nodes:
+            if node.op.kind != "batch_norm":
+                continue
+            source = node.inputs[0]
+            conv = producers.get(source)
+            if conv is None or conv.op.kind != "convolution" or uses[source] != 1 or source in outputs:
+                continue
+            slot = lambda layer, name: self.ctx.bound[f"{layer.name}.{name}"].array  # noqa: E731
+            scale, shift = fold(slot(node, "weight"), slot(node, "bias"), slot(node, "running_mean"),
+                                slot(node, "running_var"), node.params["eps"])
+            weight = slot(conv, "weight")
+            self.ctx.substitutes[f"{conv.name}.weight"] = weight * scale.reshape((-1,) + (1,) * (weight.ndim - 1))
+            bias = shift if not conv.params["bias"] else slot(conv, "bias") * scale + shift
+            self.ctx.substitutes[f"{conv.name}.bias"] = bias.astype(np.float32)
+            folded.add(node.name)
+        return folded
 
     def donated(self, node, args) -> frozenset:
         index = self.order.get(id(node))
@@ -105,6 +144,8 @@ class Reference(Interpreter):
 
     def call(self, node, args):
         self.ctx.node = node
+        if node.name in self.folded:
+            return args[0]  # folded into the convolution before it
         self.ctx.dying = self.donated(node, args) if self.ctx.quant is None else frozenset()
         if self.ctx.quant is not None:
             args = self.ctx.quant.inputs(node, args)
