@@ -35,12 +35,14 @@ class Context:
         self.batch = batch  # of the dynamic inputs; None when every shape is static
         self.sizes = sizes if sizes is not None else ({BATCH.name: batch} if batch is not None else {})
         self.node = None
-        self.dying: frozenset = frozenset()  # indices of this node's inputs that it may overwrite
+        self.dying = frozenset  # () -> indices of this node's inputs that it may overwrite (asked lazily)
         self.substitutes: dict = {}  # "<layer>.<slot>" -> array used instead (batch norm folded in)
 
     def reusable(self, index: int = 0) -> bool:
         """Whether the layer may write its result into input ``index``'s buffer: the tensor is not used
         again, is no caller's input or bound weight, and shares its memory with no other live tensor."""
+        if not isinstance(self.dying, frozenset):
+            self.dying = self.dying()
         return index in self.dying
 
     def array(self, slot: str) -> np.ndarray:
@@ -146,7 +148,7 @@ class Reference(Interpreter):
         self.ctx.node = node
         if node.name in self.folded:
             return args[0]  # folded into the convolution before it
-        self.ctx.dying = self.donated(node, args) if self.ctx.quant is None else frozenset()
+        self.ctx.dying = (lambda: self.donated(node, args)) if self.ctx.quant is None else frozenset
         if self.ctx.quant is not None:
             args = self.ctx.quant.inputs(node, args)
         result = node.op.reference(node, self.ctx, *args)
