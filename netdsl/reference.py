@@ -87,6 +87,7 @@ class Reference(Interpreter):
         self.protected = {id(_root(a)) for a in initial.values() if isinstance(a, np.ndarray)}
         self.protected.update(id(_root(w.array)) for w in self.ctx.bound.values()
                               if isinstance(getattr(w, "array", None), np.ndarray))
+        self.folds: dict = {}  # convolution name -> the batch norm folded into it
         self.folded = self.fold_batch_norms(keep) if self.ctx.quant is None else set()
         return super().run(initial, keep)
 
@@ -95,8 +96,6 @@ class Reference(Interpreter):
         convolution's weights (weight * scale per output channel, bias * scale + shift), as
         ``netdsl.ops.batch_norm.fold`` derives them; the batch norm then passes its input on. The results
         differ from the two separate steps by float32 rounding. Returns the folded batch norms' names."""
-        from .ops.batch_norm import fold
-
         producers = {node.outputs[0]: node for node in self.graph.nodes if len(node.outputs) == 1}
         uses: dict = {}
         for node in self.graph.nodes:
@@ -111,13 +110,7 @@ class Reference(Interpreter):
             conv = producers.get(source)
             if conv is None or conv.op.kind != "convolution" or uses[source] != 1 or source in outputs:
                 continue
-            slot = lambda layer, name: self.ctx.bound[f"{layer.name}.{name}"].array  # noqa: E731
-            scale, shift = fold(slot(node, "weight"), slot(node, "bias"), slot(node, "running_mean"),
-                                slot(node, "running_var"), node.params["eps"])
-            weight = slot(conv, "weight")
-            self.ctx.substitutes[f"{conv.name}.weight"] = weight * scale.reshape((-1,) + (1,) * (weight.ndim - 1))
-            bias = shift if not conv.params["bias"] else slot(conv, "bias") * scale + shift
-            self.ctx.substitutes[f"{conv.name}.bias"] = bias.astype(np.float32)
+            self.folds[conv.name] = node
             folded.add(node.name)
         return folded
 
@@ -148,6 +141,28 @@ class Reference(Interpreter):
         self.ctx.node = node
         if node.name in self.folded:
             return args[0]  # folded into the convolution before it
+        if node.name in self.folds:  # the folded weights live only while this convolution runs
+            self.substitute(node, self.folds[node.name])
+            try:
+                return self.call_op(node, args)
+            finally:
+                self.ctx.substitutes.clear()
+        return self.call_op(node, args)
+
+    def substitute(self, conv, norm) -> None:
+        from .ops.batch_norm import fold
+
+        def slot(layer, name):
+            return self.ctx.bound[f"{layer.name}.{name}"].array
+
+        scale, shift = fold(slot(norm, "weight"), slot(norm, "bias"), slot(norm, "running_mean"),
+                            slot(norm, "running_var"), norm.params["eps"])
+        weight = slot(conv, "weight")
+        self.ctx.substitutes[f"{conv.name}.weight"] = weight * scale.reshape((-1,) + (1,) * (weight.ndim - 1))
+        bias = shift if not conv.params["bias"] else slot(conv, "bias") * scale + shift
+        self.ctx.substitutes[f"{conv.name}.bias"] = bias.astype(np.float32)
+
+    def call_op(self, node, args):
         self.ctx.dying = (lambda: self.donated(node, args)) if self.ctx.quant is None else frozenset
         if self.ctx.quant is not None:
             args = self.ctx.quant.inputs(node, args)
