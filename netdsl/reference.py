@@ -35,10 +35,25 @@ class Context:
         self.batch = batch  # of the dynamic inputs; None when every shape is static
         self.sizes = sizes if sizes is not None else ({BATCH.name: batch} if batch is not None else {})
         self.node = None
+        self.dying = frozenset  # () -> indices of this node's inputs that it may overwrite (asked lazily)
+        self.substitutes: dict = {}  # "<layer>.<slot>" -> array used instead (batch norm folded in)
+
+    def reusable(self, index: int = 0) -> bool:
+        """Whether the layer may write its result into input ``index``'s buffer: the tensor is not used
+        again, is no caller's input or bound weight, and shares its memory with no other live tensor."""
+        if not isinstance(self.dying, frozenset):
+            self.dying = self.dying()
+        return index in self.dying
 
     def array(self, slot: str) -> np.ndarray:
-        array = self.bound[f"{self.node.name}.{slot}"].array
+        key = f"{self.node.name}.{slot}"
+        if key in self.substitutes:
+            return self.substitutes[key]
+        array = self.bound[key].array
         return array if self.quant is None else self.quant.weight(self.node, slot, array)
+
+    def substituted(self, slot: str) -> bool:
+        return f"{self.node.name}.{slot}" in self.substitutes
 
     def input_type(self, index: int = 0):
         return self.types[self.node.inputs[index]]
@@ -64,8 +79,91 @@ class Reference(Interpreter):
         super().__init__(graph)
         self.ctx = ctx
 
+    def run(self, initial, keep=None):
+        self.order = {id(node): index for index, node in enumerate(self.graph.nodes)}
+        self.last_use = self.last_uses() if keep is not None else {}
+        self.keep = keep or set()
+        # buffers no layer may overwrite: the caller's inputs and the bound weights
+        self.protected = {id(_root(a)) for a in initial.values() if isinstance(a, np.ndarray)}
+        self.protected.update(id(_root(w.array)) for w in self.ctx.bound.values()
+                              if isinstance(getattr(w, "array", None), np.ndarray))
+        self.folds: dict = {}  # convolution name -> the batch norm folded into it
+        self.folded = self.fold_batch_norms(keep) if self.ctx.quant is None else set()
+        return super().run(initial, keep)
+
+    def fold_batch_norms(self, keep) -> set:
+        """A batch norm whose input is a convolution's output used nowhere else is folded into that
+        convolution's weights (weight * scale per output channel, bias * scale + shift), as
+        ``netdsl.ops.batch_norm.fold`` derives them; the batch norm then passes its input on. The results
+        differ from the two separate steps by float32 rounding. Returns the folded batch norms' names."""
+        producers = {node.outputs[0]: node for node in self.graph.nodes if len(node.outputs) == 1}
+        uses: dict = {}
+        for node in self.graph.nodes:
+            for name in node.inputs:
+                uses[name] = uses.get(name, 0) + 1
+        outputs = {o.source for o in self.graph.outputs} | set(keep or ())
+        folded = set()
+        for node in self.graph.nodes:
+            if node.op.kind != "batch_norm":
+                continue
+            source = node.inputs[0]
+            conv = producers.get(source)
+            if conv is None or conv.op.kind != "convolution" or uses[source] != 1 or source in outputs:
+                continue
+            self.folds[conv.name] = node
+            folded.add(node.name)
+        return folded
+
+    def donated(self, node, args) -> frozenset:
+        index = self.order.get(id(node))
+        dying = [i for i, name in enumerate(node.inputs)
+                 if self.last_use.get(name) == index and name not in self.keep and node.inputs.count(name) == 1]
+        if not dying:
+            return frozenset()
+        roots = {}
+        for value in self.env.values():
+            for one in value if isinstance(value, tuple) else (value,):
+                if isinstance(one, np.ndarray):
+                    key = id(_root(one))
+                    roots[key] = roots.get(key, 0) + 1
+        free = set()
+        for i in dying:
+            array = args[i]
+            if not isinstance(array, np.ndarray) or not array.flags.writeable or array.dtype != np.float32:
+                continue
+            key = id(_root(array))
+            if (key not in self.protected and roots.get(key) == 1 and array.flags.c_contiguous
+                    and _root(array).flags.owndata):
+                free.add(i)
+        return frozenset(free)
+
     def call(self, node, args):
         self.ctx.node = node
+        if node.name in self.folded:
+            return args[0]  # folded into the convolution before it
+        if node.name in self.folds:  # the folded weights live only while this convolution runs
+            self.substitute(node, self.folds[node.name])
+            try:
+                return self.call_op(node, args)
+            finally:
+                self.ctx.substitutes.clear()
+        return self.call_op(node, args)
+
+    def substitute(self, conv, norm) -> None:
+        from .ops.batch_norm import fold
+
+        def slot(layer, name):
+            return self.ctx.bound[f"{layer.name}.{name}"].array
+
+        scale, shift = fold(slot(norm, "weight"), slot(norm, "bias"), slot(norm, "running_mean"),
+                            slot(norm, "running_var"), norm.params["eps"])
+        weight = slot(conv, "weight")
+        self.ctx.substitutes[f"{conv.name}.weight"] = weight * scale.reshape((-1,) + (1,) * (weight.ndim - 1))
+        bias = shift if not conv.params["bias"] else slot(conv, "bias") * scale + shift
+        self.ctx.substitutes[f"{conv.name}.bias"] = bias.astype(np.float32)
+
+    def call_op(self, node, args):
+        self.ctx.dying = (lambda: self.donated(node, args)) if self.ctx.quant is None else frozenset
         if self.ctx.quant is not None:
             args = self.ctx.quant.inputs(node, args)
         result = node.op.reference(node, self.ctx, *args)
@@ -82,6 +180,13 @@ class Reference(Interpreter):
             raise InternalError(f"layer `{node.name}`: the reference computed shape {list(result.shape)} for "
                                 f"`{name}`, netdsl inferred {show_shape(expected.shape)}")
         return result
+
+
+def _root(array: np.ndarray) -> np.ndarray:
+    """The array that owns ``array``'s memory (following views to their base)."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
 
 
 def declared(checked) -> list:

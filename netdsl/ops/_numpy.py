@@ -93,19 +93,32 @@ def convolution(x, weight, bias, padding, stride, dilation, groups, out_sizes) -
     return out
 
 
+_DEPTHWISE_BLOCK = 32768  # elements of one sample's output processed together (stays in L2 cache)
+
+
 def _depthwise(x, weight, padding, stride, dilation, out) -> None:
     """out[n, c] = sum over taps of weight[c, tap] * the input shifted by that tap: a few passes over whole
-    tensors rather than one small product per channel."""
+    tensors rather than one small product per channel. The passes go over one sample and a block of
+    channels at a time, so the partial sums stay in cache across the taps; the order of the additions is
+    the same for every block size (the result does not depend on it)."""
     rank = x.ndim - 2
     kernel = weight.shape[2:]
     patches = windows(pad_spatial(x, padding), kernel, stride, dilation, out.shape[2:])  # N C *out *kernel
     taps = weight.reshape(weight.shape[0], -1)
-    term = np.empty_like(out)
-    for index, offset in enumerate(itertools.product(*(range(k) for k in kernel))):
-        tap = taps[:, index].reshape((1, -1) + (1,) * rank)
-        np.multiply(patches[(Ellipsis, *offset)], tap, out=out if index == 0 else term)
-        if index:
-            out += term
+    offsets = list(itertools.product(*(range(k) for k in kernel)))
+    channels, area = out.shape[1], math.prod(out.shape[2:])
+    block = max(1, min(channels, _DEPTHWISE_BLOCK // max(area, 1)))
+    term = np.empty((block, *out.shape[2:]), np.float32)
+    for first in range(0, channels, block):
+        last = min(first + block, channels)
+        weights = [taps[first:last, index].reshape((-1,) + (1,) * rank) for index in range(len(offsets))]
+        part = term[:last - first]
+        for n in range(out.shape[0]):
+            target, window = out[n, first:last], patches[n, first:last]
+            for index, offset in enumerate(offsets):
+                np.multiply(window[(Ellipsis, *offset)], weights[index], out=target if index == 0 else part)
+                if index:
+                    target += part
 
 
 def deconvolution(x, weight, bias, padding, stride, dilation, groups, out_sizes) -> np.ndarray:

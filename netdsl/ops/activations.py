@@ -24,6 +24,12 @@ class Activation(Primitive):
     def compute(self, p, out, x):
         return REFERENCE[self.trt_type](x, *(self.alpha_beta(p) or (0.0, 0.0)))
 
+    def reference(self, node, ctx, x):
+        # relu and clip write into an input that dies here (the same values, no new buffer)
+        if self.trt_type in IN_PLACE and ctx.reusable(0):
+            return IN_PLACE[self.trt_type](x, *(self.alpha_beta(node.params) or (0.0, 0.0)))
+        return super().reference(node, ctx, x)
+
 
 def _reference_functions():
     import numpy as np
@@ -41,6 +47,21 @@ def _reference_functions():
         "GELU_ERF": lambda x, a, b: _gelu_erf(x, erf),
         "GELU_TANH": lambda x, a, b: 0.5 * x * (1 + np.tanh(np.float32(math.sqrt(2 / math.pi)) * (x + 0.044715 * x ** 3))),
     }
+
+
+def _relu_in_place(x, a, b):
+    import numpy as np
+
+    return np.maximum(x, 0, out=x)
+
+
+def _clip_in_place(x, a, b):
+    import numpy as np
+
+    return np.clip(x, a, b, out=x)
+
+
+IN_PLACE = {"RELU": _relu_in_place, "CLIP": _clip_in_place}
 
 
 def _gelu_erf(x, erf):
@@ -150,6 +171,17 @@ class Silu(Composite):
 
     def expand(self, node, g, x):
         return g.mul(x, g.sigmoid(x))
+
+    def reference(self, node, ctx, x):
+        # the expansion's values with one buffer: x * sigmoid(x) written into sigmoid's result
+        import numpy as np
+
+        from ._numpy import sigmoid
+
+        if x.dtype != np.float32:
+            return super().reference(node, ctx, x)
+        result = sigmoid(x)
+        return np.multiply(x, result, out=result)
 
 
 @register

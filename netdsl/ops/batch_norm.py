@@ -94,7 +94,12 @@ class BatchNorm(Op):
         return ctx.label(total).get_output(0)
 
     def reference(self, node, ctx, x):
+        import numpy as np
+
         scale, shift = fold(ctx.array("weight"), ctx.array("bias"), ctx.array("running_mean"),
                             ctx.array("running_var"), node.params["eps"])
         shape = (1, -1) + (1,) * (x.ndim - 2)
-        return x * scale.reshape(shape) + shift.reshape(shape)
+        # x * scale + shift, in x's buffer when x dies here (the same float32 operations either way)
+        result = np.multiply(x, scale.reshape(shape), out=x if ctx.reusable(0) else None)
+        result += shift.reshape(shape)
+        return result

@@ -102,5 +102,6 @@ class Convolution(Op):
 
         p = node.params
         win = self.window(node, ctx.input_type())
-        return convolution(x, ctx.array("weight"), ctx.array("bias") if p["bias"] else None, win.padding,
-                           win.stride, win.dilation, p["groups"], ctx.output_shape()[2:])
+        bias = ctx.array("bias") if p["bias"] or ctx.substituted("bias") else None  # (a batch norm folded in)
+        return convolution(x, ctx.array("weight"), bias, win.padding, win.stride, win.dilation, p["groups"],
+                           ctx.output_shape()[2:])
