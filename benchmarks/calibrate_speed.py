@@ -16,7 +16,7 @@ import os
 import statistics
 import sys
 import tempfile
-import time
+from _timing import interleaved  # noqa: E402 (benchmarks/ is on sys.path when a script runs)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -83,13 +83,8 @@ def main():
         os.chdir(ROOT)
         try:
             steps = {"ultralytics forward": theirs, "netdsl calibrate": ours}
-            theirs()  # warm-up of torch (its first pass sets up kernels); netdsl's is a fresh calibrate each run
-            times = {name: [] for name in steps}
-            for _ in range(args.runs):
-                for name, step in steps.items():
-                    start = time.perf_counter()
-                    step()
-                    times[name].append(time.perf_counter() - start)
+            # warm-up of torch (its first pass sets up kernels); netdsl's is a fresh calibrate each run
+            times = interleaved(steps, args.runs, warm_up=["ultralytics forward"])
         finally:
             os.chdir(here)
     med = {name: statistics.median(t) for name, t in times.items()}

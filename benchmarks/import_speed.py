@@ -17,7 +17,7 @@ import os
 import statistics
 import sys
 import tempfile
-import time
+from _timing import interleaved  # noqa: E402 (benchmarks/ is on sys.path when a script runs)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -78,14 +78,7 @@ def main():
             with open(path, "rb") as stream:
                 data = stream.read()
             steps["checker"] = lambda: checker.check_model(data, full_check=True)  # as the importer calls it
-            for step in steps.values():
-                step()
-            times = {name: [] for name in steps}
-            for _ in range(args.runs):
-                for name, step in steps.items():
-                    start = time.perf_counter()
-                    step()
-                    times[name].append(time.perf_counter() - start)
+            times = interleaved(steps, args.runs)
             med = {name: statistics.median(t) for name, t in times.items()}
             low = {name: min(t) for name, t in times.items()}
             ratio = med["netdsl import"] / med["onnx.load"]
