@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 BINS = 2048
+TIE = 1e-12  # divergences closer than this are equal (float64 rounding of the running sums, below)
 
 
 def candidate(bins: np.ndarray, levels: int) -> np.ndarray:
@@ -59,6 +60,57 @@ def divergences(hist: np.ndarray, levels: int = 128) -> dict[int, float]:
     return result
 
 
+def _xlogx(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    return x * np.log(np.where(x > 0, x, 1.0))
+
+
+def divergence_array(hist: np.ndarray, levels: int = 128) -> np.ndarray:
+    """KL(P_i || Q_i) for i = levels, ..., len(hist) - 1 (at index ``i - levels``): what :func:`divergences`
+    gives, from running sums instead of a loop over candidates (0.3 s a tensor on 2,048 bins; this takes
+    about a millisecond).
+
+    With p = P / sum(P) and q = Q / sum(Q), KL = (sum P log P - sum P log Q) / sum(P) + log(sum(Q) / sum(P)).
+    sum(P) is the histogram's total for every i, sum(Q) the count of the first i bins. sum P log P is a
+    running sum of h log h plus the last bin's (its count with the outliers). Q is one value per level over
+    the level's non-empty bins (empty bins get 0, and have no P there but in the last bin), so sum P log Q is
+    the sum over levels of the P in the level times the log of its spread: for the first ``levels - 1``
+    levels a constant of ``i // levels``, for the last one a running sum. Q is empty where P is not only in
+    the last bin (no counts of its own, outliers piled on it): those candidates are infinite. The terms are
+    the loop's, summed in another order: the values agree to float64 rounding, checked against the loop in
+    tests/quant/test_histogram.py."""
+    hist = np.asarray(hist, np.float64)
+    count = len(hist)
+    if count <= levels:
+        return np.full(0, np.inf)
+    prefix = np.concatenate([[0.0], np.cumsum(hist)])  # prefix[i] = hist[:i].sum()
+    suffix = np.concatenate([np.cumsum(hist[::-1])[::-1], [0.0]])  # suffix[i] = hist[i:].sum()
+    plogp = np.concatenate([[0.0], np.cumsum(_xlogx(hist))])
+    nonempty = np.concatenate([[0], np.cumsum(hist > 0)])
+    i = np.arange(levels, count)
+    size = i // levels
+    start = (levels - 1) * size  # where the last level begins
+    # the first levels - 1 levels, for each `size`
+    heads = np.zeros(count // levels + 1)
+    for s in range(1, count // levels + 1):
+        edges = np.arange(levels) * s
+        totals = prefix[edges[1:]] - prefix[edges[:-1]]
+        filled = (nonempty[edges[1:]] - nonempty[edges[:-1]]).astype(np.float64)
+        heads[s] = np.sum(np.where(filled > 0, totals * np.log(np.where(filled > 0, totals / np.maximum(filled, 1), 1.0)), 0.0))
+    tail_total = prefix[i] - prefix[start]
+    tail_filled = (nonempty[i] - nonempty[start]).astype(np.float64)
+    last = suffix[i - 1]  # P's last bin: its own count and every count beyond
+    tail_p = tail_total - hist[i - 1] + last  # the P in the last level
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = np.where(tail_filled > 0, tail_total / np.maximum(tail_filled, 1), 1.0)
+        p_log_q = heads[size] + np.where(tail_filled > 0, tail_p * np.log(spread), 0.0)
+        p_log_p = plogp[i - 1] + _xlogx(last)
+        total = prefix[i - 1] + last
+        result = (p_log_p - p_log_q) / total + np.log(prefix[i] / total)
+    infinite = (last > 0) & (hist[i - 1] == 0)
+    return np.where(infinite | ~np.isfinite(result), np.inf, result)
+
+
 def entropy_amax(hist: np.ndarray, width: float, levels: int = 128, flatten_zero_bin: bool = True) -> float:
     """The documented algorithm on ``hist``; with ``flatten_zero_bin``, the first bin's count is first
     replaced by the second's, as NVIDIA's pytorch-quantization toolkit does before the same search
@@ -68,12 +120,14 @@ def entropy_amax(hist: np.ndarray, width: float, levels: int = 128, flatten_zero
     if flatten_zero_bin and len(hist) > 1:
         hist = np.array(hist, np.float64)
         hist[0] = hist[1]
-    values = divergences(hist, levels)
-    if not any(np.isfinite(v) for v in values.values()):
+    values = divergence_array(hist, levels)
+    if not np.any(np.isfinite(values)):
         # fewer bins than levels, or no candidate that keeps the range's top: every count in the last
         # bins (a constant tensor, or zeros and one other value): nothing to clip
         return len(hist) * width
-    best = min(values, key=lambda i: (values[i], i))  # the first minimum
+    # the first minimum; running sums carry rounding of about 1e-14 where the loop's sums are exact zeros or
+    # ties (a histogram that 128 levels hold exactly has KL 0 for a run of i), so values within TIE count as equal
+    best = levels + int(np.argmax(values <= np.min(values) + TIE))
     return (best + 0.5) * width
 
 

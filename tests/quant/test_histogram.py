@@ -12,7 +12,8 @@ import math
 import numpy as np
 import pytest
 
-from netdsl.quant.histogram import candidate, divergences, entropy_amax, kl_divergence, mse_amax, percentile_amax
+from netdsl.quant.histogram import (TIE, candidate, divergence_array, divergences, entropy_amax, kl_divergence, mse_amax,
+                                   percentile_amax)
 
 SLIDES = [1, 0, 2, 3, 5, 3, 1, 7]
 
@@ -114,3 +115,43 @@ def test_mse_clips_a_lone_outlier_but_not_the_data():
     hist[:64] = 1e6
     hist[2047] = 1
     assert 63 <= mse_amax(hist, 1.0, "int8") <= 66
+
+
+def _histograms():
+    """Histograms of the shapes calibration meets: normal, after a ReLU (zero spike flattened or not),
+    heavy-tailed, uniform, a few hundred values (mostly empty bins), and a gap before the data."""
+    rng = np.random.default_rng(7)
+    samples = [rng.standard_normal(100_000), np.maximum(rng.standard_normal(100_000), 0),
+               rng.standard_cauchy(20_000), rng.uniform(0, 1, 5_000), rng.exponential(1, 300),
+               np.concatenate([np.zeros(5_000), 3 + rng.gamma(2, 1, 50_000)])]
+    for values in samples:
+        hist = np.histogram(np.abs(values), bins=2048)[0].astype(np.float64)
+        yield hist
+        flattened = hist.copy()
+        flattened[0] = flattened[1]
+        yield flattened
+
+
+@pytest.mark.parametrize("index", range(12))
+def test_running_sums_equal_the_pseudocode_loop(index):
+    # divergence_array (running sums) against divergences (the documented loop, checked by hand above)
+    hist = list(_histograms())[index]
+    loop = divergences(hist)
+    expected = np.array([loop[i] for i in range(128, 2048)])
+    got = divergence_array(hist)
+    finite = np.isfinite(expected)
+    assert np.array_equal(np.isfinite(got), finite)
+    assert finite.any()
+    assert np.max(np.abs(got[finite] - expected[finite])) < TIE
+    best = 128 + min(range(len(expected)), key=lambda k: (expected[k], k))
+    assert entropy_amax(hist, 1.0, flatten_zero_bin=False) == best + 0.5
+
+
+def test_running_sums_keep_small_histograms_and_infinities():
+    assert divergence_array(SLIDES, levels=2).tolist() == pytest.approx(
+        [divergences(SLIDES, levels=2)[i] for i in range(2, len(SLIDES))], abs=TIE)
+    hist = np.zeros(2048)
+    hist[:100] = 5
+    hist[2000] = 1  # an empty bin under the outlier pile for every i past 100: infinite there
+    got = divergence_array(hist)
+    assert np.isinf(got[1999 - 128]) and np.isfinite(got[2001 - 128])
