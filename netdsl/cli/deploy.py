@@ -1,0 +1,213 @@
+"""`netdsl deploy triton|deepstream`: engines into a Triton model repository, or a DeepStream config."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .args import EXIT_OK, HelpFormatter, positive_count
+
+BATCH_RULE = ("max_batch_size: N (the batch left out of dims) when every input and output starts with the same "
+              "dynamic batch dim whose range starts at 1 in every profile, N being the smallest of the profiles' "
+              "largest batches (Triton then batches requests itself); else 0, with the batch in dims (Triton passes "
+              "tensors as they are)")
+
+
+class BuildOptions:
+    """Receives `netdsl build`'s arguments (netdsl.cli.build.add_build) and keeps its build options for
+    `deploy`, so the two take the same flags: all but SPEC, -o/--saveEngine and --format."""
+
+    SKIPPED = {"spec", "-o", "--output", "--saveEngine", "--save-engine", "--format"}
+
+    def __init__(self, target):
+        self.target = target
+
+    def add_argument(self, *flags, **options):
+        if self.SKIPPED.isdisjoint(flags):
+            return self.target.add_argument(*flags, **options)
+        return None
+
+    def add_argument_group(self, *args, **options):
+        return BuildOptions(self.target.add_argument_group(*args, **options))
+
+    def set_defaults(self, **values):
+        pass
+
+
+def add_build_options(parser) -> None:
+    from .build import add_build
+
+    add_build(lambda *args, **options: BuildOptions(parser))
+
+
+def add_deploy(add) -> None:
+    deploy = add("deploy", None, "write a Triton model repository or a DeepStream config",
+                 "Put engines where they are served: `deploy triton` writes Triton Inference Server model "
+                 "repositories, `deploy deepstream` Gst-nvinfer configs. See docs/deploying.md.")
+    commands = deploy.add_subparsers(dest="deploy_command", metavar="COMMAND", required=True)
+    triton = commands.add_parser(
+        "triton", formatter_class=HelpFormatter, help="build (or take) engines into a Triton model repository",
+        description="Build each SPEC as `netdsl build` does (same options), or take --engine PLAN with its manifest, "
+        "and write DIR/<name>/<version>/model.plan, its manifest beside it (model.plan.json: `netdsl refit --check` "
+        "works on the repository) and DIR/<name>/config.pbtxt: platform tensorrt_plan, inputs and outputs with "
+        f"TYPE_ dtypes and dims (-1 where dynamic), {BATCH_RULE}; dynamic_batching with the profiles' opt batches "
+        "and N as preferred sizes; instance_group (one per optimization profile, with its `profile`, where the "
+        "engine has several); version_policy; labels.txt with label_filename on the class output where class "
+        "names are known. A model already in DIR gets the next version; an existing version is never replaced. "
+        "The model is staged in a hidden folder in DIR and renamed into place: on failure DIR is unchanged.",
+        usage="netdsl deploy triton SPEC... --repo DIR [--engine PLAN] [--name NAME] [--version N] [build options]")
+    triton.set_defaults(handler=cmd_triton)
+    triton.add_argument("specs", nargs="*", metavar="SPEC", help="specs to build and deploy (none with --engine)")
+    triton.add_argument("--repo", required=True, metavar="DIR", help="the model repository (made if missing)")
+    triton.add_argument("--engine", metavar="PLAN", help="deploy this plan (with PLAN.json, its manifest) instead of "
+                        "building")
+    triton.add_argument("--name", metavar="NAME", help="the model's name (default: the spec's name); one model only")
+    triton.add_argument("--version", type=positive_count, metavar="N", help="the version to write (default: the next "
+                        "after those in DIR/<name>; an existing one is refused)")
+    triton.add_argument("--instances", type=positive_count, default=1, metavar="N",
+                        help="instances per GPU (per profile where the engine has several; default 1)")
+    triton.add_argument("--gpus", type=gpu_list, metavar="0,1", help="GPUs the instances run on (default: all)")
+    triton.add_argument("--max-queue-delay-us", type=count, default=0, metavar="US",
+                        help="dynamic batching: how long a request may wait for others (default 0)")
+    triton.add_argument("--max-batch-size", type=count, metavar="N", help="override the rule above: a smaller N, or "
+                        "0 to turn Triton's batching off")
+    triton.add_argument("--version-policy", default="latest:1", metavar="POLICY",
+                        help="latest[:N], all or specific:V,V (default latest:1)")
+    triton.add_argument("--labels", metavar="FILE", help="class names, one per line (default: COCO's for a spec with "
+                        "80 classes, else none)")
+    add_build_options(triton)
+
+    stream = commands.add_parser(
+        "deepstream", formatter_class=HelpFormatter, help="a Gst-nvinfer config for a detector with NMS in the engine",
+        description="Write config_infer_primary_<name>.txt (Gst-nvinfer's [property] keys: model-engine-file, "
+        "network-mode, batch-size, num-detected-classes, network-type, cluster-mode=4 as NMS ran in the engine, "
+        "maintain-aspect-ratio=1 and symmetric-padding=1 as ultralytics letterboxes, net-scale-factor=1/255, "
+        "model-color-format=0 (RGB), output-blob-names, infer-dims, the EfficientNMS parser) and labels.txt, for a "
+        "detector spec built with --set nms=true. From --engine's manifest, or from the spec before the engine "
+        "exists (model-engine-file then names the plan `netdsl build` will write). Nothing is built.",
+        usage="netdsl deploy deepstream SPEC [--engine PLAN] [-o DIR] [--set nms=true] [options]")
+    stream.set_defaults(handler=cmd_deepstream)
+    from .args import add_set
+
+    add_set(stream)
+    stream.add_argument("spec", nargs="?", metavar="SPEC", help="the detector spec (not needed with --engine)")
+    stream.add_argument("--engine", metavar="PLAN", help="the engine (its manifest, PLAN.json, is read)")
+    stream.add_argument("-o", "--output", default=".", metavar="DIR", help="folder for the config and labels.txt "
+                        "(default: here)")
+    stream.add_argument("--precision", help="without --engine: the precision the engine will be built in")
+    stream.add_argument("--batch-size", type=positive_count, metavar="N", help="nvinfer's batch (default: the "
+                        "engine's opt batch)")
+    stream.add_argument("--labels", metavar="FILE", help="class names, one per line (default: COCO's for 80 classes)")
+    stream.add_argument("--parser-library", metavar="SO", help="the library with NvDsInferParseCustomEfficientNMSTLT "
+                        "(default: DeepStream's lib folder)")
+
+
+def gpu_list(text: str) -> tuple[int, ...]:
+    parts = text.split(",")
+    if not all(p.isdigit() and p.isascii() for p in parts):
+        raise argparse.ArgumentTypeError(f"expected GPU numbers such as 0,1, not `{text}`")
+    return tuple(int(p) for p in parts)
+
+
+def count(text: str) -> int:
+    if not (text.isdigit() and text.isascii() and len(text) <= 12):
+        raise argparse.ArgumentTypeError(f"expected a whole number, not `{text}`")
+    return int(text)
+
+
+def cmd_triton(args) -> int:
+    from ..deploy import triton
+    from ..diagnostics import UsageError
+
+    if bool(args.engine) == bool(args.specs):
+        raise UsageError("give SPEC... to build, or --engine PLAN to deploy a built engine (not both)")
+    if args.name and len(args.specs) > 1:
+        raise UsageError("--name names one model; with several specs each takes its spec's name")
+    if getattr(args, "weights", None) and len(args.specs) > 1:
+        raise UsageError("--weights is one spec's; deploy specs with their own weights one at a time")
+    options = triton.TritonOptions(args.instances, args.gpus or (), args.max_queue_delay_us, args.max_batch_size,
+                                   triton.version_policy(args.version_policy))
+    jobs = [(args.name or engine_name(args.engine), triton.copy_plan(args.engine))] if args.engine else \
+        [(args.name or spec_name(args, spec), plan_writer(args, spec)) for spec in args.specs]
+    for name, write_plan in jobs:
+        done = triton.deploy(args.repo, name, write_plan, options, args.labels, args.version)
+        print(f"wrote {os.path.join(done.folder, str(done.version), triton.PLAN)} (version {done.version}), "
+              f"{os.path.join(done.folder, triton.CONFIG)}" + (f" and {os.path.join(done.folder, triton.LABELS)}"
+                                                                 if done.labels else ""))
+        print(f"  max_batch_size {done.batching.max_batch_size}: {done.batching.reason}")
+    return EXIT_OK
+
+
+def engine_name(plan: str) -> str:
+    from ..runtime import read_manifest
+
+    manifest, _ = read_manifest(plan)
+    return manifest["spec"]["name"]
+
+
+def spec_name(args, spec: str) -> str:
+    from ..spec import load
+
+    return load(spec, params=args.params).graph.name
+
+
+def plan_writer(args, spec: str):
+    """``write_plan`` for triton.deploy: the spec built as `netdsl build` builds it, with the same options."""
+
+    def write(path: str) -> None:
+        from .build import build_overrides, network_for_build
+
+        build_args = argparse.Namespace(**{**vars(args), "spec": spec, "format": "text", "output": path})
+        network, _ = network_for_build(build_args)
+        notes: list[str] = []
+        engine = network.build(scales=build_args.scales, **build_overrides(build_args, network.checked, notes))
+        engine.save(path)
+        for note in notes + engine.plan.notes:
+            print(f"note: {note}", file=sys.stderr)
+
+    return write
+
+
+def cmd_deepstream(args) -> int:
+    from .. import deploy
+    from ..deploy import deepstream
+    from ..diagnostics import UsageError
+    from ..files import write_together
+
+    if bool(args.engine) == bool(args.spec):
+        raise UsageError("give the detector SPEC (its engine not built yet) or --engine PLAN (not both)")
+    if args.engine:
+        from ..runtime import read_manifest
+
+        manifest, _ = read_manifest(args.engine)
+        engine_file = os.path.abspath(args.engine)
+        source = args.engine
+    else:
+        from ..build import default_output, options_for
+        from ..spec import load
+
+        checked = load(args.spec, params=args.params)
+        options = options_for(checked, precision=args.precision)
+        engine_file = os.path.abspath(os.path.join(args.output, default_output(args.spec)))
+        manifest = deploy.planned_manifest(checked, options, engine_file)
+        source = args.spec
+    name = deploy.check_model_name(manifest["spec"]["name"], "the spec's name")
+    names = deploy.class_names(manifest, args.labels)
+    groups = deepstream.nvinfer_config(manifest, engine_file, deploy.LABELS_FILE if names else None, args.batch_size,
+                                       args.parser_library or deepstream.PARSER_LIBRARY)
+    config = os.path.join(args.output, f"config_infer_primary_{name}.txt")
+    files = {config: deepstream.config_text(groups, source).encode()}
+    if names:
+        files[os.path.join(args.output, deploy.LABELS_FILE)] = deploy.labels_text(names)
+    if not os.path.isdir(args.output):
+        raise UsageError(f"-o {args.output}: no such folder")
+    write_together(files)
+    print("wrote " + " and ".join(files))
+    if not args.engine:
+        print(f"  model-engine-file={engine_file}: build it there on the target (full TensorRT), e.g. netdsl build "
+              f"{args.spec} -o {engine_file}" + "".join(f" --set {s}" for s in args.set or ()))
+    return EXIT_OK
+
+
+COMMANDS = {"deploy": add_deploy}
