@@ -23,7 +23,7 @@ NMS_OUTPUTS = ("num_dets", "boxes", "scores", "classes")
 # 100 other: the output tensors go to the application as metadata, output-tensor-meta=1)
 NETWORK_TYPES = {"detect": 0, "classify": 1, "segment": 3, "pose": 100, "obb": 100}
 NETWORK_MODES = {"float32": 0, "int8": 1, "float16": 2}  # Gst-nvinfer's network-mode
-SCALE = 0.0039215697906911373  # 1/255 as float32, as DeepStream's YOLO samples write it
+SCALE_TEXT = "0.0039215697906911373"  # 1/255 as DeepStream's sample configs write it (1.2e-9 above it)
 
 
 def task_of(manifest: dict) -> str:
@@ -59,7 +59,7 @@ def nvinfer_config(manifest: dict, engine_file: str, labels_file: str | None, ba
     if not isinstance(classes, int):
         raise DeployError(f"{name}: the spec has no `classes` parameter, which num-detected-classes needs")
     properties = {
-        "gpu-id": gpu_id, "net-scale-factor": SCALE, "model-color-format": 0, "model-engine-file": engine_file,
+        "gpu-id": gpu_id, "net-scale-factor": SCALE_TEXT, "model-color-format": 0, "model-engine-file": engine_file,
         **({"labelfile-path": labels_file} if labels_file else {}),
         "batch-size": batch_size or batch[1], "network-mode": NETWORK_MODES[precision],
         "num-detected-classes": classes, "interval": 0, "gie-unique-id": 1, "process-mode": 1,

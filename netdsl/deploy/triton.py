@@ -194,9 +194,9 @@ def next_version(folder: str, asked: int | None) -> int:
     return asked
 
 
-def check_same_interface(folder: str, manifest: dict) -> None:
-    """The versions of one model share its config.pbtxt: a new version must have the same inputs and
-    outputs as the newest one deployed (as its manifest records them)."""
+def check_same_interface(folder: str, manifest: dict, name: str, options: TritonOptions) -> None:
+    """The versions of one model share its config.pbtxt: the config a new version needs (inputs, outputs,
+    max_batch_size, profiles) must be the one the newest deployed version needs, as its manifest says."""
     existing = versions_of(folder)
     if not existing:
         return
@@ -204,19 +204,19 @@ def check_same_interface(folder: str, manifest: dict) -> None:
     try:
         with open(path, encoding="utf-8") as stream:
             old = json.load(stream)
-    except (OSError, ValueError):
+        before = model_config(old, name, options)
+    except (OSError, ValueError, KeyError, TypeError, DeployError):
         return  # not deployed by netdsl: nothing to compare with
-    for which in ("inputs", "outputs"):
-        before = [(e.get("name"), e.get("dtype"), e.get("shape")) for e in old.get(which, [])]
-        after = [(e["name"], e["dtype"], e["shape"]) for e in manifest[which]]
-        if before != after:
-            raise DeployError(f"{path}: version {existing[-1]}'s {which} {describe(before)} differ from this "
-                              f"engine's {describe(after)}; a model's versions share one config.pbtxt, so deploy "
-                              "this one under another --name")
+    after = model_config(manifest, name, options)
+    for key in ("input", "output", "max_batch_size", "instance_group"):
+        if before[key] != after[key]:
+            raise DeployError(f"{path}: version {existing[-1]} needs another config.pbtxt `{key}` than this engine "
+                              f"({shown(before[key])} here, {shown(after[key])} for the new one); a model's versions "
+                              "share one config.pbtxt, so deploy this one under another --name")
 
 
-def describe(entries) -> str:
-    return ", ".join(f"{name} {dtype} {shape}" for name, dtype, shape in entries) or "(none)"
+def shown(value) -> str:
+    return " ".join(text({"x": value}).split())[2:] if not isinstance(value, int) else str(value)
 
 
 def deploy(repo: str, name: str, write_plan: Callable[[str], None], options: TritonOptions,
@@ -246,7 +246,7 @@ def deploy(repo: str, name: str, write_plan: Callable[[str], None], options: Tri
         write_plan(os.path.join(staging, str(chosen), PLAN))
         with open(os.path.join(staging, str(chosen), MANIFEST), encoding="utf-8") as stream:
             manifest = json.load(stream)
-        check_same_interface(folder, manifest)
+        check_same_interface(folder, manifest, name, options)
         names = class_names(manifest, labels_path)
         if names is not None and labels_path is None and label_output(manifest) is None:
             names = None
