@@ -94,7 +94,7 @@ def add_deploy(add) -> None:
     stream.add_argument("spec", nargs="?", metavar="SPEC", help="the detector spec (not needed with --engine)")
     stream.add_argument("--engine", metavar="PLAN", help="the engine (its manifest, PLAN.json, is read)")
     stream.add_argument("-o", "--output", default=".", metavar="DIR", help="folder for the config and labels.txt "
-                        "(default: here)")
+                        "(made if missing; default: here)")
     stream.add_argument("--precision", help="without --engine: the precision the engine will be built in")
     stream.add_argument("--batch-size", type=positive_count, metavar="N", help="nvinfer's batch (default: the "
                         "engine's opt batch)")
@@ -200,8 +200,10 @@ def cmd_deepstream(args) -> int:
     files = {config: deepstream.config_text(groups, source).encode()}
     if names:
         files[os.path.join(args.output, deploy.LABELS_FILE)] = deploy.labels_text(names)
-    if not os.path.isdir(args.output):
-        raise UsageError(f"-o {args.output}: no such folder")
+    try:
+        os.makedirs(args.output, exist_ok=True)  # after every check: nothing is made when one fails
+    except OSError as error:
+        raise UsageError(f"-o {args.output}: cannot make the folder ({error.strerror or error})") from None
     write_together(files)
     print("wrote " + " and ".join(files))
     if not args.engine:
