@@ -242,6 +242,7 @@ def deploy(repo: str, name: str, write_plan: Callable[[str], None], options: Tri
     except OSError as error:
         raise UsageError(f"--repo {repo}: cannot write there ({error.strerror or error})") from None
     try:
+        os.chmod(staging, 0o777 & ~umask())  # mkdtemp's 0700 would hide the model from a server of another user
         os.mkdir(os.path.join(staging, str(chosen)))
         write_plan(os.path.join(staging, str(chosen), PLAN))
         with open(os.path.join(staging, str(chosen), MANIFEST), encoding="utf-8") as stream:
@@ -261,6 +262,12 @@ def deploy(repo: str, name: str, write_plan: Callable[[str], None], options: Tri
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return Deployed(name, chosen, folder, config, batching(manifest, options.max_batch_size), names is not None)
+
+
+def umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_file(path: str, data: bytes) -> None:
