@@ -76,6 +76,9 @@ def add_deploy(add) -> None:
                         help="latest[:N], all or specific:V,V (default latest:1)")
     triton.add_argument("--labels", metavar="FILE", help="class names, one per line (default: COCO's for a spec with "
                         "80 classes, else none)")
+    triton.add_argument("--ensemble", action="store_true", help="for a spec with a `frames` parameter: the network "
+                        "(frames=false), its frame conversion as <name>_preprocess (uint8 NHWC frames in) and "
+                        "<name>_ensemble joining them, so clients send raw frames")
     add_build_options(triton)
 
     stream = commands.add_parser(
@@ -128,15 +131,78 @@ def cmd_triton(args) -> int:
         raise UsageError("--weights is one spec's; deploy specs with their own weights one at a time")
     options = triton.TritonOptions(args.instances, args.gpus or (), args.max_queue_delay_us, args.max_batch_size,
                                    triton.version_policy(args.version_policy))
-    jobs = [(args.name or engine_name(args.engine), triton.copy_plan(args.engine))] if args.engine else \
-        [(args.name or spec_name(args, spec), plan_writer(args, spec)) for spec in args.specs]
-    for name, write_plan in jobs:
-        done = triton.deploy(args.repo, name, write_plan, options, args.labels, args.version)
-        print(f"wrote {os.path.join(done.folder, str(done.version), triton.PLAN)} (version {done.version}), "
-              f"{os.path.join(done.folder, triton.CONFIG)}" + (f" and {os.path.join(done.folder, triton.LABELS)}"
-                                                                 if done.labels else ""))
-        print(f"  max_batch_size {done.batching.max_batch_size}: {done.batching.reason}")
+    if args.ensemble:
+        staged = stage_ensemble(args, options)
+    else:
+        jobs = [(args.name or engine_name(args.engine), triton.copy_plan(args.engine))] if args.engine else \
+            [(args.name or spec_name(args, spec), plan_writer(args, spec)) for spec in args.specs]
+        refuse_twice([name for name, _ in jobs])
+        staged = []
+        try:
+            for name, write_plan in jobs:
+                staged.append(triton.stage(args.repo, name, write_plan, options, args.labels, args.version))
+        except BaseException:
+            for done in staged:
+                triton.discard(done)
+            raise
+    try:
+        for done in staged:  # every model staged: now placed, one rename each
+            triton.commit(done)
+    finally:
+        for done in staged:
+            triton.discard(done)
+    for done in staged:
+        wrote = (f"{os.path.join(done.folder, str(done.version), triton.PLAN)} (version {done.version}), "
+                 if done.manifest else f"{os.path.join(done.folder, str(done.version))}/ (version {done.version}), ")
+        print(f"wrote {wrote}{os.path.join(done.folder, triton.CONFIG)}"
+              + (f" and {os.path.join(done.folder, triton.LABELS)}" if done.labels else ""))
+        if done.manifest:
+            print(f"  max_batch_size {done.batching.max_batch_size}: {done.batching.reason}")
     return EXIT_OK
+
+
+def refuse_twice(names: list[str]) -> None:
+    from ..diagnostics import UsageError
+
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise UsageError(f"model name {', '.join(twice)} given twice (two specs of one name): deploy them one at a "
+                         "time with --name")
+
+
+def stage_ensemble(args, options) -> list:
+    """--ensemble: the spec built with frames=false, its frame conversion as <name>_preprocess, and the
+    ensemble <name>_ensemble joining them; all three staged."""
+    from ..deploy import ensemble, triton
+    from ..diagnostics import UsageError
+    from ..spec import load
+
+    if args.engine or len(args.specs) != 1:
+        raise UsageError("--ensemble takes one SPEC (built here twice: the network, and its frame conversion)")
+    [spec] = args.specs
+    frames = load(spec, params={**args.params, "frames": True}) if "frames" in declared_params(spec, args) else None
+    if frames is None:
+        raise UsageError(f"--ensemble: {spec} has no `frames` parameter (a spec that takes uint8 frames with "
+                         "--set frames=true, as the zoo's YOLO specs do)")
+    name = args.name or frames.graph.name
+    args.params = {**args.params, "frames": False}
+    staged = []
+    try:
+        staged.append(triton.stage(args.repo, f"{name}_preprocess", ensemble.preprocess_writer(
+            frames, f"{name}_preprocess"), options, None, args.version))
+        staged.append(triton.stage(args.repo, name, plan_writer(args, spec), options, args.labels, args.version))
+        staged.append(ensemble.stage_ensemble(args.repo, f"{name}_ensemble", staged[0], staged[1], args.version))
+    except BaseException:
+        for done in staged:
+            triton.discard(done)
+        raise
+    return staged
+
+
+def declared_params(spec: str, args) -> dict:
+    from ..spec import load
+
+    return load(spec, params=args.params).graph.params or {}
 
 
 def engine_name(plan: str) -> str:

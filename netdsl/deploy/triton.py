@@ -167,12 +167,16 @@ def config_text(config: dict, manifest: dict, batch: Batching) -> str:
 
 @dataclass
 class Deployed:
+    """A model staged in a hidden folder of the repository (:func:`stage`), then placed (:func:`commit`)."""
+
     name: str
     version: int
     folder: str  # DIR/<name>
+    staging: str  # the hidden folder holding config.pbtxt, labels.txt and <version>/
     config: dict
     batching: Batching
     labels: bool
+    manifest: dict | None = None  # None for an ensemble (no plan)
 
 
 def versions_of(folder: str) -> list[int]:
@@ -222,8 +226,19 @@ def shown(value) -> str:
 def deploy(repo: str, name: str, write_plan: Callable[[str], None], options: TritonOptions,
            labels_path: str | None = None, version: int | None = None) -> Deployed:
     """Add one model (or one version of it) to the repository ``repo``: ``write_plan(path)`` writes the
-    plan and its manifest (``path`` + ".json") into the staging folder; the config and labels follow
-    from the manifest. Nothing is left in ``repo`` when anything fails."""
+    plan and its manifest (``path`` + ".json"); the config and labels follow from the manifest. Nothing
+    is left in ``repo`` when anything fails. Several models all or none: :func:`stage` each, then
+    :func:`commit` them all (:func:`discard` on failure)."""
+    staged = stage(repo, name, write_plan, options, labels_path, version)
+    try:
+        commit(staged)
+    finally:
+        discard(staged)
+    return staged
+
+
+def staging_folder(repo: str, name: str, version: int | None) -> tuple[str, int, str]:
+    """(DIR/<name>, the version to write, a new hidden folder in DIR holding <version>/)."""
     check_model_name(name)
     try:
         os.makedirs(repo, exist_ok=True)
@@ -239,11 +254,18 @@ def deploy(repo: str, name: str, write_plan: Callable[[str], None], options: Tri
 
     try:
         staging = tempfile.mkdtemp(prefix=STAGING, dir=repo)
-    except OSError as error:
-        raise UsageError(f"--repo {repo}: cannot write there ({error.strerror or error})") from None
-    try:
         os.chmod(staging, 0o777 & ~umask())  # mkdtemp's 0700 would hide the model from a server of another user
         os.mkdir(os.path.join(staging, str(chosen)))
+    except OSError as error:
+        raise UsageError(f"--repo {repo}: cannot write there ({error.strerror or error})") from None
+    return folder, chosen, staging
+
+
+def stage(repo: str, name: str, write_plan: Callable[[str], None], options: TritonOptions,
+          labels_path: str | None = None, version: int | None = None) -> Deployed:
+    """Everything of one model written into a hidden folder of ``repo``, nothing placed yet."""
+    folder, chosen, staging = staging_folder(repo, name, version)
+    try:
         write_plan(os.path.join(staging, str(chosen), PLAN))
         with open(os.path.join(staging, str(chosen), MANIFEST), encoding="utf-8") as stream:
             manifest = json.load(stream)
@@ -255,13 +277,22 @@ def deploy(repo: str, name: str, write_plan: Callable[[str], None], options: Tri
             raise DeployError(f"--labels {labels_path}: {name} has no class output to label (a classifier's one "
                               "output, or an NMS detector's `classes`)")
         config = model_config(manifest, name, options, labels=names is not None)
-        write_file(os.path.join(staging, CONFIG), config_text(config, manifest, batching(manifest, options.max_batch_size)).encode())
+        batch = batching(manifest, options.max_batch_size)
+        write_file(os.path.join(staging, CONFIG), config_text(config, manifest, batch).encode())
         if names is not None:
             write_file(os.path.join(staging, LABELS), labels_text(names))
-        place(staging, folder, chosen, names is not None)
-    finally:
+    except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-    return Deployed(name, chosen, folder, config, batching(manifest, options.max_batch_size), names is not None)
+        raise
+    return Deployed(name, chosen, folder, staging, config, batch, names is not None, manifest)
+
+
+def commit(staged: Deployed) -> None:
+    place(staged.staging, staged.folder, staged.version, staged.labels)
+
+
+def discard(staged: Deployed) -> None:
+    shutil.rmtree(staged.staging, ignore_errors=True)
 
 
 def umask() -> int:

@@ -182,3 +182,61 @@ def test_nms_detector_config_from_its_manifest():
         ["TYPE_INT32", "TYPE_FP32", "TYPE_FP32", "TYPE_INT32"]
     assert config.output[3].label_filename == "labels.txt" and not config.output[0].label_filename
     assert config.max_batch_size == 16 and list(config.input[0].dims) == [3, -1, -1]
+
+
+@pytest.mark.slow  # builds YOLOv8n (about 5-15 s here)
+def test_ensemble_sends_frames_through_the_conversion_to_the_network(tmp_path):
+    """--ensemble: YOLOv8n built with frames=false, its frame conversion built alone, and an ensemble
+    whose steps connect them; every config parsed by Triton's schema, every map checked against the
+    configs of the models it names, and the conversion's spec run on a frame against numpy's own BGR
+    to RGB, / 255, NHWC to NCHW."""
+    import numpy as np
+
+    from netdsl import reference
+    from netdsl.spec import load
+
+    result = netdsl("deploy", "triton", "specs/zoo/yolov8.yaml", "--ensemble", "--random-weights",
+                    "--repo", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    configs = {name: parsed(tmp_path / name) for name in ("yolov8_preprocess", "yolov8", "yolov8_ensemble")}
+    pre, net, joined = configs["yolov8_preprocess"], configs["yolov8"], configs["yolov8_ensemble"]
+    assert joined.platform == "ensemble" and (tmp_path / "yolov8_ensemble" / "1").is_dir()
+    assert [(t.name, t.data_type, list(t.dims)) for t in joined.input] == \
+        [(t.name, t.data_type, list(t.dims)) for t in pre.input]
+    assert model_config_pb2.DataType.Name(joined.input[0].data_type) == "TYPE_UINT8"
+    assert list(joined.input[0].dims) == [-1, -1, 3]
+    assert [(t.name, list(t.dims)) for t in joined.output] == [(t.name, list(t.dims)) for t in net.output]
+    assert joined.max_batch_size == pre.max_batch_size == net.max_batch_size == 16
+    first, second = joined.ensemble_scheduling.step
+    assert (first.model_name, second.model_name) == ("yolov8_preprocess", "yolov8")
+    assert set(first.input_map) == {t.name for t in pre.input} and set(first.output_map) == {t.name for t in pre.output}
+    assert set(second.input_map) == {t.name for t in net.input}
+    assert set(second.output_map) == {t.name for t in net.output}
+    assert second.input_map["images"] == first.output_map[pre.output[0].name]  # one tensor joins the steps
+    check_tensors(net, manifest_of(tmp_path / "yolov8"), batched=True)
+    assert manifest_of(tmp_path / "yolov8")["spec"]["params"]["frames"] is False
+    frame = np.random.default_rng(0).integers(0, 256, (1, 128, 160, 3), dtype=np.uint8)
+    checked = load(str(tmp_path / "yolov8_preprocess" / "1" / "model.yaml"))
+    [got] = reference.run(checked, {}, {"images": frame}).values()
+    expected = frame[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255)
+    # x * (1/255) against x / 255: one more float32 rounding, at most a step of 1.0 (2^-23)
+    assert got.shape == (1, 3, 128, 160) and np.abs(got - expected).max() <= 2 ** -23
+
+
+def test_several_specs_are_deployed_all_or_none(tmp_path):
+    labels = tmp_path / "digits.txt"
+    labels.write_text("".join(f"{i}\n" for i in range(10)))  # LeNet's ten classes, not ResNet-18's 1000
+    repo = tmp_path / "repo"
+    result = netdsl("deploy", "triton", LENET, RESNET18, "--random-weights", "--labels", str(labels),
+                    "--repo", str(repo))
+    assert result.returncode == 1 and "10 names for 1000 classes" in result.stderr
+    assert listing(repo) == []  # LeNet was built and staged, then discarded with the rest
+
+
+@pytest.mark.parametrize("args,says", [
+    ([LENET, LENET], "model name lenet given twice"),
+    ([LENET, "--ensemble"], "has no `frames` parameter"),
+])
+def test_refused_before_anything_is_built(tmp_path, args, says):
+    result = netdsl("deploy", "triton", *args, "--repo", str(tmp_path / "repo"))
+    assert result.returncode == 2 and says in result.stderr and result.stderr.count("\n") == 1, result.stderr
