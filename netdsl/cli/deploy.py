@@ -20,25 +20,40 @@ class BuildOptions:
 
     SKIPPED = {"spec", "-o", "--output", "--saveEngine", "--save-engine", "--format"}
 
-    def __init__(self, target):
-        self.target = target
+    def __init__(self, target, kept: list):
+        self.target, self.kept = target, kept
 
     def add_argument(self, *flags, **options):
         if self.SKIPPED.isdisjoint(flags):
-            return self.target.add_argument(*flags, **options)
+            action = self.target.add_argument(*flags, **options)
+            self.kept.append(action)
+            return action
         return None
 
     def add_argument_group(self, *args, **options):
-        return BuildOptions(self.target.add_argument_group(*args, **options))
+        return BuildOptions(self.target.add_argument_group(*args, **options), self.kept)
 
     def set_defaults(self, **values):
         pass
 
 
 def add_build_options(parser) -> None:
+    """`netdsl build`'s options; the command's defaults record them (``build_options``) so that --engine,
+    which builds nothing, can refuse them."""
     from .build import add_build
 
-    add_build(lambda *args, **options: BuildOptions(parser))
+    kept: list = []
+    add_build(lambda *args, **options: BuildOptions(parser, kept))
+    parser.set_defaults(build_options=kept)
+
+
+def given_build_options(args) -> list[str]:
+    """The build options given, each as its flags (those sharing a destination, as --fp16/--bf16, together)."""
+    flags: dict = {}
+    for action in args.build_options:
+        if action.option_strings and getattr(args, action.dest, None) not in (action.default, None, []):
+            flags.setdefault(action.dest, []).append(action.option_strings[0])
+    return ["/".join(names) for names in flags.values()]
 
 
 def add_deploy(add) -> None:
@@ -125,6 +140,9 @@ def cmd_triton(args) -> int:
 
     if bool(args.engine) == bool(args.specs):
         raise UsageError("give SPEC... to build, or --engine PLAN to deploy a built engine (not both)")
+    if args.engine and given_build_options(args):
+        raise UsageError(f"{', '.join(given_build_options(args))}: build options, and --engine builds nothing "
+                         "(the plan was built as its manifest says)")
     if args.name and len(args.specs) > 1:
         raise UsageError("--name names one model; with several specs each takes its spec's name")
     if getattr(args, "weights", None) and len(args.specs) > 1:

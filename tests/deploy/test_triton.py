@@ -236,6 +236,7 @@ def test_several_specs_are_deployed_all_or_none(tmp_path):
 @pytest.mark.parametrize("args,says", [
     ([LENET, LENET], "model name lenet given twice"),
     ([LENET, "--ensemble"], "has no `frames` parameter"),
+    (["--engine", "lenet.plan", "--fp16"], "--fp16/--bf16: build options, and --engine builds nothing"),
 ])
 def test_refused_before_anything_is_built(tmp_path, args, says):
     result = netdsl("deploy", "triton", *args, "--repo", str(tmp_path / "repo"))
