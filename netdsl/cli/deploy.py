@@ -278,7 +278,9 @@ def cmd_deepstream(args) -> int:
         source = args.spec
     name = deploy.check_model_name(manifest["spec"]["name"], "the spec's name")
     names = deploy.class_names(manifest, args.labels)
-    groups = deepstream.nvinfer_config(manifest, engine_file, deploy.LABELS_FILE if names else None, args.batch_size,
+    # relative to the config's folder, as Gst-nvinfer resolves it: the folder can move with its engine
+    relative = os.path.relpath(engine_file, os.path.abspath(args.output))
+    groups = deepstream.nvinfer_config(manifest, relative, deploy.LABELS_FILE if names else None, args.batch_size,
                                        args.parser_library or deepstream.PARSER_LIBRARY)
     config = os.path.join(args.output, f"config_infer_primary_{name}.txt")
     files = {config: deepstream.config_text(groups, source).encode()}
@@ -291,8 +293,9 @@ def cmd_deepstream(args) -> int:
     write_together(files)
     print("wrote " + " and ".join(files))
     if not args.engine:
-        print(f"  model-engine-file={engine_file}: build it there on the target (full TensorRT), e.g. netdsl build "
-              f"{args.spec} -o {engine_file}" + "".join(f" --set {s}" for s in args.set or ()))
+        print(f"  model-engine-file={relative}: build it there on the target (full TensorRT), e.g. netdsl build "
+              f"{args.spec} -o {engine_file}" + "".join(f" --set {s}" for s in args.set or ())
+              + (f" --precision {args.precision}" if args.precision else ""))
     return EXIT_OK
 
 
