@@ -31,6 +31,7 @@ PLAN, MANIFEST, CONFIG, LABELS = "model.plan", "model.plan.json", "config.pbtxt"
 TYPES = {"float32": "TYPE_FP32", "float16": "TYPE_FP16", "bfloat16": "TYPE_BF16", "int8": "TYPE_INT8",
          "uint8": "TYPE_UINT8", "int32": "TYPE_INT32", "int64": "TYPE_INT64", "bool": "TYPE_BOOL"}
 STAGING = ".netdsl-deploy-"  # hidden folders in DIR while a model is written
+BATCH = "N"  # how a manifest's dims name a -1 batch (str(netdsl.ops.BATCH))
 
 
 @dataclass
@@ -73,8 +74,8 @@ def batch_ranges(manifest: dict) -> tuple[str | None, list[dict]]:
     leading = set()
     ranges = []
     for entry in manifest["inputs"]:
-        if "batch" in entry:  # a -1 batch with `batch:` (the same range in every profile)
-            leading.add("-1")
+        if "batch" in entry:  # a -1 batch with `batch:` (the same range in every profile), `N` in dims
+            leading.add(BATCH)
             ranges.append(entry["batch"])
         elif entry.get("dims") and isinstance(entry["dims"][0], str):
             leading.add(entry["dims"][0])
@@ -85,7 +86,7 @@ def batch_ranges(manifest: dict) -> tuple[str | None, list[dict]]:
     for entry in manifest["outputs"]:
         dims = entry.get("dims")
         first = dims[0] if dims else entry["shape"][0] if entry["shape"] else None
-        leading.add("-1" if first == -1 else first)
+        leading.add(BATCH if first == -1 else first)  # a -1 without dims: every other dim is fixed
     if len(leading) != 1 or not ranges or None in leading:
         return None, []
     return leading.pop(), ranges
@@ -115,7 +116,7 @@ def batching(manifest: dict, asked: int | None = None) -> Batching:
         raise DeployError(f"--max-batch-size {asked}: the engine serves batches up to {largest}")
     size = asked or largest
     preferred = sorted({r["opt"] for r in ranges if 1 < r["opt"] <= size} | {size}) if size > 1 else []
-    return Batching(size, preferred, f"the batch (`{'batch' if name == '-1' else name}`, 1 to {largest} in every "
+    return Batching(size, preferred, f"the batch ({'-1' if name == BATCH else f'`{name}`'}, 1 to {largest} in every "
                     f"profile) is the first dim of every input and output, so Triton batches requests itself: "
                     f"max_batch_size {size}, dims without the batch")
 

@@ -70,6 +70,10 @@ def test_lenet_config_is_what_its_manifest_says(repository):
     assert config.max_batch_size == 64
     check_tensors(config, manifest, batched=True)
     assert list(config.dynamic_batching.preferred_batch_size) == [64]  # opt batch 1 is no batch to wait for
+    from netdsl.deploy.triton import BATCH
+    from netdsl.ops import BATCH as batch_symbol
+
+    assert str(batch_symbol) == BATCH  # how manifests write the -1 batch in dims
     assert config.version_policy.latest.num_versions == 1
     [group] = config.instance_group
     assert group.kind == model_config_pb2.ModelInstanceGroup.KIND_GPU and group.count == 1 and not group.gpus
@@ -241,3 +245,30 @@ def test_several_specs_are_deployed_all_or_none(tmp_path):
 def test_refused_before_anything_is_built(tmp_path, args, says):
     result = netdsl("deploy", "triton", *args, "--repo", str(tmp_path / "repo"))
     assert result.returncode == 2 and says in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
+def entry(name, shape, dims=None, batch=None):
+    return {"name": name, "dtype": "float32", "shape": shape, **({"dims": dims} if dims else {}),
+            **({"batch": batch} if batch else {})}
+
+
+@pytest.mark.parametrize("inputs,outputs,profiles,size,preferred", [
+    # a -1 batch (`batch:`) with named dims too: dims write it `N`
+    ([entry("x", [-1, 3, -1], ["N", 3, "h"], {"min": 1, "opt": 4, "max": 8})],
+     [entry("y", [-1, -1], ["N", "h"])], [{"h": {"min": 8, "opt": 16, "max": 32}}], 8, [4, 8]),
+    # two profiles: the smaller largest batch, both opt batches
+    ([entry("x", [-1, 3], ["b", 3])], [entry("y", [-1, 2], ["b", 2])],
+     [{"b": {"min": 1, "opt": 2, "max": 4}}, {"b": {"min": 1, "opt": 8, "max": 16}}], 4, [2, 4]),
+    # the batch does not start at 1 in every profile: Triton could not send a batch of 1
+    ([entry("x", [-1, 3], ["b", 3])], [entry("y", [-1, 2], ["b", 2])],
+     [{"b": {"min": 1, "opt": 2, "max": 4}}, {"b": {"min": 2, "opt": 8, "max": 16}}], 0, []),
+    # inputs led by different dims, or a fixed one: no batch Triton could split
+    ([entry("x", [-1, 3], ["b", 3]), entry("z", [-1, 3], ["c", 3])], [entry("y", [-1, 2], ["b", 2])],
+     [{"b": {"min": 1, "opt": 1, "max": 4}, "c": {"min": 1, "opt": 1, "max": 4}}], 0, []),
+    ([entry("x", [1, 3])], [entry("y", [1, 2])], [], 0, []),
+])
+def test_max_batch_size_rule(inputs, outputs, profiles, size, preferred):
+    from netdsl.deploy.triton import batching
+
+    decided = batching({"inputs": inputs, "outputs": outputs, "profiles": profiles})
+    assert (decided.max_batch_size, decided.preferred) == (size, preferred), decided.reason
