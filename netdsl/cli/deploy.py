@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -147,22 +148,18 @@ def cmd_triton(args) -> int:
         raise UsageError("--name names one model; with several specs each takes its spec's name")
     if getattr(args, "weights", None) and len(args.specs) > 1:
         raise UsageError("--weights is one spec's; deploy specs with their own weights one at a time")
+    if args.labels and not os.path.isfile(args.labels):  # before a build that would be wasted
+        raise UsageError(f"--labels {args.labels}: no such file")
     options = triton.TritonOptions(args.instances, args.gpus or (), args.max_queue_delay_us, args.max_batch_size,
                                    triton.version_policy(args.version_policy))
-    if args.ensemble:
-        staged = stage_ensemble(args, options)
-    else:
-        jobs = [(args.name or engine_name(args.engine), triton.copy_plan(args.engine))] if args.engine else \
-            [(args.name or spec_name(args, spec), plan_writer(args, spec)) for spec in args.specs]
-        refuse_twice([name for name, _ in jobs])
-        staged = []
-        try:
-            for name, write_plan in jobs:
-                staged.append(triton.stage(args.repo, name, write_plan, options, args.labels, args.version))
-        except BaseException:
-            for done in staged:
-                triton.discard(done)
-            raise
+    made = not os.path.exists(args.repo)
+    try:
+        staged = stage_all(args, options)
+    except BaseException:
+        if made:  # the repository this command made, still empty: gone again
+            with contextlib.suppress(OSError):
+                os.rmdir(args.repo)
+        raise
     try:
         for done in staged:  # every model staged: now placed, one rename each
             triton.commit(done)
@@ -177,6 +174,27 @@ def cmd_triton(args) -> int:
         if done.manifest:
             print(f"  max_batch_size {done.batching.max_batch_size}: {done.batching.reason}")
     return EXIT_OK
+
+
+def stage_all(args, options) -> list:
+    """Every model of the command staged in DIR, none placed (all discarded where one fails)."""
+    from ..deploy import triton
+
+    if args.ensemble:
+        staged = stage_ensemble(args, options)
+    else:
+        jobs = [(args.name or engine_name(args.engine), triton.copy_plan(args.engine))] if args.engine else \
+            [(args.name or spec_name(args, spec), plan_writer(args, spec)) for spec in args.specs]
+        refuse_twice([name for name, _ in jobs])
+        staged = []
+        try:
+            for name, write_plan in jobs:
+                staged.append(triton.stage(args.repo, name, write_plan, options, args.labels, args.version))
+        except BaseException:
+            for done in staged:
+                triton.discard(done)
+            raise
+    return staged
 
 
 def refuse_twice(names: list[str]) -> None:
@@ -271,8 +289,14 @@ def cmd_deepstream(args) -> int:
         from ..build import default_output, options_for
         from ..spec import load
 
+        from ..spec.buildopts import canonical_precision
+
+        try:
+            precision = canonical_precision(args.precision) if args.precision else None
+        except ValueError as error:
+            raise UsageError(f"--precision {args.precision}: {error}") from None
         checked = load(args.spec, params=args.params)
-        options = options_for(checked, precision=args.precision)
+        options = options_for(checked, precision=precision)
         engine_file = os.path.abspath(os.path.join(args.output, default_output(args.spec)))
         manifest = deploy.planned_manifest(checked, options, engine_file)
         source = args.spec

@@ -241,12 +241,12 @@ def deploy(repo: str, name: str, write_plan: Callable[[str], None], options: Tri
 def staging_folder(repo: str, name: str, version: int | None) -> tuple[str, int, str]:
     """(DIR/<name>, the version to write, a new hidden folder in DIR holding <version>/)."""
     check_model_name(name)
+    if os.path.exists(repo) and not os.path.isdir(repo):
+        raise UsageError(f"--repo {repo}: not a folder")
     try:
         os.makedirs(repo, exist_ok=True)
     except OSError as error:
         raise UsageError(f"--repo {repo}: cannot create it ({error.strerror or error})") from None
-    if not os.path.isdir(repo):
-        raise UsageError(f"--repo {repo}: not a folder")
     folder = os.path.join(repo, name)
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise DeployError(f"{folder}: a file is in the way of the model's folder")
