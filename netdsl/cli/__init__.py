@@ -23,6 +23,7 @@ EXIT_CODES = ("exit codes: 0 ok, 1 the input is invalid (verify: outputs differ)
 GROUPS = (  # (module, heading in `netdsl --help`, its commands in the order listed there)
     ("spec_tools", "check and read specs", ("validate", "summary", "diff", "fmt", "graph", "schema")),
     ("build", "build and refit engines", ("build", "refit")),
+    ("matrix", "fleets", ("matrix",)),
     ("engines", "run and compare", ("reference", "compare", "inspect", "run", "bench", "verify")),
     ("detect", "detection", ("detect",)),
     ("quant", "quantization", ("calibrate", "scales")),
@@ -85,7 +86,7 @@ def parse(parser: argparse.ArgumentParser, argv):
 
         target = parser
         for name in (getattr(args, "command", None), getattr(args, "weights_command", None),
-                     getattr(args, "scales_command", None)):
+                     getattr(args, "scales_command", None), getattr(args, "matrix_command", None)):
             choices = next((a.choices for a in target._actions if isinstance(a, argparse._SubParsersAction)), {})
             if name in choices:
                 target = choices[name]

@@ -1,0 +1,47 @@
+"""Where a matrix's engines go. One writer per output format, each a function ``writer(built, folder)``
+given every engine of the matrix that is there (built now or copied from the cache: a
+:class:`Built` with the job, the plan's bytes and its manifest) and the output folder.
+
+``folder`` writes ``<folder>/<target>/<model>/<precision>_<batch>.plan`` with its manifest
+(``.plan.json``) beside it, and ``<folder>/matrix.json``, the index: every entry with its cache key and
+files. Another format (a Triton model repository) is one more function in :data:`WRITERS`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+from .._version import __version__
+
+
+@dataclass
+class Built:
+    job: object  # netdsl.fleet.jobs.Job
+    plan: bytes
+    manifest: dict
+    source: str  # "built" or "cached"
+
+
+def write_folder(built: list[Built], folder: str) -> list[str]:
+    """Each plan and its manifest, then the index; returns the plans' paths. Each pair is written
+    together and atomically (:func:`netdsl.files.write_together`)."""
+    from ..files import write_atomic, write_together
+
+    written, index = [], []
+    for item in built:
+        path = os.path.join(folder, *item.job.name.split("/")) + ".plan"
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        record = {**item.manifest, "plan": {**item.manifest["plan"], "path": os.path.basename(path)}}
+        write_together({path: item.plan, path + ".json": (json.dumps(record, indent=2) + "\n").encode()})
+        written.append(path)
+        index.append({"entry": item.job.name, "key": item.job.key, "plan": os.path.relpath(path, folder),
+                      "manifest": os.path.relpath(path, folder) + ".json", "sha256": record["plan"]["sha256"]})
+    os.makedirs(folder, exist_ok=True)
+    write_atomic(os.path.join(folder, "matrix.json"),
+                 (json.dumps({"netdsl": __version__, "engines": index}, indent=2) + "\n").encode())
+    return written
+
+
+WRITERS = {"folder": write_folder}  # the matrix file's `output: {format: ...}` -> writer
