@@ -90,7 +90,7 @@ def plan_jobs(matrix: Matrix, cache: Cache | None) -> list[Job]:
         spec, weights = parts[entry.model.name]
         version = tensorrt_version(entry.target, versions)
         options = {"precision": entry.precision, "batch": entry.batch,
-                   "target": list(entry.target.compute_capabilities) or None}
+                   "targets": list(entry.target.compute_capabilities) or None}
         target = entry.target.describe()
         key = entry_key(spec, weights, options, target, {"flavour": entry.target.flavour, "version": version})
         job = Job(entry.name, key, entry.model.spec, dict(entry.model.params), entry.model.weights,
