@@ -96,9 +96,19 @@ def run_ray(jobs: list[Job], address: str = "auto", timeout: float | None = None
     """Each job a Ray task on a node of its target; plans and manifests come back through Ray's object
     store. A task still not done ``timeout`` seconds after it was submitted is cancelled and reported,
     with what the cluster offers when no node has the target's accelerator type or resource."""
+    import contextlib
+    import sys
+
     ray = connect(address)
     if not jobs:
         return
+    # Ray's driver prints what its cluster reports (a worker that died...) on standard output, which is
+    # the report's (`--format json`): standard error instead, while the builds run.
+    with contextlib.redirect_stdout(sys.stderr):
+        yield from _run_ray(ray, jobs, timeout, retries)
+
+
+def _run_ray(ray, jobs, timeout, retries):
     remote = ray.remote(_ray_build)
     started = time.perf_counter()
     pending = {}
