@@ -58,10 +58,12 @@ def tensorrt_version(target: Target, found: dict) -> str:
     return found[target.flavour]
 
 
-def model_parts(model) -> tuple[dict, dict]:
-    """(canonical spec, weights part of the key) of one model; raises SpecError for a bad spec."""
+def model_parts(model, profiles=()) -> tuple[dict, dict, str | None]:
+    """(canonical spec, weights part of the key, which shape list it takes: "batches", "profiles" or
+    None) of one model; raises SpecError for a bad spec."""
     from ..build import sha256_file
     from ..spec import load as load_spec
+    from ..symbolic import has_named_dims
 
     checked = load_spec(model.spec, params=model.params)
     weights_path = checked.weights_file(model.weights)
@@ -77,19 +79,31 @@ def model_parts(model) -> tuple[dict, dict]:
     quantization = checked.graph.quantization
     if quantization is not None and quantization.scales and os.path.isfile(quantization.scales):
         weights["scales_sha256"] = sha256_file(quantization.scales)
-    return canonical_spec(checked), weights
+    inputs = checked.graph.inputs
+    shapes = ("profiles" if any(has_named_dims(i.shape) for i in inputs) else
+              "batches" if any(i.batch for i in inputs) else None)
+    if shapes == "profiles":
+        dims = set(checked.graph.profiles[0].ranges)
+        for matrix_profile in profiles:
+            unknown = sorted(set(matrix_profile) - dims)
+            if unknown:
+                raise UsageError(f"model `{model.name}` ({model.pos}): the matrix's profile names "
+                                 f"{', '.join(unknown)}, which {model.spec} does not have (its dimensions: "
+                                 f"{', '.join(sorted(dims))})")
+    return canonical_spec(checked), weights, shapes
 
 
 def plan_jobs(matrix: Matrix, cache: Cache | None) -> list[Job]:
     """Every entry as a job with its key; with a cache, each entry's status (a corrupted entry is
     reported in ``problem`` and rebuilt)."""
-    parts = {model.name: model_parts(model) for model in matrix.models}
+    profiles = [p for p in matrix.profiles if p]
+    parts = {model.name: model_parts(model, profiles) for model in matrix.models}
     versions: dict = {}
     jobs = []
-    for entry in entries(matrix):
-        spec, weights = parts[entry.model.name]
+    for entry in entries(matrix, lambda model: parts[model.name][2]):
+        spec, weights, _ = parts[entry.model.name]
         version = tensorrt_version(entry.target, versions)
-        options = {"precision": entry.precision, "batch": entry.batch,
+        options = {"precision": entry.precision, "batch": entry.batch, "profile": entry.profile,
                    "targets": list(entry.target.compute_capabilities) or None}
         target = entry.target.describe()
         key = entry_key(spec, weights, options, target, {"flavour": entry.target.flavour, "version": version})
@@ -127,7 +141,10 @@ def _build(job: Job) -> tuple[bytes, dict]:
                      f"this worker has {info.flavour} {info.version}: install that version there, or give the target "
                      "the `tensorrt_version:` its machines have")
     checked = build.load_spec(job.spec, params=job.params)
-    options = build.options_for(checked, **{k: v for k, v in job.options.items() if v is not None})
+    overrides = {k: v for k, v in job.options.items() if v is not None and k != "profile"}
+    if job.options.get("profile"):
+        overrides["profiles"] = [profile_of(checked, job.options["profile"])]
+    options = build.options_for(checked, **overrides)
     if job.random_seed is not None:
         from ..weights.synthetic import KIND, random_weights
 
@@ -145,8 +162,18 @@ def _build(job: Job) -> tuple[bytes, dict]:
     return bytes(plan.data), record
 
 
+def profile_of(checked, ranges: dict):
+    """One optimization profile: the matrix's ranges over the spec's first profile."""
+    from ..symbolic import Profile
+
+    base = checked.graph.profiles[0]
+    return Profile(0, {**base.ranges, **{name: tuple(r) for name, r in ranges.items()}}, base.steps)
+
+
 def matrix_record(job: Job) -> dict:
     """What a manifest records to find its engine again: the entry, the cache key, the model and the
     target (its name, how its machines are chosen, its flavour)."""
     return {"entry": job.name, "key": job.key, "model": job.model, "target": job.target,
-            "batch": list(job.options["batch"]) if job.options["batch"] else None}
+            "batch": list(job.options["batch"]) if job.options["batch"] else None,
+            "profile": {name: list(r) for name, r in job.options["profile"].items()} if job.options.get("profile")
+            else None}

@@ -15,6 +15,9 @@ its file:line:col, all of them in one run.
         random_weights: 0         # seeded random weights (the seed), instead of a weight file
     precisions: [float32, float16]
     batches: ["1,1,8", "1,16,32"] # MIN,OPT,MAX of the -1 batch, one engine each; default: the spec's
+    profiles:                     # for specs with named dimensions: one engine per profile, the ranges
+      - {batch: "1:1:1"}          #   given as NAME: MIN:OPT:MAX; the others keep the spec's first profile's
+      - {batch: "1:8:16", height: "320:640:640", width: "320:640:640"}
     targets:
       - name: l4
         flavour: tensorrt         # tensorrt (default) | tensorrt_rtx
@@ -37,7 +40,7 @@ from ..yamlnodes import Map, Node, Scalar, Seq, compose, describe, read_source
 
 VERSION = 1
 FLAVOURS = ("tensorrt", "tensorrt_rtx")
-TOP_KEYS = ("matrix", "models", "precisions", "batches", "targets", "output")
+TOP_KEYS = ("matrix", "models", "precisions", "batches", "profiles", "targets", "output")
 MODEL_KEYS = ("name", "spec", "set", "weights", "random_weights")
 TARGET_KEYS = ("name", "flavour", "accelerator_type", "resource", "compute_capabilities", "num_gpus",
                "tensorrt_version")
@@ -80,25 +83,28 @@ class Target:
 
 
 class Matrix:
-    __slots__ = ("path", "models", "precisions", "batches", "targets", "output", "output_format")
+    __slots__ = ("path", "models", "precisions", "batches", "profiles", "targets", "output", "output_format")
 
-    def __init__(self, path, models, precisions, batches, targets, output, output_format="folder"):
+    def __init__(self, path, models, precisions, batches, targets, output, output_format="folder", profiles=None):
         self.path, self.models, self.precisions, self.batches, self.targets = (path, models, precisions, batches,
                                                                                targets)
+        self.profiles = profiles or [None]  # dim name -> (min, opt, max), for specs with named dimensions
         self.output, self.output_format = output, output_format
 
 
 class Entry:
     """One engine of the matrix: a model at a precision and batch range, for a target."""
 
-    __slots__ = ("model", "target", "precision", "batch")
+    __slots__ = ("model", "target", "precision", "batch", "profile")
 
-    def __init__(self, model: Model, target: Target, precision: str, batch: tuple | None):
-        self.model, self.target, self.precision, self.batch = model, target, precision, batch
+    def __init__(self, model: Model, target: Target, precision: str, batch: tuple | None, profile: dict | None = None):
+        self.model, self.target, self.precision, self.batch, self.profile = model, target, precision, batch, profile
 
     @property
     def batch_label(self) -> str:
-        return "b" + "-".join(map(str, self.batch)) if self.batch else "spec-batch"
+        if self.profile:
+            return "_".join(f"{name}{'-'.join(map(str, r))}" for name, r in self.profile.items())
+        return "b" + "-".join(map(str, self.batch)) if self.batch else "spec-shapes"
 
     @property
     def name(self) -> str:
@@ -106,16 +112,28 @@ class Entry:
         return f"{self.target.name}/{self.model.name}/{self.precision}_{self.batch_label}"
 
 
-def entries(matrix: Matrix) -> list[Entry]:
-    """Every engine, target by target, then model, precision, batch range."""
-    return [Entry(model, target, precision, batch) for target in matrix.targets for model in matrix.models
-            for precision in matrix.precisions for batch in matrix.batches]
+def entries(matrix: Matrix, shapes=None) -> list[Entry]:
+    """Every engine, target by target, then model, precision, batch range or profile. ``shapes(model)``
+    says which of the matrix's lists a model takes: "batches" (a -1 batch), "profiles" (named
+    dimensions) or None (static shapes: one engine); default: "batches"."""
+    result = []
+    for target in matrix.targets:
+        for model in matrix.models:
+            kind = shapes(model) if shapes else "batches"
+            variants = ([(b, None) for b in matrix.batches] if kind == "batches" else
+                        [(None, p) for p in matrix.profiles] if kind == "profiles" else [(None, None)])
+            result += [Entry(model, target, precision, batch, profile) for precision in matrix.precisions
+                       for batch, profile in variants]
+    return result
 
 
-def read_matrix(path: str) -> Matrix:
-    """The checked matrix file; raises SpecError listing every problem with its position."""
+def read_matrix(path: str, text: str | None = None) -> Matrix:
+    """The checked matrix file (or ``text``, read as if it were at ``path``: relative paths start from its
+    folder); raises SpecError listing every problem with its position."""
+    from ..diagnostics import Source
+
     diagnostics = Diagnostics()
-    source = read_source(path, diagnostics)
+    source = read_source(path, diagnostics) if text is None else Source(path, text)
     root = compose(source, diagnostics) if source is not None else None
     if root is None:
         raise SpecError(diagnostics)
@@ -189,8 +207,9 @@ class _Reader:
         self.unique(targets, "target")
         precisions = self.precisions(get("precisions"))
         batches = self.batches(get("batches"))
+        profiles = self.profiles(get("profiles"))
         output, output_format = self.output(get("output"))
-        return Matrix(self.path, models, precisions, batches, targets, output, output_format)
+        return Matrix(self.path, models, precisions, batches, targets, output, output_format, profiles)
 
     def unique(self, items, what: str) -> None:
         seen = set()
@@ -318,6 +337,31 @@ class _Reader:
                 self.error("duplicate-name", f"batch range {','.join(map(str, value))} is listed twice", item.pos)
             found.append(value)
         return found
+
+    def profiles(self, node: Node | None) -> list:
+        import re
+
+        found = []
+        for item in self.items(node, "`profiles`"):
+            entry = self.mapping(item, "a profile", tuple(item.entries) if isinstance(item, Map) else ())
+            if entry is None:
+                continue
+            ranges = {}
+            for name, value in entry.entries.items():
+                text = value.plain() if isinstance(value, Scalar) else None
+                match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*:\s*(\d+)\s*", str(text))
+                numbers = tuple(int(match.group(k)) for k in (1, 2, 3)) if match else ()
+                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or not numbers or \
+                        not 1 <= numbers[0] <= numbers[1] <= numbers[2]:
+                    self.error("bad-option", f"profile `{name}: {text}`: a dimension's range is NAME: MIN:OPT:MAX "
+                               "with 1 <= MIN <= OPT <= MAX (e.g. batch: \"1:8:16\")", value.pos)
+                    continue
+                ranges[name] = numbers
+            if ranges in found:
+                self.error("duplicate-name", "this profile is listed twice", item.pos)
+            elif ranges:
+                found.append(ranges)
+        return found or [None]
 
     def output(self, node: Node | None) -> tuple[str, str]:
         if node is None:

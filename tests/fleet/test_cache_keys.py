@@ -80,3 +80,18 @@ def test_a_corrupted_entry_is_detected(tmp_path):
     cache.store(key, plan_bytes, record)  # replaces the corrupted entry whole
     assert cache.load(key) == (plan_bytes, record)
     assert sorted(p.name for p in (tmp_path / "cache" / key[:2]).iterdir()) == [key]  # no temporaries left
+
+
+def test_batches_go_to_a_minus_one_batch_and_profiles_to_named_dimensions(tmp_path, capsys):
+    models = [{"spec": str(ROOT / "specs/lenet.yaml")},
+              {"name": "v8n", "spec": str(ROOT / "specs/zoo/yolov8.yaml"), "set": {"scale": "n"}, "random_weights": 0}]
+    profiles = [{"batch": "1:1:1"}, {"batch": "1:8:16", "height": "320:640:640", "width": "320:640:640"}]
+    matrix = write_matrix(tmp_path / "m.yaml", models, [RTX], batches=["1,4,8"])
+    text = matrix.read_text() + "profiles:\n" + "".join(
+        "  - {" + ", ".join(f"{k}: '{v}'" for k, v in p.items()) + "}\n" for p in profiles)
+    matrix.write_text(text)
+    assert sorted(keys(matrix)) == ["rtx/lenet/float32_b1-4-8", "rtx/v8n/float32_batch1-1-1",
+                                    "rtx/v8n/float32_batch1-8-16_height320-640-640_width320-640-640"]
+    matrix.write_text(text.replace("height:", "depth:"))
+    assert main(["matrix", "plan", str(matrix)]) == 2
+    assert "the matrix's profile names depth, which" in capsys.readouterr().err

@@ -97,3 +97,17 @@ def test_a_failed_entry_keeps_the_others(tmp_path, capsys):
     assert "1 built, 0 cached, 1 failed" in captured.out
     assert (tmp_path / "engines" / "rtx" / "lenet" / "float16_b1-1-4.plan").stat().st_size > 0
     assert not (tmp_path / "engines" / "full").exists()
+
+
+def test_a_profile_for_named_dimensions(tmp_path, capsys):
+    models = [{"name": "v8n", "spec": str(ROOT / "specs/zoo/yolov8.yaml"), "set": {"scale": "n"}, "random_weights": 0}]
+    matrix = write_matrix(tmp_path / "fleet.yaml", models, [RTX], ["float16"])
+    matrix.write_text(matrix.read_text() + "profiles:\n  - {batch: '1:2:4', height: '320:320:640', width: '320:320:640'}\n")
+    code, report = build(matrix, tmp_path / "cache", capsys)
+    assert code == 0 and report["built"] == 1, report
+    manifest = json.loads((tmp_path / "engines" / "rtx" / "v8n" /
+                           "float16_batch1-2-4_height320-320-640_width320-320-640.plan.json").read_text())
+    assert manifest["profiles"] == [{"batch": {"min": 1, "opt": 2, "max": 4},
+                                     "height": {"min": 320, "opt": 320, "max": 640, "multiple_of": 32},
+                                     "width": {"min": 320, "opt": 320, "max": 640, "multiple_of": 32}}]
+    assert manifest["spec"]["params"]["scale"] == "n"
