@@ -99,9 +99,9 @@ def run_ray(jobs: list[Job], address: str = "auto", timeout: float | None = None
     import contextlib
     import sys
 
-    ray = connect(address)
-    if not jobs:
+    if not jobs:  # everything cached: no cluster needed
         return
+    ray = connect(address)
     # Ray's driver prints what its cluster reports (a worker that died...) on standard output, which is
     # the report's (`--format json`): standard error instead, while the builds run.
     with contextlib.redirect_stdout(sys.stderr):
