@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from ..diagnostics import UsageError
+from ..diagnostics import NetdslError, UsageError
 
 
 def calibrate_ray(spec: str, data: str, address: str = "auto", shards: int | None = None, params: dict | None = None,
@@ -41,8 +41,14 @@ def calibrate_ray(spec: str, data: str, address: str = "auto", shards: int | Non
     ranges = observed = None
     seen = 0
     for number in range(1, job.passes + 1):
-        parts = ray.get([remote.options(name=f"netdsl calibrate pass {number} shard {index + 1}/{shards}")
-                         .remote(where, number, ranges, (index, shards)) for index in range(shards)])
+        refs = [remote.options(name=f"netdsl calibrate pass {number} shard {index + 1}/{shards}")
+                .remote(where, number, ranges, (index, shards)) for index in range(shards)]
+        try:
+            parts = ray.get(refs)
+        except ray.exceptions.RayTaskError as error:  # a user mistake found by a task: its own message
+            if isinstance(getattr(error, "cause", None), NetdslError):
+                raise error.cause from None
+            raise
         observed, seen = merge(parts)
         ranges = observed
     return scales_of(job, observed, seen)

@@ -106,7 +106,7 @@ def plan_jobs(matrix: Matrix, cache: Cache | None) -> list[Job]:
         options = {"precision": entry.precision, "batch": entry.batch, "profile": entry.profile,
                    "targets": list(entry.target.compute_capabilities) or None}
         target = entry.target.describe()
-        key = entry_key(spec, weights, options, target, {"flavour": entry.target.flavour, "version": version})
+        key = entry_key(spec, weights, options, {k: v for k, v in target.items() if k != "tensorrt_version"}, {"flavour": entry.target.flavour, "version": version})
         job = Job(entry.name, key, entry.model.spec, dict(entry.model.params), entry.model.weights,
                   entry.model.random_seed, options, {**target, "num_gpus": entry.target.num_gpus}, version,
                   model=entry.model.name)
