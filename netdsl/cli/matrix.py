@@ -56,7 +56,8 @@ def cmd_matrix_plan(args) -> int:
     if args.format == "json":
         print_json({"entries": [{"entry": j.name, "key": j.key, "status": j.status,
                                  **({"problem": j.problem} if j.problem else {})} for j in jobs],
-                    "build": sum(j.status != "cached" for j in jobs), "cached": sum(j.status == "cached" for j in jobs)})
+                    "build": sum(j.status != "cached" for j in jobs),
+                    "cached": sum(j.status == "cached" for j in jobs)})
         return EXIT_OK
     for job in jobs:
         note = f" ({job.problem})" if job.problem else ""

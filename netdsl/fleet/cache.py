@@ -134,7 +134,8 @@ class Cache:
             raise Corrupted(f"the plan has {len(plan):,} bytes, its manifest says {expected.get('bytes'):,}")
         found = hashlib.sha256(plan).hexdigest()
         if found != expected.get("sha256"):
-            raise Corrupted(f"the plan's SHA-256 is {found[:12]}…, its manifest says {str(expected.get('sha256'))[:12]}…")
+            raise Corrupted(f"the plan's SHA-256 is {found[:12]}…, its manifest says "
+                            f"{str(expected.get('sha256'))[:12]}…")
         if record.get("matrix", {}).get("key") != key:
             raise Corrupted("its manifest records another key")
         return plan, record

@@ -9,11 +9,11 @@ it takes only plain data (paths, values), builds, and returns the plan's bytes w
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..diagnostics import NetdslError, UsageError
 from .cache import Cache, Corrupted, canonical_spec, entry_key
-from .matrix import Entry, Matrix, Target, entries
+from .matrix import Matrix, Target, entries
 
 
 @dataclass
@@ -30,7 +30,6 @@ class Job:
     status: str = "build"  # "cached" | "build" | "corrupted"
     problem: str = ""  # why a corrupted entry is rebuilt
     model: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 class Failed(NetdslError):
@@ -106,7 +105,8 @@ def plan_jobs(matrix: Matrix, cache: Cache | None) -> list[Job]:
         options = {"precision": entry.precision, "batch": entry.batch, "profile": entry.profile,
                    "targets": list(entry.target.compute_capabilities) or None}
         target = entry.target.describe()
-        key = entry_key(spec, weights, options, {k: v for k, v in target.items() if k != "tensorrt_version"}, {"flavour": entry.target.flavour, "version": version})
+        key = entry_key(spec, weights, options, {k: v for k, v in target.items() if k != "tensorrt_version"},
+                        {"flavour": entry.target.flavour, "version": version})
         job = Job(entry.name, key, entry.model.spec, dict(entry.model.params), entry.model.weights,
                   entry.model.random_seed, options, {**target, "num_gpus": entry.target.num_gpus}, version,
                   model=entry.model.name)

@@ -45,7 +45,6 @@ MODEL_KEYS = ("name", "spec", "set", "weights", "random_weights")
 TARGET_KEYS = ("name", "flavour", "accelerator_type", "resource", "compute_capabilities", "num_gpus",
                "tensorrt_version")
 OUTPUT_KEYS = ("path", "format")
-OUTPUT_FORMATS = ("folder",)  # netdsl.fleet.output.WRITERS: one writer per format
 
 
 class Model:
@@ -373,7 +372,9 @@ class _Reader:
             return "", "folder"
         path = self.text(entry.entries.get("path"), "output path") or "engines"
         form = self.text(entry.entries.get("format"), "output format") or "folder"
-        if form not in OUTPUT_FORMATS:
-            self.error("unknown-format", f"unknown output format `{form}`; formats: {', '.join(OUTPUT_FORMATS)}",
-                       entry.entries["format"].pos)
+        from .output import WRITERS  # one writer per format
+
+        if form not in WRITERS:
+            self.error("unknown-format", f"unknown output format `{form}`; formats: {', '.join(WRITERS)}",
+                       entry.entries["format"].pos, did_you_mean(form, WRITERS))
         return os.path.normpath(os.path.join(self.folder, path)), form

@@ -44,4 +44,6 @@ def write_folder(built: list[Built], folder: str) -> list[str]:
     return written
 
 
-WRITERS = {"folder": write_folder}  # the matrix file's `output: {format: ...}` -> writer
+# The matrix file's `output: {format: ...}` -> writer(built, folder). The matrix file accepts every format
+# named here; a Triton model repository is one more entry.
+WRITERS = {"folder": write_folder}

@@ -63,7 +63,8 @@ def test_a_corrupted_entry_is_detected(tmp_path):
     cache = Cache(str(tmp_path / "cache"))
     key = "ab" * 32
     plan_bytes = b"not really a plan, but bytes with a digest"
-    record = {"plan": {"path": "engine.plan", "bytes": len(plan_bytes), "sha256": hashlib.sha256(plan_bytes).hexdigest()},
+    digest = hashlib.sha256(plan_bytes).hexdigest()
+    record = {"plan": {"path": "engine.plan", "bytes": len(plan_bytes), "sha256": digest},
               "matrix": {"key": key}}
     cache.store(key, plan_bytes, record)
     assert cache.load(key) == (plan_bytes, record)

@@ -92,8 +92,8 @@ def test_a_failed_entry_keeps_the_others(tmp_path, capsys):
     code = main(["matrix", "build", str(matrix), "--cache", str(tmp_path / "cache")])
     captured = capsys.readouterr()
     assert code == 1
-    assert "netdsl: error: full/lenet/float16_b1-1-4: target `full` builds with tensorrt 10.13.0, but this worker has " \
-           "tensorrt_rtx" in captured.err
+    assert ("netdsl: error: full/lenet/float16_b1-1-4: target `full` builds with tensorrt 10.13.0, but this worker "
+            "has tensorrt_rtx") in captured.err
     assert "1 built, 0 cached, 1 failed" in captured.out
     assert (tmp_path / "engines" / "rtx" / "lenet" / "float16_b1-1-4.plan").stat().st_size > 0
     assert not (tmp_path / "engines" / "full").exists()
@@ -102,7 +102,8 @@ def test_a_failed_entry_keeps_the_others(tmp_path, capsys):
 def test_a_profile_for_named_dimensions(tmp_path, capsys):
     models = [{"name": "v8n", "spec": str(ROOT / "specs/zoo/yolov8.yaml"), "set": {"scale": "n"}, "random_weights": 0}]
     matrix = write_matrix(tmp_path / "fleet.yaml", models, [RTX], ["float16"])
-    matrix.write_text(matrix.read_text() + "profiles:\n  - {batch: '1:2:4', height: '320:320:640', width: '320:320:640'}\n")
+    matrix.write_text(matrix.read_text() + "profiles:\n"
+                      "  - {batch: '1:2:4', height: '320:320:640', width: '320:320:640'}\n")
     code, report = build(matrix, tmp_path / "cache", capsys)
     assert code == 0 and report["built"] == 1, report
     manifest = json.loads((tmp_path / "engines" / "rtx" / "v8n" /

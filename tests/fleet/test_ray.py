@@ -40,7 +40,8 @@ def test_a_matrix_on_two_targets(cluster, tmp_path, capsys):
     assert code == 0 and (report["built"], report["failed"]) == (4, 0), report
     for target, capability in (("ampere", "sm86"), ("ada", "sm89")):
         for precision in ("float32", "float16"):
-            manifest = json.loads((tmp_path / "engines" / target / "lenet" / f"{precision}_b1-1-4.plan.json").read_text())
+            path = tmp_path / "engines" / target / "lenet" / f"{precision}_b1-1-4.plan.json"
+            manifest = json.loads(path.read_text())
             assert manifest["targets"] == [capability] and manifest["precision"] == precision
             assert manifest["matrix"]["target"]["resource"] == f"{target}_box"
     code, again = build(matrix, tmp_path / "cache", capsys)
