@@ -30,7 +30,8 @@ def plan(matrix_path: str, cache_dir: str | None = None, use_cache: bool = True)
 class Report:
     output: str
     total: int = 0  # entries in the matrix
-    entries: list = field(default_factory=list)  # {"entry", "key", "status", "seconds", "error"?, "problem"?}
+    # {"entry", "key", "status", "elapsed" (seconds from the first build to this entry's end), "error"?, "problem"?}
+    entries: list = field(default_factory=list)
 
     @property
     def counts(self) -> dict:
@@ -65,7 +66,7 @@ def build(matrix_path: str, cache_dir: str | None = None, local: int = 1, ray: s
         if job.status == "cached":
             plan_bytes, record = cache.load(job.key)
             built.append(Built(job, plan_bytes, record, "cached"))
-            report.entries.append({"entry": job.name, "key": job.key, "status": "cached", "seconds": 0.0})
+            report.entries.append({"entry": job.name, "key": job.key, "status": "cached", "elapsed": 0.0})
             if progress:
                 progress(report, None)
     wanted = [job for job in jobs if job.status != "cached"]
@@ -75,7 +76,7 @@ def build(matrix_path: str, cache_dir: str | None = None, local: int = 1, ray: s
                 else run_local(wanted, local))
     for outcome in outcomes:
         job = outcome.job
-        entry = {"entry": job.name, "key": job.key, "seconds": round(time.perf_counter() - start, 3)}
+        entry = {"entry": job.name, "key": job.key, "elapsed": round(time.perf_counter() - start, 3)}
         if job.name in problems:
             entry["problem"] = f"corrupted cache entry rebuilt: {problems[job.name]}"
         if outcome.error is not None:

@@ -10,7 +10,9 @@ scales file is the same, byte for byte (:mod:`netdsl.quant.calibrate`).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 
 from ..diagnostics import NetdslError, UsageError
 
@@ -21,22 +23,31 @@ def calibrate_ray(spec: str, data: str, address: str = "auto", shards: int | Non
                   resize: str = "letterbox"):
     """:func:`netdsl.quant.calibrate.calibrate` over ``shards`` Ray tasks per pass (default: the cluster's
     CPUs); returns the Scales."""
-    from ..quant.calibrate import Job, merge, scales_of
+    from ..quant.calibrate import Job, scales_of
     from ..spec import load as load_spec
     from .executors import connect
 
     checked = load_spec(spec, params=params)
     job = Job(checked, data, method, percentile, batch, limit, tensors, imgsz, resize)  # every check, here first
-    ray = connect(address)
-    if shards is None:
-        shards = max(1, int(ray.cluster_resources().get("CPU", 1)))
-    if shards < 1:
+    if shards is not None and shards < 1:
         raise UsageError(f"--shards is a number of Ray tasks >= 1, not {shards}")
     weights_path = checked.weights_file(weights)
     where = {"spec": os.path.abspath(spec), "params": params or {}, "data": os.path.abspath(data),
              "weights": os.path.abspath(weights_path) if weights_path else None, "method": method,
              "percentile": percentile, "batch": batch, "limit": limit, "tensors": list(job.tensors), "imgsz": imgsz,
              "resize": resize}
+    # Ray's driver prints cluster events on standard output, where `-o -` writes the scales: standard error
+    with contextlib.redirect_stdout(sys.stderr), connect(address) as ray:
+        observed, seen = sharded(ray, where, job, shards)
+    return scales_of(job, observed, seen)
+
+
+def sharded(ray, where: dict, job, shards: int | None):
+    """Every pass over ``shards`` tasks (default: the cluster's CPUs), merged: (observations, samples)."""
+    from ..quant.calibrate import merge
+
+    if shards is None:
+        shards = max(1, int(ray.cluster_resources().get("CPU", 1)))
     remote = ray.remote(collect_shard)
     ranges = observed = None
     seen = 0
@@ -51,7 +62,7 @@ def calibrate_ray(spec: str, data: str, address: str = "auto", shards: int | Non
             raise
         observed, seen = merge(parts)
         ranges = observed
-    return scales_of(job, observed, seen)
+    return observed, seen
 
 
 def collect_shard(where: dict, number: int, ranges, shard: tuple[int, int]):

@@ -64,16 +64,28 @@ def import_ray():
 
 
 def connect(address: str):
-    """Ray, connected: the session this process already started (``ray.init`` in a script), else the
-    cluster at ``address`` (`auto`: the one `ray start` started on this machine)."""
+    """A context manager giving Ray, connected: to the session this process already started (``ray.init``
+    in a script), else to the cluster at ``address`` (`auto`: the one `ray start` joined this machine
+    to), a connection then closed at the end."""
+    import contextlib
+
     ray = import_ray()
-    if not ray.is_initialized():
+    if ray.is_initialized():
+        return contextlib.nullcontext(ray)
+    try:
+        ray.init(address=address, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise UsageError(f"--ray {address}: cannot connect to a Ray cluster ({error}); start one with "
+                         "`ray start --head` (see docs/fleet.md)") from None
+
+    @contextlib.contextmanager
+    def closing():
         try:
-            ray.init(address=address, log_to_driver=False)
-        except (ConnectionError, RuntimeError, ValueError) as error:
-            raise UsageError(f"--ray {address}: cannot connect to a Ray cluster ({error}); start one with "
-                             "`ray start --head` (see docs/fleet.md)") from None
-    return ray
+            yield ray
+        finally:
+            ray.shutdown()  # also stops Ray's thread that prints cluster events on standard output
+
+    return closing()
 
 
 def task_options(target: dict, retries: int) -> dict:
@@ -101,10 +113,9 @@ def run_ray(jobs: list[Job], address: str = "auto", timeout: float | None = None
 
     if not jobs:  # everything cached: no cluster needed
         return
-    ray = connect(address)
     # Ray's driver prints what its cluster reports (a worker that died...) on standard output, which is
-    # the report's (`--format json`): standard error instead, while the builds run.
-    with contextlib.redirect_stdout(sys.stderr):
+    # the report's (`--format json`): standard error instead, while connected.
+    with contextlib.redirect_stdout(sys.stderr), connect(address) as ray:
         yield from _run_ray(ray, jobs, timeout, retries)
 
 

@@ -28,12 +28,15 @@ def write_folder(built: list[Built], folder: str) -> list[str]:
     """Each plan and its manifest, then the index; returns the plans' paths. Each pair is written
     together and atomically (:func:`netdsl.files.write_together`)."""
     from ..files import write_atomic, write_together
+    from .jobs import matrix_record
 
     written, index = [], []
     for item in built:
         path = os.path.join(folder, *item.job.name.split("/")) + ".plan"
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        record = {**item.manifest, "plan": {**item.manifest["plan"], "path": os.path.basename(path)}}
+        # a cached engine may have been built for another entry of the same key (a model under two names)
+        record = {**item.manifest, "plan": {**item.manifest["plan"], "path": os.path.basename(path)},
+                  "matrix": matrix_record(item.job)}
         write_together({path: item.plan, path + ".json": (json.dumps(record, indent=2) + "\n").encode()})
         written.append(path)
         index.append({"entry": item.job.name, "key": item.job.key, "plan": os.path.relpath(path, folder),

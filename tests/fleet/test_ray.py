@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from netdsl import fleet
 from netdsl.cli import main
 
 from .helpers import ROOT, RTX, lenet_copy, write_matrix
@@ -64,7 +65,7 @@ def worker_running(marker: str):
     return None
 
 
-def test_a_worker_killed_during_a_build_is_retried(cluster, tmp_path, capsys):
+def test_a_worker_killed_during_a_build_is_retried(cluster, tmp_path):
     models = [{"name": "mnv3", "spec": str(ROOT / "specs/zoo/mobilenet_v3_small.yaml"), "random_weights": 0}]
     matrix = write_matrix(tmp_path / "fleet.yaml", models, TARGETS[:1], ["float32"], ["1,1,4"])
     killed = []
@@ -80,14 +81,15 @@ def test_a_worker_killed_during_a_build_is_retried(cluster, tmp_path, capsys):
 
     killer = threading.Thread(target=kill_first_build)
     killer.start()
-    code, report = build(matrix, tmp_path / "cache", capsys, "--timeout", "300")
+    # the Python API: Ray prints the worker's death on standard output, at a time of its own
+    report = fleet.build(str(matrix), str(tmp_path / "cache"), ray="auto", timeout=300)
     killer.join()
     assert killed, "no build task was seen running"
-    assert code == 0 and report["built"] == 1, report
+    assert report.counts == {"built": 1, "cached": 0, "failed": 0}, report
     assert (tmp_path / "engines" / "ampere" / "mnv3" / "float32_b1-1-4.plan").stat().st_size > 0
 
 
-def test_a_worker_killed_with_no_retries_left_fails_the_entry(cluster, tmp_path, capsys):
+def test_a_worker_killed_with_no_retries_left_fails_the_entry(cluster, tmp_path):
     """The control: with --retries 0 the same kill fails the entry, so the test above shows a retry."""
     models = [{"name": "mnv3", "spec": str(ROOT / "specs/zoo/mobilenet_v3_small.yaml"), "random_weights": 1}]
     matrix = write_matrix(tmp_path / "fleet.yaml", models, TARGETS[:1], ["float32"], ["1,1,4"])
@@ -104,10 +106,10 @@ def test_a_worker_killed_with_no_retries_left_fails_the_entry(cluster, tmp_path,
 
     killer = threading.Thread(target=kill_first_build)
     killer.start()
-    code, report = build(matrix, tmp_path / "cache", capsys, "--retries", "0", "--timeout", "300")
+    report = fleet.build(str(matrix), str(tmp_path / "cache"), ray="auto", timeout=300, retries=0)
     killer.join()
-    assert killed and code == 1 and report["failed"] == 1, report
-    assert report["entries"][0]["error"].startswith("ampere/mnv3/float32_b1-1-4: ")
+    assert killed and report.counts["failed"] == 1, report
+    assert report.failures[0]["error"].startswith("ampere/mnv3/float32_b1-1-4: ")
 
 
 def test_a_target_no_node_has_times_out_with_a_clear_error(cluster, tmp_path, capsys):
