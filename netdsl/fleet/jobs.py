@@ -158,6 +158,8 @@ def _build(job: Job) -> tuple[bytes, dict]:
                                "warning": "random weights: this engine checks the build and times it; it computes "
                                "nothing meaningful"}
     record = build.manifest(plan, os.path.basename(job.name) + ".plan")
+    from .output import matrix_record
+
     record["matrix"] = matrix_record(job)
     return bytes(plan.data), record
 
@@ -168,12 +170,3 @@ def profile_of(checked, ranges: dict):
 
     base = checked.graph.profiles[0]
     return Profile(0, {**base.ranges, **{name: tuple(r) for name, r in ranges.items()}}, base.steps)
-
-
-def matrix_record(job: Job) -> dict:
-    """What a manifest records to find its engine again: the entry, the cache key, the model and the
-    target (its name, how its machines are chosen, its flavour)."""
-    return {"entry": job.name, "key": job.key, "model": job.model, "target": job.target,
-            "batch": list(job.options["batch"]) if job.options["batch"] else None,
-            "profile": {name: list(r) for name, r in job.options["profile"].items()} if job.options.get("profile")
-            else None}

@@ -24,11 +24,19 @@ class Built:
     source: str  # "built" or "cached"
 
 
+def matrix_record(job) -> dict:
+    """What a manifest records to find its engine again: the entry, the cache key, the model and the
+    target (its name, how its machines are chosen, its flavour)."""
+    return {"entry": job.name, "key": job.key, "model": job.model, "target": job.target,
+            "batch": list(job.options["batch"]) if job.options["batch"] else None,
+            "profile": {name: list(r) for name, r in job.options["profile"].items()} if job.options.get("profile")
+            else None}
+
+
 def write_folder(built: list[Built], folder: str) -> list[str]:
     """Each plan and its manifest, then the index; returns the plans' paths. Each pair is written
     together and atomically (:func:`netdsl.files.write_together`)."""
     from ..files import write_atomic, write_together
-    from .jobs import matrix_record
 
     written, index = [], []
     for item in built:
