@@ -39,6 +39,8 @@ def add_matrix(add) -> None:
                        "this long after it was submitted as failed (e.g. no node has its target's resource)")
     built.add_argument("--retries", type=int, metavar="N", help="with --ray: times a build is retried when its "
                        "worker or node is lost (default 3)")
+    built.add_argument("--shared", metavar="DIR", help="with --ray: workers write plans and manifests to DIR (a "
+                       "folder every node and this machine see at that path) instead of Ray's object store")
     built.add_argument("-o", "--output", metavar="DIR", help="the output folder (default: the matrix's `output:`)")
 
 
@@ -71,11 +73,11 @@ def cmd_matrix_build(args) -> int:
     from .. import fleet
     from ..diagnostics import UsageError
 
-    if args.ray is None and (args.timeout is not None or args.retries is not None):
-        raise UsageError("--timeout and --retries are for --ray builds")
+    if args.ray is None and (args.timeout is not None or args.retries is not None or args.shared is not None):
+        raise UsageError("--timeout, --retries and --shared are for --ray builds")
     meter = Meter(args.format == "text" and sys.stderr.isatty())
     report = fleet.build(args.matrix, args.cache, args.local, args.ray, args.timeout, args.retries, meter.update,
-                         args.output)
+                         args.output, args.shared)
     meter.close()
     if args.format == "json":
         print_json(report.to_json())

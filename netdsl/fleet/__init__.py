@@ -49,10 +49,12 @@ class Report:
 
 
 def build(matrix_path: str, cache_dir: str | None = None, local: int = 1, ray: str | None = None,
-          timeout: float | None = None, retries: int | None = None, progress=None, output: str | None = None) -> Report:
+          timeout: float | None = None, retries: int | None = None, progress=None, output: str | None = None,
+          shared: str | None = None) -> Report:
     """Build every entry not in the cache (on ``local`` processes here, or on the Ray cluster at ``ray``),
     store each in the cache, and write every engine that is there (built or cached) to the matrix's
-    output (or ``output``). ``progress(report, outcome)`` is called after each entry. Entries that fail
+    output (or ``output``); with ``ray``, plans come back through Ray's object store, or through
+    ``shared``, a folder every node sees at the same path. ``progress(report, outcome)`` is called after each entry. Entries that fail
     are in the report with their messages; the others are kept."""
     from .executors import DEFAULT_RETRIES, run_local, run_ray
     from .output import WRITERS, Built
@@ -72,7 +74,7 @@ def build(matrix_path: str, cache_dir: str | None = None, local: int = 1, ray: s
     wanted = [job for job in jobs if job.status != "cached"]
     problems = {job.name: job.problem for job in wanted if job.problem}
     start = time.perf_counter()
-    outcomes = (run_ray(wanted, ray, timeout, DEFAULT_RETRIES if retries is None else retries) if ray
+    outcomes = (run_ray(wanted, ray, timeout, DEFAULT_RETRIES if retries is None else retries, shared) if ray
                 else run_local(wanted, local))
     for outcome in outcomes:
         job = outcome.job

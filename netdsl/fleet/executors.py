@@ -8,6 +8,7 @@ Ray is imported only here, and only by :func:`run_ray` (`pip install 'netdsl[ray
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -67,8 +68,6 @@ def connect(address: str):
     """A context manager giving Ray, connected: to the session this process already started (``ray.init``
     in a script), else to the cluster at ``address`` (`auto`: the one `ray start` joined this machine
     to), a connection then closed at the end."""
-    import contextlib
-
     ray = import_ray()
     if ray.is_initialized():
         return contextlib.nullcontext(ray)
@@ -99,32 +98,77 @@ def task_options(target: dict, retries: int) -> dict:
     return options
 
 
-def _ray_build(job: Job):
+def _ray_build(job: Job, shared: str | None):
+    """One build on a Ray worker: (plan, manifest) through the object store, or, with ``shared``, the
+    plan and its manifest written there (a folder the driver sees too) and (None, manifest) returned."""
     plan, manifest = build_job(job)
-    return plan, manifest
+    if shared is None:
+        return plan, manifest
+    import json
+
+    from ..files import write_together
+
+    path = shared_path(shared, job)
+    write_together({path: plan, path + ".json": (json.dumps(manifest, indent=2) + "\n").encode()})
+    return None, manifest
 
 
-def run_ray(jobs: list[Job], address: str = "auto", timeout: float | None = None, retries: int = DEFAULT_RETRIES):
+def shared_path(shared: str, job: Job) -> str:
+    import os
+
+    return os.path.join(shared, f"{job.key}.plan")
+
+
+def read_shared(shared: str, job: Job, manifest: dict) -> bytes:
+    """The plan a worker wrote to ``shared``, checked against its manifest's SHA-256, then removed
+    (with its manifest) from there: the cache holds it from now on."""
+    import hashlib
+    import os
+
+    path = shared_path(shared, job)
+    try:
+        with open(path, "rb") as stream:
+            plan = stream.read()
+    except OSError as error:
+        raise OSError(f"{job.name}: the worker wrote its plan to {path}, which this machine cannot read ({error}): "
+                      "--shared must be the same folder on every node") from None
+    if hashlib.sha256(plan).hexdigest() != manifest["plan"]["sha256"]:
+        raise OSError(f"{job.name}: {path} is not the plan the worker built (its SHA-256 differs from the manifest's)")
+    for name in (path, path + ".json"):
+        with contextlib.suppress(OSError):
+            os.remove(name)
+    return plan
+
+
+def run_ray(jobs: list[Job], address: str = "auto", timeout: float | None = None, retries: int = DEFAULT_RETRIES,
+            shared: str | None = None):
     """Each job a Ray task on a node of its target; plans and manifests come back through Ray's object
-    store. A task still not done ``timeout`` seconds after it was submitted is cancelled and reported,
-    with what the cluster offers when no node has the target's accelerator type or resource."""
-    import contextlib
+    store, or through ``shared``, a folder every node and this machine see at that path. A task still not
+    done ``timeout`` seconds after it was submitted is cancelled and reported, with what the cluster
+    offers when no node has the target's accelerator type or resource."""
     import sys
 
     if not jobs:  # everything cached: no cluster needed
         return
+    if shared is not None:
+        import os
+
+        shared = os.path.abspath(shared)
+        if not os.path.isdir(shared):
+            raise UsageError(f"--shared {shared}: no such folder")
     # Ray's driver prints what its cluster reports (a worker that died...) on standard output, which is
     # the report's (`--format json`): standard error instead, while connected.
     with contextlib.redirect_stdout(sys.stderr), connect(address) as ray:
-        yield from _run_ray(ray, jobs, timeout, retries)
+        yield from _run_ray(ray, jobs, timeout, retries, shared)
 
 
-def _run_ray(ray, jobs, timeout, retries):
+def _run_ray(ray, jobs, timeout, retries, shared):
     remote = ray.remote(_ray_build)
     started = time.perf_counter()
     pending = {}
     for job in jobs:
-        pending[remote.options(name=f"netdsl build {job.name}", **task_options(job.target, retries)).remote(job)] = (
+        options = task_options(job.target, retries)
+        pending[remote.options(name=f"netdsl build {job.name}", **options).remote(job, shared)] = (
             job, time.perf_counter())
     while pending:
         done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
@@ -134,8 +178,14 @@ def _run_ray(ray, jobs, timeout, retries):
                 plan, manifest = ray.get(ref)
             except Exception as error:  # noqa: BLE001 - a failed task is one failed entry
                 yield Outcome(job, error=_ray_message(job, error), seconds=time.perf_counter() - started)
-            else:
-                yield Outcome(job, plan, manifest, seconds=time.perf_counter() - started)
+                continue
+            if shared is not None:
+                try:
+                    plan = read_shared(shared, job, manifest)
+                except OSError as error:
+                    yield Outcome(job, error=str(error), seconds=time.perf_counter() - started)
+                    continue
+            yield Outcome(job, plan, manifest, seconds=time.perf_counter() - started)
         if timeout is None:
             continue
         now = time.perf_counter()

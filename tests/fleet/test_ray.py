@@ -2,6 +2,7 @@
 survives a worker killed during a build (the task is retried), reports a target no node has after
 --timeout, and shards calibration with a scales file equal byte for byte to the single process's."""
 
+import hashlib
 import json
 import os
 import signal
@@ -47,6 +48,19 @@ def test_a_matrix_on_two_targets(cluster, tmp_path, capsys):
             assert manifest["matrix"]["target"]["resource"] == f"{target}_box"
     code, again = build(matrix, tmp_path / "cache", capsys)
     assert (again["built"], again["cached"]) == (0, 4)
+
+
+def test_plans_through_a_shared_folder(cluster, tmp_path, capsys):
+    lenet = lenet_copy(tmp_path / "models")
+    matrix = write_matrix(tmp_path / "fleet.yaml", [{"spec": str(lenet)}], TARGETS, ["float16"], ["1,2,4"])
+    (tmp_path / "shared").mkdir()
+    code, report = build(matrix, tmp_path / "cache", capsys, "--shared", str(tmp_path / "shared"))
+    assert code == 0 and report["built"] == 2, report
+    assert list((tmp_path / "shared").iterdir()) == []  # taken into the cache
+    for entry in report["entries"]:
+        path = tmp_path / "engines" / (entry["entry"] + ".plan")
+        manifest = json.loads(path.with_suffix(".plan.json").read_text())
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == manifest["plan"]["sha256"]
 
 
 def worker_running(marker: str):

@@ -34,4 +34,4 @@ def test_ray_missing_is_a_usage_error(tmp_path, capsys, monkeypatch):
 def test_ray_only_options_without_ray(tmp_path, capsys):
     matrix = write_matrix(tmp_path / "m.yaml", [{"spec": str(ROOT / "specs/lenet.yaml")}], [RTX])
     assert main(["matrix", "build", str(matrix), "--timeout", "5"]) == 2
-    assert "--timeout and --retries are for --ray builds" in capsys.readouterr().err
+    assert "--timeout, --retries and --shared are for --ray builds" in capsys.readouterr().err
