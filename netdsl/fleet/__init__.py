@@ -53,9 +53,10 @@ def build(matrix_path: str, cache_dir: str | None = None, local: int = 1, ray: s
           shared: str | None = None) -> Report:
     """Build every entry not in the cache (on ``local`` processes here, or on the Ray cluster at ``ray``),
     store each in the cache, and write every engine that is there (built or cached) to the matrix's
-    output (or ``output``); with ``ray``, plans come back through Ray's object store, or through
-    ``shared``, a folder every node sees at the same path. ``progress(report, outcome)`` is called after each entry. Entries that fail
-    are in the report with their messages; the others are kept."""
+    output (or ``output``). With ``ray``, plans come back through Ray's object store, or through
+    ``shared``, a folder every node sees at the same path. ``progress(report, outcome)`` is called after
+    each entry. Entries that fail are in the report with their messages; the others are kept. Entries
+    of one key (the same engine under two names) are built once."""
     from .executors import DEFAULT_RETRIES, run_local, run_ray
     from .output import WRITERS, Built
 
@@ -66,31 +67,35 @@ def build(matrix_path: str, cache_dir: str | None = None, local: int = 1, ray: s
     built: list[Built] = []
     for job in jobs:
         if job.status == "cached":
-            plan_bytes, record = cache.load(job.key)
-            built.append(Built(job, plan_bytes, record, "cached"))
+            _, record = cache.load(job.key)
+            built.append(Built(job, cache.plan_path(job.key), record, "cached"))
             report.entries.append({"entry": job.name, "key": job.key, "status": "cached", "elapsed": 0.0})
             if progress:
                 progress(report, None)
-    wanted = [job for job in jobs if job.status != "cached"]
-    problems = {job.name: job.problem for job in wanted if job.problem}
+    same_key: dict = {}
+    for job in jobs:
+        if job.status != "cached":
+            same_key.setdefault(job.key, []).append(job)
     start = time.perf_counter()
-    outcomes = (run_ray(wanted, ray, timeout, DEFAULT_RETRIES if retries is None else retries, shared) if ray
-                else run_local(wanted, local))
+    firsts = [group[0] for group in same_key.values()]
+    outcomes = (run_ray(firsts, ray, timeout, DEFAULT_RETRIES if retries is None else retries, shared) if ray
+                else run_local(firsts, local))
     for outcome in outcomes:
-        job = outcome.job
-        entry = {"entry": job.name, "key": job.key, "elapsed": round(time.perf_counter() - start, 3)}
-        if job.name in problems:
-            entry["problem"] = f"corrupted cache entry rebuilt: {problems[job.name]}"
-        if outcome.error is not None:
-            entry.update(status="failed", error=outcome.error)
-        else:
+        if outcome.error is None:
             outcome.manifest["plan"]["path"] = "engine.plan"
-            cache.store(job.key, outcome.plan, outcome.manifest)
-            built.append(Built(job, outcome.plan, outcome.manifest, "built"))
-            entry["status"] = "built"
-        report.entries.append(entry)
-        if progress:
-            progress(report, outcome)
+            cache.store(outcome.job.key, outcome.plan, outcome.manifest)
+        for job in same_key[outcome.job.key]:
+            entry = {"entry": job.name, "key": job.key, "elapsed": round(time.perf_counter() - start, 3)}
+            if job.problem:
+                entry["problem"] = f"corrupted cache entry rebuilt: {job.problem}"
+            if outcome.error is not None:
+                entry.update(status="failed", error=outcome.error.replace(outcome.job.name, job.name, 1))
+            else:
+                built.append(Built(job, cache.plan_path(job.key), outcome.manifest, "built"))
+                entry["status"] = "built" if job is outcome.job else "cached"
+            report.entries.append(entry)
+            if progress:
+                progress(report, outcome)
     order = {job.name: index for index, job in enumerate(jobs)}
     built.sort(key=lambda item: order[item.job.name])
     report.entries.sort(key=lambda item: order[item["entry"]])

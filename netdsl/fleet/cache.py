@@ -112,8 +112,8 @@ class Cache:
     def folder(self, key: str) -> str:
         return os.path.join(self.root, key[:2], key)
 
-    def has(self, key: str) -> bool:
-        return os.path.isdir(self.folder(key))
+    def plan_path(self, key: str) -> str:
+        return os.path.join(self.folder(key), PLAN_NAME)
 
     def load(self, key: str) -> tuple[bytes, dict] | None:
         """(plan, manifest) of the entry, None when there is none; raises Corrupted when the entry is

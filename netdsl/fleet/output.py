@@ -1,6 +1,7 @@
 """Where a matrix's engines go. One writer per output format, each a function ``writer(built, folder)``
 given every engine of the matrix that is there (built now or copied from the cache: a
-:class:`Built` with the job, the plan's bytes and its manifest) and the output folder.
+:class:`Built` with the job, the plan (read from the cache when asked for) and its manifest) and the
+output folder.
 
 ``folder`` writes ``<folder>/<target>/<model>/<precision>_<batch>.plan`` with its manifest
 (``.plan.json``) beside it, and ``<folder>/matrix.json``, the index: every entry with its cache key and
@@ -19,9 +20,14 @@ from .._version import __version__
 @dataclass
 class Built:
     job: object  # netdsl.fleet.jobs.Job
-    plan: bytes
+    plan_path: str  # in the cache: plans are read one at a time, when written (a matrix may hold gigabytes)
     manifest: dict
     source: str  # "built" or "cached"
+
+    @property
+    def plan(self) -> bytes:
+        with open(self.plan_path, "rb") as stream:
+            return stream.read()
 
 
 def matrix_record(job) -> dict:

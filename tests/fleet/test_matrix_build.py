@@ -112,3 +112,15 @@ def test_a_profile_for_named_dimensions(tmp_path, capsys):
                                      "height": {"min": 320, "opt": 320, "max": 640, "multiple_of": 32},
                                      "width": {"min": 320, "opt": 320, "max": 640, "multiple_of": 32}}]
     assert manifest["spec"]["params"]["scale"] == "n"
+
+
+def test_one_engine_under_two_names_is_built_once(tmp_path, capsys):
+    lenet = str(lenet_copy(tmp_path / "models"))
+    models = [{"name": "digits", "spec": lenet}, {"name": "mnist", "spec": lenet}]
+    matrix = write_matrix(tmp_path / "fleet.yaml", models, [RTX], ["float16"], ["1,1,4"])
+    code, report = build(matrix, tmp_path / "cache", capsys)
+    assert code == 0
+    assert statuses(report) == {"rtx/digits/float16_b1-1-4": "built", "rtx/mnist/float16_b1-1-4": "cached"}
+    plans = [tmp_path / "engines" / "rtx" / name / "float16_b1-1-4.plan" for name in ("digits", "mnist")]
+    assert plans[0].read_bytes() == plans[1].read_bytes()
+    assert json.loads(plans[1].with_suffix(".plan.json").read_text())["matrix"]["model"] == "mnist"
