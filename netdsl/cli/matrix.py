@@ -3,10 +3,11 @@ targets), through a cache keyed by content, on local processes or a Ray cluster 
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
-from .args import EXIT_INVALID, EXIT_OK, HelpFormatter, add_format, print_json
+from .args import EXIT_INVALID, EXIT_OK, HelpFormatter, add_format, positive_count, print_json
 
 MATRIX_HELP = "the matrix file (YAML: models, precisions, batches, targets, output; see docs/fleet.md)"
 
@@ -30,18 +31,34 @@ def add_matrix(add) -> None:
     built.set_defaults(handler=cmd_matrix_build)
     add_common(built)
     where = built.add_mutually_exclusive_group()
-    where.add_argument("--local", type=int, default=1, metavar="N", help="build on this machine, N processes at once "
+    where.add_argument("--local", type=positive_count, default=1, metavar="N", help="build on this machine, N processes at once "
                        "(default 1, so that the machine stays usable)")
     where.add_argument("--ray", metavar="auto|ADDRESS", help="build on a Ray cluster (`auto`: the one `ray start` "
                        "joined this machine to), each build a task on a node of its target; needs "
                        "`pip install 'netdsl[ray]'`")
-    built.add_argument("--timeout", type=float, metavar="SECONDS", help="with --ray: report an entry that is not done "
+    built.add_argument("--timeout", type=seconds, metavar="SECONDS", help="with --ray: report an entry that is not done "
                        "this long after it was submitted as failed (e.g. no node has its target's resource)")
-    built.add_argument("--retries", type=int, metavar="N", help="with --ray: times a build is retried when its "
+    built.add_argument("--retries", type=retry_count, metavar="N", help="with --ray: times a build is retried when its "
                        "worker or node is lost (default 3)")
     built.add_argument("--shared", metavar="DIR", help="with --ray: workers write plans and manifests to DIR (a "
                        "folder every node and this machine see at that path) instead of Ray's object store")
     built.add_argument("-o", "--output", metavar="DIR", help="the output folder (default: the matrix's `output:`)")
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, not `{text}`")
+    return value
+
+
+def retry_count(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 6):
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, not `{text}`")
+    return int(text)
 
 
 def add_common(command) -> None:

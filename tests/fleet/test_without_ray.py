@@ -35,3 +35,22 @@ def test_ray_only_options_without_ray(tmp_path, capsys):
     matrix = write_matrix(tmp_path / "m.yaml", [{"spec": str(ROOT / "specs/lenet.yaml")}], [RTX])
     assert main(["matrix", "build", str(matrix), "--timeout", "5"]) == 2
     assert "--timeout, --retries and --shared are for --ray builds" in capsys.readouterr().err
+
+
+def test_plan_as_json_and_bad_numbers(tmp_path, capsys):
+    import json
+
+    matrix = write_matrix(tmp_path / "m.yaml", [{"spec": str(ROOT / "specs/lenet.yaml")}], [RTX],
+                          ["float32", "float16"])
+    assert main(["matrix", "plan", str(matrix), "--cache", str(tmp_path / "cache"), "--format", "json"]) == 0
+    planned = json.loads(capsys.readouterr().out)
+    assert (planned["build"], planned["cached"]) == (2, 0)
+    assert [e["entry"] for e in planned["entries"]] == ["rtx/lenet/float32_spec-shapes", "rtx/lenet/float16_spec-shapes"]
+    for flags in (["--local", "0"], ["--ray", "auto", "--timeout", "-1"], ["--ray", "auto", "--retries", "x"]):
+        try:
+            main(["matrix", "build", str(matrix), *flags])
+        except SystemExit as exit:
+            assert exit.code == 2, flags
+        else:
+            raise AssertionError(f"{flags} accepted")
+    assert not (tmp_path / "engines").exists()
