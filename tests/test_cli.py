@@ -91,7 +91,7 @@ def test_help_lists_each_command_once():
     commands = next(a for a in parser._actions if a.dest == "command").choices
     for name in commands:
         rows = [line for line in out.splitlines() if line.startswith("  ") and line.split()[0] == name]
-        assert len(rows) == (1 if name not in ("weights", "scales", "deploy") else 2), (name, rows)  # weights ls/convert...
+        assert len(rows) == (1 if name not in ("weights", "scales", "deploy", "matrix") else 2), (name, rows)  # weights ls/convert...
     assert "{" not in out  # argparse's own {validate,summary,...} list is not shown
 
 

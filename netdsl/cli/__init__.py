@@ -24,6 +24,7 @@ GROUPS = (  # (module, heading in `netdsl --help`, its commands in the order lis
     ("spec_tools", "check and read specs", ("validate", "summary", "diff", "fmt", "graph", "schema")),
     ("build", "build and refit engines", ("build", "refit")),
     ("deploy", "deployment", ("deploy",)),
+    ("matrix", "fleets", ("matrix",)),
     ("engines", "run and compare", ("reference", "compare", "inspect", "run", "bench", "verify")),
     ("detect", "detection", ("detect",)),
     ("quant", "quantization", ("calibrate", "scales")),
@@ -86,7 +87,8 @@ def parse(parser: argparse.ArgumentParser, argv):
 
         target = parser
         for name in (getattr(args, "command", None), getattr(args, "weights_command", None),
-                     getattr(args, "scales_command", None), getattr(args, "deploy_command", None)):
+                     getattr(args, "scales_command", None), getattr(args, "deploy_command", None),
+                     getattr(args, "matrix_command", None)):
             choices = next((a.choices for a in target._actions if isinstance(a, argparse._SubParsersAction)), {})
             if name in choices:
                 target = choices[name]

@@ -31,6 +31,11 @@ def add_calibrate(add) -> None:
     calibrate.add_argument("--limit", type=int, help="use the first N samples only")
     calibrate.add_argument("--all-tensors", action="store_true", help="every float tensor, not only those the "
                            "quantized layers read (for a full calibration cache)")
+    calibrate.add_argument("--ray", metavar="auto|ADDRESS", help="shard the batches over tasks of a Ray cluster (the "
+                           "data at the same path on every node); the same scales file, byte for byte; needs "
+                           "`pip install 'netdsl[ray]'`")
+    calibrate.add_argument("--shards", type=int, metavar="N", help="with --ray: tasks per pass (default: the "
+                           "cluster's CPUs)")
 
 
 def cmd_calibrate(args) -> int:
@@ -42,12 +47,21 @@ def cmd_calibrate(args) -> int:
     checked = load_spec(args.spec, params=args.params)
     if not args.output:
         refuse_default_output(checked)
-    bound = bind_weights(checked, args.weights)
     tensors = None
     if args.all_tensors:
         tensors = [name for name in spec_tensors(checked) if checked.types[name].dtype == "float32"]
-    scales = calibrate(checked, bound, args.data, args.method, args.percentile, args.batch, args.limit, tensors,
-                       imgsz=args.imgsz, resize=args.resize)
+    if args.ray is not None:
+        from ..fleet.calibrate import calibrate_ray
+
+        scales = calibrate_ray(args.spec, args.data, args.ray, args.shards, args.params, args.weights, args.method,
+                               args.percentile, args.batch, args.limit, tensors, args.imgsz, args.resize)
+    else:
+        if args.shards is not None:
+            from ..diagnostics import UsageError
+
+            raise UsageError("--shards is for --ray")
+        scales = calibrate(checked, bind_weights(checked, args.weights), args.data, args.method, args.percentile,
+                           args.batch, args.limit, tensors, imgsz=args.imgsz, resize=args.resize)
     write_scales_to(args.output, scales)
     print(f"wrote {args.output}: {len(scales.activations)} tensor range(s), {scales.meta['method']}, "
           f"{scales.meta['data']}", file=report_stream(args.output))

@@ -54,45 +54,88 @@ class Progress:
             self.stream.write("\n")
 
 
+class Job:
+    """What one calibration reads and observes: the tensors, the samples, how they are batched, the
+    method. :func:`collect` runs one pass of it over one shard of its batches; :func:`merge` joins the
+    shards' observations; :func:`scales_of` turns them into scales."""
+
+    def __init__(self, checked, data: str, method: str = "entropy", percentile: float = 99.99,
+                 batch: int | None = None, limit: int | None = None, tensors=None, imgsz=None,
+                 resize: str = "letterbox"):
+        from . import placement
+        from .samples import Samples, batch_range
+
+        if method not in METHODS:
+            raise UsageError(f"unknown calibration method `{method}`; methods: {', '.join(METHODS)}")
+        if tensors is None:
+            where = placement(checked)
+            if where is None:
+                raise UsageError(f"{checked.path} has no `quantization:` section: nothing to calibrate")
+            if not where.tensors:
+                raise UsageError(f"nothing to calibrate: {checked.path} quantizes no activations ({where.dtype} "
+                                 "quantizes weights only, from their own ranges)")
+            tensors = where.tensors
+        self.data, self.method, self.percentile, self.limit, self.tensors = data, method, percentile, limit, tensors
+        self.size, self.low = batch_range(checked, batch)
+        self.dtype = checked.graph.quantization.dtype if checked.graph.quantization else "int8"
+        self.samples = Samples(checked, data, imgsz, resize)
+        self.passes = 1 if method == "max" else 2
+
+
 def calibrate(checked, bound, data: str, method: str = "entropy", percentile: float = 99.99, batch: int | None = None,
               limit: int | None = None, tensors=None, progress: bool = True, imgsz=None,
               resize: str = "letterbox") -> Scales:
     """Scales for ``tensors`` (default: those the spec's quantized layers read) from the samples in
     ``data`` (images fitted to the input at ``imgsz`` (height, width) where its size is dynamic, by
     ``resize``: letterbox or stretch)."""
-    from .. import reference
-    from . import placement
-    from .samples import Samples, batch_range, batches
-
-    if method not in METHODS:
-        raise UsageError(f"unknown calibration method `{method}`; methods: {', '.join(METHODS)}")
-    if tensors is None:
-        where = placement(checked)
-        if where is None:
-            raise UsageError(f"{checked.path} has no `quantization:` section: nothing to calibrate")
-        if not where.tensors:
-            raise UsageError(f"nothing to calibrate: {checked.path} quantizes no activations ({where.dtype} quantizes "
-                             "weights only, from their own ranges)")
-        tensors = where.tensors
-    size, low = batch_range(checked, batch)
-    dtype = checked.graph.quantization.dtype if checked.graph.quantization else "int8"
-    samples = Samples(checked, data, imgsz, resize)
-    observed = {name: Observed() for name in tensors}
-    passes = 1 if method == "max" else 2
-    known = samples.count()
+    job = Job(checked, data, method, percentile, batch, limit, tensors, imgsz, resize)
+    known = job.samples.count()
     meter = Progress(min(known, limit) if known and limit else known or limit) if progress else None
-    seen = 0
-    for number in range(1, passes + 1):
-        seen = 0
-        for arrays in batches(samples, size, low, limit):
-            values = reference.run(checked, bound, arrays, keep=set(tensors))
-            for name in tensors:
-                observe(observed[name], np.abs(values[name]), number)
-            seen += len(next(iter(arrays.values())))
-            if meter:
-                meter.update(f"calibrating (pass {number}/{passes})", seen)
+    observed, seen = None, 0
+    for number in range(1, job.passes + 1):
+        observed, seen = collect(checked, bound, job, number, observed, meter=meter)
     if meter:
         meter.close()
+    return scales_of(job, observed, seen)
+
+
+def collect(checked, bound, job: Job, number: int, ranges: dict | None = None, shard: tuple[int, int] = (0, 1),
+            meter: Progress | None = None) -> tuple[dict, int]:
+    """Pass ``number`` over the batches of shard ``(index, count)`` (batch i belongs to shard i % count;
+    every shard makes the same batches a single run makes, so each number is computed on the same
+    arrays): (tensor name -> Observed, samples seen). Pass 2 counts into the bins of ``ranges``, pass 1's
+    observations merged over every shard."""
+    from .. import reference
+    from .samples import batches
+
+    index, count = shard
+    observed = {name: Observed(ranges[name].amax if ranges else 0.0) for name in job.tensors}
+    seen = 0
+    for position, arrays in enumerate(batches(job.samples, job.size, job.low, job.limit)):
+        if position % count != index:
+            continue
+        values = reference.run(checked, bound, arrays, keep=set(job.tensors))
+        for name in job.tensors:
+            observe(observed[name], np.abs(values[name]), number)
+        seen += len(next(iter(arrays.values())))
+        if meter:
+            meter.update(f"calibrating (pass {number}/{job.passes})", seen)
+    return observed, seen
+
+
+def merge(parts: list[tuple[dict, int]]) -> tuple[dict, int]:
+    """The observations of several shards of one pass as one: the largest |x| of each tensor, its
+    histograms added (whole counts: the sum is exact in any order)."""
+    merged = {name: Observed(max(part[name].amax for part, _ in parts)) for name in parts[0][0]}
+    for name, found in merged.items():
+        hists = [part[name].hist for part, _ in parts if part[name].hist is not None]
+        found.hist = sum(hists[1:], hists[0].copy()) if hists else None
+    return merged, sum(seen for _, seen in parts)
+
+
+def scales_of(job: Job, observed: dict, seen: int) -> Scales:
+    """The scales file's content from the last pass's observations (over every sample)."""
+    data = job.data
     if seen == 0:
         raise UsageError(f"no calibration samples in {data}")
     zero = [name for name, found in observed.items() if found.amax == 0]
@@ -101,9 +144,10 @@ def calibrate(checked, bound, data: str, method: str = "entropy", percentile: fl
         raise NetdslError(f"{shown} {'is' if len(zero) == 1 else 'are'} 0 for every one of the {seen} samples of "
                           f"{data}: a range of 0 has no scale, nothing written; calibrate with samples that reach "
                           "it, or leave the layers that read it in float (`exclude:` in `quantization:`)")
-    amax = {name: canonical(amax_of(found, method, percentile, dtype)) for name, found in observed.items()}
-    description = DESCRIPTIONS[method].format(percentile=percentile, bins=BINS)
+    amax = {name: canonical(amax_of(found, job.method, job.percentile, job.dtype)) for name, found in observed.items()}
+    description = DESCRIPTIONS[job.method].format(percentile=job.percentile, bins=BINS)
     source = f"{seen} samples from {data}"
+    samples = job.samples
     if samples.target is not None:
         source += f" ({samples.resize} to {samples.target.height}x{samples.target.width})"
     return Scales(amax, meta={"method": description, "data": source})

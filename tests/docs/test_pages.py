@@ -99,3 +99,36 @@ def test_page_opens_with_a_table_of_contents(page):
     listed = set(re.findall(r"^\s*- \[[^\]]*\]\(#([^)]+)\)", before_first, re.M))
     missing = [s for s in sections if slug(s) not in listed]
     assert not missing, f"docs/{page.name}: the contents list before the first section lacks {missing}"
+
+
+def matrix_blocks():
+    for page in PAGES:
+        for language, body in FENCE.findall(page.read_text()):
+            if language == "yaml" and re.search(r"^matrix: 1\b", body, re.M):
+                yield pytest.param(page, body, id=f"{page.relative_to(ROOT)}:matrix")
+
+
+@pytest.mark.parametrize("page,text", list(matrix_blocks()))
+def test_matrix_in_a_page_plans(page, text, tmp_path):
+    """A matrix file shown in a page passes its checker and plans every entry, beside a checkout's specs/
+    (the weight files it names made here from seeded random weights of the spec)."""
+    import yaml
+
+    from netdsl.fleet.jobs import plan_jobs
+    from netdsl.fleet.matrix import entries, read_matrix
+    from netdsl.spec import load
+    from netdsl.weights import write_weights
+    from netdsl.weights.synthetic import random_weights
+
+    (tmp_path / "specs").symlink_to(ROOT / "specs")
+    for model in yaml.safe_load(text)["models"]:
+        if "weights" in model:
+            bound = random_weights(load(str(ROOT / model["spec"]), params=model.get("set")), 0)
+            write_weights(str(tmp_path / model["weights"]), {name: w.array for name, w in bound.items()})
+    matrix = read_matrix(str(tmp_path / "fleet.yaml"), text)
+    jobs = plan_jobs(matrix, None)
+    assert len(jobs) == len(entries(matrix)) >= 2 and len({job.key for job in jobs}) == len(jobs)
+
+
+def test_the_fleet_page_shows_a_matrix():
+    assert any("fleet.md" in str(p.values[0]) for p in matrix_blocks())
