@@ -5,7 +5,8 @@ output folder.
 
 ``folder`` writes ``<folder>/<target>/<model>/<precision>_<batch>.plan`` with its manifest
 (``.plan.json``) beside it, and ``<folder>/matrix.json``, the index: every entry with its cache key and
-files. Another format (a Triton model repository) is one more function in :data:`WRITERS`.
+files. ``triton`` writes one Triton model repository per target, ``<folder>/<target>/``, each engine a
+model ``<model>_<precision>_<batch>`` (:func:`write_triton`).
 """
 
 from __future__ import annotations
@@ -61,6 +62,57 @@ def write_folder(built: list[Built], folder: str) -> list[str]:
     return written
 
 
+def triton_name(job) -> str:
+    """The Triton model of a matrix entry ``target/model/precision_batch``: ``model_precision_batch`` (a
+    repository per target, so the target is the folder, not part of the name)."""
+    return "_".join(job.name.split("/")[1:])
+
+
+def write_triton(built: list[Built], folder: str) -> list[str]:
+    """A Triton model repository per target (``<folder>/<target>``): each engine a model with its plan,
+    manifest, config.pbtxt and labels, as `netdsl deploy triton` writes them (netdsl.deploy.triton). An
+    engine already deployed as the newest version of its model (same plan SHA-256) is left as it is; a new
+    engine becomes the next version. Every model of the matrix is staged first and placed at the end, so a
+    failure leaves the repositories as they were."""
+    from ..deploy.triton import MANIFEST, TritonOptions, commit, discard, stage, versions_of
+    from ..files import write_together
+
+    options = TritonOptions()
+    staged, written = [], []
+    try:
+        for item in built:
+            target = item.job.name.split("/")[0]
+            repo, name = os.path.join(folder, target), triton_name(item.job)
+            existing = versions_of(os.path.join(repo, name))
+            if existing and _deployed_sha256(os.path.join(repo, name, str(existing[-1]), MANIFEST)) == \
+                    item.manifest["plan"]["sha256"]:
+                written.append(os.path.join(repo, name, str(existing[-1]), "model.plan"))
+                continue
+            record = {**item.manifest, "plan": {**item.manifest["plan"], "path": "model.plan"},
+                      "matrix": matrix_record(item.job)}
+
+            def write_plan(path: str, item=item, record=record) -> None:
+                write_together({path: item.plan, path + ".json": (json.dumps(record, indent=2) + "\n").encode()})
+
+            deployed = stage(repo, name, write_plan, options)
+            staged.append(deployed)
+            written.append(os.path.join(repo, name, str(deployed.version), "model.plan"))
+        for deployed in staged:
+            commit(deployed)
+    finally:
+        for deployed in staged:
+            discard(deployed)
+    return written
+
+
+def _deployed_sha256(manifest_path: str) -> str | None:
+    try:
+        with open(manifest_path, encoding="utf-8") as stream:
+            return json.load(stream)["plan"]["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 # The matrix file's `output: {format: ...}` -> writer(built, folder). The matrix file accepts every format
-# named here; a Triton model repository is one more entry.
-WRITERS = {"folder": write_folder}
+# named here.
+WRITERS = {"folder": write_folder, "triton": write_triton}
