@@ -1,0 +1,467 @@
+"""`netdsl detect` for ultralytics' other tasks: segmentation, pose, oriented boxes and classification,
+post-processed as ultralytics 8.4.190's predictors post-process them (its ``SegmentationPredictor``,
+``PosePredictor``, ``OBBPredictor`` and ``ClassificationPredictor``).
+
+A spec names its task in its parameters (``task``: detect, segment, pose, obb or classify; detect when it
+has none) and gives ultralytics' exported outputs:
+
+- segment: ``output0`` [B, 4 + classes + 32, anchors] (boxes cx, cy, w, h; class scores; mask
+  coefficients) and ``output1`` [B, 32, H/4, W/4] (the prototypes). NMS keeps each box's coefficients;
+  its mask is ``coefficients @ prototypes`` upsampled to the input (bilinear), above 0 (a sigmoid above
+  0.5), cropped to the box (``process_mask(upsample=True)``); a detection whose mask is empty is dropped,
+  as the predictor drops it. The mask is then mapped to the picture as ``scale_masks`` maps it (the
+  letterbox's padding cropped, bilinear to the picture's size, above 0.5), as ultralytics draws it.
+- pose: ``output0`` [B, 4 + classes + K * D, anchors], K keypoints of D values (x, y in input pixels,
+  visibility) per anchor, ``kpt_shape`` [K, D] (default [17, 3]); keypoints mapped back as
+  ``scale_coords`` maps them (clipped to the picture).
+- obb: ``output0`` [B, 4 + classes + 1, anchors], rows cx, cy, w, h, class scores, angle (radians);
+  rotated NMS as ``non_max_suppression(rotated=True)``: class offsets on the centers, probabilistic IoU
+  (``batch_probiou``) and its matrix form (``TorchNMS.fast_nms``: a box is dropped when any box of
+  higher score overlaps it, kept or not). Boxes are mapped back as ``scale_boxes(xywh=True)`` maps them
+  (not clipped), with their four corners as ``xywhr2xyxyxyxy``. The angle is the one the head gives
+  ([-pi/4, 3pi/4)): 8.4.190's predictor does not call ``regularize_rboxes``, so netdsl does not either.
+- classify: ``output0`` [B, classes], probabilities (the head's softmax). The picture is prepared as
+  ``classify_transforms`` prepares it: its short side resized to the input's size (Pillow's bilinear, as
+  torchvision's ``Resize`` calls it, long side ``int(size * long / short)``), then center-cropped
+  (torchvision's ``CenterCrop``); a non-square size is a plain resize. The top five classes, by
+  probability.
+
+The functions :func:`segment`, :func:`pose`, :func:`obb` and :func:`top5` take one picture's raw outputs
+(ultralytics' own exports, or netdsl's) and give its results in the picture's pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from .detect import Thresholds
+from .diagnostics import UsageError
+
+TASKS = ("detect", "segment", "pose", "obb", "classify")
+MASK_COEFFICIENTS = 32
+CLASSIFY_SIZE = 224  # ultralytics' classify_transforms default
+MAX_NMS = 30000  # ultralytics' non_max_suppression: candidates kept, by score, before NMS
+MAX_WH = 7680  # its class offset (pixels) for class-aware rotated NMS
+
+
+class Instance(NamedTuple):
+    """One detection of a segment, pose or obb model, in the picture's pixels."""
+
+    klass: int
+    score: float
+    box: tuple  # x1, y1, x2, y2 (segment, pose); cx, cy, w, h, angle in radians (obb)
+    mask: object = None  # segment: bool [height, width] of the picture
+    keypoints: object = None  # pose: float [K, D], x and y in the picture's pixels (then visibility)
+    corners: object = None  # obb: float [4, 2], as ultralytics' xywhr2xyxyxyxy orders them
+    name: str = ""
+
+
+class Ranked(NamedTuple):
+    """One of classification's top five."""
+
+    klass: int
+    score: float
+    name: str = ""
+
+
+def task_of(graph) -> str:
+    """The spec's `task` parameter (detect when it has none)."""
+    task = graph.params.get("task", "detect")
+    if task not in TASKS:
+        raise UsageError(f"the spec's parameter `task` is {task!r}; netdsl detect knows {', '.join(TASKS)}")
+    return task
+
+
+def keypoint_shape(graph) -> tuple[int, int]:
+    """The spec's `kpt_shape` ([K, D], or "K,D"), default [17, 3]."""
+    value = graph.params.get("kpt_shape", (17, 3))
+    if isinstance(value, str):
+        value = value.strip("[]() ").replace("x", ",").split(",")
+    try:
+        shape = tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        shape = ()
+    if len(shape) != 2 or shape[0] < 1 or shape[1] not in (2, 3):
+        raise UsageError(f"the spec's parameter `kpt_shape` is {value!r}; it must be [keypoints, 2 or 3]")
+    return shape
+
+
+# -- NMS ----------------------------------------------------------------------------------------------
+
+
+def candidates(output, classes: int, thresholds: Thresholds):
+    """Rows [n, 4 + 2 + extra] (box, best score, its class, the extra values) of one picture's output
+    [4 + classes + extra, anchors] whose best score passes, at most MAX_NMS by score; as float32."""
+    import numpy as np
+
+    rows = np.ascontiguousarray(np.asarray(output, dtype=np.float32).T)  # [A, 4 + C + extra]
+    scores = rows[:, 4:4 + classes]
+    best, klass = scores.max(axis=1), scores.argmax(axis=1)  # argmax: the first best, as torch's max
+    keep = np.flatnonzero(best > np.float32(thresholds.score))
+    if len(keep) > MAX_NMS:
+        keep = keep[np.argsort(-best[keep], kind="stable")[:MAX_NMS]]
+    return np.concatenate([rows[keep, :4], best[keep, None], klass[keep, None].astype(np.float32),
+                           rows[keep, 4 + classes:]], axis=1)
+
+
+def greedy_nms(rows, thresholds: Thresholds):
+    """Rows kept by ultralytics' greedy, class-aware NMS (the `nms` kind's), boxes made corners."""
+    from .ops.nms import survivors, to_corners
+
+    corners = to_corners(rows[:, :4], "center")
+    params = {"score_threshold": thresholds.score, "iou_threshold": thresholds.iou,
+              "max_detections": thresholds.max_detections}
+    kept = survivors(corners, rows[:, 4], rows[:, 5].astype("int64"), params)
+    out = rows[kept].copy()
+    out[:, :4] = corners[kept]
+    return out
+
+
+def rotated_nms(rows, thresholds: Thresholds):
+    """Rows [n, 7] (cx, cy, w, h, score, class, angle) kept by ultralytics' rotated NMS."""
+    import numpy as np
+
+    if not len(rows):
+        return rows
+    offset = rows[:, 5:6] * np.float32(MAX_WH)
+    boxes = np.concatenate([rows[:, :2] + offset, rows[:, 2:4], rows[:, 6:7]], axis=1)
+    order = np.argsort(-rows[:, 4], kind="stable")
+    ious = np.triu(probiou(boxes[order], boxes[order]), k=1)
+    picked = order[~(ious > np.float32(thresholds.iou)).any(axis=0)]
+    return rows[picked[:thresholds.max_detections]]
+
+
+def probiou(a, b):
+    """ultralytics' batch_probiou: [N, M] probabilistic IoU of rotated boxes [N, 5] and [M, 5]
+    (cx, cy, w, h, angle), in float32 and in its order of operations."""
+    import numpy as np
+
+    f = np.float32
+    eps = f(1e-7)
+
+    def covariance(boxes):
+        a, b, c = boxes[:, 2] ** 2 / f(12), boxes[:, 3] ** 2 / f(12), boxes[:, 4]
+        cos, sin = np.cos(c), np.sin(c)
+        return a * cos ** 2 + b * sin ** 2, a * sin ** 2 + b * cos ** 2, (a - b) * cos * sin
+
+    x1, y1 = a[:, 0:1], a[:, 1:2]
+    x2, y2 = b[None, :, 0], b[None, :, 1]
+    a1, b1, c1 = (v[:, None] for v in covariance(a))
+    a2, b2, c2 = (v[None] for v in covariance(b))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        denominator = (a1 + a2) * (b1 + b2) - (c1 + c2) ** 2 + eps
+        t1 = ((a1 + a2) * (y1 - y2) ** 2 + (b1 + b2) * (x1 - x2) ** 2) / denominator * f(0.25)
+        t2 = ((c1 + c2) * (x2 - x1) * (y1 - y2)) / denominator * f(0.5)
+        determinants = np.maximum(a1 * b1 - c1 ** 2, f(0)) * np.maximum(a2 * b2 - c2 ** 2, f(0))
+        t3 = np.log(((a1 + a2) * (b1 + b2) - (c1 + c2) ** 2) / (f(4) * np.sqrt(determinants) + eps) + eps) * f(0.5)
+        distance = np.clip(t1 + t2 + t3, eps, f(100))
+        return (f(1) - np.sqrt(f(1) - np.exp(-distance) + eps)).astype(np.float32)
+
+
+# -- back to the picture ------------------------------------------------------------------------------
+
+
+class Mapping(NamedTuple):
+    """How input pixels map to the picture's, as ultralytics' scale_boxes and scale_coords compute it
+    from the two sizes alone (the letterbox's rounding included)."""
+
+    gain_x: float
+    gain_y: float
+    left: int
+    top: int
+    height: int  # the picture's
+    width: int
+
+
+def mapping(input_size, picture_size) -> Mapping:
+    (input_height, input_width), (height, width) = input_size, picture_size[:2]
+    gain = min(input_height / height, input_width / width)
+    new_height, new_width = max(round(height * gain), 1), max(round(width * gain), 1)
+    left, top = round((input_width - new_width) / 2 - 0.1), round((input_height - new_height) / 2 - 0.1)
+    return Mapping(new_width / width, new_height / height, left, top, height, width)
+
+
+def corners_to_picture(boxes, where: Mapping):
+    """[n, 4] x1, y1, x2, y2 in input pixels -> the picture's, clipped (scale_boxes)."""
+    import numpy as np
+
+    out = np.asarray(boxes, np.float64).copy()
+    out[:, 0::2] = ((out[:, 0::2] - where.left) / where.gain_x).clip(0, where.width)
+    out[:, 1::2] = ((out[:, 1::2] - where.top) / where.gain_y).clip(0, where.height)
+    return out
+
+
+def points_to_picture(points, where: Mapping):
+    """[..., >= 2] x, y first -> the picture's, clipped (scale_coords)."""
+    import numpy as np
+
+    out = np.asarray(points, np.float64).copy()
+    out[..., 0] = ((out[..., 0] - where.left) / where.gain_x).clip(0, where.width)
+    out[..., 1] = ((out[..., 1] - where.top) / where.gain_y).clip(0, where.height)
+    return out
+
+
+# -- the tasks ----------------------------------------------------------------------------------------
+
+
+def segment(output0, output1, input_size, picture_size, thresholds: Thresholds = Thresholds()) -> list[Instance]:
+    """One picture's instances from ultralytics' segment outputs: ``output0`` [4 + classes + 32,
+    anchors], ``output1`` [32, H/4, W/4]; ``input_size`` (height, width) of the letterboxed input,
+    ``picture_size`` (height, width) of the picture."""
+    import numpy as np
+
+    prototypes = np.asarray(output1, np.float32)
+    coefficients = prototypes.shape[0]
+    classes = output0.shape[0] - 4 - coefficients
+    if prototypes.ndim != 3 or classes < 1:
+        raise UsageError(f"segment outputs {list(output0.shape)} and {list(prototypes.shape)}: expected "
+                         "[4 + classes + 32, anchors] and [32, H/4, W/4]")
+    rows = greedy_nms(candidates(output0, classes, thresholds), thresholds)
+    where = mapping(input_size, picture_size)
+    flat = prototypes.reshape(coefficients, -1)
+    found = []
+    for row in rows:
+        logits = (row[6:] @ flat).reshape(prototypes.shape[1:])
+        mask = resize_bilinear(logits, *input_size) > 0  # process_mask: upsample, binarize
+        mask &= box_region(row[:4], input_size)  # then crop_mask
+        if not mask.any():  # the predictor drops detections whose mask is empty
+            continue
+        box = corners_to_picture(row[None, :4], where)[0]
+        found.append(Instance(int(row[5]), float(row[4]), tuple(float(v) for v in box),
+                              mask=mask_to_picture(mask, picture_size)))
+    return found
+
+
+def box_region(box, size):
+    """crop_mask's region: columns c with x1 <= c < x2, rows r with y1 <= r < y2."""
+    import numpy as np
+
+    columns, rows = np.arange(size[1], dtype=np.float32), np.arange(size[0], dtype=np.float32)
+    inside_x = (columns >= box[0]) & (columns < box[2])
+    inside_y = (rows >= box[1]) & (rows < box[3])
+    return inside_y[:, None] & inside_x[None, :]
+
+
+def mask_to_picture(mask, picture_size):
+    """A mask of the letterboxed input as the picture's (scale_masks, then above 0.5): the content
+    without the padding, bilinear to the picture's size."""
+    import numpy as np
+
+    input_height, input_width = mask.shape
+    height, width = picture_size[:2]
+    if (input_height, input_width) == (height, width):
+        return mask
+    gain = min(input_height / height, input_width / width)
+    pad_w = (input_width - max(round(width * gain), 1)) / 2
+    pad_h = (input_height - max(round(height * gain), 1)) / 2
+    top, left = round(pad_h - 0.1), round(pad_w - 0.1)
+    bottom, right = top + max(round(height * gain), 1), left + max(round(width * gain), 1)
+    content = mask[top:bottom, left:right].astype(np.float32)
+    return resize_bilinear(content, height, width) > 0.5
+
+
+def resize_bilinear(array, height: int, width: int):
+    """float32 [h, w] resized as torch.nn.functional.interpolate(mode="bilinear", align_corners=False)
+    computes it: half-pixel centers, source positions clamped at 0, the last pixel repeated."""
+    import numpy as np
+
+    def taps(size: int, new: int):
+        position = np.maximum((np.arange(new, dtype=np.float32) + np.float32(0.5)) * np.float32(size / new)
+                              - np.float32(0.5), np.float32(0))
+        first = np.minimum(position.astype(np.int64), size - 1)
+        second = np.minimum(first + 1, size - 1)
+        weight = (position - first).astype(np.float32)
+        return first, second, np.float32(1) - weight, weight
+
+    array = np.asarray(array, np.float32)
+    r0, r1, u0, u1 = taps(array.shape[0], height)
+    rows = array[r0] * u0[:, None] + array[r1] * u1[:, None]
+    c0, c1, v0, v1 = taps(array.shape[1], width)
+    return rows[:, c0] * v0 + rows[:, c1] * v1
+
+
+def pose(output0, input_size, picture_size, thresholds: Thresholds = Thresholds(),
+         kpt_shape=(17, 3)) -> list[Instance]:
+    """One picture's instances from ultralytics' pose output ``output0`` [4 + classes + K * D, anchors]."""
+    count, values = kpt_shape
+    classes = output0.shape[0] - 4 - count * values
+    if classes < 1:
+        raise UsageError(f"pose output {list(output0.shape)}: expected [4 + classes + {count}*{values}, anchors] "
+                         "(kpt_shape sets the keypoints)")
+    rows = greedy_nms(candidates(output0, classes, thresholds), thresholds)
+    where = mapping(input_size, picture_size)
+    boxes = corners_to_picture(rows[:, :4], where)
+    keypoints = points_to_picture(rows[:, 6:].reshape(len(rows), count, values), where)
+    return [Instance(int(row[5]), float(row[4]), tuple(float(v) for v in box), keypoints=points)
+            for row, box, points in zip(rows, boxes, keypoints)]
+
+
+def obb(output0, input_size, picture_size, thresholds: Thresholds = Thresholds()) -> list[Instance]:
+    """One picture's rotated boxes from ultralytics' obb output ``output0`` [4 + classes + 1, anchors]."""
+    import numpy as np
+
+    classes = output0.shape[0] - 5
+    if classes < 1:
+        raise UsageError(f"obb output {list(output0.shape)}: expected [4 + classes + 1, anchors]")
+    rows = rotated_nms(candidates(output0, classes, thresholds), thresholds)
+    where = mapping(input_size, picture_size)
+    found = []
+    for row in rows.astype(np.float64):
+        cx, cy = (row[0] - where.left) / where.gain_x, (row[1] - where.top) / where.gain_y
+        xywhr = (cx, cy, row[2] / where.gain_x, row[3] / where.gain_y, row[6])
+        found.append(Instance(int(row[5]), float(row[4]), tuple(float(v) for v in xywhr),
+                              corners=rotated_corners(xywhr)))
+    return found
+
+
+def rotated_corners(xywhr):
+    """[4, 2] corners of a rotated box, in ultralytics' xywhr2xyxyxyxy order."""
+    import numpy as np
+
+    cx, cy, w, h, angle = xywhr
+    cos, sin = math.cos(angle), math.sin(angle)
+    along, across = np.array([w / 2 * cos, w / 2 * sin]), np.array([-h / 2 * sin, h / 2 * cos])
+    center = np.array([cx, cy])
+    return np.stack([center + along + across, center + along - across, center - along - across,
+                     center - along + across])
+
+
+def top5(probabilities) -> list[Ranked]:
+    """The five most probable classes (ultralytics' Probs.top5), highest first."""
+    import numpy as np
+
+    probabilities = np.asarray(probabilities, np.float32).reshape(-1)
+    order = np.argsort(-probabilities, kind="stable")[:5]
+    return [Ranked(int(k), float(probabilities[k])) for k in order]
+
+
+def classify_fit(picture, size):
+    """uint8 [h, w, c] as ultralytics' classify_transforms fits it to ``size`` (height, width): a square
+    size resizes the short side (Pillow bilinear) and center-crops; another is resized to it."""
+    import numpy as np
+
+    from .images import _pillow
+
+    Image = _pillow()[0]
+    height, width = picture.shape[:2]
+    if size[0] == size[1]:
+        short, long = (width, height) if width <= height else (height, width)
+        new_short, new_long = size[0], int(size[0] * long / short)
+        new_width, new_height = (new_short, new_long) if width <= height else (new_long, new_short)
+    else:
+        new_height, new_width = size
+    image = Image.fromarray(picture if picture.shape[2] == 3 else picture[..., 0])
+    if (new_height, new_width) != (height, width):
+        image = image.resize((new_width, new_height), Image.BILINEAR)
+    resized = np.asarray(image)
+    if resized.ndim == 2:
+        resized = resized[..., None]
+    crop_height, crop_width = size
+    if crop_height > new_height or crop_width > new_width:  # torchvision pads with 0 first (a size < 1 px away)
+        padded = np.zeros((max(crop_height, new_height), max(crop_width, new_width), resized.shape[2]), np.uint8)
+        top, left = (crop_height - new_height) // 2 if crop_height > new_height else 0, \
+            (crop_width - new_width) // 2 if crop_width > new_width else 0
+        padded[top:top + new_height, left:left + new_width] = resized
+        resized, new_height, new_width = padded, *padded.shape[:2]
+    top, left = int(round((new_height - crop_height) / 2.0)), int(round((new_width - crop_width) / 2.0))
+    return np.ascontiguousarray(resized[top:top + crop_height, left:left + crop_width])
+
+
+# -- a spec on pictures -------------------------------------------------------------------------------
+
+
+def detect_task(checked, bound, paths: list[str], task: str, thresholds: Thresholds = Thresholds(), imgsz=None,
+                names_path: str | None = None) -> list[tuple[str, list]]:
+    """(path, results) for each picture: Instances for segment, pose and obb, the top five (Ranked) for
+    classify. ``imgsz`` (height, width) where the input's size is free (default 640, 224 to classify)."""
+    from . import images, reference
+    from .detect import fit, fitting_for, read_names
+
+    graph = checked.graph
+    if len(graph.inputs) != 1:
+        raise UsageError(f"netdsl detect runs specs with one image input; {checked.path} has {len(graph.inputs)}")
+    roles = output_roles(checked, task)
+    names = read_names(names_path, class_count(checked, task, roles))
+    kpt_shape = keypoint_shape(graph) if task == "pose" else None
+    if task == "classify":
+        target = images.image_input(graph.inputs[0], graph.profiles, imgsz or classify_size(graph.inputs[0]))
+    else:
+        fitting = fitting_for(graph.inputs[0], graph.profiles, imgsz)
+        target = fitting.target
+    results = []
+    for path in paths:
+        picture = images.load(path, target.channels)
+        if task == "classify":
+            sample = images.to_input(classify_fit(picture, (target.height, target.width)), target)
+        else:
+            box, sample = fit(fitting, picture, graph.profiles, path)
+        outputs = reference.run(checked, bound, {target.name: sample[None]})
+        first = outputs[roles[0]][0]
+        input_size = sample.shape[:2] if target.nhwc else sample.shape[1:]
+        if task == "classify":
+            found = top5(first)
+        elif task == "segment":
+            found = segment(first, outputs[roles[1]][0], input_size, picture.shape, thresholds)
+        elif task == "pose":
+            found = pose(first, input_size, picture.shape, thresholds, kpt_shape)
+        else:
+            found = obb(first, input_size, picture.shape, thresholds)
+        results.append((path, [r._replace(name=names[r.klass] if 0 <= r.klass < len(names) else str(r.klass))
+                               for r in found]))
+    return results
+
+
+def classify_size(graph_input):
+    """A classifier's default size: its fixed height and width, else 224 (ultralytics' default)."""
+    from .images import image_layout
+
+    dims = image_layout(graph_input)[2]
+    return tuple(d if isinstance(d, int) else CLASSIFY_SIZE for d in dims)
+
+
+ROLES = {"segment": ("output0", "output1"), "pose": ("output0",), "obb": ("output0",), "classify": ("output0",)}
+RANKS = {"segment": (3, 4), "pose": (3,), "obb": (3,), "classify": (2,)}
+
+
+def output_roles(checked, task: str) -> tuple[str, ...]:
+    """The graph outputs the task reads (ultralytics' names, or the only outputs of the right ranks)."""
+    graph = checked.graph
+    names = [o.name for o in graph.outputs]
+    wanted = ROLES[task]
+    if not all(name in names for name in wanted):
+        if len(names) != len(wanted):
+            raise UsageError(f"{checked.path} (task {task}) has outputs {', '.join(names)}; netdsl detect needs "
+                             f"{' and '.join(wanted)} as ultralytics exports them ({layout(task)})")
+        wanted = tuple(names)
+    for name, rank in zip(wanted, RANKS[task]):
+        shape = output_shape(checked, name)
+        if len(shape) != rank:
+            raise UsageError(f"{checked.path} (task {task}): output `{name}` has rank {len(shape)}; netdsl detect "
+                             f"needs ultralytics' layout ({layout(task)})")
+    return wanted
+
+
+def output_shape(checked, name: str) -> tuple:
+    return next(checked.types[o.source].shape for o in checked.graph.outputs if o.name == name)
+
+
+def layout(task: str) -> str:
+    return {"segment": "output0 [B, 4 + classes + 32, anchors], output1 [B, 32, H/4, W/4]",
+            "pose": "output0 [B, 4 + classes + keypoints * dims, anchors]",
+            "obb": "output0 [B, 4 + classes + 1, anchors]", "classify": "output0 [B, classes]"}[task]
+
+
+def class_count(checked, task: str, roles) -> int:
+    """How many classes the task's output scores, from its static shape."""
+    shapes = [output_shape(checked, role) for role in roles]
+    rows = shapes[0][1]
+    extra = {"segment": shapes[-1][1] if len(shapes) > 1 else MASK_COEFFICIENTS, "obb": 1, "classify": -4}
+    if task == "pose":
+        count, values = keypoint_shape(checked.graph)
+        extra["pose"] = count * values
+    size = rows - 4 - extra[task] if isinstance(rows, int) and isinstance(extra[task], int) else None
+    if size is None or size < 1:
+        raise UsageError(f"{checked.path} (task {task}): output `{roles[0]}` {list(shapes[0])} has no class scores "
+                         f"where ultralytics' layout puts them ({layout(task)})")
+    return size
