@@ -465,3 +465,15 @@ def class_count(checked, task: str, roles) -> int:
         raise UsageError(f"{checked.path} (task {task}): output `{roles[0]}` {list(shapes[0])} has no class scores "
                          f"where ultralytics' layout puts them ({layout(task)})")
     return size
+
+
+def mask_rle(mask) -> dict:
+    """A bool mask [height, width] as COCO's uncompressed RLE: {"size": [height, width], "counts": [...]},
+    the lengths of alternating runs of 0 and 1 in column-major order, starting with a run of 0 (possibly
+    empty); pycocotools' ``frPyObjects`` reads it."""
+    import numpy as np
+
+    flat = np.asarray(mask, bool).T.reshape(-1)
+    changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    counts = np.diff(np.concatenate([[0], changes, [flat.size]])).tolist()
+    return {"size": list(mask.shape), "counts": ([0] if flat.size and flat[0] else []) + counts}

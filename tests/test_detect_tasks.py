@@ -12,9 +12,12 @@ convolutions are rescaled so that its logits spread over a few units and the oth
 and the score threshold is put in a wide gap of the predictor's own scores (greedy NMS keeps the same
 boxes above any threshold, so no detection sits within rounding of it)."""
 
+import contextlib
 import copy
+import importlib.util
 import pathlib
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -116,9 +119,10 @@ def predicted(task: str, model, monkeypatch, path, **args):
     predictor = getattr(ultralytics_module(module), name)(overrides=overrides)
     model = copy.deepcopy(model)
     seen = {}
-    model.register_forward_hook(lambda m, inputs, out: seen.update(size=tuple(inputs[0].shape[2:]), out=out))
+    model.register_forward_hook(lambda m, inputs, out: seen.update(input=inputs[0], out=out))
     [result] = predictor(source=[str(path)], model=model)
-    return result, seen["out"], seen["size"]
+    predicted.input = seen["input"]  # the letterboxed or cropped input it ran
+    return result, seen["out"], tuple(seen["input"].shape[2:])
 
 
 def threshold_in_a_gap(scores) -> float:
@@ -183,3 +187,42 @@ def test_obb_equals_the_predictor(name, models, monkeypatch, tmp_path):
     assert np.allclose([o.box[4] for o in ours], theirs[:, 4], atol=1e-6)
     corners = result.obb.xyxyxyxy.numpy()
     assert np.abs(np.array([o.corners for o in ours]) - corners).max() <= 0.5
+
+
+@contextlib.contextmanager
+def torchvision_transforms():
+    """torchvision's transforms (pure Python) without torchvision's package init, whose compiled operators
+    cannot load beside the CPU torch wheel: ClassificationPredictor builds its Resize and CenterCrop from
+    them. Every torchvision module is taken out of sys.modules afterwards, so that ultralytics' NMS, which
+    uses torchvision whenever it is imported, runs its own path in the other tests as before."""
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None:
+        pytest.skip("torchvision (for its transforms' source) is not installed")
+    package = types.ModuleType("torchvision")
+    package.__path__, package.__spec__, package.__file__ = list(spec.submodule_search_locations), spec, spec.origin
+    sys.modules["torchvision"] = package
+    try:
+        yield
+    finally:
+        for name in [n for n in sys.modules if n == "torchvision" or n.startswith("torchvision.")]:
+            del sys.modules[name]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("imgsz", [224, pytest.param((160, 192), marks=pytest.mark.slow)])
+def test_classify_equals_the_predictor(name, imgsz, models, monkeypatch, tmp_path):
+    """The predictor's input (classify_transforms: short side to 224 and center crop; a non-square size
+    resized) equals netdsl's exactly, and the top five of the raw output are the predictor's."""
+    from netdsl import images
+
+    path = picture_file(tmp_path, name)
+    with torchvision_transforms():
+        result, out, size = predicted("classify", models["classify"], monkeypatch, path, imgsz=imgsz)
+    assert "torchvision" not in sys.modules
+    assert size == ((imgsz, imgsz) if isinstance(imgsz, int) else imgsz)
+    target = images.ImageInput("images", *size, 3, False)
+    ours = images.to_input(detect_tasks.classify_fit(images.load(str(path)), size), target)
+    assert np.array_equal(ours, predicted.input[0].numpy())
+    ranked = detect_tasks.top5(out[0][0].numpy())  # eval: (probabilities, logits)
+    assert [r.klass for r in ranked] == result.probs.top5
+    assert [r.score for r in ranked] == result.probs.top5conf.tolist()
