@@ -4,7 +4,8 @@ ClassificationPredictor run a model built from the YAML it ships (random weights
 statistics) on pictures made here; a hook on the model keeps the raw outputs the predictor received and
 the letterboxed input's size; netdsl.detect_tasks turns the same raw outputs into results, which must
 equal the predictor's: the same classes in the same order, scores within 1e-6, boxes and keypoints within
-0.5 px, masks on the picture with IoU >= 0.99 against ultralytics' (its masks mapped to the picture by
+1e-3 px (float32 arithmetic on coordinates under 1000 px: a few units in the last place; the issue asks
+0.5 px), masks on the picture with IoU >= 0.99 against ultralytics' (its masks mapped to the picture by
 scale_masks, as its Annotator maps them), the same top five.
 
 Random weights score every anchor alike; as in tests/test_detect_predictor.py, one class's score
@@ -41,6 +42,7 @@ NAMES = [pytest.param("odd-landscape"), pytest.param("portrait", marks=pytest.ma
 MODELS = {"segment": (tasks.SegmentationModel, "yolov8n-seg.yaml"), "pose": (tasks.PoseModel, "yolov8n-pose.yaml"),
           "obb": (tasks.OBBModel, "yolov8n-obb.yaml"), "classify": (tasks.ClassificationModel, "yolov8n-cls.yaml")}
 IMGSZ = 160
+TOLERANCE = 1e-3  # pixels
 
 
 def planted(model, klass: int):
@@ -148,7 +150,7 @@ def assert_boxes(ours, boxes):
     assert len(ours) == len(theirs) >= 3
     assert [o.klass for o in ours] == [int(c) for c in theirs[:, 5]]
     assert np.allclose([o.score for o in ours], theirs[:, 4], atol=1e-6)
-    assert np.abs(np.array([o.box for o in ours]) - theirs[:, :4]).max() <= 0.5
+    assert np.abs(np.array([o.box for o in ours]) - theirs[:, :4]).max() <= TOLERANCE
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -171,7 +173,7 @@ def test_pose_equals_the_predictor(name, models, monkeypatch, tmp_path):
     assert_boxes(ours, result.boxes)
     theirs = result.keypoints.data.numpy().astype(np.float64)
     ours_points = np.array([o.keypoints for o in ours])
-    assert np.abs(ours_points[..., :2] - theirs[..., :2]).max() <= 0.5
+    assert np.abs(ours_points[..., :2] - theirs[..., :2]).max() <= TOLERANCE
     assert np.allclose(ours_points[..., 2], theirs[..., 2], atol=1e-6)
 
 
@@ -183,10 +185,10 @@ def test_obb_equals_the_predictor(name, models, monkeypatch, tmp_path):
     assert len(ours) == len(theirs) >= 3
     assert [o.klass for o in ours] == [int(c) for c in theirs[:, 6]]
     assert np.allclose([o.score for o in ours], theirs[:, 5], atol=1e-6)
-    assert np.abs(np.array([o.box[:4] for o in ours]) - theirs[:, :4]).max() <= 0.5
+    assert np.abs(np.array([o.box[:4] for o in ours]) - theirs[:, :4]).max() <= TOLERANCE
     assert np.allclose([o.box[4] for o in ours], theirs[:, 4], atol=1e-6)
     corners = result.obb.xyxyxyxy.numpy()
-    assert np.abs(np.array([o.corners for o in ours]) - corners).max() <= 0.5
+    assert np.abs(np.array([o.corners for o in ours]) - corners).max() <= TOLERANCE
 
 
 @contextlib.contextmanager
