@@ -430,6 +430,12 @@ def output_roles(checked, task: str) -> tuple[str, ...]:
     names = [o.name for o in graph.outputs]
     wanted = ROLES[task]
     if not all(name in names for name in wanted):
+        from .detect import nms_outputs
+
+        if nms_outputs(graph) is not None:
+            raise UsageError(f"{checked.path} (task {task}) ends in an `nms` layer; netdsl detect post-processes "
+                             f"ultralytics' raw outputs for this task ({layout(task)}): run it without NMS in the "
+                             "engine (for the zoo's specs, --set nms=false)")
         if len(names) != len(wanted):
             raise UsageError(f"{checked.path} (task {task}) has outputs {', '.join(names)}; netdsl detect needs "
                              f"{' and '.join(wanted)} as ultralytics exports them ({layout(task)})")

@@ -229,3 +229,13 @@ def test_refusals_are_clean(tmp_path, capsys, picture, task, outputs, message):
     assert main(["detect", str(spec), str(picture), "--random-weights"]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_a_task_spec_ending_in_nms_is_refused_with_the_way_out(tmp_path, capsys, picture):
+    from test_detect import SPEC
+
+    spec = tmp_path / "pose-nms.yaml"
+    spec.write_text(SPEC.replace("params: {nms: false}", "params: {nms: true, task: pose}"))
+    assert main(["detect", str(spec), str(picture), "--random-weights"]) == 2
+    err = capsys.readouterr().err
+    assert "ends in an `nms` layer" in err and "--set nms=false" in err and "Traceback" not in err
