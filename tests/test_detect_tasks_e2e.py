@@ -107,3 +107,35 @@ def test_detect_equals_the_predictor(family, task, weights, tmp_path, monkeypatc
     for detection, mask in zip(detections, masks):
         ours = decoded(detection["mask"])
         assert (ours & mask).sum() / (ours | mask).sum() >= 0.99
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["segment", "pose", "obb", "classify"])
+def test_frames_give_the_same_results(task, weights, tmp_path, capsys):
+    """`--set frames=true` (uint8 BGR NHWC, converted in the engine) reads the same pixels: the same results,
+    but for the engine's conversion rounding apart from the host's (x / 255 there, a float32 ulp), at a
+    score threshold in a wide gap of the scores; detections matched by their boxes (near-equal scores may
+    swap places)."""
+    spec_path("yolov8")
+    _, weights_file = weights("yolov8", task)
+    path = picture_file(tmp_path, "portrait")
+    if task == "classify":
+        floats, frames = (netdsl_detect("yolov8", task, path, weights_file, capsys, *more)
+                          for more in ([], ["--set", "frames=true"]))
+        assert [r["class"] for r in frames["top5"]] == [r["class"] for r in floats["top5"]]
+        return
+    options = ["--imgsz", "256"]  # 256x160: inside the spec's profile
+    every = netdsl_detect("yolov8", task, path, weights_file, capsys, *options, "--conf", "0.01")["detections"]
+    options += ["--conf", str(threshold_in_a_gap([d["score"] for d in every]))]
+    floats, frames = (netdsl_detect("yolov8", task, path, weights_file, capsys, *options, *more)["detections"]
+                      for more in ([], ["--set", "frames=true"]))
+    assert len(frames) == len(floats) >= 3
+    key = "xywhr" if task == "obb" else "box"
+    for a in frames:
+        b = min(floats, key=lambda d: np.abs(np.array(d[key]) - a[key]).max())
+        assert a["class"] == b["class"] and abs(a["score"] - b["score"]) <= 2e-5
+        for field in ("box", "xywhr", "corners", "keypoints"):
+            assert np.abs(np.array(a.get(field, 0)) - np.array(b.get(field, 0))).max() <= 0.02, field
+        if "mask" in a:
+            ours, theirs = decoded(a["mask"]), decoded(b["mask"])
+            assert (ours & theirs).sum() / (ours | theirs).sum() >= 0.99
