@@ -95,10 +95,10 @@ def segment(output0, output1, input_size, picture_size, thresholds: Thresholds =
     ``picture_size`` (height, width) of the picture."""
     import numpy as np
 
-    prototypes = np.asarray(output1, np.float32)
-    coefficients = prototypes.shape[0]
-    classes = output0.shape[0] - 4 - coefficients
-    if prototypes.ndim != 3 or classes < 1:
+    output0, prototypes = np.asarray(output0, np.float32), np.asarray(output1, np.float32)
+    coefficients = prototypes.shape[0] if prototypes.ndim == 3 else 0
+    classes = output0.shape[0] - 4 - coefficients if output0.ndim == 2 else 0
+    if not coefficients or classes < 1:
         raise UsageError(f"segment outputs {list(output0.shape)} and {list(prototypes.shape)}: expected "
                          "[4 + classes + 32, anchors] and [32, H/4, W/4]")
     rows = greedy_nms(candidates(output0, classes, thresholds), thresholds)
@@ -120,8 +120,10 @@ def segment(output0, output1, input_size, picture_size, thresholds: Thresholds =
 def pose(output0, input_size, picture_size, thresholds: Thresholds = Thresholds(),
          kpt_shape=(17, 3)) -> list[Instance]:
     """One picture's instances from ultralytics' pose output ``output0`` [4 + classes + K * D, anchors]."""
-    count, values = kpt_shape
-    classes = output0.shape[0] - 4 - count * values
+    import numpy as np
+
+    output0, (count, values) = np.asarray(output0, np.float32), kpt_shape
+    classes = output0.shape[0] - 4 - count * values if output0.ndim == 2 else 0
     if classes < 1:
         raise UsageError(f"pose output {list(output0.shape)}: expected [4 + classes + {count}*{values}, anchors] "
                          "(kpt_shape sets the keypoints)")
@@ -137,7 +139,8 @@ def obb(output0, input_size, picture_size, thresholds: Thresholds = Thresholds()
     """One picture's rotated boxes from ultralytics' obb output ``output0`` [4 + classes + 1, anchors]."""
     import numpy as np
 
-    classes = output0.shape[0] - 5
+    output0 = np.asarray(output0, np.float32)
+    classes = output0.shape[0] - 5 if output0.ndim == 2 else 0
     if classes < 1:
         raise UsageError(f"obb output {list(output0.shape)}: expected [4 + classes + 1, anchors]")
     rows = rotated_nms(candidates(output0, classes, thresholds), thresholds)
