@@ -33,7 +33,9 @@ def draw_task(path: str, task: str, found: list, output: str, banner: str | None
     pixels = load(path, 3)[..., ::-1].astype(np.float32)  # RGB, as detection reads it
     for instance in reversed(found) if task == "segment" else ():
         color = np.array(PALETTE[instance.klass % len(PALETTE)], np.float32)
-        pixels[instance.mask] = pixels[instance.mask] * (1 - MASK_OPACITY) + color * MASK_OPACITY
+        mask = instance.mask
+        region = pixels[mask.top:mask.top + mask.window.shape[0], mask.left:mask.left + mask.window.shape[1]]
+        region[mask.window] = region[mask.window] * (1 - MASK_OPACITY) + color * MASK_OPACITY
     picture = Image.fromarray(pixels.round().clip(0, 255).astype(np.uint8))
     pen = ImageDraw.Draw(picture)
     width = max(2, round(min(picture.size) / 300))

@@ -36,8 +36,8 @@ from typing import NamedTuple
 
 from .detect import Thresholds
 from .diagnostics import UsageError
-from .yolo_ops import (box_region, candidates, corners_to_picture, greedy_nms, mapping, mask_to_picture,
-                       points_to_picture, resize_bilinear, rotated_corners, rotated_nms)
+from .yolo_ops import (Mask, box_mask, candidates, corners_to_picture, greedy_nms, mapping, mask_to_picture,
+                       points_to_picture, rotated_corners, rotated_nms)
 
 TASKS = ("detect", "segment", "pose", "obb", "classify")
 MASK_COEFFICIENTS = 32
@@ -50,7 +50,7 @@ class Instance(NamedTuple):
     klass: int
     score: float
     box: tuple  # x1, y1, x2, y2 (segment, pose); cx, cy, w, h, angle in radians (obb)
-    mask: object = None  # segment: bool [height, width] of the picture
+    mask: Mask | None = None  # segment: in the picture's pixels (``mask.array()``: bool [height, width])
     keypoints: object = None  # pose: float [K, D], x and y in the picture's pixels (then visibility)
     corners: object = None  # obb: float [4, 2], as ultralytics' xywhr2xyxyxyxy orders them
     name: str = ""
@@ -106,10 +106,8 @@ def segment(output0, output1, input_size, picture_size, thresholds: Thresholds =
     flat = prototypes.reshape(coefficients, -1)
     found = []
     for row in rows:
-        logits = (row[6:] @ flat).reshape(prototypes.shape[1:])
-        mask = resize_bilinear(logits, *input_size) > 0  # process_mask: upsample, binarize
-        mask &= box_region(row[:4], input_size)  # then crop_mask
-        if not mask.any():  # the predictor drops detections whose mask is empty
+        mask = box_mask((row[6:] @ flat).reshape(prototypes.shape[1:]), row[:4], input_size)
+        if mask is None:  # the predictor drops detections whose mask is empty
             continue
         box = corners_to_picture(row[None, :4], where)[0]
         found.append(Instance(int(row[5]), float(row[4]), tuple(float(v) for v in box),
@@ -301,12 +299,13 @@ def class_count(checked, task: str, roles) -> int:
 
 
 def mask_rle(mask) -> dict:
-    """A bool mask [height, width] as COCO's uncompressed RLE: {"size": [height, width], "counts": [...]},
+    """A Mask, or a bool mask [height, width], as COCO's uncompressed RLE: {"size": [height, width], "counts": [...]},
     the lengths of alternating runs of 0 and 1 in column-major order, starting with a run of 0 (possibly
     empty); pycocotools' ``frPyObjects`` reads it."""
     import numpy as np
 
-    flat = np.asarray(mask, bool).T.reshape(-1)
+    mask = np.asarray(mask.array() if isinstance(mask, Mask) else mask, bool)
+    flat = mask.T.reshape(-1)
     changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
     counts = np.diff(np.concatenate([[0], changes, [flat.size]])).tolist()
     return {"size": list(mask.shape), "counts": ([0] if flat.size and flat[0] else []) + counts}

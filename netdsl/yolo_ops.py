@@ -131,52 +131,108 @@ def points_to_picture(points, where: Mapping):
     return out
 
 
-def box_region(box, size):
-    """crop_mask's region: columns c with x1 <= c < x2, rows r with y1 <= r < y2."""
+class Mask(NamedTuple):
+    """A bool mask of a picture kept as the window that holds its set pixels (a detection's mask lies in
+    its box): ``array()`` gives it whole."""
+
+    top: int
+    left: int
+    window: object  # bool [rows, columns]
+    height: int  # of the whole picture
+    width: int
+
+    def array(self):
+        import numpy as np
+
+        whole = np.zeros((self.height, self.width), bool)
+        whole[self.top:self.top + self.window.shape[0], self.left:self.left + self.window.shape[1]] = self.window
+        return whole
+
+    @property
+    def area(self) -> int:
+        return int(self.window.sum())
+
+
+def box_mask(logits, box, size) -> Mask | None:
+    """``process_mask(upsample=True)`` for one detection: mask logits [mh, mw] upsampled to the input's
+    ``size`` (bilinear), above 0, cropped to ``box`` (x1, y1, x2, y2 in input pixels; crop_mask keeps
+    columns x1 <= c < x2 and rows y1 <= r < y2). Only the box's pixels are computed: the others are
+    cropped. None where the mask is empty (the predictor drops those detections)."""
     import numpy as np
 
-    columns, rows = np.arange(size[1], dtype=np.float32), np.arange(size[0], dtype=np.float32)
-    inside_x = (columns >= box[0]) & (columns < box[2])
-    inside_y = (rows >= box[1]) & (rows < box[3])
-    return inside_y[:, None] & inside_x[None, :]
+    def inside(low, high, count):
+        positions = np.arange(count, dtype=np.float32)
+        return np.flatnonzero((positions >= low) & (positions < high))
+
+    rows, columns = inside(box[1], box[3], size[0]), inside(box[0], box[2], size[1])
+    if not len(rows) or not len(columns):
+        return None
+    window = resize_bilinear(logits, *size, rows=rows, columns=columns) > 0
+    return Mask(int(rows[0]), int(columns[0]), window, *size) if window.any() else None
 
 
-def mask_to_picture(mask, picture_size):
-    """A mask of the letterboxed input as the picture's (scale_masks, then above 0.5): the content
-    without the padding, bilinear to the picture's size."""
+def mask_to_picture(mask: Mask, picture_size) -> Mask:
+    """A mask of the letterboxed input as the picture's, as ``scale_masks`` then ``> 0.5`` make it: the
+    content without the padding, bilinear to the picture's size. Only the picture's pixels whose two
+    source rows or columns reach the mask's window are computed; the others read zeros."""
     import numpy as np
 
-    input_height, input_width = mask.shape
-    height, width = picture_size[:2]
+    (input_height, input_width), (height, width) = (mask.height, mask.width), picture_size[:2]
     if (input_height, input_width) == (height, width):
         return mask
     gain = min(input_height / height, input_width / width)
-    pad_w = (input_width - max(round(width * gain), 1)) / 2
-    pad_h = (input_height - max(round(height * gain), 1)) / 2
-    top, left = round(pad_h - 0.1), round(pad_w - 0.1)
-    bottom, right = top + max(round(height * gain), 1), left + max(round(width * gain), 1)
-    content = mask[top:bottom, left:right].astype(np.float32)
-    return resize_bilinear(content, height, width) > 0.5
+    content_height, content_width = max(round(height * gain), 1), max(round(width * gain), 1)
+    top = round((input_height - content_height) / 2 - 0.1)
+    left = round((input_width - content_width) / 2 - 0.1)
+    # the window in the content's coordinates, cut to the content
+    first_row, first_column = mask.top - top, mask.left - left
+    row_begin, row_end = max(first_row, 0), min(first_row + mask.window.shape[0], content_height)
+    column_begin, column_end = max(first_column, 0), min(first_column + mask.window.shape[1], content_width)
+    empty = Mask(0, 0, np.zeros((0, 0), bool), height, width)
+    if row_begin >= row_end or column_begin >= column_end:
+        return empty
+    padded = np.zeros((row_end - row_begin + 2, column_end - column_begin + 2), np.float32)  # a zero border
+    padded[1:-1, 1:-1] = mask.window[row_begin - first_row:row_end - first_row,
+                                     column_begin - first_column:column_end - first_column]
+
+    def reaching(count, new, begin, end):
+        first, second, w0, w1 = bilinear_taps(count, new)
+        picked = np.flatnonzero(((first >= begin) & (first < end)) | ((second >= begin) & (second < end)))
+        return picked, np.clip(first[picked] - begin + 1, 0, end - begin + 1), \
+            np.clip(second[picked] - begin + 1, 0, end - begin + 1), w0[picked], w1[picked]
+
+    rows, r0, r1, u0, u1 = reaching(content_height, height, row_begin, row_end)
+    columns, c0, c1, v0, v1 = reaching(content_width, width, column_begin, column_end)
+    if not len(rows) or not len(columns):
+        return empty
+    picked = padded[r0] * u0[:, None] + padded[r1] * u1[:, None]
+    return Mask(int(rows[0]), int(columns[0]), picked[:, c0] * v0 + picked[:, c1] * v1 > 0.5, height, width)
 
 
-def resize_bilinear(array, height: int, width: int):
-    """float32 [h, w] resized as torch.nn.functional.interpolate(mode="bilinear", align_corners=False)
-    computes it: half-pixel centers, source positions clamped at 0, the last pixel repeated."""
+def bilinear_taps(size: int, new: int):
+    """For each of ``new`` output positions: its two source indices and their weights, as
+    F.interpolate(mode="bilinear", align_corners=False) computes them in float32 (half-pixel centers,
+    positions clamped at 0, the last pixel repeated)."""
     import numpy as np
 
-    def taps(size: int, new: int):
-        position = np.maximum((np.arange(new, dtype=np.float32) + np.float32(0.5)) * np.float32(size / new)
-                              - np.float32(0.5), np.float32(0))
-        first = np.minimum(position.astype(np.int64), size - 1)
-        second = np.minimum(first + 1, size - 1)
-        weight = (position - first).astype(np.float32)
-        return first, second, np.float32(1) - weight, weight
+    position = np.maximum((np.arange(new, dtype=np.float32) + np.float32(0.5)) * np.float32(size / new)
+                          - np.float32(0.5), np.float32(0))
+    first = np.minimum(position.astype(np.int64), size - 1)
+    second = np.minimum(first + 1, size - 1)
+    weight = (position - first).astype(np.float32)
+    return first, second, np.float32(1) - weight, weight
+
+
+def resize_bilinear(array, height: int, width: int, rows=None, columns=None):
+    """float32 [h, w] resized to [height, width] as torch.nn.functional.interpolate(mode="bilinear",
+    align_corners=False) computes it; only the output ``rows`` and ``columns`` (indices) where given."""
+    import numpy as np
 
     array = np.asarray(array, np.float32)
-    r0, r1, u0, u1 = taps(array.shape[0], height)
-    rows = array[r0] * u0[:, None] + array[r1] * u1[:, None]
-    c0, c1, v0, v1 = taps(array.shape[1], width)
-    return rows[:, c0] * v0 + rows[:, c1] * v1
+    r0, r1, u0, u1 = (t if rows is None else t[rows] for t in bilinear_taps(array.shape[0], height))
+    c0, c1, v0, v1 = (t if columns is None else t[columns] for t in bilinear_taps(array.shape[1], width))
+    picked = array[r0] * u0[:, None] + array[r1] * u1[:, None]
+    return picked[:, c0] * v0 + picked[:, c1] * v1
 
 
 def rotated_corners(xywhr):

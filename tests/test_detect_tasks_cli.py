@@ -183,9 +183,9 @@ def drawn(tmp_path, task, found, size=(120, 160)):
 def test_drawing_a_mask_blends_it_at_half_opacity(tmp_path):
     from netdsl.detect import PALETTE
     from netdsl.detect_tasks import Instance
+    from netdsl.yolo_ops import Mask
 
-    mask = np.zeros((120, 160), bool)
-    mask[60:100, 40:90] = True
+    mask = Mask(60, 40, np.ones((40, 50), bool), 120, 160)  # rows 60-99, columns 40-89
     pixels = drawn(tmp_path, "segment", [Instance(2, 0.9, (30.0, 50.0, 100.0, 110.0), mask=mask, name="car")])
     color = np.array(PALETTE[2])
     assert (pixels[70:95, 45:85] == np.round(100 * 0.5 + color * 0.5)).all()  # inside the mask, off the box lines

@@ -58,12 +58,18 @@ def test_rotated_nms_equals_non_max_suppression(seed):
 def test_resize_bilinear_equals_interpolate(size, new):
     values = np.random.default_rng(1).normal(0, 1, size).astype(np.float32)
     theirs = torch.nn.functional.interpolate(torch.from_numpy(values)[None, None], new, mode="bilinear")[0, 0]
-    assert np.abs(yolo_ops.resize_bilinear(values, *new) - theirs.numpy()).max() <= 1e-5
+    theirs = theirs.numpy()
+    assert np.abs(yolo_ops.resize_bilinear(values, *new) - theirs).max() <= 1e-5
+    rows, columns = np.arange(new[0] // 3, new[0] - 1), np.arange(1, new[1] // 2)
+    part = yolo_ops.resize_bilinear(values, *new, rows=rows, columns=columns)
+    assert np.array_equal(part, yolo_ops.resize_bilinear(values, *new)[rows][:, columns])
 
 
 @pytest.mark.parametrize("input_size,picture", [((128, 160), (333, 517)), ((160, 96), (701, 389)),
-                                                ((64, 64), (64, 64)), ((320, 640), (1001, 2000))])
+                                                ((64, 64), (64, 64)), ((320, 640), (1001, 2000)),
+                                                ((640, 640), (300, 200))])
 def test_mask_to_picture_equals_scale_masks(input_size, picture):
+    """A mask of the input mapped to the picture, whole or kept as the window around its pixels."""
     rng = np.random.default_rng(2)
     mask = np.zeros(input_size, bool)
     for _ in range(6):  # rectangles and noise
@@ -71,9 +77,30 @@ def test_mask_to_picture_equals_scale_masks(input_size, picture):
         mask[y:y + rng.integers(1, 40), x:x + rng.integers(1, 40)] = True
     mask ^= rng.uniform(0, 1, input_size) < 0.02
     theirs = (ops.scale_masks(torch.from_numpy(mask)[None, None].float(), picture)[0, 0] > 0.5).numpy()
-    ours = yolo_ops.mask_to_picture(mask, picture)
-    assert ours.shape == picture
-    assert (ours != theirs).sum() <= ours.size * 1e-5  # float32 taps at exactly 0.5 may round either way
+    rows, columns = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    window = mask[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1]
+    for whole in (yolo_ops.Mask(0, 0, mask, *input_size), yolo_ops.Mask(rows[0], columns[0], window, *input_size)):
+        ours = yolo_ops.mask_to_picture(whole, picture).array()
+        assert ours.shape == picture
+        assert (ours != theirs).sum() <= ours.size * 1e-5  # float32 taps at exactly 0.5 may round either way
+
+
+@pytest.mark.parametrize("box", [(10.3, 5.0, 90.7, 60.2), (0.0, 0.0, 160.0, 128.0), (150.5, 120.5, 170.0, 140.0),
+                                 (40.0, 40.0, 40.4, 40.9)])
+def test_box_mask_equals_process_mask(box):
+    """process_mask(upsample=True) on a 32x40 logit map into a 128x160 input, boxes inside, whole,
+    astride the edge and thinner than a pixel."""
+    rng = np.random.default_rng(4)
+    protos = torch.from_numpy(rng.normal(0, 1, (4, 32, 40)).astype(np.float32))
+    coefficients = torch.from_numpy(rng.normal(0, 1, (1, 4)).astype(np.float32))
+    boxes = torch.tensor([box], dtype=torch.float32)
+    theirs = ops.process_mask(protos, coefficients, boxes, (128, 160), upsample=True)[0].numpy().astype(bool)
+    logits = (coefficients @ protos.view(4, -1)).view(32, 40).numpy()
+    ours = yolo_ops.box_mask(logits, boxes[0].numpy(), (128, 160))
+    if not theirs.any():
+        assert ours is None
+    else:
+        assert np.array_equal(ours.array(), theirs)
 
 
 @pytest.mark.parametrize("first", [False, True])

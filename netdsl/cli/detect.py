@@ -154,7 +154,7 @@ def print_task(args, task: str, results) -> None:
                 print(f"  {d.name:<16} {d.score:.3f}  center ({cx:.1f}, {cy:.1f}) size {w:.1f} x {h:.1f} "
                       f"angle {math.degrees(angle):.1f} deg")
                 continue
-            extra = (f"  mask {int(d.mask.sum())} px" if task == "segment" else
+            extra = (f"  mask {d.mask.area} px" if task == "segment" else
                      f"  {len(d.keypoints)} keypoints" if task == "pose" else "")
             print(f"  {d.name:<16} {d.score:.3f}  [{d.box[0]:.1f}, {d.box[1]:.1f}, {d.box[2]:.1f}, {d.box[3]:.1f}]"
                   + extra)
