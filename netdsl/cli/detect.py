@@ -27,7 +27,7 @@ def add_detect(add) -> None:
     add_weights(detecting, strict=False, random="seeded random weights: checks that the spec runs; its detections "
                 "mean nothing")
     detecting.add_argument("--imgsz", metavar="H[,W]", help="image size where the spec's height/width are dynamic, "
-                           "rounded up to the stride as ultralytics does (default 640)")
+                           "rounded up to the stride as ultralytics does (default 640; 224 for a classifier)")
     detecting.add_argument("--conf", type=float, default=0.25, help="score threshold for a raw output (0.25)")
     detecting.add_argument("--iou", type=float, default=0.7, help="IoU threshold for a raw output (0.7)")
     detecting.add_argument("--max-det", type=int, default=300, help="most detections per picture, raw output (300)")
