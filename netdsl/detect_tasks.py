@@ -309,3 +309,26 @@ def mask_rle(mask) -> dict:
     changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
     counts = np.diff(np.concatenate([[0], changes, [flat.size]])).tolist()
     return {"size": list(mask.shape), "counts": ([0] if flat.size and flat[0] else []) + counts}
+
+
+def json_record(task: str, path: str, found: list) -> dict:
+    """One picture's results as `netdsl detect --format json` gives them (docs/yolo.md, "netdsl detect for
+    every task")."""
+    if task == "classify":
+        return {"image": path, "task": task, "top5": [{"class": r.klass, "name": r.name, "score": round(r.score, 6)}
+                                                      for r in found]}
+    records = []
+    for d in found:
+        record = {"class": d.klass, "name": d.name, "score": round(d.score, 5)}
+        if task == "obb":
+            record["xywhr"] = [round(v, 2) for v in d.box[:4]] + [round(d.box[4], 6)]
+            record["corners"] = [[round(float(v), 2) for v in point] for point in d.corners]
+        else:
+            record["box"] = [round(v, 2) for v in d.box]
+        if task == "segment":
+            record["mask"] = mask_rle(d.mask)
+        if task == "pose":
+            record["keypoints"] = [[round(float(v), 2 if i < 2 else 5) for i, v in enumerate(point)]
+                                   for point in d.keypoints]
+        records.append(record)
+    return {"image": path, "task": task, "detections": records}

@@ -99,7 +99,7 @@ def report_task(args, task: str, checked, bound, thresholds, imgsz) -> int:
 
     results = detect_tasks.detect_task(checked, bound, args.images, task, thresholds, imgsz, args.names)
     if args.format == "json":
-        print_json([task_record(task, path, found) for path, found in results])
+        print_json([detect_tasks.json_record(task, path, found) for path, found in results])
     else:
         print_task(args, task, results)
     for path, found in results if args.draw else ():
@@ -111,30 +111,6 @@ def report_task(args, task: str, checked, bound, thresholds, imgsz) -> int:
         if args.format != "json":
             print(f"wrote {output}")
     return EXIT_OK
-
-
-def task_record(task: str, path: str, found: list) -> dict:
-    """One picture's JSON record (docs/yolo.md, "netdsl detect for every task")."""
-    if task == "classify":
-        return {"image": path, "task": task, "top5": [{"class": r.klass, "name": r.name, "score": round(r.score, 6)}
-                                                      for r in found]}
-    from ..detect_tasks import mask_rle
-
-    records = []
-    for d in found:
-        record = {"class": d.klass, "name": d.name, "score": round(d.score, 5)}
-        if task == "obb":
-            record["xywhr"] = [round(v, 2) for v in d.box[:4]] + [round(d.box[4], 6)]
-            record["corners"] = [[round(float(v), 2) for v in point] for point in d.corners]
-        else:
-            record["box"] = [round(v, 2) for v in d.box]
-        if task == "segment":
-            record["mask"] = mask_rle(d.mask)
-        if task == "pose":
-            record["keypoints"] = [[round(float(v), 2 if i < 2 else 5) for i, v in enumerate(point)]
-                                   for point in d.keypoints]
-        records.append(record)
-    return {"image": path, "task": task, "detections": records}
 
 
 def print_task(args, task: str, results) -> None:
