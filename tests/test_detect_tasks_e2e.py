@@ -139,3 +139,23 @@ def test_frames_give_the_same_results(task, weights, tmp_path, capsys):
         if "mask" in a:
             ours, theirs = decoded(a["mask"]), decoded(b["mask"])
             assert (ours & theirs).sum() / (ours | theirs).sum() >= 0.99
+
+
+@pytest.mark.slow
+def test_pose_of_five_keypoints_without_visibility(tmp_path, monkeypatch, capsys):
+    """`--set kpt_shape=[5,2]` against PoseModel(data_kpt_shape=(5, 2)): keypoints x, y only."""
+    from netdsl.weights.from_torch import export_weights
+
+    spec_path("yolov8")
+    model = planted(tasks.PoseModel("yolov8n-pose.yaml", data_kpt_shape=(5, 2), verbose=False), 0)
+    weights_file = tmp_path / "pose52.safetensors"
+    export_weights(model, str(weights_file))
+    path = picture_file(tmp_path, "odd-landscape")
+    first, _, _ = predicted("pose", model, monkeypatch, path, conf=0.01)
+    conf = threshold_in_a_gap(first.boxes.data.numpy()[:, 4])
+    result, _, _ = predicted("pose", model, monkeypatch, path, conf=conf)
+    detections = netdsl_detect("yolov8", "pose", path, weights_file, capsys, "--set", "kpt_shape=[5,2]", "--imgsz",
+                               "160", "--conf", str(conf))["detections"]
+    theirs = result.keypoints.data.numpy()
+    assert theirs.shape[1:] == (5, 2) and len(detections) == len(theirs) >= 3
+    assert np.abs(np.array([d["keypoints"] for d in detections]) - theirs).max() <= 0.5
