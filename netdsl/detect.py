@@ -203,9 +203,6 @@ def unletterbox(xyxy, box, shape) -> tuple[float, float, float, float]:
 def draw(path: str, detections: list[Detection], output: str, banner: str | None = None) -> None:
     """The picture with its detections drawn on it (Pillow's ImageDraw), written atomically; ``banner``
     (such as RANDOM WEIGHTS) written large in its top left corner."""
-    import io
-
-    from .files import write_atomic
     from .images import _pillow, load
 
     Image = _pillow()[0]
@@ -216,10 +213,24 @@ def draw(path: str, detections: list[Detection], output: str, banner: str | None
     for detection in detections:
         color = PALETTE[detection.klass % len(PALETTE)]
         pen.rectangle(detection.box, outline=color, width=max(2, round(min(picture.size) / 300)))
-        label = f"{detection.name} {detection.score:.2f}"
-        left, top = detection.box[0], max(detection.box[1] - 12, 0)
-        pen.rectangle(pen.textbbox((left, top), label), fill=color)
-        pen.text((left, top), label, fill=(255, 255, 255))
+        label_box(pen, detection.box[:2], f"{detection.name} {detection.score:.2f}", color)
+    save_picture(picture, pen, output, banner)
+
+
+def label_box(pen, corner, label: str, color) -> None:
+    """``label`` on a box of ``color`` just above ``corner`` (x, y)."""
+    left, top = corner[0], max(corner[1] - 12, 0)
+    pen.rectangle(pen.textbbox((left, top), label), fill=color)
+    pen.text((left, top), label, fill=(255, 255, 255))
+
+
+def save_picture(picture, pen, output: str, banner: str | None = None) -> None:
+    """``picture`` (a Pillow image drawn on by ``pen``) with ``banner`` in its top left corner, written
+    atomically to ``output`` in the format its extension names."""
+    import io
+
+    from .files import write_atomic
+
     if banner:
         from PIL import ImageFont
 
