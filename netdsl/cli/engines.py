@@ -157,10 +157,13 @@ def add_inspect(add) -> None:
                   "dtypes, the parameters that decide what it computes (kernel, stride, padding mode and amounts, "
                   "pooling type and divisor, activation alpha/beta, resize mode and coordinates, matmul operations, "
                   "shuffle permutations...) and its weight names. Without --weights the weights are zeros of the "
-                  "right shapes. An ENGINE.plan is read with TensorRT's engine inspector, which needs a GPU.",
-                  usage="netdsl inspect SPEC|ENGINE.plan [--layer NAME]... [--precision P] [--format json]")
+                  "right shapes. An ENGINE.plan is read with TensorRT's engine inspector, which needs a GPU; its manifest "
+                  "ENGINE.plan.json tells how it was built (precision, targets, refit, weight stripping, hardware and "
+                  "version compatibility, I/O), on any machine.",
+                  usage="netdsl inspect SPEC|ENGINE.plan|ENGINE.plan.json [--layer NAME]... [--precision P] "
+                  "[--format json]")
     add_set(inspect)
-    inspect.add_argument("spec", metavar="SPEC|ENGINE.plan")
+    inspect.add_argument("spec", metavar="SPEC|ENGINE.plan|MANIFEST.json")
     inspect.add_argument("--weights", metavar="FILE", help="bind this weight file (default: zeros; names and shapes "
                          "are the same)")
     add_precision(inspect, "float32 (default), float16 or bfloat16: the network of that build", trtexec_flags=False)
@@ -172,6 +175,8 @@ def add_inspect(add) -> None:
 def cmd_inspect(args) -> int:
     from ..trt import inspect
 
+    if args.spec.endswith(".json"):
+        return inspect_manifest(args)
     if args.spec.endswith((".plan", ".engine", ".trt")):
         info = inspect.inspect_plan(args.spec)
     else:
@@ -193,6 +198,45 @@ def cmd_inspect(args) -> int:
     else:
         print(inspect.render(info, only))
     return EXIT_OK
+
+
+def inspect_manifest(args) -> int:
+    """`netdsl inspect ENGINE.plan.json`: how the engine was built, from its manifest (no GPU, no TensorRT)."""
+    from ..diagnostics import UsageError
+    from ..runtime import parse_manifest
+
+    try:
+        record = parse_manifest(args.spec)
+        options = {key: record[key] for key in ("precision", "targets", "refit")}
+    except FileNotFoundError:
+        raise UsageError(f"no such manifest: {args.spec}") from None
+    except OSError as error:
+        raise UsageError(f"cannot read the manifest {args.spec}: {error.strerror or error}") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"{args.spec} is not a netdsl manifest ({str(error)[:80]})") from None
+    if args.layer:
+        raise UsageError("--layer reads layers of a spec or a plan; a manifest records how the engine was built")
+    if args.format == "json":
+        print_json(record)
+        return EXIT_OK
+    tensorrt, plan = record.get("tensorrt", {}), record.get("plan", {})
+    deployment = {key: record.get(key, default) for key, default in MANIFEST_DEPLOYMENT.items()}
+    lines = [f"{plan.get('path')}: {plan.get('bytes', 0):,} bytes, {tensorrt.get('flavour')} {tensorrt.get('version')}, "
+             f"built by netdsl {record.get('netdsl')} from {record.get('spec', {}).get('path')}",
+             *(f"{key:<24}{_shown(value)}" for key, value in {**options, **deployment}.items()),
+             *(f"input  {t['name']}: {t['dtype']} {t['shape']}" for t in record.get("inputs", [])),
+             *(f"output {t['name']}: {t['dtype']} {t['shape']}" for t in record.get("outputs", []))]
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def _shown(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else ", ".join(value) if isinstance(value, list) else str(value)
+
+
+# the deployment options a manifest records, with what a manifest written before they existed means
+MANIFEST_DEPLOYMENT = {"strip_weights": False, "hardware_compatibility": "none", "version_compatible": False,
+                       "exclude_lean_runtime": False}
 
 
 def add_run(add) -> None:

@@ -23,7 +23,10 @@ def options_for(checked, **overrides) -> BuildOptions:
             checked_overrides[key] = check_option(key, value)
         except ValueError as error:
             raise UsageError(str(error)) from None
-    options = options.merged(checked_overrides)
+    try:
+        options = options.merged(checked_overrides).resolved()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     if options.batch is not None and not any(i.batch for i in checked.graph.inputs):
         raise UsageError(f"--batch given, but no input of {checked.path} has a dynamic batch (-1)")
     if options.profiles or options.batch:  # sizes the spec's ranges did not allow: every shape checked again
