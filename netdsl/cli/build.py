@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 from ..diagnostics import SpecError
-from .args import (EXIT_INVALID, EXIT_OK, add_format, add_output, add_precision, add_set, add_weights, network_of,
-                   print_json, refuse_both_weights)
+from .args import (EXIT_INVALID, EXIT_OK, add_format, add_output, add_plugins, add_precision, add_set, add_weights,
+                   network_of, print_json, refuse_both_weights)
 
 TOGETHER = "a plan and its manifest (OUT.json) are written together; name a file"
 RANDOM_BUILD = ("build on seeded random weights instead of a weight file, to check that the network builds and to "
@@ -55,6 +55,7 @@ def add_build(add) -> None:
     build.add_argument("--scales", metavar="FILE", help="a spec that quantizes: its scales file (default: the "
                        "spec's `quantization.scales`)")
     add_format(build)
+    add_plugins(build)
     from .trtexec import add_build_flags  # only for the commands that take its flags
 
     add_build_flags(build)

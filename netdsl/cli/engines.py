@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from .args import (ARRAYS, EXIT_INVALID, EXIT_OK, add_format, add_inputs, add_output, add_precision, add_set,
-                   add_weights, emit_outputs, network_of, print_json)
+from .args import (ARRAYS, EXIT_INVALID, EXIT_OK, add_format, add_inputs, add_output, add_plugins, add_precision,
+                   add_set, add_weights, emit_outputs, network_of, print_json)
 
 
 def add_reference(add) -> None:
@@ -24,6 +24,7 @@ def add_reference(add) -> None:
     ref.add_argument("--float", action="store_true", help="a spec that quantizes: run it in float (default: its "
                      "quantized layers fake-quantized, as the engine computes them)")
     ref.add_argument("--scales", metavar="FILE", help="scales file (default: the spec's `quantization.scales`)")
+    add_plugins(ref, library=False, reference=True)
 
 
 def cmd_reference(args) -> int:
@@ -62,6 +63,7 @@ def add_compare(add) -> None:
     comparing.add_argument("--evaluator", action="store_true", help="compare the evaluator even where a GPU could "
                            "run the engine")
     add_format(comparing)
+    add_plugins(comparing, reference=True)
 
 
 def cmd_compare(args) -> int:
@@ -170,6 +172,7 @@ def add_inspect(add) -> None:
     inspect.add_argument("--layer", action="append", metavar="NAME", help="only this spec layer (or TensorRT layer); "
                          "repeat for several")
     add_format(inspect)
+    add_plugins(inspect)
 
 
 def cmd_inspect(args) -> int:

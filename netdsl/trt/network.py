@@ -66,6 +66,12 @@ def network_for(checked, bound: dict, options: BuildOptions | None = None, build
             from ..quant import quantizer_for
 
             quantizer = quantizer_for(checked)
+    if checked.graph.plugins or any(node.kind == "plugin" for node in checked.graph.nodes):
+        from ..ops.plugin import prepare_plugins
+
+        if hasattr(trt, "init_libnvinfer_plugins"):  # NVIDIA's standard plugins (EfficientNMS_TRT...) where shipped
+            trt.init_libnvinfer_plugins(make_logger(trt), "")
+        prepare_plugins(trt, checked)  # the spec's libraries loaded, every creator found, before lowering
     options = options or BuildOptions()
     network, ctx = lower(checked, bound, builder, options.precision, quantizer, profiles_of(checked, options),
                          every_tensor)
