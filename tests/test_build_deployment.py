@@ -190,3 +190,22 @@ def test_refit_check_of_a_stripped_plan_takes_back_only_its_own_weights(tmp_path
     save_file(other, str(tmp_path / "other.safetensors"))
     changed = netdsl("refit", str(plan), "--weights", str(tmp_path / "other.safetensors"), "--check")
     assert changed.returncode == 1 and "built `refit-identical`" in changed.stderr
+
+
+def test_a_stripped_plan_is_not_run_before_it_is_filled(tmp_path):
+    """As above, the manifest of a real build with the keys a stripped build writes; `run` refuses it before
+    it needs a GPU (exit 2, not the no-GPU exit 4), and a refitted one (`refitted` set) goes on to that check."""
+    import numpy as np
+
+    plan = tmp_path / "lenet.plan"
+    assert netdsl("build", LENET, "-o", str(plan)).returncode == 0
+    np.save(tmp_path / "x.npy", np.zeros((1, 1, 32, 32), np.float32))
+    record = json.loads((tmp_path / "lenet.plan.json").read_text())
+    record.update(strip_weights=True, refit="refit-identical")
+    (tmp_path / "lenet.plan.json").write_text(json.dumps(record))
+    result = netdsl("run", str(plan), "--input", str(tmp_path / "x.npy"))
+    assert result.returncode == 2 and "is a weight-stripped plan: fill it first with `netdsl refit" in result.stderr
+    record["refitted"] = "2026-12-06T05:00:00+00:00"
+    (tmp_path / "lenet.plan.json").write_text(json.dumps(record))
+    filled = netdsl("run", str(plan), "--input", str(tmp_path / "x.npy"))
+    assert "weight-stripped" not in filled.stderr and filled.returncode in (0, 4)  # 4: no GPU here
