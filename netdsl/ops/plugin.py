@@ -35,6 +35,7 @@ from .primitive import Primitive, several
 GROUP = "plugins"  # its row in the README's kind table (tools/regenerate.py)
 
 MAX_FIELD_VALUES = 1 << 16
+MAX_EXPRESSION = 200
 INPUT_DIM = re.compile(r"in(\d+)\Z")
 
 
@@ -210,6 +211,8 @@ class PluginOutputs(ParamType):
 def evaluate_dim(text: str, shapes):
     """The size an expression gives with the inputs' ``shapes`` (ints or symbolic sizes); with None, only
     checks that ``text`` is such an expression. Raises ValueError saying what is wrong."""
+    if len(text) > MAX_EXPRESSION:  # also bounds the walk's recursion
+        raise ValueError(f"an expression of a dimension is at most {MAX_EXPRESSION} characters")
     try:
         tree = ast.parse(text.strip(), mode="eval").body
     except SyntaxError as error:
