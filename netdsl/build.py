@@ -78,6 +78,7 @@ class Plan:
     random_weights: dict | None = None  # {"seed", "values"} when built on netdsl.weights.synthetic's weights
     quantization: dict | None = None  # dtype, scales file and its SHA-256, quantized layers (netdsl.quant)
     profiles: list = field(default_factory=list)  # per optimization profile: named dim -> {min, opt, max}
+    plugins: dict | None = None  # plugin layers and the libraries they need (netdsl.ops.plugin.plugin_record)
 
 
 def _configure(trt, builder, config, checked: CheckedSpec, options: BuildOptions) -> None:
@@ -259,6 +260,10 @@ def _build(checked, bound, options, progress, weights_path, info, quantizer) -> 
     plan.weights_digest = weights_digest(ctx.arrays)  # after the build, for the reason build_plan gives
     if ctx.quant is not None:
         plan.quantization = ctx.quant.describe()
+    if any(node.kind == "plugin" for node in checked.graph.nodes):
+        from .ops.plugin import plugin_record
+
+        plan.plugins = plugin_record(checked.graph.nodes)
     if any(has_named_dims(i.shape) for i in checked.graph.inputs):
         plan.profiles = [{name: {**dict(zip(("min", "opt", "max"), r)), **({"multiple_of": p.steps[name]}
                                                                            if p.steps.get(name, 1) > 1 else {})}
@@ -343,6 +348,9 @@ def manifest(plan: Plan, plan_path: str, plan_sha256: str | None = None) -> dict
         "notes": plan.notes,
         **({"random_weights": plan.random_weights} if plan.random_weights else {}),
         **({"quantization": plan.quantization} if plan.quantization else {}),
+        **({"plugins": {**plan.plugins, "libraries": [{"path": path, "sha256": digest(path)}
+                                                      for path in plan.plugins["libraries"]]}}
+           if plan.plugins else {}),
     }
 
 

@@ -47,12 +47,18 @@ def load_library(trt, path: str, pos=None, layer: str | None = None) -> None:
         if handle is None:
             problem = (f"plugin library {path}: TensorRT could not load it (a library built for another TensorRT "
                        "or CUDA, or missing its dependencies; `netdsl build -v` shows TensorRT's log)")
-        _loaded[absolute] = handle
+        else:
+            _loaded[absolute] = handle
     if problem is None:
         return
     if pos is None:
         raise UsageError(problem)
     raise PluginMissing([Diagnostic("plugin-library", problem, pos, layer=layer)])
+
+
+def loaded_libraries() -> list[str]:
+    """The plugin libraries loaded in this process (absolute paths), in the order they were loaded."""
+    return list(_loaded)
 
 
 def find_creator(trt, node):

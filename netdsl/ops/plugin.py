@@ -389,3 +389,13 @@ def prepare_plugins(trt, checked) -> None:
     problems = missing_creators(trt, checked.graph.nodes)
     if problems:
         raise PluginMissing(problems)
+
+
+def plugin_record(nodes) -> dict | None:
+    """For a build's manifest: its plugin layers (layer, name, version, namespace) and the plugin libraries
+    loaded in this process, which the engine needs where it runs; None without plugin layers."""
+    from ._plugin_trt import loaded_libraries
+
+    layers = [dict(zip(("layer", "name", "version", "namespace"), (node.name, *node.params["plugin"])))
+              for node in nodes if node.kind == "plugin"]
+    return {"layers": layers, "libraries": loaded_libraries()} if layers else None

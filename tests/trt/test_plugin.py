@@ -192,3 +192,24 @@ def test_efficient_nms_from_nvidias_plugin_library(tmp_path):
     engine = netdsl.load(str(spec)).bind({}).build()
     assert [o["shape"] for o in engine.plan.outputs] == [[1, 1], [1, 20, 4], [1, 20], [1, 20]]
     assert json.dumps(engine.plan.outputs)  # the manifest's record of the outputs
+
+
+def test_the_plugin_layers_and_libraries_a_build_records_in_its_manifest(spec):
+    from netdsl.ops.plugin import plugin_record
+    from netdsl.spec import load
+
+    checked = load(str(spec))
+    assert plugin_record(checked.graph.nodes) == {
+        "layers": [{"layer": "rep", "name": "NetdslTestRepeat", "version": "1", "namespace": "netdsl_test"}],
+        "libraries": []}  # none loaded in this process: the test plugin is Python
+    assert plugin_record(load(str(TESTS.parent / "specs" / "lenet.yaml")).graph.nodes) is None
+
+
+def test_a_library_that_failed_to_load_fails_again(tmp_path):
+    from netdsl.diagnostics import UsageError
+    from netdsl.ops._plugin_trt import load_library
+
+    (tmp_path / "fake.so").write_text("not a library\n")
+    for _ in range(2):
+        with pytest.raises(UsageError, match="TensorRT could not load it"):
+            load_library(backend().trt, str(tmp_path / "fake.so"))
