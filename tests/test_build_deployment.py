@@ -209,3 +209,17 @@ def test_a_stripped_plan_is_not_run_before_it_is_filled(tmp_path):
     (tmp_path / "lenet.plan.json").write_text(json.dumps(record))
     filled = netdsl("run", str(plan), "--input", str(tmp_path / "x.npy"))
     assert "weight-stripped" not in filled.stderr and filled.returncode in (0, 4)  # 4: no GPU here
+
+
+def test_the_python_api_takes_the_same_options(tmp_path):
+    import netdsl
+
+    network = netdsl.load(LENET).bind(WEIGHTS)
+    engine = network.build(str(tmp_path / "l.plan"), version_compatible=True, exclude_lean_runtime=True)
+    assert (engine.manifest["version_compatible"], engine.manifest["exclude_lean_runtime"]) == (True, True)
+    with pytest.raises(NotHere, match="ignores HardwareCompatibilityLevel.SAME_COMPUTE_CAPABILITY"):
+        network.build(hardware_compatibility="same-cc")
+    from netdsl.diagnostics import UsageError
+
+    with pytest.raises(UsageError, match="hardware_compatibility is none, ampere\\+"):
+        network.build(hardware_compatibility="hopper")
