@@ -21,7 +21,6 @@ was given for it (`--plugin-reference module:function`, :func:`use_reference`), 
 
 from __future__ import annotations
 
-import ast
 import re
 
 from ..diagnostics import NetdslError
@@ -211,6 +210,8 @@ class PluginOutputs(ParamType):
 def evaluate_dim(text: str, shapes):
     """The size an expression gives with the inputs' ``shapes`` (ints or symbolic sizes); with None, only
     checks that ``text`` is such an expression. Raises ValueError saying what is wrong."""
+    import ast
+
     if len(text) > MAX_EXPRESSION:  # also bounds the walk's recursion
         raise ValueError(f"an expression of a dimension is at most {MAX_EXPRESSION} characters")
     try:
