@@ -223,3 +223,35 @@ def test_the_python_api_takes_the_same_options(tmp_path):
 
     with pytest.raises(UsageError, match="hardware_compatibility is none, ampere\\+"):
         network.build(hardware_compatibility="hopper")
+
+
+def test_a_filled_stripped_plan_is_serialized_with_its_weights():
+    """netdsl.refit.serialize_with_weights against TensorRT-RTX's serialization API: the configuration it
+    hands the engine has EXCLUDE_WEIGHTS cleared (an engine cannot be made here: it needs a GPU)."""
+    from netdsl.refit import serialize_with_weights
+
+    class Engine:  # records what TensorRT's engine would be asked
+        def create_serialization_config(self):
+            self.config = _RealConfig()
+            return self.config
+
+        def serialize_with_config(self, config):
+            return config
+
+    engine = Engine()
+    config = serialize_with_weights(trt, engine)
+    assert config is engine.config and not config.get_flag(trt.SerializationFlag.EXCLUDE_WEIGHTS)
+
+
+class _RealConfig:
+    """The flags of an ISerializationConfig, which only an engine creates; TensorRT sets EXCLUDE_WEIGHTS on
+    a stripped engine's."""
+
+    def __init__(self):
+        self.flags = {trt.SerializationFlag.EXCLUDE_WEIGHTS}
+
+    def clear_flag(self, flag):
+        self.flags.discard(flag)
+
+    def get_flag(self, flag):
+        return flag in self.flags
