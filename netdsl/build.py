@@ -242,10 +242,11 @@ def _build(checked, bound, options, progress, weights_path, info, quantizer) -> 
     serialized = builder.build_serialized_network(network, config)
     build_seconds = time.perf_counter() - start
     if serialized is None and options.version_compatible and any("libnvinfer_lean" in line for line in errors):
+        ships = " (TensorRT-RTX ships none)" if info.is_rtx else ""
         raise NotHere(f"--version-compatible: {info.flavour} {info.version} cannot load TensorRT's lean runtime "
-                      f"(libnvinfer_lean.so.1), which a version-compatible plan carries inside (TensorRT-RTX ships "
-                      f"none); full TensorRT 10/11 on a GPU builds {WOULD['version_compatible']}. Add "
-                      "--exclude-lean-runtime to leave it out (the target then provides it).")
+                      f"(libnvinfer_lean.so.1), which a version-compatible plan carries inside{ships}; full TensorRT "
+                      f"10/11 on a GPU builds {WOULD['version_compatible']}. Add --exclude-lean-runtime to leave it "
+                      "out (the target then provides it).")
     if serialized is None:
         detail = "\n".join(f"  TensorRT: {line}" for line in errors[-10:]) or "  (TensorRT gave no error message)"
         raise BuildFailed(f"TensorRT could not build {checked.path}:\n{detail}")
