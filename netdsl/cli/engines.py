@@ -159,9 +159,9 @@ def add_inspect(add) -> None:
                   "dtypes, the parameters that decide what it computes (kernel, stride, padding mode and amounts, "
                   "pooling type and divisor, activation alpha/beta, resize mode and coordinates, matmul operations, "
                   "shuffle permutations...) and its weight names. Without --weights the weights are zeros of the "
-                  "right shapes. An ENGINE.plan is read with TensorRT's engine inspector, which needs a GPU; its manifest "
-                  "ENGINE.plan.json tells how it was built (precision, targets, refit, weight stripping, hardware and "
-                  "version compatibility, I/O), on any machine.",
+                  "right shapes. An ENGINE.plan is read with TensorRT's engine inspector, which needs a GPU; its "
+                  "manifest ENGINE.plan.json tells how it was built (precision, targets, refit, weight stripping, "
+                  "hardware and version compatibility, I/O, plugins), on any machine.",
                   usage="netdsl inspect SPEC|ENGINE.plan|ENGINE.plan.json [--layer NAME]... [--precision P] "
                   "[--format json]")
     add_set(inspect)
@@ -224,17 +224,23 @@ def inspect_manifest(args) -> int:
         return EXIT_OK
     tensorrt, plan = record.get("tensorrt", {}), record.get("plan", {})
     deployment = {key: record.get(key, default) for key, default in MANIFEST_DEPLOYMENT.items()}
-    lines = [f"{plan.get('path')}: {plan.get('bytes', 0):,} bytes, {tensorrt.get('flavour')} {tensorrt.get('version')}, "
-             f"built by netdsl {record.get('netdsl')} from {record.get('spec', {}).get('path')}",
+    spec = record.get("spec", {}).get("path")
+    lines = [f"{plan.get('path')}: {plan.get('bytes', 0):,} bytes, {tensorrt.get('flavour')} "
+             f"{tensorrt.get('version')}, built by netdsl {record.get('netdsl')} from {spec}",
              *(f"{key:<24}{_shown(value)}" for key, value in {**options, **deployment}.items()),
              *(f"input  {t['name']}: {t['dtype']} {t['shape']}" for t in record.get("inputs", [])),
-             *(f"output {t['name']}: {t['dtype']} {t['shape']}" for t in record.get("outputs", []))]
+             *(f"output {t['name']}: {t['dtype']} {t['shape']}" for t in record.get("outputs", [])),
+             *(f"plugin {p['layer']}: {p['name']} version {p['version']} namespace '{p['namespace']}'"
+               for p in (record.get("plugins") or {}).get("layers", [])),
+             *(f"plugin library {lib['path']}" for lib in (record.get("plugins") or {}).get("libraries", []))]
     print("\n".join(lines))
     return EXIT_OK
 
 
 def _shown(value) -> str:
-    return str(value).lower() if isinstance(value, bool) else ", ".join(value) if isinstance(value, list) else str(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return ", ".join(value) if isinstance(value, list) else str(value)
 
 
 # the deployment options a manifest records, with what a manifest written before they existed means

@@ -213,3 +213,17 @@ def test_a_library_that_failed_to_load_fails_again(tmp_path):
     for _ in range(2):
         with pytest.raises(UsageError, match="TensorRT could not load it"):
             load_library(backend().trt, str(tmp_path / "fake.so"))
+
+
+def test_inspect_of_a_manifest_shows_its_plugins(tmp_path):
+    """The manifest of a real build, with the `plugins` record a build with a plugin layer adds."""
+    plan = tmp_path / "lenet.plan"
+    assert netdsl_cli("build", str(TESTS.parent / "specs" / "lenet.yaml"), "-o", str(plan)).returncode == 0
+    record = json.loads((tmp_path / "lenet.plan.json").read_text())
+    record["plugins"] = {"layers": [{"layer": "rep", "name": "NetdslTestRepeat", "version": "1",
+                                     "namespace": "netdsl_test"}],
+                         "libraries": [{"path": "/opt/lib/librepeat.so", "sha256": "0" * 64}]}
+    (tmp_path / "lenet.plan.json").write_text(json.dumps(record))
+    shown = netdsl_cli("inspect", str(plan) + ".json").stdout.splitlines()
+    assert "plugin rep: NetdslTestRepeat version 1 namespace 'netdsl_test'" in shown
+    assert "plugin library /opt/lib/librepeat.so" in shown
