@@ -20,7 +20,9 @@ from .diagnostics import UsageError
 # build keyword -> the BuildOptions field it sets (the keywords are the `netdsl build` flags' names)
 _OPTION_FIELDS = {"precision": "precision", "workspace": "workspace", "refit": "refit", "target": "targets",
                   "timing_cache": "timing_cache", "optimization_level": "optimization_level", "batch": "batch",
-                  "profiles": "profiles"}
+                  "profiles": "profiles", "strip_weights": "strip_weights",
+                  "hardware_compatibility": "hardware_compatibility", "version_compatible": "version_compatible",
+                  "exclude_lean_runtime": "exclude_lean_runtime"}
 
 
 class Network:
@@ -167,7 +169,8 @@ class Network:
     def build(self, output: str | None = None, *, scales: str | None = None, progress=None, **options) -> Engine:
         """A TensorRT engine, written with its manifest (``<output>.json``) when ``output`` is given.
         ``options`` are `netdsl build`'s flags as keywords: precision, batch ("1,8,32" or a tuple),
-        workspace, refit, target, timing_cache, optimization_level; and profiles (a list of
+        workspace, refit, target, timing_cache, optimization_level, strip_weights, hardware_compatibility
+        ("ampere+", "same-cc"), version_compatible, exclude_lean_runtime; and profiles (a list of
         :class:`netdsl.symbolic.Profile`, what `--profile` makes). A value None leaves the spec's `build:`
         option. Raises UsageError for a bad option, BuildFailed with TensorRT's own messages."""
         from . import build

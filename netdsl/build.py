@@ -42,6 +42,24 @@ class NoGPU(NetdslError):
     exit_code = 2
 
 
+class NotHere(NetdslError):
+    """A build option the installed TensorRT, on this machine, cannot honour (exit code 2: the machine, not
+    the spec, falls short); the message says what full TensorRT on a GPU would make."""
+
+    exit_code = 2
+
+
+HARDWARE_LEVELS = {"ampere+": "AMPERE_PLUS", "same-cc": "SAME_COMPUTE_CAPABILITY"}
+WOULD = {  # what full TensorRT on a GPU makes of each deployment option, for the refusals
+    "strip_weights": "a weight-stripped plan (BuilderFlag.STRIP_PLAN): the engine without its weights, which "
+                     "`netdsl refit PLAN --weights FILE` fills on the target from the weight file",
+    "hardware_compatibility": "an engine that runs on other GPUs than the one it was built on (ampere+: every "
+                              "Ampere and later GPU; same-cc: GPUs of the build GPU's compute capability)",
+    "version_compatible": "a version-compatible plan (BuilderFlag.VERSION_COMPATIBLE) that later TensorRT versions "
+                          "run, with TensorRT's lean runtime inside unless --exclude-lean-runtime",
+}
+
+
 @dataclass
 class Plan:
     data: memoryview  # the serialized engine, in TensorRT's own buffer (not copied)
@@ -60,6 +78,7 @@ class Plan:
     random_weights: dict | None = None  # {"seed", "values"} when built on netdsl.weights.synthetic's weights
     quantization: dict | None = None  # dtype, scales file and its SHA-256, quantized layers (netdsl.quant)
     profiles: list = field(default_factory=list)  # per optimization profile: named dim -> {min, opt, max}
+    plugins: dict | None = None  # plugin layers and the libraries they need (netdsl.ops.plugin.plugin_record)
 
 
 def _configure(trt, builder, config, checked: CheckedSpec, options: BuildOptions) -> None:
@@ -71,6 +90,7 @@ def _configure(trt, builder, config, checked: CheckedSpec, options: BuildOptions
         if not hasattr(trt.BuilderFlag, flag):
             raise UsageError(f"refit mode `{options.refit}` needs BuilderFlag.{flag}, which this TensorRT lacks")
         config.set_flag(getattr(trt.BuilderFlag, flag))
+    configure_deployment(trt, config, options)
     for shapes in profile_shapes(checked, options):
         profile = builder.create_optimization_profile()
         for name, (low, opt, high) in shapes.items():
@@ -83,6 +103,40 @@ def _configure(trt, builder, config, checked: CheckedSpec, options: BuildOptions
         config.num_compute_capabilities = len(options.targets)
         for index, target in enumerate(options.targets):
             config.set_compute_capability(getattr(trt.ComputeCapability, target.upper()), index)
+
+
+def configure_deployment(trt, config, options: BuildOptions) -> None:
+    """The deployment options on a builder configuration, each read back: a TensorRT that lacks one, or
+    takes it and ignores it (TensorRT-RTX logs "setHardwareCompatibilityLevel() is unsupported" and
+    keeps NONE), is refused here rather than recorded in a manifest it would contradict."""
+    flags = [("STRIP_PLAN", "strip_weights", "--strip-weights")] if options.strip_weights else []
+    if options.version_compatible:
+        flags.append(("VERSION_COMPATIBLE", "version_compatible", "--version-compatible"))
+    if options.exclude_lean_runtime:
+        flags.append(("EXCLUDE_LEAN_RUNTIME", "version_compatible", "--exclude-lean-runtime"))
+    for flag, option, spelling in flags:
+        value = getattr(trt.BuilderFlag, flag, None)
+        if value is not None:
+            config.set_flag(value)
+        if value is None or not config.get_flag(value):
+            raise NotHere(f"{spelling}: {_flavour(trt)} {'lacks' if value is None else 'ignores'} "
+                          f"BuilderFlag.{flag}; full TensorRT 10/11 on a GPU builds {WOULD[option]}")
+    if options.hardware_compatibility == "none":
+        return
+    name = HARDWARE_LEVELS[options.hardware_compatibility]
+    level = getattr(getattr(trt, "HardwareCompatibilityLevel", None), name, None)
+    if level is not None and hasattr(config, "hardware_compatibility_level"):
+        config.hardware_compatibility_level = level
+    if level is None or getattr(config, "hardware_compatibility_level", None) != level:
+        rtx = (" (TensorRT-RTX has no hardware compatibility level: its engines run on the compute capabilities "
+               "--target names, by default its portable set)" if hasattr(config, "set_compute_capability") else "")
+        raise NotHere(f"--hardware-compatibility {options.hardware_compatibility}: {_flavour(trt)} "
+                      f"{'lacks' if level is None else 'ignores'} HardwareCompatibilityLevel.{name}{rtx}; full "
+                      f"TensorRT 10/11 on an Ampere or later GPU builds {WOULD['hardware_compatibility']}")
+
+
+def _flavour(trt) -> str:
+    return f"{trt.__name__} {getattr(trt, '__version__', '')}".strip()
 
 
 def profile_shapes(checked: CheckedSpec, options: BuildOptions) -> list[dict]:
@@ -122,10 +176,18 @@ def build_plan(checked: CheckedSpec, bound: dict, options: BuildOptions | None =
                weights_path: str | None = None, quantizer="spec") -> Plan:
     """Build a serialized engine. ``progress``: an object with phase_start/step_complete/phase_finish
     (see :mod:`netdsl.trt.progress`), or None; ``quantizer``: as for :func:`network_for`."""
-    options = options or BuildOptions()
+    try:
+        options = (options or BuildOptions()).resolved()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     info = backend()
     if info.is_rtx:
         refuse_unbuildable(checked)
+    if options.strip_weights and cuda_devices() == 0:
+        raise NoGPU(f"--strip-weights needs a GPU that TensorRT supports: TensorRT compiles refittable engines on "
+                    f"the device, and this machine has no CUDA GPU; full TensorRT 10/11 on a GPU builds "
+                    f"{WOULD['strip_weights']}. Build without --strip-weights here, or on the machine the engine is "
+                    "for.")
     if options.refit != "none" and cuda_devices() == 0:
         raise NoGPU(f"refit mode `{options.refit}` needs a GPU that TensorRT supports: TensorRT compiles refittable "
                     "engines on the device, and this machine has no CUDA GPU. Build with `--refit none` here, or "
@@ -170,12 +232,21 @@ def _build(checked, bound, options, progress, weights_path, info, quantizer) -> 
     config = builder.create_builder_config()
     notes: list[str] = ctx.notes
     _configure(trt, builder, config, checked, options)
+    if options.strip_weights:
+        notes.append("a weight-stripped plan: it runs once `netdsl refit PLAN --weights FILE` has filled it on the "
+                     "target (refit: " + options.refit + ")")
     cache = _timing_cache(trt, config, options.timing_cache, info.is_rtx, notes)
     if progress is not None and hasattr(config, "progress_monitor"):
         config.progress_monitor = progress
     start = time.perf_counter()
     serialized = builder.build_serialized_network(network, config)
     build_seconds = time.perf_counter() - start
+    if serialized is None and options.version_compatible and any("libnvinfer_lean" in line for line in errors):
+        ships = " (TensorRT-RTX ships none)" if info.is_rtx else ""
+        raise NotHere(f"--version-compatible: {info.flavour} {info.version} cannot load TensorRT's lean runtime "
+                      f"(libnvinfer_lean.so.1), which a version-compatible plan carries inside{ships}; full TensorRT "
+                      f"10/11 on a GPU builds {WOULD['version_compatible']}. Add --exclude-lean-runtime to leave it "
+                      "out (the target then provides it).")
     if serialized is None:
         detail = "\n".join(f"  TensorRT: {line}" for line in errors[-10:]) or "  (TensorRT gave no error message)"
         raise BuildFailed(f"TensorRT could not build {checked.path}:\n{detail}")
@@ -190,6 +261,10 @@ def _build(checked, bound, options, progress, weights_path, info, quantizer) -> 
     plan.weights_digest = weights_digest(ctx.arrays)  # after the build, for the reason build_plan gives
     if ctx.quant is not None:
         plan.quantization = ctx.quant.describe()
+    if any(node.kind == "plugin" for node in checked.graph.nodes):
+        from .ops.plugin import plugin_record
+
+        plan.plugins = plugin_record(checked.graph.nodes)
     if any(has_named_dims(i.shape) for i in checked.graph.inputs):
         plan.profiles = [{name: {**dict(zip(("min", "opt", "max"), r)), **({"multiple_of": p.steps[name]}
                                                                            if p.steps.get(name, 1) > 1 else {})}
@@ -261,6 +336,10 @@ def manifest(plan: Plan, plan_path: str, plan_sha256: str | None = None) -> dict
         "refit": options.refit,
         "workspace": options.workspace,
         "optimization_level": options.optimization_level,
+        "strip_weights": options.strip_weights,
+        "hardware_compatibility": options.hardware_compatibility,
+        "version_compatible": options.version_compatible,
+        "exclude_lean_runtime": options.exclude_lean_runtime,
         "inputs": plan.inputs,
         "outputs": plan.outputs,
         **({"profiles": plan.profiles} if plan.profiles else {}),
@@ -270,6 +349,9 @@ def manifest(plan: Plan, plan_path: str, plan_sha256: str | None = None) -> dict
         "notes": plan.notes,
         **({"random_weights": plan.random_weights} if plan.random_weights else {}),
         **({"quantization": plan.quantization} if plan.quantization else {}),
+        **({"plugins": {**plan.plugins, "libraries": [{"path": path, "sha256": digest(path)}
+                                                      for path in plan.plugins["libraries"]]}}
+           if plan.plugins else {}),
     }
 
 

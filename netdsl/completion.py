@@ -17,6 +17,7 @@ def _value_words() -> dict[str, tuple[str, ...]]:
     from .spec.buildopts import PRECISIONS, REFIT_MODES, TARGETS
 
     return {"--precision": PRECISIONS, "--refit": REFIT_MODES, "--target": TARGETS,
+            "--hardware-compatibility": ("none", "ampere+", "same-cc"),
             "--optimization-level": tuple("012345"), "--builderOptimizationLevel": tuple("012345")}
 
 

@@ -24,8 +24,8 @@ from .diagnostics import InternalError, SpecError
 from .ops import REGISTRY
 from .yamlnodes import Map, Scalar, Seq, paused_gc
 
-TOP_GROUPS = (("netdsl", "name", "description"), ("params",), ("weights",), ("build",), ("quantization",), ("inputs",),
-              ("dims", "profiles"), ("blocks",), ("layers",), ("outputs",))
+TOP_GROUPS = (("netdsl", "name", "description"), ("params",), ("weights",), ("plugins",), ("build",),
+              ("quantization",), ("inputs",), ("dims", "profiles"), ("blocks",), ("layers",), ("outputs",))
 TOP_ORDER = [key for group in TOP_GROUPS for key in group]
 INPUT_ORDER = ("name", "dtype", "shape", "batch")
 HEAD = ("name", "kind", "block", "inputs", "when", "repeat")

@@ -69,11 +69,11 @@ class Output:
 
 class Graph:
     __slots__ = ("name", "inputs", "nodes", "outputs", "version", "weights", "build", "quantization", "profiles",
-                 "params")
+                 "params", "plugins")
 
     def __init__(self, name: str, inputs: list[Input], nodes: list[Node], outputs: list[Output], version: int = 1,
                  weights: object = None, build: object = None, quantization: object = None,
-                 profiles: list | None = None, params: dict | None = None):
+                 profiles: list | None = None, params: dict | None = None, plugins: list | None = None):
         self.name = name
         self.inputs = inputs
         self.nodes = nodes
@@ -84,6 +84,7 @@ class Graph:
         self.quantization = quantization  # spec.quantization.Quantization: the spec's `quantization:` section
         self.profiles = [] if profiles is None else profiles  # symbolic.Profile: the ranges of the dynamic dims
         self.params = {} if params is None else params  # the spec's `params:` as used (after `--set`)
+        self.plugins = [] if plugins is None else plugins  # (library path, Pos): the spec's `plugins:`
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

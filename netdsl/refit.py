@@ -226,7 +226,19 @@ def refit_plan(plan: bytes, arrays: dict, precision: str) -> bytes:
         raise NetdslError("TensorRT still misses weights: " + ", ".join(missing))
     if not refitter.refit_cuda_engine():
         raise NetdslError("TensorRT could not refit the engine: " + "; ".join(errors[-3:]))
-    return bytes(memoryview(engine.serialize()))
+    return bytes(memoryview(serialize_with_weights(trt, engine)))
+
+
+def serialize_with_weights(trt, engine):
+    """The engine's plan with its weights: a weight-stripped engine serializes without them unless
+    SerializationFlag.EXCLUDE_WEIGHTS is cleared (TensorRT's documented way to save a filled stripped plan).
+    Older TensorRTs without serialization configs serialize everything."""
+    flag = getattr(getattr(trt, "SerializationFlag", None), "EXCLUDE_WEIGHTS", None)
+    if flag is None or not hasattr(engine, "create_serialization_config"):
+        return engine.serialize()
+    config = engine.create_serialization_config()
+    config.clear_flag(flag)
+    return engine.serialize_with_config(config)
 
 
 def refit(plan_path: str, weights, output: str | None = None, spec: str | None = None, strict: bool = False,

@@ -370,6 +370,9 @@ class Engine:
     def __enter__(self):
         from .trt import backend, make_logger
 
+        if self.manifest.get("strip_weights") and not self.manifest.get("refitted"):
+            raise UsageError(f"{self.path} is a weight-stripped plan: fill it first with `netdsl refit {self.path} "
+                             "--weights FILE` (the weights it was built with, unless built with --refit refit)")
         self.cudart = cuda_runtime()
         require_gpu(self.cudart)
         trt = backend().trt

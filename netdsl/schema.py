@@ -198,6 +198,8 @@ def build_schema() -> dict:
                        "additionalProperties": {"anyOf": [{"type": ["number", "string", "boolean"]},
                                                           {"type": "object", "required": ["by"]}]}},
             "weights": _weights_rule(),
+            "plugins": {"type": "array", "items": {"type": "string", "minLength": 1},
+                        "description": "TensorRT plugin libraries, loaded before the network is built"},
             "quantization": _quantization_rule(),
             "inputs": {"type": "array", "items": _input_rule(), "minItems": 1},
             "dims": {"type": "object", "propertyNames": IDENT, "description": "range of each named dimension",

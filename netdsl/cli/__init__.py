@@ -14,8 +14,8 @@ import sys
 
 from .. import __version__
 from ..diagnostics import InternalError, NetdslError, SpecError
-from .args import (EXIT_BUG, EXIT_OK, EXIT_USAGE, HelpFormatter, RawDescriptionHelpFormatter, params_of,
-                   tensor_bound)
+from .args import (EXIT_BUG, EXIT_OK, EXIT_USAGE, HelpFormatter, RawDescriptionHelpFormatter, apply_plugins,
+                   params_of, tensor_bound)
 
 INTRO = "Declarative TensorRT networks: a YAML spec in, checked before TensorRT is touched."
 EXIT_CODES = ("exit codes: 0 ok, 1 the input is invalid (verify: outputs differ), 2 usage or environment error,\n"
@@ -105,6 +105,7 @@ def main(argv=None) -> int:
         return EXIT_USAGE
     try:
         args.params = params_of(args)  # --set, passed to every spec the command reads
+        apply_plugins(args)  # --plugin-library, --plugin-reference
         with tensor_bound(args):
             return args.handler(args)
     except SpecError as error:

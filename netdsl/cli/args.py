@@ -26,6 +26,34 @@ def add_set(command) -> None:
                          help="the most elements one tensor may have (default 2^31, or NETDSL_MAX_TENSOR_ELEMENTS)")
 
 
+def add_plugins(command, library: bool = True, reference: bool = False) -> None:
+    """--plugin-library (TensorRT plugin libraries to load) and --plugin-reference (numpy implementations of
+    plugin layers for the reference executor); :func:`apply_plugins` acts on them before the handler runs."""
+    if library:
+        command.add_argument("--plugin-library", action="append", metavar="LIB.so", help="a TensorRT plugin library "
+                             "to load before the network is built (repeat for several; the spec's `plugins:` too)")
+    if reference:
+        command.add_argument("--plugin-reference", action="append", metavar="[NAME=]MODULE:FUNCTION",
+                             help="a numpy implementation of the plugin NAME (or of every plugin) for the reference "
+                             "executor, called as FUNCTION(*inputs, **fields); MODULE is imported only with this flag")
+
+
+def apply_plugins(args) -> None:
+    """Load --plugin-library libraries and import --plugin-reference functions (commands that take them)."""
+    references, libraries = getattr(args, "plugin_reference", None), getattr(args, "plugin_library", None)
+    if not references and not libraries:
+        return
+    from ..ops import plugin
+
+    for text in references or ():
+        plugin.use_reference(text)
+    if libraries:
+        from ..trt import backend
+
+        for path in libraries:
+            plugin.load_library(backend().trt, path)
+
+
 def positive_count(text: str) -> int:
     if not (text.isdigit() and text.isascii() and len(text) <= 20 and int(text) > 0):
         raise argparse.ArgumentTypeError(f"expected a positive whole number, not `{text}`")

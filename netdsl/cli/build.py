@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 from ..diagnostics import SpecError
-from .args import (EXIT_INVALID, EXIT_OK, add_format, add_output, add_precision, add_set, add_weights, network_of,
-                   print_json, refuse_both_weights)
+from .args import (EXIT_INVALID, EXIT_OK, add_format, add_output, add_plugins, add_precision, add_set, add_weights,
+                   network_of, print_json, refuse_both_weights)
 
 TOGETHER = "a plan and its manifest (OUT.json) are written together; name a file"
 RANDOM_BUILD = ("build on seeded random weights instead of a weight file, to check that the network builds and to "
@@ -39,10 +39,23 @@ def add_build(add) -> None:
     build.add_argument("--timing-cache", metavar="FILE", help="timing cache to read and update (TensorRT; "
                        "TensorRT-RTX has none)")
     build.add_argument("--optimization-level", metavar="0-5", help="builder optimization level")
+    deployment = build.add_argument_group("deployment", "plans for other machines; each is recorded in the "
+                                          "manifest, and refused (exit 2) where this TensorRT cannot make it")
+    deployment.add_argument("--strip-weights", action="store_true", default=None, help="a plan without its "
+                            "weights (STRIP_PLAN, refit-identical unless --refit says otherwise): `netdsl refit PLAN "
+                            "--weights FILE` fills it on the target; needs a GPU")
+    deployment.add_argument("--hardware-compatibility", metavar="LEVEL", help="none (default), ampere+ (runs on "
+                            "every Ampere and later GPU) or same-cc (GPUs of the build GPU's compute capability); "
+                            "full TensorRT only")
+    deployment.add_argument("--version-compatible", action="store_true", default=None, help="a plan that later "
+                            "TensorRT versions run (with TensorRT's lean runtime inside)")
+    deployment.add_argument("--exclude-lean-runtime", action="store_true", default=None, help="with "
+                            "--version-compatible: leave the lean runtime out (the target provides it)")
     build.add_argument("-v", "--verbose", action="count", default=0, help="show TensorRT's log (-vv: verbose)")
     build.add_argument("--scales", metavar="FILE", help="a spec that quantizes: its scales file (default: the "
                        "spec's `quantization.scales`)")
     add_format(build)
+    add_plugins(build)
     from .trtexec import add_build_flags  # only for the commands that take its flags
 
     add_build_flags(build)
@@ -65,6 +78,8 @@ def cmd_build(args) -> int:
         print_json({"plan": output, "manifest": manifest_path(output), "bytes": plan.data.nbytes,
                    "build_seconds": round(plan.build_seconds, 3), "tensorrt": record["tensorrt"],
                    "precision": record["precision"], "workspace": record["workspace"], "refit": record["refit"],
+                   **{key: record[key] for key in ("strip_weights", "hardware_compatibility", "version_compatible",
+                                                   "exclude_lean_runtime")},
                    "inputs": record["inputs"],
                    "outputs": record["outputs"], "weights": record["weights"],
                    "random_weights": record.get("random_weights"), "quantization": record.get("quantization"),
@@ -129,7 +144,9 @@ def build_overrides(args, checked, notes: list[str]) -> dict:
 
     return {"precision": trtexec.precision_of(args), "workspace": trtexec.workspace_of(args), "refit": args.refit,
             "target": args.target, "timing_cache": args.timing_cache,
-            "optimization_level": args.optimization_level,
+            "optimization_level": args.optimization_level, "strip_weights": args.strip_weights,
+            "hardware_compatibility": args.hardware_compatibility, "version_compatible": args.version_compatible,
+            "exclude_lean_runtime": args.exclude_lean_runtime,
             "batch": trtexec.batch_from_shapes(checked, args, notes) or args.batch,
             "profiles": trtexec.profiles_from_flags(checked, args, notes)}
 

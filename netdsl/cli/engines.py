@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from .args import (ARRAYS, EXIT_INVALID, EXIT_OK, add_format, add_inputs, add_output, add_precision, add_set,
-                   add_weights, emit_outputs, network_of, print_json)
+from .args import (ARRAYS, EXIT_INVALID, EXIT_OK, add_format, add_inputs, add_output, add_plugins, add_precision,
+                   add_set, add_weights, emit_outputs, network_of, print_json)
 
 
 def add_reference(add) -> None:
@@ -24,6 +24,7 @@ def add_reference(add) -> None:
     ref.add_argument("--float", action="store_true", help="a spec that quantizes: run it in float (default: its "
                      "quantized layers fake-quantized, as the engine computes them)")
     ref.add_argument("--scales", metavar="FILE", help="scales file (default: the spec's `quantization.scales`)")
+    add_plugins(ref, library=False, reference=True)
 
 
 def cmd_reference(args) -> int:
@@ -62,6 +63,7 @@ def add_compare(add) -> None:
     comparing.add_argument("--evaluator", action="store_true", help="compare the evaluator even where a GPU could "
                            "run the engine")
     add_format(comparing)
+    add_plugins(comparing, reference=True)
 
 
 def cmd_compare(args) -> int:
@@ -157,21 +159,27 @@ def add_inspect(add) -> None:
                   "dtypes, the parameters that decide what it computes (kernel, stride, padding mode and amounts, "
                   "pooling type and divisor, activation alpha/beta, resize mode and coordinates, matmul operations, "
                   "shuffle permutations...) and its weight names. Without --weights the weights are zeros of the "
-                  "right shapes. An ENGINE.plan is read with TensorRT's engine inspector, which needs a GPU.",
-                  usage="netdsl inspect SPEC|ENGINE.plan [--layer NAME]... [--precision P] [--format json]")
+                  "right shapes. An ENGINE.plan is read with TensorRT's engine inspector, which needs a GPU; its "
+                  "manifest ENGINE.plan.json tells how it was built (precision, targets, refit, weight stripping, "
+                  "hardware and version compatibility, I/O, plugins), on any machine.",
+                  usage="netdsl inspect SPEC|ENGINE.plan|ENGINE.plan.json [--layer NAME]... [--precision P] "
+                  "[--format json]")
     add_set(inspect)
-    inspect.add_argument("spec", metavar="SPEC|ENGINE.plan")
+    inspect.add_argument("spec", metavar="SPEC|ENGINE.plan|MANIFEST.json")
     inspect.add_argument("--weights", metavar="FILE", help="bind this weight file (default: zeros; names and shapes "
                          "are the same)")
     add_precision(inspect, "float32 (default), float16 or bfloat16: the network of that build", trtexec_flags=False)
     inspect.add_argument("--layer", action="append", metavar="NAME", help="only this spec layer (or TensorRT layer); "
                          "repeat for several")
     add_format(inspect)
+    add_plugins(inspect)
 
 
 def cmd_inspect(args) -> int:
     from ..trt import inspect
 
+    if args.spec.endswith(".json"):
+        return inspect_manifest(args)
     if args.spec.endswith((".plan", ".engine", ".trt")):
         info = inspect.inspect_plan(args.spec)
     else:
@@ -193,6 +201,51 @@ def cmd_inspect(args) -> int:
     else:
         print(inspect.render(info, only))
     return EXIT_OK
+
+
+def inspect_manifest(args) -> int:
+    """`netdsl inspect ENGINE.plan.json`: how the engine was built, from its manifest (no GPU, no TensorRT)."""
+    from ..diagnostics import UsageError
+    from ..runtime import parse_manifest
+
+    try:
+        record = parse_manifest(args.spec)
+        options = {key: record[key] for key in ("precision", "targets", "refit")}
+    except FileNotFoundError:
+        raise UsageError(f"no such manifest: {args.spec}") from None
+    except OSError as error:
+        raise UsageError(f"cannot read the manifest {args.spec}: {error.strerror or error}") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"{args.spec} is not a netdsl manifest ({str(error)[:80]})") from None
+    if args.layer:
+        raise UsageError("--layer reads layers of a spec or a plan; a manifest records how the engine was built")
+    if args.format == "json":
+        print_json(record)
+        return EXIT_OK
+    tensorrt, plan = record.get("tensorrt", {}), record.get("plan", {})
+    deployment = {key: record.get(key, default) for key, default in MANIFEST_DEPLOYMENT.items()}
+    spec = record.get("spec", {}).get("path")
+    lines = [f"{plan.get('path')}: {plan.get('bytes', 0):,} bytes, {tensorrt.get('flavour')} "
+             f"{tensorrt.get('version')}, built by netdsl {record.get('netdsl')} from {spec}",
+             *(f"{key:<24}{_shown(value)}" for key, value in {**options, **deployment}.items()),
+             *(f"input  {t['name']}: {t['dtype']} {t['shape']}" for t in record.get("inputs", [])),
+             *(f"output {t['name']}: {t['dtype']} {t['shape']}" for t in record.get("outputs", [])),
+             *(f"plugin {p['layer']}: {p['name']} version {p['version']} namespace '{p['namespace']}'"
+               for p in (record.get("plugins") or {}).get("layers", [])),
+             *(f"plugin library {lib['path']}" for lib in (record.get("plugins") or {}).get("libraries", []))]
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def _shown(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return ", ".join(value) if isinstance(value, list) else str(value)
+
+
+# the deployment options a manifest records, with what a manifest written before they existed means
+MANIFEST_DEPLOYMENT = {"strip_weights": False, "hardware_compatibility": "none", "version_compatible": False,
+                       "exclude_lean_runtime": False}
 
 
 def add_run(add) -> None:

@@ -3,7 +3,8 @@
 People arrive with `trtexec --onnx=m.onnx --fp16 --saveEngine=m.plan --shapes=image:4x3x224x224` in their
 fingers. Where such a flag maps onto a netdsl option it is accepted (`--fp16`, `--bf16`, `--saveEngine`,
 `--shapes` and friends for the batch of a dynamic input, `--memPoolSize workspace:1G`,
-`--timingCacheFile`, `--builderOptimizationLevel`; Polygraphy's `--save-engine`, `--trt-*-shapes`,
+`--timingCacheFile`, `--builderOptimizationLevel`, `--stripWeights`, `--hardwareCompatibilityLevel`,
+`--versionCompatible`, `--excludeLeanRuntime`; Polygraphy's `--save-engine`, `--trt-*-shapes`,
 `--pool-limit`); where it does not, the error names the netdsl way (:data:`FLAG_HINTS`).
 
     >>> parse_shapes("image:4x3x32x32,'mask':[4, 1, 32, 32]", "--shapes")
@@ -79,6 +80,14 @@ def add_build_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--timingCacheFile", dest="timing_cache", metavar="FILE", help="= --timing-cache FILE")
     group.add_argument("--builderOptimizationLevel", dest="optimization_level", metavar="0-5",
                        help="= --optimization-level")
+    group.add_argument("--stripWeights", dest="strip_weights", action="store_true", default=None,
+                       help="= --strip-weights")
+    group.add_argument("--hardwareCompatibilityLevel", dest="hardware_compatibility", metavar="LEVEL",
+                       help="= --hardware-compatibility (none, ampere+, sameComputeCapability)")
+    group.add_argument("--versionCompatible", "--vc", dest="version_compatible", action="store_true", default=None,
+                       help="= --version-compatible")
+    group.add_argument("--excludeLeanRuntime", dest="exclude_lean_runtime", action="store_true", default=None,
+                       help="= --exclude-lean-runtime")
 
 
 class OnnxModel(argparse.Action):

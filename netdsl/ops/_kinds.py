@@ -79,6 +79,7 @@ MODULES = {
     'permute': 'permute',
     'pixel_shuffle': 'pixel_shuffle',
     'pixel_unshuffle': 'pixel_shuffle',
+    'plugin': 'plugin',
     'pow': 'elementwise',
     'prelu': 'activations_piecewise',
     'reciprocal': 'unary',

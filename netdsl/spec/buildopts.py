@@ -11,6 +11,10 @@ comes from the spec.
       targets: [sm86, sm89]     # TensorRT-RTX compute capabilities; default: TensorRT-RTX's portable set
       timing_cache: build.cache # relative to the spec; TensorRT only (TensorRT-RTX has none)
       optimization_level: 3     # builder optimization level, 0..5
+      strip_weights: false      # a plan without its weights (refit from the weight file on the target)
+      hardware_compatibility: none  # none | ampere+ | same-cc: GPUs other than the one it was built on
+      version_compatible: false # runs on later TensorRT versions (with the lean runtime inside, unless
+      exclude_lean_runtime: false   # this is true: then the target provides it)
 """
 
 from __future__ import annotations
@@ -38,7 +42,14 @@ DECIMAL_UNITS_RE = re.compile(r"\s*\d+\s*[kKMGT]B\s*\Z")
 MAX_WORKSPACE = 1 << 40
 
 
-FIELDS = ("precision", "workspace", "refit", "targets", "timing_cache", "optimization_level", "batch", "profiles")
+# trtexec's --hardwareCompatibilityLevel spellings and TensorRT's enum names -> netdsl's
+HARDWARE_COMPATIBILITY = {"none": "none", "ampere+": "ampere+", "ampere_plus": "ampere+", "ampereplus": "ampere+",
+                          "same-cc": "same-cc", "samecomputecapability": "same-cc",
+                          "same_compute_capability": "same-cc"}
+SWITCHES = ("strip_weights", "version_compatible", "exclude_lean_runtime")  # true or false
+
+FIELDS = ("precision", "workspace", "refit", "targets", "timing_cache", "optimization_level", "batch", "profiles",
+          "strip_weights", "hardware_compatibility", "version_compatible", "exclude_lean_runtime")
 
 
 class BuildOptions:
@@ -50,7 +61,8 @@ class BuildOptions:
     def __init__(self, precision: str = "float32", workspace: int | None = None, refit: str = "none",
                  targets: tuple[str, ...] = (), timing_cache: str | None = None, optimization_level: int | None = None,
                  batch: tuple[int, int, int] | None = None, profiles: list | None = None,
-                 positions: dict[str, Pos] | None = None):
+                 strip_weights: bool = False, hardware_compatibility: str = "none", version_compatible: bool = False,
+                 exclude_lean_runtime: bool = False, positions: dict[str, Pos] | None = None):
         self.precision = precision
         self.workspace = workspace  # bytes; None: TensorRT's default
         self.refit = refit
@@ -59,12 +71,30 @@ class BuildOptions:
         self.optimization_level = optimization_level
         self.batch = batch  # overrides every dynamic input's (min, opt, max)
         self.profiles = profiles  # symbolic.Profile list from the command line: overrides the spec's
+        self.strip_weights = strip_weights  # BuilderFlag.STRIP_PLAN (with a refit mode: see resolved())
+        self.hardware_compatibility = hardware_compatibility  # none | ampere+ | same-cc
+        self.version_compatible = version_compatible  # BuilderFlag.VERSION_COMPATIBLE
+        self.exclude_lean_runtime = exclude_lean_runtime  # BuilderFlag.EXCLUDE_LEAN_RUNTIME
         self.positions = {} if positions is None else positions
 
     def merged(self, overrides: dict) -> BuildOptions:
         """These options with command-line values (already checked) on top."""
         values = {key: getattr(self, key) for key in FIELDS}
         values.update((key, value) for key, value in overrides.items() if value is not None)
+        return BuildOptions(**values, positions=self.positions)
+
+    def resolved(self) -> BuildOptions:
+        """These options with the implied ones made explicit: a stripped plan is refittable (refit-identical
+        unless a refit mode says otherwise: the weights given are the ones to deploy), and `weightless` is
+        refit-identical and stripped. Raises ValueError for options that contradict each other."""
+        values = {key: getattr(self, key) for key in FIELDS}
+        if self.refit == "weightless":
+            values["strip_weights"] = True
+        elif self.strip_weights and self.refit == "none":
+            values["refit"] = "refit-identical"
+        if self.exclude_lean_runtime and not self.version_compatible:
+            raise ValueError("exclude_lean_runtime (--exclude-lean-runtime) is for a version-compatible plan: add "
+                             "--version-compatible")
         return BuildOptions(**values, positions=self.positions)
 
     def __eq__(self, other):
@@ -129,6 +159,17 @@ def check_option(key: str, value):
         if len(batch) != 3 or not 1 <= batch[0] <= batch[1] <= batch[2]:
             raise ValueError("batch is MIN,OPT,MAX with 1 <= MIN <= OPT <= MAX")
         return batch
+    if key in SWITCHES:
+        if value in (True, False) and type(value) is bool:
+            return value
+        raise ValueError(f"{key} is true or false")
+    if key == "hardware_compatibility":
+        level = HARDWARE_COMPATIBILITY.get(str(value).strip().lower().replace(" ", "")) if isinstance(value, str) \
+            else None
+        if level is None:
+            raise ValueError("hardware_compatibility is none, ampere+ (Ampere and later GPUs) or same-cc (GPUs of "
+                             "the build GPU's compute capability); trtexec's sameComputeCapability is same-cc")
+        return level
     if key == "profiles":  # symbolic.Profile objects, checked against the spec where they were made
         return list(value)
     raise ValueError(f"unknown build option `{key}`")

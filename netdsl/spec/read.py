@@ -6,6 +6,8 @@ their shapes, the outputs, and the sections read by their own modules (`params:`
 
 from __future__ import annotations
 
+import os
+
 from typing import TYPE_CHECKING
 
 from ..diagnostics import Diagnostics, Note, Pos, Source
@@ -24,8 +26,8 @@ if TYPE_CHECKING:
     from .quantization import Quantization
 
 VERSION = 1
-TOP_KEYS = ("netdsl", "name", "description", "params", "weights", "build", "quantization", "inputs", "dims",
-            "profiles", "blocks", "layers", "outputs")
+TOP_KEYS = ("netdsl", "name", "description", "params", "weights", "plugins", "build", "quantization", "inputs",
+            "dims", "profiles", "blocks", "layers", "outputs")
 
 
 def read_graph(root: YamlNode, source: Source, diagnostics: Diagnostics, overrides: dict | None = None) -> Graph | None:
@@ -43,6 +45,7 @@ def read_graph(root: YamlNode, source: Source, diagnostics: Diagnostics, overrid
         spec_params = read_spec_params(top.entries.get("params"), overrides, diagnostics, top.pos)
     weights = read_weights_source(top.entries.get("weights"), source.path, diagnostics)
     build = read_build(top.entries.get("build"), source.path, diagnostics)
+    plugins = read_plugins(top.entries.get("plugins"), source.path, diagnostics)
     inputs = read_inputs(top.entries.get("inputs"), diagnostics, spec_params or {})
     profiles = read_profiles(top, inputs, diagnostics) if inputs is not None else None
     blocks = read_blocks(top.entries.get("blocks"), diagnostics)
@@ -70,7 +73,20 @@ def read_graph(root: YamlNode, source: Source, diagnostics: Diagnostics, overrid
     # partial graph still gets its shapes checked: one run reports every problem.
     return Graph(name or source.path.rsplit("/", 1)[-1].rsplit(".", 1)[0], inputs, expander.nodes, outputs,
                  weights=weights, build=build, quantization=quantization, profiles=profiles,
-                 params={key: value.value for key, value in (spec_params or {}).items()})
+                 params={key: value.value for key, value in (spec_params or {}).items()}, plugins=plugins)
+
+
+def read_plugins(node: YamlNode | None, spec_path: str, diagnostics: Diagnostics) -> list:
+    """`plugins: [lib.so, ...]`: (path relative to the spec's folder, position) for each plugin library,
+    loaded into TensorRT's plugin registry only when the network is lowered (never by `validate`)."""
+    items = expect_list(node, "`plugins`", diagnostics) if node is not None else None
+    libraries = []
+    for item in items.items if items else ():
+        path = text_of(item, "a plugin library", diagnostics)
+        if path:
+            folder = os.path.dirname(spec_path) if not spec_path.startswith("<") else ""
+            libraries.append((os.path.normpath(os.path.join(folder, os.path.expanduser(path))), item.pos))
+    return libraries
 
 
 def read_quantization_section(node: YamlNode | None, spec_params: dict, spec_path: str, nodes: list,

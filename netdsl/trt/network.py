@@ -23,7 +23,10 @@ def options_for(checked, **overrides) -> BuildOptions:
             checked_overrides[key] = check_option(key, value)
         except ValueError as error:
             raise UsageError(str(error)) from None
-    options = options.merged(checked_overrides)
+    try:
+        options = options.merged(checked_overrides).resolved()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     if options.batch is not None and not any(i.batch for i in checked.graph.inputs):
         raise UsageError(f"--batch given, but no input of {checked.path} has a dynamic batch (-1)")
     if options.profiles or options.batch:  # sizes the spec's ranges did not allow: every shape checked again
@@ -63,6 +66,12 @@ def network_for(checked, bound: dict, options: BuildOptions | None = None, build
             from ..quant import quantizer_for
 
             quantizer = quantizer_for(checked)
+    if checked.graph.plugins or any(node.kind == "plugin" for node in checked.graph.nodes):
+        from ..ops.plugin import prepare_plugins
+
+        if hasattr(trt, "init_libnvinfer_plugins"):  # NVIDIA's standard plugins (EfficientNMS_TRT...) where shipped
+            trt.init_libnvinfer_plugins(make_logger(trt), "")
+        prepare_plugins(trt, checked)  # the spec's libraries loaded, every creator found, before lowering
     options = options or BuildOptions()
     network, ctx = lower(checked, bound, builder, options.precision, quantizer, profiles_of(checked, options),
                          every_tensor)

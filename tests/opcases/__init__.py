@@ -37,6 +37,7 @@ class Case:
     rtol: float = 1e-5
     trt: bool = True  # lowered and built with TensorRT-RTX
     fp16: bool = True  # ... also in float16
+    onnx: bool = True  # exported to ONNX and run by ONNX Runtime (a plugin's code cannot be)
     name: str = ""
     weights: Callable | None = None  # slot name, shape, rng -> array (default N(0, 0.5), running_var > 0)
     batch_builds: tuple = ()  # precisions it is also built in with a dynamic batch (range 1 to 4)
