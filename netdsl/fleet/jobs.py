@@ -103,7 +103,7 @@ def plan_jobs(matrix: Matrix, cache: Cache | None) -> list[Job]:
         spec, weights, _ = parts[entry.model.name]
         version = tensorrt_version(entry.target, versions)
         options = {"precision": entry.precision, "batch": entry.batch, "profile": entry.profile,
-                   "targets": list(entry.target.compute_capabilities) or None}
+                   "targets": list(entry.target.compute_capabilities) or None, **entry.target.compatibility}
         target = entry.target.describe()
         key = entry_key(spec, weights, options, {k: v for k, v in target.items() if k != "tensorrt_version"},
                         {"flavour": entry.target.flavour, "version": version})

@@ -28,6 +28,9 @@ its file:line:col, all of them in one run.
         compute_capabilities: [sm86, sm89]   # TensorRT-RTX only; default: its portable set
         num_gpus: 0               # GPUs a build takes on its node (default 1; 0 for TensorRT-RTX on a CPU)
         tensorrt_version: 1.7.1.116  # default: the version of that flavour installed here
+      - name: fleet-wide
+        hardware_compatibility: ampere+  # and version_compatible, exclude_lean_runtime, strip_weights:
+        version_compatible: true         #   `netdsl build`'s options of the same names, part of the key
     output: engines               # a folder of plans and manifests (relative to this file)
 """
 
@@ -42,8 +45,9 @@ VERSION = 1
 FLAVOURS = ("tensorrt", "tensorrt_rtx")
 TOP_KEYS = ("matrix", "models", "precisions", "batches", "profiles", "targets", "output")
 MODEL_KEYS = ("name", "spec", "set", "weights", "random_weights")
+COMPATIBILITY = ("hardware_compatibility", "version_compatible", "exclude_lean_runtime", "strip_weights")
 TARGET_KEYS = ("name", "flavour", "accelerator_type", "resource", "compute_capabilities", "num_gpus",
-               "tensorrt_version")
+               "tensorrt_version") + COMPATIBILITY
 OUTPUT_KEYS = ("path", "format")
 
 
@@ -57,19 +61,26 @@ class Model:
 
 class Target:
     __slots__ = ("name", "flavour", "accelerator_type", "resource", "compute_capabilities", "num_gpus",
-                 "tensorrt_version", "pos")
+                 "tensorrt_version", "compatibility", "pos")
 
     def __init__(self, name: str, flavour: str = "tensorrt", accelerator_type: str | None = None,
                  resource: str | None = None, compute_capabilities: tuple = (), num_gpus: float = 1,
-                 tensorrt_version: str | None = None, pos: Pos | None = None):
+                 tensorrt_version: str | None = None, pos: Pos | None = None, compatibility: dict | None = None):
         self.name, self.flavour, self.accelerator_type, self.resource = name, flavour, accelerator_type, resource
         self.compute_capabilities, self.num_gpus, self.tensorrt_version, self.pos = (
             compute_capabilities, num_gpus, tensorrt_version, pos)
+        # build options of the deploy issue, as `netdsl build` takes them (only those given; checked values)
+        self.compatibility = dict(compatibility or {})
 
     def describe(self) -> dict:
-        """What determines the engines built for this target (its key's part), positions left out."""
-        return {key: getattr(self, key) for key in self.__slots__ if key not in ("pos", "num_gpus")} | {
+        """What determines the engines built for this target (its key's part), positions left out. A target
+        without compatibility options describes itself as before they existed (its cache keys unchanged)."""
+        described = {key: getattr(self, key) for key in self.__slots__
+                     if key not in ("pos", "num_gpus", "compatibility")} | {
             "compute_capabilities": list(self.compute_capabilities)}
+        if self.compatibility:
+            described["compatibility"] = dict(sorted(self.compatibility.items()))
+        return described
 
     @property
     def selector(self) -> str:
@@ -296,9 +307,20 @@ class _Reader:
             else:
                 self.error("wrong-type", f"num_gpus is a number from 0 to 64; found {describe(gpus)}", gpus.pos)
         version = self.text(get("tensorrt_version"), "tensorrt_version")
+        compatibility = {}
+        for key in COMPATIBILITY:  # checked as the spec's `build:` section checks them
+            node_option = get(key)
+            if node_option is None:
+                continue
+            value = node_option.value if isinstance(node_option, Scalar) else None
+            try:
+                compatibility[key] = check_option(key, value)
+            except ValueError as error:
+                self.error("bad-option", f"{key}: {error}", node_option.pos)
         if name is None:
             return None
-        return Target(name, flavour, accelerator, resource, tuple(capabilities), num_gpus, version, entry.pos)
+        return Target(name, flavour, accelerator, resource, tuple(capabilities), num_gpus, version, entry.pos,
+                      compatibility)
 
     def precisions(self, node: Node | None) -> list[str]:
         from ..spec.buildopts import canonical_precision
