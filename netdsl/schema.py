@@ -180,6 +180,27 @@ def _output_rule() -> dict:
                                       "when": WHEN}}]}
 
 
+def _build_rule() -> dict:
+    """The `build:` section: netdsl build's options as the spec's defaults (netdsl.spec.buildopts)."""
+    from .spec.buildopts import HARDWARE_COMPATIBILITY, OPTION_KEYS, PRECISION_ALIASES, PRECISIONS, REFIT_MODES, \
+        SWITCHES, TARGETS
+
+    rules = {
+        "precision": {"enum": list(PRECISIONS) + list(PRECISION_ALIASES)},
+        "workspace": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string"}],
+                      "description": "bytes, or a size like 1GiB or 1G"},
+        "refit": {"enum": list(REFIT_MODES)},
+        "targets": {"anyOf": [{"type": "array", "items": {"enum": list(TARGETS)}, "minItems": 1},
+                              {"type": "string"}], "description": "TensorRT-RTX compute capabilities"},
+        "timing_cache": {"type": "string", "minLength": 1},
+        "optimization_level": {"type": "integer", "minimum": 0, "maximum": 5},
+        "hardware_compatibility": {"type": "string", "description": ", ".join(sorted(HARDWARE_COMPATIBILITY))},
+    } | {key: {"type": "boolean"} for key in SWITCHES}
+    assert set(rules) == set(OPTION_KEYS), set(OPTION_KEYS) ^ set(rules)
+    return {"type": "object", "additionalProperties": False, "properties": rules,
+            "description": "build options: `netdsl build`'s defaults for this spec (the command line wins)"}
+
+
 def build_schema() -> dict:
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
@@ -200,6 +221,7 @@ def build_schema() -> dict:
             "weights": _weights_rule(),
             "plugins": {"type": "array", "items": {"type": "string", "minLength": 1},
                         "description": "TensorRT plugin libraries, loaded before the network is built"},
+            "build": _build_rule(),
             "quantization": _quantization_rule(),
             "inputs": {"type": "array", "items": _input_rule(), "minItems": 1},
             "dims": {"type": "object", "propertyNames": IDENT, "description": "range of each named dimension",

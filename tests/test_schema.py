@@ -72,3 +72,22 @@ def test_schema_knows_the_weights_section():
         assert not list(validator().iter_errors({**base, "weights": weights})), weights
     for weights in bad:
         assert list(validator().iter_errors({**base, "weights": weights})), weights
+
+
+def test_schema_knows_every_top_level_key_the_reader_takes():
+    from netdsl.spec.read import TOP_KEYS
+
+    assert set(build_schema()["properties"]) == set(TOP_KEYS)
+
+
+def test_schema_knows_the_build_section():
+    base = {"netdsl": 1, "inputs": [{"name": "d", "shape": [1, 4]}],
+            "layers": [{"name": "f", "kind": "fully_connected", "out_features": 2}]}
+    good = [{"precision": "fp16", "workspace": "1GiB", "refit": "refit", "optimization_level": 3},
+            {"strip_weights": True, "version_compatible": True, "exclude_lean_runtime": True,
+             "hardware_compatibility": "ampere+", "targets": ["sm86", "sm89"]}]
+    bad = [{"precison": "fp16"}, {"strip_weights": "yes"}, {"optimization_level": 9}, {"refit": "always"}]
+    for build in good:
+        assert not list(validator().iter_errors({**base, "build": build})), build
+    for build in bad:
+        assert list(validator().iter_errors({**base, "build": build})), build
