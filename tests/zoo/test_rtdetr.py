@@ -134,9 +134,30 @@ def test_reference_output0_equals_ultralytics(tmp_path, batch, height, width):
         assert np.abs(ours[:, :4] - theirs[:, :4]).max() <= 2 * box_tolerance
 
 
-def test_max_det_keeps_the_best_rows():
-    checked = load(spec("l"), params={"max_det": 100, "height": 320, "width": 320})
-    assert checked.types[checked.graph.outputs[0].source].shape[1:] == (100, 6)
+@pytest.mark.slow  # RT-DETR-l at 320x320, batch 2, through numpy and PyTorch: about 30 s
+def test_max_det_and_conf_keep_the_rows_the_predictor_keeps(tmp_path):
+    """max_det 100: the first 100 rows; conf: rows scoring above it (RTDETRPredictor.postprocess keeps
+    score > conf, then the first max_det) come first, each as ultralytics gives it, the rest are
+    [0, 0, 0, 0, 0, -1]. conf is the median score, so that both kinds of rows occur."""
+    model = ultralytics_model("l", seed=2)
+    export_weights(model, str(tmp_path / "rtdetr-l.safetensors"))
+    x = np.random.default_rng(3).random((2, 3, 320, 320), dtype=np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x))[0].numpy()[:, :100]
+    conf = float(np.round(np.median(expected[..., 4]), 3))
+    checked = load(spec("l"), params={"height": 320, "width": 320, "max_det": 100, "conf": conf})
+    bound = bind(checked, read_weights(str(tmp_path / "rtdetr-l.safetensors")), "rtdetr-l.safetensors", strict=True)
+    output = reference.run(checked, bound, {"images": x})["output0"]
+    assert output.shape == (2, 100, 6)
+    for ours, theirs in zip(output, expected):
+        kept = theirs[theirs[:, 4] > conf]
+        count = len(kept)
+        assert 0 < count < 100
+        assert (ours[count:, :5] == 0).all() and (ours[count:, 5] == -1).all()
+        assert np.abs(ours[:count, 4] - kept[:, 4]).max() <= 2e-6
+        ours, kept = same_order(ours[:count], kept, 2e-6)
+        np.testing.assert_array_equal(ours[:, 5], kept[:, 5])
+        assert np.abs(ours[:, :4] - kept[:, :4]).max() <= 1e-5
 
 
 # -- TensorRT-RTX ------------------------------------------------------------------------------------------
