@@ -163,16 +163,16 @@ def test_max_det_and_conf_keep_the_rows_the_predictor_keeps(tmp_path):
 # -- TensorRT-RTX ------------------------------------------------------------------------------------------
 
 
-def lowered(scale, precision="float32", **params):
+def lowered(scale, precision="float32", bound=None, **params):
     pytest.importorskip("tensorrt_rtx")
     from netdsl.build import network_for
     from netdsl.spec.buildopts import BuildOptions
     from opcases import random_weights
 
     checked = load(spec(scale), params=params)
-    bound = random_weights(checked)
+    bound = bound or random_weights(checked)
     _, network, ctx = network_for(checked, bound, BuildOptions(precision=precision))
-    return checked, bound, network
+    return checked, bound, network, ctx
 
 
 @pytest.mark.slow  # lowering about 1000 layers: about 10 s each
@@ -182,7 +182,7 @@ def test_tensorrt_shapes_at_every_profile_corner(scale):
     batch profile's min, opt and max, and output0 is [B, 300, 6] float32."""
     from netdsl.trt.dims import check_corners, corners
 
-    checked, _, network = lowered(scale, height=480, width=640)
+    checked, _, network, _ = lowered(scale, height=480, width=640)
     assert check_corners(network, checked.types, checked.graph.profiles) > network.num_layers
     output, images = network.get_output(0), network.get_input(0)
     assert (output.name, str(output.dtype).rsplit(".", 1)[-1]) == ("output0", "FLOAT")
@@ -205,3 +205,25 @@ def test_tensorrt_rtx_builds_rtdetr_l():
     assert (output["name"], output["dtype"], output["shape"]) == ("output0", "float32", [-1, 300, 6])
     assert record["inputs"][0]["shape"] == [-1, 3, 640, 640]
     assert plan.data.nbytes > 0.8 * PARAMETERS["l"] * 4
+
+
+@pytest.mark.slow  # the TensorRT-semantics evaluator and the reference through RT-DETR-l at 320x320
+def test_tensorrt_network_evaluated_matches_the_reference(tmp_path):
+    """The network TensorRT is given, computed with TensorRT's layer semantics (netdsl.trt.evaluate),
+    against the reference executor on ultralytics' weights, float32, batch 2: the same rows (scores within
+    2e-6, classes equal, boxes within 1e-5 as above)."""
+    from netdsl.trt.evaluate import Evaluator
+
+    model = ultralytics_model("l", seed=4)
+    export_weights(model, str(tmp_path / "rtdetr-l.safetensors"))
+    checked = load(spec("l"), params={"height": 320, "width": 320})
+    bound = bind(checked, read_weights(str(tmp_path / "rtdetr-l.safetensors")), "rtdetr-l.safetensors", strict=True)
+    x = np.random.default_rng(5).random((2, 3, 320, 320), dtype=np.float32)
+    expected = reference.run(checked, bound, {"images": x})["output0"]
+    _, _, network, ctx = lowered("l", bound=bound, height=320, width=320)
+    [output] = Evaluator(network, ctx).run({"images": x}).values()
+    for ours, theirs in zip(output, expected):
+        assert np.abs(ours[:, 4] - theirs[:, 4]).max() <= 2e-6
+        ours, theirs = same_order(ours, theirs, 2e-6)
+        np.testing.assert_array_equal(ours[:, 5], theirs[:, 5])
+        assert np.abs(ours[:, :4] - theirs[:, :4]).max() <= 1e-5
