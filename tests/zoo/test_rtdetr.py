@@ -50,6 +50,34 @@ def test_parameter_count_equals_ultralytics(scale):
     assert sum(p.numel() for p in model.parameters()) == PARAMETERS[scale]
 
 
+def test_classes_changes_the_heads_as_ultralytics_nc_does():
+    with torch.device("meta"):
+        model = tasks.RTDETRDetectionModel("rtdetr-l.yaml", nc=3, verbose=False)
+    checked = load(spec("l"), params={"classes": 3})
+    assert summary.to_json(checked)["total_params"] == sum(p.numel() for p in model.parameters()) == 32_812_241
+
+
+@pytest.mark.slow  # thop's forward on the meta device: about 5 s each
+@pytest.mark.parametrize("scale", "lx")
+def test_macs_match_ultralytics_gflops(scale):
+    """ultralytics' GFLOPs is thop's count x 2; thop counts convolutions and matrix products as netdsl
+    does, plus 4 operations per batch-norm value (as tests/zoo/test_yolo.py explains). That leaves 1.1 M
+    (l) and 1.5 M (x) of 55 G and 117 G, 2e-5, which this test does not break down further (thop's
+    rules for nn.MultiheadAttention and LayerNorm)."""
+    from netdsl.symbolic import evaluate
+
+    get_flops = ultralytics_module("ultralytics.utils.torch_utils").get_flops
+    with torch.device("meta"):
+        model = tasks.RTDETRDetectionModel(f"rtdetr-{scale}.yaml", verbose=False)
+    thop = get_flops(model, 640) / 2 * 1e9
+    checked = load(spec(scale))
+    macs = summary.to_json(checked)["total_macs"]
+    batch_norm = sum(int(np.prod([evaluate(d, {}) for d in checked.types[node.name].shape[1:]]))
+                     for node in checked.graph.nodes if node.kind == "batch_norm")
+    assert abs(thop - macs - 4 * batch_norm) <= 2e-5 * macs
+    assert 0.99 < macs / thop < 1.0
+
+
 @pytest.mark.parametrize("scale", ["l", pytest.param("x", marks=pytest.mark.slow)])
 def test_an_ultralytics_state_dict_binds_strictly(tmp_path, scale):
     """Every entry of ultralytics' state_dict (batch-norm buffers included) is a weight of the spec, by
