@@ -123,9 +123,10 @@ def _input_rule() -> dict:
             "name": {"$ref": "#/definitions/name"},
             "dtype": {"enum": list(DTYPES), "default": "float32"},
             "shape": {"type": "array", "minItems": 0, "maxItems": 8,
-                      "items": [{"anyOf": [DIM, {"const": -1}, IDENT]}], "additionalItems": {"anyOf": [DIM, IDENT]},
-                      "description": "sizes, or names of dynamic dimensions (ranges in `dims:`/`profiles:`); the "
-                                     "first dimension may be -1 for a dynamic batch"},
+                      "items": [{"anyOf": [DIM, {"const": -1}, IDENT, PARAM_REF]}],
+                      "additionalItems": {"anyOf": [DIM, IDENT, PARAM_REF]},
+                      "description": "sizes, or names of dynamic dimensions (ranges in `dims:`/`profiles:`), or spec "
+                                     "parameters (`$height`); the first dimension may be -1 for a dynamic batch"},
             "batch": {"type": "object", "required": ["min", "opt", "max"], "additionalProperties": False,
                       "properties": {k: DIM for k in ("min", "opt", "max")},
                       "description": "range of a dynamic batch"},

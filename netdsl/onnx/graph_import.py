@@ -329,6 +329,12 @@ class GraphImporter:
         ops = [self.operand(name, value) for name, value in zip(node.input, operands)]
         layer = convert(NodeInfo(node.op_type, self.opset, list(node.output)), attributes(node), ops)
         inputs = [self.tensor_input(node, index, operands[index]) for index in layer.inputs]
+        dtypes = {self.type_of(name).dtype for name in inputs}
+        if len(inputs) > 1 and dtypes == {"int32", "int64"}:
+            # netdsl's indices (topk, argmax) are int32, TensorRT's, where ONNX's are int64: an index met by
+            # int64 arithmetic (RT-DETR's flat index batch * N + topk index) is widened as ONNX has it
+            inputs = [self.helper_layer(node, "cast", {"dtype": "int64"}, [name]).name
+                      if self.type_of(name).dtype == "int32" else name for name in inputs]
         self.add_layer(node, layer.kind, layer.params, inputs, layer.weights, layer.outputs)
 
     def resolve_sizes(self, node, operands):

@@ -228,3 +228,26 @@ def adaptive_area(g, node, x):
     from .nn import adaptive_windows_pool
 
     return adaptive_windows_pool(g, x, g.out.shape[2:], "ReduceMean")
+
+
+# GridSample: opsets 16 to 19 call bilinear "bilinear", 20 and later "linear"
+GRID_MODES = {"bilinear": "bilinear", "linear": "bilinear", "nearest": "nearest"}
+
+
+@onnx_op("GridSample", "grid_sample", ("mode", "padding_mode", "align_corners"))
+def GridSample(node, attrs, inputs):
+    mode, padding = attrs.get("mode", "linear" if node.opset >= 20 else "bilinear"), attrs.get("padding_mode", "zeros")
+    if mode not in GRID_MODES or padding not in ("zeros", "border"):
+        raise NotExpressible(f"GridSample with mode {mode} and padding_mode {padding} (netdsl samples bilinear or "
+                             "nearest, with zeros or border padding)")
+    if len(inputs[0].type.shape) != 4:
+        raise NotExpressible(f"GridSample of a rank-{len(inputs[0].type.shape)} input (netdsl samples 4-D inputs)")
+    return Layer("grid_sample", {"mode": GRID_MODES[mode], "padding_mode": padding,
+                                 "align_corners": bool(attrs.get("align_corners", 0))}, inputs=[0, 1])
+
+
+@to_onnx("grid_sample")
+def grid_sample(g, node, x, grid):
+    p = node.params
+    return g.op("GridSample", x, grid, mode="linear" if p["mode"] == "bilinear" else "nearest",
+                padding_mode=p["padding_mode"], align_corners=int(p["align_corners"]))

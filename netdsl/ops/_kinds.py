@@ -41,6 +41,7 @@ MODULES = {
     'global_max_pool': 'pooling',
     'greater': 'elementwise',
     'greater_equal': 'unary',
+    'grid_sample': 'grid_sample',
     'group_norm': 'normalization',
     'hardshrink': 'activations_piecewise',
     'hardsigmoid': 'activations',

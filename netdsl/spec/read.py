@@ -180,7 +180,10 @@ def read_inputs(node: YamlNode | None, diagnostics: Diagnostics, spec_params: di
                                   f"{describe(dtype_node)}", dtype_node.pos, expected=", ".join(DTYPES))
                 continue
             dtype = dtype_node.value
-        shape = read_shape(entry.entries["shape"], diagnostics)
+        # a size may be a spec parameter (`[batch, 3, $height, $width]`: fixed when the spec is used)
+        shape_node = substitute_params(entry.entries["shape"], spec_params, diagnostics) if spec_params else \
+            entry.entries["shape"]
+        shape = None if shape_node is None else read_shape(shape_node, diagnostics)
         batch = read_batch(entry, shape, diagnostics)
         if name is None or shape is None or batch is False:
             continue

@@ -862,6 +862,20 @@ def resize(ev, layer, x, shape_=None):
     return y
 
 
+@handles("GRID_SAMPLE")
+def grid_sample(ev, layer, x, grid):
+    # IGridSampleLayer as documented: LINEAR or NEAREST interpolation at grid's (x, y) in [-1, 1], FILL
+    # reads 0 outside the input and CLAMP the edge, which are PyTorch's zeros and border padding
+    from ..ops.grid_sample import grid_sample as sample
+
+    modes = {"LINEAR": "bilinear", "NEAREST": "nearest"}
+    paddings = {"FILL": "zeros", "CLAMP": "border"}
+    mode, padding = layer.interpolation_mode.name, layer.sample_mode.name
+    if mode not in modes or padding not in paddings:
+        raise Unsupported(f"grid sample with {mode} interpolation and sample mode {padding}")
+    return sample(x, grid, modes[mode], paddings[padding], layer.align_corners)
+
+
 # -- attention -----------------------------------------------------------------------------------------
 
 

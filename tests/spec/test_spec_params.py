@@ -262,6 +262,24 @@ def test_inputs_and_outputs_chosen_by_parameters():
     assert frames.types["act"].shape == (1, 3, 16, 16)
 
 
+SIZED_INPUT = """\
+netdsl: 1
+params: {size: 16, channels: 3}
+inputs:
+  - {name: data, shape: [1, $channels, $size, "${size // 2}"]}
+layers:
+  - {name: act, kind: relu}
+"""
+
+
+def test_input_sizes_may_be_parameters():
+    assert checked(SIZED_INPUT).graph.inputs[0].shape == (1, 3, 16, 8)
+    assert checked(SIZED_INPUT, {"size": 32}).graph.inputs[0].shape == (1, 3, 32, 16)
+    found = errors(SIZED_INPUT, {"size": 0})  # a size the parameter makes wrong: the shape's own error
+    assert [code for code, _, _ in found] == ["bad-dims"]
+    assert "dimension 2 must be a positive integer" in found[0][1] and "found the number 0" in found[0][1]
+
+
 def test_leaving_out_every_output_is_an_error():
     text = FRAMES.replace("when: $nms}", "when: false}")
     found = errors(text, {"nms": True})
