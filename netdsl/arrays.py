@@ -49,6 +49,14 @@ def check_sizes(declared: list[Declared], arrays: dict) -> dict:
                     raise UsageError(f"dimension `{dim}` is {sizes[dim]} in input `{seen[dim]}` but {size} in input "
                                      f"`{entry.name}`; inputs that share a dimension need the same size there")
                 seen.setdefault(dim, entry.name)
+    for entry in declared:  # sums of named dimensions (`past+sequence`), once the names have sizes
+        for axis, dim in enumerate(entry.shape):
+            array = arrays.get(entry.name)
+            if hasattr(dim, "evaluate") and array is not None and axis < len(getattr(array, "shape", ())) \
+                    and dim.names() <= set(sizes) and dim.evaluate(sizes) != array.shape[axis]:
+                given = ", ".join(f"{n}={sizes[n]}" for n in sorted(dim.names()))
+                raise UsageError(f"input `{entry.name}` has size {array.shape[axis]} in dimension {axis}, which is "
+                                 f"{dim} = {dim.evaluate(sizes)} for the other inputs' {given}")
     profiles = next((e.profiles for e in declared if e.profiles), ())
     if sizes and profiles and fitting_profile(profiles, sizes) is None:
         given = ", ".join(f"{n}={v}" for n, v in sizes.items())

@@ -193,7 +193,8 @@ def declared(checked) -> list:
     """The spec's inputs as :class:`netdsl.arrays.Declared` (floats run in float32)."""
     from .arrays import Declared
 
-    return [Declared(i.name, tuple(None if d is BATCH else d if isinstance(d, int) else d.name for d in i.shape),
+    return [Declared(i.name, tuple(None if d is BATCH else d if isinstance(d, int) else getattr(d, "name", d)
+                                   for d in i.shape),
                      i.batch and i.batch[::2], "float32" if is_float(i.dtype) else i.dtype,
                      tuple(checked.graph.profiles))
             for i in checked.graph.inputs]

@@ -165,10 +165,17 @@ class Expander:
         kind = entries.get("kind")
         takes_none = (isinstance(kind, Scalar) and isinstance(kind.value, str) and kind.value in REGISTRY
                       and REGISTRY[kind.value].max_inputs == 0 and "inputs" not in entries)
-        inputs = [] if takes_none else self.resolve_inputs(layer, scope, full)
         when = entries.get("when")
+        enabled = bool_of(when, "`when`", self.diagnostics, layer=full) if when is not None else True
+        if enabled is False and isinstance(entries.get("inputs"), Seq) and entries["inputs"].items:
+            # left out: only the input it passes on is resolved (the others may be left out too, as
+            # GPT-2's cache inputs of the layers a smaller model does not have)
+            first = Seq(entries["inputs"].pos)
+            first.items = entries["inputs"].items[:1]
+            original, layer = layer, Map(layer.pos)
+            layer.entries, layer.key_pos = {**entries, "inputs": first}, original.key_pos
+        inputs = [] if takes_none else self.resolve_inputs(layer, scope, full)
         if when is not None:
-            enabled = bool_of(when, "`when`", self.diagnostics, layer=full)
             if enabled is False:
                 if inputs:
                     self.define(scope, local, inputs[0], entries["name"].pos)

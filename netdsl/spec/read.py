@@ -6,6 +6,7 @@ their shapes, the outputs, and the sections read by their own modules (`params:`
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from ..diagnostics import Diagnostics, Note, Pos, Source
@@ -164,7 +165,8 @@ def read_inputs(node: YamlNode | None, diagnostics: Diagnostics, spec_params: di
                                   f"{describe(dtype_node)}", dtype_node.pos, expected=", ".join(DTYPES))
                 continue
             dtype = dtype_node.value
-        shape = read_shape(entry.entries["shape"], diagnostics)
+        shape_node = substitute_params(entry.entries["shape"], spec_params, diagnostics)  # `[batch, $heads]`
+        shape = read_shape(shape_node, diagnostics) if shape_node is not None else None
         batch = read_batch(entry, shape, diagnostics)
         if name is None or shape is None or batch is False:
             continue
@@ -174,6 +176,9 @@ def read_inputs(node: YamlNode | None, diagnostics: Diagnostics, spec_params: di
     if len(inputs) + left_out == len(listed.items):
         diagnostics.error("invalid-value", "every input is left out by its `when`", listed.pos)
     return None
+
+
+SUM_RE = re.compile(r"^\s*[A-Za-z_][A-Za-z0-9_]*(\s*\+\s*[A-Za-z_][A-Za-z0-9_]*)+\s*$")
 
 
 def read_shape(node: YamlNode, diagnostics: Diagnostics) -> tuple | None:
@@ -189,12 +194,17 @@ def read_shape(node: YamlNode, diagnostics: Diagnostics) -> tuple | None:
         if isinstance(item, Scalar) and isinstance(item.value, str) and IDENT_RE.match(item.value):
             dims.append(Dim(item.value))  # a named dynamic dimension: its range is in `dims:`/`profiles:`
             continue
+        if isinstance(item, Scalar) and isinstance(item.value, str) and SUM_RE.match(item.value):
+            # a sum of named dimensions (`past+sequence`: an attention mask over a KV cache and the new tokens)
+            terms = [t.strip() for t in item.value.split("+")]
+            dims.append(sum((Dim(t) for t in terms[1:]), Dim(terms[0])))
+            continue
         ok = isinstance(item, Scalar) and type(item.value) is int
         if ok and index == 0 and item.value == -1:
             dims.append(BATCH)
             continue
         if not ok or not 1 <= item.value <= MAX_DIM:
-            rule = "a positive integer, or a name for a dynamic dimension" + (" (-1 for a dynamic batch)" if index == 0
+            rule = "a positive integer, or a name for a dynamic dimension (or a sum of names)" + (" (-1 for a dynamic batch)" if index == 0
                                                                                else "")
             diagnostics.error("bad-dims", f"dimension {index} must be {rule}, found {describe(item)}", item.pos,
                               expected=rule, found=describe(item),
