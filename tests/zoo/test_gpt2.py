@@ -85,7 +85,7 @@ def test_tied_lm_head_binds_strictly_from_every_file_layout(tmp_path):
     checked = load_spec(SPEC, params=TINY)
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     assert "lm_head.weight" in state and "transformer.wte.weight" in state
-    # save_model keeps one name of the tied pair (lm_head.weight, here); save_pretrained keeps the other
+    # save_model keeps one name of the tied pair (lm_head.weight); save_pretrained keeps the other
     from safetensors import safe_open
 
     path = saved(model, tmp_path / "save_model.safetensors")
@@ -95,10 +95,13 @@ def test_tied_lm_head_binds_strictly_from_every_file_layout(tmp_path):
     bound = bind_weights(checked, path, strict=True)
     wte = state["transformer.wte.weight"].numpy()
     assert np.array_equal(bound["transformer.wte.value"].array, wte)
-    pretrained = {k: v for k, v in state.items() if k != "lm_head.weight"}
-    save_file(pretrained, str(tmp_path / "pretrained.safetensors"))
-    assert np.array_equal(bind_weights(checked, str(tmp_path / "pretrained.safetensors"), strict=True)[
-        "transformer.wte.value"].array, wte)
+    model.save_pretrained(str(tmp_path / "checkpoint"))  # a Hugging Face checkpoint's model.safetensors
+    pretrained = str(tmp_path / "checkpoint" / "model.safetensors")
+    with safe_open(pretrained, "np") as stored:
+        assert {"lm_head.weight", "transformer.wte.weight"} & set(stored.keys()) == {"transformer.wte.weight"}
+    assert np.array_equal(bind_weights(checked, pretrained, strict=True)["transformer.wte.value"].array, wte)
+    with pytest.raises(RuntimeError, match="share memory"):  # safetensors' save_file refuses the tied pair
+        save_file(model.state_dict(), str(tmp_path / "refused.safetensors"))
     # a whole state_dict holds both names: the copy is checked, not reported unused
     tensors = {k: Tensor(k, "float32", tuple(v.shape), v.numpy()) for k, v in state.items()}
     assert len(bind(checked, tensors, "state_dict", strict=True)) == len(state) - 1
