@@ -127,3 +127,20 @@ def test_trt_shapes_at_every_corner_include_the_empty_cache():
     checked, _ = check(CACHE)
     plan = build_plan(checked, {}, BuildOptions())  # TensorRT's shapes compared with netdsl's at past = 0
     assert plan.profiles[0]["past"]["min"] == 0
+
+
+@pytest.mark.parametrize("kind", ["reduce_max", "argmax"])
+def test_a_maximum_of_an_empty_axis_is_refused_with_the_layer(kind):
+    checked, problems = check(f"""netdsl: 1
+inputs:
+  - {{name: x, shape: [1, n]}}
+dims:
+  n: {{min: 0, opt: 2, max: 8}}
+layers:
+  - {{name: m, kind: {kind}, dim: 1}}
+""")
+    assert problems == []
+    with pytest.raises(UsageError, match=rf"layer `m` \({kind}\) cannot compute over an empty input \(input 0 has "
+                                         r"shape \[1, 0\]"):
+        reference.run(checked, {}, {"x": np.zeros((1, 0), np.float32)})
+    assert reference.run(checked, {}, {"x": np.ones((1, 2), np.float32)})["m"].shape == (1,)
