@@ -260,8 +260,8 @@ def test_tiny_builds_at_every_profile(precision):
     # and max (profile 0's min has past = 0: empty cache inputs)
     plan = build_plan(checked, bound, BuildOptions(precision=precision))
     assert plan.data.nbytes > 100_000
-    assert [p["past"]["min"] for p in plan.profiles] == [0, 0]
-    assert [p["sequence"]["max"] for p in plan.profiles] == [1024, 1]
+    assert [(p["past"]["min"], p["past"]["max"]) for p in plan.profiles] == [(0, 0), (0, 1023), (0, 960)]
+    assert [p["sequence"]["max"] + p["past"]["max"] for p in plan.profiles] == [1024, 1024, 1024]
 
 
 @SLOW
