@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .arrays import Declared, check_arrays_sized, fitting_profile
+from .arrays import Declared, check_arrays_sized, dim_size, fitting_profile
 from .diagnostics import CannotRun, InternalError, NetdslError, UsageError
 
 ITEMSIZE = {"float32": 4, "float16": 2}

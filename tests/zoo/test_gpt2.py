@@ -250,8 +250,10 @@ def test_generate_refuses_what_no_profile_allows(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("precision", ["float32", "float16"])
-def test_tiny_builds_at_every_profile(precision):
+def test_tiny_builds_at_every_profile(tmp_path, precision):
     pytest.importorskip("tensorrt_rtx")
+    from netdsl import runtime
+    from netdsl.build import save
     from opcases import random_weights
 
     checked = load_spec(SPEC, params=TINY)
@@ -262,6 +264,16 @@ def test_tiny_builds_at_every_profile(precision):
     assert plan.data.nbytes > 100_000
     assert [(p["past"]["min"], p["past"]["max"]) for p in plan.profiles] == [(0, 0), (0, 1023), (0, 960)]
     assert [p["sequence"]["max"] + p["past"]["max"] for p in plan.profiles] == [1024, 1024, 1024]
+    # what `bench` and `verify` feed such an engine: attention_mask sized past + sequence from the manifest
+    save(plan, str(tmp_path / "gpt2.plan"))
+    manifest = runtime.read_manifest(str(tmp_path / "gpt2.plan"))[0]
+    for profile, (sequence, past) in enumerate([(128, 0), (1, 128), (16, 256)]):
+        inputs = runtime.bench_inputs(manifest, None, profile)
+        assert inputs.profile == profile and inputs.arrays["input_ids"].shape == (1, sequence)
+        assert inputs.arrays["attention_mask"].shape == (1, past + sequence)
+        assert inputs.arrays["past_key_values.1.value"].shape == (1, 4, past, 16)
+    declared = runtime.declared_inputs(manifest)
+    assert runtime.sample_inputs(declared)["attention_mask"].shape == (8, 1024)  # profile 0: sequence 1024, past 0
 
 
 @SLOW
