@@ -43,7 +43,8 @@ def check_sizes(declared: list[Declared], arrays: dict) -> dict:
     for entry in declared:
         for axis, dim in enumerate(entry.shape):
             array = arrays.get(entry.name)
-            if isinstance(dim, str) and "+" not in dim and array is not None and axis < len(getattr(array, "shape", ())):
+            if isinstance(dim, str) and "+" not in dim and array is not None \
+                    and axis < len(getattr(array, "shape", ())):
                 size = array.shape[axis]
                 if sizes.setdefault(dim, size) != size:
                     raise UsageError(f"dimension `{dim}` is {sizes[dim]} in input `{seen[dim]}` but {size} in input "

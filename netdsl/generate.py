@@ -50,7 +50,8 @@ def cache_inputs(checked) -> list[tuple[str, tuple]]:
     missing = [f"present.{name.split('.', 1)[1]}" for _, name in cache
                if f"present.{name.split('.', 1)[1]}" not in outputs]
     if missing:
-        raise UsageError(f"{checked.path}: outputs {', '.join(missing)} are missing (each cache input needs its present)")
+        raise UsageError(f"{checked.path}: outputs {', '.join(missing)} are missing (each cache input needs its "
+                         "present)")
     result = []
     for _, name in cache:
         shape = names[name].shape
@@ -105,14 +106,15 @@ def check_length(checked, cache, prompt_shape, max_new: int) -> None:
     from .arrays import fitting_profile
 
     ids_shape = next(i.shape for i in checked.graph.inputs if i.name == "input_ids")
-    names = [getattr(ids_shape[0], "name", None), getattr(ids_shape[1], "name", None), getattr(cache[0][1][2], "name", None)]
+    names = [getattr(size, "name", None) for size in (ids_shape[0], ids_shape[1], cache[0][1][2])]
     steps = [(prompt_shape[1], 0)] + ([(1, prompt_shape[1] + max_new - 2)] if max_new > 1 else [])
     for sequence, past in steps:
         sizes = {n: v for n, v in zip(names, (prompt_shape[0], sequence, past)) if n is not None}
         if checked.graph.profiles and fitting_profile(checked.graph.profiles, sizes) is None:
             limits = "; ".join(p.describe(sizes) for p in checked.graph.profiles)
-            raise UsageError(f"a prompt of {prompt_shape[1]} tokens and {max_new} new ones need "
-                             + ", ".join(f"{n}={v}" for n, v in sizes.items()) + f", which no profile allows ({limits})")
+            given = ", ".join(f"{n}={v}" for n, v in sizes.items())
+            raise UsageError(f"a prompt of {prompt_shape[1]} tokens and {max_new} new ones need {given}, which no "
+                             f"profile allows ({limits})")
 
 
 def check_with_transformers(checked, bound: dict, generation: Generation, eos: int | None = None) -> dict:
@@ -124,21 +126,23 @@ def check_with_transformers(checked, bound: dict, generation: Generation, eos: i
 
     try:
         import torch
-        import transformers
-    except ImportError as error:
-        raise UsageError(f"--check needs transformers and torch ({error})") from None
+        from transformers import GPT2Config, GPT2LMHeadModel
+    except (ImportError, RuntimeError) as error:  # (transformers imports its models lazily: errors come here)
+        raise UsageError(f"--check needs transformers and torch, which could not load GPT2LMHeadModel "
+                         f"({str(error).splitlines()[0][:200]})") from None
     params = checked.graph.params
     needed = ("n_layer", "n_embd", "n_head", "vocab_size", "n_positions")
     missing = [p for p in needed if p not in params]
     if missing:
         raise UsageError(f"--check builds GPT2LMHeadModel from the spec's parameters; {checked.path} has no "
                          + ", ".join(missing))
-    config = transformers.GPT2Config(**{p: int(params[p]) for p in needed},
+    config = GPT2Config(**{p: int(params[p]) for p in needed},
                                      layer_norm_epsilon=float(params.get("eps", 1e-5)),
                                      bos_token_id=eos, eos_token_id=eos, pad_token_id=eos)
-    model = transformers.GPT2LMHeadModel(config).eval()
+    model = GPT2LMHeadModel(config).eval()
     keys = file_keys(checked)
-    state = {keys.get(name, name): torch.from_numpy(np.array(weight.array, np.float32)) for name, weight in bound.items()}
+    state = {keys.get(name, name): torch.from_numpy(np.array(weight.array, np.float32))
+             for name, weight in bound.items()}
     missing, unexpected = model.load_state_dict(state, strict=False)  # lm_head.weight: tied to transformer.wte
     if [m for m in missing if m != "lm_head.weight"] or unexpected:
         raise UsageError(f"--check: the weights do not fit GPT2LMHeadModel (missing {missing[:3]}, unexpected "

@@ -21,7 +21,8 @@ def add_generate(add) -> None:
     generating.add_argument("--ids", required=True, metavar="ID,ID,...", type=token_ids,
                             help="the prompt's token ids, comma-separated (e.g. 50256,318)")
     generating.add_argument("--max-new", type=int, default=20, metavar="N", help="tokens to generate (default 20)")
-    generating.add_argument("--eos", type=int, metavar="ID", help="stop after this token (default: run --max-new steps)")
+    generating.add_argument("--eos", type=int, metavar="ID",
+                            help="stop after this token (default: run --max-new steps)")
     generating.add_argument("--check", action="store_true", help="compare with transformers' GPT2LMHeadModel "
                             "(needs transformers and torch)")
     add_weights(generating, random="seeded random weights: checks that the spec runs; its tokens mean nothing")

@@ -115,8 +115,15 @@ def test_a_name_that_passes_nothing_on_is_reported_where_it_is_used():
 
 
 def test_a_tie_to_itself_and_a_tie_nothing_reads():
+    from netdsl.diagnostics import Diagnostics
+    from netdsl.weights.bind import bind
+
     _, problems = check(CACHE.replace("layers:", "weights:\n  tied: {a.weight: a.weight}\nlayers:", 1))
     assert any(code == "invalid-value" and "tied to itself" in message for code, message in problems), problems
+    checked, problems = check(CACHE.replace("layers:", "weights:\n  tied: {lm_head.weight: wte.weight}\nlayers:", 1))
+    diagnostics = Diagnostics()
+    assert problems == [] and bind(checked, {}, "weights.safetensors", diagnostics=diagnostics) == {}
+    assert [(d.code, d.severity) for d in diagnostics] == [("unused-tied", "warning")]
 
 
 def test_trt_shapes_at_every_corner_include_the_empty_cache():
