@@ -343,3 +343,14 @@ def test_onnx_export_runs_in_onnxruntime_and_imports_back(tmp_path):
         for ours in (network.reference(inputs), imported.reference(inputs)):
             for name, want in theirs.items():
                 assert np.abs(ours[name] - want).max() <= 1e-5 * max(1.0, float(np.abs(want).max())), name
+
+
+def test_compare_command_runs_the_evaluator_on_random_tokens(capsys):
+    pytest.importorskip("tensorrt_rtx")
+    from netdsl.cli import main
+
+    sets = [f"--set={name}={value}" for name, value in TINY.items()]
+    # random inputs at profile 0's opt: 128 token ids and mask entries of 0 and 1, an empty cache
+    assert main(["compare", SPEC, *sets, "--random-weights"]) == 0
+    output = capsys.readouterr().out
+    assert "lm_head" in output and "tensors within tolerance" in output
