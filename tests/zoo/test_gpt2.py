@@ -128,7 +128,7 @@ def hf_step(model, ids, mask, past):
     with torch.no_grad():
         out = model(input_ids=torch.from_numpy(ids).long(), attention_mask=torch.from_numpy(mask).long(),
                     cache=cache, use_cache=True)
-    return out.logits.numpy(), cache_arrays(out.past_key_values)
+    return out.logits.numpy(), cache_arrays(out.cache)
 
 
 def step_case(model, batch: int, past_length: int, sequence: int, seed: int = 1):
