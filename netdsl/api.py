@@ -164,6 +164,14 @@ class Network:
             raise UsageError(f"scales given, but {self.path} has no `quantization:` section")
         return run(self.checked, self._need_weights(), inputs, quantizer=quantizer)
 
+    def generate(self, ids, max_new: int = 20, eos: int | None = None) -> list[list[int]]:
+        """Greedy decoding over a one-step decoder spec with a KV cache (specs/zoo/gpt2.yaml) on the reference
+        executor: each row of ``ids`` ([batch, length] token ids) with ``max_new`` tokens after it (fewer once
+        every row has produced ``eos``), as transformers' ``generate(do_sample=False)``."""
+        from .generate import greedy
+
+        return greedy(self.checked, self._need_weights(), ids, max_new, eos).ids
+
     # -- products --------------------------------------------------------------------------------------------
 
     def build(self, output: str | None = None, *, scales: str | None = None, progress=None, **options) -> Engine:

@@ -43,18 +43,42 @@ def check_sizes(declared: list[Declared], arrays: dict) -> dict:
     for entry in declared:
         for axis, dim in enumerate(entry.shape):
             array = arrays.get(entry.name)
-            if isinstance(dim, str) and array is not None and axis < len(getattr(array, "shape", ())):
+            if isinstance(dim, str) and "+" not in dim and array is not None \
+                    and axis < len(getattr(array, "shape", ())):
                 size = array.shape[axis]
                 if sizes.setdefault(dim, size) != size:
                     raise UsageError(f"dimension `{dim}` is {sizes[dim]} in input `{seen[dim]}` but {size} in input "
                                      f"`{entry.name}`; inputs that share a dimension need the same size there")
                 seen.setdefault(dim, entry.name)
+    for entry in declared:  # sums of named dimensions (`past+sequence`), once the names have sizes
+        for axis, dim in enumerate(entry.shape):
+            array = arrays.get(entry.name)
+            names = summed_names(dim)
+            if names and array is not None and axis < len(getattr(array, "shape", ())) and set(names) <= set(sizes) \
+                    and dim_size(dim, sizes) != array.shape[axis]:
+                given = ", ".join(f"{n}={sizes[n]}" for n in sorted(names))
+                raise UsageError(f"input `{entry.name}` has size {array.shape[axis]} in dimension {axis}, which is "
+                                 f"{dim} = {dim_size(dim, sizes)} for the other inputs' {given}")
     profiles = next((e.profiles for e in declared if e.profiles), ())
     if sizes and profiles and fitting_profile(profiles, sizes) is None:
         given = ", ".join(f"{n}={v}" for n, v in sizes.items())
         limits = "; ".join(p.describe(sizes) for p in profiles)
         raise UsageError(f"the inputs' sizes {given} fit no optimization profile ({limits})")
     return sizes
+
+
+def summed_names(dim) -> list[str]:
+    """The names a sum of named dimensions adds up (a netdsl.symbolic size, or its text in a manifest:
+    `past+sequence`); [] for anything else."""
+    if hasattr(dim, "names") and not hasattr(dim, "name"):
+        return sorted(dim.names())
+    return [name.strip() for name in dim.split("+")] if isinstance(dim, str) and "+" in dim else []
+
+
+def dim_size(dim, sizes: dict) -> int:
+    """The size of a named dimension (its name) or of a sum of them, from the names' sizes."""
+    names = summed_names(dim)
+    return sum(sizes[name] for name in names) if names else sizes[getattr(dim, "name", dim)]
 
 
 def check_arrays_sized(declared: list[Declared], inputs: dict) -> tuple[dict, dict]:

@@ -24,7 +24,7 @@ from .diagnostics import NetdslError, SpecError, UsageError
 from .ops import BATCH
 from .spec import CheckedSpec, load as load_spec
 from .spec.buildopts import BuildOptions
-from .symbolic import has_named_dims
+from .symbolic import evaluate, has_named_dims
 from .trt import backend, cuda_devices, make_logger
 from .trt.network import network_for, options_for, profiles_of
 from .weights.bind import bind_weights
@@ -151,7 +151,7 @@ def profile_shapes(checked: CheckedSpec, options: BuildOptions) -> list[dict]:
         for graph_input in dynamic:
             ranges = {**profile.ranges, **({BATCH.name: options.batch or graph_input.batch} if graph_input.batch
                                            else {})}
-            shapes[graph_input.name] = tuple(tuple(d if isinstance(d, int) else ranges[d.name][role]
+            shapes[graph_input.name] = tuple(tuple(evaluate(d, {n: r[role] for n, r in ranges.items()})
                                                    for d in graph_input.shape) for role in range(3))
         result.append(shapes)
     return result

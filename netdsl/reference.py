@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .diagnostics import NetdslError
+from .diagnostics import NetdslError, UsageError
 from .interpreter import Interpreter
 from .ops import BATCH, show_shape
 from .ops._numpy import release_workspace
@@ -166,7 +166,16 @@ class Reference(Interpreter):
         self.ctx.dying = (lambda: self.donated(node, args)) if self.ctx.quant is None else frozenset
         if self.ctx.quant is not None:
             args = self.ctx.quant.inputs(node, args)
-        result = node.op.reference(node, self.ctx, *args)
+        try:
+            result = node.op.reference(node, self.ctx, *args)
+        except (ValueError, IndexError) as error:
+            empty = [i for i, a in enumerate(args) if getattr(a, "size", 1) == 0]
+            if not empty:
+                raise
+            # a size of 0 that a named dimension allows (netdsl.spec.dims): a maximum, a softmax... of nothing
+            raise UsageError(f"layer `{node.name}` ({node.kind}) cannot compute over an empty input (input "
+                             f"{empty[0]} has shape {list(args[empty[0]].shape)}: {error}); give that dimension "
+                             "a size of at least 1") from None
         if len(node.outputs) == 1:
             return self.checked(node, node.outputs[0], result)
         return tuple(self.checked(node, name, one) for name, one in zip(node.outputs, result))
@@ -193,7 +202,8 @@ def declared(checked) -> list:
     """The spec's inputs as :class:`netdsl.arrays.Declared` (floats run in float32)."""
     from .arrays import Declared
 
-    return [Declared(i.name, tuple(None if d is BATCH else d if isinstance(d, int) else d.name for d in i.shape),
+    return [Declared(i.name, tuple(None if d is BATCH else d if isinstance(d, int) else getattr(d, "name", d)
+                                   for d in i.shape),
                      i.batch and i.batch[::2], "float32" if is_float(i.dtype) else i.dtype,
                      tuple(checked.graph.profiles))
             for i in checked.graph.inputs]

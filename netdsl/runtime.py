@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .arrays import Declared, check_arrays_sized, fitting_profile
+from .arrays import Declared, check_arrays_sized, dim_size, fitting_profile
 from .diagnostics import CannotRun, InternalError, NetdslError, UsageError
 
 ITEMSIZE = {"float32": 4, "float16": 2}
@@ -238,7 +238,7 @@ def bench_inputs(manifest: dict, batch: int | None, profile: int | None = None, 
             raise UsageError(f"sizes {', '.join(f'{n}={v}' for n, v in sizes.items())} are outside "
                              f"{chosen.describe(sizes)}")
     batch = batch_of(manifest, batch)
-    zeros = {d.name: np.zeros(tuple(batch if dim is None else sizes[dim] if isinstance(dim, str) else dim
+    zeros = {d.name: np.zeros(tuple(batch if dim is None else dim_size(dim, sizes) if isinstance(dim, str) else dim
                                     for dim in d.shape), d.dtype) for d in declared_inputs(manifest)}
     return check_inputs(manifest, zeros)._replace(profile=index)
 
@@ -477,7 +477,8 @@ def sample_inputs(declared: list[Declared], seed: int = 0) -> dict:
 
     rng = np.random.default_rng(seed)
     def size(entry, dim):  # the batch's largest; a named dimension's largest in the first profile
-        return entry.batch[1] if dim is None else entry.profiles[0].ranges[dim][2] if isinstance(dim, str) else dim
+        largest = {name: r[2] for name, r in entry.profiles[0].ranges.items()} if entry.profiles else {}
+        return entry.batch[1] if dim is None else dim_size(dim, largest) if isinstance(dim, str) else dim
 
     return {d.name: rng.standard_normal(tuple(size(d, dim) for dim in d.shape)).astype(np.float32) for d in declared}
 

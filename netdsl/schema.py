@@ -12,12 +12,14 @@ from .spec.weightnames import WEIGHTS_KEYS
 SCHEMA_ID = "https://netdsl.invalid/schema/netdsl-1.schema.json"
 NAME = {"type": "string", "pattern": r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$"}
 IDENT = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
+SUM = {"type": "string", "pattern": r"^\s*[A-Za-z_][A-Za-z0-9_]*(\s*\+\s*[A-Za-z_][A-Za-z0-9_]*)+\s*$"}
 INPUT_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*(\.\*)?$"}
 PARAM_REF = {"type": "string", "pattern": r"^\$([A-Za-z_][A-Za-z0-9_]*|\{.*\})$",
              "description": "a parameter (`$name`: the block's, or the spec's `params:`) or an expression `${...}`"}
 
 
 DIM = {"type": "integer", "minimum": 1}
+SIZE = {"type": "integer", "minimum": 0}  # a named dimension's range: 0 is an empty tensor (a KV cache's past)
 WHEN = {"description": "false leaves it out (a spec parameter or expression: `when: $nms`)",
         "anyOf": [{"type": "boolean"}, PARAM_REF]}
 
@@ -123,10 +125,11 @@ def _input_rule() -> dict:
             "name": {"$ref": "#/definitions/name"},
             "dtype": {"enum": list(DTYPES), "default": "float32"},
             "shape": {"type": "array", "minItems": 0, "maxItems": 8,
-                      "items": [{"anyOf": [DIM, {"const": -1}, IDENT, PARAM_REF]}],
-                      "additionalItems": {"anyOf": [DIM, IDENT, PARAM_REF]},
-                      "description": "sizes, or names of dynamic dimensions (ranges in `dims:`/`profiles:`), or spec "
-                                     "parameters (`$height`); the first dimension may be -1 for a dynamic batch"},
+                      "items": [{"anyOf": [DIM, {"const": -1}, IDENT, SUM, PARAM_REF]}],
+                      "additionalItems": {"anyOf": [DIM, IDENT, SUM, PARAM_REF]},
+                      "description": "sizes, or names of dynamic dimensions (ranges in `dims:`/`profiles:`) or "
+                                     "sums of them (`past+sequence`), or spec parameters (`$height`); the first dimension may "
+                                     "be -1 for a dynamic batch"},
             "batch": {"type": "object", "required": ["min", "opt", "max"], "additionalProperties": False,
                       "properties": {k: DIM for k in ("min", "opt", "max")},
                       "description": "range of a dynamic batch"},
@@ -144,8 +147,10 @@ def _weights_rule() -> dict:
             "rename": {"type": "array", "description": "first rule whose `from` starts a name replaces it by `to`",
                        "items": {"type": "object", "required": ["from", "to"], "additionalProperties": False,
                                  "properties": {"from": {"type": "string", "minLength": 1},
-                                                "to": {"type": "string"}}}}}}],
-               "description": "the default weight file (relative to this spec), or {file, prefix, rename}"}
+                                                "to": {"type": "string"}}}},
+            "tied": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1},
+                     "description": "a file key -> the key of the weight it is a copy of (tied weights)"}}}],
+               "description": "the default weight file (relative to this spec), or {file, prefix, rename, tied}"}
     assert set(weights["anyOf"][1]["properties"]) == set(WEIGHTS_KEYS)
     return weights
 
@@ -228,13 +233,13 @@ def build_schema() -> dict:
             "dims": {"type": "object", "propertyNames": IDENT, "description": "range of each named dimension",
                      "additionalProperties": {"type": "object", "required": ["min", "opt", "max"],
                                               "additionalProperties": False,
-                                              "properties": {k: DIM for k in ("min", "opt", "max", "multiple_of")}}},
+                                              "properties": {**{k: SIZE for k in ("min", "opt", "max")}, "multiple_of": DIM}}},
             "profiles": {"type": "array", "minItems": 1, "description": "one TensorRT optimization profile each: "
                          "named dimension -> [min, opt, max] (others keep their `dims:` range)",
                          "items": {"type": "object", "propertyNames": IDENT, "additionalProperties": {"anyOf": [
-                             {"type": "array", "items": DIM, "minItems": 3, "maxItems": 3},
+                             {"type": "array", "items": SIZE, "minItems": 3, "maxItems": 3},
                              {"type": "object", "required": ["min", "opt", "max"], "additionalProperties": False,
-                              "properties": {k: DIM for k in ("min", "opt", "max")}}]}}},
+                              "properties": {k: SIZE for k in ("min", "opt", "max")}}]}}},
             "blocks": {"type": "object", "propertyNames": IDENT, "additionalProperties": {"$ref": "#/definitions/block"}},
             "layers": {"type": "array", "items": {"$ref": "#/definitions/layer"}, "minItems": 1},
             "outputs": {"type": "array", "items": _output_rule(), "minItems": 1},

@@ -41,13 +41,18 @@ def weights(checked, seed: int = 0) -> dict:
 
 def inputs(checked, seed: int = 1) -> dict:
     from netdsl.ops import BATCH
+    from netdsl.symbolic import evaluate
 
     rng = np.random.default_rng(seed)
     result = {}
     for spec_input in checked.graph.inputs:
-        shape = [d if isinstance(d, int) else 1 if d is BATCH or str(getattr(d, "name", d)) == "batch" else 160
-                 for d in spec_input.shape]
-        result[spec_input.name] = rng.standard_normal(shape).astype(np.float32)
+        names = set().union(*(d.names() for d in spec_input.shape if hasattr(d, "names")))
+        sizes = {name: 1 if name in ("batch", BATCH.name) else 160 for name in names}  # (past+sequence: 320)
+        shape = [evaluate(d, sizes) for d in spec_input.shape]
+        if spec_input.dtype.startswith(("int", "uint")):  # token ids and masks (GPT-2): 0 and 1
+            result[spec_input.name] = rng.integers(0, 2, shape).astype(spec_input.dtype)
+        else:
+            result[spec_input.name] = rng.standard_normal(shape).astype(np.float32)
     return result
 
 

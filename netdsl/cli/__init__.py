@@ -27,6 +27,7 @@ GROUPS = (  # (module, heading in `netdsl --help`, its commands in the order lis
     ("matrix", "fleets", ("matrix",)),
     ("engines", "run and compare", ("reference", "compare", "inspect", "run", "bench", "verify")),
     ("detect", "detection", ("detect",)),
+    ("generate", "text generation", ("generate",)),
     ("quant", "quantization", ("calibrate", "scales")),
     ("weights", "weight files", ("weights",)),
     ("interchange", "ONNX and PyTorch", ("export", "import")),

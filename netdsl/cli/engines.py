@@ -107,8 +107,13 @@ def compare_inputs(args, checked) -> dict:
 
     rng = np.random.default_rng(0)
     batches = {i.name: sizes.get("N", i.batch[1]) for i in checked.graph.inputs if i.batch}
-    return {d.name: rng.standard_normal(tuple(batches[d.name] if dim is None else sizes[dim] if isinstance(dim, str)
-                                              else dim for dim in d.shape)).astype(np.float32) for d in declared}
+    result = {}
+    for d in declared:
+        shape = tuple(batches[d.name] if dim is None else dim if isinstance(dim, int) else arrays.dim_size(dim, sizes)
+                      for dim in d.shape)  # (a sum of named dims, past+sequence, from its names' sizes)
+        result[d.name] = (rng.integers(0, 2, shape).astype(d.dtype) if d.dtype.startswith(("int", "uint"))
+                          else rng.standard_normal(shape).astype(np.float32))  # token ids and masks: 0 and 1
+    return result
 
 
 def given_sizes(args, checked) -> dict:
@@ -118,7 +123,7 @@ def given_sizes(args, checked) -> dict:
     from ..tensors import BATCH
     from .trtexec import named_sizes, parse_shapes
 
-    dynamic = {d.name for i in checked.graph.inputs for d in i.shape if not isinstance(d, int)}
+    dynamic = {name for i in checked.graph.inputs for d in i.shape if not isinstance(d, int) for name in d.names()}
     given = {}
     if args.shapes and "=" in args.shapes:
         for item in args.shapes.split(","):

@@ -65,8 +65,8 @@ def parse(texts: list[str], batch: tuple | None) -> Sizes:
         if not match:
             raise ValueError(f"--dim takes NAME=MIN:OPT:MAX or NAME=MIN:OPT:MAX:STEP, found {text!r}")
         name, values, step = match.group(1), tuple(int(match.group(i)) for i in (2, 3, 4)), match.group(5)
-        if not 1 <= values[0] <= values[1] <= values[2]:
-            raise ValueError(f"--dim {name}: needs 1 <= MIN <= OPT <= MAX, found {text!r}")
+        if not 0 <= values[0] <= values[1] <= values[2] or values[2] < 1:  # (0: an empty tensor, a KV cache's)
+            raise ValueError(f"--dim {name}: needs 0 <= MIN <= OPT <= MAX and MAX >= 1, found {text!r}")
         if step is not None:
             if int(step) < 1 or any(v % int(step) for v in values):
                 raise ValueError(f"--dim {name}: MIN, OPT and MAX must be multiples of STEP, found {text!r}")

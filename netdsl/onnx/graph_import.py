@@ -194,7 +194,12 @@ class GraphImporter:
         self.inputs.append(GraphInput(name, value.name, t, names))
         self.values[value.name] = Tensor(name, t)
 
-    def named_dim(self, dim_param: str, input_name: str, axis: int) -> Dim:
+    def named_dim(self, dim_param: str, input_name: str, axis: int) -> Size:
+        parts = dim_param.split("+") if dim_param else []
+        if len(parts) > 1 and all(re.fullmatch(r"\s*[A-Za-z_]\w*\s*", part) for part in parts):
+            # a sum of named dims, as netdsl's export writes one (an attention mask over `past+sequence`)
+            return sum((self.named_dim(part.strip(), input_name, axis) for part in parts[1:]),
+                       self.named_dim(parts[0].strip(), input_name, axis))
         name = dim_name(dim_param, input_name, axis)
         self.dims.setdefault(name, axis == 0)
         if dim_param and dim_param != name:

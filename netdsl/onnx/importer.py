@@ -302,8 +302,8 @@ def spec_text(name, graph, blocks, items, outputs, weights_file, metadata, batch
     for graph_input in graph.inputs:
         t = graph_input.type
         named = graph.dims  # every dynamic dimension named (netdsl/onnx/dims.py), else a -1 batch
-        entry = {"name": graph_input.name, "shape": [d if isinstance(d, int) else d.name if named else -1
-                                                     for d in t.shape]}
+        entry = {"name": graph_input.name, "shape": [d if isinstance(d, int) else getattr(d, "name", str(d)) if named
+                                                     else -1 for d in t.shape]}  # (str: a sum, past+sequence)
         if t.dtype != "float32":
             entry["dtype"] = t.dtype
         notes = []

@@ -165,19 +165,38 @@ class Expander:
         kind = entries.get("kind")
         takes_none = (isinstance(kind, Scalar) and isinstance(kind.value, str) and kind.value in REGISTRY
                       and REGISTRY[kind.value].max_inputs == 0 and "inputs" not in entries)
-        inputs = [] if takes_none else self.resolve_inputs(layer, scope, full)
         when = entries.get("when")
-        if when is not None:
-            enabled = bool_of(when, "`when`", self.diagnostics, layer=full)
-            if enabled is False:
-                if inputs:
-                    self.define(scope, local, inputs[0], entries["name"].pos)
-                    self.passed_through.add(inputs[0])
-                return
+        if when is not None and bool_of(when, "`when`", self.diagnostics, layer=full) is False:
+            self.leave_out(layer, scope, local, full, takes_none)
+            return
+        inputs = [] if takes_none else self.resolve_inputs(layer, scope, full)
         if "block" in entries:
             self.expand_instance(layer, scope, local, full, inputs)
         else:
             self.add_layer(layer, scope, local, full, inputs)
+
+    def leave_out(self, layer: Map, scope: Scope, local: str, full: str, takes_none: bool) -> None:
+        """A layer whose `when` is false: its name passes its first input on. Only that input is resolved,
+        and quietly: a left-out layer may read inputs left out by their own `when` (GPT-2's
+        `attention_mask`, the cache inputs of layers a smaller model does not have); a later layer that
+        uses its name then finds nothing there, and that is reported."""
+        references = layer.entries.get("inputs")
+        if takes_none or (isinstance(references, Seq) and not references.items):
+            return
+        quiet = layer
+        if references is not None:
+            first = Seq(references.pos)
+            first.items = references.items[:1] if isinstance(references, Seq) else [references]
+            quiet = Map(layer.pos)
+            quiet.entries, quiet.key_pos = {**layer.entries, "inputs": first}, layer.key_pos
+        reported, self.diagnostics = self.diagnostics, Diagnostics()
+        try:
+            inputs = self.resolve_inputs(quiet, scope, full)
+        finally:
+            self.diagnostics = reported
+        if inputs:
+            self.define(scope, local, inputs[0], layer.entries["name"].pos)
+            self.passed_through.add(inputs[0])
 
     def define(self, scope: Scope, local: str, tensor: str, pos: Pos) -> None:
         scope.names[local] = tensor

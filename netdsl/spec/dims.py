@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from ..diagnostics import Diagnostics, Note
 from ..params import MAX_DIM
-from ..symbolic import Dim, Profile
+from ..symbolic import Dim, Profile, Size
 from ..yamlnodes import Map, Node, Seq
 from .fields import check_keys, expect_list, expect_map, int_of
 
@@ -48,7 +48,8 @@ def read_range(node: Node, what: str, diagnostics: Diagnostics, steps: dict, nam
             if step is None:
                 return None
             steps[name] = step
-    values = tuple(int_of(item, f"{what} {role}", diagnostics, 1, MAX_DIM) for item, role in zip(items, ROLES))
+    # 0 is allowed: an empty tensor (TensorRT takes them), such as a KV cache before the first token
+    values = tuple(int_of(item, f"{what} {role}", diagnostics, 0, MAX_DIM) for item, role in zip(items, ROLES))
     if None in values:
         return None
     if not values[0] <= values[1] <= values[2]:
@@ -69,6 +70,9 @@ def read_profiles(top: Map, inputs: list, diagnostics: Diagnostics) -> list[Prof
         for dim in graph_input.shape:
             if isinstance(dim, Dim) and not (graph_input.batch and dim.name == "N"):
                 used.setdefault(dim.name, graph_input.pos)
+            elif isinstance(dim, Size) and not isinstance(dim, Dim):  # `past+sequence`
+                for name in sorted(dim.names()):
+                    used.setdefault(name, graph_input.pos)
     ok = True
     dims, steps = {}, {}
     node = top.entries.get("dims")

@@ -7,6 +7,7 @@ their shapes, the outputs, and the sections read by their own modules (`params:`
 from __future__ import annotations
 
 import os
+import re
 
 from typing import TYPE_CHECKING
 
@@ -195,6 +196,9 @@ def read_inputs(node: YamlNode | None, diagnostics: Diagnostics, spec_params: di
     return None
 
 
+SUM_RE = re.compile(r"^\s*[A-Za-z_][A-Za-z0-9_]*(\s*\+\s*[A-Za-z_][A-Za-z0-9_]*)+\s*$")
+
+
 def read_shape(node: YamlNode, diagnostics: Diagnostics) -> tuple | None:
     listed = expect_list(node, "`shape`", diagnostics)
     if listed is None:
@@ -208,12 +212,17 @@ def read_shape(node: YamlNode, diagnostics: Diagnostics) -> tuple | None:
         if isinstance(item, Scalar) and isinstance(item.value, str) and IDENT_RE.match(item.value):
             dims.append(Dim(item.value))  # a named dynamic dimension: its range is in `dims:`/`profiles:`
             continue
+        if isinstance(item, Scalar) and isinstance(item.value, str) and SUM_RE.match(item.value):
+            # a sum of named dimensions (`past+sequence`: an attention mask over a KV cache and the new tokens)
+            terms = [t.strip() for t in item.value.split("+")]
+            dims.append(sum((Dim(t) for t in terms[1:]), Dim(terms[0])))
+            continue
         ok = isinstance(item, Scalar) and type(item.value) is int
         if ok and index == 0 and item.value == -1:
             dims.append(BATCH)
             continue
         if not ok or not 1 <= item.value <= MAX_DIM:
-            rule = "a positive integer, or a name for a dynamic dimension" + (" (-1 for a dynamic batch)" if index == 0
+            rule = "a positive integer, or a name for a dynamic dimension (or a sum of names)" + (" (-1 for a dynamic batch)" if index == 0
                                                                                else "")
             diagnostics.error("bad-dims", f"dimension {index} must be {rule}, found {describe(item)}", item.pos,
                               expected=rule, found=describe(item),

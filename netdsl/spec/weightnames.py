@@ -10,8 +10,14 @@ named after it, whatever the file calls them. Checkpoints whose keys differ are 
       prefix: module.                      # prepended to every name (DataParallel checkpoints)
       rename:                              # first matching `from` prefix is replaced by `to`
         - {from: backbone., to: features.}
+      tied: {lm_head.weight: transformer.wte.weight}   # file key -> the key it is a copy of
     layers:
       - {name: fc, kind: fully_connected, out_features: 10, weights: {weight: head.w, bias: head.b}}
+
+``tied`` names a weight the model shares between modules (GPT-2's ``lm_head`` uses the embedding's
+matrix): PyTorch's ``state_dict`` lists it under both names, a safetensors file under one. The spec reads
+the second name; a file with only the first is read from there, and a file with both must hold equal
+tensors (the first is then used, not reported unused).
 
 A layer's own ``weights`` map gives exact file keys and bypasses ``prefix`` and ``rename``; in a block, a
 key starting with ``.`` is relative to the instance (``.layer_scale`` in ``features.1.0``).
@@ -25,7 +31,7 @@ from ..diagnostics import Diagnostics, Pos
 from ..yamlnodes import Map, Node as YamlNode, Scalar, describe
 from .fields import check_keys, expect_list, expect_map, text_of
 
-WEIGHTS_KEYS = ("file", "prefix", "rename")
+WEIGHTS_KEYS = ("file", "prefix", "rename", "tied")
 MAX_KEY = 1024
 
 
@@ -41,14 +47,15 @@ class RenameRule:
 class WeightsSource:
     """The spec's `weights:` section."""
 
-    __slots__ = ("file", "file_pos", "prefix", "rename")
+    __slots__ = ("file", "file_pos", "prefix", "rename", "tied")
 
     def __init__(self, file: str | None, file_pos: Pos | None = None, prefix: str = "",
-                 rename: list[RenameRule] | None = None):
+                 rename: list[RenameRule] | None = None, tied: dict | None = None):
         self.file = file  # resolved against the spec's folder
         self.file_pos = file_pos
         self.prefix = prefix
         self.rename = [] if rename is None else rename
+        self.tied = {} if tied is None else tied  # file key -> (the file key it copies, position)
 
     def file_key(self, canonical: str) -> str:
         """The name a weight has in the file, by the file-wide rules.
@@ -77,7 +84,7 @@ def key_of(node: YamlNode, what: str, diagnostics: Diagnostics, allow_empty: boo
 
 
 def read_weights_source(node: YamlNode | None, spec_path: str, diagnostics: Diagnostics) -> WeightsSource:
-    """`weights: FILE` or `weights: {file, prefix, rename}`."""
+    """`weights: FILE` or `weights: {file, prefix, rename, tied}`."""
     if node is None:
         return WeightsSource(None)
     if isinstance(node, Scalar):
@@ -108,6 +115,14 @@ def read_weights_source(node: YamlNode | None, spec_path: str, diagnostics: Diag
             new = key_of(rule.entries["to"], "`to`", diagnostics, allow_empty=True)
             if old is not None and new is not None:
                 source.rename.append(RenameRule(old, new, rule.pos))
+    if "tied" in entries:
+        tied = expect_map(entries["tied"], "`weights.tied`", diagnostics)
+        for alias, value in tied.entries.items() if tied else ():
+            original = key_of(value, f"`weights.tied` of `{alias}`", diagnostics)
+            if original is not None and original == alias:
+                diagnostics.error("invalid-value", f"`weights.tied`: `{alias}` is tied to itself", value.pos)
+            elif original is not None:
+                source.tied[alias] = (original, tied.key_pos[alias])
     return source
 
 

@@ -73,11 +73,16 @@ def bind(checked, tensors: dict[str, Tensor], path: str, strict: bool = False,
                                   hint="each weight needs a file entry of its own (TensorRT names them apart)")
                 continue
             wanted[key] = (node, slot, canonical)
-    unclaimed = [name for name in tensors if name not in wanted and not name.endswith(IGNORED_SUFFIXES)]
-    redirect = _prefix_rule(checked, rules, wanted, tensors, unclaimed, path, diagnostics)
+    copies = _tied(rules, wanted, tensors, diagnostics)
+    unclaimed = [name for name in tensors if name not in wanted and name not in copies
+                 and not name.endswith(IGNORED_SUFFIXES)]
+    from_copies = {original: alias for alias, original in copies.items() if original not in tensors}
+    redirect = _prefix_rule(checked, rules, wanted, {**tensors, **{k: tensors[v] for k, v in from_copies.items()}},
+                            unclaimed, path, diagnostics)
     if redirect:
         taken = set(redirect.values())
         unclaimed = [name for name in unclaimed if name not in taken]
+    redirect = {**from_copies, **redirect}
     bound: dict[str, BoundWeight] = {}
     for key, (node, slot, canonical) in wanted.items():
         stored = redirect.get(key, key)
@@ -101,6 +106,30 @@ def bind(checked, tensors: dict[str, Tensor], path: str, strict: bool = False,
     if own and diagnostics.has_errors:
         raise SpecError(diagnostics)
     return bound
+
+
+def _tied(rules, wanted, tensors, diagnostics) -> dict[str, str]:
+    """The file's copies of tied weights (`weights.tied`: alias -> the key the spec reads): where the file
+    has both, they must be equal; where it has only the alias, the weight is read from there."""
+    import numpy as np
+
+    copies = {}
+    for alias, (original, pos) in rules.tied.items():
+        if original not in wanted:
+            diagnostics.add(Diagnostic("unused-tied", f"`weights.tied` ties `{alias}` to `{original}`, which no "
+                                       "layer reads", pos, severity="warning"))
+            continue
+        if alias not in tensors:
+            continue
+        copies[alias] = original
+        if original in tensors:
+            a, b = tensors[alias], tensors[original]
+            if a.shape != b.shape or a.dtype != b.dtype or not np.array_equal(a.data, b.data):
+                diagnostics.error("tied-weight-differs", f"`{alias}` is tied to `{original}` (`weights.tied`), but "
+                                  "the weight file holds different tensors under the two names", pos, weight=alias,
+                                  hint="the checkpoint does not tie them: drop the `tied` entry and give the "
+                                  "layer a weight of its own")
+    return copies
 
 
 AUTOMATIC_PREFIX = "module."  # DataParallel and DistributedDataParallel prefix every key with it

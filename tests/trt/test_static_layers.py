@@ -9,7 +9,8 @@ import pytest
 from tests.trt.layer_lists import SPECS, layer_list
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "static_layers.json")
-SLOW = ("specs/zoo/vgg16.yaml", "specs/zoo/alexnet.yaml")  # random weights for 60M-140M parameters
+# random weights for 60M-140M parameters
+SLOW = ("specs/zoo/vgg16.yaml", "specs/zoo/alexnet.yaml", "specs/zoo/gpt2.yaml")
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p in SLOW else p for p in SPECS])
