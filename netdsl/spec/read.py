@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-
 from typing import TYPE_CHECKING
 
 from ..diagnostics import Diagnostics, Note, Pos, Source
