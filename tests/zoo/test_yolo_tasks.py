@@ -35,7 +35,8 @@ STRIDES = (8, 16, 32)
 ISSUE_COUNTS = {("yolov8", "segment", "n"): 3_409_968, ("yolov8", "segment", "s"): 11_821_056,
                 ("yolo11", "segment", "n"): 2_876_848, ("yolo11", "segment", "s"): 10_113_248,
                 ("yolov8", "pose", "n"): 3_295_470, ("yolo11", "pose", "n"): 2_908_507,
-                ("yolo11", "pose", "s"): 9_948_811, ("yolov8", "obb", "n"): 3_228_867, ("yolo11", "obb", "n"): 2_695_747,
+                ("yolo11", "pose", "s"): 9_948_811, ("yolov8", "obb", "n"): 3_228_867,
+                ("yolo11", "obb", "n"): 2_695_747,
                 ("yolov8", "classify", "n"): 2_719_288, ("yolo11", "classify", "n"): 2_812_104,
                 ("yolo11", "classify", "s"): 6_724_008}
 MODELS = [(family, task, scale) for family in FAMILIES for task in TASKS for scale in "ns"]
@@ -81,10 +82,12 @@ def run_spec(checked, weights_path, x) -> list:
 
 
 def row_groups(task: str, classes: int, kpt_dims: int = 3) -> list:
-    """(rows, absolute) of output0 compared together: coordinates in pixels, coefficients and angles within
-    2e-6 of their group's largest value; scores, visibilities and probabilities (0..1) within 2e-6."""
+    """(rows, absolute) of output0 compared together: coordinates in pixels, coefficients, angles and class
+    probabilities within 2e-6 of their group's largest value (1000 random-weight probabilities are all
+    near 0.001: an absolute bound would not see a wrong network); scores and visibilities (sigmoids) within
+    2e-6."""
     if task == "classify":
-        return [(slice(None), True)]
+        return [(slice(None), False)]
     groups = [(slice(0, 4), False), (slice(4, 4 + classes), True)]
     extra = slice(4 + classes, None)
     if task == "pose" and kpt_dims == 3:
@@ -161,7 +164,8 @@ def test_the_default_classes_are_those_of_ultralytics_yamls():
 REFERENCE_CASES = [pytest.param(family, task, "n", 1, 160, 224, marks=slow_unless(family == "yolov8"))
                    for family in FAMILIES for task in TASKS] + [
     pytest.param(family, task, scale, batch, height, width, marks=pytest.mark.slow)
-    for family in FAMILIES for task in TASKS for scale in "ns" for batch, height, width in ((1, 640, 640), (2, 480, 640))]
+    for family in FAMILIES for task in TASKS for scale in "ns"
+    for batch, height, width in ((1, 640, 640), (2, 480, 640))]
 
 
 @pytest.mark.parametrize("family, task, scale, batch, height, width", REFERENCE_CASES)
