@@ -152,6 +152,32 @@ def test_classes_and_kpt_shape_change_the_head_as_ultralytics_nc_and_kpt_shape_d
     assert checked.types[checked.graph.outputs[0].source].shape[1] == rows
 
 
+def batch_norm_values(checked, sizes: dict) -> int:
+    from netdsl.symbolic import evaluate
+
+    return sum(int(np.prod([evaluate(d, sizes) for d in checked.types[node.name].shape[1:]]))
+               for node in checked.graph.nodes if node.kind == "batch_norm")
+
+
+@pytest.mark.parametrize("family, task", [pytest.param(f, t, marks=slow_unless(f == "yolov8"))
+                                          for f in FAMILIES for t in TASKS])
+def test_macs_match_ultralytics_gflops(family, task, meta_models):
+    """ultralytics' GFLOPs is thop's count x 2, at 640 (classify: 224). thop counts convolutions, transposed
+    ones (Proto's) and linear layers as netdsl does, batch norm as 4 operations per value, and Classify's
+    AdaptiveAvgPool2d as (kernel + 1) per output (1280 x (H/32 x W/32 + 1)); netdsl counts no pooling."""
+    get_flops = ultralytics_module("ultralytics.utils.torch_utils").get_flops
+    model = meta_models(family, task, "n")
+    size = 224 if task == "classify" else 640
+    if task != "classify":  # the strides the meta-device build could not compute
+        model.stride = model.model[-1].stride = torch.tensor([float(s) for s in STRIDES])
+    gflops = get_flops(model, size)
+    checked = checked_spec(family, task, "n")
+    macs = summary.to_json(checked)["total_macs"]  # per image at the profile's opt: 640x640, classify 224x224
+    pooling = 1280 * ((size // 32) ** 2 + 1) if task == "classify" else 0
+    thop = macs + 4 * batch_norm_values(checked, {"height": size, "width": size}) + pooling
+    assert gflops / 2 * 1e9 == pytest.approx(thop, rel=1e-12, abs=0.5)
+
+
 def test_the_default_classes_are_those_of_ultralytics_yamls():
     for family in FAMILIES:
         for task in TASKS:
