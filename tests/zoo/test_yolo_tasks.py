@@ -242,6 +242,21 @@ def test_nms_with_another_task_is_refused_at_the_parameter(capsys):
     assert "nms_is_for_detect_only" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_quantize_leaves_every_tasks_outputs_in_float(family):
+    """quantize=int8 loads for every task (its `exclude` names only layers there are) and keeps the layers
+    whose values are the outputs in float: the head's last convolutions, DFL, cv4, Proto's last Conv,
+    Classify's linear layer."""
+    head = "model.22" if family == "yolov8" else "model.23"
+    for task in TASKS:
+        exclude = checked_spec(family, task, "n", quantize="int8").graph.quantization.exclude
+        if task == "classify":
+            assert exclude == (("model.9" if family == "yolov8" else "model.10") + ".linear",)
+            continue
+        assert {f"{head}.cv2.2.2", f"{head}.cv3.0.2", f"{head}.dfl", f"{head}.cv4.1.2"} <= set(exclude)
+        assert (f"{head}.proto.cv3" in exclude) == (task == "segment")
+
+
 # -- TensorRT-RTX ---------------------------------------------------------------------------------------
 
 
