@@ -325,3 +325,32 @@ def test_tensorrt_rtx_builds(family, task, precision):
     for output in record["outputs"]:
         assert output["dtype"] == "float32" and output["shape"][1] == wanted[output["name"]][1]
     assert plan.data.nbytes > 0.8 * summary.to_json(checked)["total_params"] * (4 if precision == "float32" else 2)
+
+
+@pytest.mark.slow  # the TensorRT-semantics evaluator through numpy: several seconds per precision
+@pytest.mark.parametrize("family, task", [(f, t) for f in FAMILIES for t in TASKS])
+def test_tensorrt_network_evaluated_matches_ultralytics(tmp_path, family, task):
+    """The network TensorRT was given, computed with TensorRT's layer semantics (netdsl.trt.evaluate),
+    against ultralytics: float32 as the reference executor; float16 within 4e-3 of each part's scale, a
+    few float16 steps (2^-11 relative) at the output's magnitude."""
+    from netdsl.build import network_for
+    from netdsl.spec.buildopts import BuildOptions
+    from netdsl.trt.evaluate import Evaluator
+
+    pytest.importorskip("tensorrt_rtx")
+    model = ultralytics_model(family, task, "n", seed=7)
+    export_weights(model, str(tmp_path / "model.safetensors"))
+    checked = checked_spec(family, task, "n")
+    bound = bind(checked, read_weights(str(tmp_path / "model.safetensors")), "model.safetensors", strict=True)
+    x = np.random.default_rng(8).random((2, 3, 128, 160), dtype=np.float32)
+    expected = ultralytics_outputs(model, task, x)
+    nc = checked.graph.params["classes"]
+    for precision, bound_by in (("float32", 2e-6), ("float16", 4e-3)):
+        _, network, ctx = network_for(checked, bound, BuildOptions(precision=precision))
+        outputs = Evaluator(network, ctx).run({"images": x})
+        for name, theirs in zip(("output0", "output1"), expected):
+            groups = row_groups(task, nc) if name == "output0" else [(slice(None), False)]
+            for rows, absolute in groups:
+                error = np.abs(outputs[name][:, rows] - theirs[:, rows]).max()
+                scale = 1.0 if absolute else np.abs(theirs[:, rows]).max()
+                assert error <= bound_by * scale, (precision, name, rows, error, scale)
