@@ -213,6 +213,20 @@ def test_reference_outputs_equal_ultralytics(tmp_path, family, task, scale, batc
         assert_close(outputs[1], expected[1], [(slice(None), False)])
 
 
+def test_keypoints_without_visibility_equal_ultralytics(tmp_path):
+    """kpt_shape [5, 2]: x and y per keypoint, no sigmoid row (Pose.kpts_decode's ndim == 2)."""
+    yaml_model = ultralytics_module("ultralytics.nn.tasks").yaml_model_load("yolov8n-pose.yaml")
+    model = randomized(tasks.PoseModel({**yaml_model, "kpt_shape": [5, 2]}, verbose=False), 11)
+    with torch.no_grad():
+        model.model[-1].dfl.conv.weight.copy_(torch.arange(16.0).view(1, 16, 1, 1))
+    export_weights(model, str(tmp_path / "model.safetensors"))
+    x = np.random.default_rng(12).random((2, 3, 128, 160), dtype=np.float32)
+    [output] = run_spec(checked_spec("yolov8", "pose", "n", kpt_shape=[5, 2]), tmp_path / "model.safetensors", x)
+    [expected] = ultralytics_outputs(model, "pose", x)
+    assert expected.shape == (2, 4 + 1 + 10, 21 * 4 * 5)
+    assert_close(output, expected, [(slice(0, 4), False), (slice(4, 5), True), (slice(5, None), False)])
+
+
 @pytest.mark.parametrize("family, task", [pytest.param(f, t, marks=slow_unless(f == "yolov8" and t == "obb"))
                                           for f in FAMILIES for t in TASKS])
 def test_uint8_bgr_frames_are_converted_as_ultralytics_predictor_does(tmp_path, family, task):
