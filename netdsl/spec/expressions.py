@@ -4,9 +4,9 @@ depth), 1)}`) without code.
 
 The expression is parsed with Python's `ast` and walked here: only numbers, strings, booleans, parameter
 names (bare or `$name`), arithmetic, comparisons (`in` over a literal list), `and`/`or`/`not`, `a if c
-else b`, lists and their items (`kpt_shape[0]`) and a few functions are accepted. Nothing is ever passed
-to `eval`; sizes and exponents are bounded, so a hostile spec cannot make an expression take long or
-build a huge number.
+else b`, lists (their items, `kpt_shape[0]`, and `+` of two) and a few functions are accepted. Nothing
+is ever passed to `eval`; sizes and exponents are bounded, so a hostile spec cannot make an expression
+take long or build a huge number.
 
     >>> evaluate("ceil(min(256, max_channels) * width / 8) * 8", {"max_channels": 1024, "width": 0.25})
     64
@@ -106,6 +106,8 @@ class Walker:
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             left, right = self.value(node.left), self.value(node.right)
             if isinstance(left, str) and isinstance(right, str):  # names: 'yolov8' + scale + '.scales'
+                return self.bounded(left + right)
+            if isinstance(left, tuple) and isinstance(right, tuple):  # lists: head_layers + ['model.22.proto']
                 return self.bounded(left + right)
         if isinstance(node, ast.BinOp) and type(node.op) in self.binary:
             left, right = self.number(node.left), self.number(node.right)

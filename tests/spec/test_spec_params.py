@@ -355,6 +355,7 @@ def test_list_parameters_and_their_items():
     assert checked(text, params={"kpt_shape": [5, 2]}).graph.node("c").params["out_channels"] == 10
     assert checked(text).graph.params["kpt_shape"] == (17, 3)
     assert evaluate("[1, 2, 3][1]", {}) == 2
+    assert evaluate("x + (['c'] if flag else [])", {"x": ("a", "b"), "flag": True}) == ("a", "b", "c")
     for expression, fragment in (("[1, 2][2]", "index 2 is outside a list of 2"),
                                  ("x[0]", "only a list takes an index"), ("[1, 2][0.5]", "whole number"),
                                  ("[1, 2][0:1]", "cannot be written")):
