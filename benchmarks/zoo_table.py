@@ -4,6 +4,7 @@ each spec in specs/zoo (random weights, float32, this machine, one build each af
 LeNet).
 
 Run: python benchmarks/zoo_table.py   (prints a Markdown table)
+     python benchmarks/zoo_table.py --tasks   (the rows of the YOLO specs' other tasks, n scale)
 """
 
 import glob
@@ -32,22 +33,39 @@ def random_weights(checked):
     return bound
 
 
+TASKS = ("segment", "pose", "obb", "classify")  # `--set task=...` of specs/zoo/yolov8.yaml and yolo11.yaml
+
+
+def row(path: str, label: str, params: dict | None = None) -> str:
+    checked = build.load_spec(path, params=params)
+    table = summary.to_json(checked)
+    bound = random_weights(checked)
+    layers = build.network_for(checked, bound)[1].num_layers
+    start = time.perf_counter()
+    plan = build.build_plan(checked, bound)
+    seconds = time.perf_counter() - start
+    if checked.graph.inputs[0].shape[2:] and not isinstance(checked.graph.inputs[0].shape[2], int):
+        opt = checked.graph.profiles[0].ranges  # named sizes: the profile's opt, where MACs are counted
+        shape = f"3x{opt['height'][1]}x{opt['width'][1]}"
+    else:
+        shape = "x".join(str(d) for d in checked.graph.inputs[0].shape[1:])
+    return (f"| {label} | {shape} | {table['total_params']:,} | {table['total_macs']:,} | {layers} | "
+            f"{seconds:.1f} | {plan.data.nbytes / 1e6:.0f} |")
+
+
 def main() -> int:
     lenet = build.load_spec(os.path.join(ROOT, "specs", "lenet.yaml"))
     build.build_plan(lenet, build.bind_weights(lenet))  # warm-up: TensorRT's one-time start
     print("| network | input | parameters | MACs per sample | TensorRT layers | TensorRT-RTX build (s) | plan (MB) |")
     print("|---|---|---:|---:|---:|---:|---:|")
+    if "--tasks" in sys.argv[1:]:
+        for family in ("yolov8", "yolo11"):
+            for task in TASKS:
+                path = os.path.join(ROOT, "specs", "zoo", f"{family}.yaml")
+                print(row(path, f"`{family}` n, `--set task={task}`", {"task": task}))
+        return 0
     for path in sorted(glob.glob(os.path.join(ROOT, "specs", "zoo", "*.yaml"))):
-        checked = build.load_spec(path)
-        table = summary.to_json(checked)
-        bound = random_weights(checked)
-        layers = build.network_for(checked, bound)[1].num_layers
-        start = time.perf_counter()
-        plan = build.build_plan(checked, bound)
-        seconds = time.perf_counter() - start
-        shape = "x".join(str(d) for d in checked.graph.inputs[0].shape[1:])
-        print(f"| {checked.graph.name} | {shape} | {table['total_params']:,} | {table['total_macs']:,} | {layers} | "
-              f"{seconds:.1f} | {plan.data.nbytes / 1e6:.0f} |")
+        print(row(path, build.load_spec(path).graph.name))
     return 0
 
 

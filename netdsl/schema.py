@@ -220,9 +220,12 @@ def build_schema() -> dict:
             "name": {"type": "string"},
             "description": {"type": "string"},
             "params": {"type": "object", "propertyNames": IDENT,
-                       "description": "the spec's parameters, set with `--set NAME=VALUE`: a value, an expression "
-                                      "`${...}` over the ones above, or a table `{by: <parameter>, <value>: ...}`",
+                       "description": "the spec's parameters, set with `--set NAME=VALUE`: a value, a list of "
+                                      "values, an expression `${...}` over the ones above, or a table `{by: "
+                                      "<parameter>, <value>: ...}`",
                        "additionalProperties": {"anyOf": [{"type": ["number", "string", "boolean"]},
+                                                          {"type": "array", "maxItems": 64,
+                                                           "items": {"type": ["number", "string", "boolean"]}},
                                                           {"type": "object", "required": ["by"]}]}},
             "weights": _weights_rule(),
             "plugins": {"type": "array", "items": {"type": "string", "minLength": 1},
@@ -233,13 +236,14 @@ def build_schema() -> dict:
             "dims": {"type": "object", "propertyNames": IDENT, "description": "range of each named dimension",
                      "additionalProperties": {"type": "object", "required": ["min", "opt", "max"],
                                               "additionalProperties": False,
-                                              "properties": {**{k: SIZE for k in ("min", "opt", "max")}, "multiple_of": DIM}}},
+                                              "properties": {**{k: {"anyOf": [SIZE, PARAM_REF]} for k in ("min", "opt", "max")},
+                                                             "multiple_of": {"anyOf": [DIM, PARAM_REF]}}}},
             "profiles": {"type": "array", "minItems": 1, "description": "one TensorRT optimization profile each: "
                          "named dimension -> [min, opt, max] (others keep their `dims:` range)",
                          "items": {"type": "object", "propertyNames": IDENT, "additionalProperties": {"anyOf": [
-                             {"type": "array", "items": SIZE, "minItems": 3, "maxItems": 3},
+                             {"type": "array", "items": {"anyOf": [SIZE, PARAM_REF]}, "minItems": 3, "maxItems": 3},
                              {"type": "object", "required": ["min", "opt", "max"], "additionalProperties": False,
-                              "properties": {k: SIZE for k in ("min", "opt", "max")}}]}}},
+                              "properties": {k: {"anyOf": [SIZE, PARAM_REF]} for k in ("min", "opt", "max")}}]}}},
             "blocks": {"type": "object", "propertyNames": IDENT, "additionalProperties": {"$ref": "#/definitions/block"}},
             "layers": {"type": "array", "items": {"$ref": "#/definitions/layer"}, "minItems": 1},
             "outputs": {"type": "array", "items": _output_rule(), "minItems": 1},

@@ -3,7 +3,8 @@
 Names resolve in scopes: the top level sees the graph inputs and every layer above; a block instance
 sees its own inputs and the layers above it in the block, never the names around it. A layer whose
 `when` is false is left out and its name passes its first input through, so optional layers (a
-ResNet downsample path) need no special wiring.
+ResNet downsample path) need no special wiring; another layer of the same name may take its place (one
+model's layer `model.9` is SPPF or a classification head, as a parameter chooses).
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ class Expander:
         self.blocks = blocks
         self.spec_params = spec_params or {}  # the spec's `params:`, seen in every block unless shadowed
         self.passed_through: set[str] = set()  # tensors standing for a layer left out by `when`
+        self.left_out: set[str] = set()  # names of layers left out by `when`, free for another layer to take
         self.diagnostics = diagnostics
         self.nodes: list[Node] = []
         self.tensors: dict[str, Pos] = {}  # every tensor name defined so far -> where
@@ -156,7 +158,11 @@ class Expander:
             return
         scope.defined_later.pop(local, None)
         full = scope.prefix + local
-        if local in scope.names:
+        when = entries.get("when")
+        enabled = None if when is None else bool_of(when, "`when`", self.diagnostics, layer=full)
+        if local in scope.names and full not in self.left_out:
+            if enabled is False:  # the layer of this name that runs is another one
+                return
             first = scope.positions.get(local)
             self.diagnostics.error("duplicate-name", f"name `{local}` is already used", entries["name"].pos,
                                    layer=full, notes=[Note(first, "first used here")] if first else [],
@@ -165,10 +171,11 @@ class Expander:
         kind = entries.get("kind")
         takes_none = (isinstance(kind, Scalar) and isinstance(kind.value, str) and kind.value in REGISTRY
                       and REGISTRY[kind.value].max_inputs == 0 and "inputs" not in entries)
-        when = entries.get("when")
-        if when is not None and bool_of(when, "`when`", self.diagnostics, layer=full) is False:
+        if enabled is False:
             self.leave_out(layer, scope, local, full, takes_none)
+            self.left_out.add(full)  # its name is free for a later layer of the same name (SPPF or Classify)
             return
+        self.left_out.discard(full)
         inputs = [] if takes_none else self.resolve_inputs(layer, scope, full)
         if "block" in entries:
             self.expand_instance(layer, scope, local, full, inputs)
@@ -203,8 +210,9 @@ class Expander:
         scope.positions[local] = pos
         scope.previous = tensor
 
-    def resolve_inputs(self, layer: Map, scope: Scope, full: str) -> list[str] | None:
-        """Tensor names the layer consumes; None when a reference is broken (already reported)."""
+    def resolve_inputs(self, layer: Map, scope: Scope, full: str, first_only: bool = False) -> list[str] | None:
+        """Tensor names the layer consumes (only the first with ``first_only``); None when a reference is
+        broken (already reported)."""
         node = layer.entries.get("inputs")
         if node is None:
             if scope.previous is None:
@@ -216,6 +224,8 @@ class Expander:
                 return None
             return [scope.previous]
         references = node.items if isinstance(node, Seq) else [node]
+        if first_only:
+            references = references[:1]
         if isinstance(node, Seq) and not references:
             self.diagnostics.error("invalid-value", "`inputs` is empty", node.pos, layer=full)
             return None

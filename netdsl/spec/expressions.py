@@ -4,8 +4,9 @@ depth), 1)}`) without code.
 
 The expression is parsed with Python's `ast` and walked here: only numbers, strings, booleans, parameter
 names (bare or `$name`), arithmetic, comparisons (`in` over a literal list), `and`/`or`/`not`, `a if c
-else b` and a few functions are accepted. Nothing is ever passed to `eval`; sizes and exponents are
-bounded, so a hostile spec cannot make an expression take long or build a huge number.
+else b`, lists (their items, `kpt_shape[0]`, and `+` of two) and a few functions are accepted. Nothing
+is ever passed to `eval`; sizes and exponents are bounded, so a hostile spec cannot make an expression
+take long or build a huge number.
 
     >>> evaluate("ceil(min(256, max_channels) * width / 8) * 8", {"max_channels": 1024, "width": 0.25})
     64
@@ -106,6 +107,8 @@ class Walker:
             left, right = self.value(node.left), self.value(node.right)
             if isinstance(left, str) and isinstance(right, str):  # names: 'yolov8' + scale + '.scales'
                 return self.bounded(left + right)
+            if isinstance(left, tuple) and isinstance(right, tuple):  # lists: head_layers + ['model.22.proto']
+                return self.bounded(left + right)
         if isinstance(node, ast.BinOp) and type(node.op) in self.binary:
             left, right = self.number(node.left), self.number(node.right)
             try:
@@ -140,6 +143,15 @@ class Walker:
             return self.value(node.body) if self.value(node.test) else self.value(node.orelse)
         if isinstance(node, (ast.List, ast.Tuple)) and len(node.elts) <= 64:
             return tuple(self.value(item) for item in node.elts)
+        if isinstance(node, ast.Subscript) and not isinstance(node.slice, ast.Slice):  # kpt_shape[0]
+            sequence, index = self.value(node.value), self.value(node.slice)
+            if not isinstance(sequence, tuple) or isinstance(index, bool) or not isinstance(index, int):
+                raise ExpressionError(f"`{self.ast.unparse(node)}`: only a list takes an index, and the index is "
+                                      "a whole number")
+            if not -len(sequence) <= index < len(sequence):
+                raise ExpressionError(f"`{self.ast.unparse(node)}`: index {index} is outside a list of "
+                                      f"{len(sequence)}")
+            return sequence[index]
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
             function = FUNCTIONS.get(node.func.id)
             if function is None:
@@ -173,4 +185,8 @@ class Walker:
                 raise ExpressionError(f"a value is out of range ({_shown(value)}; the bound is 10^15 either way)")
         elif isinstance(value, str) and len(value) > MAX_TEXT:
             raise ExpressionError("a string is too long")
+        elif isinstance(value, tuple):  # a list parameter (kpt_shape: [17, 3])
+            if len(value) > 64:
+                raise ExpressionError("a list has at most 64 values")
+            return tuple(Walker.bounded(item) for item in value)
         return value

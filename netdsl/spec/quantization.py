@@ -105,7 +105,10 @@ def read_quantization(node: YamlNode, spec_path: str, diagnostics: Diagnostics) 
 
 
 def names_of(node: YamlNode, what: str, diagnostics: Diagnostics, positions: dict) -> list[str]:
-    items = [node] if isinstance(node, Scalar) else (expect_list(node, what, diagnostics) or Seq(node.pos)).items
+    if isinstance(node, Scalar) and isinstance(node.value, tuple):  # a list parameter: `exclude: $float_layers`
+        items = [Scalar(value, node.pos) for value in node.value]
+    else:
+        items = [node] if isinstance(node, Scalar) else (expect_list(node, what, diagnostics) or Seq(node.pos)).items
     names = []
     for item in items:
         if isinstance(item, Scalar) and isinstance(item.value, str) and item.value:

@@ -47,7 +47,8 @@ def read_graph(root: YamlNode, source: Source, diagnostics: Diagnostics, overrid
     build = read_build(top.entries.get("build"), source.path, diagnostics)
     plugins = read_plugins(top.entries.get("plugins"), source.path, diagnostics)
     inputs = read_inputs(top.entries.get("inputs"), diagnostics, spec_params or {})
-    profiles = read_profiles(top, inputs, diagnostics) if inputs is not None else None
+    sized = sections_with_params(top, ("dims", "profiles"), spec_params, diagnostics)
+    profiles = read_profiles(sized, inputs, diagnostics) if inputs is not None and sized is not None else None
     blocks = read_blocks(top.entries.get("blocks"), diagnostics)
     layers = top.entries.get("layers")
     if inputs is None or layers is None or profiles is None:
@@ -119,6 +120,21 @@ def quantization_section(node: YamlNode | None, spec_params: dict, diagnostics: 
         copy.key_pos = {k: v for k, v in node.key_pos.items() if k != "when"}
         node = copy
     return node
+
+
+def sections_with_params(top: Map, keys: tuple, spec_params: dict | None, diagnostics: Diagnostics) -> Map | None:
+    """``top`` with the spec's parameters put in its sections ``keys`` (`dims:`' `opt: "${224 if task ==
+    'classify' else 640}"`); None after a reported error."""
+    if not spec_params or not any(key in top.entries for key in keys):
+        return top
+    copy = Map(top.pos)
+    copy.entries, copy.key_pos = dict(top.entries), dict(top.key_pos)
+    for key in keys:
+        if key in top.entries:
+            copy.entries[key] = substitute_params(top.entries[key], spec_params, diagnostics)
+            if copy.entries[key] is None:
+                return None
+    return copy
 
 
 def read_version(top: Map, source: Source, diagnostics: Diagnostics) -> bool:

@@ -16,7 +16,7 @@ use them as `$name` or inside `${...}`; a block's own parameter of the same name
 from __future__ import annotations
 
 from ..diagnostics import Diagnostics, Pos
-from ..yamlnodes import Map, Node as YamlNode, Scalar, describe
+from ..yamlnodes import Map, Node as YamlNode, Scalar, Seq, describe
 from .expressions import ExpressionError, checked_value, evaluate
 from .fields import IDENT_RE, expect_map
 
@@ -44,6 +44,8 @@ def parse_override(text: str) -> tuple[str, object]:
 
     >>> parse_override("scale=s"), parse_override("classes=20"), parse_override("nms=false")
     (('scale', 's'), ('classes', 20), ('nms', False))
+    >>> parse_override("kpt_shape=[5, 3]")
+    ('kpt_shape', (5, 3))
     """
     name, sep, value = text.partition("=")
     name = name.strip()
@@ -53,6 +55,8 @@ def parse_override(text: str) -> tuple[str, object]:
 
 
 def scalar_value(text: str):
+    if text.startswith("[") and text.endswith("]"):  # a list: kpt_shape=[5,3]
+        return tuple(scalar_value(item.strip()) for item in text[1:-1].split(",")) if text[1:-1].strip() else ()
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
@@ -97,7 +101,7 @@ def read_spec_params(node: YamlNode | None, overrides: dict | None, diagnostics:
 def override_value(name: str, value, diagnostics: Diagnostics, pos: Pos):
     """A `--set` value, held to the bounds a `${...}` value is held to (reported at the parameter)."""
     try:
-        return checked_value(value)
+        return checked_value(tuple(value) if isinstance(value, list) else value)  # a list from the Python API
     except ExpressionError as error:
         shown = str(value) if len(str(value)) <= 40 else str(value)[:37] + "..."
         diagnostics.error("invalid-value", f"--set {name}={shown}: {error}", pos,
@@ -111,9 +115,16 @@ def definition_value(name: str, definition: YamlNode, values: dict[str, Scalar],
     env = {key: scalar.value for key, scalar in values.items()}
     if isinstance(definition, Map):
         return table_value(name, definition, values, diagnostics, reported)
+    if isinstance(definition, Seq) and all(isinstance(item, Scalar) for item in definition.items):
+        try:  # a list of literals (kpt_shape: [17, 3]); expressions take its items as kpt_shape[0]
+            return Scalar(checked_value(tuple(item.value for item in definition.items)), definition.pos)
+        except ExpressionError as error:
+            diagnostics.error("invalid-value", f"parameter `{name}`: {error}", definition.pos)
+            return None
     if not isinstance(definition, Scalar):
-        diagnostics.error("wrong-type", f"parameter `{name}` must be a number, a string, a boolean, an "
-                          f"expression `${{...}}` or a table `{{by: ..., ...}}`, found {describe(definition)}",
+        diagnostics.error("wrong-type", f"parameter `{name}` must be a number, a string, a boolean, a list of "
+                          f"those, an expression `${{...}}` or a table `{{by: ..., ...}}`, found "
+                          f"{describe(definition)}",
                           definition.pos)
         return None
     text = definition.value

@@ -168,3 +168,31 @@ def test_a_mistake_in_a_block_used_many_times_is_reported_once():
           - {name: u, block: unit, repeat: 5}
         """))
     assert [d.code for d in diagnostics] == ["unknown-param"]
+
+
+def test_a_layer_left_out_frees_its_name_for_another_and_passes_only_its_first_input():
+    """One model's `model.9` is SPPF or a classification head, as a parameter chooses: whichever is left out
+    gives the name to the other, in either order; a layer left out never looks past its first input, so
+    it may name a constant that is left out as well."""
+    body = """
+        layers:
+          - {name: a, kind: relu, when: $wide}
+          - {name: half, kind: constant, value: 0.5, when: $wide}
+          - {name: b, kind: mul, inputs: [a, half], when: $wide}
+          - {name: a, kind: sigmoid, inputs: data, when: "${not wide}"}
+          - {name: c, kind: add, inputs: [b, a]}
+        """
+    for wide, kinds in ((True, ["relu", "constant", "mul", "add"]), (False, ["sigmoid", "add"])):
+        result, diagnostics = check_text(HEAD + "params: {wide: %s}\n" % str(wide).lower() + textwrap.dedent(body))
+        assert result is not None, [d.message for d in diagnostics]
+        assert [n.kind for n in result.graph.nodes] == kinds
+        assert result.graph.node("c").inputs == (["b", "a"] if wide else ["data", "a"])
+
+
+def test_two_layers_that_both_run_still_may_not_share_a_name():
+    result, diagnostics = check_text(HEAD + textwrap.dedent("""
+        layers:
+          - {name: a, kind: relu, when: "${1 > 0}"}
+          - {name: a, kind: sigmoid}
+        """))
+    assert result is None and [d.code for d in diagnostics] == ["duplicate-name"]

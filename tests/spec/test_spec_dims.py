@@ -112,3 +112,21 @@ def test_shipped_dynamic_specs_refuse_sizes_that_are_not_multiples(name):
     text = (ROOT / "specs" / "dynamic" / f"{name}.yaml").read_text()
     _, problems = check(text.replace("multiple_of: 4", "multiple_of: 2").replace("multiple_of: 32", "multiple_of: 8"))
     assert problems and all(c == "shape-mismatch" and "at height=" in m and "profile 0" in m for c, m in problems)
+
+
+def test_dims_take_the_spec_parameters():
+    """A classification variant's default 224 where detection's is 640 (specs/zoo/yolov8.yaml)."""
+    text = HEADER + """params: {small: false}
+dims:
+  batch: {min: 1, opt: 1, max: 4}
+  height: {min: 32, opt: "${224 if small else 640}", max: 1280, multiple_of: 32}
+  width: {min: 32, opt: "${224 if small else 640}", max: 1280, multiple_of: 32}
+layers:
+  - {name: r, kind: relu}
+"""
+    for params, opt in (({}, 640), ({"small": True}, 224)):
+        checked, diagnostics = check_text(text, params=params)
+        assert checked is not None, [d.message for d in diagnostics]
+        assert checked.graph.profiles[0].ranges["height"] == (32, opt, 1280)
+    checked, diagnostics = check_text(text.replace("224 if small else 640", "100"))
+    assert checked is None and "multiples of 32" in diagnostics[0].message

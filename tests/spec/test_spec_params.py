@@ -358,3 +358,33 @@ def test_set_on_the_command_line_is_one_located_line(tmp_path, capsys, text):
     captured = capsys.readouterr()
     output = captured.out + captured.err
     assert f"{spec}:4:" in output and "error[invalid-value]: --set c=" in output and "Traceback" not in output
+
+
+def test_list_parameters_and_their_items():
+    """kpt_shape: [17, 3] (ultralytics' YAML key), its items in expressions, replaced by --set as a list."""
+    text = HEAD + textwrap.dedent("""
+        params:
+          kpt_shape: [17, 3]
+          values: "${kpt_shape[0] * kpt_shape[-1]}"
+        layers:
+          - {name: c, kind: convolution, out_channels: $values, kernel: 1}
+        """)
+    assert checked(text).graph.node("c").params["out_channels"] == 51
+    assert checked(text, params={"kpt_shape": [5, 2]}).graph.node("c").params["out_channels"] == 10
+    assert checked(text).graph.params["kpt_shape"] == (17, 3)
+    assert evaluate("[1, 2, 3][1]", {}) == 2
+    assert evaluate("x + (['c'] if flag else [])", {"x": ("a", "b"), "flag": True}) == ("a", "b", "c")
+    for expression, fragment in (("[1, 2][2]", "index 2 is outside a list of 2"),
+                                 ("x[0]", "only a list takes an index"), ("[1, 2][0.5]", "whole number"),
+                                 ("[1, 2][0:1]", "cannot be written")):
+        with pytest.raises(ExpressionError) as raised:
+            evaluate(expression, {"x": 1})
+        assert fragment in str(raised.value)
+
+
+def test_a_list_parameter_from_the_command_line(tmp_path, capsys):
+    path = tmp_path / "spec.yaml"
+    path.write_text(HEAD + "params:\n  shape: [2, 3]\nlayers:\n  - {name: c, kind: convolution, "
+                    "out_channels: \"${shape[0] * shape[1]}\", kernel: 1}\n")
+    assert main(["summary", str(path), "--set", "shape=[4, 5]", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["layers"][0]["shape"][1] == 20
