@@ -4,9 +4,8 @@ YOLO11 specs and in ultralytics' models built from the YAMLs it ships; each pict
 resized and cropped, to classify), run and post-processed by each side; the same classes in the same
 order, scores within 2e-5, boxes and keypoints within 0.5 px, masks with IoU >= 0.99, the same top five.
 
-These tests need the task heads of specs/zoo/yolov8.yaml and yolo11.yaml (issue 29, the heads helper's
-part: the parameters `task` and `kpt_shape`, outputs `output0`/`output1` as ultralytics exports them);
-they skip where the spec has no `task` parameter."""
+They run the task heads of specs/zoo/yolov8.yaml and yolo11.yaml (the parameters `task` and `kpt_shape`,
+outputs `output0`/`output1` as ultralytics exports them)."""
 
 import json
 import pathlib
@@ -29,10 +28,7 @@ CASES = [pytest.param(family, task, marks=() if (family, task) in {("yolov8", "s
 
 
 def spec_path(family: str) -> pathlib.Path:
-    path = ROOT / "specs" / "zoo" / f"{family}.yaml"
-    if "\n  task:" not in path.read_text():
-        pytest.skip(f"{path.name} has no `task` parameter yet (the heads of issue 29)")
-    return path
+    return ROOT / "specs" / "zoo" / f"{family}.yaml"
 
 
 @pytest.fixture(scope="module")
