@@ -135,8 +135,10 @@ def _import_model(model, spec_path: str, weights_file: str, partial: bool, batch
     for layer in graph.layers:
         layer.inputs = [naming.rename_tensor(t, renamed) for t in layer.inputs]
     outputs = [(name, naming.rename_tensor(tensor, renamed)) for name, tensor in graph.outputs]
-    if not outputs and not partial:
-        raise NotImportable(f"{source or 'the model'}: no output of the graph can be computed")
+    if not outputs:  # a spec without outputs computes nothing: a partial one too
+        raise NotImportable(f"{source or 'the model'}: no output of the graph can be computed" + (
+            "; nothing written (a partial spec keeps the outputs that can be):\n  " + "\n  ".join(graph.problems)
+            if graph.problems else ""))
     for layer in graph.layers:
         layer.params = simplified(layer.kind, layer.params)
     written = [(layer.name, layer.kind, list(layer.inputs), layer.params) for layer in graph.layers]

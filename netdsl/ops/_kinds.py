@@ -37,6 +37,7 @@ MODULES = {
     'floor_div': 'division',
     'fully_connected': 'fully_connected',
     'gather': 'gather',
+    'gather_elements': 'gather_elements',
     'gelu': 'activations',
     'global_avg_pool': 'pooling',
     'global_max_pool': 'pooling',
