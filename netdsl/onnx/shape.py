@@ -227,7 +227,9 @@ def gather(g, node, x, *index):
 
 @onnx_op("GatherElements", "gather_elements", ("axis",))
 def GatherElements(node, attrs, inputs):
-    # negative indices (ONNX takes them) are refused by the reference when they come, as TensorRT's are
+    # negative indices (ONNX takes them) are refused: by the reference when they come at run time, as for gather
+    if present(inputs, 1) and inputs[1].value is not None and inputs[1].value.size and inputs[1].value.min() < 0:
+        raise NotExpressible("negative indices (a gather_elements index counts from 0, as torch.gather's)")
     return Layer("gather_elements", {"dim": attrs.get("axis", 0)}, inputs=[0, 1])
 
 
