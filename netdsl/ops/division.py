@@ -1,6 +1,6 @@
 """Floor division and the remainder, for integers and floats. TensorRT has FLOOR_DIV (and DIV, which
 truncates integers) but no remainder: `mod` lowers to ``a - b * q`` with q the floor (fmod false) or the
-truncated (fmod true) quotient, as onnx-tensorrt and torch2trt lower ONNX's Mod and torch's ``%``."""
+truncated (fmod true) quotient (torch2trt lowers torch's ``%`` the same way, with FLOOR_DIV)."""
 
 from ..params import Bool, Param
 from . import register
