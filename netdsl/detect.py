@@ -86,6 +86,8 @@ def detect(checked, bound, paths: list[str], thresholds: Thresholds = Thresholds
     if roles is None and len(graph.outputs) != 1:
         raise UsageError(f"{checked.path} has neither an `nms` layer's outputs (num_dets, boxes, scores, classes) nor "
                          "one output [B, 4 + classes, anchors] (ultralytics' output0)")
+    if roles is None:
+        raw_layout(checked)
     names = read_names(names_path, class_count(checked, roles))
     results = []
     for path in paths:
@@ -163,6 +165,16 @@ def class_count(checked, roles) -> int:
         raise UsageError(f"{checked.path}: its output has no class scores where ultralytics' layout puts them "
                          "([B, 4 + classes, anchors])")
     return size
+
+
+def raw_layout(checked) -> None:
+    """Refuses an output [B, N, 6] (RT-DETR's rows, or an end-to-end YOLO's), which NMS would read as
+    N - 4 classes over 6 anchors."""
+    shape = checked.types[checked.graph.outputs[0].source].shape
+    if len(shape) == 3 and shape[2] == 6 and shape[1] != 6:
+        raise UsageError(f"{checked.path}: its output {list(shape)} holds rows (box, score, class), not ultralytics' "
+                         "[B, 4 + classes, anchors]; for RT-DETR's (cx, cy, w, h as fractions, score, class) give the "
+                         "spec the parameter `head: rtdetr` (params: section)")
 
 
 def raw_nms(output, thresholds: Thresholds):

@@ -17,7 +17,7 @@ LAYERS = {
     "front end": ["netdsl.spec.*"],
     "passes": ["netdsl.reference", "netdsl.trt.*", "netdsl.quant.*", "netdsl.weights.*"],
     "products": ["netdsl.build", "netdsl.refit", "netdsl.runtime", "netdsl.compare", "netdsl.detect",
-                 "netdsl.detect_tasks", "netdsl.detect_draw", "netdsl.yolo_ops",
+                 "netdsl.detect_tasks", "netdsl.detect_rtdetr", "netdsl.detect_draw", "netdsl.yolo_ops",
                  "netdsl.diff", "netdsl.summary", "netdsl.fmt", "netdsl.graph_picture", "netdsl.docs",
                  "netdsl.schema", "netdsl.completion", "netdsl.onnx.*", "netdsl.torch_import", "netdsl.deploy.*",
                  "netdsl.fleet.*", "netdsl.generate"],

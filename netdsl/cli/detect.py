@@ -17,7 +17,9 @@ def add_detect(add) -> None:
                     "detections; one with ultralytics' raw output0 [B, 4 + classes, anchors] goes through the same "
                     "NMS with --conf/--iou/--max-det (the predictor's defaults). A spec whose parameter `task` is "
                     "segment, pose, obb or classify is post-processed as ultralytics' predictor for that task does it "
-                    "(masks, keypoints, rotated boxes, the top five classes; docs/yolo.md). --draw writes the picture "
+                    "(masks, keypoints, rotated boxes, the top five classes; docs/yolo.md); one whose parameter `head` is "
+                    "rtdetr as ultralytics' RTDETRPredictor does it (the picture stretched to the input's size, rows "
+                    "above --conf, the first --max-det). --draw writes the picture "
                     "with its boxes (Pillow).",
                     usage="netdsl detect SPEC IMAGE... [--weights FILE | --random-weights] [--set scale=s] "
                     "[--imgsz H[,W]] [--draw OUT] [options]")
@@ -49,10 +51,13 @@ def cmd_detect(args) -> int:
     thresholds = detect.Thresholds(args.conf, args.iou, args.max_det)
     from ..detect_tasks import task_of
 
+    from .. import detect_rtdetr
+
     task = task_of(checked.graph)
     if task != "detect":
         return report_task(args, task, checked, bound, thresholds, parse_imgsz(args.imgsz))
-    results = detect.detect(checked, bound, args.images, thresholds, parse_imgsz(args.imgsz), args.names)
+    run = detect_rtdetr.detect if detect_rtdetr.is_rtdetr(checked.graph) else detect.detect
+    results = run(checked, bound, args.images, thresholds, parse_imgsz(args.imgsz), args.names)
     if args.format == "json":
         print_json([{"image": path, "detections": [{"class": d.klass, "name": d.name, "score": round(d.score, 5),
                                                     "box": [round(v, 2) for v in d.box]} for d in found]}

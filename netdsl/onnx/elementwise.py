@@ -1,6 +1,6 @@
 """Element-wise math, comparisons and logic, casts, constants and pass-throughs."""
 
-from ..tensors import DTYPES
+from ..tensors import DTYPES, FLOAT_DTYPES
 from . import Layer, NotExpressible, constant, onnx_op, plain, present, scalar, to_onnx
 
 UNARY = {"Exp": "exp", "Log": "log", "Sqrt": "sqrt", "Reciprocal": "reciprocal", "Abs": "abs", "Neg": "neg",
@@ -51,6 +51,31 @@ def chained(g, node, first, *rest):
     for x in rest:
         result = g.op(CHAINED.get(g.kind, "Add"), result, x)
     return result
+
+
+@onnx_op("Mod", "mod", ("fmod",))
+def Mod(node, attrs, inputs):
+    return Layer("mod", {"fmod": bool(attrs.get("fmod", 0))}, inputs=[0, 1])
+
+
+@to_onnx("mod")
+def mod(g, node, a, b):
+    if node.params["fmod"] or g.out.dtype not in FLOAT_DTYPES:
+        return g.op("Mod", a, b, fmod=int(node.params["fmod"]))
+    # ONNX's Mod takes floats with fmod=1 only: a - b * floor(a / b)
+    return g.op("Sub", a, g.op("Mul", b, g.op("Floor", g.op("Div", a, b))))
+
+
+@to_onnx("floor_div")
+def floor_div(g, node, a, b):
+    if g.out.dtype in FLOAT_DTYPES:
+        return g.op("Floor", g.op("Div", a, b))
+    # ONNX's Div truncates integers: one less where the signs differ and the division is inexact
+    quotient = g.op("Div", a, b)
+    zero, one = g.scalar(0, g.out.dtype), g.scalar(1, g.out.dtype)
+    inexact = g.op("Not", g.op("Equal", g.op("Mul", quotient, b), a))
+    negative = g.op("Xor", g.op("Less", a, zero), g.op("Less", b, zero))
+    return g.op("Where", g.op("And", inexact, negative), g.op("Sub", quotient, one), quotient)
 
 
 @onnx_op("Where", "where")

@@ -135,8 +135,10 @@ def _import_model(model, spec_path: str, weights_file: str, partial: bool, batch
     for layer in graph.layers:
         layer.inputs = [naming.rename_tensor(t, renamed) for t in layer.inputs]
     outputs = [(name, naming.rename_tensor(tensor, renamed)) for name, tensor in graph.outputs]
-    if not outputs and not partial:
-        raise NotImportable(f"{source or 'the model'}: no output of the graph can be computed")
+    if not outputs:  # a spec without outputs computes nothing: a partial one too
+        raise NotImportable(f"{source or 'the model'}: no output of the graph can be computed" + (
+            "; nothing written (a partial spec keeps the outputs that can be):\n  " + "\n  ".join(graph.problems)
+            if graph.problems else ""))
     for layer in graph.layers:
         layer.params = simplified(layer.kind, layer.params)
     written = [(layer.name, layer.kind, list(layer.inputs), layer.params) for layer in graph.layers]
@@ -174,7 +176,12 @@ def check(text: str, spec_path: str, weights: dict):
     tensors = {key: Tensor(key, "float32", tuple(array.shape), array) for key, array in weights.items()}
     try:
         return checked, bind(checked, tensors, "<imported weights>", strict=True)
-    except SpecError as error:  # the importer's own weights do not fit its own spec: netdsl's fault, not the model's
+    except SpecError as error:
+        if all(d.code == "weight-not-finite" for d in error.diagnostics if d.severity == "error"):
+            # the model's constants (ONNX's Mod edge cases divide by inf): its data, which netdsl's weights refuse
+            raise NotImportable("the model has constants holding NaN or infinite values, which netdsl's weights refuse; nothing "
+                                f"written:\n{unwritten(error.diagnostics)}") from None
+        # the importer's own weights do not fit its own spec: netdsl's fault, not the model's
         raise InternalError(f"netdsl import made weights its own spec refuses (a bug in the importer; nothing "
                             f"written):\n{unwritten(error.diagnostics)}") from None
 

@@ -20,6 +20,8 @@ def axes_of(node, attrs, inputs, index: int, opset: int) -> list[int] | None:
 
 @onnx_op("Concat", "concat", ("axis",))
 def Concat(node, attrs, inputs):
+    if len(inputs) == 1:  # torch.stack or torch.cat of a one-item list (RT-DETR's decoder): x itself
+        return Layer("identity")
     return Layer("concat", {"axis": attrs["axis"]}, inputs=list(range(len(inputs))))
 
 
@@ -221,6 +223,17 @@ def gather(g, node, x, *index):
     if index:  # the index tensor's shape replaces `dim` (a 0-d one removes it), as in ONNX's Gather
         return g.op("Gather", x, index[0], axis=node.params["dim"])
     return g.op("Gather", x, g.initializer(np.asarray(node.params["index"], np.int64)), axis=node.params["dim"])
+
+
+@onnx_op("GatherElements", "gather_elements", ("axis",))
+def GatherElements(node, attrs, inputs):
+    # negative indices (ONNX takes them) are refused: by the reference when they come at run time, as for gather
+    if present(inputs, 1) and inputs[1].value is not None and inputs[1].value.size and inputs[1].value.min() < 0:
+        raise NotExpressible("negative indices (a gather_elements index counts from 0, as torch.gather's)")
+    return Layer("gather_elements", {"dim": attrs.get("axis", 0)}, inputs=[0, 1])
+
+
+to_onnx("gather_elements")(lambda g, node, x, index: g.op("GatherElements", x, index, axis=node.params["dim"]))
 
 
 @onnx_op("Pad", "pad", ("mode", "pads", "value"))

@@ -83,8 +83,26 @@ binary("mul", Variadic, "PROD", "multiply", "Product of the inputs.", "torch.mul
 binary("max", Variadic, "MAX", "maximum", "Element-wise maximum of the inputs.", "torch.maximum")
 binary("min", Variadic, "MIN", "minimum", "Element-wise minimum of the inputs.", "torch.minimum")
 binary("sub", Binary, "SUB", "subtract", "First input minus the second.", "torch.sub")
-binary("div", Binary, "DIV", "divide", "First input divided by the second (floats: true division).", "torch.div",
-       dtypes=("float32", "float16", "bfloat16"))
+
+
+class Div(Binary):
+    """Integers divide truncating toward zero, as C, ONNX's Div and TensorRT's DIV on integers do (onnx-tensorrt
+    maps one to the other); floor division is the kind floor_div."""
+
+    def compute(self, p, out, a, b):
+        import numpy as np
+
+        if a.dtype.kind == "f":
+            return np.divide(a, b)
+        with np.errstate(divide="ignore"):  # x / 0 is undefined in ONNX and TensorRT; numpy gives 0
+            quotient = np.floor_divide(a, b)
+            inexact = (np.multiply(quotient, b) != a) & ((a < 0) != (b < 0))
+        return (quotient + inexact).astype(a.dtype)
+
+
+binary("div", Div, "DIV", "divide", "First input divided by the second: floats, true division; int32 and int64, "
+       "truncated toward zero (torch.div(rounding_mode='trunc'), ONNX's Div on integers).", "torch.div",
+       dtypes=("float32", "float16", "bfloat16", "int32", "int64"))
 binary("pow", Binary, "POW", "power", "First input to the power of the second.", "torch.pow",
        dtypes=("float32", "float16", "bfloat16"))
 binary("equal", Binary, "EQUAL", "equal", "a == b, as bool.", "torch.eq", result_dtype="bool")
