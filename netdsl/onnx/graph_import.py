@@ -28,8 +28,10 @@ import re
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+from ..diagnostics import Pos
 from ..ops import REGISTRY, ShapeError
 from ..tensors import BATCH, DTYPES, Dim, Size, TensorType
+from ..yamlnodes import Map, Scalar, Seq
 from . import NodeInfo, NotExpressible, Operand, attributes, convert
 from . import symbolic
 from .dims import STEPS, Sizes, dim_name, profile_of
@@ -678,14 +680,15 @@ def infer(layer: SpecLayer, types: list[TensorType]):
     op = REGISTRY.get(layer.kind)
     if op is None:
         raise NotExpressible(f"netdsl has no layer kind `{layer.kind}` yet")
+    checked = {}  # as checked_params makes them, each value checked once
     for key, value in layer.params.items():
         if key not in op.params:
             raise NotExpressible(f"{layer.kind} has no parameter `{key}`")
         try:
-            op.params[key].type.check(yaml_node(value))
+            checked[key] = op.params[key].type.check(yaml_node(value))
         except ParamError as error:
             raise NotExpressible(f"{layer.kind} parameter `{key}`: {error}") from None
-    params = checked_params(layer.kind, layer.params)
+    params = op.with_defaults(checked)
     try:
         node = SimpleNamespace(name=layer.name, params=params, inputs=layer.inputs)
         names = op.output_names(node)
@@ -723,9 +726,6 @@ def pythonic(value):
 
 def yaml_node(value):
     """A Python value as the YAML node the spec reader would make of it (for the parameter checks)."""
-    from ..diagnostics import Pos
-    from ..yamlnodes import Map, Scalar, Seq
-
     pos = Pos(None, 1, 1)
     if isinstance(value, dict):
         node = Map(pos)
