@@ -9,7 +9,10 @@ Runs are interleaved (one warm-up each first); medians and minimums. The checker
 `checker.check_model(data, full_check=True)` on the file's bytes, as netdsl.onnx.load.check_with_onnx calls it
 for a model without external data, timed on its own.
 
-Run: python benchmarks/import_speed.py [--runs N] [--size 640]
+With --before OLD_CHECKOUT, that checkout's `netdsl import` of the same file and this one's are timed too, in the
+same rounds, each in a child process that imported its netdsl and times each import itself when told to.
+
+Run: python benchmarks/import_speed.py [--runs N] [--size 640] [--before OLD_CHECKOUT]
 """
 
 import argparse
@@ -55,11 +58,51 @@ def make_files(folder: str, size: int) -> dict:
     return files
 
 
+WORKER = r"""
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from netdsl.onnx.importer import import_onnx
+for line in sys.stdin:
+    path, out = line.rstrip("\n").split("\t")
+    start = time.perf_counter()
+    import_onnx(path, out)
+    print(time.perf_counter() - start, flush=True)
+"""
+
+
+class Before:
+    """Another checkout's import_onnx, in a child process that times each call itself."""
+
+    def __init__(self, tree: str):
+        import subprocess
+
+        self.child = subprocess.Popen([sys.executable, "-c", WORKER, os.path.abspath(tree)], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, text=True, cwd=tree)
+        self.times: list[float] = []
+
+    def step(self, path: str, out: str):
+        def run():
+            self.child.stdin.write(f"{path}\t{out}\n")
+            self.child.stdin.flush()
+            self.times.append(float(self.child.stdout.readline()))
+        return run
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--size", type=int, default=640, help="YOLOv8n's export size")
+    parser.add_argument("--before", help="another netdsl checkout, timed in the same rounds")
+    parser.add_argument("--make-files", metavar="FOLDER", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.make_files:
+        import json
+
+        print(json.dumps(make_files(args.make_files, args.size)))
+        return
+    # with --before, both checkouts also run in child processes of their own, so that they compare alike
+    before = Before(args.before) if args.before else None
+    after = Before(ROOT) if args.before else None
 
     import onnx
     from onnx import checker
@@ -68,7 +111,13 @@ def main():
 
     targets = {"ResNet-50": 2.0, "YOLOv8n": 3.0}
     with tempfile.TemporaryDirectory() as folder:
-        files = make_files(folder, args.size)
+        # made in a child process: torch's OpenMP threads, once started, spin on the cores this one measures on
+        import json
+        import subprocess
+
+        made = subprocess.run([sys.executable, os.path.abspath(__file__), "--make-files", folder, "--size",
+                               str(args.size)], check=True, capture_output=True, text=True)
+        files = json.loads(made.stdout.strip().splitlines()[-1])
         print(f"netdsl import / onnx.load, one process, {args.runs} interleaved runs (medians; minimums)")
         for label, path in files.items():
             out = os.path.join(folder, f"{label}.yaml")
@@ -78,17 +127,26 @@ def main():
             with open(path, "rb") as stream:
                 data = stream.read()
             steps["checker"] = lambda: checker.check_model(data, full_check=True)  # as the importer calls it
+            if before is not None:
+                steps["after (child)"] = after.step(path, out + ".after.yaml")
+                steps["before (child)"] = before.step(path, out + ".before.yaml")
             times = interleaved(steps, args.runs)
+            if before is not None:  # the child's own clock, not the round trip
+                times["after (child)"] = after.times[-args.runs:]
+                times["before (child)"] = before.times[-args.runs:]
             med = {name: statistics.median(t) for name, t in times.items()}
             low = {name: min(t) for name, t in times.items()}
             ratio = med["netdsl import"] / med["onnx.load"]
             verdict = "met" if ratio <= targets[label] else "NOT met"
             print(f"  {label} ({os.path.getsize(path) / 1e6:.1f} MB, {len(model.graph.node)} nodes):")
             for name in steps:
-                print(f"    {name:<14} median {med[name] * 1000:8.1f} ms  min {low[name] * 1000:8.1f} ms")
+                print(f"    {name:<15} median {med[name] * 1000:8.1f} ms  min {low[name] * 1000:8.1f} ms")
             print(f"    ratio x{ratio:.2f} (min/min x{low['netdsl import'] / low['onnx.load']:.2f}; "
                   f"target <= {targets[label]:g}: {verdict}); the checker is "
                   f"{100 * med['checker'] / med['netdsl import']:.0f}% of the import")
+            if before is not None:
+                for name in ("before (child)", "after (child)"):
+                    print(f"    {name}: x{med[name] / med['onnx.load']:.2f} (min/min x{low[name] / low['onnx.load']:.2f})")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ With --all: every spec in specs/ and specs/zoo (bytecode cached only), each `net
 with `python -c pass` in the same loop; median and minimum of each, ratio of the medians and of the minimums.
 Targets (issue 28): lenet <= 2x, yolov8.yaml <= 3x, every zoo spec <= 3x.
 
-Run: python benchmarks/startup.py [--runs N] [--spec PATH] [--all]
+Run: python benchmarks/startup.py [--runs N] [--spec PATH] [--all [--before OLD_CHECKOUT]]
 """
 
 import argparse
@@ -33,9 +33,9 @@ WATCHED = ("yaml", "argparse", "dataclasses", "netdsl.cli", "netdsl.diagnostics"
            "netdsl.render")
 
 
-def run_once(command: list[str], env: dict) -> float:
+def run_once(command: list[str], env: dict, cwd: str = ROOT) -> float:
     start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, cwd=ROOT, env=env)
+    subprocess.run(command, check=True, capture_output=True, cwd=cwd, env=env)
     return time.perf_counter() - start
 
 
@@ -50,30 +50,37 @@ def interleaved(commands: list[list[str]], env: dict, runs: int) -> list[float]:
     return [statistics.median(t) for t in times]
 
 
-def all_specs(runs: int) -> None:
-    """Every spec of specs/ and specs/zoo next to `python -c pass`, bytecode cached, fresh processes."""
+def all_specs(runs: int, before: str | None = None) -> None:
+    """Every spec of specs/ and specs/zoo next to `python -c pass`, bytecode cached, fresh processes; with
+    ``before`` (another checkout), its `netdsl validate` of each spec too, in the same loop."""
     specs = sorted(glob.glob("specs/*.yaml", root_dir=ROOT)) + sorted(glob.glob("specs/zoo/*.yaml", root_dir=ROOT))
     targets = {"specs/lenet.yaml": 2.0}
-    baseline = [sys.executable, "-c", "pass"]
-    commands = [baseline] + [[sys.executable, "-m", "netdsl", "validate", spec] for spec in specs]
+    trees = [("after", ROOT)] + ([("before", os.path.abspath(before))] if before else [])
+    commands = [("pass", ROOT, [sys.executable, "-c", "pass"])] + [
+        ((spec, label), tree, [sys.executable, "-m", "netdsl", "validate", spec])
+        for spec in specs for label, tree in trees]
     with tempfile.TemporaryDirectory() as cache:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["PYTHONPYCACHEPREFIX"] = cache
-        for command in commands:  # warm-up: fills the bytecode cache
-            run_once(command, env)
-        times = [[] for _ in commands]
+        envs = {tree: {**env, "PYTHONPATH": tree} for _, tree in trees}  # each tree's netdsl, not the installed one
+        for _, tree, command in commands:  # warm-up: fills the bytecode cache
+            run_once(command, envs[tree], tree)
+        times = {key: [] for key, _, _ in commands}
         for _ in range(runs):
-            for index, command in enumerate(commands):
-                times[index].append(run_once(command, env))
-    base_med, base_min = statistics.median(times[0]), min(times[0])
+            for key, tree, command in commands:
+                times[key].append(run_once(command, envs[tree], tree))
+    base_med, base_min = statistics.median(times["pass"]), min(times["pass"])
     print(f"validate every spec, bytecode cached, {runs} interleaved runs each (fresh processes)")
     print(f"  {'python -c pass':<36} median {base_med * 1000:6.1f} ms  min {base_min * 1000:6.1f} ms")
-    for spec, samples in zip(specs, times[1:]):
-        med, low = statistics.median(samples), min(samples)
-        target = targets.get(spec, 3.0)
-        verdict = "met" if med / base_med <= target else "NOT met"
-        print(f"  {spec:<36} median {med * 1000:6.1f} ms  min {low * 1000:6.1f} ms  "
-              f"x{med / base_med:.2f} (min/min x{low / base_min:.2f}; target <= {target:g}: {verdict})")
+    for spec in specs:
+        for label, _ in trees:
+            samples = times[(spec, label)]
+            med, low = statistics.median(samples), min(samples)
+            target = targets.get(spec, 3.0)
+            verdict = "met" if med / base_med <= target else "NOT met"
+            name = spec if not before else f"{spec} ({label})"
+            print(f"  {name:<45} median {med * 1000:6.1f} ms  min {low * 1000:6.1f} ms  "
+                  f"x{med / base_med:.2f} (min/min x{low / base_min:.2f}; target <= {target:g}: {verdict})")
 
 
 def import_profile(command: list[str], env: dict, runs: int) -> dict[str, float]:
@@ -99,9 +106,11 @@ def main():
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--spec", default="specs/lenet.yaml")
     parser.add_argument("--all", action="store_true", help="every spec in specs/ and specs/zoo, bytecode cached")
+    parser.add_argument("--before", help="with --all: another checkout (the tree before a change), timed in the "
+                        "same loop")
     args = parser.parse_args()
     if args.all:
-        all_specs(args.runs)
+        all_specs(args.runs, args.before)
         return
 
     baseline = [sys.executable, "-c", "pass"]

@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import glob
-import hashlib
 import os
 import stat
-import threading
 
 PARALLEL_HASH = 1 << 20  # from this size a file is hashed on a second thread while it is written
 
@@ -188,6 +185,9 @@ def _stage(path: str, data, hashed: bool) -> tuple[str, str | None]:
 def _write_synced(handle: int, data, hashed: bool) -> str | None:
     """Write and fsync. A large chunk is hashed on a second thread while it is written and fsynced
     (hashlib and os.write release the GIL), so hashing adds no time where a core is free."""
+    import hashlib  # here: `netdsl validate` reads specs through this module and writes nothing
+    import threading
+
     digest = hashlib.sha256() if hashed else None
     hashing = None
     try:
@@ -221,6 +221,8 @@ def _chunks(data):
 
 def _remove_stale(path: str) -> None:
     """Temporaries of this path left by a killed writer (live writers hold the folder lock)."""
+    import glob
+
     folder = os.path.dirname(os.path.abspath(path))
     for stale in glob.glob(os.path.join(glob.escape(folder), glob.escape(_prefix(path)) + "*.tmp")):
         with contextlib.suppress(FileNotFoundError):

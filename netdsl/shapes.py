@@ -25,6 +25,7 @@ class ShapeInference(Interpreter):
         self.diagnostics = diagnostics
         self.largest = largest_sizes(graph, profiles)
         self.limit = max_tensor_elements()
+        self.checked: dict = {}  # (shape, dtype) -> too_large's answer: most tensors of a network repeat a few shapes
 
     def call(self, node: Node, args):
         try:
@@ -67,6 +68,14 @@ class ShapeInference(Interpreter):
 
     def too_large(self, shape, dtype: str) -> str | None:
         """What is too large about a tensor of ``shape`` at its largest allowed sizes, else None."""
+        key = (tuple(shape), dtype)
+        try:
+            return self.checked[key]
+        except KeyError:
+            problem = self.checked[key] = self._too_large(shape, dtype)
+            return problem
+
+    def _too_large(self, shape, dtype: str) -> str | None:
         count, point = largest_volume(shape, self.largest)
         if count <= self.limit:
             return None

@@ -24,7 +24,7 @@ import contextlib
 import contextvars
 import itertools
 import math
-from typing import NamedTuple
+from collections import namedtuple
 
 # Enumerating every allowed value of the dims two sizes involve stops here (points per profile); beyond
 # it, the dims with the largest ranges are sampled (see Profile.grid).
@@ -45,28 +45,28 @@ class Size:
         raise NotImplementedError
 
     def __add__(self, other):
-        return _sum(self.terms(), _terms(other))
+        return _memo("+", self, other, lambda: _sum(self.terms(), _terms(other)))
 
     __radd__ = __add__
 
     def __sub__(self, other):
-        return _sum(self.terms(), _scaled(_terms(other), -1))
+        return _memo("-", self, other, lambda: _sum(self.terms(), _scaled(_terms(other), -1)))
 
     def __rsub__(self, other):
-        return _sum(_terms(other), _scaled(self.terms(), -1))
+        return _memo("r-", self, other, lambda: _sum(_terms(other), _scaled(self.terms(), -1)))
 
     def __neg__(self):
-        return _make(_scaled(self.terms(), -1))
+        return _memo("neg", self, 0, lambda: _make(_scaled(self.terms(), -1)))
 
     def __mul__(self, other):
-        return _make(_product(self.terms(), _terms(other)))
+        return _memo("*", self, other, lambda: _make(_product(self.terms(), _terms(other))))
 
     __rmul__ = __mul__
 
     def __floordiv__(self, other):
         if type(other) is not int or other < 1:
             raise SymbolicError(f"a symbolic size is divided only by a positive integer, not {other}")
-        return _floordiv(self.terms(), other)
+        return _memo("//", self, other, lambda: _floordiv(self.terms(), other))
 
     def __rfloordiv__(self, other):
         raise SymbolicError(f"cannot divide by the symbolic size {self}")
@@ -79,12 +79,12 @@ class Size:
     def __index__(self):
         raise SymbolicError(f"the dynamic size {self} has no value until the network runs")
 
-    def names(self) -> set[str]:
+    def names(self) -> frozenset[str]:
         found = set()
         for monomial in self.terms():
             for atom in monomial:
                 found |= {atom.name} if isinstance(atom, Dim) else atom.inner.names()
-        return found
+        return frozenset(found)
 
     def evaluate(self, bindings: dict):
         """The value for dim values ``bindings`` (name -> int or numpy integer array: vectorised)."""
@@ -111,6 +111,9 @@ class Dim(Size):
 
     def evaluate(self, bindings: dict):
         return bindings[self.name]
+
+    def names(self) -> frozenset[str]:
+        return frozenset((self.name,))
 
     def __repr__(self):
         return self.name
@@ -151,14 +154,20 @@ class Expr(Size):
     """A size computed from dims: a polynomial (monomial -> integer coefficient; a monomial is a sorted
     tuple of Dims and FloorDivs, the constant's is ``()``). Made only through arithmetic on Dims."""
 
-    __slots__ = ("_terms", "_text")
+    __slots__ = ("_terms", "_text", "_names")
 
     def __init__(self, terms: dict):
         self._terms = terms
         self._text = _show(terms)
+        self._names = None
 
     def terms(self) -> dict:
         return self._terms
+
+    def names(self) -> frozenset[str]:
+        if self._names is None:
+            self._names = Size.names(self)
+        return self._names
 
     def __repr__(self):
         return self._text
@@ -170,6 +179,30 @@ class Expr(Size):
 
     def __hash__(self):
         return hash(self._text)
+
+
+# Results of arithmetic on sizes, by operation and operands: a spec's shape rules repeat the same few
+# computations (each convolution window over height//8, ...) hundreds of times, and a size's canonical form
+# (sorting its terms, printing it) costs far more than a look-up. Sizes are immutable and compare by their
+# canonical text, so a remembered result is the one the computation would give. The operand's type is in
+# the key so that 1, 1.0, True and numpy integers (refused by _terms) are never taken for one another.
+_MEMO: dict = {}
+_MEMO_LIMIT = 1 << 16
+
+
+def _memo(operation: str, size, other, compute):
+    key = (operation, size, type(other), other)
+    try:
+        return _MEMO[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable operand: _terms refuses it with its own message
+        return compute()
+    result = compute()
+    if len(_MEMO) >= _MEMO_LIMIT:
+        _MEMO.clear()
+    _MEMO[key] = result
+    return result
 
 
 def _terms(value) -> dict:
@@ -300,13 +333,11 @@ def evaluate(size, bindings: dict):
 # -- what the profiles allow ---------------------------------------------------------------------------
 
 
-class Profile(NamedTuple):
+class Profile(namedtuple("Profile", ("index", "ranges", "steps"), defaults=({},))):
     """One optimization profile: dim name -> (min, opt, max), and the dims whose sizes must be
     multiples of a step (name -> step; the others take every size in their range)."""
 
-    index: int
-    ranges: dict
-    steps: dict = {}
+    __slots__ = ()
 
     def describe(self, names) -> str:
         parts = [f"{n} {self.ranges[n][0]}..{self.ranges[n][2]}" + (

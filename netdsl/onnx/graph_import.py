@@ -28,8 +28,10 @@ import re
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+from ..diagnostics import Pos
 from ..ops import REGISTRY, ShapeError
 from ..tensors import BATCH, DTYPES, Dim, Size, TensorType
+from ..yamlnodes import Map, Scalar, Seq
 from . import NodeInfo, NotExpressible, Operand, attributes, convert
 from . import symbolic
 from .dims import STEPS, Sizes, dim_name, profile_of
@@ -600,10 +602,15 @@ def onnx_dtype(elem_type: int) -> str:
 
 
 def evaluate(node, arrays, opset: int) -> list:
-    """One node on constant inputs, by ONNX's reference evaluator."""
+    """One node on constant inputs, by ONNX's reference evaluator (a few kinds by the same numpy calls
+    without it: see numpy_fold)."""
     import warnings
 
     import numpy as np
+
+    folded = numpy_fold(node, arrays, opset)
+    if folded is not None:
+        return folded
     from onnx import helper
     from onnx.reference import ReferenceEvaluator
 
@@ -627,6 +634,55 @@ def evaluate(node, arrays, opset: int) -> list:
     return [np.asarray(r) for r in results]
 
 
+BINARY_FOLDS = {"Add": "add", "Sub": "subtract", "Mul": "multiply", "Div": "divide"}
+
+
+def numpy_fold(node, arrays, opset: int) -> list | None:
+    """What ONNX's reference evaluator computes for the nodes that exports fold most (a Constant holding a
+    tensor; Add, Sub, Mul, Div of two arrays of one numeric dtype; Gather), by the numpy calls of its own
+    op_constant.py, op_add.py ... op_gather.py, without importing it: onnx.reference takes about 0.35 s to
+    import in a fresh process, for the handful of shape computations most exports fold. None for anything
+    else, and on any error: the evaluator then computes it (and words the error).
+    tests/onnx_io/test_numpy_fold.py holds each case to the evaluator's own result."""
+    import numpy as np
+
+    if node.domain not in ("", "ai.onnx") or any(a.ref_attr_name for a in node.attribute):
+        return None
+    attrs = {a.name: a for a in node.attribute}
+    present = [a for a in arrays if a is not None]
+    try:
+        with np.errstate(all="ignore"):
+            if node.op_type == "Constant" and list(attrs) == ["value"] and attrs["value"].type == attrs["value"].TENSOR:
+                from onnx import numpy_helper
+
+                return [np.asarray(numpy_helper.to_array(attrs["value"].t))]
+            if node.op_type in BINARY_FOLDS and not attrs and opset >= 7 and len(arrays) == 2 and len(present) == 2:
+                a, b = present
+                if a.dtype != b.dtype or a.dtype.kind not in "iuf":
+                    return None
+                if node.op_type != "Div":
+                    return [np.asarray(getattr(np, BINARY_FOLDS[node.op_type])(a, b))]
+                if a.dtype.kind in "iu":  # truncation toward zero, as op_div.py computes it
+                    q, r = np.floor_divide(a, b), np.remainder(a, b)
+                    result = q + ((r != 0) & ((a < 0) ^ (b < 0))).astype(q.dtype)
+                else:
+                    result = np.divide(a, b)
+                result = np.asarray(result)
+                return [result.astype(a.dtype) if result.dtype != a.dtype else result]
+            if node.op_type == "Gather" and set(attrs) <= {"axis"} and len(arrays) == 2 and len(present) == 2 and (
+                    "axis" not in attrs or attrs["axis"].type == attrs["axis"].INT):
+                # made contiguous only where they are not, as op_gather.py does (a 0-d array would grow to 1-d)
+                data, indices = present
+                data = data if data.flags["C_CONTIGUOUS"] else np.ascontiguousarray(data)
+                indices = indices if indices.flags["C_CONTIGUOUS"] else np.ascontiguousarray(indices)
+                if indices.dtype.kind not in "iu":
+                    return None
+                return [np.asarray(np.take(data, indices, axis=attrs["axis"].i if "axis" in attrs else 0))]
+    except Exception:  # noqa: BLE001 - the evaluator computes it, or says what is wrong
+        return None
+    return None
+
+
 def infer(layer: SpecLayer, types: list[TensorType]):
     """(params checked as the spec reader checks them, output types, output suffixes) of a layer, by
     netdsl's own parameter and shape rules; NotExpressible with netdsl's message when they refuse."""
@@ -635,14 +691,15 @@ def infer(layer: SpecLayer, types: list[TensorType]):
     op = REGISTRY.get(layer.kind)
     if op is None:
         raise NotExpressible(f"netdsl has no layer kind `{layer.kind}` yet")
+    checked = {}  # as checked_params makes them, each value checked once
     for key, value in layer.params.items():
         if key not in op.params:
             raise NotExpressible(f"{layer.kind} has no parameter `{key}`")
         try:
-            op.params[key].type.check(yaml_node(value))
+            checked[key] = op.params[key].type.check(yaml_node(value))
         except ParamError as error:
             raise NotExpressible(f"{layer.kind} parameter `{key}`: {error}") from None
-    params = checked_params(layer.kind, layer.params)
+    params = op.with_defaults(checked)
     try:
         node = SimpleNamespace(name=layer.name, params=params, inputs=layer.inputs)
         names = op.output_names(node)
@@ -680,9 +737,6 @@ def pythonic(value):
 
 def yaml_node(value):
     """A Python value as the YAML node the spec reader would make of it (for the parameter checks)."""
-    from ..diagnostics import Pos
-    from ..yamlnodes import Map, Scalar, Seq
-
     pos = Pos(None, 1, 1)
     if isinstance(value, dict):
         node = Map(pos)

@@ -4,7 +4,7 @@ beyond one layer (1-D windows run as 2-D; slices of a tensor whose batch is dyna
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import namedtuple
 
 from ..params import Sides, Uniform
 from ..symbolic import below, has_named_dims
@@ -45,11 +45,9 @@ def padding_per_axis(value, rank: int):
     return tuple(value)
 
 
-class Window(NamedTuple):
-    kernel: tuple
-    stride: tuple
-    dilation: tuple
-    padding: tuple  # begins then ends, outer axis first
+class Window(namedtuple("Window", ("kernel", "stride", "dilation", "padding"))):
+    # each a tuple, one value per spatial axis; padding: begins then ends, outer axis first
+    __slots__ = ()
 
     @property
     def rank(self) -> int:

@@ -17,7 +17,7 @@ for overrides ``lower`` and keeps its expansion as the reference.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import namedtuple
 
 from . import REGISTRY, Op, ShapeError, TensorType
 
@@ -27,12 +27,11 @@ def several(result) -> bool:
     return isinstance(result, tuple) and not isinstance(result, (TensorType, Value))
 
 
-class Value(NamedTuple):
+class Value(namedtuple("Value", ("data", "type"))):
     """A tensor inside an expansion: its data (numpy array, TensorRT ITensor, or None when only
-    types are computed) and its netdsl type."""
+    types are computed) and its netdsl type (a TensorType)."""
 
-    data: object
-    type: TensorType
+    __slots__ = ()
 
 
 class Primitive(Op):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING
 
 from ..diagnostics import Diagnostics, Note, Pos, Source
 from ..graph import Graph, Input, Output
@@ -22,6 +21,7 @@ from .dims import read_profiles
 from .weightnames import read_weights_source
 from .fields import IDENT_RE, bool_of, check_keys, expect_list, expect_map, int_of, name_of, text_of
 
+TYPE_CHECKING = False  # type checkers take it as typing.TYPE_CHECKING; importing typing costs start-up time
 if TYPE_CHECKING:
     from .quantization import Quantization
 

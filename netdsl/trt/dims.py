@@ -105,8 +105,10 @@ def check_corners(network, types: dict, profiles) -> int:
         for where, sizes in corners(profiles):
             for tensor in inputs:
                 tensor.shape = tuple(evaluate(d, sizes) for d in types[tensor.name].shape)
+            values = {}  # size -> its value here: most tensors share a few symbolic sizes
             for tensor in tensors:
-                wanted = tuple(int(evaluate(d, sizes)) for d in types[tensor.name].shape)
+                wanted = tuple(d if type(d) is int else values[d] if d in values else
+                               values.setdefault(d, int(evaluate(d, sizes))) for d in types[tensor.name].shape)
                 if tuple(tensor.shape) != wanted:
                     raise InternalError(f"at {where} ({', '.join(f'{n}={v}' for n, v in sizes.items())}), TensorRT "
                                         f"infers shape {list(tensor.shape)} for `{tensor.name}`, netdsl "
