@@ -156,10 +156,10 @@ class Walker:
         if isinstance(node, ast.Subscript) and not isinstance(node.slice, ast.Slice):  # kpt_shape[0]
             sequence, index = self.value(node.value), self.value(node.slice)
             if not isinstance(sequence, tuple) or isinstance(index, bool) or not isinstance(index, int):
-                raise ExpressionError(f"`{self.ast.unparse(node)}`: only a list takes an index, and the index is "
+                raise ExpressionError(f"`{_unparse(node)}`: only a list takes an index, and the index is "
                                       "a whole number")
             if not -len(sequence) <= index < len(sequence):
-                raise ExpressionError(f"`{self.ast.unparse(node)}`: index {index} is outside a list of "
+                raise ExpressionError(f"`{_unparse(node)}`: index {index} is outside a list of "
                                       f"{len(sequence)}")
             return sequence[index]
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
