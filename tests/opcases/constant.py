@@ -11,6 +11,7 @@ CASES = [
     Case("constant", {"value": 0.5, "shape": [2, 3]}, inputs=[], torch=lambda: torch.full((2, 3), 0.5)),
     Case("constant", {"value": [True, False], "dtype": "bool"}, inputs=[], torch=lambda: torch.tensor([True, False])),
     Case("constant", {"shape": [1, 4, 8]}, inputs=[], torch=lambda w: w["value"], name="from-weights"),
+    Case("constant", {"shape": []}, inputs=[], torch=lambda w: w["value"], name="scalar-from-weights"),
     Case("constant", {"shape": [2, 3], "buffer": True}, inputs=[], torch=lambda w: w["value"], name="buffer"),
     Case("constant", {}, inputs=[], error="missing-param", message="needs `value`"),
     Case("constant", {"value": [[1, 2], [3]]}, inputs=[], error="invalid-param", message="same shape"),
