@@ -18,7 +18,8 @@ LAYERS = {
     "passes": ["netdsl.reference", "netdsl.trt.*", "netdsl.quant.*", "netdsl.weights.*"],
     "products": ["netdsl.build", "netdsl.refit", "netdsl.runtime", "netdsl.compare", "netdsl.detect",
                  "netdsl.diff", "netdsl.summary", "netdsl.fmt", "netdsl.graph_picture", "netdsl.docs",
-                 "netdsl.schema", "netdsl.completion", "netdsl.onnx.*", "netdsl.torch_import"],
+                 "netdsl.schema", "netdsl.completion", "netdsl.onnx.*", "netdsl.torch_import",
+                 "netdsl.huggingface"],
     "api": ["netdsl", "netdsl.api"],
     "command line": ["netdsl.cli.*", "netdsl.__main__"],
 }
