@@ -279,6 +279,8 @@ class GraphImporter:
         if node.op_type in ("Range", "ConstantOfShape") and any(
                 o is not None and symbolic.is_symbolic(o.array) for o in operands):
             return False  # a grid over a run-time size (YOLO's anchors): layers (resolve_sizes)
+        if cut_to_run_time_size(node, operands):
+            return False  # a table cut to a run-time size (BERT's position ids): layers (resolve_sizes)
         if node.op_type == "Shape":  # of a constant (or of a computed size vector, whose length is known)
             self.set_constant(node, 0, np.asarray(np.shape(operands[0].array), np.int64))
             return True
@@ -340,6 +342,9 @@ class GraphImporter:
             self.values[node.output[0]] = (self.run_time_range if node.op_type == "Range" else
                                            self.run_time_constant)(node, operands)
             return None
+        if cut_to_run_time_size(node, operands):
+            self.values[node.output[0]] = self.run_time_slice(node, operands)
+            return None
         if node.op_type == "Expand" and len(operands) > 1 and isinstance(operands[0], Const) \
                 and isinstance(operands[1], Const) and symbolic.is_symbolic(operands[1].array):
             constant = self.constant_layer(node.input[0], operands[0])
@@ -363,6 +368,11 @@ class GraphImporter:
             if node.op_type == "Expand":
                 self.add_layer(node, "expand", {"size": values}, [operands[0].name], {}, None)
                 return None
+            if attributes(node).get("allowzero", 0):  # (the 0s in `values` copy run-time sizes; a literal 0 is
+                if any(not isinstance(v, Size) and int(v) == 0 for v in operands[1].array.reshape(-1)):  # empty)
+                    raise NotExpressible("Reshape to a zero-size dimension (allowzero)")
+                self.add_layer(node, "reshape", {"shape": values}, [operands[0].name], {}, None)
+                return None
             return [operands[0], Const(np.asarray(values, np.int64), operands[1].source)]
         return operands
 
@@ -375,7 +385,7 @@ class GraphImporter:
         grown = [axis for axis, size in enumerate(target) if isinstance(size, Size) and shape[axis] != size]
         found = None
         for candidate in reversed(list(self.values.values())):
-            if not isinstance(candidate, Tensor):
+            if not isinstance(candidate, Tensor) or candidate.type.dtype == "bool":  # (no reduce_max of bools)
                 continue
             rank = len(candidate.type.shape)
             offsets = [0, rank - len(target)] + ([axis - grown[0] for axis in range(rank) if candidate.type.shape[
@@ -423,6 +433,25 @@ class GraphImporter:
         ones = self.grown(node, one, [size])
         counted = self.helper_layer(node, "cumsum", {"dim": 0}, [ones.name])
         return self.helper_layer(node, "sub", {}, [counted.name, one.name])
+
+    def run_time_slice(self, node, operands) -> Tensor:
+        """A constant's first ``size`` entries along one axis, ``size`` known only at run time
+        (transformers' `position_ids[:, :seq_length]` of its [1, max_positions] table): the constant
+        gathered at 0, 1, ... size - 1 (a run-time Range)."""
+        import numpy as np
+
+        data = operands[0].array
+        starts, ends = (operands[i].array.reshape(-1) for i in (1, 2))
+        axes = operands[3].array.reshape(-1) if len(operands) > 3 and operands[3] is not None else [0]
+        steps = operands[4].array.reshape(-1) if len(operands) > 4 and operands[4] is not None else [1]
+        if len(ends) != 1 or symbolic.is_symbolic(starts) or int(starts[0]) != 0 or int(steps[0]) != 1:
+            raise NotExpressible("Slice to a size known only at run time, other than from 0 by 1 along one axis")
+        count = np.asarray(0, np.int64)
+        indices = self.run_time_range(node, [Const(count, node.name), Const(ends, node.name),
+                                             Const(np.asarray(1, np.int64), node.name)])
+        table = self.constant_layer(node.input[0], operands[0])
+        axis = int(axes[0]) % np.ndim(data)
+        return self.helper_layer(node, "gather", {"dim": axis}, [table, indices.name])
 
     def run_time_constant(self, node, operands) -> Tensor:
         """ConstantOfShape to sizes known only at run time (YOLO's stride column, [H*W, 1])."""
@@ -570,6 +599,12 @@ class GraphImporter:
 
 class NotExpressibleGraph(Exception):
     """The graph as a whole cannot be read (cycles, undefined tensors)."""
+
+
+def cut_to_run_time_size(node, operands) -> bool:
+    """A Slice of a constant whose bounds are computed from a dynamic dimension."""
+    return node.op_type == "Slice" and len(operands) > 2 and all(isinstance(o, Const) for o in operands[:3]) \
+        and not symbolic.is_symbolic(operands[0].array) and any(symbolic.is_symbolic(o.array) for o in operands[1:3])
 
 
 def weight_prefix(node) -> str | None:
