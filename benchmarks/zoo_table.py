@@ -4,6 +4,8 @@ each spec in specs/zoo (random weights, float32, this machine, one build each af
 LeNet).
 
 Run: python benchmarks/zoo_table.py   (prints a Markdown table)
+     python benchmarks/zoo_table.py specs/zoo/bert_base_uncased.yaml:preset=all_minilm_l6_v2   (chosen specs,
+     each with its --set values; named dimensions at profile 0's opt, as `netdsl summary` counts them)
 """
 
 import glob
@@ -17,6 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from netdsl import build, summary  # noqa: E402
+from netdsl.spec.specparams import parse_override  # noqa: E402
 from netdsl.weights.bind import BoundWeight  # noqa: E402
 
 
@@ -37,8 +40,10 @@ def main() -> int:
     build.build_plan(lenet, build.bind_weights(lenet))  # warm-up: TensorRT's one-time start
     print("| network | input | parameters | MACs per sample | TensorRT layers | TensorRT-RTX build (s) | plan (MB) |")
     print("|---|---|---:|---:|---:|---:|---:|")
-    for path in sorted(glob.glob(os.path.join(ROOT, "specs", "zoo", "*.yaml"))):
-        checked = build.load_spec(path)
+    chosen = [argument.partition(":") for argument in sys.argv[1:]]
+    for path, _, values in chosen or [(p, "", "") for p in sorted(glob.glob(os.path.join(ROOT, "specs", "zoo", "*.yaml")))]:
+        params = dict(parse_override(value) for value in values.split(",") if value)
+        checked = build.load_spec(path, params=params)
         table = summary.to_json(checked)
         bound = random_weights(checked)
         layers = build.network_for(checked, bound)[1].num_layers
