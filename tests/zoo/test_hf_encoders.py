@@ -259,8 +259,13 @@ def random_model(name):
     return randomized(t.CLIPModel(clip_config(params)))
 
 
+# int64 ids and masks cast in the engine; CLIP's pooling at the largest id (eos_token_id 2)
+VARIANTS = {"tiny_bert_int64": (BERT, {**TINY_BERT, "ids_dtype": "int64"}),
+            "tiny_clip_int64_largest_id": (CLIP, {**TINY_CLIP, "ids_dtype": "int64", "eos_token_id": 2})}
+
+
 @pytest.mark.parametrize("name, precision", [("tiny_bert", "float16")] + [
-    pytest.param(name, precision, marks=SLOW) for name in MODELS for precision in ("float32", "float16")
+    pytest.param(name, precision, marks=SLOW) for name in [*MODELS, *VARIANTS] for precision in ("float32", "float16")
     if (name, precision) != ("tiny_bert", "float16")])
 def test_builds_at_every_profile(name, precision):
     """Builds with the spec's two optimization profiles; TensorRT's inferred shape of every tensor equals
@@ -271,7 +276,7 @@ def test_builds_at_every_profile(name, precision):
 
     from opcases import random_weights
 
-    spec, params = MODELS[name]
+    spec, params = {**MODELS, **VARIANTS}[name]
     checked = load_spec(spec, params=params)
     bound = random_weights(checked)
     options = BuildOptions(precision=precision)
