@@ -359,6 +359,12 @@ class GraphImporter:
                 if like is None and node.op_type == "Expand":
                     self.values[node.output[0]] = self.grown(node, operands[0], list(operands[1].array.reshape(-1)))
                     return None
+                merged = merged_axes(list(operands[1].array.reshape(-1)), operands[0].type.shape) \
+                    if like is None else None
+                if merged is not None:  # the dynamo exporter's attention: [B, heads, S, E] to [-1, S, E]
+                    self.add_layer(node, "flatten", {"start_dim": merged[0], "end_dim": merged[1]},
+                                   [operands[0].name], {}, None)
+                    return None
                 if like is None:
                     raise
                 # YOLO11's attention, `.view(B, C, H, W)` of [B, C, H*W]: two sizes known only at run time,
@@ -599,6 +605,25 @@ class GraphImporter:
 
 class NotExpressibleGraph(Exception):
     """The graph as a whole cannot be read (cycles, undefined tensors)."""
+
+
+def merged_axes(target: list, shape: tuple) -> tuple[int, int] | None:
+    """(first, last) when a Reshape to ``target`` merges the input's axes first..last into one entry (-1, or
+    their product computed from dynamic dimensions) and keeps every other size in place."""
+    def same(have, size) -> bool:
+        return (have == size) if isinstance(size, Size) else (isinstance(have, int) and have == int(size))
+
+    first = next((i for i, (have, size) in enumerate(zip(shape, target)) if not same(have, size)), None)
+    last = len(shape) - (len(target) - first) if first is not None else -1
+    if first is None or last <= first or not all(same(h, s) for h, s in zip(shape[last + 1:], target[first + 1:])):
+        return None
+    merged = target[first]
+    if not isinstance(merged, Size) and int(merged) == -1:
+        return first, last
+    product = shape[first]
+    for size in shape[first + 1:last + 1]:
+        product = product * size
+    return (first, last) if same(product, merged) else None
 
 
 def cut_to_run_time_size(node, operands) -> bool:
