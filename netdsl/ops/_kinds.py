@@ -36,6 +36,7 @@ MODULES = {
     'floor': 'unary',
     'fully_connected': 'fully_connected',
     'gather': 'gather',
+    'gather_nd': 'gather_nd',
     'gelu': 'activations',
     'global_avg_pool': 'pooling',
     'global_max_pool': 'pooling',
