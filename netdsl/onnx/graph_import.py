@@ -365,6 +365,11 @@ class GraphImporter:
                     self.add_layer(node, "flatten", {"start_dim": merged[0], "end_dim": merged[1]},
                                    [operands[0].name], {}, None)
                     return None
+                split = split_axis(list(operands[1].array.reshape(-1)), operands[0].type.shape) \
+                    if like is None else None
+                if split is not None:  # ... and back: [B * heads, E, S] to [B, heads, E, S]
+                    self.values[node.output[0]] = self.split_at_run_time(node, operands[0], *split)
+                    return None
                 if like is None:
                     raise
                 # YOLO11's attention, `.view(B, C, H, W)` of [B, C, H*W]: two sizes known only at run time,
@@ -439,6 +444,18 @@ class GraphImporter:
         ones = self.grown(node, one, [size])
         counted = self.helper_layer(node, "cumsum", {"dim": 0}, [ones.name])
         return self.helper_layer(node, "sub", {}, [counted.name, one.name])
+
+    def split_at_run_time(self, node, value: Tensor, axis: int, sizes: list) -> Tensor:
+        """``value`` with axis ``axis`` split into ``sizes`` (one of them -1) while other axes have sizes
+        known only at run time: those axes moved in front, where a reshape copies them (0), the split,
+        and the axes moved back."""
+        rank = len(value.type.shape)
+        others = [a for a in range(rank) if a != axis]
+        moved = self.helper_layer(node, "permute", {"dims": others + [axis]}, [value.name])
+        split = self.helper_layer(node, "reshape", {"shape": [0] * len(others) + sizes}, [moved.name])
+        # split's axes: the others in order, then the new ones; back to the input's order
+        back = list(range(axis)) + [len(others) + i for i in range(len(sizes))] + list(range(axis, len(others)))
+        return self.helper_layer(node, "permute", {"dims": back}, [split.name])
 
     def run_time_slice(self, node, operands) -> Tensor:
         """A constant's first ``size`` entries along one axis, ``size`` known only at run time
@@ -624,6 +641,22 @@ def merged_axes(target: list, shape: tuple) -> tuple[int, int] | None:
     for size in shape[first + 1:last + 1]:
         product = product * size
     return (first, last) if same(product, merged) else None
+
+
+def split_axis(target: list, shape: tuple) -> tuple[int, list] | None:
+    """(axis, sizes) when a Reshape to ``target`` splits one input axis into sizes of which all but one are
+    numbers (that one, -1 or computed from dynamic dimensions, becomes -1) and keeps every other size."""
+    def same(have, size) -> bool:
+        return (have == size) if isinstance(size, Size) else (isinstance(have, int) and have == int(size))
+
+    axis = next((i for i, (have, size) in enumerate(zip(shape, target)) if not same(have, size)), None)
+    count = len(target) - len(shape) + 1
+    if axis is None or count < 2 or not all(same(h, s) for h, s in zip(shape[axis + 1:], target[axis + count:])):
+        return None
+    sizes = [-1 if isinstance(size, Size) else int(size) for size in target[axis:axis + count]]
+    if sizes.count(-1) != 1 or any(size < 1 for size in sizes if size != -1):
+        return None
+    return axis, sizes
 
 
 def cut_to_run_time_size(node, operands) -> bool:
@@ -930,7 +963,22 @@ def contiguous_gather(importer, node, operands) -> bool:
     return True
 
 
-PATTERNS = (flatten_then_gemm, matmul_linear, sigmoid_times_input, erf_gelu, contiguous_gather)
+def int32_index_concat(importer, node, operands) -> bool:
+    """A Concat of int64 indices with an argmax's (CLIP's end-of-text position beside a Range of the batch):
+    netdsl's argmax gives int32 where ONNX's gives int64, so those inputs are cast to int64 first."""
+    if node.op_type != "Concat" or not all(isinstance(o, (Tensor, Const)) for o in operands):
+        return False
+    types = {o.type.dtype for o in operands if isinstance(o, Tensor)}
+    if types != {"int32", "int64"}:
+        return False
+    inputs = [importer.helper_layer(node, "cast", {"dtype": "int64"}, [o.name]).name
+              if isinstance(o, Tensor) and o.type.dtype == "int32" else importer.tensor_input(node, i, o)
+              for i, o in enumerate(operands)]
+    importer.add_layer(node, "concat", {"axis": attributes(node)["axis"]}, inputs, {}, None)
+    return True
+
+
+PATTERNS = (flatten_then_gemm, matmul_linear, sigmoid_times_input, erf_gelu, contiguous_gather, int32_index_concat)
 
 
 def import_graph(model, partial: bool = False, sizes=None, named_batch: bool = False) -> ImportedGraph:

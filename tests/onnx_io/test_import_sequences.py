@@ -4,7 +4,8 @@ size known only at run time, imported as a gather at 0 .. sequence - 1) and the 
 (`.view(batch, sequence, heads, head_dim)`, which the dynamo exporter writes as a Reshape with
 `allowzero=1` to sizes computed from the input's shape), and the heads merged with the batch for a batched
 product (`.reshape(-1, sequence, head_dim)`, as the dynamo exporter writes scaled_dot_product_attention's
-k: a Reshape to -1 and a run-time size, imported as a flatten of the leading axes). Both exporters, with named batch and sequence
+k: a Reshape to -1 and a run-time size, imported as a flatten of the leading axes, and back to [batch,
+heads, ...] after the product, imported as a reshape between two permutations). Both exporters, with named batch and sequence
 dimensions, against ONNX Runtime at two sizes. Tolerance 1e-4 of the output's scale, as the other import
 tests (float32, two small products)."""
 
@@ -34,11 +35,19 @@ class Positions(torch.nn.Module):
         return heads.reshape(-1, length, 4)
 
 
+class Attention(Positions):
+    def forward(self, x):
+        batch, length = x.shape[0], x.shape[1]
+        q = super().forward(x).view(batch, 2, length, 4)
+        return torch.nn.functional.scaled_dot_product_attention(q, q * 0.5, q + 1.0).reshape(-1, length, 4)
+
+
 @pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
-def test_positions_cut_to_the_sequence_and_heads_split(tmp_path, exporter):
+@pytest.mark.parametrize("module", [Positions, Attention])
+def test_positions_cut_to_the_sequence_and_heads_split(tmp_path, exporter, module):
     from netdsl.onnx.importer import import_onnx
 
-    model = Positions().eval()
+    model = module().eval()
     path = tmp_path / "model.onnx"
     x = torch.randn(2, 5, 8)
     import contextlib
