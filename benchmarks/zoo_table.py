@@ -5,6 +5,8 @@ LeNet).
 
 Run: python benchmarks/zoo_table.py   (prints a Markdown table)
      python benchmarks/zoo_table.py --tasks   (the rows of the YOLO specs' other tasks, n scale)
+     python benchmarks/zoo_table.py specs/zoo/bert_base_uncased.yaml:preset=all_minilm_l6_v2   (chosen specs,
+     each with its --set values; named dimensions at profile 0's opt, as `netdsl summary` counts them)
 """
 
 import glob
@@ -18,6 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from netdsl import build, summary  # noqa: E402
+from netdsl.spec.specparams import parse_override  # noqa: E402
 from netdsl.weights.bind import BoundWeight  # noqa: E402
 
 
@@ -64,8 +67,10 @@ def main() -> int:
                 path = os.path.join(ROOT, "specs", "zoo", f"{family}.yaml")
                 print(row(path, f"`{family}` n, `--set task={task}`", {"task": task}))
         return 0
-    for path in sorted(glob.glob(os.path.join(ROOT, "specs", "zoo", "*.yaml"))):
-        print(row(path, build.load_spec(path).graph.name))
+    chosen = [argument.partition(":") for argument in sys.argv[1:]]
+    for path, _, values in chosen or [(p, "", "") for p in sorted(glob.glob(os.path.join(ROOT, "specs", "zoo", "*.yaml")))]:
+        params = dict(parse_override(value) for value in values.split(",") if value)
+        print(row(path, build.load_spec(path, params=params).graph.name, params or None))
     return 0
 
 

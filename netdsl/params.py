@@ -312,20 +312,21 @@ class Padding(ParamType):
 class Dims(ParamType):
     """A list of integers (reshape targets: -1 and 0 allowed)."""
 
-    __slots__ = ("low",)
+    __slots__ = ("low", "empty")
 
-    def __init__(self, low: int = -1):
+    def __init__(self, low: int = -1, empty: bool = False):
         self.low = low
+        self.empty = empty  # [] (a scalar's shape) allowed
 
     def check(self, node):
-        if not isinstance(node, Seq) or not node.items:
-            _fail("a non-empty list of integers", node)
+        if not isinstance(node, Seq) or not (node.items or self.empty):
+            _fail("a list of integers" if self.empty else "a non-empty list of integers", node)
         if len(node.items) > 8:
             _fail("at most 8 dimensions", node)
         return tuple(Int(self.low, MAX_DIM).check(child) for child in node.items)
 
     def schema(self):
-        return {"type": "array", "items": {"type": "integer", "minimum": self.low}, "minItems": 1,
+        return {"type": "array", "items": {"type": "integer", "minimum": self.low}, "minItems": 0 if self.empty else 1,
                 "maxItems": 8}
 
     def show(self, value):

@@ -20,7 +20,8 @@ LAYERS = {
                  "netdsl.detect_tasks", "netdsl.detect_rtdetr", "netdsl.detect_draw", "netdsl.yolo_ops",
                  "netdsl.diff", "netdsl.summary", "netdsl.fmt", "netdsl.graph_picture", "netdsl.docs",
                  "netdsl.schema", "netdsl.completion", "netdsl.onnx.*", "netdsl.torch_import", "netdsl.deploy.*",
-                 "netdsl.fleet.*", "netdsl.generate"],
+                 "netdsl.fleet.*", "netdsl.generate",
+                 "netdsl.huggingface"],
     "api": ["netdsl", "netdsl.api"],
     "command line": ["netdsl.cli.*", "netdsl.__main__"],
 }

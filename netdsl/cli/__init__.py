@@ -31,6 +31,7 @@ GROUPS = (  # (module, heading in `netdsl --help`, its commands in the order lis
     ("quant", "quantization", ("calibrate", "scales")),
     ("weights", "weight files", ("weights",)),
     ("interchange", "ONNX and PyTorch", ("export", "import")),
+    ("huggingface", "Hugging Face", ("hf-config",)),
     ("docs", "netdsl itself", ("docs", "completion")),
 )
 

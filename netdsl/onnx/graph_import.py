@@ -286,6 +286,8 @@ class GraphImporter:
         if node.op_type in ("Range", "ConstantOfShape") and any(
                 o is not None and symbolic.is_symbolic(o.array) for o in operands):
             return False  # a grid over a run-time size (YOLO's anchors): layers (resolve_sizes)
+        if cut_to_run_time_size(node, operands):
+            return False  # a table cut to a run-time size (BERT's position ids): layers (resolve_sizes)
         if node.op_type == "Shape":  # of a constant (or of a computed size vector, whose length is known)
             self.set_constant(node, 0, np.asarray(np.shape(operands[0].array), np.int64))
             return True
@@ -353,6 +355,9 @@ class GraphImporter:
             self.values[node.output[0]] = (self.run_time_range if node.op_type == "Range" else
                                            self.run_time_constant)(node, operands)
             return None
+        if cut_to_run_time_size(node, operands):
+            self.values[node.output[0]] = self.run_time_slice(node, operands)
+            return None
         if node.op_type == "Expand" and len(operands) > 1 and isinstance(operands[0], Const) \
                 and isinstance(operands[1], Const) and symbolic.is_symbolic(operands[1].array):
             constant = self.constant_layer(node.input[0], operands[0])
@@ -367,6 +372,17 @@ class GraphImporter:
                 if like is None and node.op_type == "Expand":
                     self.values[node.output[0]] = self.grown(node, operands[0], list(operands[1].array.reshape(-1)))
                     return None
+                merged = merged_axes(list(operands[1].array.reshape(-1)), operands[0].type.shape) \
+                    if like is None else None
+                if merged is not None:  # the dynamo exporter's attention: [B, heads, S, E] to [-1, S, E]
+                    self.add_layer(node, "flatten", {"start_dim": merged[0], "end_dim": merged[1]},
+                                   [operands[0].name], {}, None)
+                    return None
+                split = split_axis(list(operands[1].array.reshape(-1)), operands[0].type.shape) \
+                    if like is None else None
+                if split is not None:  # ... and back: [B * heads, E, S] to [B, heads, E, S]
+                    self.values[node.output[0]] = self.split_at_run_time(node, operands[0], *split)
+                    return None
                 if like is None:
                     raise
                 # YOLO11's attention, `.view(B, C, H, W)` of [B, C, H*W]: two sizes known only at run time,
@@ -375,6 +391,11 @@ class GraphImporter:
                 return None
             if node.op_type == "Expand":
                 self.add_layer(node, "expand", {"size": values}, [operands[0].name], {}, None)
+                return None
+            if attributes(node).get("allowzero", 0):  # (the 0s in `values` copy run-time sizes; a literal 0 is
+                if any(not isinstance(v, Size) and int(v) == 0 for v in operands[1].array.reshape(-1)):  # empty)
+                    raise NotExpressible("Reshape to a zero-size dimension (allowzero)")
+                self.add_layer(node, "reshape", {"shape": values}, [operands[0].name], {}, None)
                 return None
             return [operands[0], Const(np.asarray(values, np.int64), operands[1].source)]
         return operands
@@ -388,7 +409,7 @@ class GraphImporter:
         grown = [axis for axis, size in enumerate(target) if isinstance(size, Size) and shape[axis] != size]
         found = None
         for candidate in reversed(list(self.values.values())):
-            if not isinstance(candidate, Tensor):
+            if not isinstance(candidate, Tensor) or candidate.type.dtype == "bool":  # (no reduce_max of bools)
                 continue
             rank = len(candidate.type.shape)
             offsets = [0, rank - len(target)] + ([axis - grown[0] for axis in range(rank) if candidate.type.shape[
@@ -436,6 +457,37 @@ class GraphImporter:
         ones = self.grown(node, one, [size])
         counted = self.helper_layer(node, "cumsum", {"dim": 0}, [ones.name])
         return self.helper_layer(node, "sub", {}, [counted.name, one.name])
+
+    def split_at_run_time(self, node, value: Tensor, axis: int, sizes: list) -> Tensor:
+        """``value`` with axis ``axis`` split into ``sizes`` (one of them -1) while other axes have sizes
+        known only at run time: those axes moved in front, where a reshape copies them (0), the split,
+        and the axes moved back."""
+        rank = len(value.type.shape)
+        others = [a for a in range(rank) if a != axis]
+        moved = self.helper_layer(node, "permute", {"dims": others + [axis]}, [value.name])
+        split = self.helper_layer(node, "reshape", {"shape": [0] * len(others) + sizes}, [moved.name])
+        # split's axes: the others in order, then the new ones; back to the input's order
+        back = list(range(axis)) + [len(others) + i for i in range(len(sizes))] + list(range(axis, len(others)))
+        return self.helper_layer(node, "permute", {"dims": back}, [split.name])
+
+    def run_time_slice(self, node, operands) -> Tensor:
+        """A constant's first ``size`` entries along one axis, ``size`` known only at run time
+        (transformers' `position_ids[:, :seq_length]` of its [1, max_positions] table): the constant
+        gathered at 0, 1, ... size - 1 (a run-time Range)."""
+        import numpy as np
+
+        data = operands[0].array
+        starts, ends = (operands[i].array.reshape(-1) for i in (1, 2))
+        axes = operands[3].array.reshape(-1) if len(operands) > 3 and operands[3] is not None else [0]
+        steps = operands[4].array.reshape(-1) if len(operands) > 4 and operands[4] is not None else [1]
+        if len(ends) != 1 or symbolic.is_symbolic(starts) or int(starts[0]) != 0 or int(steps[0]) != 1:
+            raise NotExpressible("Slice to a size known only at run time, other than from 0 by 1 along one axis")
+        count = np.asarray(0, np.int64)
+        indices = self.run_time_range(node, [Const(count, node.name), Const(ends, node.name),
+                                             Const(np.asarray(1, np.int64), node.name)])
+        table = self.constant_layer(node.input[0], operands[0])
+        axis = int(axes[0]) % np.ndim(data)
+        return self.helper_layer(node, "gather", {"dim": axis}, [table, indices.name])
 
     def run_time_constant(self, node, operands) -> Tensor:
         """ConstantOfShape to sizes known only at run time (YOLO's stride column, [H*W, 1])."""
@@ -583,6 +635,47 @@ class GraphImporter:
 
 class NotExpressibleGraph(Exception):
     """The graph as a whole cannot be read (cycles, undefined tensors)."""
+
+
+def merged_axes(target: list, shape: tuple) -> tuple[int, int] | None:
+    """(first, last) when a Reshape to ``target`` merges the input's axes first..last into one entry (-1, or
+    their product computed from dynamic dimensions) and keeps every other size in place."""
+    def same(have, size) -> bool:
+        return (have == size) if isinstance(size, Size) else (isinstance(have, int) and have == int(size))
+
+    first = next((i for i, (have, size) in enumerate(zip(shape, target)) if not same(have, size)), None)
+    last = len(shape) - (len(target) - first) if first is not None else -1
+    if first is None or last <= first or not all(same(h, s) for h, s in zip(shape[last + 1:], target[first + 1:])):
+        return None
+    merged = target[first]
+    if not isinstance(merged, Size) and int(merged) == -1:
+        return first, last
+    product = shape[first]
+    for size in shape[first + 1:last + 1]:
+        product = product * size
+    return (first, last) if same(product, merged) else None
+
+
+def split_axis(target: list, shape: tuple) -> tuple[int, list] | None:
+    """(axis, sizes) when a Reshape to ``target`` splits one input axis into sizes of which all but one are
+    numbers (that one, -1 or computed from dynamic dimensions, becomes -1) and keeps every other size."""
+    def same(have, size) -> bool:
+        return (have == size) if isinstance(size, Size) else (isinstance(have, int) and have == int(size))
+
+    axis = next((i for i, (have, size) in enumerate(zip(shape, target)) if not same(have, size)), None)
+    count = len(target) - len(shape) + 1
+    if axis is None or count < 2 or not all(same(h, s) for h, s in zip(shape[axis + 1:], target[axis + count:])):
+        return None
+    sizes = [-1 if isinstance(size, Size) else int(size) for size in target[axis:axis + count]]
+    if sizes.count(-1) != 1 or any(size < 1 for size in sizes if size != -1):
+        return None
+    return axis, sizes
+
+
+def cut_to_run_time_size(node, operands) -> bool:
+    """A Slice of a constant whose bounds are computed from a dynamic dimension."""
+    return node.op_type == "Slice" and len(operands) > 2 and all(isinstance(o, Const) for o in operands[:3]) \
+        and not symbolic.is_symbolic(operands[0].array) and any(symbolic.is_symbolic(o.array) for o in operands[1:3])
 
 
 def weight_prefix(node) -> str | None:
@@ -935,7 +1028,22 @@ def contiguous_gather(importer, node, operands) -> bool:
     return True
 
 
-PATTERNS = (flatten_then_gemm, matmul_linear, sigmoid_times_input, erf_gelu, contiguous_gather)
+def int32_index_concat(importer, node, operands) -> bool:
+    """A Concat of int64 indices with an argmax's (CLIP's end-of-text position beside a Range of the batch):
+    netdsl's argmax gives int32 where ONNX's gives int64, so those inputs are cast to int64 first."""
+    if node.op_type != "Concat" or not all(isinstance(o, (Tensor, Const)) for o in operands):
+        return False
+    types = {o.type.dtype for o in operands if isinstance(o, Tensor)}
+    if types != {"int32", "int64"}:
+        return False
+    inputs = [importer.helper_layer(node, "cast", {"dtype": "int64"}, [o.name]).name
+              if isinstance(o, Tensor) and o.type.dtype == "int32" else importer.tensor_input(node, i, o)
+              for i, o in enumerate(operands)]
+    importer.add_layer(node, "concat", {"axis": attributes(node)["axis"]}, inputs, {}, None)
+    return True
+
+
+PATTERNS = (flatten_then_gemm, matmul_linear, sigmoid_times_input, erf_gelu, contiguous_gather, int32_index_concat)
 
 
 def import_graph(model, partial: bool = False, sizes=None, named_batch: bool = False) -> ImportedGraph:

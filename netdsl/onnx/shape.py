@@ -236,6 +236,16 @@ def GatherElements(node, attrs, inputs):
 to_onnx("gather_elements")(lambda g, node, x, index: g.op("GatherElements", x, index, axis=node.params["dim"]))
 
 
+@onnx_op("GatherND", "gather_nd", ("batch_dims",))
+def GatherND(node, attrs, inputs):
+    return Layer("gather_nd", {"batch_dims": attrs.get("batch_dims", 0)}, inputs=[0, 1])
+
+
+@to_onnx("gather_nd")
+def gather_nd(g, node, x, index):
+    return g.op("GatherND", x, g.op("Cast", index, to=7), batch_dims=node.params["batch_dims"])  # int64 indices
+
+
 @onnx_op("Pad", "pad", ("mode", "pads", "value"))
 def Pad(node, attrs, inputs):
     n = rank(inputs)

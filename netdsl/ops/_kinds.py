@@ -38,6 +38,7 @@ MODULES = {
     'fully_connected': 'fully_connected',
     'gather': 'gather',
     'gather_elements': 'gather_elements',
+    'gather_nd': 'gather_nd',
     'gelu': 'activations',
     'global_avg_pool': 'pooling',
     'global_max_pool': 'pooling',

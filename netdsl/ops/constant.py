@@ -19,7 +19,8 @@ class Constant(Primitive):
            "in refit like any weight.")
     params = {
         "value": Param(Literal(), None, doc="a number or nested list; leave out to read weight `value`"),
-        "shape": Param(Dims(1), None, doc="the shape (required for weights from the file)"),
+        "shape": Param(Dims(1, empty=True), None, doc="the shape (required for weights from the file; [] for a scalar "
+                       "such as CLIP's logit_scale)"),
         "dtype": Param(Choice(DTYPES), "float32"),
         "buffer": Param(Bool(), False, doc="weight `value` is a buffer (torch's register_buffer: anchors, a fixed "
                         "grid), not a parameter: parameter counts leave it out, as PyTorch's do"),

@@ -4,6 +4,7 @@ that dimension, as numpy.take and ONNX Gather; Swin's relative position bias is 
 
 from ..diagnostics import NetdslError
 from ..params import Int, Param
+from ..symbolic import below
 from ..tensors import show_type
 from . import ShapeError, TensorType, register
 from ._layout import Ints, as_list, axis, static_dim
@@ -31,6 +32,13 @@ class Gather(Primitive):
 
     def indices(self, p, shape) -> tuple[int, list[int]]:
         dim = axis(p["dim"], len(shape), "dim")
+        if not isinstance(shape[dim], int) and min(as_list(p["index"])) >= 0:
+            # x[:, 0] over a named size (BERT's first token): fine wherever every allowed size holds the index
+            smaller = below(shape[dim], max(as_list(p["index"])) + 1)
+            if smaller is not None:
+                raise ShapeError(f"index {max(as_list(p['index']))} is past the dynamic dimension {shape[dim]} "
+                                 f"{smaller}", "index", code="invalid-value", hint="raise the dimension's min")
+            return dim, list(as_list(p["index"]))
         size = static_dim(shape, dim, "gather", "dim")
         for value in as_list(p["index"]):
             if not -size <= value < size:

@@ -196,6 +196,9 @@ YOLO = [
   - {name: out, kind: gather, dim: 1, index: [0, 3, 5]}""", lambda t: cells(t)[:, [0, 3, 5]]),
     DynamicCase("gather-one", CELLS + """
   - {name: out, kind: gather, dim: 1, index: 2}""", lambda t: cells(t)[:, 2]),
+    # along the named axis itself (BERT's first token, x[:, 0]): indices every allowed size holds
+    DynamicCase("gather-named-axis", CELLS + """
+  - {name: out, kind: gather, dim: 2, index: [0, 0]}""", lambda t: cells(t)[:, :, [0, 0]]),
     # the reference keeps float16 values in float32 without rounding them: float16's half unit, 2^-11
     DynamicCase("cast-float16", CELLS + """
   - {name: out, kind: cast, dtype: float16}""", lambda t: cells(t).half(), atol=2 ** -11),
@@ -387,6 +390,10 @@ REFUSED = [  # (the layers, the last named `out`; dims; code; what the message s
      "2*(height//2) = 8"),
     (CELLS + "  - {name: out, kind: interpolate, scale_factor: 0.5, inputs: [cells]}", "strided", "dynamic-shape",
      "differ where height//32 is not a multiple of 2: at height=32"),
+    (CELLS + "  - {name: out, kind: gather, dim: 2, index: 1}", "strided", "invalid-value",
+     "index 1 is past the dynamic dimension (height//32)*(width//32) at height=32, width=32"),
+    (CELLS + "  - {name: out, kind: gather, dim: 2, index: -1}", "strided", "dynamic-shape",
+     "gather cannot work on the dynamic dimension (height//32)*(width//32)"),
     (CELLS + "  - {name: out, kind: topk, k: 2, dim: 2}", "strided", "invalid-value",
      "k 2 is larger than the dynamic axis 2 of [batch, 8, (height//32)*(width//32)] at height=32, width=32 "
      "(profile 0: height 32..64 (multiples of 32), width 32..96 (multiples of 32)): (height//32)*(width//32) = 1"),
