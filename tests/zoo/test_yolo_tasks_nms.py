@@ -1,0 +1,115 @@
+"""NMS in the engine for segment and pose (`--set task=segment|pose --set nms=true`) against ultralytics
+8.4.190's own post-processing on the same raw outputs: the reference run keeps the head's output0 (and
+segment's prototypes), ultralytics' non_max_suppression (its pure-PyTorch NMS, nc given so that the
+task's columns travel with the boxes) and process_mask (upsample=False: masks at the prototypes'
+resolution, cropped to the boxes scaled to it) turn them into detections, and the spec's padded outputs
+must equal them: the same boxes, scores and classes, keypoints exactly (the same rows, gathered), masks
+(the engine's sigmoid above 0.5) with IoU >= 0.99 against ultralytics' binary masks (einsum and torch's
+matmul sum the 32 products in other orders, so a pixel whose logit is within rounding of 0 may differ).
+Random weights (ultralytics' models from its YAMLs, randomised batch-norm statistics) make many anchors
+candidates at the default thresholds."""
+
+import importlib.util
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from netdsl import reference
+from netdsl.weights import read_weights
+from netdsl.weights.bind import bind
+from netdsl.weights.from_torch import export_weights
+from yolo_oracle import ultralytics_module
+
+torch = pytest.importorskip("torch")
+if importlib.util.find_spec("ultralytics") is None:  # not importorskip: see tests/yolo_oracle.py
+    pytest.skip("ultralytics is not installed", allow_module_level=True)
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from test_yolo_tasks import checked_spec, spec, ultralytics_model  # noqa: E402
+
+HEADS = {"yolov8": "model.22", "yolo11": "model.23"}
+
+
+def raw_and_nms(tmp_path, family: str, task: str, x: np.ndarray):
+    """The reference run of the spec with nms=true, keeping the head's output0 (and the prototypes)."""
+    model = ultralytics_model(family, task, "n", seed=5)
+    export_weights(model, str(tmp_path / "model.safetensors"))
+    checked = checked_spec(family, task, "n", nms=True)
+    bound = bind(checked, read_weights(str(tmp_path / "model.safetensors")), "model.safetensors", strict=True)
+    head = HEADS[family]
+    keep = {f"{head}.output"} | ({f"{head}.proto.cv3.act"} if task == "segment" else set())
+    return reference.run(checked, bound, {"images": x}, keep=keep), head, model.model[-1].nc
+
+
+def canonical(rows: np.ndarray) -> np.ndarray:
+    """An order of detections that equal scores cannot change: score down, then class, then x1."""
+    return np.lexsort((rows[:, 0], rows[:, 5], -rows[:, 4]))
+
+
+def ultralytics_detections(got, head, classes):
+    non_max_suppression = ultralytics_module("ultralytics.utils.nms").non_max_suppression
+    return non_max_suppression(torch.from_numpy(got[f"{head}.output"]), 0.25, 0.7, max_det=300, nc=classes)
+
+
+def compare_boxes(got, b, detections):
+    """The common part, boxes, scores and classes; the two orders that make the rows comparable."""
+    n = len(detections)
+    assert 0 < n == got["num_dets"][b, 0]
+    ours = np.concatenate([got["boxes"][b, :n], got["scores"][b, :n, None], got["classes"][b, :n, None]], 1)
+    theirs = detections[:, :6].numpy()
+    ours_order, theirs_order = canonical(ours), canonical(theirs)
+    # corners from (cx, cy, w, h): a few float32 steps between the two formulas (as tests/zoo/test_yolo.py)
+    np.testing.assert_allclose(ours[ours_order, :4], theirs[theirs_order, :4], rtol=0, atol=1e-4)
+    np.testing.assert_array_equal(ours[ours_order, 4:], theirs[theirs_order, 4:])
+    assert not got["boxes"][b, n:].any() and not got["scores"][b, n:].any() and (got["classes"][b, n:] == -1).all()
+    return ours_order, theirs_order
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["yolov8", "yolo11"])
+def test_segment_masks_equal_process_mask(tmp_path, family):
+    process_mask = ultralytics_module("ultralytics.utils.ops").process_mask
+    x = np.random.default_rng(11).random((2, 3, 160, 224), dtype=np.float32)
+    got, head, classes = raw_and_nms(tmp_path, family, "segment", x)
+    assert "output1" not in got and got["masks"].shape == (2, 300, 40, 56)
+    for b, detections in enumerate(ultralytics_detections(got, head, classes)):
+        ours_order, theirs_order = compare_boxes(got, b, detections)
+        n = len(detections)
+        theirs = process_mask(torch.from_numpy(got[f"{head}.proto.cv3.act"][b]), detections[:, 6:], detections[:, :4],
+                              (160, 224), upsample=False).numpy().astype(bool)[theirs_order]
+        ours = got["masks"][b, :n][ours_order] > 0.5
+        assert 0 < theirs.sum() < theirs.size  # masks cover part of their boxes, not all or nothing
+        union = (ours | theirs).sum((1, 2))
+        iou = np.where(union > 0, (ours & theirs).sum((1, 2)) / np.maximum(union, 1), 1.0)
+        assert iou.min() >= 0.99, iou.min()
+        assert not got["masks"][b, n:].any()  # padding rows are 0
+        assert (got["masks"][b, :n] >= 0).all() and (got["masks"][b, :n] <= 1).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["yolov8", "yolo11"])
+def test_pose_keypoints_equal_the_kept_rows(tmp_path, family):
+    x = np.random.default_rng(12).random((2, 3, 192, 160), dtype=np.float32)
+    got, head, classes = raw_and_nms(tmp_path, family, "pose", x)
+    assert got["keypoints"].shape == (2, 300, 17, 3)
+    for b, detections in enumerate(ultralytics_detections(got, head, classes)):
+        ours_order, theirs_order = compare_boxes(got, b, detections)
+        n = len(detections)
+        theirs = detections[:, 6:].view(n, 17, 3).numpy()[theirs_order]
+        np.testing.assert_array_equal(got["keypoints"][b, :n][ours_order], theirs)
+        assert not got["keypoints"][b, n:].any()
+
+
+@pytest.mark.parametrize("task", ["segment", "pose"])
+def test_tensorrt_rtx_refuses_segment_and_pose_nms_at_the_layer(tmp_path, task):
+    """The NMS layer: TensorRT-RTX has no runners for it, so `netdsl build` refuses, exit 2, nothing written."""
+    pytest.importorskip("tensorrt_rtx")
+    plan = tmp_path / "model.plan"
+    result = subprocess.run([sys.executable, "-m", "netdsl", "build", spec("yolov8"), "--set", f"task={task}",
+                             "--set", "nms=true", "--random-weights", "-o", str(plan)],
+                            capture_output=True, text=True, timeout=300, env={**os.environ, "NO_COLOR": "1"})
+    assert result.returncode == 2 and "error[needs-full-tensorrt]: nms layer `nms`" in result.stderr, result.stderr
+    assert not plan.exists() and "Traceback" not in result.stderr
