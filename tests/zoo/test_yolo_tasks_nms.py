@@ -113,3 +113,37 @@ def test_tensorrt_rtx_refuses_segment_and_pose_nms_at_the_layer(tmp_path, task):
                             capture_output=True, text=True, timeout=300, env={**os.environ, "NO_COLOR": "1"})
     assert result.returncode == 2 and "error[needs-full-tensorrt]: nms layer `nms`" in result.stderr, result.stderr
     assert not plan.exists() and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["segment", "pose"])
+def test_lowered_shapes_and_the_evaluator_agree_with_the_reference(tmp_path, task):
+    """The lowered network (TensorRT-RTX constructs it; only building needs full TensorRT): TensorRT's
+    shapes equal netdsl's at every profile corner, and netdsl's TensorRT-semantics evaluator of it gives
+    the reference's detections, masks and keypoints (float32: the same kept rows; values within 1e-3 of
+    their scale, other summation orders in the convolutions)."""
+    pytest.importorskip("tensorrt_rtx")
+    from netdsl.build import network_for
+    from netdsl.spec.buildopts import BuildOptions
+    from netdsl.trt.dims import check_corners
+    from netdsl.trt.evaluate import Evaluator
+
+    model = ultralytics_model("yolov8", task, "n", seed=5)
+    export_weights(model, str(tmp_path / "model.safetensors"))
+    checked = checked_spec("yolov8", task, "n", nms=True)
+    bound = bind(checked, read_weights(str(tmp_path / "model.safetensors")), "model.safetensors", strict=True)
+    _, network, ctx = network_for(checked, bound, BuildOptions(precision="float32"))
+    check_corners(network, checked.types, checked.graph.profiles)
+    extra = {"segment": ("masks", (1, 300, 32, 40)), "pose": ("keypoints", (1, 300, 17, 3))}[task]
+    outputs = {network.get_output(i).name: tuple(network.get_output(i).shape) for i in range(network.num_outputs)}
+    assert outputs == {"num_dets": (-1, 1), "boxes": (-1, 300, 4), "scores": (-1, 300), "classes": (-1, 300),
+                       extra[0]: (-1, 300, *extra[1][2:]) if task == "pose" else (-1, 300, -1, -1)}
+    x = np.random.default_rng(13).random((1, 3, 128, 160), dtype=np.float32)
+    expected = reference.run(checked, bound, {"images": x})
+    got = Evaluator(network, ctx).run({"images": x})
+    n = int(expected["num_dets"][0, 0])
+    assert n > 0 and got["num_dets"][0, 0] == n and got[extra[0]].shape == extra[1]
+    np.testing.assert_array_equal(got["classes"], expected["classes"])
+    for name in ("boxes", "scores", extra[0]):
+        scale = max(float(np.abs(expected[name]).max()), 1.0)
+        np.testing.assert_allclose(got[name], expected[name], rtol=0, atol=1e-3 * scale, err_msg=name)
