@@ -116,7 +116,7 @@ def test_tensorrt_rtx_refuses_segment_and_pose_nms_at_the_layer(tmp_path, task):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task", ["segment", "pose"])
+@pytest.mark.parametrize("task", ["segment", "pose", "obb"])
 def test_lowered_shapes_and_the_evaluator_agree_with_the_reference(tmp_path, task):
     """The lowered network (TensorRT-RTX constructs it; only building needs full TensorRT): TensorRT's
     shapes equal netdsl's at every profile corner, and netdsl's TensorRT-semantics evaluator of it gives
@@ -134,10 +134,12 @@ def test_lowered_shapes_and_the_evaluator_agree_with_the_reference(tmp_path, tas
     bound = bind(checked, read_weights(str(tmp_path / "model.safetensors")), "model.safetensors", strict=True)
     _, network, ctx = network_for(checked, bound, BuildOptions(precision="float32"))
     check_corners(network, checked.types, checked.graph.profiles)
-    extra = {"segment": ("masks", (1, 300, 32, 40)), "pose": ("keypoints", (1, 300, 17, 3))}[task]
+    extra = {"segment": ("masks", (1, 300, 32, 40)), "pose": ("keypoints", (1, 300, 17, 3)),
+             "obb": ("boxes", (1, 300, 5))}[task]
     outputs = {network.get_output(i).name: tuple(network.get_output(i).shape) for i in range(network.num_outputs)}
     assert outputs == {"num_dets": (-1, 1), "boxes": (-1, 300, 4), "scores": (-1, 300), "classes": (-1, 300),
-                       extra[0]: (-1, 300, *extra[1][2:]) if task == "pose" else (-1, 300, -1, -1)}
+                       **{"segment": {"masks": (-1, 300, -1, -1)}, "pose": {"keypoints": (-1, 300, 17, 3)},
+                          "obb": {"boxes": (-1, 300, 5)}}[task]}
     x = np.random.default_rng(13).random((1, 3, 128, 160), dtype=np.float32)
     expected = reference.run(checked, bound, {"images": x})
     got = Evaluator(network, ctx).run({"images": x})
@@ -147,3 +149,36 @@ def test_lowered_shapes_and_the_evaluator_agree_with_the_reference(tmp_path, tas
     for name in ("boxes", "scores", extra[0]):
         scale = max(float(np.abs(expected[name]).max()), 1.0)
         np.testing.assert_allclose(got[name], expected[name], rtol=0, atol=1e-3 * scale, err_msg=name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["yolov8", "yolo11"])
+def test_obb_rotated_nms_equals_ultralytics(tmp_path, family):
+    """obb with nms=true: the rotated_nms kind against ultralytics' non_max_suppression(rotated=True) on the
+    same output0 (max_nms 1000, the kind's candidates): the same rotated boxes, scores and classes."""
+    non_max_suppression = ultralytics_module("ultralytics.utils.nms").non_max_suppression
+    x = np.random.default_rng(14).random((2, 3, 160, 192), dtype=np.float32)
+    got, head, classes = raw_and_nms(tmp_path, family, "obb", x)
+    assert got["boxes"].shape == (2, 300, 5)
+    found = non_max_suppression(torch.from_numpy(got[f"{head}.output"]), 0.25, 0.7, max_det=300, nc=classes,
+                                max_nms=1000, rotated=True)
+    for b, detections in enumerate(found):
+        n = len(detections)
+        assert 0 < n == got["num_dets"][b, 0]
+        ours = np.concatenate([got["boxes"][b, :n, :4], got["scores"][b, :n, None], got["classes"][b, :n, None],
+                               got["boxes"][b, :n, 4:]], 1)
+        theirs = detections.numpy()  # cx, cy, w, h, score, class, angle: the same rows, not computed anew
+        np.testing.assert_array_equal(ours[canonical(ours)], theirs[canonical(theirs)])
+        assert not got["boxes"][b, n:].any() and (got["classes"][b, n:] == -1).all()
+
+
+@pytest.mark.slow
+def test_tensorrt_rtx_builds_obb_with_rotated_nms(tmp_path):
+    """No NMS layer: TensorRT-RTX builds yolov8n-obb with nms=true; TensorRT's output shapes are netdsl's."""
+    pytest.importorskip("tensorrt_rtx")
+    plan = tmp_path / "yolov8n-obb.plan"
+    result = subprocess.run([sys.executable, "-m", "netdsl", "build", spec("yolov8"), "--set", "task=obb",
+                             "--set", "nms=true", "--random-weights", "-o", str(plan)],
+                            capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"})
+    assert result.returncode == 0, result.stderr
+    assert plan.stat().st_size > 0
