@@ -182,3 +182,17 @@ def test_tensorrt_rtx_builds_obb_with_rotated_nms(tmp_path):
                             capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"})
     assert result.returncode == 0, result.stderr
     assert plan.stat().st_size > 0
+
+
+@pytest.mark.parametrize("task", ["segment", "obb"])
+def test_netdsl_detect_refuses_nms_in_the_engine_with_the_way_out(tmp_path, capsys, task):
+    """netdsl detect post-processes the raw outputs: a task spec with NMS in the engine is refused, naming
+    --set nms=false (exit 2, before any weights or pictures are read)."""
+    from netdsl.cli import main
+
+    assert main(["detect", spec("yolov8"), "--set", f"task={task}", "--set", "nms=true",
+                 str(tmp_path / "missing.png"), "--random-weights"]) == 2
+    err = capsys.readouterr().err
+    kind = "rotated_nms" if task == "obb" else "nms"
+    assert f"ends in an NMS layer (`nms`, kind {kind})" in err and "--set nms=false" in err
+    assert "Traceback" not in err
