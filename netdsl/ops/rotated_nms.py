@@ -244,7 +244,7 @@ def probiou_matrix(layers, boxes):
     return b(one, hd, "SUB", "probiou")
 
 
-def unsqueezed_upper(layers, m: int):
+def upper_triangle(layers, m: int):
     """[1, M, M] bool: i < j (the upper triangle, fast_nms' triu(diagonal=1))."""
     np = layers.np
     upper = np.triu(np.ones((m, m), np.int32), k=1)[None]
@@ -256,7 +256,7 @@ def unsuppressed(layers, ious, candidate, p):
     """[B, M] bool: a candidate that no higher-ranked candidate overlaps by more than the threshold."""
     over = layers.binary(ious, layers.const(p["iou_threshold"], rank=3, part="iou_threshold"), "GREATER", "over")
     rows = layers.shuffle(candidate, (0, 0, 1), "candidate_rows")  # [B, M, 1]: box i counts only if a candidate
-    over = layers.binary(layers.binary(over, unsqueezed_upper(layers, p["max_candidates"]), "AND", "over_upper"),
+    over = layers.binary(layers.binary(over, upper_triangle(layers, p["max_candidates"]), "AND", "over_upper"),
                          rows, "AND", "over_candidates")
     hits = layers.ctx.label(layers.ctx.network.add_cast(over, layers.ctx.trt.int32), "over_int").get_output(0)
     suppressed = layers.shuffle(layers.reduce(hits, "MAX", 1, "suppressed_rows"), (0, -1), "suppressed_any")  # [B, M]
