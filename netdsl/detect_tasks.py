@@ -255,10 +255,10 @@ def output_roles(checked, task: str) -> tuple[str, ...]:
     names = [o.name for o in graph.outputs]
     wanted = ROLES[task]
     if not all(name in names for name in wanted):
-        from .detect import nms_outputs
-
-        if nms_outputs(graph) is not None:
-            raise UsageError(f"{checked.path} (task {task}) ends in an `nms` layer; netdsl detect post-processes "
+        suppression = [node for node in graph.nodes if node.kind in ("nms", "rotated_nms")]
+        if suppression:
+            raise UsageError(f"{checked.path} (task {task}) ends in an NMS layer (`{suppression[0].name}`, kind "
+                             f"{suppression[0].kind}); netdsl detect post-processes "
                              f"ultralytics' raw outputs for this task ({layout(task)}): run it without NMS in the "
                              "engine (for the zoo's specs, --set nms=false)")
         if len(names) != len(wanted):

@@ -11,6 +11,7 @@ import math
 from typing import NamedTuple
 
 from .detect import Thresholds
+from .ops.rotated_nms import probiou  # the rotated_nms kind's, ultralytics' batch_probiou
 
 MAX_NMS = 30000  # ultralytics' non_max_suppression: candidates kept, by score, before NMS
 MAX_WH = 7680  # its class offset (pixels) for class-aware rotated NMS
@@ -59,33 +60,6 @@ def rotated_nms(rows, thresholds: Thresholds):
     ious = np.triu(probiou(boxes[order], boxes[order]), k=1)
     picked = order[~(ious > np.float32(thresholds.iou)).any(axis=0)]
     return rows[picked[:thresholds.max_detections]]
-
-
-def probiou(a, b):
-    """ultralytics' batch_probiou: [N, M] probabilistic IoU of rotated boxes [N, 5] and [M, 5]
-    (cx, cy, w, h, angle), in float32 and in its order of operations."""
-    import numpy as np
-
-    f = np.float32
-    eps = f(1e-7)
-
-    def covariance(boxes):
-        a, b, c = boxes[:, 2] ** 2 / f(12), boxes[:, 3] ** 2 / f(12), boxes[:, 4]
-        cos, sin = np.cos(c), np.sin(c)
-        return a * cos ** 2 + b * sin ** 2, a * sin ** 2 + b * cos ** 2, (a - b) * cos * sin
-
-    x1, y1 = a[:, 0:1], a[:, 1:2]
-    x2, y2 = b[None, :, 0], b[None, :, 1]
-    a1, b1, c1 = (v[:, None] for v in covariance(a))
-    a2, b2, c2 = (v[None] for v in covariance(b))
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        denominator = (a1 + a2) * (b1 + b2) - (c1 + c2) ** 2 + eps
-        t1 = ((a1 + a2) * (y1 - y2) ** 2 + (b1 + b2) * (x1 - x2) ** 2) / denominator * f(0.25)
-        t2 = ((c1 + c2) * (x2 - x1) * (y1 - y2)) / denominator * f(0.5)
-        determinants = np.maximum(a1 * b1 - c1 ** 2, f(0)) * np.maximum(a2 * b2 - c2 ** 2, f(0))
-        t3 = np.log(((a1 + a2) * (b1 + b2) - (c1 + c2) ** 2) / (f(4) * np.sqrt(determinants) + eps) + eps) * f(0.5)
-        distance = np.clip(t1 + t2 + t3, eps, f(100))
-        return (f(1) - np.sqrt(f(1) - np.exp(-distance) + eps)).astype(np.float32)
 
 
 # -- back to the picture ------------------------------------------------------------------------------

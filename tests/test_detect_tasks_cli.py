@@ -238,4 +238,4 @@ def test_a_task_spec_ending_in_nms_is_refused_with_the_way_out(tmp_path, capsys,
     spec.write_text(SPEC.replace("params: {nms: false}", "params: {nms: true, task: pose}"))
     assert main(["detect", str(spec), str(picture), "--random-weights"]) == 2
     err = capsys.readouterr().err
-    assert "ends in an `nms` layer" in err and "--set nms=false" in err and "Traceback" not in err
+    assert "ends in an NMS layer (`nms`, kind nms)" in err and "--set nms=false" in err and "Traceback" not in err

@@ -12,7 +12,7 @@ from . import to_onnx
 
 
 @to_onnx("nms")
-def nms(g, node, boxes, scores):
+def nms(g, node, boxes, scores, *extras):
     import numpy as np
 
     from .export import ONNX_DTYPES
@@ -36,11 +36,12 @@ def nms(g, node, boxes, scores):
     k = p["max_detections"]  # padded by K entries of -1, so that top-k has K to choose from
     keyed = g.op("Pad", keyed, g.ints([0, 0, 0, k]), g.scalar(-1.0, scores.type.dtype))
     values, index = g.op("TopK", keyed, g.ints([k]), outputs=2, axis=1, largest=1, sorted=1)
-    return padded(g, p, boxes, g.op("Squeeze", klass, g.ints([2])), values, index)
+    return padded(g, p, boxes, g.op("Squeeze", klass, g.ints([2])), values, index, *extras)
 
 
-def padded(g, p, boxes, klass, values, index):
-    """The four outputs from the top K of the kept scores (-1 where not kept) and their box indices."""
+def padded(g, p, boxes, klass, values, index, *extras):
+    """The four outputs (five with extras: their kept rows, padding 0) from the top K of the kept scores (-1
+    where not kept) and their box indices."""
     from .export import ONNX_DTYPES
 
     dtype = g.out[1].dtype
@@ -53,5 +54,8 @@ def padded(g, p, boxes, klass, values, index):
         corners = g.op("Concat", g.op("Sub", centers, half), g.op("Add", centers, half), axis=2)
     count = g.op("ReduceSum", g.op("Cast", valid, to=ONNX_DTYPES["int32"]), g.ints([1]), keepdims=1)
     classes = g.op("Cast", g.op("GatherND", klass, index, batch_dims=1), to=ONNX_DTYPES["int32"])
-    return (count, g.op("Where", g.op("Unsqueeze", valid, g.ints([2])), corners, g.scalar(0.0, dtype)),
-            g.op("Where", valid, values, g.scalar(0.0, dtype)), g.op("Where", valid, classes, g.scalar(-1, "int32")))
+    valid_rows = g.op("Unsqueeze", valid, g.ints([2]))
+    outputs = (count, g.op("Where", valid_rows, corners, g.scalar(0.0, dtype)),
+               g.op("Where", valid, values, g.scalar(0.0, dtype)), g.op("Where", valid, classes, g.scalar(-1, "int32")))
+    return outputs + tuple(g.op("Where", valid_rows, g.op("GatherND", rows, index, batch_dims=1),
+                                g.scalar(0.0, g.out[4].dtype)) for rows in extras)

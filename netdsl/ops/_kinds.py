@@ -99,6 +99,7 @@ MODULES = {
     'reshape_as': 'reshape',
     'rms_norm': 'rms_norm',
     'roll': 'roll',
+    'rotated_nms': 'rotated_nms',
     'round': 'unary',
     'rrelu': 'activations_piecewise',
     'rsqrt': 'unary',

@@ -44,7 +44,9 @@ class NMS(Primitive):
            "without it, or with full TensorRT 10/11). No engine with it has run in netdsl's tests: the "
            "lowering's numbers are checked by netdsl's TensorRT-semantics evaluator (`netdsl compare`), "
            "against this reference and ultralytics. ONNX export: NonMaxSuppression and the same padding, "
-           "without the 5000-candidate limit.")
+           "without the 5000-candidate limit. An optional third input, rows [B, N, E] that travel with the "
+           "boxes (YOLO's mask coefficients or keypoints), gives `<layer>.extras` [B, K, E]: the kept boxes' rows "
+           "in the same order, padding rows 0.")
     params = {
         "box_format": Param(Choice(("center", "corners")), "center",
                             doc="center: (cx, cy, w, h), as YOLO's output; corners: (x1, y1, x2, y2)"),
@@ -54,16 +56,16 @@ class NMS(Primitive):
                                 "(TensorRT's top-k limit)"),
         "class_aware": Param(Bool(), True, doc="suppress only boxes of the same class (ultralytics' default)"),
     }
-    min_inputs = max_inputs = 2
+    min_inputs, max_inputs = 2, 3
     example = {"inputs": [[1, 8400, 4], [1, 8400, 80]]}
     rtx_unbuildable = ("TensorRT-RTX cannot build TensorRT's NMS layer (its builder has no implementation of it: "
                        "\"no runners\"); build the network without it (the raw boxes and scores, NMS done after the "
                        "engine) or with full TensorRT 10/11")
 
     def output_names(self, node):
-        return OUTPUTS
+        return OUTPUTS + (("extras",) if len(node.inputs) == 3 else ())
 
-    def infer(self, p, boxes, scores):
+    def infer(self, p, boxes, scores, *extras):
         if boxes.rank != 3 or boxes.shape[2] != 4:
             raise ShapeError(f"boxes (input 1) must be [B, N, 4], found {show_type(boxes)}", expected="[B, N, 4]",
                              found=show_type(boxes))
@@ -75,16 +77,19 @@ class NMS(Primitive):
                              code="wrong-dtype", hint="convert one of them (kind: cast)")
         batch, count = (same_size(boxes.shape[i], scores.shape[i], name) for i, name in ((0, "B"), (1, "N")))
         k = p["max_detections"]
-        return (TensorType((batch, 1), "int32"), TensorType((batch, k, 4), boxes.dtype),
-                TensorType((batch, k), boxes.dtype), TensorType((batch, k), "int32"))
+        outputs = (TensorType((batch, 1), "int32"), TensorType((batch, k, 4), boxes.dtype),
+                   TensorType((batch, k), boxes.dtype), TensorType((batch, k), "int32"))
+        return outputs + tuple(extra_rows(batch, count, k, extras[0]) for _ in extras)
 
-    def compute(self, p, out, boxes, scores):
+    def compute(self, p, out, boxes, scores, *extras):
         import numpy as np
 
         batch, k = scores.shape[0], p["max_detections"]
         num = np.zeros((batch, 1), np.int32)
         kept_boxes, kept_scores = np.zeros((batch, k, 4), np.float32), np.zeros((batch, k), np.float32)
         kept_classes = np.full((batch, k), -1, np.int32)
+        if extras:
+            kept_extras = np.zeros((batch, k, extras[0].shape[2]), extras[0].dtype)
         corners = to_corners(boxes.astype(np.float32), p["box_format"])
         best, classes = scores.max(axis=2), scores.argmax(axis=2).astype(np.int32)  # argmax: the first best
         for b in range(batch):
@@ -92,9 +97,11 @@ class NMS(Primitive):
             n = num[b, 0] = len(kept)
             kept_boxes[b, :n], kept_scores[b, :n] = corners[b, kept], best[b, kept]
             kept_classes[b, :n] = classes[b, kept]
-        return num, kept_boxes, kept_scores, kept_classes
+            if extras:
+                kept_extras[b, :n] = extras[0][b, kept]
+        return (num, kept_boxes, kept_scores, kept_classes) + ((kept_extras,) if extras else ())
 
-    def emit(self, ctx, p, out, boxes, scores):
+    def emit(self, ctx, p, out, boxes, scores, *extras):
         import numpy as np
 
         layers = Layers(ctx, scores.type.dtype)
@@ -111,7 +118,7 @@ class NMS(Primitive):
         klass, best = layers.flat(klass, "class"), layers.flat(best, "score")  # [B, N]
         keyed = layers.select(chosen(layers, selected, klass), best, layers.const(-1.0, part="minus_one"), "keyed")
         values, index = top(layers, keyed, boxes.type.shape[1], p["max_detections"])
-        return padded(layers, p, boxes.data, klass, values, index)
+        return padded(layers, p, boxes.data, klass, values, index, extras[0] if extras else None)
 
 
 def same_size(a, b, name: str):
@@ -120,6 +127,15 @@ def same_size(a, b, name: str):
         raise ShapeError(f"boxes and scores disagree on {name}: {a} and {b} ({where})", expected="equal sizes",
                          found=f"{a} vs {b}")
     return agree(a, b)
+
+
+def extra_rows(batch, count, k: int, extras):
+    if extras.rank != 3 or not isinstance(extras.shape[2], int):
+        raise ShapeError(f"extras (input 3) must be [B, N, E] with a fixed E, found {show_type(extras)}",
+                         expected="[B, N, E]", found=show_type(extras))
+    same_size(batch, extras.shape[0], "B")
+    same_size(count, extras.shape[1], "N")
+    return TensorType((batch, k, extras.shape[2]), extras.dtype)
 
 
 def to_corners(boxes, box_format: str):
@@ -207,8 +223,9 @@ class Layers:
         return self.shuffle(x, (0, 0), part)
 
 
-def padded(layers, p, boxes, klass, values, index):
-    """The four outputs from the top K of the kept scores (-1 where not kept) and their box indices."""
+def padded(layers, p, boxes, klass, values, index, extras=None):
+    """The four outputs (five with ``extras``) from the top K of the kept scores (-1 where not kept) and their
+    box indices."""
     ctx = layers.ctx
     valid = layers.binary(values, layers.const(-1.0, part="minus_one"), "GREATER", "valid")  # kept: score >= 0
     index = layers.select(valid, index, layers.const(0, "int32", part="zero"), "index")  # padding reads box 0
@@ -218,10 +235,15 @@ def padded(layers, p, boxes, klass, values, index):
     valid_rows = layers.shuffle(valid, (0, 0, 1), "valid_rows")
     count = ctx.label(ctx.network.add_cast(valid, ctx.trt.int32), "valid_int").get_output(0)
     classes = layers.gather(klass, index, "classes")
-    return (layers.reduce(count, "SUM", 1, "num_dets"),
-            layers.select(valid_rows, corners, layers.const(0.0, rank=3, part="zero"), "padded_boxes"),
-            layers.select(valid, values, layers.const(0.0, part="zero"), "padded_scores"),
-            layers.select(valid, classes, layers.const(-1, "int32", part="minus_one"), "padded_classes"))
+    outputs = (layers.reduce(count, "SUM", 1, "num_dets"),
+               layers.select(valid_rows, corners, layers.const(0.0, rank=3, part="zero"), "padded_boxes"),
+               layers.select(valid, values, layers.const(0.0, part="zero"), "padded_scores"),
+               layers.select(valid, classes, layers.const(-1, "int32", part="minus_one"), "padded_classes"))
+    if extras is None:
+        return outputs
+    rows = layers.gather(extras.data, index, "extras")  # extras: a Value, its netdsl dtype for the zero
+    zero = layers.const(0.0, extras.type.dtype, rank=3, part="extras_zero")
+    return outputs + (layers.select(valid_rows, rows, zero, "padded_extras"),)
 
 
 def first_best(layers, scores, best, positions):

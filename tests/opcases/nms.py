@@ -24,19 +24,21 @@ DEFAULTS = {"box_format": "center", "score_threshold": 0.25, "iou_threshold": 0.
             "class_aware": True}
 
 
-def ultralytics_nms(boxes, scores, **params):
+def ultralytics_nms(boxes, scores, *extras, **params):
     """(num_dets, boxes, scores, classes) as netdsl pads them, from ultralytics' non_max_suppression on
-    torch tensors boxes [B, N, 4] and scores [B, N, C] (max_nms: TensorRT's 5000 candidates)."""
+    torch tensors boxes [B, N, 4] and scores [B, N, C] (max_nms: TensorRT's 5000 candidates); with extras
+    [B, N, E], ultralytics' extra columns (its mask coefficients, nc given), kept rows padded with 0."""
     import torch
 
     non_max_suppression = ultralytics_non_max_suppression()
     p = {**DEFAULTS, **params}
     if p["box_format"] == "corners":  # ultralytics takes centers: exact for these coordinates
         boxes = torch.cat([(boxes[..., :2] + boxes[..., 2:]) / 2, boxes[..., 2:] - boxes[..., :2]], -1)
-    prediction = torch.cat([boxes, scores], -1).transpose(1, 2)
+    prediction = torch.cat([boxes, scores, *extras], -1).transpose(1, 2)
     k = p["max_detections"]
     found = non_max_suppression(prediction, p["score_threshold"], p["iou_threshold"], agnostic=not p["class_aware"],
-                                max_det=k, max_nms=5000, max_time_img=600.0)  # no time limit: all of it
+                                max_det=k, max_nms=5000, max_time_img=600.0,  # no time limit: all of it
+                                nc=scores.shape[2])
     batch = len(found)
     num = torch.tensor([[len(f)] for f in found], dtype=torch.int32)
     kept_boxes, kept_scores = torch.zeros(batch, k, 4), torch.zeros(batch, k)
@@ -44,11 +46,16 @@ def ultralytics_nms(boxes, scores, **params):
     for b, rows in enumerate(found):
         kept_boxes[b, :len(rows)], kept_scores[b, :len(rows)] = rows[:, :4], rows[:, 4]
         kept_classes[b, :len(rows)] = rows[:, 5].int()
-    return num, kept_boxes, kept_scores, kept_classes
+    if not extras:
+        return num, kept_boxes, kept_scores, kept_classes
+    kept_extras = torch.zeros(batch, k, extras[0].shape[2])
+    for b, rows in enumerate(found):
+        kept_extras[b, :len(rows)] = rows[:, 6:]
+    return num, kept_boxes, kept_scores, kept_classes, kept_extras
 
 
 def oracle(**params):
-    return lambda boxes, scores: ultralytics_nms(boxes, scores, **params)
+    return lambda *inputs: ultralytics_nms(*inputs, **params)
 
 
 def centers(*rows):
@@ -106,7 +113,15 @@ CASES = [
          inputs=list(RANDOM_1), torch=oracle(max_detections=40, class_aware=False, score_threshold=0.1,
                                              iou_threshold=0.3), name="random-crowded-agnostic"),
     Case("nms", {"max_detections": 1}, inputs=list(RANDOM_1), torch=oracle(max_detections=1), name="k-1"),
+    # rows that travel with the boxes (YOLO's mask coefficients): the kept ones, padding 0
+    Case("nms", {"max_detections": 50}, inputs=[*RANDOM_2, np.random.default_rng(3).normal(size=(2, 300, 5))
+                                                .astype(np.float32)],
+         torch=oracle(max_detections=50), name="extras-random-batch2"),
+    Case("nms", {"max_detections": 8}, inputs=[OVERLAPPING, SAME_CLASS, np.arange(6, dtype=np.float32).reshape(1, 3, 2)],
+         torch=oracle(max_detections=8), name="extras-k-above-n"),
     # errors
+    Case("nms", {}, inputs=[(1, 8, 4), (1, 8, 3), (1, 7, 2)], error="shape-mismatch", message="disagree on N: 8 and 7"),
+    Case("nms", {}, inputs=[(1, 8, 4), (1, 8, 3), (1, 8)], error="shape-mismatch", message="extras (input 3) must be"),
     Case("nms", {}, inputs=[(1, 8, 5), (1, 8, 3)], error="shape-mismatch", message="boxes (input 1) must be [B, N, 4]"),
     Case("nms", {}, inputs=[(1, 8, 4), (8, 3)], error="shape-mismatch", message="scores (input 2) must be [B, N, C]"),
     Case("nms", {}, inputs=[(1, 8, 4), (1, 9, 3)], error="shape-mismatch", message="disagree on N: 8 and 9"),

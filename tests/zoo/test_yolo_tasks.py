@@ -250,10 +250,10 @@ def test_uint8_bgr_frames_are_converted_as_ultralytics_predictor_does(tmp_path, 
 def test_nms_with_another_task_is_refused_at_the_parameter(capsys):
     from netdsl.cli import main
 
-    assert main(["validate", spec("yolov8"), "--set", "task=pose", "--set", "nms=true"]) == 1
+    assert main(["validate", spec("yolov8"), "--set", "task=classify", "--set", "nms=true"]) == 1
     err = capsys.readouterr().err
-    assert "yolov8.yaml:" in err and "error[invalid-value]: parameter `nms_task` is 'pose'" in err
-    assert "nms_is_for_detect_only" in err and "Traceback" not in err
+    assert "yolov8.yaml:" in err and "error[invalid-value]: parameter `nms_task` is 'classify'" in err
+    assert "nms_in_the_engine" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("family", FAMILIES)
