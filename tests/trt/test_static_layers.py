@@ -11,7 +11,7 @@ from tests.trt.layer_lists import SPECS, layer_list
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "static_layers.json")
 # random weights for 60M-150M parameters
 SLOW = ("specs/zoo/vgg16.yaml", "specs/zoo/alexnet.yaml", "specs/zoo/gpt2.yaml", "specs/zoo/bert_base_uncased.yaml",
-        "specs/zoo/clip_vit_b_32.yaml")
+        "specs/zoo/clip_vit_b_32.yaml", "specs/zoo/rtdetr-x.yaml")
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p in SLOW else p for p in SPECS])
