@@ -9,7 +9,7 @@ from .args import EXIT_OK, add_format, add_set, add_weights, network_of, output_
 
 
 def add_detect(add) -> None:
-    detecting = add("detect", cmd_detect, "run a detector spec on pictures with the reference executor (no GPU)",
+    detecting = add("detect", cmd_detect, "a YOLO (any task) or RT-DETR spec on pictures, reference executor (no GPU)",
                     "Letterbox each picture as ultralytics' predictor does (an input of free height and width: "
                     "the long side to --imgsz, padded to a multiple of 32; a fixed-size input: to its size), run the "
                     "spec on the CPU with the reference executor, and print the detections in the picture's pixels, "
