@@ -31,6 +31,25 @@ def windows(x: np.ndarray, kernel, stride, dilation, out_sizes) -> np.ndarray:
     return view[(slice(None), slice(None), *(slice(None, o) for o in out_sizes))]
 
 
+def max_windows(x: np.ndarray, kernel, stride, dilation, out_sizes) -> np.ndarray:
+    """The maximum over each window of an already padded x ([N, C, *out]), one spatial axis at a time
+    (a box's maximum is the maximum of its rows' maxima; max is exact, so the order does not matter):
+    a running np.maximum over the kernel's strided offsets, never a reduction over a window view."""
+    result = None
+    for axis, (k, s, d, o) in enumerate(zip(kernel, stride, dilation, out_sizes), start=2):
+        def tap(offset, source):
+            return source[(slice(None),) * axis + (slice(offset * d, offset * d + (o - 1) * s + 1, s),)]
+
+        source = x if result is None else result
+        if k == 1:
+            result = np.array(tap(0, source))
+            continue
+        result = np.maximum(tap(0, source), tap(1, source))
+        for offset in range(2, k):
+            np.maximum(result, tap(offset, source), out=result)
+    return x.copy() if result is None else result
+
+
 def pad_to_cover(x, padding, kernel, stride, out_sizes, dilation=None, value=0.0):
     """Pad with explicit padding, plus whatever extra at the end the last (ceil-mode) window needs."""
     rank = len(kernel)
@@ -177,22 +196,36 @@ def erf(x: np.ndarray) -> np.ndarray:
         _ERF_BELOW_2 = _interpolant(lambda t: math.erf(math.sqrt(t)) / math.sqrt(t) if t else 2 / math.sqrt(math.pi),
                                     0.0, 4.0, 14)
         _ERFC_2_TO_4 = _interpolant(lambda x: math.erfc(x) * math.exp(x * x), 2.0, 4.0, 12)
-    wide = np.asarray(x, np.float64)
+    x = np.asarray(x)
+    flat = x.reshape(-1)
+    result = np.empty(x.shape, np.float32)
+    out = result.reshape(-1)
+    for begin in range(0, flat.size, _ERF_BLOCK):  # float64 temporaries that stay in cache
+        _erf_block(flat[begin:begin + _ERF_BLOCK], out[begin:begin + _ERF_BLOCK])
+    return result
+
+
+_ERF_BLOCK = 32768
+
+
+def _erf_block(x: np.ndarray, out: np.ndarray) -> None:
+    """erf of one block into ``out`` (float32). The |x| < 2 polynomial is evaluated on every element
+    (the same operations on the same values as on the selected ones), the tail only where needed."""
+    wide = x.astype(np.float64)
     magnitude = np.abs(wide)
-    result = np.empty_like(wide)
-    small = magnitude < 2
-    near = wide[small]
-    square = near * near
+    square = wide * wide
     square *= 0.5
     square -= 1
-    result[small] = near * _horner(_ERF_BELOW_2, square)
-    far = ~small
+    with np.errstate(invalid="ignore", over="ignore"):
+        result = _horner(_ERF_BELOW_2, square)
+        result *= wide
+    far = magnitude >= 2
     if far.any():
         with np.errstate(invalid="ignore", over="ignore"):
             tail = magnitude[far]
             complement = np.exp(-tail * tail) * _horner(_ERFC_2_TO_4, tail - 3)
             result[far] = np.copysign(np.where(tail >= 4, 1.0, 1 - complement), wide[far])
-    return result.astype(np.float32)
+    np.copyto(out, result, casting="same_kind")
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
