@@ -122,7 +122,11 @@ def _depthwise(x, weight, padding, stride, dilation, out) -> None:
     the same for every block size (the result does not depend on it)."""
     rank = x.ndim - 2
     kernel = weight.shape[2:]
-    patches = windows(pad_spatial(x, padding), kernel, stride, dilation, out.shape[2:])  # N C *out *kernel
+    padded = pad_spatial(x, padding)
+    if all(s == 1 for s in stride) and all(size - d * (k - 1) == o for size, d, k, o in
+                                           zip(padded.shape[2:], dilation, kernel, out.shape[2:])):
+        return _depthwise_flat(padded, weight, dilation, out)
+    patches = windows(padded, kernel, stride, dilation, out.shape[2:])  # N C *out *kernel
     taps = weight.reshape(weight.shape[0], -1)
     offsets = list(itertools.product(*(range(k) for k in kernel)))
     channels, area = out.shape[1], math.prod(out.shape[2:])
@@ -138,6 +142,39 @@ def _depthwise(x, weight, padding, stride, dilation, out) -> None:
                 np.multiply(window[(Ellipsis, *offset)], weights[index], out=target if index == 0 else part)
                 if index:
                     target += part
+
+
+def _depthwise_flat(padded, weight, dilation, out) -> None:
+    """_depthwise at unit stride, on the padded input flattened per channel: each tap is one contiguous
+    slice (its offset in the flattened input), so the passes run over long rows rather than the output's
+    width; positions that fall in the padding columns are computed and dropped. Each output element is the
+    same sum in the same order as in _depthwise."""
+    rank = padded.ndim - 2
+    sizes, kernel = padded.shape[2:], weight.shape[2:]
+    steps = [math.prod(sizes[axis + 1:]) for axis in range(rank)]  # flattened stride of each spatial axis
+    area = math.prod(sizes)
+    length = sum((o - 1) * step for o, step in zip(out.shape[2:], steps)) + 1
+    offsets = [sum(i * d * step for i, d, step in zip(offset, dilation, steps))
+               for offset in itertools.product(*(range(k) for k in kernel))]
+    taps = weight.reshape(weight.shape[0], -1)
+    flat = padded.reshape(padded.shape[0], padded.shape[1], area)
+    channels = out.shape[1]
+    block = max(1, min(channels, _DEPTHWISE_BLOCK // area))
+    target = np.empty((block, area), np.float32)
+    term = np.empty((block, length), np.float32)
+    valid = (slice(None), *(slice(None, o) for o in out.shape[2:]))
+    for first in range(0, channels, block):
+        last = min(first + block, channels)
+        weights = [taps[first:last, index, None] for index in range(len(offsets))]
+        total, part = target[:last - first], term[:last - first]
+        sums = total[:, :length]
+        for n in range(out.shape[0]):
+            rows = flat[n, first:last]
+            for index, offset in enumerate(offsets):
+                np.multiply(rows[:, offset:offset + length], weights[index], out=sums if index == 0 else part)
+                if index:
+                    sums += part
+            out[n, first:last] = total.reshape(last - first, *sizes)[valid]
 
 
 def deconvolution(x, weight, bias, padding, stride, dilation, groups, out_sizes) -> np.ndarray:
@@ -236,3 +273,23 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
         np.exp(result, out=result)
     result += 1
     return np.reciprocal(result, out=result)
+
+
+_SILU_BLOCK = 16384
+
+
+def silu_in_place(x: np.ndarray) -> np.ndarray:
+    """x * sigmoid(x) written into x (a float32 array the caller may overwrite), a cache-sized block at a
+    time: the same operations on each element as ``x * sigmoid(x)``, with no full-size temporary."""
+    flat = x.reshape(-1)
+    term = np.empty(min(flat.size, _SILU_BLOCK), np.float32)
+    with np.errstate(over="ignore"):
+        for begin in range(0, flat.size, _SILU_BLOCK):
+            part = flat[begin:begin + _SILU_BLOCK]
+            s = term[:part.size]
+            np.negative(part, out=s)
+            np.exp(s, out=s)
+            s += 1
+            np.reciprocal(s, out=s)
+            part *= s
+    return x
