@@ -102,14 +102,34 @@ def convolution(x, weight, bias, padding, stride, dilation, groups, out_sizes) -
         if taps == 1 and not any(padding) and all(s == 1 for s in stride):
             columns = np.ascontiguousarray(x).reshape(n, groups, cg, positions)
         else:
-            patches = windows(pad_spatial(x, padding), kernel, stride, dilation, out_sizes)  # N C *out *kernel
             columns = scratch((n, c, *kernel, *out_sizes))
-            np.copyto(columns, patches.transpose(0, 1, *range(2 + rank, 2 + 2 * rank), *range(2, 2 + rank)))
+            _im2col(x, padding, stride, dilation, columns)
             columns = columns.reshape(n, groups, cg * taps, positions)
         np.matmul(weight.reshape(groups, og, cg * taps), columns, out=out.reshape(n, groups, og, positions))
     if bias is not None:
         out += bias.reshape((1, -1) + (1,) * rank)
     return out
+
+
+def _im2col(x, padding, stride, dilation, columns) -> None:
+    """columns [N, C, *kernel, *out] = the (zero-padded) input under each kernel tap, one copy per tap
+    straight from x: the positions whose tap falls in the padding are zeroed, no padded copy is made."""
+    rank = x.ndim - 2
+    kernel, out_sizes = columns.shape[2:2 + rank], columns.shape[2 + rank:]
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        target = columns[(slice(None), slice(None), *offset)]
+        inside, source = [], []
+        for axis, (i, s, d, begin, o, size) in enumerate(zip(offset, stride, dilation, padding, out_sizes, x.shape[2:])):
+            shift = i * d - begin  # input index of output position y: y * s + shift
+            first = min(o, max(0, -(shift // s) if shift < 0 else 0))
+            last = max(first, min(o, (size - 1 - shift) // s + 1 if size - 1 - shift >= 0 else 0))
+            inside.append(slice(first, last))
+            source.append(slice(first * s + shift, (last - 1) * s + shift + 1, s) if last > first else slice(0, 0))
+            lead = (slice(None),) * (2 + axis)
+            target[lead + (slice(None, first),)] = 0
+            target[lead + (slice(last, None),)] = 0
+        if all(part.stop > part.start for part in inside):
+            target[(slice(None), slice(None), *inside)] = x[(slice(None), slice(None), *source)]
 
 
 _DEPTHWISE_BLOCK = 32768  # elements of one sample's output processed together (stays in L2 cache)
