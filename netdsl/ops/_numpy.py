@@ -41,10 +41,14 @@ def max_windows(x: np.ndarray, kernel, stride, dilation, out_sizes) -> np.ndarra
             return source[(slice(None),) * axis + (slice(offset * d, offset * d + (o - 1) * s + 1, s),)]
 
         source = x if result is None else result
+        # the first axis's partial maxima go into the reused workspace (when another axis follows)
+        first = tap(0, source)
+        result = scratch(first.shape) if axis == 2 and len(kernel) > 1 and x.dtype == np.float32 else \
+            np.empty(first.shape, x.dtype)
         if k == 1:
-            result = np.array(tap(0, source))
+            np.copyto(result, first)
             continue
-        result = np.maximum(tap(0, source), tap(1, source))
+        np.maximum(first, tap(1, source), out=result)
         for offset in range(2, k):
             np.maximum(result, tap(offset, source), out=result)
     return x.copy() if result is None else result
