@@ -307,7 +307,7 @@ def silu_in_place(x: np.ndarray) -> np.ndarray:
     time: the same operations on each element as ``x * sigmoid(x)``, with no full-size temporary."""
     flat = x.reshape(-1)
     term = np.empty(min(flat.size, _SILU_BLOCK), np.float32)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # -inf * 0 is nan, as in x * sigmoid(x)
         for begin in range(0, flat.size, _SILU_BLOCK):
             part = flat[begin:begin + _SILU_BLOCK]
             s = term[:part.size]
