@@ -141,7 +141,7 @@ def export(model: str, path: str) -> None:
 
 
 def blas_kernel() -> str:
-    """OpenBLAS's kernel as numpy's bundled library reports it (best effort)."""
+    """OpenBLAS's kernel and thread count as numpy's bundled library reports them (best effort)."""
     import ctypes
     import glob
 
@@ -152,7 +152,9 @@ def blas_kernel() -> str:
         for symbol in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename"):
             if hasattr(lib, symbol):
                 getattr(lib, symbol).restype = ctypes.c_char_p
-                return getattr(lib, symbol)().decode()
+                threads = next((getattr(lib, name)() for name in ("scipy_openblas_get_num_threads64_",
+                                "scipy_openblas_get_num_threads", "openblas_get_num_threads") if hasattr(lib, name)), "?")
+                return f"{getattr(lib, symbol)().decode()}, {threads} thread(s)"
     return "unknown"
 
 

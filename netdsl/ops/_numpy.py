@@ -31,6 +31,29 @@ def windows(x: np.ndarray, kernel, stride, dilation, out_sizes) -> np.ndarray:
     return view[(slice(None), slice(None), *(slice(None, o) for o in out_sizes))]
 
 
+def max_windows(x: np.ndarray, kernel, stride, dilation, out_sizes) -> np.ndarray:
+    """The maximum over each window of an already padded x ([N, C, *out]), one spatial axis at a time
+    (a box's maximum is the maximum of its rows' maxima; max is exact, so the order does not matter):
+    a running np.maximum over the kernel's strided offsets, never a reduction over a window view."""
+    result = None
+    for axis, (k, s, d, o) in enumerate(zip(kernel, stride, dilation, out_sizes), start=2):
+        def tap(offset, source):
+            return source[(slice(None),) * axis + (slice(offset * d, offset * d + (o - 1) * s + 1, s),)]
+
+        source = x if result is None else result
+        # the first axis's partial maxima go into the reused workspace (when another axis follows)
+        first = tap(0, source)
+        result = scratch(first.shape) if axis == 2 and len(kernel) > 1 and x.dtype == np.float32 else \
+            np.empty(first.shape, x.dtype)
+        if k == 1:
+            np.copyto(result, first)
+            continue
+        np.maximum(first, tap(1, source), out=result)
+        for offset in range(2, k):
+            np.maximum(result, tap(offset, source), out=result)
+    return x.copy() if result is None else result
+
+
 def pad_to_cover(x, padding, kernel, stride, out_sizes, dilation=None, value=0.0):
     """Pad with explicit padding, plus whatever extra at the end the last (ceil-mode) window needs."""
     rank = len(kernel)
@@ -83,14 +106,34 @@ def convolution(x, weight, bias, padding, stride, dilation, groups, out_sizes) -
         if taps == 1 and not any(padding) and all(s == 1 for s in stride):
             columns = np.ascontiguousarray(x).reshape(n, groups, cg, positions)
         else:
-            patches = windows(pad_spatial(x, padding), kernel, stride, dilation, out_sizes)  # N C *out *kernel
             columns = scratch((n, c, *kernel, *out_sizes))
-            np.copyto(columns, patches.transpose(0, 1, *range(2 + rank, 2 + 2 * rank), *range(2, 2 + rank)))
+            _im2col(x, padding, stride, dilation, columns)
             columns = columns.reshape(n, groups, cg * taps, positions)
         np.matmul(weight.reshape(groups, og, cg * taps), columns, out=out.reshape(n, groups, og, positions))
     if bias is not None:
         out += bias.reshape((1, -1) + (1,) * rank)
     return out
+
+
+def _im2col(x, padding, stride, dilation, columns) -> None:
+    """columns [N, C, *kernel, *out] = the (zero-padded) input under each kernel tap, one copy per tap
+    straight from x: the positions whose tap falls in the padding are zeroed, no padded copy is made."""
+    rank = x.ndim - 2
+    kernel, out_sizes = columns.shape[2:2 + rank], columns.shape[2 + rank:]
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        target = columns[(slice(None), slice(None), *offset)]
+        inside, source = [], []
+        for axis, (i, s, d, begin, o, size) in enumerate(zip(offset, stride, dilation, padding, out_sizes, x.shape[2:])):
+            shift = i * d - begin  # input index of output position y: y * s + shift
+            first = min(o, max(0, -(shift // s) if shift < 0 else 0))
+            last = max(first, min(o, (size - 1 - shift) // s + 1 if size - 1 - shift >= 0 else 0))
+            inside.append(slice(first, last))
+            source.append(slice(first * s + shift, (last - 1) * s + shift + 1, s) if last > first else slice(0, 0))
+            lead = (slice(None),) * (2 + axis)
+            target[lead + (slice(None, first),)] = 0
+            target[lead + (slice(last, None),)] = 0
+        if all(part.stop > part.start for part in inside):
+            target[(slice(None), slice(None), *inside)] = x[(slice(None), slice(None), *source)]
 
 
 _DEPTHWISE_BLOCK = 32768  # elements of one sample's output processed together (stays in L2 cache)
@@ -103,7 +146,11 @@ def _depthwise(x, weight, padding, stride, dilation, out) -> None:
     the same for every block size (the result does not depend on it)."""
     rank = x.ndim - 2
     kernel = weight.shape[2:]
-    patches = windows(pad_spatial(x, padding), kernel, stride, dilation, out.shape[2:])  # N C *out *kernel
+    padded = pad_spatial(x, padding)
+    if all(s == 1 for s in stride) and all(size - d * (k - 1) == o for size, d, k, o in
+                                           zip(padded.shape[2:], dilation, kernel, out.shape[2:])):
+        return _depthwise_flat(padded, weight, dilation, out)
+    patches = windows(padded, kernel, stride, dilation, out.shape[2:])  # N C *out *kernel
     taps = weight.reshape(weight.shape[0], -1)
     offsets = list(itertools.product(*(range(k) for k in kernel)))
     channels, area = out.shape[1], math.prod(out.shape[2:])
@@ -119,6 +166,39 @@ def _depthwise(x, weight, padding, stride, dilation, out) -> None:
                 np.multiply(window[(Ellipsis, *offset)], weights[index], out=target if index == 0 else part)
                 if index:
                     target += part
+
+
+def _depthwise_flat(padded, weight, dilation, out) -> None:
+    """_depthwise at unit stride, on the padded input flattened per channel: each tap is one contiguous
+    slice (its offset in the flattened input), so the passes run over long rows rather than the output's
+    width; positions that fall in the padding columns are computed and dropped. Each output element is the
+    same sum in the same order as in _depthwise."""
+    rank = padded.ndim - 2
+    sizes, kernel = padded.shape[2:], weight.shape[2:]
+    steps = [math.prod(sizes[axis + 1:]) for axis in range(rank)]  # flattened stride of each spatial axis
+    area = math.prod(sizes)
+    length = sum((o - 1) * step for o, step in zip(out.shape[2:], steps)) + 1
+    offsets = [sum(i * d * step for i, d, step in zip(offset, dilation, steps))
+               for offset in itertools.product(*(range(k) for k in kernel))]
+    taps = weight.reshape(weight.shape[0], -1)
+    flat = padded.reshape(padded.shape[0], padded.shape[1], area)
+    channels = out.shape[1]
+    block = max(1, min(channels, _DEPTHWISE_BLOCK // area))
+    target = np.empty((block, area), np.float32)
+    term = np.empty((block, length), np.float32)
+    valid = (slice(None), *(slice(None, o) for o in out.shape[2:]))
+    for first in range(0, channels, block):
+        last = min(first + block, channels)
+        weights = [taps[first:last, index, None] for index in range(len(offsets))]
+        total, part = target[:last - first], term[:last - first]
+        sums = total[:, :length]
+        for n in range(out.shape[0]):
+            rows = flat[n, first:last]
+            for index, offset in enumerate(offsets):
+                np.multiply(rows[:, offset:offset + length], weights[index], out=sums if index == 0 else part)
+                if index:
+                    sums += part
+            out[n, first:last] = total.reshape(last - first, *sizes)[valid]
 
 
 def deconvolution(x, weight, bias, padding, stride, dilation, groups, out_sizes) -> np.ndarray:
@@ -177,22 +257,36 @@ def erf(x: np.ndarray) -> np.ndarray:
         _ERF_BELOW_2 = _interpolant(lambda t: math.erf(math.sqrt(t)) / math.sqrt(t) if t else 2 / math.sqrt(math.pi),
                                     0.0, 4.0, 14)
         _ERFC_2_TO_4 = _interpolant(lambda x: math.erfc(x) * math.exp(x * x), 2.0, 4.0, 12)
-    wide = np.asarray(x, np.float64)
+    x = np.asarray(x)
+    flat = x.reshape(-1)
+    result = np.empty(x.shape, np.float32)
+    out = result.reshape(-1)
+    for begin in range(0, flat.size, _ERF_BLOCK):  # float64 temporaries that stay in cache
+        _erf_block(flat[begin:begin + _ERF_BLOCK], out[begin:begin + _ERF_BLOCK])
+    return result
+
+
+_ERF_BLOCK = 32768
+
+
+def _erf_block(x: np.ndarray, out: np.ndarray) -> None:
+    """erf of one block into ``out`` (float32). The |x| < 2 polynomial is evaluated on every element
+    (the same operations on the same values as on the selected ones), the tail only where needed."""
+    wide = x.astype(np.float64)
     magnitude = np.abs(wide)
-    result = np.empty_like(wide)
-    small = magnitude < 2
-    near = wide[small]
-    square = near * near
+    square = wide * wide
     square *= 0.5
     square -= 1
-    result[small] = near * _horner(_ERF_BELOW_2, square)
-    far = ~small
+    with np.errstate(invalid="ignore", over="ignore"):
+        result = _horner(_ERF_BELOW_2, square)
+        result *= wide
+    far = magnitude >= 2
     if far.any():
         with np.errstate(invalid="ignore", over="ignore"):
             tail = magnitude[far]
             complement = np.exp(-tail * tail) * _horner(_ERFC_2_TO_4, tail - 3)
             result[far] = np.copysign(np.where(tail >= 4, 1.0, 1 - complement), wide[far])
-    return result.astype(np.float32)
+    np.copyto(out, result, casting="same_kind")
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -203,3 +297,23 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
         np.exp(result, out=result)
     result += 1
     return np.reciprocal(result, out=result)
+
+
+_SILU_BLOCK = 16384
+
+
+def silu_in_place(x: np.ndarray) -> np.ndarray:
+    """x * sigmoid(x) written into x (a float32 array the caller may overwrite), a cache-sized block at a
+    time: the same operations on each element as ``x * sigmoid(x)``, with no full-size temporary."""
+    flat = x.reshape(-1)
+    term = np.empty(min(flat.size, _SILU_BLOCK), np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # -inf * 0 is nan, as in x * sigmoid(x)
+        for begin in range(0, flat.size, _SILU_BLOCK):
+            part = flat[begin:begin + _SILU_BLOCK]
+            s = term[:part.size]
+            np.negative(part, out=s)
+            np.exp(s, out=s)
+            s += 1
+            np.reciprocal(s, out=s)
+            part *= s
+    return x

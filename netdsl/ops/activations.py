@@ -176,10 +176,12 @@ class Silu(Composite):
         # the expansion's values with one buffer: x * sigmoid(x) written into sigmoid's result
         import numpy as np
 
-        from ._numpy import sigmoid
+        from ._numpy import sigmoid, silu_in_place
 
         if x.dtype != np.float32:
             return super().reference(node, ctx, x)
+        if ctx.reusable(0):  # x dies here: no new buffer
+            return silu_in_place(x)
         result = sigmoid(x)
         return np.multiply(x, result, out=result)
 

@@ -64,14 +64,14 @@ class Pooling(Op):
         # the padded input (count_include_pad) or inside the input; a ceil-mode overhang counts for neither.
         import numpy as np
 
-        from ._numpy import pad_to_cover, windows
+        from ._numpy import max_windows, pad_to_cover, windows
 
         win = self.window(node, ctx.input_type())
         rank, out_sizes = win.rank, ctx.output_shape()[2:]
         kernel_axes = tuple(range(2 + rank, 2 + 2 * rank))
         if self.kind == "max_pool":
             padded = pad_to_cover(x, win.padding, win.kernel, win.stride, out_sizes, win.dilation, value=-np.inf)
-            return windows(padded, win.kernel, win.stride, win.dilation, out_sizes).max(axis=kernel_axes)
+            return max_windows(padded, win.kernel, win.stride, win.dilation, out_sizes)
         padded = pad_to_cover(x, win.padding, win.kernel, win.stride, out_sizes)
         total = windows(padded, win.kernel, win.stride, win.dilation, out_sizes).sum(axis=kernel_axes,
                                                                                     dtype=np.float32)

@@ -1,12 +1,12 @@
 """The shared numpy kernels against independent oracles: erf against Python's math.erf (correctly rounded
-to float32), sigmoid against the float64 formula, the batched grouped convolution against PyTorch."""
+to float32), sigmoid against the float64 formula, the batched grouped convolution, max pooling's windows and silu against PyTorch."""
 
 import math
 
 import numpy as np
 import pytest
 
-from netdsl.ops._numpy import convolution, erf, sigmoid
+from netdsl.ops._numpy import convolution, erf, max_windows, sigmoid, silu_in_place
 
 
 def float32_ulps(got: np.ndarray, exact: np.ndarray) -> np.ndarray:
@@ -56,6 +56,9 @@ def test_sigmoid_within_three_ulps_of_the_float64_formula():
     (1, 6, 5, (1, 1), (1, 1), (0, 0), (1, 1)),  # 1x1: the input itself as the columns
     (2, 6, 4, (2,), (3,), (1,), (1,)),  # 1-D
     (3, 3, 6, (2, 2, 2), (1, 2, 1), (1, 0, 1), (1, 1, 2)),  # 3-D, depth multiplier 2
+    (6, 6, 6, (3, 3), (1, 1), (2, 2), (2, 1)),  # depthwise, unit stride, dilated (the flattened form)
+    (4, 4, 4, (2, 3, 2), (1, 1, 1), (1, 1, 0), (1, 1, 1)),  # depthwise 3-D, unit stride
+    (2, 4, 6, (2, 3), (2, 1), (4, 3), (1, 2)),  # padding beyond the kernel's reach: whole taps are zeros
 ])
 def test_convolution_matches_torch(groups, in_channels, out_channels, kernel, stride, padding, dilation):
     torch = pytest.importorskip("torch")
@@ -70,3 +73,32 @@ def test_convolution_matches_torch(groups, in_channels, out_channels, kernel, st
     got = convolution(x, w, b, padding * 2, stride, dilation, groups, expected.shape[2:])
     # float32 sums of at most 8 * 27 products of unit normals: 1e-5 relative to the largest value
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("kernel, stride, dilation", [
+    ((3, 3), (2, 2), (1, 1)),  # ResNet's
+    ((5, 5), (1, 1), (1, 1)),  # SPPF's
+    ((2, 3), (1, 2), (2, 1)),
+    ((3,), (2,), (2,)),
+    ((2, 1, 3), (1, 2, 1), (1, 1, 2)),
+])
+def test_max_windows_matches_torch(kernel, stride, dilation):
+    torch = pytest.importorskip("torch")
+    rank = len(kernel)
+    x = np.random.default_rng(2).standard_normal((2, 3, *(11 + i for i in range(rank)))).astype(np.float32)
+    pool = getattr(torch.nn.functional, f"max_pool{rank}d")
+    expected = pool(torch.from_numpy(x), kernel, stride, 0, dilation).numpy()
+    got = max_windows(x, kernel, stride, dilation, expected.shape[2:])
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, expected)  # a maximum is exact
+
+
+def test_silu_in_place_matches_torch():
+    torch = pytest.importorskip("torch")
+    x = np.concatenate([np.linspace(-100, 40, 50_001, dtype=np.float32), np.array([-np.inf, np.inf], np.float32)])
+    expected = torch.nn.functional.silu(torch.from_numpy(x.copy())).numpy()
+    got = silu_in_place(x)
+    assert got is x
+    # float32 exp, sum, reciprocal and product each round once: a few ulps of the value
+    np.testing.assert_allclose(got[:-2], expected[:-2], rtol=1e-6, atol=1e-30)
+    assert got[-1] == np.inf and np.isnan(got[-2]) == np.isnan(expected[-2])
