@@ -121,9 +121,9 @@ def add_deploy(add) -> None:
     stream.add_argument("--precision", help="without --engine: the precision the engine will be built in")
     stream.add_argument("--batch-size", type=positive_count, metavar="N", help="nvinfer's batch (default: the "
                         "engine's opt batch)")
-    stream.add_argument("--labels", metavar="FILE", help="class names, one per line (default: the dataset's of ultralytics' weights for "
-                        "the task where the class count matches: COCO's for 80 classes, person for pose, DOTA v1's "
-                        "for obb with 15)")
+    stream.add_argument("--labels", metavar="FILE", help="class names, one per line (default: those of the "
+                        "dataset of ultralytics' weights for the task, where the class count matches: COCO's for 80 "
+                        "classes, person for pose, DOTA v1's for obb with 15; none for a classifier)")
     stream.add_argument("--parser-library", metavar="SO", help="the library with NvDsInferParseCustomEfficientNMSTLT, "
                         "for task detect (default: DeepStream's lib folder)")
 
@@ -307,6 +307,9 @@ def cmd_deepstream(args) -> int:
         manifest = deploy.planned_manifest(checked, options, engine_file)
         source = args.spec
     name = deploy.check_model_name(manifest["spec"]["name"], "the spec's name")
+    if args.parser_library and deepstream.task_of(manifest) != "detect":
+        raise UsageError(f"--parser-library: {name}'s config (task {deepstream.task_of(manifest)}) names no parser "
+                         "library; the EfficientNMS parser is task detect's")
     names = deploy.class_names(manifest, args.labels)
     # relative to the config's folder, as Gst-nvinfer resolves it: the folder can move with its engine
     relative = os.path.relpath(engine_file, os.path.abspath(args.output))

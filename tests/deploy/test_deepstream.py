@@ -244,8 +244,10 @@ def test_rtdetr_stretches_as_its_predictor_and_gives_output0_to_the_application(
 @pytest.mark.parametrize("args,says", [
     (["--set", "task=segment"], "reads num_dets, boxes, scores, classes, masks in that order"),
     (["--set", "task=obb"], "build the spec with --set nms=true"),
+    (["--set", "task=pose", "--set", "nms=true", "--parser-library", "x.so"], "names no parser library"),
 ])
-def test_tasks_without_nms_in_the_engine_are_refused(tmp_path, args, says):
+def test_tasks_without_nms_in_the_engine_or_a_parser_they_cannot_use_are_refused(tmp_path, args, says):
     result = netdsl("deploy", "deepstream", "specs/zoo/yolov8.yaml", *args, "-o", str(tmp_path))
-    assert result.returncode == 1 and says in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert result.returncode == (2 if "--parser-library" in args else 1), result.stderr
+    assert says in result.stderr and result.stderr.count("\n") == 1, result.stderr
     assert list(tmp_path.iterdir()) == []
