@@ -98,28 +98,34 @@ def add_deploy(add) -> None:
     add_build_options(triton)
 
     stream = commands.add_parser(
-        "deepstream", formatter_class=HelpFormatter, help="a Gst-nvinfer config for a detector with NMS in the engine",
+        "deepstream", formatter_class=HelpFormatter, help="a Gst-nvinfer config for a YOLO spec's task or RT-DETR",
         description="Write config_infer_primary_<name>.txt (Gst-nvinfer's [property] keys: model-engine-file, "
-        "network-mode, batch-size, num-detected-classes, network-type, cluster-mode=4 as NMS ran in the engine, "
-        "maintain-aspect-ratio=1 and symmetric-padding=1 as ultralytics letterboxes, net-scale-factor=1/255, "
-        "model-color-format=0 (RGB), output-blob-names, infer-dims, the EfficientNMS parser) and labels.txt, for a "
-        "detector spec built with --set nms=true. From --engine's manifest, or from the spec before the engine "
-        "exists (model-engine-file then names the plan `netdsl build` will write). Nothing is built.",
+        "network-mode, batch-size, network-type, infer-dims, output-blob-names, net-scale-factor=1/255, "
+        "model-color-format=0 (RGB), scaling-filter=1 (bilinear), maintain-aspect-ratio and symmetric-padding as "
+        "ultralytics' predictor resizes) and labels.txt where class names are known. By task: detect (--set "
+        "nms=true) network-type 0 with the EfficientNMS parser and cluster-mode=4, as NMS ran in the engine; "
+        "classify network-type 1 (nvinfer's softmax classifier, classifier-threshold); segment, pose and obb "
+        "(--set nms=true) and RT-DETR network-type 100 with output-tensor-meta=1, the outputs attached as tensor "
+        "metadata for the application, since no nvinfer parser reads them (docs/deploying.md says why). From "
+        "--engine's manifest, or from the spec before the engine exists (model-engine-file then names the plan "
+        "`netdsl build` will write). Nothing is built.",
         usage="netdsl deploy deepstream SPEC [--engine PLAN] [-o DIR] [--set nms=true] [options]")
     stream.set_defaults(handler=cmd_deepstream)
     from .args import add_set
 
     add_set(stream)
-    stream.add_argument("spec", nargs="?", metavar="SPEC", help="the detector spec (not needed with --engine)")
+    stream.add_argument("spec", nargs="?", metavar="SPEC", help="the spec (not needed with --engine)")
     stream.add_argument("--engine", metavar="PLAN", help="the engine (its manifest, PLAN.json, is read)")
     stream.add_argument("-o", "--output", default=".", metavar="DIR", help="folder for the config and labels.txt "
                         "(made if missing; default: here)")
     stream.add_argument("--precision", help="without --engine: the precision the engine will be built in")
     stream.add_argument("--batch-size", type=positive_count, metavar="N", help="nvinfer's batch (default: the "
                         "engine's opt batch)")
-    stream.add_argument("--labels", metavar="FILE", help="class names, one per line (default: COCO's for 80 classes)")
-    stream.add_argument("--parser-library", metavar="SO", help="the library with NvDsInferParseCustomEfficientNMSTLT "
-                        "(default: DeepStream's lib folder)")
+    stream.add_argument("--labels", metavar="FILE", help="class names, one per line (default: those of the "
+                        "dataset of ultralytics' weights for the task, where the class count matches: COCO's for 80 "
+                        "classes, person for pose, DOTA v1's for obb with 15; none for a classifier)")
+    stream.add_argument("--parser-library", metavar="SO", help="the library with NvDsInferParseCustomEfficientNMSTLT, "
+                        "for task detect (default: DeepStream's lib folder)")
 
 
 def gpu_list(text: str) -> tuple[int, ...]:
@@ -278,7 +284,7 @@ def cmd_deepstream(args) -> int:
     from ..files import write_together
 
     if bool(args.engine) == bool(args.spec):
-        raise UsageError("give the detector SPEC (its engine not built yet) or --engine PLAN (not both)")
+        raise UsageError("give the SPEC (its engine not built yet) or --engine PLAN (not both)")
     if args.engine:
         from ..runtime import read_manifest
 
@@ -301,15 +307,18 @@ def cmd_deepstream(args) -> int:
         manifest = deploy.planned_manifest(checked, options, engine_file)
         source = args.spec
     name = deploy.check_model_name(manifest["spec"]["name"], "the spec's name")
+    if args.parser_library and deepstream.task_of(manifest) != "detect":
+        raise UsageError(f"--parser-library: {name}'s config (task {deepstream.task_of(manifest)}) names no parser "
+                         "library; the EfficientNMS parser is task detect's")
     names = deploy.class_names(manifest, args.labels)
     # relative to the config's folder, as Gst-nvinfer resolves it: the folder can move with its engine
     relative = os.path.relpath(engine_file, os.path.abspath(args.output))
-    groups = deepstream.nvinfer_config(manifest, relative, deploy.LABELS_FILE if names else None, args.batch_size,
-                                       args.parser_library or deepstream.PARSER_LIBRARY)
+    nvinfer = deepstream.nvinfer_config(manifest, relative, deploy.LABELS_FILE if names else None, args.batch_size,
+                                        args.parser_library or deepstream.PARSER_LIBRARY)
     config = os.path.join(args.output, f"config_infer_primary_{name}.txt")
-    files = {config: deepstream.config_text(groups, source).encode()}
+    files = {config: deepstream.config_text(nvinfer, source).encode()}
     if names:
-        files[os.path.join(args.output, deploy.LABELS_FILE)] = deploy.labels_text(names)
+        files[os.path.join(args.output, deploy.LABELS_FILE)] = deepstream.labels_text(manifest, names)
     try:
         os.makedirs(args.output, exist_ok=True)  # after every check: nothing is made when one fails
     except OSError as error:

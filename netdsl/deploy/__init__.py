@@ -4,7 +4,7 @@ copies shapes by hand.
 
 - :mod:`.triton`: a model repository, ``DIR/<name>/<version>/model.plan`` with its manifest beside it
   and ``DIR/<name>/config.pbtxt``;
-- :mod:`.deepstream`: a Gst-nvinfer configuration for a detector with NMS in the engine.
+- :mod:`.deepstream`: a Gst-nvinfer configuration for the YOLO specs' tasks and RT-DETR.
 
 Both read a manifest as ``netdsl build`` writes it (:func:`netdsl.build.manifest`); neither needs a GPU.
 """
@@ -17,6 +17,10 @@ from ..diagnostics import NetdslError, UsageError
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 LABELS_FILE = "labels.txt"
+# ultralytics' cfg/datasets/DOTAv1.yaml, the classes of its released yolov8*-obb.pt and yolo11*-obb.pt
+DOTA_V1 = ("plane", "ship", "storage tank", "baseball diamond", "tennis court", "basketball court",
+           "ground track field", "harbor", "bridge", "large vehicle", "small vehicle", "helicopter", "roundabout",
+           "soccer ball field", "swimming pool")
 
 
 class DeployError(NetdslError):
@@ -32,13 +36,19 @@ def check_model_name(name: str, flag: str = "--name") -> str:
 
 
 def class_names(manifest: dict, labels_path: str | None) -> tuple[str, ...] | None:
-    """The class names for labels.txt: ``labels_path`` (one per line), else COCO's for a spec with
-    `classes: 80` (ultralytics' order, as `netdsl detect` names them), else None (no labels written)."""
-    classes = (manifest["spec"].get("params") or {}).get("classes")
+    """The class names for labels.txt: ``labels_path`` (one per line), else those of the dataset that
+    ultralytics' released weights of the spec's task were trained on, where the class count matches: COCO's
+    for a detector or segmenter with `classes: 80` (ultralytics' order, as `netdsl detect` names them),
+    person for pose with `classes: 1`, DOTA v1's for obb with `classes: 15`; else None (no labels written;
+    a classifier's are never guessed)."""
+    params = manifest["spec"].get("params") or {}
+    classes = params.get("classes")
     if labels_path is None:
         from ..detect import COCO
 
-        return COCO if classes == 80 else None
+        task = params.get("task", "detect")
+        known = {"detect": {80: COCO}, "segment": {80: COCO}, "pose": {1: ("person",)}, "obb": {15: DOTA_V1}}
+        return known.get(task, {}).get(classes)
     try:
         with open(labels_path, encoding="utf-8") as stream:
             names = tuple(line.strip() for line in stream.read(1 << 22).splitlines() if line.strip())

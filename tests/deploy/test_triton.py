@@ -188,6 +188,31 @@ def test_nms_detector_config_from_its_manifest():
     assert config.max_batch_size == 16 and list(config.input[0].dims) == [3, -1, -1]
 
 
+def test_yolo_classifier_gets_its_labels_on_output0(tmp_path):
+    """YOLOv8n-cls (`--set task=classify`, output0 [B, 1000] softmax) built here with random weights: the
+    names given by --labels go on its one output, one a line; ImageNet's are never guessed, and a spec
+    with 80 classes is not taken for COCO when it classifies."""
+    names = tmp_path / "imagenet.txt"
+    names.write_text("".join(f"class {i}\n" for i in range(1000)))
+    repo = tmp_path / "repo"
+    result = netdsl("deploy", "triton", "specs/zoo/yolov8.yaml", "--set", "task=classify", "--random-weights",
+                    "--labels", str(names), "--repo", str(repo))
+    assert result.returncode == 0, result.stderr
+    config, manifest = parsed(repo / "yolov8"), manifest_of(repo / "yolov8")
+    check_tensors(config, manifest, batched=True)
+    assert [o.name for o in config.output] == ["output0"] and list(config.output[0].dims) == [1000]
+    assert config.output[0].label_filename == "labels.txt"
+    assert (repo / "yolov8" / "labels.txt").read_text() == names.read_text()
+    result = netdsl("deploy", "triton", "specs/zoo/yolov8.yaml", "--set", "task=classify", "--set", "classes=80",
+                    "--random-weights", "--repo", str(repo), "--name", "cls80")
+    assert result.returncode == 0, result.stderr
+    assert not parsed(repo / "cls80").output[0].label_filename and not (repo / "cls80" / "labels.txt").exists()
+    result = netdsl("deploy", "triton", "specs/zoo/yolov8.yaml", "--set", "task=classify", "--set", "classes=10",
+                    "--random-weights", "--labels", str(names), "--repo", str(repo), "--name", "cls10")
+    assert result.returncode == 1 and "1000 names for 10 classes" in result.stderr, result.stderr
+    assert not (repo / "cls10").exists()
+
+
 @pytest.mark.slow  # builds YOLOv8n (about 5-15 s here)
 def test_ensemble_sends_frames_through_the_conversion_to_the_network(tmp_path):
     """--ensemble: YOLOv8n built with frames=false, its frame conversion built alone, and an ensemble
