@@ -42,6 +42,12 @@ NOT_FOLDED = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUnifor
 FLOAT_TYPES = ("float32", "float16", "bfloat16")
 
 
+# ONNX ops whose inputs all have one type T: where netdsl's int32 index meets ONNX's int64, widen it
+SAME_TYPE = frozenset({"Add", "Sub", "Mul", "Div", "Mod", "Equal", "Less", "Greater", "LessOrEqual",
+                       "GreaterOrEqual", "Max", "Min", "Sum", "Mean", "BitShift", "BitwiseAnd", "BitwiseOr",
+                       "BitwiseXor"})
+
+
 @dataclass
 class Const:
     array: object  # numpy array (object arrays: symbolic sizes)
@@ -339,9 +345,10 @@ class GraphImporter:
         layer = convert(NodeInfo(node.op_type, self.opset, list(node.output)), attributes(node), ops)
         inputs = [self.tensor_input(node, index, operands[index]) for index in layer.inputs]
         dtypes = {self.type_of(name).dtype for name in inputs}
-        if len(inputs) > 1 and dtypes == {"int32", "int64"}:
+        if len(inputs) > 1 and node.op_type in SAME_TYPE and dtypes == {"int32", "int64"}:
             # netdsl's indices (topk, argmax) are int32, TensorRT's, where ONNX's are int64: an index met by
-            # int64 arithmetic (RT-DETR's flat index batch * N + topk index) is widened as ONNX has it
+            # int64 arithmetic (RT-DETR's flat index batch * N + topk index) is widened as ONNX has it (only
+            # where ONNX's inputs share one type: a gather's int32 data stays int32 beside int64 indices)
             inputs = [self.helper_layer(node, "cast", {"dtype": "int64"}, [name]).name
                       if self.type_of(name).dtype == "int32" else name for name in inputs]
         self.add_layer(node, layer.kind, layer.params, inputs, layer.weights, layer.outputs)

@@ -45,3 +45,21 @@ def test_partial_check_keeps_the_layers_that_checked(tmp_path):
     partial, diagnostics = check(path, partial=True)
     assert not partial.complete and diagnostics.has_errors
     assert partial.types["bn2"].shape == (1, 32, 16, 16) and "add" not in partial.types
+
+
+def test_an_output_of_a_layer_with_several_is_traced_to_its_layer():
+    # `grid.points` is anchor_points' first output: the tensor has no layer of its own name (the fuzzer found
+    # the tracing stopped there with an exception); the note names the layer that made it
+    text = """\
+netdsl: 1
+inputs: [{name: x, shape: [1, 3, 4, 4]}]
+layers:
+  - {name: grid, kind: anchor_points, stride: 1}
+  - {name: wide, kind: constant, value: 0.0, shape: [2, 5]}
+  - {name: add, kind: add, inputs: [grid.points, wide]}
+"""
+    checked, diagnostics = check_text(text)
+    [error] = [d for d in diagnostics if d.severity == "error"]
+    assert error.code == "shape-mismatch" and error.layer == "add"
+    messages = [note.message for note in error.notes]
+    assert any("anchor_points layer `grid` makes axis 1 16" in m for m in messages), messages
