@@ -335,6 +335,7 @@ class GraphImporter:
         operands = self.resolve_sizes(node, operands)
         if operands is None:  # resolve_sizes made the layer
             return
+        operands = self.sizes_as_tensors(node, operands)
         ops = [self.operand(name, value) for name, value in zip(node.input, operands)]
         layer = convert(NodeInfo(node.op_type, self.opset, list(node.output)), attributes(node), ops)
         inputs = [self.tensor_input(node, index, operands[index]) for index in layer.inputs]
@@ -399,6 +400,26 @@ class GraphImporter:
                 return None
             return [operands[0], Const(np.asarray(values, np.int64), operands[1].source)]
         return operands
+
+    def sizes_as_tensors(self, node, operands) -> list:
+        """A size known only at run time met by a tensor in arithmetic (transformers' flat index into the
+        padding mask, batch index * length + position, with TorchScript's exporter): the size as a tensor
+        of one element, the sum of that many ones (a tensor of the graph has the size on an axis)."""
+        import numpy as np
+
+        from ..symbolic import Size
+
+        if node.op_type not in ("Mul", "Add", "Sub") or not any(isinstance(o, Tensor) for o in operands):
+            return operands
+        rank = max(len(o.type.shape) for o in operands if isinstance(o, Tensor))
+        result = list(operands)
+        for index, value in enumerate(operands):
+            if isinstance(value, Const) and symbolic.is_symbolic(value.array) and np.size(value.array) == 1 \
+                    and isinstance(value.array.reshape(-1)[0], Size) and 1 <= rank and np.ndim(value.array) <= rank:
+                one = self.scalar_layer(node, "one", np.asarray(1, np.int64))
+                ones = self.grown(node, one, [value.array.reshape(-1)[0]])
+                result[index] = self.helper_layer(node, "reduce_sum", {"dim": [0], "keepdim": True}, [ones.name])
+        return result
 
     def grown(self, node, value: Tensor, target: list) -> Tensor:
         """``value`` expanded to sizes known only at run time (ViT's class token grown to the batch,
@@ -1043,7 +1064,23 @@ def int32_index_concat(importer, node, operands) -> bool:
     return True
 
 
-PATTERNS = (flatten_then_gemm, matmul_linear, sigmoid_times_input, erf_gelu, contiguous_gather, int32_index_concat)
+def gather_on_run_time_axis(importer, node, operands) -> bool:
+    """Gather on axis 0 by an index tensor where that axis's size is known only at run time (TorchScript's
+    export of transformers' padding mask: the mask flattened to [batch * length, 1] and read at batch index
+    * length + position): `gather` takes fixed sizes only there, `gather_nd` takes any, so the gather is
+    `gather_nd` of the indices with a last axis of one (the same entries: both count from 0 to size - 1)."""
+    if node.op_type != "Gather" or attributes(node).get("axis", 0) != 0 or not isinstance(operands[0], Tensor) \
+            or not isinstance(operands[1], Tensor) or isinstance(operands[0].type.shape[0], int) \
+            or len(operands[1].type.shape) >= 8:
+        return False
+    rank = len(operands[1].type.shape)
+    index = importer.helper_layer(node, "reshape", {"shape": [0] * rank + [1]}, [operands[1].name])
+    importer.add_layer(node, "gather_nd", {}, [operands[0].name, index.name], {}, None)
+    return True
+
+
+PATTERNS = (flatten_then_gemm, matmul_linear, sigmoid_times_input, erf_gelu, contiguous_gather, int32_index_concat,
+            gather_on_run_time_axis)
 
 
 def import_graph(model, partial: bool = False, sizes=None, named_batch: bool = False) -> ImportedGraph:
