@@ -384,6 +384,8 @@ class GraphImporter:
                 if split is not None:  # ... and back: [B * heads, E, S] to [B, heads, E, S]
                     self.values[node.output[0]] = self.split_at_run_time(node, operands[0], *split)
                     return None
+                if like is None and node.op_type == "Reshape":
+                    like = self.shaped_like(node, list(operands[1].array.reshape(-1)))
                 if like is None:
                     raise
                 # YOLO11's attention, `.view(B, C, H, W)` of [B, C, H*W]: two sizes known only at run time,
@@ -400,6 +402,26 @@ class GraphImporter:
                 return None
             return [operands[0], Const(np.asarray(values, np.int64), operands[1].source)]
         return operands
+
+    def shaped_like(self, node, target: list) -> str | None:
+        """A tensor of shape ``target`` (fixed sizes and several known only at run time, each one a tensor of
+        the graph has on that axis) for `reshape_as`: zeros grown to it (transformers' Conv1D in GPT-2,
+        `.view(batch, sequence, 3 * hidden)` of its [batch * sequence, 3 * hidden] product). None where no
+        tensor has those sizes, or an entry is not a size (-1, a 0 that copies)."""
+        import numpy as np
+
+        from ..symbolic import Size
+
+        if not all(isinstance(size, Size) or int(size) >= 1 for size in target):
+            return None
+        kept = len(self.layers), dict(self.constant_layers), dict(self.constant_values)
+        try:
+            zero = self.scalar_layer(node, "zero", np.asarray(0.0, np.float32))
+            return self.grown(node, zero, target).name
+        except NotExpressible:  # (the zero made for it goes again)
+            del self.layers[kept[0]:]
+            self.constant_layers, self.constant_values = kept[1], kept[2]
+            return None
 
     def sizes_as_tensors(self, node, operands) -> list:
         """A size known only at run time met by a tensor in arithmetic (transformers' flat index into the
