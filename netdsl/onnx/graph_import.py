@@ -382,8 +382,17 @@ class GraphImporter:
                 split = split_axis(list(operands[1].array.reshape(-1)), operands[0].type.shape) \
                     if like is None else None
                 if split is not None:  # ... and back: [B * heads, E, S] to [B, heads, E, S]
-                    self.values[node.output[0]] = self.split_at_run_time(node, operands[0], *split)
-                    return None
+                    kept = self.kept()
+                    try:
+                        self.values[node.output[0]] = self.split_at_run_time(node, operands[0], *split)
+                        return None
+                    except NotExpressible:  # (GPT-2's keys over past + sequence: netdsl's reshape cannot infer
+                        if node.op_type != "Reshape":  # the -1 by dividing by a sum of sizes)
+                            raise
+                        self.restore(kept)
+                        like = self.shaped_like(node, list(operands[1].array.reshape(-1)))
+                        if like is None:
+                            raise
                 if like is None and node.op_type == "Reshape":
                     like = self.shaped_like(node, list(operands[1].array.reshape(-1)))
                 if like is None:
@@ -414,14 +423,34 @@ class GraphImporter:
 
         if not all(isinstance(size, Size) or int(size) >= 1 for size in target):
             return None
-        kept = len(self.layers), dict(self.constant_layers), dict(self.constant_values)
+        kept = self.kept()
         try:
             zero = self.scalar_layer(node, "zero", np.asarray(0.0, np.float32))
             return self.grown(node, zero, target).name
-        except NotExpressible:  # (the zero made for it goes again)
-            del self.layers[kept[0]:]
-            self.constant_layers, self.constant_values = kept[1], kept[2]
+        except NotExpressible:  # no tensor has all of them on those axes: one axis at a time, added
+            self.restore(kept)
+        try:
+            zero = self.scalar_layer(node, "zero", np.asarray(0.0, np.float32))
+            like = None
+            for axis, size in enumerate(target):
+                if isinstance(size, Size):
+                    part = self.grown(node, zero, [size if a == axis else 1 for a in range(len(target))])
+                    like = part if like is None else self.helper_layer(node, "add", {}, [like.name, part.name])
+            if any(not isinstance(size, Size) and int(size) > 1 for size in target):
+                like = self.helper_layer(node, "expand", {"size": [-1 if isinstance(size, Size) else int(size)
+                                                                   for size in target]}, [like.name])
+            return like.name
+        except NotExpressible:  # (the layers made for it go again)
+            self.restore(kept)
             return None
+
+    def kept(self):
+        """What `restore` needs to take back the layers made after now."""
+        return len(self.layers), dict(self.constant_layers), dict(self.constant_values)
+
+    def restore(self, kept) -> None:
+        del self.layers[kept[0]:]
+        self.constant_layers, self.constant_values = kept[1], kept[2]
 
     def sizes_as_tensors(self, node, operands) -> list:
         """A size known only at run time met by a tensor in arithmetic (transformers' flat index into the
