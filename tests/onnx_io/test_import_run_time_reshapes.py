@@ -110,3 +110,34 @@ def test_keys_over_the_cache_split_again(tmp_path):
         [theirs] = run_onnxruntime(path, feed)
         assert ours.shape == theirs.shape == (batch, 4, 2, past + length)
         assert np.array_equal(ours, theirs)
+
+
+def test_a_size_no_tensor_has_is_refused_and_leaves_nothing_behind(tmp_path):
+    """[batch, sequence, 4] to [sequence, 2 * batch, 2]: no tensor of the graph has 2 * batch, so no
+    tensor of the target's shape can be grown; the Reshape is refused with its name, and the partial
+    import keeps nothing made while trying (no stray zero constant before the relu)."""
+    from onnx import helper
+
+    from netdsl.onnx.importer import NotImportable
+
+    nodes = [const("flat_shape", [-1, 4]), const("two", [2]), const("pair", [2]),
+             helper.make_node("Shape", ["x"], ["shape"]),
+             helper.make_node("Slice", ["shape", "zero_index", "one_index"], ["batch"]),
+             helper.make_node("Slice", ["shape", "one_index", "two_index"], ["length"]),
+             helper.make_node("Mul", ["batch", "two"], ["doubled"]),
+             helper.make_node("Relu", ["x"], ["r"]),
+             helper.make_node("Reshape", ["r", "flat_shape"], ["flat"]),
+             helper.make_node("Concat", ["length", "doubled", "pair"], ["target"], axis=0),
+             helper.make_node("Reshape", ["flat", "target"], ["y"])]
+    nodes[:0] = [const("zero_index", [0]), const("one_index", [1]), const("two_index", [2])]
+    built = model(nodes, [("x", ["batch", "sequence", 4])], [("y", ["sequence", "doubled", 2]),
+                                                               ("r", ["batch", "sequence", 4])])
+    with pytest.raises(NotImportable, match="\\(Reshape\\): a reshape to a shape with two sizes known only"):
+        imported(tmp_path, built, ["sequence=1:8:16"])
+    from netdsl.onnx.dims import parse
+    from netdsl.onnx.importer import import_onnx
+
+    path = tmp_path / "model.onnx"
+    import_onnx(str(path), str(tmp_path / "partial.yaml"), partial=True, sizes=parse(["sequence=1:8:16"], None))
+    text = (tmp_path / "partial.yaml").read_text()
+    assert "kind: relu" in text and "kind: constant" not in text and "reshape_as" not in text
