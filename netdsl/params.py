@@ -352,18 +352,20 @@ class Literal(ParamType):
     """A number, or a (nested) list of numbers with the same length at each level: a small constant
     written in the spec. The value is a nested tuple; larger tensors belong in the weight file."""
 
-    __slots__ = ("max_elements",)
+    __slots__ = ("max_elements", "infinite")
 
-    def __init__(self, max_elements: int = 4096):
+    def __init__(self, max_elements: int = 4096, infinite: bool = False):
         self.max_elements = max_elements
+        self.infinite = infinite  # -.inf and .inf taken (a mask's fill); never .nan
 
     def check(self, node):
         count = [0]
 
         def read(item, depth):
             if isinstance(item, Scalar) and type(item.value) in (int, float, bool):
-                if type(item.value) is float and not math.isfinite(item.value):
-                    _fail("finite numbers", item)
+                if type(item.value) is float and not math.isfinite(item.value) and not (
+                        self.infinite and math.isinf(item.value)):
+                    _fail("numbers or -.inf and .inf" if self.infinite else "finite numbers", item)
                 count[0] += 1
                 if count[0] > self.max_elements:
                     _fail(f"at most {self.max_elements} numbers (put larger constants in the weight file)", node)

@@ -341,6 +341,7 @@ class GraphImporter:
         operands = self.resolve_sizes(node, operands)
         if operands is None:  # resolve_sizes made the layer
             return
+        operands = self.sizes_as_tensors(node, operands)
         ops = [self.operand(name, value) for name, value in zip(node.input, operands)]
         layer = convert(NodeInfo(node.op_type, self.opset, list(node.output)), attributes(node), ops)
         inputs = [self.tensor_input(node, index, operands[index]) for index in layer.inputs]
@@ -388,8 +389,19 @@ class GraphImporter:
                 split = split_axis(list(operands[1].array.reshape(-1)), operands[0].type.shape) \
                     if like is None else None
                 if split is not None:  # ... and back: [B * heads, E, S] to [B, heads, E, S]
-                    self.values[node.output[0]] = self.split_at_run_time(node, operands[0], *split)
-                    return None
+                    kept = self.kept()
+                    try:
+                        self.values[node.output[0]] = self.split_at_run_time(node, operands[0], *split)
+                        return None
+                    except NotExpressible:  # (GPT-2's keys over past + sequence: netdsl's reshape cannot infer
+                        if node.op_type != "Reshape":  # the -1 by dividing by a sum of sizes)
+                            raise
+                        self.restore(kept)
+                        like = self.shaped_like(node, list(operands[1].array.reshape(-1)))
+                        if like is None:
+                            raise
+                if like is None and node.op_type == "Reshape":
+                    like = self.shaped_like(node, list(operands[1].array.reshape(-1)))
                 if like is None:
                     raise
                 # YOLO11's attention, `.view(B, C, H, W)` of [B, C, H*W]: two sizes known only at run time,
@@ -406,6 +418,66 @@ class GraphImporter:
                 return None
             return [operands[0], Const(np.asarray(values, np.int64), operands[1].source)]
         return operands
+
+    def shaped_like(self, node, target: list) -> str | None:
+        """A tensor of shape ``target`` (fixed sizes and several known only at run time, each one a tensor of
+        the graph has on that axis) for `reshape_as`: zeros grown to it (transformers' Conv1D in GPT-2,
+        `.view(batch, sequence, 3 * hidden)` of its [batch * sequence, 3 * hidden] product). None where no
+        tensor has those sizes, or an entry is not a size (-1, a 0 that copies)."""
+        import numpy as np
+
+        from ..symbolic import Size
+
+        if not all(isinstance(size, Size) or int(size) >= 1 for size in target):
+            return None
+        kept = self.kept()
+        try:
+            zero = self.scalar_layer(node, "zero", np.asarray(0.0, np.float32))
+            return self.grown(node, zero, target).name
+        except NotExpressible:  # no tensor has all of them on those axes: one axis at a time, added
+            self.restore(kept)
+        try:
+            zero = self.scalar_layer(node, "zero", np.asarray(0.0, np.float32))
+            like = None
+            for axis, size in enumerate(target):
+                if isinstance(size, Size):
+                    part = self.grown(node, zero, [size if a == axis else 1 for a in range(len(target))])
+                    like = part if like is None else self.helper_layer(node, "add", {}, [like.name, part.name])
+            if any(not isinstance(size, Size) and int(size) > 1 for size in target):
+                like = self.helper_layer(node, "expand", {"size": [-1 if isinstance(size, Size) else int(size)
+                                                                   for size in target]}, [like.name])
+            return like.name
+        except NotExpressible:  # (the layers made for it go again)
+            self.restore(kept)
+            return None
+
+    def kept(self):
+        """What `restore` needs to take back the layers made after now."""
+        return len(self.layers), dict(self.constant_layers), dict(self.constant_values)
+
+    def restore(self, kept) -> None:
+        del self.layers[kept[0]:]
+        self.constant_layers, self.constant_values = kept[1], kept[2]
+
+    def sizes_as_tensors(self, node, operands) -> list:
+        """A size known only at run time met by a tensor in arithmetic (transformers' flat index into the
+        padding mask, batch index * length + position, with TorchScript's exporter): the size as a tensor
+        of one element, the sum of that many ones (a tensor of the graph has the size on an axis)."""
+        import numpy as np
+
+        from ..symbolic import Size
+
+        if node.op_type not in ("Mul", "Add", "Sub") or not any(isinstance(o, Tensor) for o in operands):
+            return operands
+        rank = max(len(o.type.shape) for o in operands if isinstance(o, Tensor))
+        result = list(operands)
+        for index, value in enumerate(operands):
+            if isinstance(value, Const) and symbolic.is_symbolic(value.array) and np.size(value.array) == 1 \
+                    and isinstance(value.array.reshape(-1)[0], Size) and 1 <= rank and np.ndim(value.array) <= rank:
+                one = self.scalar_layer(node, "one", np.asarray(1, np.int64))
+                ones = self.grown(node, one, [value.array.reshape(-1)[0]])
+                result[index] = self.helper_layer(node, "reduce_sum", {"dim": [0], "keepdim": True}, [ones.name])
+        return result
 
     def grown(self, node, value: Tensor, target: list) -> Tensor:
         """``value`` expanded to sizes known only at run time (ViT's class token grown to the batch,
@@ -1050,7 +1122,23 @@ def int32_index_concat(importer, node, operands) -> bool:
     return True
 
 
-PATTERNS = (flatten_then_gemm, matmul_linear, sigmoid_times_input, erf_gelu, contiguous_gather, int32_index_concat)
+def gather_on_run_time_axis(importer, node, operands) -> bool:
+    """Gather on axis 0 by an index tensor where that axis's size is known only at run time (TorchScript's
+    export of transformers' padding mask: the mask flattened to [batch * length, 1] and read at batch index
+    * length + position): `gather` takes fixed sizes only there, `gather_nd` takes any, so the gather is
+    `gather_nd` of the indices with a last axis of one (the same entries: both count from 0 to size - 1)."""
+    if node.op_type != "Gather" or attributes(node).get("axis", 0) != 0 or not isinstance(operands[0], Tensor) \
+            or not isinstance(operands[1], Tensor) or isinstance(operands[0].type.shape[0], int) \
+            or len(operands[1].type.shape) >= 8:
+        return False
+    rank = len(operands[1].type.shape)
+    index = importer.helper_layer(node, "reshape", {"shape": [0] * rank + [1]}, [operands[1].name])
+    importer.add_layer(node, "gather_nd", {}, [operands[0].name, index.name], {}, None)
+    return True
+
+
+PATTERNS = (flatten_then_gemm, matmul_linear, sigmoid_times_input, erf_gelu, contiguous_gather, int32_index_concat,
+            gather_on_run_time_axis)
 
 
 def import_graph(model, partial: bool = False, sizes=None, named_batch: bool = False) -> ImportedGraph:

@@ -40,6 +40,12 @@ def Flatten(node, attrs, inputs):
         outer *= d
     for d in shape[axis:]:
         inner *= d
+    if not isinstance(outer, int) and isinstance(inner, int):
+        # a product of sizes known only at run time (transformers' padding mask flattened, [batch * length,
+        # 1]): the reshape infers it from the element count
+        return Layer("reshape", {"shape": [-1, inner]})
+    if not isinstance(inner, int) and isinstance(outer, int):
+        return Layer("reshape", {"shape": [outer, -1]})
     return Layer("reshape", {"shape": [outer, inner]})
 
 

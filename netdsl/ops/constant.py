@@ -18,7 +18,8 @@ class Constant(Primitive):
            "weight file (map it to the checkpoint's key with `weights: {value: cls_token}`) and takes part "
            "in refit like any weight.")
     params = {
-        "value": Param(Literal(), None, doc="a number or nested list; leave out to read weight `value`"),
+        "value": Param(Literal(infinite=True), None, doc="a number or nested list (`-.inf` and `.inf` too, as an "
+                       "attention mask's fill; never `.nan`); leave out to read weight `value`"),
         "shape": Param(Dims(1, empty=True), None, doc="the shape (required for weights from the file; [] for a scalar "
                        "such as CLIP's logit_scale)"),
         "dtype": Param(Choice(DTYPES), "float32"),

@@ -345,13 +345,14 @@ class Exported(torch.nn.Module):
 
 
 @SLOW
+@pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
 @pytest.mark.parametrize("name", ["tiny_bert", "tiny_clip"])
-def test_dynamo_export_imports_with_named_dims_and_matches_onnxruntime(tmp_path, name):
-    """torch.onnx.export's default (dynamo) exporter with a dynamic batch and sequence; `netdsl import`
-    keeps both as named dimensions, and its reference equals ONNX Runtime on the file at two sizes in two
-    profiles' worth of lengths, with padding (1e-4 of the output's scale: tests/onnx_io's bound). The
-    TorchScript exporter (dynamo=False) writes the masks with -inf fills and index arithmetic over the
-    product of two run-time sizes, which netdsl does not import yet (docs/huggingface.md)."""
+def test_export_imports_with_named_dims_and_matches_onnxruntime(tmp_path, name, exporter):
+    """torch.onnx.export's default (dynamo) exporter and the TorchScript one (dynamo=False) with a dynamic
+    batch and sequence; `netdsl import` keeps both as named dimensions, and its reference equals ONNX
+    Runtime on the file at two sizes in two profiles' worth of lengths, with padding (1e-4 of the output's
+    scale: tests/onnx_io's bound). The TorchScript export writes the padding mask with -inf fills and a
+    flat index over the product of two run-time sizes (tests/onnx_io/test_import_torchscript_masks.py)."""
     import contextlib
     import io
     import warnings
@@ -379,9 +380,17 @@ def test_dynamo_export_imports_with_named_dims_and_matches_onnxruntime(tmp_path,
     path = tmp_path / "model.onnx"
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        torch.onnx.export(Exported(model, names, outputs), tuple(torch.from_numpy(example[n]).long()
-                          if n != "pixel_values" else torch.from_numpy(example[n]) for n in names), str(path),
-                          input_names=names, output_names=outputs, dynamic_shapes=dims)
+        args = tuple(torch.from_numpy(example[n]).long() if n != "pixel_values" else torch.from_numpy(example[n])
+                     for n in names)
+        if exporter == "dynamo":
+            torch.onnx.export(Exported(model, names, outputs), args, str(path), input_names=names,
+                              output_names=outputs, dynamic_shapes=dims)
+        else:
+            axes = {n: {axis: ("batch", "sequence")[axis] for axis in d} for n, d in zip(names, dims.values())}
+            if spec != BERT:
+                axes["pixel_values"] = {0: "image_batch"}
+            torch.onnx.export(Exported(model, names, outputs), args, str(path), dynamo=False, input_names=names,
+                              output_names=outputs, dynamic_axes=axes)
     imported = import_onnx(str(path), str(tmp_path / "model.yaml"),
                            sizes=parse([f"sequence=1:32:{512 if spec == BERT else 77}"], None))
     checked = imported.checked
