@@ -79,9 +79,9 @@ def worker_running(marker: str):
     return None
 
 
-def test_a_worker_killed_during_a_build_is_retried(cluster, tmp_path):
-    models = [{"name": "mnv3", "spec": str(ROOT / "specs/zoo/mobilenet_v3_small.yaml"), "random_weights": 0}]
-    matrix = write_matrix(tmp_path / "fleet.yaml", models, TARGETS[:1], ["float32"], ["1,1,4"])
+def with_first_build_killed(run):
+    """``run()``'s result while a thread SIGKILLs the first Ray worker seen building (within 120 s), and the
+    pids it killed."""
     killed = []
 
     def kill_first_build():
@@ -95,9 +95,18 @@ def test_a_worker_killed_during_a_build_is_retried(cluster, tmp_path):
 
     killer = threading.Thread(target=kill_first_build)
     killer.start()
+    try:
+        return run(), killed
+    finally:
+        killer.join()
+
+
+def test_a_worker_killed_during_a_build_is_retried(cluster, tmp_path):
+    models = [{"name": "mnv3", "spec": str(ROOT / "specs/zoo/mobilenet_v3_small.yaml"), "random_weights": 0}]
+    matrix = write_matrix(tmp_path / "fleet.yaml", models, TARGETS[:1], ["float32"], ["1,1,4"])
     # the Python API: Ray prints the worker's death on standard output, at a time of its own
-    report = fleet.build(str(matrix), str(tmp_path / "cache"), ray="auto", timeout=300)
-    killer.join()
+    report, killed = with_first_build_killed(
+        lambda: fleet.build(str(matrix), str(tmp_path / "cache"), ray="auto", timeout=300))
     assert killed, "no build task was seen running"
     assert report.counts == {"built": 1, "cached": 0, "failed": 0}, report
     assert (tmp_path / "engines" / "ampere" / "mnv3" / "float32_b1-1-4.plan").stat().st_size > 0
@@ -107,21 +116,8 @@ def test_a_worker_killed_with_no_retries_left_fails_the_entry(cluster, tmp_path)
     """The control: with --retries 0 the same kill fails the entry, so the test above shows a retry."""
     models = [{"name": "mnv3", "spec": str(ROOT / "specs/zoo/mobilenet_v3_small.yaml"), "random_weights": 1}]
     matrix = write_matrix(tmp_path / "fleet.yaml", models, TARGETS[:1], ["float32"], ["1,1,4"])
-    killed = []
-
-    def kill_first_build():
-        deadline = time.monotonic() + 120
-        while not killed and time.monotonic() < deadline:
-            pid = worker_running("netdsl build")
-            if pid is not None:
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-            time.sleep(0.02)
-
-    killer = threading.Thread(target=kill_first_build)
-    killer.start()
-    report = fleet.build(str(matrix), str(tmp_path / "cache"), ray="auto", timeout=300, retries=0)
-    killer.join()
+    report, killed = with_first_build_killed(
+        lambda: fleet.build(str(matrix), str(tmp_path / "cache"), ray="auto", timeout=300, retries=0))
     assert killed and report.counts["failed"] == 1, report
     assert report.failures[0]["error"].startswith("ampere/mnv3/float32_b1-1-4: ")
 
