@@ -196,7 +196,9 @@ def weight(value, what: str):
     array = np.asarray(value)
     if array.dtype.kind != "f" or array.dtype.itemsize > 4:
         raise NotExpressible(f"{what} is {array.dtype}; netdsl weights are float32 (or float16)")
-    return array.astype(np.float32)
+    # float32 already (most files): the initializer's own array, not a copy (100 MB of ResNet-50's import);
+    # read-only where it was read from the file's bytes, and nothing writes into an imported weight
+    return array.astype(np.float32, copy=False)
 
 
 for _module in ("activations", "elementwise", "shape", "nn", "reduce", "resize", "detection"):
