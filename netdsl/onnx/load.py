@@ -55,9 +55,8 @@ def parse_model(data: bytes, path: str = "<bytes>"):
         raise OnnxFileError(f"{path}: not an ONNX model (truncated or corrupt protobuf: {error})") from None
     if not model.HasField("graph") or not model.graph.node:
         raise OnnxFileError(f"{path}: not an ONNX model (no graph, or a graph without nodes)")
-    external = next(iter(external_tensors(model)), None) is not None
-    check_structure(model, path)
-    load_external_data(model, path)
+    external = check_structure(model, path)
+    load_external_data(model, path, external)
     # without external data the model is exactly what ``data`` parses to: the checker reads those bytes
     # (no ByteSize and no second serialisation of the model, which took 0.9 s of ResNet-50's import)
     check_with_onnx(model, path, None if external or len(data) >= MAX_FILE // 4 else data)
@@ -93,22 +92,32 @@ def check_with_onnx(model, path: str, data: bytes | None = None) -> None:
                             "from at least one input")
 
 
-def check_structure(model, path: str) -> None:
-    """Counts and declared sizes within limits, every tensor's data as long as its dimensions say."""
+def check_structure(model, path: str) -> list:
+    """Counts and declared sizes within limits, every tensor's data as long as its dimensions say.
+    Returns the tensors that keep their data in external files (external_tensors, in one walk with the
+    checks). Subgraphs (If, Loop, Scan) are not looked into: they are not expressible, and the importer
+    names their node."""
+    from onnx import TensorProto
+
     graph = model.graph
     if len(graph.node) > MAX_NODES:
         raise OnnxFileError(f"{path}: {len(graph.node):,} nodes, more than netdsl's {MAX_NODES:,} layers")
     total = 0
+    external = []
     for tensor in graph.initializer:
         total += check_tensor(tensor, path, f"initializer `{tensor.name}`")
+        if tensor.data_location == TensorProto.EXTERNAL:
+            external.append(tensor)
     for node in graph.node:
         for attribute in node.attribute:
             if attribute.HasField("t"):
-                total += check_tensor(attribute.t, path, f"attribute {attribute.name} of node `{node.name}`")
-            if attribute.g.node or attribute.graphs:
-                continue  # subgraphs (If, Loop, Scan) are not expressible; the importer names the node
+                tensor = attribute.t
+                total += check_tensor(tensor, path, f"attribute {attribute.name} of node `{node.name}`")
+                if tensor.data_location == TensorProto.EXTERNAL:
+                    external.append(tensor)
     if total > MAX_TOTAL_BYTES:
         raise OnnxFileError(f"{path}: its tensors declare {total:,} bytes, more than {MAX_TOTAL_BYTES:,}")
+    return external
 
 
 def element_size(data_type: int) -> int | None:
@@ -152,13 +161,14 @@ def check_tensor(tensor, path: str, what: str) -> int:
     return count * itemsize
 
 
-def load_external_data(model, path: str) -> None:
-    """Reads each external tensor's bytes into it, from a file inside the model's folder only (no
-    absolute path, no `..`, no symbolic link leading out), within that file's size."""
+def load_external_data(model, path: str, tensors=None) -> None:
+    """Reads each external tensor's bytes into it (``tensors``: those of external_tensors, when known),
+    from a file inside the model's folder only (no absolute path, no `..`, no symbolic link leading
+    out), within that file's size."""
     from onnx import TensorProto
 
     folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
-    for tensor in external_tensors(model):
+    for tensor in external_tensors(model) if tensors is None else tensors:
         info = {entry.key: entry.value for entry in tensor.external_data}
         location = info.get("location", "")
         what = f"tensor `{tensor.name}`"

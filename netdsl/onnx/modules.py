@@ -63,6 +63,10 @@ class Cluster:
     rows: list[Row]  # the structure; values of the members live in their own rows
     members: list[Unit] = field(default_factory=list)
     placed: dict = field(default_factory=dict)  # id(member) -> the Instance that stands for it in the items
+    key: str = ""  # structure(rows), kept with them: every unit placed is compared with every cluster
+
+    def __post_init__(self):
+        self.key = self.key or structure(self.rows)
 
 
 def structure(rows) -> str:
@@ -247,8 +251,9 @@ def group_modules(blocks: dict, items: list, outputs: list[str], classes: dict) 
 
 def place(clusters: list[Cluster], unit: Unit) -> None:
     """Puts a unit in the cluster of its structure, or one it joins either way, or a new one."""
+    key = structure(unit.rows)
     for cluster in clusters:
-        if structure(cluster.rows) == structure(unit.rows):
+        if cluster.key == key:
             cluster.members.append(unit)
             return
     for cluster in clusters:
@@ -261,10 +266,10 @@ def place(clusters: list[Cluster], unit: Unit) -> None:
             # that lacks layers already was checked against the structure as it is)
             union = joined(unit.rows, cluster.rows)
         if union is not None:
-            cluster.rows = union
+            cluster.rows, cluster.key = union, structure(union)
             cluster.members.append(unit)
             return
-    clusters.append(Cluster(unit.rows, [unit]))
+    clusters.append(Cluster(unit.rows, [unit], key=key))
 
 
 def substitute(items: list, new: dict, renamed: dict) -> list:
