@@ -12,7 +12,10 @@ for a model without external data, timed on its own.
 With --before OLD_CHECKOUT, that checkout's `netdsl import` of the same file and this one's are timed too, in the
 same rounds, each in a child process that imported its netdsl and times each import itself when told to.
 
-Run: python benchmarks/import_speed.py [--runs N] [--size 640] [--before OLD_CHECKOUT]
+With --stages, more rounds of this checkout's import say where its time goes: each stage's wall time
+(perf_counter around the importer's own functions) and the main thread's CPU time, medians.
+
+Run: python benchmarks/import_speed.py [--runs N] [--size 640] [--before OLD_CHECKOUT] [--stages]
 """
 
 import argparse
@@ -88,11 +91,66 @@ class Before:
         return run
 
 
+# (module, function, stage): the importer's steps, timed where it looks them up (read_model's time less its
+# checks is the file's read and protobuf's parse)
+STAGES = [("netdsl.onnx.load", "read_model", "read + parse"), ("netdsl.onnx.load", "check_structure", "sizes checked"),
+          ("netdsl.onnx.load", "check_with_onnx", "ONNX checker"), ("netdsl.onnx.graph_import", "import_sized", "graph import"),
+          ("netdsl.onnx.naming", "assign", "names, blocks"), ("netdsl.onnx.modules", "find_blocks", "names, blocks"),
+          ("netdsl.onnx.importer", "simplified", "names, blocks"), ("netdsl.onnx.importer", "spec_text", "names, blocks"),
+          ("netdsl.onnx.importer", "check", "spec check"), ("netdsl.onnx.importer", "same_network", "spec check"),
+          ("netdsl.files", "write_together", "files written")]
+
+
+def stages(path: str, out: str, runs: int) -> None:
+    """Wall and CPU time (main thread) of each stage of ``runs`` imports, medians; the stages are not nested
+    but for read_model, whose checks are taken out of its own figure."""
+    import importlib
+    import time
+
+    from netdsl.onnx.importer import import_onnx
+
+    spent = {}
+    originals = []
+    for module_name, function_name, stage in STAGES:
+        module = importlib.import_module(module_name)
+        original = getattr(module, function_name)
+        originals.append((module, function_name, original))
+
+        def timed(*args, _original=original, _stage=stage, **kwargs):
+            wall, cpu = time.perf_counter(), time.thread_time()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+                spent[_stage] = [a + b for a, b in zip(spent.get(_stage, (0.0, 0.0)), (wall, cpu))]
+                if _stage in ("sizes checked", "ONNX checker"):  # inside read_model: not its own time
+                    spent["read + parse"] = [a - b for a, b in zip(spent.get("read + parse", (0.0, 0.0)), (wall, cpu))]
+        setattr(module, function_name, timed)
+    rounds = []
+    try:
+        for _ in range(runs):
+            spent.clear()
+            wall, cpu = time.perf_counter(), time.thread_time()
+            import_onnx(path, out)
+            spent["whole import"] = [time.perf_counter() - wall, time.thread_time() - cpu]
+            rounds.append(dict(spent))
+    finally:
+        for module, function_name, original in originals:
+            setattr(module, function_name, original)
+    names = list(dict.fromkeys(["whole import"] + [stage for _, _, stage in STAGES]))
+    print("    stages (medians; wall and the main thread's CPU, ms):")
+    for name in names:
+        wall = statistics.median(r.get(name, (0.0, 0.0))[0] for r in rounds)
+        cpu = statistics.median(r.get(name, (0.0, 0.0))[1] for r in rounds)
+        print(f"      {name:<15} wall {wall * 1000:7.1f}  cpu {cpu * 1000:7.1f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--size", type=int, default=640, help="YOLOv8n's export size")
     parser.add_argument("--before", help="another netdsl checkout, timed in the same rounds")
+    parser.add_argument("--stages", action="store_true", help="then where this checkout's import spends its time")
     parser.add_argument("--make-files", metavar="FOLDER", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.make_files:
@@ -147,6 +205,8 @@ def main():
             if before is not None:
                 for name in ("before (child)", "after (child)"):
                     print(f"    {name}: x{med[name] / med['onnx.load']:.2f} (min/min x{low[name] / low['onnx.load']:.2f})")
+            if args.stages:
+                stages(path, out, args.runs)
 
 
 if __name__ == "__main__":
