@@ -104,8 +104,9 @@ class ImportedGraph:
 
 
 class GraphImporter:
-    def __init__(self, model, partial: bool = False, sizes=None, named_batch: bool = False):
+    def __init__(self, model, partial: bool = False, sizes=None, named_batch: bool = False, arrays=None):
         self.model = model
+        self.arrays = arrays  # the initializers' values where netdsl.onnx.load made them (parse_model)
         self.named_batch = named_batch
         self.graph = model.graph
         self.partial = partial
@@ -129,9 +130,11 @@ class GraphImporter:
     def run(self) -> ImportedGraph:
         from onnx import numpy_helper
 
-        for tensor in self.graph.initializer:
+        made = self.arrays if self.arrays is not None and len(self.arrays) == len(self.graph.initializer) else None
+        for index, tensor in enumerate(self.graph.initializer):
             key = tensor.name if PARAMETER_NAME.match(tensor.name) else None
-            self.values[tensor.name] = Const(numpy_helper.to_array(tensor), tensor.name, key)
+            array = made[index] if made is not None else None
+            self.values[tensor.name] = Const(numpy_helper.to_array(tensor) if array is None else array, tensor.name, key)
         inputs = [value for value in self.graph.input if value.name not in self.values]
         # dynamic sizes other than the batch make every dynamic dimension a named one (netdsl/onnx/dims.py)
         self.named = self.named_batch or any(not (d.HasField("dim_value") and d.dim_value > 0) for value in inputs
@@ -1141,32 +1144,33 @@ PATTERNS = (flatten_then_gemm, matmul_linear, sigmoid_times_input, erf_gelu, con
             gather_on_run_time_axis)
 
 
-def import_graph(model, partial: bool = False, sizes=None, named_batch: bool = False) -> ImportedGraph:
+def import_graph(model, partial: bool = False, sizes=None, named_batch: bool = False, arrays=None) -> ImportedGraph:
     """The model's graph as netdsl layers with provisional names (see naming.assign); ``sizes``: the
     ranges of its dynamic dimensions (netdsl/onnx/dims.py); ``named_batch``: a dynamic batch alone is a
-    named dimension too, not `-1` with `batch:`."""
-    return GraphImporter(model, partial, sizes, named_batch).run()
+    named dimension too, not `-1` with `batch:`; ``arrays``: the initializers' values, in order, where
+    netdsl.onnx.load.parse_model made them (None: numpy_helper.to_array makes each)."""
+    return GraphImporter(model, partial, sizes, named_batch, arrays).run()
 
 
-def import_sized(model, partial: bool, sizes: Sizes):
+def import_sized(model, partial: bool, sizes: Sizes, arrays=None):
     """The imported graph with a dynamic batch alone as `-1` with `batch:`, else (where that leaves
     something out: a reshape of the batch into attention heads, [L, N, E] -> [L, N * heads, E / heads],
     which `-1` cannot say) as the named dimension `batch`."""
-    graph = import_stepped(model, partial, sizes)
+    graph = import_stepped(model, partial, sizes, arrays=arrays)
     if graph.problems and any(isinstance(d, Dim) and d == BATCH for i in graph.inputs for d in i.type.shape[:1]):
-        named = import_stepped(model, partial, sizes, named_batch=True)
+        named = import_stepped(model, partial, sizes, named_batch=True, arrays=arrays)
         if len(named.problems) < len(graph.problems):
             return named
     return graph
 
 
-def import_stepped(model, partial: bool, sizes: Sizes, named_batch: bool = False):
+def import_stepped(model, partial: bool, sizes: Sizes, named_batch: bool = False, arrays=None):
     """The imported graph at the smallest step of the named dimensions (netdsl/onnx/dims.py) at which
     nothing is left out; else the attempt that gets furthest (its problems are the ones no step
     solves)."""
     best = None
     for step in STEPS:
-        attempt = import_graph(model, partial, sizes.with_step(step), named_batch)
+        attempt = import_graph(model, partial, sizes.with_step(step), named_batch, arrays)
         open_steps = [n for n, batch in attempt.dims.items() if not batch and n not in sizes.steps]
         if not sizes.with_step(step).fits(attempt.dims):
             continue
@@ -1175,4 +1179,4 @@ def import_stepped(model, partial: bool, sizes: Sizes, named_batch: bool = False
             best = score, attempt
         if not attempt.problems or not open_steps:
             break
-    return best[1] if best is not None else import_graph(model, partial, sizes, named_batch)
+    return best[1] if best is not None else import_graph(model, partial, sizes, named_batch, arrays)

@@ -52,10 +52,12 @@ def import_onnx(path: str, output: str, partial: bool = False, batch=None, sizes
     from ..weights.safetensors import safetensors_chunks
     from .load import read_model
 
-    model = read_model(path)
+    arrays: list = []  # the initializers' values, made from the bytes read_model's checks read
+    model = read_model(path, arrays)
     stem = os.path.splitext(os.path.basename(output))[0]
     weights_file = f"{stem}.safetensors"
-    imported = import_model(model, output, weights_file, partial, batch, source=os.path.basename(path), sizes=sizes)
+    imported = import_model(model, output, weights_file, partial, batch, source=os.path.basename(path), sizes=sizes,
+                            arrays=arrays)
     files = {output: imported.text.encode()}
     if imported.weights:
         files[os.path.join(os.path.dirname(output), weights_file)] = safetensors_chunks(
@@ -73,9 +75,10 @@ class TooLarge(Exception):
 
 
 def import_model(model, spec_path: str, weights_file: str, partial: bool = False, batch=None,
-                 source: str = "", sizes=None, classes: dict | None = None) -> Imported:
+                 source: str = "", sizes=None, classes: dict | None = None, arrays: list | None = None) -> Imported:
     """The spec text and weights of a ModelProto (nothing written); ``spec_path`` names it in messages;
-    ``classes`` (module path -> class name, from netdsl.from_torch) names its blocks.
+    ``classes`` (module path -> class name, from netdsl.from_torch) names its blocks; ``arrays``: its
+    initializers' values where netdsl.onnx.load.read_model made them.
 
     Default ranges (sizes up to 1024, a batch up to 32) are narrowed, halving their maxima, sizes first,
     when a tensor would be over netdsl's bound at the largest sizes (an attention over 1024x1024 positions);
@@ -93,7 +96,7 @@ def import_model(model, spec_path: str, weights_file: str, partial: bool = False
         tried = dataclasses.replace(sizes, default_high=high_size, batch_is_default=not user_batch)
         try:
             return _import_model(model, spec_path, weights_file, partial, batch if user_batch else
-                                 (DEFAULT_BATCH[0], DEFAULT_BATCH[1], high_batch), source, tried, classes)
+                                 (DEFAULT_BATCH[0], DEFAULT_BATCH[1], high_batch), source, tried, classes, arrays)
         except TooLarge as error:
             if high_size > DEFAULT_SIZE[0]:
                 high_size //= 2
@@ -106,7 +109,7 @@ def import_model(model, spec_path: str, weights_file: str, partial: bool = False
 
 
 def _import_model(model, spec_path: str, weights_file: str, partial: bool, batch, source: str, sizes,
-                  classes: dict | None) -> Imported:
+                  classes: dict | None, arrays: list | None = None) -> Imported:
     from . import naming
     from .dims import Sizes, recorded, unknown_names
     from .graph_import import NotExpressibleGraph, import_sized
@@ -116,7 +119,7 @@ def _import_model(model, spec_path: str, weights_file: str, partial: bool, batch
     sizes = recorded(given, {p.key: p.value for p in model.metadata_props})
     sizes.batch = sizes.batch or batch
     try:
-        graph = import_sized(model, partial, sizes)
+        graph = import_sized(model, partial, sizes, arrays)
     except NotExpressibleGraph as error:
         raise NotImportable(f"{source or spec_path}: {error}") from None
     unknown = unknown_names(given, graph)
