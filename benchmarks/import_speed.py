@@ -93,10 +93,13 @@ class Before:
 
 # (module, function, stage): the importer's steps, timed where it looks them up (read_model's time less its
 # checks is the file's read and protobuf's parse)
-STAGES = [("netdsl.onnx.load", "read_model", "read + parse"), ("netdsl.onnx.load", "check_structure", "sizes checked"),
-          ("netdsl.onnx.load", "check_with_onnx", "ONNX checker"), ("netdsl.onnx.graph_import", "import_sized", "graph import"),
+STAGES = [("netdsl.onnx.load", "read_model", "read + parse"),
+          ("netdsl.onnx.load", "check_structure", "sizes checked"),
+          ("netdsl.onnx.load", "check_with_onnx", "ONNX checker"),
+          ("netdsl.onnx.graph_import", "import_sized", "graph import"),
           ("netdsl.onnx.naming", "assign", "names, blocks"), ("netdsl.onnx.modules", "find_blocks", "names, blocks"),
-          ("netdsl.onnx.importer", "simplified", "names, blocks"), ("netdsl.onnx.importer", "spec_text", "names, blocks"),
+          ("netdsl.onnx.importer", "simplified", "names, blocks"),
+          ("netdsl.onnx.importer", "spec_text", "names, blocks"),
           ("netdsl.onnx.importer", "check", "spec check"), ("netdsl.onnx.importer", "same_network", "spec check"),
           ("netdsl.files", "write_together", "files written")]
 
@@ -124,7 +127,8 @@ def stages(path: str, out: str, runs: int) -> None:
                 wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
                 spent[_stage] = [a + b for a, b in zip(spent.get(_stage, (0.0, 0.0)), (wall, cpu))]
                 if _stage in ("sizes checked", "ONNX checker"):  # inside read_model: not its own time
-                    spent["read + parse"] = [a - b for a, b in zip(spent.get("read + parse", (0.0, 0.0)), (wall, cpu))]
+                    before = spent.get("read + parse", (0.0, 0.0))
+                    spent["read + parse"] = [a - b for a, b in zip(before, (wall, cpu))]
         setattr(module, function_name, timed)
     rounds = []
     try:

@@ -130,11 +130,13 @@ class GraphImporter:
     def run(self) -> ImportedGraph:
         from onnx import numpy_helper
 
-        made = self.arrays if self.arrays is not None and len(self.arrays) == len(self.graph.initializer) else None
+        made = self.arrays if self.arrays is not None and len(self.arrays) == len(self.graph.initializer) \
+            else None
         for index, tensor in enumerate(self.graph.initializer):
             key = tensor.name if PARAMETER_NAME.match(tensor.name) else None
             array = made[index] if made is not None else None
-            self.values[tensor.name] = Const(numpy_helper.to_array(tensor) if array is None else array, tensor.name, key)
+            array = numpy_helper.to_array(tensor) if array is None else array
+            self.values[tensor.name] = Const(array, tensor.name, key)
         inputs = [value for value in self.graph.input if value.name not in self.values]
         # dynamic sizes other than the batch make every dynamic dimension a named one (netdsl/onnx/dims.py)
         self.named = self.named_batch or any(not (d.HasField("dim_value") and d.dim_value > 0) for value in inputs
@@ -338,7 +340,7 @@ class GraphImporter:
         array = value.array
         if symbolic.is_symbolic(array):
             return Operand(name, TensorType(tuple(array.shape), "int64"))
-        return Operand(name, TensorType(tuple(array.shape), array.dtype.name), array)
+        return Operand(name, TensorType(tuple(array.shape), dtype_text(array.dtype)), array)
 
     def convert(self, node, operands) -> None:
         operands = self.resolve_sizes(node, operands)
@@ -657,7 +659,8 @@ class GraphImporter:
         the ONNX outputs of the last node to the layer's tensors."""
         name_node = name_node or node
         layer = SpecLayer(kind, params, inputs, weights, onnx_name=name_node.name, op_type=name_node.op_type,
-                          weight_prefix=weight_prefix(name_node) or weight_prefix(node))
+                          weight_prefix=weight_prefix(name_node) or (
+                              weight_prefix(node) if node is not name_node else None))
         tensors = self.append(layer, outputs)
         last = consumed[-1] if consumed else node
         for node_ in consumed:
@@ -758,6 +761,16 @@ def cut_to_run_time_size(node, operands) -> bool:
     """A Slice of a constant whose bounds are computed from a dynamic dimension."""
     return node.op_type == "Slice" and len(operands) > 2 and all(isinstance(o, Const) for o in operands[:3]) \
         and not symbolic.is_symbolic(operands[0].array) and any(symbolic.is_symbolic(o.array) for o in operands[1:3])
+
+
+DTYPE_TEXT: dict = {}  # numpy dtype -> its name (numpy computes `dtype.name` in Python, each time)
+
+
+def dtype_text(dtype) -> str:
+    text = DTYPE_TEXT.get(dtype)
+    if text is None:
+        text = DTYPE_TEXT[dtype] = dtype.name
+    return text
 
 
 def weight_prefix(node) -> str | None:
