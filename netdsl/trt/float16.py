@@ -24,8 +24,10 @@ def to_float16(array, row_scale=None):
     when a value (after the product) is not finite or beyond +-65504."""
     import numpy as np
 
-    if array.size == 0:
-        return array.astype(np.float16)
+    if array.size < SMALL:  # numpy's cast
+        if row_scale is not None:
+            array = np.multiply(array, row_scale.reshape((-1,) + (1,) * (array.ndim - 1)), dtype=np.float32)
+        return array.astype(np.float16) if _in_range(array) else None
     flat = array.reshape(-1, 1) if row_scale is None else array.reshape(array.shape[0], -1)
     rows, width = flat.shape
     out = np.empty(flat.shape, np.uint16)
@@ -35,8 +37,7 @@ def to_float16(array, row_scale=None):
         block = flat[start:start + step]
         if row_scale is not None:
             block = np.multiply(block, row_scale[start:start + step, None], dtype=np.float32)
-        high, low = block.max(), block.min()  # NaN when any value is NaN: refused by the comparison
-        if not (high <= FP16_MAX and low >= -FP16_MAX):
+        if not _in_range(block):
             return None
         if block.size < SMALL:
             out[start:start + step] = block.astype(np.float16).view(np.uint16)
@@ -45,6 +46,14 @@ def to_float16(array, row_scale=None):
             scratch = (np.empty(block.size, np.float32), np.empty(block.size, np.uint32))
         _bits(block.reshape(-1), out[start:start + step].reshape(-1), scratch)
     return out.view(np.float16).reshape(array.shape)
+
+
+def _in_range(values) -> bool:
+    """Every value finite and within float16's range (two reductions, no temporary arrays)."""
+    if not values.size:
+        return True
+    high, low = values.max(), values.min()  # NaN when any value is NaN: refused by the comparison
+    return bool(high <= FP16_MAX and low >= -FP16_MAX)
 
 
 def _bits(values, out, scratch) -> None:
@@ -59,18 +68,16 @@ def _bits(values, out, scratch) -> None:
     # |x| * 2^2 (Dukhan's 2^112 * 2^-110, which also makes overflow infinite: no overflow here)
     np.multiply(values, np.float32(4.0), out=base)
     np.abs(base, out=base)
-    # a power of two whose float32 unit is float16's unit at the value's exponent (at least that of the
-    # float16 subnormals)
-    np.left_shift(word, u32(1), out=t)
-    np.bitwise_and(t, u32(0xFF000000), out=t)
-    np.maximum(t, u32(0x71000000), out=t)
-    np.right_shift(t, u32(1), out=t)
+    # 2^(e + 15) for the value's exponent e (at least float16's smallest normal exponent, -14): its float32
+    # unit is float16's unit at e, times 4; adding it rounds |x| * 4 to float16's 10 bits, to nearest even
+    np.bitwise_and(word, u32(0x7F800000), out=t)
+    np.maximum(t, u32(0x38800000), out=t)
     np.add(t, u32(0x07800000), out=t)
-    # adding it rounds the mantissa to float16's 10 bits, to nearest even, in the float32 unit
     np.add(base, t.view(np.float32), out=base)
+    # the sum is 2^(e + 15) + the float16 significand (11 bits, its leading one included) in bits 0-11 and
+    # a float32 exponent field from 128 to 157: its low five bits shifted to bits 10-14 plus the significand
+    # are the float16 without its sign, and the bits above 15 go in the cast to 16 bits
     np.right_shift(bits, u32(13), out=t)
-    np.bitwise_and(t, u32(0x7C00), out=t)
-    np.bitwise_and(bits, u32(0x0FFF), out=bits)
     np.add(bits, t, out=bits)
     np.right_shift(word, u32(16), out=t)  # the sign
     np.bitwise_and(t, u32(0x8000), out=t)
