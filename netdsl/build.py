@@ -193,16 +193,17 @@ def build_plan(checked: CheckedSpec, bound: dict, options: BuildOptions | None =
                     "engines on the device, and this machine has no CUDA GPU. Build with `--refit none` here, or "
                     "build on the machine the engine is for.")
     hashes = FileHashes([checked.path, weights_path])
-    plan = _build(checked, bound, options, progress, weights_path, info, quantizer, hashes)
+    plan = _build(checked, bound, options, progress, weights_path, info, quantizer)
     plan.hashes = hashes.result()
     return plan
 
 
 class FileHashes:
-    """The manifest's SHA-256 of the spec and weights files, computed by a second thread while the network
-    is defined (Python on one core; hashlib releases the GIL) and waited for before TensorRT's build,
-    which uses every core: on a 2-core machine a hash during the build took a core from it, and one after
-    it added its whole time (0.07 s for ResNet-50's 102 MB here)."""
+    """The manifest's SHA-256 of the spec and weights files, computed by a second thread that starts when
+    the network is defined, Python on one core (hashlib releases the GIL): the hash is over before
+    TensorRT's build, which takes every core, unless defining the network is quicker than reading the
+    file (a hash started with the build took a core from it on a 2-core machine; one after the build
+    added its whole time, 0.07 s for ResNet-50's 102 MB here)."""
 
     def __init__(self, paths):
         import threading
@@ -252,7 +253,7 @@ FULL_TENSORRT_HINT = ("full TensorRT: `pip install tensorrt` on a machine that r
                       "(netdsl uses it when importable); `netdsl inspect` shows the network without building it")
 
 
-def _build(checked, bound, options, progress, weights_path, info, quantizer, hashes: FileHashes) -> Plan:
+def _build(checked, bound, options, progress, weights_path, info, quantizer) -> Plan:
     trt = info.trt
     errors: list[str] = []
     builder = trt.Builder(make_logger(trt, errors))
@@ -267,7 +268,6 @@ def _build(checked, bound, options, progress, weights_path, info, quantizer, has
     if options.strip_weights:
         notes.append("a weight-stripped plan: it runs once `netdsl refit PLAN --weights FILE` has filled it on the "
                      "target (refit: " + options.refit + ")")
-    hashes.wait()  # before the build, which takes every core
     cache = _timing_cache(trt, config, options.timing_cache, info.is_rtx, notes)
     if progress is not None and hasattr(config, "progress_monitor"):
         config.progress_monitor = progress
