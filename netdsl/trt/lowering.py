@@ -23,7 +23,6 @@ from .dims import ShapeTensors
 from .float16 import FP16_MAX, to_float16
 
 
-
 def bfloat16_bits(array):
     """float32 -> bfloat16 bit patterns (uint16), rounding to nearest even; NaN stays NaN."""
     import numpy as np
