@@ -6,7 +6,8 @@ with the same optimization profiles (netdsl's, read from the spec).
 Each build runs in a fresh process that imports numpy and TensorRT before its clock starts; the routes
 are interleaved, so drift in machine load hits all of them. Printed per model: define time (netdsl:
 everything before build_serialized_network; ONNX: network creation and parse), build time, totals, the
-ratios (of medians, and the median of per-round ratios), minimums, and the layer count of each network.
+ratios (of medians, and the median of per-round ratios), minimums, and the layer count of each network;
+then netdsl's define in parts (the spec front end, reading or drawing the weights, the rest).
 ``--root`` adds another checkout's netdsl as a further route (e.g. the commit before a change), so a
 before/after comparison is measured in the same run.
 
@@ -42,12 +43,14 @@ sys.path.insert(0, {root!r})
 from netdsl import build
 start = time.perf_counter()
 checked = build.load_spec({spec!r})
+spec = time.perf_counter()
 options = build.options_for(checked, precision="float16")
 if {weights!r}:
     bound = build.bind_weights(checked, {weights!r}, strict=True)
 else:
     from netdsl.weights.synthetic import random_weights
     bound = random_weights(checked, 0)
+weights = time.perf_counter()
 layers = []
 original = build.network_for
 def network_for(*args, **kwargs):
@@ -66,7 +69,7 @@ plan = build.build_plan(checked, bound, options, weights_path={weights!r} or Non
 total = time.perf_counter() - start
 # define: up to build_serialized_network; the manifest's hashes after the build are in total only
 print(json.dumps({{"total": total, "build": plan.build_seconds, "define": defined[0] - start,
-                  "layers": layers[0]}}))
+                  "layers": layers[0], "spec": spec - start, "weights": weights - spec}}))
 """
 ONNX = IMPORT_TRT + r"""
 logger = trt.Logger(trt.Logger.ERROR)
@@ -218,6 +221,11 @@ def report(runs: dict) -> None:
         print(f"  {label:16s} {m['define']:7.2f} {low['define']:6.2f} {m['build']:7.2f} {low['build']:6.2f} "
               f"{m['total']:7.2f} {low['total']:6.2f} {results[0]['layers']:6d} {ratios['define']:11.2f}x "
               f"{ratios['build']:10.2f}x {ratios['total']:10.2f}x")
+    for label, results in runs.items():  # netdsl's define in parts: the spec front end, the weights, the rest
+        if "spec" in results[0]:
+            parts = {key: statistics.median(r[key] for r in results) for key in ("spec", "weights", "define")}
+            print(f"  {label:16s} define = load_spec {parts['spec']:.3f} + weights {parts['weights']:.3f} + lowering "
+                  f"and configuration {parts['define'] - parts['spec'] - parts['weights']:.3f} s (medians)")
 
 
 if __name__ == "__main__":

@@ -33,10 +33,9 @@ def folded_into(ctx, layer, batch_norm, has_bias: bool):
         np.multiply(ctx.bound[f"{layer.name}.bias"].array, scale, dtype=np.float32), shift, dtype=np.float32)
     sources = (f"{layer.name}.weight", *((f"{layer.name}.bias",) if has_bias else ()),
                *(f"{batch_norm.name}.{slot}" for slot in SLOTS))
-    # a float32 product, then the build's conversion: multiplying straight into float16 (numpy's buffered
-    # cast) was no faster, and float16's range check over the result cost more than over float32
-    weight = np.multiply(weight, scale.reshape((-1,) + (1,) * (weight.ndim - 1)), dtype=np.float32)
-    return ctx.trt_weights(weight, f"{layer.name}.weight", sources), ctx.trt_weights(bias, f"{layer.name}.bias", sources)
+    # weight * scale per output channel, a float32 product, made by the build's conversion in the same pass
+    return (ctx.trt_weights(weight, f"{layer.name}.weight", sources, row_scale=scale),
+            ctx.trt_weights(bias, f"{layer.name}.bias", sources))
 
 
 @register

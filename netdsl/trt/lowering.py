@@ -20,8 +20,7 @@ from ..symbolic import allowed
 from ..tensors import output_dtype as engine_output_dtype
 from . import backend
 from .dims import ShapeTensors
-
-FP16_MAX = 65504.0
+from .float16 import FP16_MAX, to_float16
 
 
 def bfloat16_bits(array):
@@ -69,13 +68,20 @@ class Lowering:
 
     # -- weights -----------------------------------------------------------------------------------
 
-    def convert(self, array, name: str):
-        """A float32 array in the compute dtype; refuses values float16 cannot hold."""
+    def convert(self, array, name: str, row_scale=None):
+        """A float32 array in the compute dtype; refuses values float16 cannot hold. ``row_scale``: a
+        float32 factor per row (first axis) multiplied in first, in float32 (a folded batch norm)."""
         import numpy as np
 
         array = np.asarray(array, np.float32, order="C")
         if self.precision == "float16":
-            # two reductions and one conversion: no temporary arrays (|x| and the mask) unless refusing
+            converted = to_float16(array, row_scale)  # one blockwise pass: product, range check, conversion
+            if converted is not None:
+                return converted
+        if row_scale is not None:
+            array = np.multiply(array, row_scale.reshape((-1,) + (1,) * (array.ndim - 1)), dtype=np.float32)
+        if self.precision == "float16":
+            # values beyond float16's range are refused; NaN passes (to_float16 leaves it to astype)
             if array.size and (array.max() > FP16_MAX or array.min() < -FP16_MAX):
                 big = np.abs(array) > FP16_MAX
                 raise NetdslError(f"weight `{name}` has {int(big.sum()):,} values beyond float16's range "
@@ -91,8 +97,9 @@ class Lowering:
         """The arrays behind every trt.Weights made so far (held in ``arrays``)."""
         return list(self.arrays.values())
 
-    def trt_weights(self, array, name: str, derived_from: tuple[str, ...] = ()):
-        return self.hand_over(self.convert(array, name), name, tuple(array.shape), derived_from)
+    def trt_weights(self, array, name: str, derived_from: tuple[str, ...] = (), row_scale=None):
+        """trt.Weights of ``array`` (times ``row_scale`` per row, see :meth:`convert`) in the build's dtype."""
+        return self.hand_over(self.convert(array, name, row_scale), name, tuple(array.shape), derived_from)
 
     def hand_over(self, converted, name: str, shape: tuple, derived_from: tuple[str, ...]):
         """trt.Weights over ``converted`` (already in the build's dtype), named ``name`` once its layer exists."""
