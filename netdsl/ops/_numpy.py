@@ -379,17 +379,17 @@ _SILU_BLOCK = 16384
 
 
 def silu_in_place(x: np.ndarray) -> np.ndarray:
-    """x * sigmoid(x), as x / (1 + exp(-x)), written into x (a float32 array the caller may overwrite), a
-    cache-sized block at a time, with no full-size temporary. One division instead of sigmoid's reciprocal
-    and a product: one pass and one rounding fewer."""
+    """x * sigmoid(x) written into x (a float32 array the caller may overwrite), a cache-sized block at a
+    time: the same operations on each element as ``x * sigmoid(x)``, with no full-size temporary."""
     flat = x.reshape(-1)
     term = np.empty(min(flat.size, _SILU_BLOCK), np.float32)
-    with np.errstate(over="ignore", invalid="ignore"):  # -inf / inf is nan, as -inf * sigmoid(-inf)
+    with np.errstate(over="ignore", invalid="ignore"):  # -inf * 0 is nan, as in x * sigmoid(x)
         for begin in range(0, flat.size, _SILU_BLOCK):
             part = flat[begin:begin + _SILU_BLOCK]
             s = term[:part.size]
             np.negative(part, out=s)
             np.exp(s, out=s)
             s += 1
-            np.divide(part, s, out=part)
+            np.reciprocal(s, out=s)
+            part *= s
     return x

@@ -173,14 +173,17 @@ class Silu(Composite):
         return g.mul(x, g.sigmoid(x))
 
     def reference(self, node, ctx, x):
-        # the expansion's values (x / (1 + exp(-x)), within a rounding) with one buffer
+        # the expansion's values with one buffer: x * sigmoid(x) written into sigmoid's result
         import numpy as np
 
-        from ._numpy import silu_in_place
+        from ._numpy import sigmoid, silu_in_place
 
         if x.dtype != np.float32:
             return super().reference(node, ctx, x)
-        return silu_in_place(x if ctx.reusable(0) else x.copy())  # x dies here: no new buffer
+        if ctx.reusable(0):  # x dies here: no new buffer
+            return silu_in_place(x)
+        result = sigmoid(x)
+        return np.multiply(x, result, out=result)
 
 
 @register
