@@ -110,20 +110,41 @@ def convolution(x, weight, bias, padding, stride, dilation, groups, out_sizes) -
     else:
         weights = weight.reshape(groups, og, cg * taps)
         direct = taps == 1 and not any(padding) and all(s == 1 for s in stride)
+        rest = positions // out_sizes[0]  # output positions per row of the first spatial axis
+        step = max(1, min(out_sizes[0], _IM2COL_BLOCK // (c * taps * rest)))
         for sample in range(n):
+            products = out[sample].reshape(groups, og, positions)
             if direct:
-                columns = np.ascontiguousarray(x[sample]).reshape(groups, cg, positions)
-            else:
-                columns = scratch((1, c, *kernel, *out_sizes))
-                _im2col(x[sample:sample + 1], padding, stride, dilation, columns)
-                columns = columns.reshape(groups, cg * taps, positions)
-            np.matmul(weights, columns, out=out[sample].reshape(groups, og, positions))
+                np.matmul(weights, np.ascontiguousarray(x[sample]).reshape(groups, cg, positions), out=products)
+            for first in range(0, 0 if direct else out_sizes[0], step):  # a block of output rows at a time
+                rows = min(step, out_sizes[0] - first)
+                part, block_padding = _rows_of(x[sample:sample + 1], padding, stride[0], dilation[0],
+                                               kernel[0], first, rows)
+                columns = scratch((1, c, *kernel, rows, *out_sizes[1:]))
+                _im2col(part, block_padding, stride, dilation, columns)
+                np.matmul(weights, columns.reshape(groups, cg * taps, rows * rest),
+                          out=products[:, :, first * rest:(first + rows) * rest])
             if bias is not None:
                 out[sample] += bias
         return out
     if bias is not None:
         out += bias
     return out
+
+
+_IM2COL_BLOCK = 1 << 20  # im2col elements of one block of output rows (the columns stay in cache)
+
+
+def _rows_of(x, padding, stride: int, dilation: int, kernel: int, first: int, rows: int):
+    """The input rows (first spatial axis) that output rows first .. first + rows - 1 read, and the
+    padding that block needs: its own share of the begin and end padding, the other axes' as given."""
+    half, size = len(padding) // 2, x.shape[2]
+    start = first * stride - padding[0]
+    stop = (first + rows - 1) * stride - padding[0] + dilation * (kernel - 1) + 1
+    part = x[:, :, max(0, start):max(0, min(size, stop))]
+    block_padding = list(padding)
+    block_padding[0], block_padding[half] = max(0, -start), max(0, stop - max(size, start))
+    return part, tuple(block_padding)
 
 
 def _im2col(x, padding, stride, dilation, columns) -> None:
