@@ -104,14 +104,14 @@ def convolution(x, weight, bias, padding, stride, dilation, groups, out_sizes) -
     out = np.empty((n, o, *out_sizes), np.float32)
     bias = None if bias is None else bias.reshape((-1,) + (1,) * rank)
     if cg == 1 and og == 1 and groups > 1:
-        _depthwise(x, weight, padding, stride, dilation, out)
+        _depthwise(x, weight, padding, stride, dilation, out, bias)
     elif _winograd_fits(x, weight, padding, stride, dilation, groups, out_sizes):
-        _winograd(x, weight, padding, out)
+        _winograd(x, weight, padding, out, bias)
     else:
         weights = weight.reshape(groups, og, cg * taps)
         direct = taps == 1 and not any(padding) and all(s == 1 for s in stride)
-        rest = positions // out_sizes[0]  # output positions per row of the first spatial axis
-        step = max(1, min(out_sizes[0], _IM2COL_BLOCK // (c * taps * rest)))
+        rest = positions // max(1, out_sizes[0])  # output positions per row of the first spatial axis
+        step = max(1, min(out_sizes[0], _IM2COL_BLOCK // max(1, c * taps * rest)))
         for sample in range(n):
             products = out[sample].reshape(groups, og, positions)
             if direct:
@@ -126,9 +126,6 @@ def convolution(x, weight, bias, padding, stride, dilation, groups, out_sizes) -
                           out=products[:, :, first * rest:(first + rows) * rest])
             if bias is not None:
                 out[sample] += bias
-        return out
-    if bias is not None:
-        out += bias
     return out
 
 
@@ -182,12 +179,13 @@ _WINOGRAD_BLOCK = 1 << 18  # transformed input elements per block of tile rows (
 def _winograd_fits(x, weight, padding, stride, dilation, groups, out_sizes) -> bool:
     return (x.ndim == 4 and weight.shape[2:] == (3, 3) and groups == 1 and stride == (1, 1)
             and dilation == (1, 1) and min(x.shape[1], weight.shape[0]) >= _WINOGRAD_MIN_CHANNELS
-            and all(size % 2 == 0 for size in out_sizes) and x.dtype == np.float32)
+            and all(size % 2 == 0 and size > 0 for size in out_sizes) and x.dtype == np.float32)
 
 
-def _winograd(x, weight, padding, out) -> None:
-    """out = the 3x3, stride 1 convolution of x (even output sizes), by Winograd F(2x2, 3x3), one sample
-    and a block of tile rows at a time so that the transformed tiles stay in cache."""
+def _winograd(x, weight, padding, out, bias) -> None:
+    """out = the 3x3, stride 1 convolution of x (even output sizes) plus bias (None or [K, 1, 1]), by
+    Winograd F(2x2, 3x3), one sample and a block of tile rows at a time so that the transformed tiles stay
+    in cache (the bias is added there too)."""
     n, c, height, width = x.shape
     k = weight.shape[0]
     rows, columns = out.shape[2] // 2, out.shape[3] // 2  # tiles
@@ -206,8 +204,10 @@ def _winograd(x, weight, padding, out) -> None:
             v, m, line, half = (space[:math.prod(shape)].reshape(shape) for space, shape in zip(spaces, (
                 (4, 4, c, count, columns), (16, k, count * columns), (c, count, 2 * columns + 2),
                 (2, 4, k, count, columns))))
-            _winograd_block(padded[:, 2 * first:2 * (first + count) + 2], u, v, m, line, half,
-                            out[sample, :, 2 * first:2 * (first + count)])
+            target = out[sample, :, 2 * first:2 * (first + count)]
+            _winograd_block(padded[:, 2 * first:2 * (first + count) + 2], u, v, m, line, half, target)
+            if bias is not None:
+                target += bias
 
 
 def _winograd_block(tiles, u, v, m, line, half, target) -> None:
@@ -240,18 +240,18 @@ def _winograd_block(tiles, u, v, m, line, half, target) -> None:
 _DEPTHWISE_BLOCK = 32768  # elements of one sample's output processed together (stays in L2 cache)
 
 
-def _depthwise(x, weight, padding, stride, dilation, out) -> None:
+def _depthwise(x, weight, padding, stride, dilation, out, bias=None) -> None:
     """out[n, c] = sum over taps of weight[c, tap] * the input shifted by that tap, as one small matrix
     product per channel: the taps' shifted inputs are copied into columns [channels, taps, positions] and
     each channel's weights [1, taps] multiply its columns (one copy per tap and one product, rather than a
     multiply and an add pass per tap). The passes go over one sample and a block of channels at a time,
-    so the columns stay in cache."""
+    so the columns stay in cache; the bias (None or [C, 1, ...]) is added to each block there."""
     rank = x.ndim - 2
     kernel = weight.shape[2:]
     padded = pad_spatial(x, padding)
     if all(s == 1 for s in stride) and all(size - d * (k - 1) == o for size, d, k, o in
                                            zip(padded.shape[2:], dilation, kernel, out.shape[2:])):
-        return _depthwise_flat(padded, weight, dilation, out)
+        return _depthwise_flat(padded, weight, dilation, out, bias)
     patches = windows(padded, kernel, stride, dilation, out.shape[2:])  # N C *out *kernel
     offsets = list(itertools.product(*(range(k) for k in kernel)))
     channels, area = out.shape[1], math.prod(out.shape[2:])
@@ -267,9 +267,11 @@ def _depthwise(x, weight, padding, stride, dilation, out) -> None:
                 part[:, index] = window[(Ellipsis, *offset)]
             np.matmul(taps[first:last], part.reshape(last - first, len(offsets), area),
                       out=out[n, first:last].reshape(last - first, 1, area))
+            if bias is not None:
+                out[n, first:last] += bias[first:last]
 
 
-def _depthwise_flat(padded, weight, dilation, out) -> None:
+def _depthwise_flat(padded, weight, dilation, out, bias) -> None:
     """_depthwise at unit stride, on the padded input flattened per channel: each tap is one contiguous
     slice (its offset in the flattened input), so the copies run over long rows rather than the output's
     width; positions that fall in the padding columns are computed and dropped."""
@@ -296,6 +298,8 @@ def _depthwise_flat(padded, weight, dilation, out) -> None:
                 part[:, index] = rows[:, offset:offset + length]
             np.matmul(taps[first:last], part, out=sums[:, :, :length])
             out[n, first:last] = sums.reshape(last - first, *sizes)[valid]
+            if bias is not None:
+                out[n, first:last] += bias[first:last]
 
 
 def deconvolution(x, weight, bias, padding, stride, dilation, groups, out_sizes) -> np.ndarray:
