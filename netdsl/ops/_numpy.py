@@ -94,39 +94,52 @@ def release_workspace() -> None:
 def convolution(x, weight, bias, padding, stride, dilation, groups, out_sizes) -> np.ndarray:
     """One matrix product per sample and convolution: the weights [groups, O/groups, C/groups * kernel]
     times the im2col columns [groups, C/groups * kernel, positions] (the input itself for a 1x1 kernel with
-    unit stride and no padding, else one copy of the sample's windows into the reused workspace), the bias
-    added while the sample's output is still in cache. Depthwise convolutions (one input and one output
-    channel per group) are a sum over the kernel's taps instead, and 3x3 ones at unit stride with enough
-    channels a Winograd product (_winograd)."""
+    unit stride and no padding, else copies of the sample's windows into the reused workspace, a block of
+    output rows at a time: _im2col_product). Depthwise convolutions (one input and one output
+    channel per group) take one small product per channel over copies of its taps instead (_depthwise),
+    and 3x3 ones at unit stride with enough channels a Winograd product (_winograd)."""
     n, c, rank = x.shape[0], x.shape[1], x.ndim - 2
     o, cg, *kernel = weight.shape
     og, taps, positions = o // groups, math.prod(kernel), math.prod(out_sizes)
     out = np.empty((n, o, *out_sizes), np.float32)
     bias = None if bias is None else bias.reshape((-1,) + (1,) * rank)
+    weights = weight.reshape(groups, og, cg * taps)
     if cg == 1 and og == 1 and groups > 1:
         _depthwise(x, weight, padding, stride, dilation, out, bias)
     elif _winograd_fits(x, weight, padding, stride, dilation, groups, out_sizes):
         _winograd(x, weight, padding, out, bias)
-    else:
-        weights = weight.reshape(groups, og, cg * taps)
-        direct = taps == 1 and not any(padding) and all(s == 1 for s in stride)
-        rest = positions // max(1, out_sizes[0])  # output positions per row of the first spatial axis
-        step = max(1, min(out_sizes[0], _IM2COL_BLOCK // max(1, c * taps * rest)))
-        for sample in range(n):
-            products = out[sample].reshape(groups, og, positions)
-            if direct:
-                np.matmul(weights, np.ascontiguousarray(x[sample]).reshape(groups, cg, positions), out=products)
-            for first in range(0, 0 if direct else out_sizes[0], step):  # a block of output rows at a time
-                rows = min(step, out_sizes[0] - first)
-                part, block_padding = _rows_of(x[sample:sample + 1], padding, stride[0], dilation[0],
-                                               kernel[0], first, rows)
-                columns = scratch((1, c, *kernel, rows, *out_sizes[1:]))
-                _im2col(part, block_padding, stride, dilation, columns)
-                np.matmul(weights, columns.reshape(groups, cg * taps, rows * rest),
-                          out=products[:, :, first * rest:(first + rows) * rest])
-            if bias is not None:
-                out[sample] += bias
+    elif taps > 1 or any(padding) or any(s != 1 for s in stride):
+        _im2col_product(x, weights, bias, padding, stride, dilation, kernel, out)
+    else:  # the input is the columns: one product per sample, in one call
+        np.matmul(weights, np.ascontiguousarray(x).reshape(n, groups, cg, positions),
+                  out=out.reshape(n, groups, og, positions))
+        if bias is not None:
+            out += bias
     return out
+
+
+def _im2col_product(x, weights, bias, padding, stride, dilation, kernel, out) -> None:
+    """out = weights [groups, O/groups, C/groups * kernel] times the im2col columns, per sample and block
+    of output rows (the first spatial axis): the block's columns are copied into the reused workspace and
+    the product written straight into the output's rows; the bias is added per sample."""
+    n, c = x.shape[:2]
+    groups, og, depth = weights.shape
+    out_sizes = out.shape[2:]
+    positions = math.prod(out_sizes)
+    rest = positions // max(1, out_sizes[0])  # output positions per row of the first spatial axis
+    step = max(1, min(out_sizes[0], _IM2COL_BLOCK // max(1, c * math.prod(kernel) * rest)))
+    for sample in range(n):
+        products = out[sample].reshape(groups, og, positions)
+        for first in range(0, out_sizes[0], step):
+            rows = min(step, out_sizes[0] - first)
+            part, block_padding = _rows_of(x[sample:sample + 1], padding, stride[0], dilation[0], kernel[0],
+                                           first, rows)
+            columns = scratch((1, c, *kernel, rows, *out_sizes[1:]))
+            _im2col(part, block_padding, stride, dilation, columns)
+            np.matmul(weights, columns.reshape(groups, depth, rows * rest),
+                      out=products[:, :, first * rest:(first + rows) * rest])
+        if bias is not None:
+            out[sample] += bias
 
 
 _IM2COL_BLOCK = 1 << 20  # im2col elements of one block of output rows (the columns stay in cache)
