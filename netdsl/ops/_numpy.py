@@ -259,7 +259,6 @@ def _depthwise(x, weight, padding, stride, dilation, out, bias=None) -> None:
     each channel's weights [1, taps] multiply its columns (one copy per tap and one product, rather than a
     multiply and an add pass per tap). The passes go over one sample and a block of channels at a time,
     so the columns stay in cache; the bias (None or [C, 1, ...]) is added to each block there."""
-    rank = x.ndim - 2
     kernel = weight.shape[2:]
     padded = pad_spatial(x, padding)
     if all(s == 1 for s in stride) and all(size - d * (k - 1) == o for size, d, k, o in
