@@ -8,7 +8,9 @@ then REPEAT timed passes, and reports the median and minimum pass, its peak RSS 
 allocator keeps what the warm-up took, so the warm-up counts). Rounds
 are interleaved (netdsl, PyTorch, ONNX Runtime, netdsl, ...), so a busy moment of the shared machine
 hits every side; ratios are medians over rounds of the per-round ratio of median times, and the ratio
-of the best times.
+of the best times; "cpu" is the same median ratio of the passes' process CPU time (time.process_time,
+every thread of the process), which other processes' load moves less than the wall time: a pass waiting
+for the CPU does not count, a pass slowed by shared caches and memory still does.
 
 One thread each: numpy's BLAS through OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS=1 set
 before numpy is imported, torch.set_num_threads(1), ONNX Runtime with intra_op_num_threads=1 and
@@ -76,13 +78,14 @@ def measure(run, repeat: int) -> dict:
     with open("/proc/self/clear_refs", "w") as clear:
         clear.write("5")  # reset VmHWM to the current RSS: the network and its weights are loaded
     run()  # warm-up: first-call costs (allocator, dispatch, ONNX Runtime's first run)
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         run()
         times.append(time.perf_counter() - start)
-    return {"median": statistics.median(times), "min": min(times), "working": peak_rss_bytes() - before,
-            "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+        cpu.append(time.process_time() - start_cpu)
+    return {"median": statistics.median(times), "min": min(times), "cpu": statistics.median(cpu),
+            "working": peak_rss_bytes() - before, "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
 def side_netdsl(model: str, repeat: int, onnx_path: str, root: str = ROOT) -> dict:
@@ -202,7 +205,7 @@ def main() -> int:
     if unset:
         print(f"(the runs unset {', '.join(f'{n}={os.environ[n]}' for n in unset)}, which slow numpy here)")
     print(f"one thread each; {args.rounds} interleaved rounds of fresh processes, {args.repeat} passes each\n")
-    print(f"{'model':16} {'side':7} {'median s':>9} {'min s':>7} {'working MiB':>12} {'maxrss MiB':>11}")
+    print(f"{'model':16} {'side':7} {'median s':>9} {'min s':>7} {'cpu s':>7} {'working MiB':>12} {'maxrss MiB':>11}")
     with tempfile.TemporaryDirectory() as folder:
         for model in args.models:
             onnx_path = os.path.join(folder, f"{model}.onnx")
@@ -215,15 +218,17 @@ def main() -> int:
             for side in sides:
                 runs = [r[side] for r in rounds]
                 print(f"{model:16} {side:7} {statistics.median(r['median'] for r in runs):9.3f} "
-                      f"{min(r['min'] for r in runs):7.3f} {statistics.median(r['working'] for r in runs) / 2**20:12.0f} "
+                      f"{min(r['min'] for r in runs):7.3f} {statistics.median(r['cpu'] for r in runs):7.3f} "
+                      f"{statistics.median(r['working'] for r in runs) / 2**20:12.0f} "
                       f"{statistics.median(r['maxrss'] for r in runs) / 2**20:11.0f}")
             for mine in ["netdsl"] + ([BEFORE] if args.before else []):
                 for base in ("torch", "ort"):
                     ratio = statistics.median(r[mine]["median"] / r[base]["median"] for r in rounds)
                     best = min(r[mine]["min"] for r in rounds) / min(r[base]["min"] for r in rounds)
+                    cpu = statistics.median(r[mine]["cpu"] / r[base]["cpu"] for r in rounds)
                     memory = statistics.median(r[mine]["working"] / max(r[base]["working"], 1) for r in rounds)
                     rss = statistics.median(r[mine]["maxrss"] / r[base]["maxrss"] for r in rounds)
-                    print(f"{'':16} {mine} / {base}: time {ratio:.2f}x (best {best:.2f}x), working memory "
+                    print(f"{'':16} {mine} / {base}: time {ratio:.2f}x (best {best:.2f}x, cpu {cpu:.2f}x), working memory "
                           f"{memory:.2f}x, maxrss {rss:.2f}x")
             sys.stdout.flush()
     return 0

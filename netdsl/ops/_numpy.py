@@ -92,27 +92,69 @@ def release_workspace() -> None:
 
 
 def convolution(x, weight, bias, padding, stride, dilation, groups, out_sizes) -> np.ndarray:
-    """One matrix product per convolution: the weights [groups, O/groups, C/groups * kernel] times the
-    im2col columns [N, groups, C/groups * kernel, positions] (the input itself for a 1x1 kernel with unit
-    stride and no padding, else one copy of the windows into the reused workspace). Depthwise convolutions
-    (one input and one output channel per group) are a sum over the kernel's taps instead."""
+    """One matrix product per sample and convolution: the weights [groups, O/groups, C/groups * kernel]
+    times the im2col columns [groups, C/groups * kernel, positions] (the input itself for a 1x1 kernel with
+    unit stride and no padding, else copies of the sample's windows into the reused workspace, a block of
+    output rows at a time: _im2col_product). Depthwise convolutions (one input and one output
+    channel per group) take one small product per channel over copies of its taps instead (_depthwise),
+    and 3x3 ones at unit stride with enough channels a Winograd product (_winograd)."""
     n, c, rank = x.shape[0], x.shape[1], x.ndim - 2
     o, cg, *kernel = weight.shape
     og, taps, positions = o // groups, math.prod(kernel), math.prod(out_sizes)
     out = np.empty((n, o, *out_sizes), np.float32)
+    bias = None if bias is None else bias.reshape((-1,) + (1,) * rank)
+    weights = weight.reshape(groups, og, cg * taps)
     if cg == 1 and og == 1 and groups > 1:
-        _depthwise(x, weight, padding, stride, dilation, out)
-    else:
-        if taps == 1 and not any(padding) and all(s == 1 for s in stride):
-            columns = np.ascontiguousarray(x).reshape(n, groups, cg, positions)
-        else:
-            columns = scratch((n, c, *kernel, *out_sizes))
-            _im2col(x, padding, stride, dilation, columns)
-            columns = columns.reshape(n, groups, cg * taps, positions)
-        np.matmul(weight.reshape(groups, og, cg * taps), columns, out=out.reshape(n, groups, og, positions))
-    if bias is not None:
-        out += bias.reshape((1, -1) + (1,) * rank)
+        _depthwise(x, weight, padding, stride, dilation, out, bias)
+    elif _winograd_fits(x, weight, padding, stride, dilation, groups, out_sizes):
+        _winograd(x, weight, padding, out, bias)
+    elif taps > 1 or any(padding) or any(s != 1 for s in stride):
+        _im2col_product(x, weights, bias, padding, stride, dilation, kernel, out)
+    else:  # the input is the columns: one product per sample, in one call
+        np.matmul(weights, np.ascontiguousarray(x).reshape(n, groups, cg, positions),
+                  out=out.reshape(n, groups, og, positions))
+        if bias is not None:
+            out += bias
     return out
+
+
+def _im2col_product(x, weights, bias, padding, stride, dilation, kernel, out) -> None:
+    """out = weights [groups, O/groups, C/groups * kernel] times the im2col columns, per sample and block
+    of output rows (the first spatial axis): the block's columns are copied into the reused workspace and
+    the product written straight into the output's rows; the bias is added per sample."""
+    n, c = x.shape[:2]
+    groups, og, depth = weights.shape
+    out_sizes = out.shape[2:]
+    positions = math.prod(out_sizes)
+    rest = positions // max(1, out_sizes[0])  # output positions per row of the first spatial axis
+    step = max(1, min(out_sizes[0], _IM2COL_BLOCK // max(1, c * math.prod(kernel) * rest)))
+    for sample in range(n):
+        products = out[sample].reshape(groups, og, positions)
+        for first in range(0, out_sizes[0], step):
+            rows = min(step, out_sizes[0] - first)
+            part, block_padding = _rows_of(x[sample:sample + 1], padding, stride[0], dilation[0], kernel[0],
+                                           first, rows)
+            columns = scratch((1, c, *kernel, rows, *out_sizes[1:]))
+            _im2col(part, block_padding, stride, dilation, columns)
+            np.matmul(weights, columns.reshape(groups, depth, rows * rest),
+                      out=products[:, :, first * rest:(first + rows) * rest])
+        if bias is not None:
+            out[sample] += bias
+
+
+_IM2COL_BLOCK = 1 << 20  # im2col elements of one block of output rows (the columns stay in cache)
+
+
+def _rows_of(x, padding, stride: int, dilation: int, kernel: int, first: int, rows: int):
+    """The input rows (first spatial axis) that output rows first .. first + rows - 1 read, and the
+    padding that block needs: its own share of the begin and end padding, the other axes' as given."""
+    half, size = len(padding) // 2, x.shape[2]
+    start = first * stride - padding[0]
+    stop = (first + rows - 1) * stride - padding[0] + dilation * (kernel - 1) + 1
+    part = x[:, :, max(0, start):max(0, min(size, stop))]
+    block_padding = list(padding)
+    block_padding[0], block_padding[half] = max(0, -start), max(0, stop - max(size, start))
+    return part, tuple(block_padding)
 
 
 def _im2col(x, padding, stride, dilation, columns) -> None:
@@ -136,43 +178,115 @@ def _im2col(x, padding, stride, dilation, columns) -> None:
             target[(slice(None), slice(None), *inside)] = x[(slice(None), slice(None), *source)]
 
 
+# Winograd F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2015): each
+# 2x2 block of outputs is A^T [(G g G^T) * (B^T d B)] A over the 4x4 input tile d under it, so a 3x3
+# convolution is 16 matrix products [K, C] @ [C, tiles] (4 multiplications per output and channel pair
+# instead of 9) between cheap transforms made of additions. G's entries are 1 and 1/2 (exact in float32),
+# B's and A's are 0 and +-1: the results differ from the im2col product by float32 rounding of the sums
+# in another order (tests/ops/test_numpy_kernels.py measures it against float64).
+_WINOGRAD_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float32)
+_WINOGRAD_MIN_CHANNELS = 32  # below, the transforms cost more than the products save
+_WINOGRAD_BLOCK = 1 << 18  # transformed input elements per block of tile rows (stays in cache)
+
+
+def _winograd_fits(x, weight, padding, stride, dilation, groups, out_sizes) -> bool:
+    return (x.ndim == 4 and weight.shape[2:] == (3, 3) and groups == 1 and stride == (1, 1)
+            and dilation == (1, 1) and min(x.shape[1], weight.shape[0]) >= _WINOGRAD_MIN_CHANNELS
+            and all(size % 2 == 0 and size > 0 for size in out_sizes) and x.dtype == np.float32)
+
+
+def _winograd(x, weight, padding, out, bias) -> None:
+    """out = the 3x3, stride 1 convolution of x (even output sizes) plus bias (None or [K, 1, 1]), by
+    Winograd F(2x2, 3x3), one sample and a block of tile rows at a time so that the transformed tiles stay
+    in cache (the bias is added there too)."""
+    n, c, height, width = x.shape
+    k = weight.shape[0]
+    rows, columns = out.shape[2] // 2, out.shape[3] // 2  # tiles
+    top, left = padding[0], padding[1]
+    u = np.kron(_WINOGRAD_G, _WINOGRAD_G) @ weight.reshape(k * c, 9).T  # [16, K * C]: G g G^T per filter
+    u = u.reshape(16, k, c)
+    padded = np.zeros((c, 2 * rows + 2, 2 * columns + 2), np.float32)
+    inner = (slice(None), slice(top, top + height), slice(left, left + width))
+    step = max(1, min(rows, _WINOGRAD_BLOCK // (16 * c * columns)))
+    spaces = [np.empty(16 * c * step * columns, np.float32), np.empty(16 * k * step * columns, np.float32),
+              np.empty(c * step * (2 * columns + 2), np.float32), np.empty(8 * k * step * columns, np.float32)]
+    for sample in range(n):
+        padded[inner] = x[sample]  # (the padding stays zero)
+        for first in range(0, rows, step):
+            count = min(step, rows - first)
+            v, m, line, half = (space[:math.prod(shape)].reshape(shape) for space, shape in zip(spaces, (
+                (4, 4, c, count, columns), (16, k, count * columns), (c, count, 2 * columns + 2),
+                (2, 4, k, count, columns))))
+            target = out[sample, :, 2 * first:2 * (first + count)]
+            _winograd_block(padded[:, 2 * first:2 * (first + count) + 2], u, v, m, line, half, target)
+            if bias is not None:
+                target += bias
+
+
+def _winograd_block(tiles, u, v, m, line, half, target) -> None:
+    """One block of tile rows: tiles [C, 2 * rows + 2, 2 * columns + 2] of the padded input -> target
+    [K, 2 * rows, 2 * columns]; v, m, line and half are workspaces of the block's size."""
+    c, rows, columns = v.shape[2:]
+    row = [tiles[:, offset:offset + 2 * rows:2] for offset in range(4)]  # B^T d: over the tile's rows
+    for a, (first, second, subtract) in enumerate(((0, 2, True), (1, 2, False), (2, 1, True), (1, 3, True))):
+        (np.subtract if subtract else np.add)(row[first], row[second], out=line)
+        column = [line[..., offset:offset + 2 * columns:2] for offset in range(4)]  # (B^T d) B
+        np.subtract(column[0], column[2], out=v[a, 0])
+        np.add(column[1], column[2], out=v[a, 1])
+        np.subtract(column[2], column[1], out=v[a, 2])
+        np.subtract(column[1], column[3], out=v[a, 3])
+    np.matmul(u, v.reshape(16, c, rows * columns), out=m)
+    m = m.reshape(4, 4, -1, rows, columns)
+    for b in range(4):  # A^T m: over the tile's rows
+        np.add(m[0, b], m[1, b], out=half[0, b])
+        half[0, b] += m[2, b]
+        np.subtract(m[1, b], m[2, b], out=half[1, b])
+        half[1, b] -= m[3, b]
+    for a in range(2):  # (A^T m) A, into the outputs' rows a and columns 0 and 1 of each 2x2 block
+        even, odd = target[:, a::2, 0::2], target[:, a::2, 1::2]
+        np.add(half[a, 0], half[a, 1], out=even)
+        even += half[a, 2]
+        np.subtract(half[a, 1], half[a, 2], out=odd)
+        odd -= half[a, 3]
+
+
 _DEPTHWISE_BLOCK = 32768  # elements of one sample's output processed together (stays in L2 cache)
 
 
-def _depthwise(x, weight, padding, stride, dilation, out) -> None:
-    """out[n, c] = sum over taps of weight[c, tap] * the input shifted by that tap: a few passes over whole
-    tensors rather than one small product per channel. The passes go over one sample and a block of
-    channels at a time, so the partial sums stay in cache across the taps; the order of the additions is
-    the same for every block size (the result does not depend on it)."""
-    rank = x.ndim - 2
+def _depthwise(x, weight, padding, stride, dilation, out, bias=None) -> None:
+    """out[n, c] = sum over taps of weight[c, tap] * the input shifted by that tap, as one small matrix
+    product per channel: the taps' shifted inputs are copied into columns [channels, taps, positions] and
+    each channel's weights [1, taps] multiply its columns (one copy per tap and one product, rather than a
+    multiply and an add pass per tap). The passes go over one sample and a block of channels at a time,
+    so the columns stay in cache; the bias (None or [C, 1, ...]) is added to each block there."""
     kernel = weight.shape[2:]
     padded = pad_spatial(x, padding)
     if all(s == 1 for s in stride) and all(size - d * (k - 1) == o for size, d, k, o in
                                            zip(padded.shape[2:], dilation, kernel, out.shape[2:])):
-        return _depthwise_flat(padded, weight, dilation, out)
+        return _depthwise_flat(padded, weight, dilation, out, bias)
     patches = windows(padded, kernel, stride, dilation, out.shape[2:])  # N C *out *kernel
-    taps = weight.reshape(weight.shape[0], -1)
     offsets = list(itertools.product(*(range(k) for k in kernel)))
     channels, area = out.shape[1], math.prod(out.shape[2:])
     block = max(1, min(channels, _DEPTHWISE_BLOCK // max(area, 1)))
-    term = np.empty((block, *out.shape[2:]), np.float32)
+    columns = np.empty((block, len(offsets), *out.shape[2:]), np.float32)
+    taps = weight.reshape(channels, 1, len(offsets))
     for first in range(0, channels, block):
         last = min(first + block, channels)
-        weights = [taps[first:last, index].reshape((-1,) + (1,) * rank) for index in range(len(offsets))]
-        part = term[:last - first]
+        part = columns[:last - first]
         for n in range(out.shape[0]):
-            target, window = out[n, first:last], patches[n, first:last]
+            window = patches[n, first:last]
             for index, offset in enumerate(offsets):
-                np.multiply(window[(Ellipsis, *offset)], weights[index], out=target if index == 0 else part)
-                if index:
-                    target += part
+                part[:, index] = window[(Ellipsis, *offset)]
+            np.matmul(taps[first:last], part.reshape(last - first, len(offsets), area),
+                      out=out[n, first:last].reshape(last - first, 1, area))
+            if bias is not None:
+                out[n, first:last] += bias[first:last]
 
 
-def _depthwise_flat(padded, weight, dilation, out) -> None:
+def _depthwise_flat(padded, weight, dilation, out, bias) -> None:
     """_depthwise at unit stride, on the padded input flattened per channel: each tap is one contiguous
-    slice (its offset in the flattened input), so the passes run over long rows rather than the output's
-    width; positions that fall in the padding columns are computed and dropped. Each output element is the
-    same sum in the same order as in _depthwise."""
+    slice (its offset in the flattened input), so the copies run over long rows rather than the output's
+    width; positions that fall in the padding columns are computed and dropped."""
     rank = padded.ndim - 2
     sizes, kernel = padded.shape[2:], weight.shape[2:]
     steps = [math.prod(sizes[axis + 1:]) for axis in range(rank)]  # flattened stride of each spatial axis
@@ -180,25 +294,24 @@ def _depthwise_flat(padded, weight, dilation, out) -> None:
     length = sum((o - 1) * step for o, step in zip(out.shape[2:], steps)) + 1
     offsets = [sum(i * d * step for i, d, step in zip(offset, dilation, steps))
                for offset in itertools.product(*(range(k) for k in kernel))]
-    taps = weight.reshape(weight.shape[0], -1)
+    taps = weight.reshape(weight.shape[0], 1, len(offsets))
     flat = padded.reshape(padded.shape[0], padded.shape[1], area)
     channels = out.shape[1]
     block = max(1, min(channels, _DEPTHWISE_BLOCK // area))
-    target = np.empty((block, area), np.float32)
-    term = np.empty((block, length), np.float32)
+    total = np.empty((block, 1, area), np.float32)
+    columns = np.empty((block, len(offsets), length), np.float32)
     valid = (slice(None), *(slice(None, o) for o in out.shape[2:]))
     for first in range(0, channels, block):
         last = min(first + block, channels)
-        weights = [taps[first:last, index, None] for index in range(len(offsets))]
-        total, part = target[:last - first], term[:last - first]
-        sums = total[:, :length]
+        part, sums = columns[:last - first], total[:last - first]
         for n in range(out.shape[0]):
             rows = flat[n, first:last]
             for index, offset in enumerate(offsets):
-                np.multiply(rows[:, offset:offset + length], weights[index], out=sums if index == 0 else part)
-                if index:
-                    sums += part
-            out[n, first:last] = total.reshape(last - first, *sizes)[valid]
+                part[:, index] = rows[:, offset:offset + length]
+            np.matmul(taps[first:last], part, out=sums[:, :, :length])
+            out[n, first:last] = sums.reshape(last - first, *sizes)[valid]
+            if bias is not None:
+                out[n, first:last] += bias[first:last]
 
 
 def deconvolution(x, weight, bias, padding, stride, dilation, groups, out_sizes) -> np.ndarray:

@@ -75,6 +75,37 @@ def test_convolution_matches_torch(groups, in_channels, out_channels, kernel, st
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
 
 
+@pytest.mark.parametrize("padding, size, block", [
+    ((1, 1, 1, 1), (12, 10), 1 << 18),  # ResNet's and YOLO's 3x3: one block per sample
+    ((1, 1, 1, 1), (14, 6), 32 * 16 * 3 * 2),  # blocks of 2 tile rows of 7: the last one shorter
+    ((0, 2, 2, 0), (10, 8), 1),  # one tile row per block; padding on one side of each axis
+    ((0, 0, 0, 0), (10, 12), 1 << 18),  # no padding
+])
+def test_winograd_convolution_matches_float64_torch(monkeypatch, padding, size, block):
+    torch = pytest.importorskip("torch")
+    import netdsl.ops._numpy as kernels
+
+    monkeypatch.setattr(kernels, "_WINOGRAD_BLOCK", block)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 32, *size)).astype(np.float32)
+    w = rng.standard_normal((40, 32, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(40).astype(np.float32)
+    top, left, bottom, right = padding
+    padded = torch.nn.functional.pad(torch.from_numpy(x).double(), (left, right, top, bottom))
+    exact = torch.nn.functional.conv2d(padded, torch.from_numpy(w).double(), torch.from_numpy(b).double()).numpy()
+    out_sizes = exact.shape[2:]
+    assert kernels._winograd_fits(x, w, padding, (1, 1), (1, 1), 1, out_sizes)
+    got = convolution(x, w, b, padding, (1, 1), (1, 1), 1, out_sizes)
+    monkeypatch.setattr(kernels, "_WINOGRAD_MIN_CHANNELS", 10**9)  # the im2col product, for its error
+    direct = convolution(x, w, b, padding, (1, 1), (1, 1), 1, out_sizes)
+    assert got.dtype == np.float32 and got.shape == exact.shape
+    # float32 sums of 288 products of unit normals (the transforms add at most 4 terms at each of their
+    # 3 steps, with exact weights 1 and 1/2): errors of a few ulps of the largest value, as the direct sum
+    error, direct_error = np.abs(got - exact).max(), np.abs(direct - exact).max()
+    assert error <= 1e-6 * np.abs(exact).max()
+    assert error <= 2 * direct_error
+
+
 @pytest.mark.parametrize("kernel, stride, dilation", [
     ((3, 3), (2, 2), (1, 1)),  # ResNet's
     ((5, 5), (1, 1), (1, 1)),  # SPPF's
