@@ -26,6 +26,47 @@ BINS = 2048
 TIE = 1e-12  # divergences closer than this are equal (float64 rounding of the running sums, below)
 
 
+_CHUNK = 1 << 15  # elements per step of :func:`magnitude_counts`: its temporaries stay in the CPU's cache
+
+
+def magnitude_counts(values: np.ndarray, amax: float, bins: int = BINS) -> np.ndarray:
+    """``np.histogram(np.abs(values), bins, range=(0, amax))``'s counts (int64), with numpy's own arithmetic:
+    bin edges from ``np.histogram_bin_edges`` (float32 for a float32 tensor), each value's bin estimated
+    as ``|x| / amax * bins`` in that type, then moved by one where the value lies below its bin's lower
+    edge or on or above its upper edge; values above ``amax`` and NaN are left out, as numpy leaves out
+    values outside the range. What changes is the cost (about half numpy's on a float32 activation):
+    reused buffers of ``_CHUNK`` values instead of numpy's fresh temporaries in blocks of 65,536, the
+    absolute value taken per chunk (no copy of the whole tensor), and no mask of in-range values unless
+    one is out of range. Other dtypes go to ``np.histogram`` itself."""
+    flat = values.reshape(-1)
+    if flat.dtype != np.float32:
+        return np.histogram(np.abs(flat), bins=bins, range=(0.0, amax))[0]
+    edges = np.histogram_bin_edges(flat[:0], bins, (0.0, amax))  # raises as np.histogram does on a bad range
+    limit, scale = edges.dtype.type(amax), edges.dtype.type(bins)
+    above = np.append(edges[1:bins], np.inf).astype(edges.dtype)  # the last bin holds its upper edge
+    counts = np.zeros(bins, np.int64)
+    size = min(_CHUNK, flat.size)
+    magnitude, estimate, index, moved = (np.empty(size, edges.dtype), np.empty(size, edges.dtype),
+                                         np.empty(size, np.intp), np.empty(size, bool))
+    for start in range(0, flat.size, _CHUNK):
+        part = flat[start:start + _CHUNK]
+        v, f, i, m = magnitude[:part.size], estimate[:part.size], index[:part.size], moved[:part.size]
+        np.abs(part, out=v)
+        if not v.max() <= limit:  # NaN, or above the range
+            v = v[v <= limit]
+            f, i, m = f[:v.size], i[:v.size], m[:v.size]
+        np.divide(v, limit, out=f)
+        np.multiply(f, scale, out=f)
+        i[...] = f
+        np.minimum(i, bins - 1, out=i)  # |x| == amax: the last bin
+        np.less(v, edges.take(i), out=m)
+        np.subtract(i, m, out=i)
+        np.greater_equal(v, above.take(i), out=m)
+        np.add(i, m, out=i)
+        counts += np.bincount(i, minlength=bins)
+    return counts
+
+
 def candidate(bins: np.ndarray, levels: int) -> np.ndarray:
     """Q before normalization: ``bins`` merged into ``levels`` groups and expanded back, each group's
     total spread evenly over its non-empty bins (empty bins stay empty)."""
