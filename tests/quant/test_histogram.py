@@ -172,10 +172,13 @@ def _activations():
     return [(silu, float(np.abs(silu).max())), (relu, float(relu.max())), (on_edges, top),
             (silu, float(np.abs(silu).max()) / 3),  # most values above the range: left out
             (np.array([np.nan, 1.0, -2.0, 7.0, np.inf], np.float32), 2.0), (np.zeros((0, 4), np.float32), 1.0),
-            (rng.standard_normal(1000), 2.5)]  # float64: numpy's own path
+            (rng.standard_normal(1000), 2.5),  # float64: numpy's own path
+            (silu * np.float32(1e-37), float(np.abs(silu).max()) * 1e-37),  # bins / amax beyond float32
+            (on_edges * np.float32(1e30), float(np.float32(top) * np.float32(1e30))),  # large values, the same edges
+            (on_edges[np.abs(on_edges) < np.float32(top)], top)]  # the edges without the range's top
 
 
-@pytest.mark.parametrize("index", range(7))
+@pytest.mark.parametrize("index", range(10))
 def test_magnitude_counts_are_numpys_histogram(index):
     values, amax = _activations()[index]
     expected = np.histogram(np.abs(values), bins=2048, range=(0.0, amax))[0]
