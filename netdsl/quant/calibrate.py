@@ -4,9 +4,12 @@ is observed; a method turns the observations into an amax per tensor.
 
 Two passes for the histogram methods, as TensorRT's calibrators make them: the first finds each
 tensor's absolute maximum, the second counts |x| in 2048 bins from 0 to it. ``max`` needs only the
-first. Samples are read in file-name order and batched the same way every time, so the same data
-gives the same scales file (with another --batch, numpy sums products in another order and a range may
-move in its last float32 bit).
+first. (One pass that widens the bins as the range grows, as pytorch-quantization's histogram calibrator
+does, would halve the reference runs but count into other bins and give other scales.) Each tensor is
+looked at as the reference computes it, then let go: none is kept to the end of a run. Samples are
+read in file-name order and batched the same way every time, so the same data gives the same scales
+file (with another --batch, numpy sums products in another order and a range may move in its last
+float32 bit).
 
 Calibration data: a folder of `.npy`/`.npz` arrays or of images, or one such file
 (:mod:`netdsl.quant.samples`).
