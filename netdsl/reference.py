@@ -234,7 +234,7 @@ def run(checked, bound: dict, inputs: dict, keep: set[str] | None = None, quanti
     tensors are freed after their last use unless named in ``keep`` (they are then returned too). With a
     ``quantizer`` (:func:`netdsl.quant.quantizer_for`), quantized layers compute as TensorRT's
     quantize/dequantize pairs make them (fake quantization); without one, everything is float.
-    ``observe`` (tensor name -> function) is given each of those tensors (an input or a layer's result)
+    ``observe`` (tensor name -> function) is given each tensor it names (an input or a layer's result)
     once, as soon as it is computed, before any later layer may overwrite it: calibration looks at every
     tensor a quantized layer reads without keeping them all to the end of the run (a batch norm after a
     convolution whose output is observed stays separate, as for a kept tensor)."""
