@@ -134,11 +134,24 @@ def resize_linear(image: np.ndarray, height: int, width: int) -> np.ndarray:
     x0, x1, a0, a1 = _weights(image.shape[1], width, clamp=True)
     y0, y1, b0, b1 = _weights(image.shape[0], height, clamp=False)
     needed, which = np.unique(np.concatenate([y0, y1]), return_inverse=True)  # not every row of a large image
-    source = image[needed].astype(np.int32)
-    rows = source[:, x0] * a0[None, :, None] + source[:, x1] * a1[None, :, None]
-    top, bottom = rows[which[:height]] >> 4, rows[which[height:]] >> 4
-    out = (((b0[:, None, None] * top) >> 16) + ((b1[:, None, None] * bottom) >> 16) + 2) >> 2
-    return out.clip(0, 255).astype(np.uint8)
+    source = image[needed]
+    # gathered as bytes, widened to int32 once, then computed in place: the same integers as
+    # (((b0 * (rows0 >> 4)) >> 16) + ((b1 * (rows1 >> 4)) >> 16) + 2) >> 2, rows = x0 pixel * a0 + x1 pixel * a1
+    rows = source[:, x0].astype(np.int32)
+    rows *= a0[None, :, None]
+    right = source[:, x1].astype(np.int32)
+    right *= a1[None, :, None]
+    rows += right
+    rows >>= 4
+    top, bottom = rows[which[:height]], rows[which[height:]]
+    top *= b0[:, None, None]
+    top >>= 16
+    bottom *= b1[:, None, None]
+    bottom >>= 16
+    top += bottom
+    top += 2
+    top >>= 2
+    return top.clip(0, 255).astype(np.uint8)
 
 
 def _weights(size: int, new: int, clamp: bool):
@@ -222,7 +235,9 @@ def to_input(image: np.ndarray, target: ImageInput) -> np.ndarray:
     if target.nhwc:
         return image
     planes = image[..., ::-1] if target.channels == 3 else image  # BGR to RGB
-    return np.ascontiguousarray(planes.transpose(2, 0, 1), dtype=np.float32) / np.float32(255)
+    sample = np.ascontiguousarray(planes.transpose(2, 0, 1), dtype=np.float32)
+    sample /= np.float32(255)  # in place: no second array
+    return sample
 
 
 def prepare(path: str, target: ImageInput, resize: str = "letterbox") -> np.ndarray:

@@ -75,9 +75,10 @@ class Context:
 class Reference(Interpreter):
     method = "reference"
 
-    def __init__(self, graph, ctx: Context):
+    def __init__(self, graph, ctx: Context, observe: dict | None = None):
         super().__init__(graph)
         self.ctx = ctx
+        self.observe = observe or {}
 
     def run(self, initial, keep=None):
         self.order = {id(node): index for index, node in enumerate(self.graph.nodes)}
@@ -88,7 +89,9 @@ class Reference(Interpreter):
         self.protected.update(id(_root(w.array)) for w in self.ctx.bound.values()
                               if isinstance(getattr(w, "array", None), np.ndarray))
         self.folds: dict = {}  # convolution name -> the batch norm folded into it
-        self.folded = self.fold_batch_norms(keep) if self.ctx.quant is None else set()
+        self.folded = self.fold_batch_norms(set(keep or ()) | set(self.observe)) if self.ctx.quant is None else set()
+        for name in self.observe.keys() & initial.keys():
+            self.observe[name](initial[name])
         return super().run(initial, keep)
 
     def fold_batch_norms(self, keep) -> set:
@@ -138,6 +141,13 @@ class Reference(Interpreter):
         return frozenset(free)
 
     def call(self, node, args):
+        result = self.compute(node, args)
+        for name, value in zip(node.outputs, (result,) if len(node.outputs) == 1 else result):
+            if name in self.observe:
+                self.observe[name](value)
+        return result
+
+    def compute(self, node, args):
         self.ctx.node = node
         if node.name in self.folded:
             return args[0]  # folded into the convolution before it
@@ -218,11 +228,16 @@ def check_inputs(checked, inputs: dict) -> tuple[dict, dict]:
     return arrays, {BATCH.name if name is None else name: size for name, size in sizes.items()}
 
 
-def run(checked, bound: dict, inputs: dict, keep: set[str] | None = None, quantizer=None) -> dict:
+def run(checked, bound: dict, inputs: dict, keep: set[str] | None = None, quantizer=None,
+        observe: dict | None = None) -> dict:
     """Output name -> array (float32 for every float tensor), for inputs given by name. Intermediate
     tensors are freed after their last use unless named in ``keep`` (they are then returned too). With a
     ``quantizer`` (:func:`netdsl.quant.quantizer_for`), quantized layers compute as TensorRT's
-    quantize/dequantize pairs make them (fake quantization); without one, everything is float."""
+    quantize/dequantize pairs make them (fake quantization); without one, everything is float.
+    ``observe`` (tensor name -> function) is given each tensor it names (an input or a layer's result)
+    once, as soon as it is computed, before any later layer may overwrite it: calibration looks at every
+    tensor a quantized layer reads without keeping them all to the end of the run (a batch norm after a
+    convolution whose output is observed stays separate, as for a kept tensor)."""
     arrays, sizes = check_inputs(checked, inputs)
     wanted = {o.source for o in checked.graph.outputs} | set(keep or ())
     quant = None
@@ -235,7 +250,7 @@ def run(checked, bound: dict, inputs: dict, keep: set[str] | None = None, quanti
     try:
         with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"), \
                 allowed(checked.graph.profiles or None):
-            values = Reference(checked.graph, context).run(dict(arrays), keep=wanted)
+            values = Reference(checked.graph, context, observe).run(dict(arrays), keep=wanted)
     finally:
         release_workspace()  # the convolutions' im2col buffer
     missing = [o.source for o in checked.graph.outputs if o.source not in values]

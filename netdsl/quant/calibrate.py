@@ -4,9 +4,12 @@ is observed; a method turns the observations into an amax per tensor.
 
 Two passes for the histogram methods, as TensorRT's calibrators make them: the first finds each
 tensor's absolute maximum, the second counts |x| in 2048 bins from 0 to it. ``max`` needs only the
-first. Samples are read in file-name order and batched the same way every time, so the same data
-gives the same scales file (with another --batch, numpy sums products in another order and a range may
-move in its last float32 bit).
+first. (One pass that widens the bins as the range grows, as pytorch-quantization's histogram calibrator
+does, would halve the reference runs but count into other bins and give other scales.) Each tensor is
+looked at as the reference computes it, then let go: none is kept to the end of a run. Samples are
+read in file-name order and batched the same way every time, so the same data gives the same scales
+file (with another --batch, numpy sums products in another order and a range may move in its last
+float32 bit).
 
 Calibration data: a folder of `.npy`/`.npz` arrays or of images, or one such file
 (:mod:`netdsl.quant.samples`).
@@ -16,11 +19,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from ..diagnostics import NetdslError, UsageError
-from .histogram import BINS, entropy_amax, mse_amax, percentile_amax
+from .histogram import BINS, entropy_amax, magnitude_counts, mse_amax, percentile_amax
 from .scales import Scales, canonical
 
 METHODS = ("entropy", "max", "percentile", "mse")
@@ -33,6 +37,7 @@ DESCRIPTIONS = {"entropy": f"entropy (TensorRT's KL-divergence calibration, {BIN
 class Observed:
     amax: float = 0.0
     hist: np.ndarray | None = None
+    batches: int = 0  # seen in this pass
 
 
 class Progress:
@@ -110,13 +115,18 @@ def collect(checked, bound, job: Job, number: int, ranges: dict | None = None, s
 
     index, count = shard
     observed = {name: Observed(ranges[name].amax if ranges else 0.0) for name in job.tensors}
-    seen = 0
+    seen = runs = 0
+    # each tensor is observed as the reference computes it, then freed: a batch of 32 YOLOv8n pictures at 640
+    # would otherwise hold every tensor a quantized layer reads (some 7 GB) to the end of the run
+    watch = {name: partial(observe, observed[name], number=number) for name in job.tensors}
     for position, arrays in enumerate(batches(job.samples, job.size, job.low, job.limit)):
         if position % count != index:
             continue
-        values = reference.run(checked, bound, arrays, keep=set(job.tensors))
-        for name in job.tensors:
-            observe(observed[name], np.abs(values[name]), number)
+        runs += 1
+        reference.run(checked, bound, arrays, observe=watch)
+        missing = [name for name in job.tensors if observed[name].batches < runs]
+        if missing:
+            raise NetdslError(f"could not compute {', '.join(missing)}")
         seen += len(next(iter(arrays.values())))
         if meter:
             meter.update(f"calibrating (pass {number}/{job.passes})", seen)
@@ -153,11 +163,15 @@ def scales_of(job: Job, observed: dict, seen: int) -> Scales:
     return Scales(amax, meta={"method": description, "data": source})
 
 
-def observe(found: Observed, magnitude: np.ndarray, number: int) -> None:
+def observe(found: Observed, values: np.ndarray, number: int) -> None:
+    """Pass ``number``'s statistic of one batch of a tensor: its largest |x| (as the larger of its maximum
+    and its negated minimum: no array of absolute values), or its |x| counted in the bins of pass 1's range
+    (:func:`netdsl.quant.histogram.magnitude_counts`: np.histogram's counts)."""
+    found.batches += 1
     if number == 1:
-        found.amax = max(found.amax, float(magnitude.max(initial=0.0)))
+        found.amax = max(found.amax, float(np.maximum(values.max(initial=0.0), -values.min(initial=0.0))))
     elif found.amax > 0:
-        hist, _ = np.histogram(magnitude, bins=BINS, range=(0.0, found.amax))
+        hist = magnitude_counts(values, found.amax)
         found.hist = hist if found.hist is None else found.hist + hist
 
 

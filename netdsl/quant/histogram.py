@@ -26,6 +26,71 @@ BINS = 2048
 TIE = 1e-12  # divergences closer than this are equal (float64 rounding of the running sums, below)
 
 
+_CHUNK = 1 << 16  # values per step of :func:`magnitude_counts`: its temporaries stay in the CPU's cache
+_NEAR = 2.0 ** -8  # of a bin: estimates closer than this to a bin edge are settled by numpy's comparisons
+
+
+def magnitude_counts(values: np.ndarray, amax: float, bins: int = BINS) -> np.ndarray:
+    """``np.histogram(np.abs(values), bins, range=(0, amax))``'s counts (int64), identical, at a third of its
+    cost on a float32 activation (other dtypes go to ``np.histogram`` itself).
+
+    numpy estimates each value's bin as ``|x| / amax * bins`` and then compares the value with its bin's
+    edges (float32 for a float32 tensor), moving it by one where the estimate was wrong. Here most values
+    skip the comparisons: the estimate ``f = |x| * (bins / amax)`` is within 2^-11 of the exact position
+    ``|x| * bins / amax`` (two float32 roundings, at most 2049 bins up) and every edge within 2^-12 bins of
+    its exact place (checked below for this range), so a value whose ``f`` lies farther than ``_NEAR`` (2^-8)
+    from a whole number is in bin ``floor(f)`` exactly. The values near an edge (under 1% of them) get
+    numpy's own arithmetic (:func:`_numpy_bins`), as does a chunk holding NaN or values beyond ``amax``
+    (left out, as numpy leaves them out). In chunks of ``_CHUNK`` values into reused buffers: no array of
+    absolute values, no temporaries the size of the tensor."""
+    flat = values.reshape(-1)
+    if flat.dtype != np.float32:
+        return np.histogram(np.abs(flat), bins=bins, range=(0.0, amax))[0]
+    edges = np.histogram_bin_edges(flat[:0], bins, (0.0, amax))  # raises as np.histogram does on a bad range
+    limit, near = edges.dtype.type(amax), np.float32(_NEAR)
+    exact = bins / amax < float(np.finfo(np.float32).max) and bool(  # else numpy's way throughout
+        np.all(np.abs(edges.astype(np.float64) * (bins / amax) - np.arange(bins + 1)) <= 2.0 ** -12))
+    scale = np.float32(bins / amax if exact else 1.0)
+    counts = np.zeros(bins + 1, np.int64)  # the last: values settled later
+    settled = []  # |x| of the values near an edge, or of whole chunks numpy's way
+    size = min(_CHUNK, flat.size)
+    estimate, rounded, index, close = (np.empty(size, np.float32), np.empty(size, np.float32), np.empty(size, np.intp),
+                                       np.empty(size, bool))
+    for start in range(0, flat.size, _CHUNK):
+        part = flat[start:start + _CHUNK]
+        f, t, i, m = estimate[:part.size], rounded[:part.size], index[:part.size], close[:part.size]
+        np.abs(part, out=f)
+        np.multiply(f, scale, out=f)
+        if not (exact and f.max() < bins + near):  # NaN, beyond the range (or an edge out of place): numpy's way
+            settled.append(np.abs(part))
+            continue
+        np.subtract(f, near, out=t)
+        np.trunc(t, out=t)  # the bin, where f is not near its upper edge or its lower one
+        i[...] = t
+        np.subtract(f, t, out=t)
+        np.greater_equal(t, 1 - near, out=m)  # f within `near` of a whole number (0 excepted)
+        if m.any():
+            which = np.flatnonzero(m)
+            settled.append(np.abs(part[which]))
+            i[which] = bins
+        counts += np.bincount(i, minlength=bins + 1)
+    if settled:
+        magnitude = np.concatenate(settled)
+        counts[:bins] += np.bincount(_numpy_bins(magnitude[magnitude <= limit], edges), minlength=bins)
+    return counts[:bins]
+
+
+def _numpy_bins(magnitude: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The bin of each value in [0, amax], as np.histogram computes it (``numpy/lib/_histograms_impl.py``,
+    uniform bins): the estimate, the last edge into the last bin, then one step down or up by the edges."""
+    bins = len(edges) - 1
+    index = (magnitude / edges[-1] * edges.dtype.type(bins)).astype(np.intp)  # edges[-1]: amax in their type
+    index[index == bins] -= 1
+    index -= magnitude < edges[index]
+    index += (magnitude >= edges[index + 1]) & (index != bins - 1)
+    return index
+
+
 def candidate(bins: np.ndarray, levels: int) -> np.ndarray:
     """Q before normalization: ``bins`` merged into ``levels`` groups and expanded back, each group's
     total spread evenly over its non-empty bins (empty bins stay empty)."""

@@ -12,7 +12,8 @@ import math
 import numpy as np
 import pytest
 
-from netdsl.quant.histogram import (TIE, candidate, divergence_array, divergences, entropy_amax, kl_divergence, mse_amax,
+from netdsl.quant.histogram import (TIE, candidate, divergence_array, divergences, entropy_amax, kl_divergence,
+                                   magnitude_counts, mse_amax,
                                    percentile_amax)
 
 SLIDES = [1, 0, 2, 3, 5, 3, 1, 7]
@@ -155,3 +156,31 @@ def test_running_sums_keep_small_histograms_and_infinities():
     hist[2000] = 1  # an empty bin under the outlier pile for every i past 100: infinite there
     got = divergence_array(hist)
     assert np.isinf(got[1999 - 128]) and np.isfinite(got[2001 - 128])
+
+
+def _activations():
+    """float32 tensors as calibration meets them, and values that sit on bin edges or outside the range."""
+    rng = np.random.default_rng(3)
+    silu = rng.standard_normal((2, 8, 40, 41)).astype(np.float32) * 3
+    silu *= 1 / (1 + np.exp(-silu))  # SiLU: many values near 0, a long positive tail, chunks not a whole number
+    relu = np.maximum(rng.standard_normal(70_001), 0).astype(np.float32)
+    # every bin edge, both signs, and the floats on either side: with this range, numpy's estimate of the bin
+    # is one too high for 122 of them and one too low for 136 (found by search), so both corrections count
+    top = 27.051692962646484
+    edges = np.histogram_bin_edges(np.zeros(0, np.float32), 2048, (0.0, top))
+    on_edges = np.concatenate([edges, -edges, np.nextafter(edges, np.float32(0)), np.nextafter(edges, np.float32(99))])
+    return [(silu, float(np.abs(silu).max())), (relu, float(relu.max())), (on_edges, top),
+            (silu, float(np.abs(silu).max()) / 3),  # most values above the range: left out
+            (np.array([np.nan, 1.0, -2.0, 7.0, np.inf], np.float32), 2.0), (np.zeros((0, 4), np.float32), 1.0),
+            (rng.standard_normal(1000), 2.5),  # float64: numpy's own path
+            (silu * np.float32(1e-37), float(np.abs(silu).max()) * 1e-37),  # bins / amax beyond float32
+            (on_edges * np.float32(1e30), float(np.float32(top) * np.float32(1e30))),  # large values, the same edges
+            (on_edges[np.abs(on_edges) < np.float32(top)], top)]  # the edges without the range's top
+
+
+@pytest.mark.parametrize("index", range(10))
+def test_magnitude_counts_are_numpys_histogram(index):
+    values, amax = _activations()[index]
+    expected = np.histogram(np.abs(values), bins=2048, range=(0.0, amax))[0]
+    got = magnitude_counts(values, amax)
+    assert got.dtype == np.int64 and np.array_equal(got, expected)
