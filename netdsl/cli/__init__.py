@@ -99,7 +99,20 @@ def parse(parser: argparse.ArgumentParser, argv):
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    code = run_command(sys.argv[1:] if argv is None else list(argv))
+    if argv is None:
+        # Run as the program, which ends next: interpreter shutdown would free every module through one last
+        # cyclic collection (about 4 ms of `netdsl validate`'s 40 ms, more than any of its imports). Frozen
+        # objects are left to the operating system instead. netdsl keeps no finalizers, and atexit handlers,
+        # flushing and the exit code are untouched. Not when called from Python: that process goes on.
+        import gc
+
+        gc.freeze()
+    return code
+
+
+def run_command(argv: list) -> int:
+    """The command line in ``argv``, run; its exit code."""
     parser = build_parser(argv[0] if argv else None)
     args = parse(parser, argv)
     if not getattr(args, "handler", None):
