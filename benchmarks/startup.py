@@ -12,8 +12,10 @@ Then a median `-X importtime` profile: cumulative milliseconds of the top-level 
 command (netdsl.ops is the registry of layer kinds).
 
 With --all: every spec in specs/ and specs/zoo (bytecode cached only), each `netdsl validate SPEC` interleaved
-with `python -c pass` in the same loop; median and minimum of each, ratio of the medians and of the minimums.
-Targets (issue 28): lenet <= 2x, yolov8.yaml <= 3x, every zoo spec <= 3x.
+with `python -c pass` in the same loop; median and minimum of each, ratio of the medians and of the minimums,
+and the ratio of the median CPU times (user + system of the child process), which other processes' load moves
+far less than wall time on a shared machine. Targets (issue 28): lenet <= 2x, yolov8.yaml <= 3x, every zoo spec
+<= 3x.
 
 Run: python benchmarks/startup.py [--runs N] [--spec PATH] [--all [--before OLD_CHECKOUT]]
 """
@@ -21,6 +23,7 @@ Run: python benchmarks/startup.py [--runs N] [--spec PATH] [--all [--before OLD_
 import argparse
 import glob
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,6 +40,14 @@ def run_once(command: list[str], env: dict, cwd: str = ROOT) -> float:
     start = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True, cwd=cwd, env=env)
     return time.perf_counter() - start
+
+
+def run_timed(command: list[str], env: dict, cwd: str) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of one fresh process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = run_once(command, env, cwd)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def interleaved(commands: list[list[str]], env: dict, runs: int) -> list[float]:
@@ -66,12 +77,17 @@ def all_specs(runs: int, before: str | None = None) -> None:
         for _, tree, command in commands:  # warm-up: fills the bytecode cache
             run_once(command, envs[tree], tree)
         times = {key: [] for key, _, _ in commands}
+        cpu = {key: [] for key, _, _ in commands}
         for _ in range(runs):
             for key, tree, command in commands:
-                times[key].append(run_once(command, envs[tree], tree))
+                wall, used = run_timed(command, envs[tree], tree)
+                times[key].append(wall)
+                cpu[key].append(used)
     base_med, base_min = statistics.median(times["pass"]), min(times["pass"])
+    base_cpu = statistics.median(cpu["pass"])
     print(f"validate every spec, bytecode cached, {runs} interleaved runs each (fresh processes)")
-    print(f"  {'python -c pass':<36} median {base_med * 1000:6.1f} ms  min {base_min * 1000:6.1f} ms")
+    print(f"  {'python -c pass':<36} median {base_med * 1000:6.1f} ms  min {base_min * 1000:6.1f} ms  "
+          f"cpu {base_cpu * 1000:6.1f} ms")
     for spec in specs:
         for label, _ in trees:
             samples = times[(spec, label)]
@@ -79,8 +95,10 @@ def all_specs(runs: int, before: str | None = None) -> None:
             target = targets.get(spec, 3.0)
             verdict = "met" if med / base_med <= target else "NOT met"
             name = spec if not before else f"{spec} ({label})"
+            used = statistics.median(cpu[(spec, label)])
             print(f"  {name:<45} median {med * 1000:6.1f} ms  min {low * 1000:6.1f} ms  "
-                  f"x{med / base_med:.2f} (min/min x{low / base_min:.2f}; target <= {target:g}: {verdict})")
+                  f"x{med / base_med:.2f} (min/min x{low / base_min:.2f}; cpu x{used / base_cpu:.2f}; "
+                  f"target <= {target:g}: {verdict})")
 
 
 def import_profile(command: list[str], env: dict, runs: int) -> dict[str, float]:
