@@ -100,15 +100,20 @@ def _unparse(node) -> str:
 
 
 class Walker:
+    _tables = None  # (binary, compare): operator node class -> function, made once (a walker per expression)
+
     def __init__(self, ast, names: dict):
         self.ast = ast
         self.names = names
-        self.binary = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-                       ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b,
-                       ast.Pow: self.power}
-        self.compare = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
-                        ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
-                        ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b}
+        if Walker._tables is None:
+            Walker._tables = (
+                {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+                 ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b,
+                 ast.Pow: Walker.power},
+                {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
+                 ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
+                 ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b})
+        self.binary, self.compare = Walker._tables
 
     def value(self, node):
         ast = self.ast
