@@ -553,7 +553,9 @@ class _SubsetReader:
             raise _Unsupported
 
     def block(self, indent: int, depth: int) -> Node:
-        """The block node whose first line is the current one, at ``indent``."""
+        """The block node whose first line is the current one, at ``indent``. A first line that is neither an
+        item nor a key gives an empty mapping and stays unread, more indented than its caller's lines: the
+        caller then refuses the text."""
         content = self.lines[self.index][2]
         if content[0] == "-" and (len(content) == 1 or content[1] == " "):
             return self.sequence(indent, depth)

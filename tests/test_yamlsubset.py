@@ -99,7 +99,7 @@ CASES = [
     "- a: 1\n   b: 2\n", "a: [b: 1]\n", "a: [?x]\n", "a: {b:1}\n", "a: x:\n", "a :b\n", "a : b\n", 'a: "x\\"y"\n',
     "a: `x`\n", "a: @x\n", "a: %x\n", "a: 1\tb\n", "a: 1\r\nb: 2\r\n", "k: " + "[" * 70 + "]" * 70 + "\n",
     "k" * 1100 + ": 1\n", "a:\n  b: 1\n c: 2\n", "  - a\n - b\n", "a: ,\n", "a: [,]\n", "a: ]\n", "a: [a}\n",
-    "-\n", "- \n  a: 1\n", "a: 'x' 'y'\n",
+    "-\n", "- \n  a: 1\n", "a: 'x' 'y'\n", "a:\n  hello\n", "- a:\n    hello\n", "a:\n  b: 1\n  hello\n",
 ]
 
 
