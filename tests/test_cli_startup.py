@@ -59,6 +59,7 @@ def test_validate_loads_only_what_validating_needs():
                 "netdsl.build", "netdsl.weights", "netdsl.trt", "netdsl.reference", "netdsl.runtime",
                 "netdsl.cli.build", "netdsl.cli.engines", "netdsl.cli.quant", "netdsl.cli.interchange",
                 "dataclasses", "inspect", "pkgutil", "shutil", "typing", "hashlib", "threading", "numpy", "ast",
+                "encodings.utf_8_sig", "netdsl.spec.explain",
                 "yaml"}  # PyYAML's import (about 12 ms) only for files outside yamlnodes.read_subset's subset
     assert loaded("from netdsl.cli import main; main(['validate', 'specs/lenet.yaml'])", unwanted) == "[]"
     # a spec with named dimensions, blocks and expressions (typing alone cost it about 8 ms)
