@@ -15,7 +15,6 @@ from ..ops import REGISTRY
 from ..params import ParamError
 from ..yamlnodes import Map, Node as YamlNode, Scalar, Seq, describe
 from .weightnames import read_layer_weights
-from .expressions import ExpressionError, evaluate
 from .fields import IDENT_RE, PARAM_REF_RE, bool_of, check_keys, expect_list, expect_map, int_of, name_of
 from .specparams import FAILED, is_expression
 
@@ -545,6 +544,8 @@ class Expander:
     # -- $parameters ----------------------------------------------------------------------------------
 
     def evaluate(self, node: Scalar, scope: Scope) -> Scalar | None:
+        from .expressions import ExpressionError, evaluate  # here: most specs have no `${...}`
+
         names = scope.values  # once per scope: its arguments are all given before its first expression
         if names is None:
             names = scope.values = {name: value.value for name, value in scope.args.items()
