@@ -544,15 +544,14 @@ class Expander:
     # -- $parameters ----------------------------------------------------------------------------------
 
     def evaluate(self, node: Scalar, scope: Scope) -> Scalar | None:
-        from .expressions import ExpressionError, evaluate  # here: most specs have no `${...}`
-
+        expressions = _expressions or _import_expressions()
         names = scope.values  # once per scope: its arguments are all given before its first expression
         if names is None:
             names = scope.values = {name: value.value for name, value in scope.args.items()
                                     if isinstance(value, Scalar)}
         try:
-            return Scalar(evaluate(node.value[2:-1], names), node.pos)
-        except ExpressionError as error:
+            return Scalar(expressions.evaluate(node.value[2:-1], names), node.pos)
+        except expressions.ExpressionError as error:
             if error.quiet:
                 return None
             owner = f"block `{scope.block.name}`" if scope.block else "the spec"
@@ -616,6 +615,17 @@ class Expander:
         copy.entries = entries
         copy.key_pos = dict(node.key_pos)
         return copy
+
+
+_expressions = None  # netdsl.spec.expressions, imported at the first `${...}`: most specs have none
+
+
+def _import_expressions():
+    global _expressions
+    from . import expressions
+
+    _expressions = expressions
+    return expressions
 
 
 def _may_substitute(value) -> bool:
