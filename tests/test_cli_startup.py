@@ -68,6 +68,19 @@ def test_validate_loads_only_what_validating_needs():
     assert loaded("from netdsl.cli import main; main(['validate', 'specs/zoo/yolov8.yaml'])", unwanted) == "[]"
 
 
+def test_validate_in_a_plain_interpreter_loads_no_more_of_the_standard_library():
+    # Without `site` (-S), as an interpreter without this project's editable install starts: its finder, a .pth
+    # file, imports importlib, pathlib, typing and more at every start, which hides them from the test above.
+    unwanted = {"importlib", "pathlib", "typing", "urllib", "ipaddress", "encodings.utf_8_sig", "dataclasses",
+                "inspect", "json", "shutil", "tempfile", "threading", "weakref", "fnmatch", "glob"}
+    for spec in ("specs/lenet.yaml", "specs/zoo/yolov8.yaml"):
+        code = (f"from netdsl.cli import main; main(['validate', {spec!r}]); import sys; "
+                f"print(sorted(set(sys.modules) & {unwanted!r}))")
+        result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, cwd=ROOT,
+                                timeout=60)
+        assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
+
+
 def test_no_layer_kind_needs_dataclasses():
     """Any spec's `netdsl validate` imports the modules of the kinds it uses: none may bring dataclasses."""
     assert loaded("from netdsl.ops import REGISTRY; REGISTRY.load_all()", {"dataclasses"}) == "[]"

@@ -9,7 +9,6 @@ cuda-python, or no TensorRT that runs on its GPU).
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from .. import __version__
@@ -56,13 +55,20 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     chosen = [group for group in GROUPS if only in group[2]]
     for module_name, _, names in chosen or GROUPS:
-        module = importlib.import_module(f"{__name__}.{module_name}")
+        module = _submodule(f"{__name__}.{module_name}")
         for name in (only,) if chosen else names:
             module.COMMANDS[name](add)
     if not chosen:
         parser.description = (f"{INTRO}\n\n{command_list(commands, summaries)}\n\n`netdsl COMMAND -h` for a command's "
                               f"options.\n\n{EXIT_CODES}")
     return parser
+
+
+def _submodule(name: str):
+    """importlib.import_module(name) for an absolute name, without importing importlib (0.16 ms of start-up:
+    the interpreter's own import statement needs no package of its own)."""
+    __import__(name)
+    return sys.modules[name]
 
 
 def command_list(commands, summaries: dict) -> str:
