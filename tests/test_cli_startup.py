@@ -72,7 +72,7 @@ def test_validate_in_a_plain_interpreter_loads_no_more_of_the_standard_library()
     # Without `site` (-S), as an interpreter without this project's editable install starts: its finder, a .pth
     # file, imports importlib, pathlib, typing and more at every start, which hides them from the test above.
     unwanted = {"importlib", "pathlib", "typing", "urllib", "ipaddress", "encodings.utf_8_sig", "dataclasses",
-                "inspect", "json", "shutil", "tempfile", "threading", "weakref", "fnmatch", "glob"}
+                "inspect", "json", "shutil", "tempfile", "threading", "weakref", "fnmatch", "glob", "contextlib"}
     for spec in ("specs/lenet.yaml", "specs/zoo/yolov8.yaml"):
         code = (f"from netdsl.cli import main; main(['validate', {spec!r}]); import sys; "
                 f"print(sorted(set(sys.modules) & {unwanted!r}))")
