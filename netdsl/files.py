@@ -13,7 +13,6 @@ survives a crash once the call returns). Nothing is fsynced twice.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
@@ -41,6 +40,8 @@ def write_together(files: dict) -> None:
     memory); or a function given the SHA-256 of every file staged before it (path -> hex digest,
     computed while those files were written) that returns either, for a manifest that records the
     digest of the plan next to it. Files are staged in the order given."""
+    import contextlib  # here, not at the top: `netdsl validate` reads through this module and writes nothing
+
     from .diagnostics import UsageError
 
     current = None
@@ -166,6 +167,7 @@ def _prefix(path: str) -> str:
 def _stage(path: str, data, hashed: bool) -> tuple[str, str | None]:
     """The temporary holding ``data``, written and fsynced, and its SHA-256 when ``hashed``."""
     folder = os.path.dirname(os.path.abspath(path))
+    import contextlib
     import tempfile  # here, not at the top: it imports shutil, and readers of input files import this module
 
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=_prefix(path), suffix=".tmp")
@@ -221,6 +223,7 @@ def _chunks(data):
 
 def _remove_stale(path: str) -> None:
     """Temporaries of this path left by a killed writer (live writers hold the folder lock)."""
+    import contextlib
     import glob
 
     folder = os.path.dirname(os.path.abspath(path))
@@ -229,19 +232,32 @@ def _remove_stale(path: str) -> None:
             os.unlink(stale)
 
 
-@contextlib.contextmanager
-def _folder_lock(folder: str):
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock, still atomic per file
-        yield
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(descriptor)  # releases the lock
+class _folder_lock:
+    """An exclusive flock on ``folder`` for the duration of a with block (no lock where fcntl is missing).
+    A class, not ``contextlib.contextmanager``, so that readers of input files do not import contextlib."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self.descriptor = None
+
+    def __enter__(self):
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock, still atomic per file
+            return None
+        descriptor = os.open(self.folder, os.O_RDONLY)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(descriptor)
+            raise
+        self.descriptor = descriptor
+        return None
+
+    def __exit__(self, *exception):
+        if self.descriptor is not None:
+            os.close(self.descriptor)  # releases the lock
+        return False
 
 
 def _fsync_folder(folder: str) -> None:

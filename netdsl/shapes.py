@@ -26,15 +26,29 @@ class ShapeInference(Interpreter):
         self.largest = largest_sizes(graph, profiles)
         self.limit = max_tensor_elements()
         self.checked: dict = {}  # (shape, dtype) -> too_large's answer: most tensors of a network repeat a few shapes
+        self.passed: dict = {}  # (op, its parameters' repr, input types) -> the result of a layer that passed
 
     def call(self, node: Node, args):
+        # A layer's checks and result are a function of its kind, parameters and input types alone, and most
+        # layers of a network repeat another's (rtdetr-x: 268 distinct of 1,059): one that passed gives its
+        # result again. repr keeps 1, 1.0 and True apart; a failure is not kept, so it is reported each time.
+        try:
+            key = (node.op, repr(node.params), *args)
+            result = self.passed.get(key)
+        except TypeError:  # an unhashable type
+            key = result = None
+        if result is not None:
+            return result
         try:
             check_dtypes(node, args)
             result = node.op.infer_shape(node, *args)
             if len(node.outputs) > 1 and not (isinstance(result, tuple) and not isinstance(result, TensorType)):
                 raise TypeError(f"{node.kind} returned one type for {len(node.outputs)} outputs")
-            check_static_weights(node, args)
-            self.check_bounds(node, args, result)
+            slots = node.op.weight_slots(node, *args)
+            check_static_weights(slots)
+            self.check_bounds(node, result, slots)
+            if key is not None:
+                self.passed[key] = result
             return result
         except SymbolicError as error:
             dynamic = sorted({str(d) for t in args for d in t.shape if not isinstance(d, int)})
@@ -52,15 +66,15 @@ class ShapeInference(Interpreter):
                                    expected=error.expected, found=error.found, notes=list(node.trace))
             return None
 
-    def check_bounds(self, node: Node, args, result) -> None:
-        """A ShapeError when an output or a weight of ``node`` would be larger than the bound."""
+    def check_bounds(self, node: Node, result, slots) -> None:
+        """A ShapeError when an output or a weight (``slots``) of ``node`` would be larger than the bound."""
         outputs = result if len(node.outputs) > 1 else (result,)
         for name, t in zip(node.outputs, outputs):
             problem = self.too_large(t.shape, t.dtype)
             if problem:
                 what = "its output" if len(node.outputs) == 1 else f"its output `{name}`"
                 raise ShapeError(f"{what} would be {show_type(t)}, {problem}", hint=TOO_LARGE_HINT, code="too-large")
-        for slot in node.op.weight_slots(node, *args):
+        for slot in slots:
             problem = self.too_large(slot.shape, slot.dtype)
             if problem:
                 raise ShapeError(f"its weight `{slot.name}` would be {show_shape(slot.shape)} {slot.dtype}, {problem}",
@@ -127,10 +141,10 @@ def largest_volume(shape, points: list[dict]) -> tuple[int, dict]:
     return best
 
 
-def check_static_weights(node: Node, args) -> None:
+def check_static_weights(slots) -> None:
     """A weight is an array of one size: one whose shape follows a dynamic input size (batch norm over
     dynamic channels, a linear layer over a dynamic last axis) cannot be given."""
-    for slot in node.op.weight_slots(node, *args):
+    for slot in slots:
         if not is_static(slot.shape):
             raise SymbolicError(f"its weight `{slot.name}` would have the shape {show_shape(slot.shape)}")
 

@@ -20,7 +20,6 @@ Sizes that differ in form may still be equal for every size the profiles allow (
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import itertools
 import math
@@ -378,14 +377,22 @@ class Profile(namedtuple("Profile", ("index", "ranges", "steps"), defaults=({},)
 _PROFILES: contextvars.ContextVar = contextvars.ContextVar("netdsl_profiles", default=None)
 
 
-@contextlib.contextmanager
-def allowed(profiles: list[Profile] | None):
-    """Within this block, sizes are compared over every value ``profiles`` allow."""
-    token = _PROFILES.set(profiles)
-    try:
-        yield
-    finally:
-        _PROFILES.reset(token)
+class allowed:
+    """Within this block, sizes are compared over every value ``profiles`` allow. (A class, not
+    ``contextlib.contextmanager``: contextlib's import was on every start-up.)"""
+
+    __slots__ = ("profiles", "token")
+
+    def __init__(self, profiles: list[Profile] | None):
+        self.profiles = profiles
+
+    def __enter__(self):
+        self.token = _PROFILES.set(self.profiles)
+        return None
+
+    def __exit__(self, *exception):
+        _PROFILES.reset(self.token)
+        return False
 
 
 SMALL_GRID = 1 << 12  # at most this many points: walked in Python (no numpy import, no array set-up)

@@ -1,8 +1,9 @@
 """Safe YAML reading with positions kept.
 
-libyaml's parser (through PyYAML, no Python objects constructed from tags) produces events; this module
-composes them into :class:`Scalar`, :class:`Seq` and :class:`Map` nodes that remember where they stood.
-Composing here rather than with ``yaml.compose`` buys four things a spec language needs:
+The subset of YAML that specs are written in is read in Python (:func:`read_subset`, at the end); any
+other file, and every file with a mistake, goes to libyaml: its parser (through PyYAML, no Python objects
+constructed from tags) produces events, which this module composes into the same :class:`Scalar`,
+:class:`Seq` and :class:`Map` nodes, remembering where they stood. Composing here rather than with ``yaml.compose`` buys four things a spec language needs:
 
 - scalars follow the YAML 1.2 core schema (``no`` and ``on`` stay strings; ``1e3`` is a number);
 - duplicate keys are errors instead of silently keeping the last one;
@@ -16,7 +17,6 @@ from __future__ import annotations
 import gc
 import math
 import re
-from contextlib import contextmanager
 
 from .diagnostics import Diagnostics, Note, Pos, Source
 
@@ -181,7 +181,9 @@ def decode_source(path: str, data: bytes, diagnostics: Diagnostics,
         diagnostics.error("bad-encoding", "file is UTF-16; netdsl reads UTF-8 only", where)
         return None
     try:
-        text = data.decode("utf-8-sig")
+        # utf-8-sig's decoding (one leading BOM dropped; an error's start counted after it), without importing
+        # its codec module at every start-up
+        text = (data[3:] if data.startswith(b"\xef\xbb\xbf") else data).decode("utf-8")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         col = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
@@ -404,9 +406,9 @@ def _key_text(value) -> str:
     return str(value)
 
 
-@contextmanager
-def paused_gc():
-    """Run a block with Python's cyclic garbage collector paused (and restore its state after).
+class paused_gc:
+    """Run a block with Python's cyclic garbage collector paused (and restore its state after); also a
+    decorator (``@paused_gc()``) that runs each call so.
 
     Reading a spec builds hundreds of thousands of small objects that live on and hold no cycles.
     Each collection the allocations trigger walks all of them again, so with the collector on, a
@@ -416,21 +418,42 @@ def paused_gc():
     After the block, what it built goes straight to the oldest generation (``gc.freeze`` then
     ``gc.unfreeze`` does that, as documented), instead of being walked by the next two young
     collections; not when the program has frozen objects of its own, which unfreeze would release.
+
+    A class, not ``contextlib.contextmanager``: contextlib's import (about 0.5 ms) was on every start-up.
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
+
+    __slots__ = ("enabled",)
+
+    def __enter__(self):
+        self.enabled = gc.isenabled()
+        gc.disable()
+        return None
+
+    def __exit__(self, *exception):
+        if self.enabled:
             if not gc.get_freeze_count():
                 gc.freeze()
                 gc.unfreeze()
             gc.enable()
+        return False
+
+    def __call__(self, function):
+        import functools  # already imported: re imports it
+
+        @functools.wraps(function)
+        def paused(*args, **kwargs):
+            with paused_gc():  # one per call: calls may nest
+                return function(*args, **kwargs)
+
+        return paused
 
 
 def compose(source: Source, diagnostics: Diagnostics) -> Node | None:
     """Compose the one YAML document in ``source``; None (with diagnostics) when it cannot be read."""
+    with paused_gc():
+        root = read_subset(source)  # the common case, without importing PyYAML: see read_subset
+    if root is not None:
+        return root
     import yaml
 
     loader_class = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
@@ -468,3 +491,285 @@ def _syntax_hint(problem: str, source: Source, pos: Pos) -> str | None:
     if "mapping values are not allowed" in problem:
         return "a `:` inside a value needs quotes, or the line is indented wrongly"
     return None
+
+
+# The subset of YAML that specs are written in, read in Python.
+#
+# Importing PyYAML takes longer than reading a whole zoo spec: its package loads the emitter, the
+# constructor, the resolver and the pure-Python reader, and compiles their regular expressions, even when
+# only libyaml's event parser is used (about 12 ms, half of an interpreter's start). So `compose` first
+# tries this reader, which takes the common case: block mappings and sequences, flow collections on one
+# line, plain and quoted scalars on one line, comments. On anything else it gives up (returns None) and
+# the file is composed from libyaml's events as before, so every message about a file stays libyaml's and
+# `_Composer`'s: anchors, aliases, tags, merge keys, block scalars, anything but a block spanning lines,
+# tabs, CR, document markers and directives, a duplicate key, a number too long, any syntax error. What it
+# accepts, it reads as libyaml and `_Composer` do: the same nodes, values, quoting and positions
+# (tests/test_yamlsubset.py compares the two on every YAML file of the repository and on mutations of them).
+
+# `key:` then the rest of the line. Keys are plain names (libyaml reads more, but specs use these).
+_KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_.\-/]*):(?: +|\Z)")
+_FLOW_PLAIN_END = re.compile(r"[,\[\]{}:#?]")
+# Characters that may not start a plain scalar (or start something this reader does not take).
+_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
+
+
+class _Unsupported(Exception):
+    """Outside the subset: the caller reads the file with libyaml."""
+
+
+def read_subset(source: Source) -> Node | None:
+    """The document's root node, or None when the text is outside the subset (then read it with libyaml)."""
+    text = source.text
+    if "\t" in text or "\r" in text or not _printable(text):
+        return None
+    try:
+        return _SubsetReader(source, text).document()
+    except _Unsupported:
+        return None
+
+
+def _printable(text: str) -> bool:
+    """Only characters that libyaml reads as printable and that are not line breaks besides LF (NEL, LS and
+    PS are breaks in YAML 1.1; a BOM inside the text is refused by the reader)."""
+    if text.isascii():
+        return not any(character < " " and character != "\n" or character == "\x7f" for character in set(text))
+    for character in set(text):
+        code = ord(character)
+        if code < 0x20 and character != "\n" or 0x7F <= code < 0xA0 or code in (0x2028, 0x2029, 0xFEFF) \
+                or 0xD800 <= code < 0xE000 or code in (0xFFFE, 0xFFFF):
+            return False
+    return True
+
+
+class _SubsetReader:
+    def __init__(self, source: Source, text: str):
+        self.source = source
+        # content lines: (line index, indent, text without the indent); blank and comment lines dropped
+        lines = []
+        for number, line in enumerate(text.split("\n")):
+            content = line.lstrip(" ")
+            if not content or content[0] == "#":
+                continue
+            if line.startswith(("---", "...", "%")):
+                raise _Unsupported
+            lines.append((number, len(line) - len(content), content))
+        self.lines = lines
+        self.index = 0
+        self.nodes = 0
+
+    def document(self) -> Node | None:
+        if not self.lines:
+            return None  # an empty file: libyaml's path reports it
+        root = self.block(self.lines[0][1], 0)
+        if self.index != len(self.lines):
+            raise _Unsupported  # a line less indented than the root
+        return root
+
+    def count(self) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _Unsupported
+
+    def block(self, indent: int, depth: int) -> Node:
+        """The block node whose first line is the current one, at ``indent``. A first line that is neither an
+        item nor a key gives an empty mapping and stays unread, more indented than its caller's lines: the
+        caller then refuses the text."""
+        content = self.lines[self.index][2]
+        if content[0] == "-" and (len(content) == 1 or content[1] == " "):
+            return self.sequence(indent, depth)
+        return self.mapping(indent, depth)
+
+    def mapping(self, indent: int, depth: int) -> Map:
+        if depth >= MAX_DEPTH - 1:
+            raise _Unsupported
+        lines, source = self.lines, self.source
+        number, _, _ = lines[self.index]
+        node = Map(Pos(source, number + 1, indent + 1))
+        self.count()
+        entries, key_pos = node.entries, node.key_pos
+        while self.index < len(lines):
+            number, line_indent, content = lines[self.index]
+            if line_indent != indent:
+                if line_indent > indent:
+                    raise _Unsupported
+                break
+            match = _KEY.match(content)
+            if match is None:
+                break  # the end of an indentless sequence's item, or not a key: the caller decides
+            text = match.group(1)
+            key = self.key(text)
+            if key in entries or key == "<<":
+                raise _Unsupported
+            key_pos[key] = Pos(source, number + 1, indent + 1, len(text))
+            self.count()
+            rest = content[match.end():]
+            if rest and rest[0] != "#":
+                entries[key] = self.inline(rest, number, indent + match.end(), depth + 1)
+                self.index += 1
+                continue
+            self.index += 1
+            colon = indent + len(text)
+            following = lines[self.index] if self.index < len(lines) else None
+            if following is not None and (following[1] > indent or following[1] == indent and (
+                    following[2][0] == "-" and (len(following[2]) == 1 or following[2][1] == " "))):
+                entries[key] = self.block(following[1], depth + 1)
+            else:  # `key:` and nothing under it: an empty (null) scalar right after the colon
+                entries[key] = Scalar(None, Pos(source, number + 1, colon + 2))
+                self.count()
+        return node
+
+    def sequence(self, indent: int, depth: int) -> Seq:
+        if depth >= MAX_DEPTH - 1:
+            raise _Unsupported
+        lines, source = self.lines, self.source
+        number, _, _ = lines[self.index]
+        node = Seq(Pos(source, number + 1, indent + 1))
+        self.count()
+        items = node.items
+        while self.index < len(lines):
+            number, line_indent, content = lines[self.index]
+            if line_indent != indent or content[0] != "-" or (len(content) > 1 and content[1] != " "):
+                if line_indent > indent:
+                    raise _Unsupported
+                break
+            rest = content[1:].lstrip(" ")
+            column = indent + len(content) - len(rest)
+            if not rest or rest[0] == "#" or (rest[0] == "-" and (len(rest) == 1 or rest[1] == " ")):
+                raise _Unsupported  # an empty item, or a sequence in a sequence on one line
+            if _KEY.match(rest):  # `- key: value`: a mapping whose lines start at the key's column
+                lines[self.index] = (number, column, rest)
+                items.append(self.mapping(column, depth + 1))
+                continue
+            items.append(self.inline(rest, number, column, depth + 1))
+            self.index += 1
+        return node
+
+    def key(self, text: str) -> str:
+        if len(text) > 1000:
+            raise _Unsupported  # libyaml takes keys of at most 1024 characters
+        if text[0] not in _NUMERIC_START and text not in _SPECIAL:
+            return text
+        try:
+            value = resolve_plain(text)
+        except ValueError:
+            raise _Unsupported from None
+        return value if type(value) is str else _key_text(value)
+
+    def inline(self, rest: str, number: int, column: int, depth: int) -> Node:
+        """A value that starts at ``column`` of line ``number`` and ends on it; ``rest`` is the line from there."""
+        first = rest[0]
+        if first == "[" or first == "{":
+            node, end = self.flow(rest, 0, number, column, depth)
+        elif first == '"' or first == "'":
+            node, end = self.quoted(rest, 0, number, column)
+        else:
+            if first in _INDICATORS and not (first == "-" and len(rest) > 1 and rest[1] != " "):
+                raise _Unsupported
+            comment = rest.find(" #")
+            text = (rest if comment < 0 else rest[:comment]).rstrip(" ")
+            if ": " in text or text.endswith(":") or "#" in text:
+                raise _Unsupported
+            return self.plain(text, number, column)
+        tail = rest[end:]
+        if tail and (tail[0] != " " or tail.lstrip(" ")[:1] not in ("", "#")):
+            raise _Unsupported
+        return node
+
+    def plain(self, text: str, number: int, column: int) -> Scalar:
+        if text[0] in _NUMERIC_START or text in _SPECIAL:
+            try:
+                value = resolve_plain(text)
+            except ValueError:
+                raise _Unsupported from None
+        else:
+            value = text
+        self.count()
+        return Scalar(value, Pos(self.source, number + 1, column + 1, len(text)))
+
+    def quoted(self, line: str, start: int, number: int, column: int) -> tuple[Scalar, int]:
+        """A quoted scalar at ``line[start]``; the node and the index after its closing quote."""
+        quote = line[start]
+        if quote == "'":
+            parts, position = [], start + 1
+            while True:
+                end = line.find("'", position)
+                if end < 0:
+                    raise _Unsupported
+                if line[end + 1:end + 2] != "'":
+                    break
+                parts.append(line[position:end + 1])  # '' is one quote
+                position = end + 2
+            value = "".join(parts) + line[position:end]
+        else:
+            end = line.find('"', start + 1)
+            if end < 0 or "\\" in line[start + 1:end]:
+                raise _Unsupported
+            value = line[start + 1:end]
+        self.count()
+        return Scalar(value, Pos(self.source, number + 1, column + start + 1, end + 1 - start), True), end + 1
+
+    def flow(self, line: str, start: int, number: int, column: int, depth: int) -> tuple[Node, int]:
+        """A flow sequence or mapping at ``line[start]`` that closes on the same line; the node and the index
+        after its closing bracket. ``column`` is the column of ``line[0]``."""
+        if depth >= MAX_DEPTH - 1:
+            raise _Unsupported
+        is_map = line[start] == "{"
+        close = "}" if is_map else "]"
+        node = (Map if is_map else Seq)(Pos(self.source, number + 1, column + start + 1))
+        self.count()
+        index = start + 1
+        length = len(line)
+        while True:
+            while index < length and line[index] == " ":
+                index += 1
+            if index >= length:
+                raise _Unsupported  # continues on the next line
+            if line[index] == close:  # only reached before the first item: after a comma it is refused
+                return node, index + 1
+            if is_map:
+                match = _KEY.match(line, index)
+                if match is None or match.end() == length or line[match.end() - 1] != " ":
+                    raise _Unsupported
+                text = match.group(1)
+                key = self.key(text)
+                if key in node.entries or key == "<<":
+                    raise _Unsupported
+                node.key_pos[key] = Pos(self.source, number + 1, column + index + 1, len(text))
+                self.count()
+                index = match.end()
+                while index < length and line[index] == " ":
+                    index += 1
+                value, index = self.flow_item(line, index, number, column, depth)
+                node.entries[key] = value
+            else:
+                value, index = self.flow_item(line, index, number, column, depth)
+                node.items.append(value)
+            while index < length and line[index] == " ":
+                index += 1
+            if index >= length:
+                raise _Unsupported
+            if line[index] == close:
+                return node, index + 1
+            if line[index] != ",":
+                raise _Unsupported
+            index += 1
+            while index < length and line[index] == " ":
+                index += 1
+            if index >= length or line[index] == close:
+                raise _Unsupported  # a trailing comma, or the collection goes on on the next line
+
+    def flow_item(self, line: str, index: int, number: int, column: int, depth: int) -> tuple[Node, int]:
+        if index >= len(line):
+            raise _Unsupported
+        first = line[index]
+        if first == "[" or first == "{":
+            return self.flow(line, index, number, column, depth + 1)
+        if first == '"' or first == "'":
+            return self.quoted(line, index, number, column)
+        if first in _INDICATORS and not (first == "-" and line[index + 1:index + 2] not in ("", " ")):
+            raise _Unsupported
+        stop = _FLOW_PLAIN_END.search(line, index)
+        if stop is None or line[stop.start()] in ":#?":
+            raise _Unsupported
+        text = line[index:stop.start()].rstrip(" ")
+        return self.plain(text, number, column + index), index + len(text)

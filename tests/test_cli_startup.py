@@ -58,12 +58,60 @@ def test_validate_loads_only_what_validating_needs():
     unwanted = {"json", "netdsl.diff", "netdsl.fmt", "netdsl.summary", "netdsl.cli.trtexec",
                 "netdsl.build", "netdsl.weights", "netdsl.trt", "netdsl.reference", "netdsl.runtime",
                 "netdsl.cli.build", "netdsl.cli.engines", "netdsl.cli.quant", "netdsl.cli.interchange",
-                "dataclasses", "inspect", "pkgutil", "shutil", "typing", "hashlib", "threading", "numpy", "ast"}
+                "dataclasses", "inspect", "pkgutil", "shutil", "typing", "hashlib", "threading", "numpy", "ast",
+                "encodings.utf_8_sig", "netdsl.spec.explain",
+                "netdsl.spec.expressions",
+                "yaml"}  # PyYAML's import (about 12 ms) only for files outside yamlnodes.read_subset's subset
     assert loaded("from netdsl.cli import main; main(['validate', 'specs/lenet.yaml'])", unwanted) == "[]"
+    unwanted.remove("netdsl.spec.expressions")  # `${...}` expressions are evaluated by it
     # a spec with named dimensions, blocks and expressions (typing alone cost it about 8 ms)
     assert loaded("from netdsl.cli import main; main(['validate', 'specs/zoo/yolov8.yaml'])", unwanted) == "[]"
+
+
+def test_validate_in_a_plain_interpreter_loads_no_more_of_the_standard_library():
+    # Without `site` (-S), as an interpreter without this project's editable install starts: its finder, a .pth
+    # file, imports importlib, pathlib, typing and more at every start, which hides them from the test above.
+    unwanted = {"importlib", "pathlib", "typing", "urllib", "ipaddress", "encodings.utf_8_sig", "dataclasses",
+                "inspect", "json", "shutil", "tempfile", "threading", "weakref", "fnmatch", "glob", "contextlib"}
+    for spec in ("specs/lenet.yaml", "specs/zoo/yolov8.yaml"):
+        code = (f"from netdsl.cli import main; main(['validate', {spec!r}]); import sys; "
+                f"print(sorted(set(sys.modules) & {unwanted!r}))")
+        result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, cwd=ROOT,
+                                timeout=60)
+        assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
 
 
 def test_no_layer_kind_needs_dataclasses():
     """Any spec's `netdsl validate` imports the modules of the kinds it uses: none may bring dataclasses."""
     assert loaded("from netdsl.ops import REGISTRY; REGISTRY.load_all()", {"dataclasses"}) == "[]"
+
+
+def run_as_program(argv: list) -> list:
+    """`netdsl ARGV` run as the program in a fresh interpreter (main() reading sys.argv): how many cyclic
+    collections ran from main()'s start until the handler started (until main() ended where no handler ran),
+    whether the collector is on at the handler's start (None: no handler ran), and whether it is on after."""
+    code = ("import gc, sys\n"
+            "from netdsl.cli import main\n"
+            "import netdsl.cli.spec_tools as tools\n"
+            "seen, at_handler = [], []\n"
+            "gc.callbacks.append(lambda phase, info: phase == 'start' and seen.append(info['generation']))\n"
+            "handler = tools.cmd_validate\n"
+            "tools.cmd_validate = lambda args: at_handler.append((len(seen), gc.isenabled())) or handler(args)\n"
+            f"sys.argv = ['netdsl', *{argv!r}]\n"
+            "try:\n"
+            "    main()\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "gc.callbacks.clear()\n"
+            "count, on = at_handler[0] if at_handler else (len(seen), None)\n"
+            "print(count, on, gc.isenabled())\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    return result.stdout.strip().splitlines()[-1].split() if result.stdout.strip() else result.stderr
+
+
+def test_start_up_makes_no_collection_and_leaves_the_collector_on():
+    # Start-up's objects live until exit: the collector waits until the handler starts (cli.main), then runs as
+    # before; after --help or a usage error it is on again too.
+    assert run_as_program(["validate", "specs/zoo/yolov8.yaml"]) == ["0", "True", "True"]
+    assert run_as_program(["validate", "--help"]) == ["0", "None", "True"]
+    assert run_as_program(["validate", "--no-such-option", "specs/lenet.yaml"]) == ["0", "None", "True"]

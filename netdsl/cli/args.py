@@ -5,7 +5,6 @@ imports what it needs when it runs."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 
@@ -60,25 +59,35 @@ def positive_count(text: str) -> int:
     return int(text)
 
 
-@contextlib.contextmanager
-def tensor_bound(args):
+class tensor_bound:
     """--max-tensor-elements for the duration of one command: netdsl.tensors reads the bound from
     NETDSL_MAX_TENSOR_ELEMENTS, which is set here and put back afterwards, so a later command in the same
-    process (main() called twice) keeps its own bound."""
-    if not getattr(args, "max_tensor_elements", None):
-        yield
-        return
-    from ..tensors import MAX_TENSOR_ELEMENTS_VARIABLE as name
+    process (main() called twice) keeps its own bound. (A class, not ``contextlib.contextmanager``:
+    contextlib's import was on every start-up.)"""
 
-    before = os.environ.get(name)
-    os.environ[name] = str(args.max_tensor_elements)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
+    __slots__ = ("args", "name", "before")
+
+    def __init__(self, args):
+        self.args = args
+        self.name = None
+
+    def __enter__(self):
+        if not getattr(self.args, "max_tensor_elements", None):
+            return None
+        from ..tensors import MAX_TENSOR_ELEMENTS_VARIABLE as name
+
+        self.name, self.before = name, os.environ.get(name)
+        os.environ[name] = str(self.args.max_tensor_elements)
+        return None
+
+    def __exit__(self, *exception):
+        if self.name is None:
+            return False
+        if self.before is None:
+            os.environ.pop(self.name, None)
         else:
-            os.environ[name] = before
+            os.environ[self.name] = self.before
+        return False
 
 
 def params_of(args) -> dict:

@@ -11,8 +11,6 @@ every module.
 
 from __future__ import annotations
 
-import importlib
-
 from ..params import Param
 from ..tensors import BATCH, FLOAT_DTYPES, Dim, TensorType, show_shape, show_type  # noqa: F401 (re-exported)
 
@@ -27,7 +25,7 @@ class Registry(dict):
 
             module = MODULES.get(kind)
             if module is not None:
-                importlib.import_module(f"{__name__}.{module}")
+                __import__(f"{__name__}.{module}")  # importlib.import_module's work, without importing importlib
             if not dict.__contains__(self, kind):
                 self.load_all()
             if dict.__contains__(self, kind):
@@ -48,7 +46,7 @@ class Registry(dict):
 
         for module in pkgutil.iter_modules(__path__):
             if not module.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{module.name}")
+                __import__(f"{__name__}.{module.name}")
         self.complete = True
 
     def __iter__(self):

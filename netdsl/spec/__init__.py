@@ -68,7 +68,6 @@ def check_text(text: str, path: str = "<string>", params: dict | None = None) ->
 def check_document(root: YamlNode, source: Source, diagnostics: Diagnostics, partial: bool = False,
                    params: dict | None = None):
     from ..shapes import infer_shapes
-    from .explain import explain_mismatches
 
     graph = read_graph(root, source, diagnostics, params)
     if graph is None:
@@ -76,6 +75,8 @@ def check_document(root: YamlNode, source: Source, diagnostics: Diagnostics, par
     types = infer_shapes(graph, diagnostics)
     check_layer_weights(graph, types, diagnostics)
     if diagnostics.has_errors:
+        from .explain import explain_mismatches  # only for a spec with errors
+
         explain_mismatches(graph, types, diagnostics)
         if not partial:
             return None, diagnostics

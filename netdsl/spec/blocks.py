@@ -15,7 +15,6 @@ from ..ops import REGISTRY
 from ..params import ParamError
 from ..yamlnodes import Map, Node as YamlNode, Scalar, Seq, describe
 from .weightnames import read_layer_weights
-from .expressions import ExpressionError, evaluate
 from .fields import IDENT_RE, PARAM_REF_RE, bool_of, check_keys, expect_list, expect_map, int_of, name_of
 from .specparams import FAILED, is_expression
 
@@ -42,7 +41,8 @@ class Block:
 
 
 class Scope:
-    __slots__ = ("prefix", "names", "defined_later", "args", "block", "trace", "previous", "positions", "blocks")
+    __slots__ = ("prefix", "names", "defined_later", "args", "block", "trace", "previous", "positions", "blocks",
+                 "values")
 
     def __init__(self, prefix: str, names: dict[str, str], defined_later: dict[str, Pos],
                  args: dict[str, YamlNode] | None = None, block: Block | None = None, trace: tuple[Note, ...] = (),
@@ -57,6 +57,7 @@ class Scope:
         self.previous = previous  # tensor consumed by a layer that names no inputs
         self.positions = {} if positions is None else positions
         self.blocks = blocks  # (instance name, block name), outermost first
+        self.values: dict | None = None  # the arguments' plain values, for expressions (see Expander.evaluate)
 
 
 def read_blocks(node: YamlNode | None, diagnostics: Diagnostics) -> dict[str, Block]:
@@ -543,10 +544,14 @@ class Expander:
     # -- $parameters ----------------------------------------------------------------------------------
 
     def evaluate(self, node: Scalar, scope: Scope) -> Scalar | None:
-        names = {name: value.value for name, value in scope.args.items() if isinstance(value, Scalar)}
+        expressions = _expressions or _import_expressions()
+        names = scope.values  # once per scope: its arguments are all given before its first expression
+        if names is None:
+            names = scope.values = {name: value.value for name, value in scope.args.items()
+                                    if isinstance(value, Scalar)}
         try:
-            return Scalar(evaluate(node.value[2:-1], names), node.pos)
-        except ExpressionError as error:
+            return Scalar(expressions.evaluate(node.value[2:-1], names), node.pos)
+        except expressions.ExpressionError as error:
             if error.quiet:
                 return None
             owner = f"block `{scope.block.name}`" if scope.block else "the spec"
@@ -567,7 +572,7 @@ class Expander:
         return result if isinstance(result, Map) else None
 
     def substitute_node(self, node: YamlNode, scope: Scope) -> YamlNode | None:
-        if isinstance(node, Scalar):
+        if type(node) is Scalar:
             if is_expression(node.value):
                 return self.evaluate(node, scope)
             if isinstance(node.value, str) and node.value.startswith("$") and not node.quoted:
@@ -580,27 +585,50 @@ class Expander:
                     return None
                 return value
             return node
-        if isinstance(node, Seq):
-            items = []
+        if type(node) is Seq:
+            items, changed = [], False
             for item in node.items:
-                substituted = self.substitute_node(item, scope)
-                if substituted is None:
-                    return None
-                items.append(substituted)
-            if all(a is b for a, b in zip(items, node.items)):
+                if type(item) is not Scalar or _may_substitute(item.value):
+                    substituted = self.substitute_node(item, scope)
+                    if substituted is None:
+                        return None
+                    changed = changed or substituted is not item
+                    item = substituted
+                items.append(item)
+            if not changed:
                 return node  # nothing to substitute: no copy (most layers of a spec)
             copy = Seq(node.pos)
             copy.items = items
             return copy
-        entries = {}
+        entries, changed = {}, False
         for key, value in node.entries.items():
-            substituted = self.substitute_node(value, scope)
-            if substituted is None:
-                return None
-            entries[key] = substituted
-        if all(entries[key] is value for key, value in node.entries.items()):
+            if type(value) is not Scalar or _may_substitute(value.value):
+                substituted = self.substitute_node(value, scope)
+                if substituted is None:
+                    return None
+                changed = changed or substituted is not value
+                value = substituted
+            entries[key] = value
+        if not changed:
             return node
         copy = Map(node.pos)
         copy.entries = entries
         copy.key_pos = dict(node.key_pos)
         return copy
+
+
+_expressions = None  # netdsl.spec.expressions, imported at the first `${...}`: most specs have none
+
+
+def _import_expressions():
+    global _expressions
+    from . import expressions
+
+    _expressions = expressions
+    return expressions
+
+
+def _may_substitute(value) -> bool:
+    """True for a scalar value that substitution may change: a `$name` or a `${...}` (a cheaper test than
+    substitute_node's, for the many numbers and names it leaves alone)."""
+    return type(value) is str and value[:1] == "$"

@@ -37,8 +37,9 @@ TARGETS = ("sm75", "sm80", "sm86", "sm89", "sm120", "sm121")
 # K, M, G (and T) are binary, as trtexec's --memPoolSize and Polygraphy's --pool-limit read them.
 UNITS = {"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40,
          "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-SIZE_RE = re.compile(r"\s*(\d+)\s*(B|[KMGT]iB|[KMGT])?\s*\Z")
-DECIMAL_UNITS_RE = re.compile(r"\s*\d+\s*[kKMGT]B\s*\Z")
+# patterns, compiled (and cached by `re`) when a spec gives a workspace size: not at every start-up
+SIZE_PATTERN = r"\s*(\d+)\s*(B|[KMGT]iB|[KMGT])?\s*\Z"
+DECIMAL_UNITS_PATTERN = r"\s*\d+\s*[kKMGT]B\s*\Z"
 MAX_WORKSPACE = 1 << 40
 
 
@@ -122,9 +123,9 @@ def check_option(key: str, value):
         if type(value) is int:
             number, unit = value, ""
         else:
-            match = SIZE_RE.match(str(value))
+            match = re.match(SIZE_PATTERN, str(value))
             if not match:
-                if DECIMAL_UNITS_RE.match(str(value)):
+                if re.match(DECIMAL_UNITS_PATTERN, str(value)):
                     raise ValueError(f"workspace `{value}`: KB, MB and GB are ambiguous (1000 or 1024?); write KiB, "
                                      "MiB, GiB, or K, M, G as trtexec does (all binary)")
                 raise ValueError("workspace is a size in bytes, like 1073741824, 1GiB or 1G (units B, KiB, MiB, GiB, "

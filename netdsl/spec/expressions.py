@@ -67,21 +67,30 @@ def _shown(value) -> str:
     return repr(value)
 
 
+_TREES: dict = {}  # expression text -> its parsed body: each instance of a block evaluates the same texts
+_MAX_TREES = 4096
+
+
 def evaluate(text: str, names: dict):
     """The value of ``text`` with ``names`` (parameter name -> int, float, str or bool)."""
-    if len(text) > MAX_TEXT:
-        raise ExpressionError(f"an expression is at most {MAX_TEXT} characters long")
     # `_ast`, the builtin module that `ast` re-exports: the same parse (ast.parse is this compile call) and
     # node classes, without importing `ast` itself (about 2-5 ms of `netdsl validate` on specs with
     # expressions); `ast` is imported only to show a refused expression (its unparse)
     import _ast
 
-    try:
-        tree = compile(REFERENCE_RE.sub(r"\1", text).strip(), "<unknown>", "eval", _ast.PyCF_ONLY_AST,
-                       _feature_version=-1)
-    except SyntaxError as error:
-        raise ExpressionError(f"`{text}` is not an expression ({error.msg})") from None
-    return Walker(_ast, names).value(tree.body)
+    body = _TREES.get(text)
+    if body is None:
+        if len(text) > MAX_TEXT:
+            raise ExpressionError(f"an expression is at most {MAX_TEXT} characters long")
+        try:
+            body = compile(REFERENCE_RE.sub(r"\1", text).strip(), "<unknown>", "eval", _ast.PyCF_ONLY_AST,
+                           _feature_version=-1).body
+        except SyntaxError as error:
+            raise ExpressionError(f"`{text}` is not an expression ({error.msg})") from None
+        if len(_TREES) >= _MAX_TREES:
+            _TREES.clear()
+        _TREES[text] = body  # the walk below only reads the tree
+    return Walker(_ast, names).value(body)
 
 
 def _unparse(node) -> str:
@@ -91,15 +100,20 @@ def _unparse(node) -> str:
 
 
 class Walker:
+    _tables = None  # (binary, compare): operator node class -> function, made once (a walker per expression)
+
     def __init__(self, ast, names: dict):
         self.ast = ast
         self.names = names
-        self.binary = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-                       ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b,
-                       ast.Pow: self.power}
-        self.compare = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
-                        ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
-                        ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b}
+        if Walker._tables is None:
+            Walker._tables = (
+                {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+                 ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b,
+                 ast.Pow: Walker.power},
+                {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
+                 ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
+                 ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b})
+        self.binary, self.compare = Walker._tables
 
     def value(self, node):
         ast = self.ast

@@ -211,7 +211,8 @@ def read_inputs(node: YamlNode | None, diagnostics: Diagnostics, spec_params: di
     return None
 
 
-SUM_RE = re.compile(r"^\s*[A-Za-z_][A-Za-z0-9_]*(\s*\+\s*[A-Za-z_][A-Za-z0-9_]*)+\s*$")
+# compiled (and cached by `re`) when a shape has a dimension that is not a name: not at every start-up
+SUM_PATTERN = r"^\s*[A-Za-z_][A-Za-z0-9_]*(\s*\+\s*[A-Za-z_][A-Za-z0-9_]*)+\s*$"
 
 
 def read_shape(node: YamlNode, diagnostics: Diagnostics) -> tuple | None:
@@ -227,7 +228,7 @@ def read_shape(node: YamlNode, diagnostics: Diagnostics) -> tuple | None:
         if isinstance(item, Scalar) and isinstance(item.value, str) and IDENT_RE.match(item.value):
             dims.append(Dim(item.value))  # a named dynamic dimension: its range is in `dims:`/`profiles:`
             continue
-        if isinstance(item, Scalar) and isinstance(item.value, str) and SUM_RE.match(item.value):
+        if isinstance(item, Scalar) and isinstance(item.value, str) and re.match(SUM_PATTERN, item.value):
             # a sum of named dimensions (`past+sequence`: an attention mask over a KV cache and the new tokens)
             terms = [t.strip() for t in item.value.split("+")]
             dims.append(sum((Dim(t) for t in terms[1:]), Dim(terms[0])))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from ..diagnostics import Diagnostics, Pos
 from ..yamlnodes import Map, Node as YamlNode, Scalar, Seq, describe
-from .expressions import ExpressionError, checked_value, evaluate
 from .fields import IDENT_RE, expect_map
 
 MAX_PARAMS = 1000
@@ -100,6 +99,8 @@ def read_spec_params(node: YamlNode | None, overrides: dict | None, diagnostics:
 
 def override_value(name: str, value, diagnostics: Diagnostics, pos: Pos):
     """A `--set` value, held to the bounds a `${...}` value is held to (reported at the parameter)."""
+    from .expressions import ExpressionError, checked_value  # here: specs without parameters never need it
+
     try:
         return checked_value(tuple(value) if isinstance(value, list) else value)  # a list from the Python API
     except ExpressionError as error:
@@ -112,6 +113,8 @@ def override_value(name: str, value, diagnostics: Diagnostics, pos: Pos):
 
 def definition_value(name: str, definition: YamlNode, values: dict[str, Scalar], diagnostics: Diagnostics,
                      reported: set):
+    from .expressions import ExpressionError, checked_value, evaluate
+
     env = {key: scalar.value for key, scalar in values.items()}
     if isinstance(definition, Map):
         return table_value(name, definition, values, diagnostics, reported)
