@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import os
 
+import numpy as np
 import pytest
 
 
@@ -23,3 +24,24 @@ def ultralytics_module(name: str = "ultralytics"):
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def same_order(ours, theirs, gap: float):
+    """Two RT-DETR output0s [300, 6] of one picture (ours, and ultralytics' or ONNX Runtime's) with every
+    run of near-equal scores (consecutive scores of `theirs` closer than ``gap``) put in one order, by
+    class then box: within such a run float32 rounding may order the (query, class) pairs either way. A run reaching the last row may hold different pairs (the 301st may enter): its
+    rows are left out, the scores are compared for every row by the caller."""
+    ours, theirs = ours.copy(), theirs.copy()
+    keep = np.ones(len(theirs), bool)
+    start = 0
+    for end in range(1, len(theirs) + 1):
+        if end < len(theirs) and theirs[end - 1, 4] - theirs[end, 4] < gap:
+            continue
+        if end - start > 1:
+            for rows in (ours, theirs):
+                block = rows[start:end]
+                rows[start:end] = block[np.lexsort((block[:, 1], block[:, 0], block[:, 5]))]
+            if end == len(theirs):
+                keep[start:end] = False
+        start = end
+    return ours[keep], theirs[keep]

@@ -16,7 +16,7 @@ from netdsl.spec import load
 from netdsl.weights import read_weights
 from netdsl.weights.bind import bind
 from netdsl.weights.from_torch import export_weights
-from yolo_oracle import ultralytics_module
+from yolo_oracle import same_order, ultralytics_module
 
 torch = pytest.importorskip("torch")
 if importlib.util.find_spec("ultralytics") is None:  # not importorskip: see tests/yolo_oracle.py
@@ -101,27 +101,6 @@ def test_the_two_specs_share_their_blocks_word_for_word():
 
 
 # -- output0 against the model ---------------------------------------------------------------------------
-
-
-def same_order(ours, theirs, gap: float):
-    """Both outputs with every run of near-equal scores (consecutive scores of `theirs` closer than ``gap``)
-    put in one order, by class then box: within such a run float32 rounding may order the (query, class)
-    pairs either way. A run reaching the last row may hold different pairs (the 301st may enter): its
-    rows are left out, the scores are compared for every row by the caller."""
-    ours, theirs = ours.copy(), theirs.copy()
-    keep = np.ones(len(theirs), bool)
-    start = 0
-    for end in range(1, len(theirs) + 1):
-        if end < len(theirs) and theirs[end - 1, 4] - theirs[end, 4] < gap:
-            continue
-        if end - start > 1:
-            for rows in (ours, theirs):
-                block = rows[start:end]
-                rows[start:end] = block[np.lexsort((block[:, 1], block[:, 0], block[:, 5]))]
-            if end == len(theirs):
-                keep[start:end] = False
-        start = end
-    return ours[keep], theirs[keep]
 
 
 def float64_error(model, x) -> float:
