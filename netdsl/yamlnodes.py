@@ -579,13 +579,17 @@ class _SubsetReader:
             return self.sequence(indent, depth)
         return self.mapping(indent, depth)
 
-    def mapping(self, indent: int, depth: int) -> Map:
+    def opened(self, kind, indent: int, depth: int):
+        """An empty block Map or Seq starting on the current line at ``indent``, counted."""
         if depth >= MAX_DEPTH - 1:
             raise _Unsupported
-        lines, source = self.lines, self.source
-        number, _, _ = lines[self.index]
-        node = Map(Pos(source, number + 1, indent + 1))
+        node = kind(Pos(self.source, self.lines[self.index][0] + 1, indent + 1))
         self.count()
+        return node
+
+    def mapping(self, indent: int, depth: int) -> Map:
+        node = self.opened(Map, indent, depth)
+        lines, source = self.lines, self.source
         entries, key_pos = node.entries, node.key_pos
         while self.index < len(lines):
             number, line_indent, content = lines[self.index]
@@ -619,12 +623,8 @@ class _SubsetReader:
         return node
 
     def sequence(self, indent: int, depth: int) -> Seq:
-        if depth >= MAX_DEPTH - 1:
-            raise _Unsupported
+        node = self.opened(Seq, indent, depth)
         lines, source = self.lines, self.source
-        number, _, _ = lines[self.index]
-        node = Seq(Pos(source, number + 1, indent + 1))
-        self.count()
         items = node.items
         while self.index < len(lines):
             number, line_indent, content = lines[self.index]
