@@ -183,11 +183,12 @@ def decode_source(path: str, data: bytes, diagnostics: Diagnostics,
     try:
         # utf-8-sig's decoding (one leading BOM dropped; an error's start counted after it), without importing
         # its codec module at every start-up
-        text = (data[3:] if data.startswith(b"\xef\xbb\xbf") else data).decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        col = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-        diagnostics.error("bad-encoding", f"file is not valid UTF-8 (byte 0x{data[error.start]:02x})",
+        body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:  # its place and byte in the text after the BOM, as an editor shows it
+        line = body.count(b"\n", 0, error.start) + 1
+        col = error.start - (body.rfind(b"\n", 0, error.start) + 1) + 1
+        diagnostics.error("bad-encoding", f"file is not valid UTF-8 (byte 0x{body[error.start]:02x})",
                           Pos(Source(path, ""), line, col), hint="save the file as UTF-8")
         return None
     return Source(path, text)

@@ -59,6 +59,16 @@ def test_not_utf8(tmp_path):
     assert codes(path) == [("bad-encoding", 2, 10)]
 
 
+def test_not_utf8_after_a_byte_order_mark(tmp_path):
+    """The bad byte and its place are those of the text after the BOM (it was reported three bytes early,
+    as the BOM's last byte)."""
+    path = write(tmp_path, "bom.yaml", b"\xef\xbb\xbfname: caf\xe9\n")
+    checked, diagnostics = check(path)
+    [diagnostic] = list(diagnostics)
+    assert (diagnostic.code, diagnostic.pos.line, diagnostic.pos.col) == ("bad-encoding", 1, 10)
+    assert "byte 0xe9" in diagnostic.message
+
+
 def test_utf16_is_refused(tmp_path):
     path = write(tmp_path, "utf16.yaml", "netdsl: 1\n".encode("utf-16"))
     assert codes(path)[0][0] == "bad-encoding"
