@@ -29,11 +29,12 @@ class ShapeInference(Interpreter):
         self.passed: dict = {}  # (op, its parameters' repr, input types) -> the result of a layer that passed
 
     def call(self, node: Node, args):
-        # A layer's checks and result are a function of its kind, parameters and input types alone, and most
-        # layers of a network repeat another's (rtdetr-x: 268 distinct of 1,059): one that passed gives its
-        # result again. repr keeps 1, 1.0 and True apart; a failure is not kept, so it is reported each time.
+        # A layer's checks and result are a function of its kind, parameters, input types and number of outputs
+        # alone, and most layers of a network repeat another's (rtdetr-x: 268 distinct of 1,059): one that
+        # passed gives its result again. repr keeps 1, 1.0 and True apart; a failure is not kept, so it is
+        # reported each time.
         try:
-            key = (node.op, repr(node.params), *args)
+            key = (node.op, repr(node.params), len(node.outputs), *args)
             result = self.passed.get(key)
         except TypeError:  # an unhashable type
             key = result = None
