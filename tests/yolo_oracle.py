@@ -26,6 +26,18 @@ def ultralytics_module(name: str = "ultralytics"):
         os.environ.update(saved)
 
 
+@pytest.fixture(scope="module")
+def ultralytics_environment():
+    """For a test module that imports ultralytics in its tests, not at collection (use it with
+    `pytestmark = pytest.mark.usefixtures("ultralytics_environment")` after importing it): ultralytics sets OMP_NUM_THREADS=1 and more in os.environ,
+    which the subprocesses of later tests would inherit. Restored after this module's tests."""
+    saved = dict(os.environ)
+    os.environ["YOLO_OFFLINE"] = "1"  # nothing downloaded
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 def same_order(ours, theirs, gap: float):
     """Two RT-DETR output0s [300, 6] of one picture (ours, and ultralytics' or ONNX Runtime's) with every
     run of near-equal scores (consecutive scores of `theirs` closer than ``gap``) put in one order, by

@@ -13,30 +13,20 @@ ultralytics' module names, one block per module structure (Conv, C2f, the head's
 
 import copy
 import importlib.util
-import os
 
 import numpy as np
 import pytest
 
 from netdsl import reference
 from onnx_helpers import randomized, run_onnxruntime, torch_export
+from yolo_oracle import ultralytics_environment  # noqa: F401 (a fixture)
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 if importlib.util.find_spec("ultralytics") is None:
     pytest.skip("ultralytics is not installed", allow_module_level=True)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def ultralytics_environment():
-    """Imported here, not at collection: ultralytics sets OMP_NUM_THREADS=1 and more in os.environ,
-    which the subprocesses of later tests would inherit. Restored after this module's tests."""
-    saved = dict(os.environ)
-    os.environ["YOLO_OFFLINE"] = "1"  # nothing downloaded
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
+pytestmark = pytest.mark.usefixtures("ultralytics_environment")  # os.environ restored after the module
 
 
 

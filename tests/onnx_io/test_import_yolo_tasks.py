@@ -4,32 +4,22 @@ not installed, so `simplify=False`), static and with `dynamic=True`. Each import
 weights, and computes what ONNX Runtime computes on the file, every output (segment's two)."""
 
 import importlib.util
-import os
 
 import numpy as np
 import pytest
 
 from netdsl import reference
 from onnx_helpers import randomized, run_onnxruntime
+from yolo_oracle import ultralytics_environment  # noqa: F401 (a fixture)
 
 pytest.importorskip("torch")
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 if importlib.util.find_spec("ultralytics") is None:
     pytest.skip("ultralytics is not installed", allow_module_level=True)
+pytestmark = pytest.mark.usefixtures("ultralytics_environment")  # os.environ restored after the module
 
 SUFFIX = {"segment": "seg", "pose": "pose", "obb": "obb", "classify": "cls"}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def ultralytics_environment():
-    """Imported here, not at collection: ultralytics sets OMP_NUM_THREADS=1 and more in os.environ,
-    which the subprocesses of later tests would inherit. Restored after this module's tests."""
-    saved = dict(os.environ)
-    os.environ["YOLO_OFFLINE"] = "1"  # nothing downloaded
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 def assert_same(ours: np.ndarray, theirs: np.ndarray):
