@@ -15,6 +15,13 @@ GROUP = "shape"  # its row in the README's kind table (tools/regenerate.py)
 INDEX_DTYPES = ("int32", "int64")
 
 
+def check_index_dtype(index) -> None:
+    """A ShapeError unless the index tensor (input 2 of the gather kinds) is int32 or int64."""
+    if index.dtype not in INDEX_DTYPES:
+        raise ShapeError(f"the index tensor (input 2) is {show_type(index)}; it must be int32 or int64",
+                         code="wrong-dtype", hint="convert it first (kind: cast)")
+
+
 @register
 class Gather(Primitive):
     kind = "gather"
@@ -60,9 +67,7 @@ class Gather(Primitive):
         if p["index"] is not None:
             raise ShapeError("`index` is given and so is an index tensor (input 2); give one of them", "index",
                              code="invalid-value")
-        if index.dtype not in INDEX_DTYPES:
-            raise ShapeError(f"the index tensor (input 2) is {show_type(index)}; it must be int32 or int64",
-                             code="wrong-dtype", hint="convert it first (kind: cast)")
+        check_index_dtype(index)
         dim = axis(p["dim"], x.rank, "dim")
         static_dim(x.shape, dim, "gather", "dim")
         shape = x.shape[:dim] + index.shape + x.shape[dim + 1:]

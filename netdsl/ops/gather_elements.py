@@ -3,10 +3,9 @@ layer in ELEMENT mode): out[i][j][k] = x[index[i][j][k]][j][k] for dim 0. The ou
 
 from ..diagnostics import NetdslError
 from ..params import Int, Param
-from ..tensors import show_type
 from . import ShapeError, TensorType, register
 from ._layout import axis
-from .gather import INDEX_DTYPES
+from .gather import check_index_dtype
 from .primitive import Primitive
 
 GROUP = "shape"  # its row in the README's kind table (tools/regenerate.py)
@@ -25,9 +24,7 @@ class GatherElements(Primitive):
     dtypes = None
 
     def infer(self, p, x, index):
-        if index.dtype not in INDEX_DTYPES:
-            raise ShapeError(f"the index tensor (input 2) is {show_type(index)}; it must be int32 or int64",
-                             code="wrong-dtype", hint="convert it first (kind: cast)")
+        check_index_dtype(index)
         if index.rank != x.rank:
             raise ShapeError(f"the index tensor (input 2) has rank {index.rank}, x rank {x.rank}; they must be equal",
                              code="shape-mismatch", expected=f"rank {x.rank}", found=f"rank {index.rank}")

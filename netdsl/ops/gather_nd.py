@@ -4,9 +4,9 @@ index the padding mask by (batch, position) this way in their ONNX exports."""
 
 from ..diagnostics import NetdslError
 from ..params import Int, Param
-from ..tensors import show_shape, show_type
+from ..tensors import show_shape
 from . import ShapeError, TensorType, register
-from .gather import INDEX_DTYPES
+from .gather import check_index_dtype
 from .primitive import Primitive
 
 GROUP = "shape"  # its row in the README's kind table (tools/regenerate.py)
@@ -26,9 +26,7 @@ class GatherND(Primitive):
     dtypes = None
 
     def infer(self, p, x, index):
-        if index.dtype not in INDEX_DTYPES:
-            raise ShapeError(f"the index tensor (input 2) is {show_type(index)}; it must be int32 or int64",
-                             code="wrong-dtype", hint="convert it first (kind: cast)")
+        check_index_dtype(index)
         batch = p["batch_dims"]
         depth = index.shape[-1] if index.rank else None
         if not isinstance(depth, int) or depth < 1 or batch + depth > x.rank or index.rank <= batch:
